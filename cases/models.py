@@ -1,0 +1,696 @@
+"""The domain of Redress: who is listed, where, by whom, and the requests to get off.
+
+Vocabulary follows DOMAIN.md's glossary: a *subject* is listed in a *record* by an
+*agency* and re-published on *platforms*; a *case* is an *objection* or a
+*restoration* request about one or more records, judged under a *rule set*.
+
+Models hold data and invariants that a single row can check (``clean``); every
+state change goes through ``cases.services`` so that it is audited.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import storages
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cases.identifiers import validate_subject_code
+
+
+class Severity(models.TextChoices):
+    MINOR = "minor", _("Minor")
+    GENERAL = "general", _("General")
+    SERIOUS = "serious", _("Serious")
+
+
+class PenaltyType(models.TextChoices):
+    WARNING = "warning", _("Warning")
+    FINE = "fine", _("Fine")
+    CONFISCATION = "confiscation", _("Confiscation of unlawful gains")
+    LISTING = "listing", _("Listing")
+    SUSPENSION = "suspension", _("Suspension of business")
+    LICENCE_REVOCATION = "licence_revocation", _("Licence revocation")
+    PRACTICE_RESTRICTION = "practice_restriction", _("Restriction of practice")
+
+
+class Material(models.TextChoices):
+    """Kinds of supporting material an applicant can be asked for."""
+
+    COMMITMENT_LETTER = "commitment_letter", _("Credit commitment letter (信用承诺书)")
+    FULFILMENT_PROOF = "fulfilment_proof", _("Proof the penalty was fulfilled")
+    TRAINING_CERTIFICATE = "training_certificate", _("Credit training certificate")
+    CREDIT_REPORT = "credit_report", _("Credit report")
+    CORRECTION_EVIDENCE = "correction_evidence", _("Evidence that the record is wrong")
+    IDENTITY_PROOF = "identity_proof", _("Proof of identity or authorisation")
+    OTHER = "other", _("Other")
+
+
+region_code_validator = RegexValidator(
+    r"^\d{6}$", _("A region code is the 6-digit administrative division code, e.g. 440300.")
+)
+
+
+class Agency(models.Model):
+    """A designating agency (认定单位): owns its records and decides requests about them."""
+
+    code = models.SlugField(max_length=32, unique=True, help_text=_("Short code, e.g. SZAMR."))
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200, blank=True)
+    region_code = models.CharField(max_length=6, validators=[region_code_validator])
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
+    address = models.CharField(max_length=300, blank=True)
+    reconsideration_body = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Body that hears administrative reconsideration of this agency's decisions."),
+    )
+    court = models.CharField(
+        max_length=300, blank=True, help_text=_("Court with jurisdiction over a lawsuit.")
+    )
+    seal = models.ImageField(upload_to="seals/", blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "agencies"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Platform(models.Model):
+    """A place that re-publishes records; removal must reach every one that holds a record."""
+
+    class Kind(models.TextChoices):
+        NATIONAL = "national", _("National credit site")
+        LOCAL = "local", _("Local credit site")
+        PUBLICITY_SYSTEM = "publicity_system", _("Enterprise credit publicity system")
+        SECTOR = "sector", _("Sector site")
+        BUREAU = "bureau", _("Credit bureau")
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    webhook_url = models.URLField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ListType(models.Model):
+    """A list or kind of publication a record can be on."""
+
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200, blank=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name_en or self.name
+
+
+class RuleSet(models.Model):
+    """One version of the rules for a list type and severity, in force from a date.
+
+    Rules are data, not code: a region or a year can differ. The version in force
+    on a date is the one with the latest ``effective_from`` on or before it, an
+    agency's own version winning over the national one. A case keeps the version
+    it was accepted under, so a version that a case used is never edited: add a
+    new version instead (the admin and ``clean`` enforce this).
+    """
+
+    list_type = models.ForeignKey(ListType, on_delete=models.PROTECT, related_name="rule_sets")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    agency = models.ForeignKey(
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text=_("Leave empty for the national default."),
+    )
+    version = models.PositiveIntegerField(editable=False)
+    effective_from = models.DateField()
+    legal_basis = models.CharField(max_length=300, blank=True)
+
+    min_publication_months = models.PositiveIntegerField(
+        help_text=_("Restoration may be requested only after this period (0: at once).")
+    )
+    max_publication_months = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("Automatic expiry; empty when there is none.")
+    )
+    acceptance_days = models.PositiveIntegerField(
+        default=3, help_text=_("Working days for the acceptance check.")
+    )
+    materials_days = models.PositiveIntegerField(
+        default=10, help_text=_("Working days the applicant has to supply missing materials.")
+    )
+    objection_review_days = models.PositiveIntegerField(
+        default=20, help_text=_("Working days to decide an objection once accepted.")
+    )
+    restoration_review_days = models.PositiveIntegerField(
+        default=10, help_text=_("Working days to decide a restoration once accepted.")
+    )
+    letter_service_days = models.PositiveIntegerField(
+        default=7, help_text=_("Working days to serve the decision letter.")
+    )
+    removal_days = models.PositiveIntegerField(
+        default=3, help_text=_("Working days for every platform to withdraw the record.")
+    )
+    required_materials = models.JSONField(
+        default=list, blank=True, help_text=_("Material codes a restoration must include.")
+    )
+    barred_penalty_types = models.JSONField(
+        default=list, blank=True, help_text=_("Penalty types that cannot be restored.")
+    )
+    objection_window_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Calendar days after listing within which an objection may be filed."),
+    )
+    legal_review_required = models.BooleanField(default=False)
+    signers_required = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)]
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["list_type__code", "severity", "agency_id", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["list_type", "severity", "agency", "effective_from"],
+                name="ruleset_one_version_per_day",
+                nulls_distinct=False,
+            ),
+            models.UniqueConstraint(
+                fields=["list_type", "severity", "agency", "version"],
+                name="ruleset_unique_version",
+                nulls_distinct=False,
+            ),
+        ]
+        indexes = [models.Index(fields=["list_type", "severity", "effective_from"])]
+
+    def __str__(self) -> str:
+        scope = self.agency.code if self.agency_id else "national"
+        return f"{self.list_type.code}/{self.severity} v{self.version} ({scope}, {self.effective_from})"
+
+    @property
+    def label(self) -> str:
+        """How a letter names this version, e.g. ``serious_dishonesty/serious v2 (2025-01-01)``."""
+        return f"{self.list_type.code}/{self.severity} v{self.version} ({self.effective_from})"
+
+    def clean(self) -> None:
+        valid_materials = set(Material.values)
+        unknown = [m for m in self.required_materials if m not in valid_materials]
+        if unknown:
+            raise ValidationError({"required_materials": f"Unknown material codes: {unknown}."})
+        valid_penalties = set(PenaltyType.values)
+        unknown = [p for p in self.barred_penalty_types if p not in valid_penalties]
+        if unknown:
+            raise ValidationError({"barred_penalty_types": f"Unknown penalty types: {unknown}."})
+        if (
+            self.max_publication_months is not None
+            and self.max_publication_months < self.min_publication_months
+        ):
+            raise ValidationError(
+                {"max_publication_months": "The maximum period is shorter than the minimum."}
+            )
+        if self.pk and self.is_in_use():
+            raise ValidationError(
+                "Cases were accepted under this version, so it cannot change: add a new version "
+                "with a later effective date instead."
+            )
+
+    def is_in_use(self) -> bool:
+        return Case.objects.filter(rule_set_id=self.pk).exists()
+
+
+class Subject(models.Model):
+    """A credit subject (信用主体): a legal person by USCC or a natural person by resident ID."""
+
+    class Kind(models.TextChoices):
+        LEGAL = "legal", _("Legal person")
+        NATURAL = "natural", _("Natural person")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    code = models.CharField(max_length=18, unique=True)
+    name = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    def clean(self) -> None:
+        from cases.errors import InvalidIdentifier
+
+        try:
+            self.code = validate_subject_code(self.code, self.kind)
+        except InvalidIdentifier as exc:
+            raise ValidationError({"code": ValidationError(exc.message, code=exc.code)}) from exc
+
+
+class Record(models.Model):
+    """A list entry: one listing or publication of a subject by an agency."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        DISPUTED = "disputed", _("Disputed")
+        SUSPENDED = "suspended", _("Publication suspended")
+        REMOVED = "removed", _("Removed")
+        EXPIRED = "expired", _("Expired")
+
+    list_type = models.ForeignKey(ListType, on_delete=models.PROTECT, related_name="records")
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="records")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="records")
+    decision_no = models.CharField(_("decision document number"), max_length=100)
+    legal_basis = models.CharField(max_length=500, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    penalty_type = models.CharField(max_length=30, choices=PenaltyType.choices)
+    listed_on = models.DateField()
+    restorable_from = models.DateField(
+        null=True, blank=True, help_text=_("End of the minimum publication period.")
+    )
+    expires_on = models.DateField(
+        null=True, blank=True, help_text=_("End of the maximum publication period.")
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    platforms = models.ManyToManyField(Platform, through="Publication", related_name="records")
+    corrected_text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-listed_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "decision_no", "subject"], name="record_unique_decision"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["subject", "status"]),
+            models.Index(fields=["agency", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision_no} ({self.list_type.code})"
+
+
+class Publication(models.Model):
+    """A record as held by one platform; tracks withdrawal and its acknowledgement."""
+
+    class Status(models.TextChoices):
+        PUBLISHED = "published", _("Published")
+        DISPUTED = "disputed", _("Flagged as disputed")
+        WITHDRAWAL_REQUESTED = "withdrawal_requested", _("Withdrawal requested")
+        WITHDRAWN = "withdrawn", _("Withdrawn (acknowledged)")
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="publications")
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="publications")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PUBLISHED)
+    published_on = models.DateField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["record", "platform"], name="publication_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.record} on {self.platform}"
+
+
+class Role(models.TextChoices):
+    """What a person does in Redress; officers' roles are held per agency."""
+
+    INTAKE = "intake", _("Intake officer")
+    CASE_OFFICER = "case_officer", _("Case officer")
+    LEGAL_REVIEWER = "legal_reviewer", _("Legal reviewer")
+    SIGNER = "signer", _("Signing official")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    AUDITOR = "auditor", _("Auditor")
+
+
+class Membership(models.Model):
+    """A person holding a role at an agency (an officer) or auditing it (an auditor)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    since = models.DateField(default=datetime.date.today)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "agency", "role"], name="membership_unique")
+        ]
+        indexes = [models.Index(fields=["agency", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.agency.code}"
+
+
+class Representation(models.Model):
+    """A user acting for a subject (a company's representative, or the person themselves).
+
+    The first link of a subject is confirmed by an officer before the user sees
+    anything of the subject.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="representations"
+    )
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="representations")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "subject"], name="representation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} for {self.subject}"
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class ReferenceCounter(models.Model):
+    """The last case number issued in a year, so references are gap-free and unique."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class Case(models.Model):
+    """An objection or a restoration request about one or more records of one subject."""
+
+    class Kind(models.TextChoices):
+        OBJECTION = "objection", _("Objection (异议)")
+        RESTORATION = "restoration", _("Credit restoration (信用修复)")
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Submitted: acceptance check")
+        AWAITING_MATERIALS = "awaiting_materials", _("Waiting for missing materials")
+        UNDER_REVIEW = "under_review", _("Evidence review")
+        LEGAL_REVIEW = "legal_review", _("Legal review")
+        SIGN_OFF = "sign_off", _("Sign-off")
+        DECIDED = "decided", _("Decided: letter being issued")
+        REMOVAL = "removal", _("List removal in progress")
+        APPEAL_WINDOW = "appeal_window", _("Closed: appeal window open")
+        CLOSED = "closed", _("Closed")
+        NOT_ACCEPTED = "not_accepted", _("Not accepted")
+        LAPSED = "lapsed", _("Lapsed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        REVOKED = "revoked", _("Restoration revoked")
+
+    OPEN_STATUSES = (
+        Status.SUBMITTED,
+        Status.AWAITING_MATERIALS,
+        Status.UNDER_REVIEW,
+        Status.LEGAL_REVIEW,
+        Status.SIGN_OFF,
+        Status.DECIDED,
+        Status.REMOVAL,
+    )
+    UNDECIDED_STATUSES = (
+        Status.SUBMITTED,
+        Status.AWAITING_MATERIALS,
+        Status.UNDER_REVIEW,
+        Status.LEGAL_REVIEW,
+        Status.SIGN_OFF,
+    )
+
+    class Decision(models.TextChoices):
+        APPROVED = "approved", _("Approved")
+        PARTLY_APPROVED = "partly_approved", _("Partly approved")
+        REJECTED = "rejected", _("Rejected")
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", _("Entity portal")
+        API = "api", _("API")
+        OFFICER = "officer", _("Filed by an officer on the entity's behalf")
+
+    reference = models.CharField(max_length=20, unique=True, editable=False)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="cases")
+    records = models.ManyToManyField(Record, through="CaseRecord", related_name="cases")
+    grounds = models.TextField()
+    applicant = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases_applied"
+    )
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases_filed"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="zh-hans")
+    idempotency_key = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("Client-supplied key that makes a repeated submission return the same case."),
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True
+    )
+    rule_set = models.ForeignKey(
+        RuleSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        help_text=_("The rule version the case was accepted under."),
+    )
+    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    decision_reasons = models.TextField(blank=True)
+    missing_materials = models.JSONField(default=list, blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="case_unique_idempotency_key",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["agency", "status", "-submitted_at"]),
+            models.Index(fields=["subject", "-submitted_at"]),
+        ]
+        permissions = [("view_all_cases", "Can view every agency's cases")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_undecided(self) -> bool:
+        return self.status in self.UNDECIDED_STATUSES
+
+
+class CaseRecord(models.Model):
+    """A record named in a case, with the outcome for that record (for partial approval)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        UPHELD = "upheld", _("Upheld: removed or corrected")
+        REJECTED = "rejected", _("Rejected: stays published")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_records")
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="case_records")
+    status_before = models.CharField(max_length=12, choices=Record.Status.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    correction = models.TextField(
+        blank=True, help_text=_("For an upheld objection: the corrected text, if corrected.")
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "record"], name="caserecord_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} / {self.record}"
+
+
+def evidence_upload_path(instance: Evidence, filename: str) -> str:
+    """Random storage name: the uploaded file name is never used as a path."""
+    return f"{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+def evidence_storage():
+    """The private store for evidence (local disk or S3, see settings.STORAGES)."""
+    return storages["evidence"]
+
+
+class Evidence(models.Model):
+    """One piece of evidence in a case, reviewed item by item by a person."""
+
+    class Source(models.TextChoices):
+        APPLICANT = "applicant", _("Submitted by the applicant")
+        OFFICER = "officer", _("Added by an officer")
+        ELECTRONIC_MONITORING = "electronic_monitoring", _("Electronic monitoring system")
+        PLATFORM = "platform", _("Received from a platform")
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("Not reviewed")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        NEEDS_MORE = "needs_more", _("Needs more")
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence")
+    record = models.ForeignKey(
+        Record,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The record this item supports, where it is about one."),
+    )
+    material = models.CharField(max_length=30, choices=Material.choices, default=Material.OTHER)
+    file = models.FileField(
+        upload_to=evidence_upload_path, storage=evidence_storage, max_length=200
+    )
+    original_name = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    source = models.CharField(max_length=24, choices=Source.choices, default=Source.APPLICANT)
+    description = models.TextField(blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    review_outcome = models.CharField(
+        max_length=12, choices=Outcome.choices, default=Outcome.PENDING
+    )
+    review_reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["uploaded_at", "id"]
+        verbose_name_plural = "evidence"
+        constraints = [
+            models.UniqueConstraint(fields=["case", "sha256"], name="evidence_unique_per_case")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.sha256[:12]})"
+
+    @property
+    def is_electronic_monitoring(self) -> bool:
+        return self.source == self.Source.ELECTRONIC_MONITORING
+
+    @property
+    def counts(self) -> bool:
+        """Whether this item can support a decision.
+
+        APL Art. 41: evidence gathered by electronic monitoring counts only once a
+        person has reviewed it and recorded the review; every item must be accepted
+        by a named reviewer to count.
+        """
+        return (
+            self.review_outcome == self.Outcome.ACCEPTED
+            and self.reviewed_by_id is not None
+            and self.reviewed_at is not None
+        )
+
+
+class CaseEventQuerySet(models.QuerySet):
+    """Events are append-only: bulk updates and deletes are refused."""
+
+    def update(self, **kwargs):
+        raise TypeError("Case events are append-only: they cannot be updated.")
+
+    def delete(self):
+        raise TypeError("Case events are append-only: they cannot be deleted.")
+
+    _raw_delete = delete
+
+
+class CaseEvent(models.Model):
+    """One entry of a case's audit trail, hash-chained to the one before it.
+
+    ``hash`` is the SHA-256 of the previous event's hash and this event's
+    canonical content (see ``cases.events``), so changing, removing or reordering
+    any event breaks every link after it; ``verify_events`` finds the first one.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=50)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=20, blank=True)
+    automated = models.BooleanField(
+        default=False, help_text=_("True when the system did this step, not a person.")
+    )
+    at = models.DateTimeField()
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    rule_version = models.CharField(max_length=120, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = CaseEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["case_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["case", "seq"], name="caseevent_chain")]
+
+    def __str__(self) -> str:
+        return f"{self.case_id}#{self.seq} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or kwargs.get("force_update"):
+            raise TypeError("Case events are append-only: an event cannot be changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Case events are append-only: an event cannot be deleted.")
