@@ -131,7 +131,10 @@ def chain_verify(payloads: Iterable[dict]) -> BrokenLink | None:
             return BrokenLink(ref, seq, kind, f"expected event #{expected_seq}: events are missing")
         if payload["prev_hash"] != expected_prev:
             return BrokenLink(
-                ref, seq, kind, "does not link to the event before it (an event was changed or removed)"
+                ref,
+                seq,
+                kind,
+                "does not link to the event before it (an event was changed or removed)",
             )
         computed = payload_hash(payload)
         if computed != payload["hash"]:

@@ -192,16 +192,27 @@ class RuleSet(models.Model):
 
     class Meta:
         ordering = ["list_type__code", "severity", "agency_id", "-effective_from"]
+        # One version per scope and day, and unique version numbers per scope; the
+        # national scope (agency empty) needs its own partial constraint because
+        # NULLs are distinct in a plain unique constraint.
         constraints = [
             models.UniqueConstraint(
                 fields=["list_type", "severity", "agency", "effective_from"],
                 name="ruleset_one_version_per_day",
-                nulls_distinct=False,
+            ),
+            models.UniqueConstraint(
+                fields=["list_type", "severity", "effective_from"],
+                condition=Q(agency__isnull=True),
+                name="ruleset_one_national_version_per_day",
             ),
             models.UniqueConstraint(
                 fields=["list_type", "severity", "agency", "version"],
                 name="ruleset_unique_version",
-                nulls_distinct=False,
+            ),
+            models.UniqueConstraint(
+                fields=["list_type", "severity", "version"],
+                condition=Q(agency__isnull=True),
+                name="ruleset_unique_national_version",
             ),
         ]
         indexes = [models.Index(fields=["list_type", "severity", "effective_from"])]
@@ -409,6 +420,9 @@ class ReferenceCounter(models.Model):
     year = models.PositiveIntegerField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
 
 class Case(models.Model):
     """An objection or a restoration request about one or more records of one subject."""
@@ -423,7 +437,6 @@ class Case(models.Model):
         UNDER_REVIEW = "under_review", _("Evidence review")
         LEGAL_REVIEW = "legal_review", _("Legal review")
         SIGN_OFF = "sign_off", _("Sign-off")
-        DECIDED = "decided", _("Decided: letter being issued")
         REMOVAL = "removal", _("List removal in progress")
         APPEAL_WINDOW = "appeal_window", _("Closed: appeal window open")
         CLOSED = "closed", _("Closed")
@@ -438,7 +451,6 @@ class Case(models.Model):
         Status.UNDER_REVIEW,
         Status.LEGAL_REVIEW,
         Status.SIGN_OFF,
-        Status.DECIDED,
         Status.REMOVAL,
     )
     UNDECIDED_STATUSES = (
@@ -491,7 +503,36 @@ class Case(models.Model):
     )
     decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
     decision_reasons = models.TextField(blank=True)
-    missing_materials = models.JSONField(default=list, blank=True)
+    missing_materials = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("The open request's complete list of what is missing."),
+    )
+    materials_requested_at = models.DateTimeField(null=True, blank=True)
+    resume_status = models.CharField(
+        max_length=20,
+        choices=Status.choices,
+        blank=True,
+        help_text=_("Where the case returns when the missing materials arrive."),
+    )
+    review_officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The case officer who completed the evidence review."),
+    )
+    recommendation = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    legal_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The legal reviewer who passed the case."),
+    )
+    signoff_round = models.PositiveIntegerField(default=1)
     submitted_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -526,6 +567,31 @@ class Case(models.Model):
         return self.status in self.UNDECIDED_STATUSES
 
 
+class Signature(models.Model):
+    """An accountable official's sign-off of a decision; serious cases need two."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="signatures")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=16, choices=Case.Decision.choices)
+    note = models.TextField(blank=True)
+    round = models.PositiveIntegerField(
+        default=1,
+        help_text=_("Sign-off round: a case sent back and signed again starts a new one."),
+    )
+    signed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "round", "signer"], name="signature_one_per_signer_per_round"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} signed by {self.signer} ({self.decision})"
+
+
 class CaseRecord(models.Model):
     """A record named in a case, with the outcome for that record (for partial approval)."""
 
@@ -541,11 +607,10 @@ class CaseRecord(models.Model):
     correction = models.TextField(
         blank=True, help_text=_("For an upheld objection: the corrected text, if corrected.")
     )
+    reason = models.TextField(blank=True, help_text=_("Why this outcome, tied to the evidence."))
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["case", "record"], name="caserecord_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["case", "record"], name="caserecord_unique")]
 
     def __str__(self) -> str:
         return f"{self.case} / {self.record}"

@@ -136,7 +136,7 @@ RULE_DEFAULTS = dict(
 )
 
 
-def seed_national_defaults(ListType, RuleSet) -> None:  # noqa: N803 - historical models
+def seed_national_defaults(ListType, RuleSet) -> None:
     """Create the list types and version 1 of each national rule set, if missing."""
     for code, name, name_en in LIST_TYPES:
         ListType.objects.update_or_create(code=code, defaults={"name": name, "name_en": name_en})

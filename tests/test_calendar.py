@@ -356,4 +356,3 @@ def test_working_days_between_agrees_with_add_working_days(start, n):
         assert NATIONAL_CALENDAR.working_days_between(start, due - datetime.timedelta(days=1)) == (
             n - 1
         )
-

@@ -6,7 +6,7 @@ import tempfile
 # Before base reads it: every file a test run writes lands outside the checkout.
 os.environ.setdefault("REDRESS_VAR_DIR", tempfile.mkdtemp(prefix="redress-test-"))
 
-from .base import *  # noqa: E402, F403
+from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
 CELERY_TASK_ALWAYS_EAGER = False
