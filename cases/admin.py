@@ -8,6 +8,9 @@ was accepted under cannot be edited; "Save as new version" adds the next one.
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.forms.models import model_to_dict
+from django.urls import reverse
+from django.utils.html import format_html
 
 from cases.models import (
     Agency,
@@ -77,6 +80,41 @@ class RuleSetAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_in_use():
             return False
         return super().has_delete_permission(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        in_use = obj is not None and change and obj.is_in_use()
+        if in_use:
+            # Nothing on the form can be saved: offer a copy as the next version instead.
+            context.update(show_save=False, show_save_and_continue=False)
+            context["new_version_url"] = (
+                reverse("admin:cases_ruleset_add") + f"?from_version={obj.pk}"
+            )
+        response = super().render_change_form(request, context, add, change, form_url, obj)
+        if in_use:
+            response.context_data["save_as"] = False  # super() resets it from self.save_as
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and obj.is_in_use() and request.method == "GET":
+            url = reverse("admin:cases_ruleset_add") + f"?from_version={obj.pk}"
+            messages.info(
+                request,
+                format_html(
+                    "Cases were accepted under this version, so it is read-only. "
+                    '<a href="{}">Start a new version from it</a>.',
+                    url,
+                ),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_changeform_initial_data(self, request):
+        """``?from_version=<pk>`` starts the add form as a copy of that version."""
+        initial = super().get_changeform_initial_data(request)
+        source = RuleSet.objects.filter(pk=request.GET.get("from_version") or None).first()
+        if source is not None:
+            initial.update(model_to_dict(source, exclude=["id", "version", "created_at"]))
+        return initial
 
     def save_model(self, request, obj, form, change):
         if change:

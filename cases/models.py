@@ -533,6 +533,14 @@ class Case(models.Model):
         help_text=_("The legal reviewer who passed the case."),
     )
     signoff_round = models.PositiveIntegerField(default=1)
+    process = models.OneToOneField(
+        "viewflow.Process",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="case",
+        help_text=_("The workflow process that routes this case."),
+    )
     submitted_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)

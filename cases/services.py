@@ -73,7 +73,11 @@ def subject_get_or_create(*, code: str, name: str, kind: str | None = None) -> t
 def case_lock(case: Case | int) -> Case:
     """Re-read the case under a row lock; the caller must be inside ``transaction.atomic``."""
     pk = case.pk if isinstance(case, Case) else case
-    return Case.objects.select_for_update().select_related("rule_set__list_type").get(pk=pk)
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("rule_set__list_type", "agency")
+        .get(pk=pk)
+    )
 
 
 def ensure_state(case: Case, *allowed: str, action: str) -> None:
@@ -924,7 +928,7 @@ def publication_acknowledge(*, publication: Publication, note: str = "") -> Publ
     """
     with transaction.atomic():
         publication = (
-            Publication.objects.select_for_update()
+            Publication.objects.select_for_update(of=("self",))
             .select_related("record", "platform")
             .get(pk=publication.pk)
         )
@@ -1158,3 +1162,73 @@ def evidence_add(
             Evidence.file.field.storage.delete(name)
         raise
     return evidence
+
+
+# --- steps the clock takes ---------------------------------------------------------------
+
+
+def case_close(*, case: Case) -> Case:
+    """End the appeal window (run by its timer): the case is closed for good."""
+    with transaction.atomic():
+        case = case_lock(case)
+        if case.status != Case.Status.APPEAL_WINDOW:
+            return case  # revoked or otherwise finished meanwhile: nothing to close
+        before = _snapshot(case)
+        case.status = Case.Status.CLOSED
+        case.save(update_fields=["status", "updated_at"])
+        event_record(
+            case,
+            "closed",
+            actor=None,
+            role="system",
+            automated=True,
+            before=before,
+            after=_snapshot(case),
+            note="Appeal window ended.",
+        )
+    return case
+
+
+def deadline_escalate(*, case: Case, step: str, overdue: bool) -> Deadline | None:
+    """Flag a deadline that is near or past to the agency's supervisors (run by a timer).
+
+    Escalation decides nothing: it records that the deadline needs a person's
+    attention; the supervisor reassigns or extends.
+    """
+    with transaction.atomic():
+        case = case_lock(case)
+        deadline = clock.deadline_running(case, step)
+        if deadline is None or deadline.status != Deadline.Status.RUNNING:
+            return None
+        deadline.escalated_at = timezone.now()
+        deadline.save(update_fields=["escalated_at"])
+        event_record(
+            case,
+            "deadline_overdue" if overdue else "deadline_near",
+            actor=None,
+            role="system",
+            automated=True,
+            data={"step": step, "due_on": deadline.due_on.isoformat()},
+            note=f"{Deadline.Step(step).label}: due {deadline.due_on:%Y-%m-%d}; escalated to the "
+            f"supervisors of {case.agency.code}.",
+        )
+    return deadline
+
+
+def case_note_assignment(
+    *, case: Case, supervisor: AbstractBaseUser, task, assignee: AbstractBaseUser
+) -> None:
+    """Record that a supervisor gave a task of the case to an officer."""
+    with transaction.atomic():
+        case = case_lock(case)
+        event_record(
+            case,
+            "task_assigned",
+            actor=supervisor,
+            role=Role.SUPERVISOR,
+            data={
+                "task": task.pk,
+                "step": task.flow_task.name,
+                "assignee": assignee.get_username(),
+            },
+        )

@@ -1,0 +1,260 @@
+"""Rule sets: versions per scope, the version in force on a date, and the seeded defaults.
+
+The national version 1 of every (list type, severity) is seeded by migration
+cases/0002 from ``cases.seeds`` with effective date 2019-01-01.
+"""
+
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from cases.errors import RuleViolation
+from cases.models import Case, RuleSet
+from cases.rules import publication_periods, rule_set_add_version, rule_set_in_force
+from cases.seeds import NATIONAL_EFFECTIVE_FROM
+from cases.services import case_submit
+from tests import factories
+
+D = datetime.date
+
+pytestmark = pytest.mark.django_db
+
+
+def add_version(*, list_type="penalty_publication", severity="general", agency=None, **fields):
+    """Add the next version of a scope as an administrator would, with plausible figures."""
+    values = {
+        "effective_from": D(2025, 7, 1),
+        "min_publication_months": 6,
+        "max_publication_months": 12,
+        "required_materials": ["commitment_letter"],
+        "barred_penalty_types": ["licence_revocation"],
+        **fields,
+    }
+    return rule_set_add_version(
+        list_type=factories.list_type(list_type), severity=severity, agency=agency, **values
+    )
+
+
+def in_force(on, *, list_type="penalty_publication", severity="general", agency=None):
+    return rule_set_in_force(
+        list_type=factories.list_type(list_type), severity=severity, on=on, agency=agency
+    )
+
+
+# --- versions ------------------------------------------------------------------------------
+
+
+def test_new_national_versions_are_numbered_after_the_seeded_first():
+    second = add_version(effective_from=D(2024, 1, 1))
+    third = add_version(effective_from=D(2025, 1, 1))
+
+    assert (second.version, third.version) == (2, 3)
+    versions = RuleSet.objects.filter(
+        list_type__code="penalty_publication", severity="general", agency=None
+    ).values_list("version", flat=True)
+    assert sorted(versions) == [1, 2, 3]
+
+
+def test_versions_are_numbered_per_list_type_severity_and_agency(agency, other_agency):
+    national = add_version(effective_from=D(2024, 1, 1))
+    own_first = add_version(agency=agency, effective_from=D(2024, 1, 1))
+    own_second = add_version(agency=agency, effective_from=D(2025, 1, 1))
+    neighbour = add_version(agency=other_agency, effective_from=D(2025, 1, 1))
+    serious = add_version(severity="serious", effective_from=D(2025, 1, 1))
+
+    assert national.version == 2
+    assert (own_first.version, own_second.version) == (1, 2)
+    assert neighbour.version == 1
+    assert serious.version == 2
+
+
+def test_two_versions_of_a_scope_cannot_take_effect_on_the_same_day():
+    add_version(effective_from=D(2025, 7, 1))
+
+    with pytest.raises(ValidationError):
+        add_version(effective_from=D(2025, 7, 1))
+
+    assert (
+        RuleSet.objects.filter(list_type__code="penalty_publication", severity="general").count()
+        == 2
+    )
+
+
+# --- the version in force on a date ------------------------------------------------------------
+
+
+def test_the_old_version_governs_until_the_day_the_new_one_takes_effect():
+    first = in_force(D(2025, 1, 1))
+    second = add_version(effective_from=D(2025, 7, 1))
+
+    assert in_force(D(2025, 6, 30)) == first
+    assert in_force(D(2025, 7, 1)) == second
+    assert in_force(D(2026, 3, 15)) == second
+
+
+def test_the_latest_version_already_in_force_wins():
+    add_version(effective_from=D(2023, 1, 1))
+    latest = add_version(effective_from=D(2024, 1, 1))
+    add_version(effective_from=D(2030, 1, 1))  # announced, not yet in force
+
+    assert in_force(D(2025, 1, 1)) == latest
+
+
+def test_an_agencys_own_version_governs_that_agencys_records_only(agency, other_agency):
+    national = in_force(D(2025, 1, 1))
+    own = add_version(agency=agency, effective_from=D(2024, 1, 1), min_publication_months=9)
+
+    assert in_force(D(2025, 1, 1), agency=agency) == own
+    assert in_force(D(2025, 1, 1), agency=other_agency) == national
+    assert in_force(D(2025, 1, 1)) == national
+
+
+def test_before_an_agencys_own_version_takes_effect_the_national_one_governs(agency):
+    national = in_force(D(2023, 6, 1))
+    add_version(agency=agency, effective_from=D(2024, 1, 1))
+
+    assert in_force(D(2023, 6, 1), agency=agency) == national
+
+
+def test_an_agencys_own_version_wins_over_a_later_national_one(agency):
+    own = add_version(agency=agency, effective_from=D(2024, 1, 1))
+    add_version(effective_from=D(2025, 1, 1))
+
+    assert in_force(D(2025, 6, 1), agency=agency) == own
+
+
+def test_no_rule_set_is_in_force_before_the_seeded_defaults_took_effect():
+    assert in_force(D(2019, 1, 1)).effective_from == NATIONAL_EFFECTIVE_FROM
+
+    with pytest.raises(RuleViolation) as raised:
+        in_force(D(2018, 12, 31))
+
+    assert raised.value.code == "no_rule_set"
+    assert "penalty_publication/general on 2018-12-31" in raised.value.message
+
+
+def test_an_agencys_version_does_not_apply_before_any_national_one_exists(agency):
+    """Only the agency's own version is in force in 2018; the national one is not yet."""
+    own = add_version(agency=agency, effective_from=D(2018, 1, 1))
+
+    assert in_force(D(2018, 6, 1), agency=agency) == own
+    with pytest.raises(RuleViolation):
+        in_force(D(2018, 6, 1))
+
+
+# --- what a version implies for a record ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("listed_on", "min_months", "max_months", "restorable_from", "expires_on"),
+    [
+        (D(2025, 1, 31), 3, 12, D(2025, 4, 30), D(2026, 1, 31)),  # no 31 April: last day
+        (D(2024, 2, 29), 12, 36, D(2025, 2, 28), D(2027, 2, 28)),  # leap day
+        (D(2025, 1, 6), 0, 3, D(2025, 1, 6), D(2025, 4, 6)),  # minor: restorable at once
+        (D(2025, 8, 31), 6, None, D(2026, 2, 28), None),  # no automatic expiry
+    ],
+)
+def test_publication_periods_count_calendar_months_from_the_listing_date(
+    listed_on, min_months, max_months, restorable_from, expires_on
+):
+    rule_set = RuleSet(min_publication_months=min_months, max_publication_months=max_months)
+
+    assert publication_periods(rule_set, listed_on) == (restorable_from, expires_on)
+
+
+# --- what an administrator cannot save --------------------------------------------------------------
+
+
+def test_a_version_cannot_ask_for_an_unknown_material():
+    with pytest.raises(ValidationError) as raised:
+        add_version(required_materials=["commitment_letter", "notarised_apology"])
+
+    assert "notarised_apology" in str(raised.value.message_dict["required_materials"])
+    assert not RuleSet.objects.filter(version=2).exists()
+
+
+def test_a_version_cannot_bar_an_unknown_penalty_type():
+    with pytest.raises(ValidationError) as raised:
+        add_version(barred_penalty_types=["public_shaming"])
+
+    assert "public_shaming" in str(raised.value.message_dict["barred_penalty_types"])
+
+
+def test_a_version_cannot_end_publication_before_restoration_is_allowed():
+    with pytest.raises(ValidationError) as raised:
+        add_version(min_publication_months=12, max_publication_months=6)
+
+    assert "shorter than the minimum" in str(raised.value.message_dict["max_publication_months"])
+
+
+def test_a_version_no_case_used_can_still_be_corrected():
+    version = add_version()
+    version.legal_basis = "Corrected citation"
+
+    version.full_clean()
+    version.save()
+
+
+def test_a_version_a_case_was_accepted_under_cannot_change(company, agency, applicant):
+    version = add_version(effective_from=D(2025, 1, 1))
+    record = factories.RecordFactory(subject=company, agency=agency)
+    case = case_submit(
+        kind=Case.Kind.OBJECTION,
+        subject=company,
+        records=[record],
+        grounds="Paid.",
+        applicant=applicant,
+    )
+    Case.objects.filter(pk=case.pk).update(rule_set=version)
+
+    version.refresh_from_db()
+    version.min_publication_months = 1
+
+    assert version.is_in_use()
+    with pytest.raises(ValidationError, match="add a new version"):
+        version.full_clean()
+
+
+# --- the seeded national defaults match DOMAIN.md ------------------------------------------------------
+
+
+def test_serious_dishonesty_needs_a_year_ends_at_three_legal_review_and_two_signers():
+    rules = in_force(D(2025, 1, 1), list_type="serious_dishonesty", severity="serious")
+
+    assert rules.version == 1
+    assert rules.agency is None
+    assert rules.min_publication_months == 12
+    assert rules.max_publication_months == 36
+    assert rules.legal_review_required is True
+    assert rules.signers_required == 2
+
+
+@pytest.mark.parametrize("severity", ["minor", "general", "serious"])
+def test_an_abnormal_operations_listing_can_be_objected_to_within_30_days(severity):
+    rules = in_force(D(2025, 1, 1), list_type="abnormal_operations", severity=severity)
+
+    assert rules.objection_window_days == 30
+    assert rules.max_publication_months is None
+
+
+def test_a_minor_penalty_is_published_for_at_most_3_months():
+    rules = in_force(D(2025, 1, 1), list_type="penalty_publication", severity="minor")
+
+    assert rules.min_publication_months == 0
+    assert rules.max_publication_months == 3
+
+
+@pytest.mark.parametrize("severity", ["minor", "general", "serious"])
+def test_a_licence_revocation_cannot_be_restored(severity):
+    rules = in_force(D(2025, 1, 1), list_type="penalty_publication", severity=severity)
+
+    assert "licence_revocation" in rules.barred_penalty_types
+
+
+def test_every_list_type_and_severity_has_a_national_version_1():
+    seeded = RuleSet.objects.filter(agency=None, version=1)
+
+    assert seeded.count() == 5 * 3
+    for rules in seeded:
+        rules.full_clean()  # the seeds themselves pass the admin's checks

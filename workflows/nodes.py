@@ -1,0 +1,116 @@
+"""Our node types: human steps held by a role at the case's agency.
+
+viewflow's ``View`` checks a Django permission; Redress roles are held per
+agency, and some steps bar people who did an earlier step of the same case
+(four-eyes). Both rules live here, in ``can_assign``/``can_execute``, so the
+engine enforces them for every interface (officers' pages, the API, bulk
+assignment).
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+
+from django.utils import timezone
+from viewflow import this
+from viewflow.utils import is_owner
+from viewflow.workflow import flow
+
+from cases import policy
+from cases.models import Case, Role
+
+
+def case_of(task_or_activation) -> Case:
+    """The case a task or activation belongs to."""
+    process_id = getattr(task_or_activation, "process_id", None)
+    if process_id is None:
+        process_id = task_or_activation.process.pk
+    return Case.objects.select_related("agency", "rule_set").get(process_id=process_id)
+
+
+class RoleView(flow.View):
+    """A step a person with ``role`` at the case's agency does.
+
+    ``perform`` names the flow method that carries the step out (it calls the
+    case services with the person's decision); ``barred`` names a flow method
+    ``(user, case) -> reason | None`` for four-eyes rules.
+    """
+
+    def __init__(self, view, *, role: str, perform, barred=None, **kwargs):
+        super().__init__(view, **kwargs)
+        self.role = role
+        self._perform = perform
+        self._barred = barred
+        self.Permission(role)
+
+    def _resolve(self, instance):
+        super()._resolve(instance)
+        self._perform = this.resolve(instance, self._perform)
+        if self._barred is not None:
+            self._barred = this.resolve(instance, self._barred)
+
+    def ineligibility(self, user, task, case: Case | None = None) -> str | None:
+        """Why ``user`` may not take or do ``task``, or None if they may."""
+        if user is None or not user.is_authenticated:
+            return "Sign in first."
+        case = case or case_of(task)
+        if not policy.has_role(user, self.role, case.agency):
+            return f"This step needs a {Role(self.role).label.lower()} of {case.agency.code}."
+        if self._barred is not None:
+            return self._barred(user, case)
+        return None
+
+    def can_assign(self, user, task):
+        return task.owner_id is None and self.ineligibility(user, task) is None
+
+    def can_execute(self, user, task):
+        return is_owner(task.owner, user) and self.ineligibility(user, task) is None
+
+    def perform(self, activation, user, data: dict) -> None:
+        self._perform(activation, user, data)
+
+
+class DeadlineMoment:
+    """A timer delay taken from the case's legal clock.
+
+    ``when="near"``: the morning of the last working day before the due date;
+    ``when="overdue"``: the first moment after the due date. Re-armed by
+    ``workflows.services.timers_rearm`` when the clock changes.
+    """
+
+    def __init__(self, step: str, when: str):
+        self.step = step
+        self.when = when
+
+    def __call__(self, activation) -> datetime.datetime:
+        return self.at(case_of(activation))
+
+    def at(self, case: Case) -> datetime.datetime:
+        from workflows.clock import calendar_for, deadline_running
+
+        deadline = deadline_running(case, self.step)
+        tz = timezone.get_current_timezone()
+        if deadline is None:  # nothing to watch: park the timer far away
+            return timezone.now() + datetime.timedelta(days=3650)
+        if self.when == "overdue":
+            day_after = deadline.due_on + datetime.timedelta(days=1)
+            return datetime.datetime.combine(day_after, datetime.time.min, tzinfo=tz)
+        calendar = calendar_for(case.agency)
+        day = deadline.due_on - datetime.timedelta(days=1)
+        while day > deadline.started_on and not calendar.is_working_day(day):
+            day -= datetime.timedelta(days=1)
+        return datetime.datetime.combine(day, datetime.time(9, 0), tzinfo=tz)
+
+    def __repr__(self) -> str:
+        return f"DeadlineMoment({self.step!r}, {self.when!r})"
+
+
+def status_is(*statuses: str) -> Callable:
+    """A Switch condition: the case is in one of ``statuses``."""
+
+    def condition(activation) -> bool:
+        return case_of(activation).status in statuses
+
+    condition.__name__ = "status_is_" + "_or_".join(statuses)
+    return condition

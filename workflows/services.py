@@ -1,0 +1,303 @@
+"""The route's entry points: file a case, claim and do tasks, answer, acknowledge.
+
+Views, the API, commands and the demo call these, never the flow nodes
+directly. Each one runs the case service that changes the case and moves the
+viewflow process on, under the process lock and in one transaction, so a case
+and its process never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from viewflow.workflow.exceptions import FlowLockFailed
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import policy, services
+from cases.errors import InvalidInput, NotPermitted, WrongState
+from cases.models import Case, Publication, Role
+from workflows import clock
+from workflows.flows import FLOWS
+from workflows.models import Deadline
+from workflows.nodes import DeadlineMoment, RoleView, case_of
+
+OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+BUSY_MESSAGE = "Someone else is working on this case at this moment; try again in a few seconds."
+
+
+# --- filing ---------------------------------------------------------------------------
+
+
+def case_file(**kwargs) -> Case:
+    """Submit a case (see ``cases.services.case_submit``) and start its process."""
+    with transaction.atomic():
+        case = services.case_submit(**kwargs)
+        if case.process_id is None:
+            FLOWS[case.kind].start.run(case=case)
+    return case
+
+
+# --- tasks ------------------------------------------------------------------------------
+
+
+def task_get(task_id) -> Task:
+    """A task by id; a malformed or unknown id is a clear error, not a crash."""
+    try:
+        pk = int(task_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{task_id!r} is not a task number.", field="task") from None
+    task = Task.objects.filter(pk=pk).select_related("process", "owner").first()
+    if task is None:
+        raise NotPermitted("No such task.", code="not_found")
+    return task
+
+
+def _human_node(task: Task) -> RoleView:
+    node = task.flow_task
+    if not isinstance(node, RoleView):
+        raise WrongState("This step is done by the system, not by a person.", code="not_a_task")
+    return node
+
+
+def _locked(task: Task):
+    return task.flow_task.flow_class.lock(task.process_id)
+
+
+def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
+    """Take an unassigned task. Of two people claiming at once, exactly one gets it."""
+    node = _human_node(task)
+    try:
+        with _locked(task), transaction.atomic():
+            task.refresh_from_db()
+            if task.status != STATUS.NEW or task.owner_id is not None:
+                owner = task.owner.get_username() if task.owner_id else "nobody"
+                raise WrongState(
+                    f"Task {task.pk} was already claimed by {owner}."
+                    if task.owner_id
+                    else f"Task {task.pk} is {task.status.lower()}.",
+                    code="already_claimed" if task.owner_id else "wrong_state",
+                )
+            reason = node.ineligibility(user, task)
+            if reason:
+                raise NotPermitted(reason, code="not_eligible")
+            node.activation_class(task).assign(user)
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+    return task
+
+
+def task_unassign(*, task: Task, user: AbstractBaseUser) -> Task:
+    """Give a task back to the queue: its owner, or a supervisor of the agency."""
+    _human_node(task)
+    try:
+        with _locked(task), transaction.atomic():
+            task.refresh_from_db()
+            if task.status != STATUS.ASSIGNED:
+                raise WrongState(f"Task {task.pk} is not assigned.", code="wrong_state")
+            case = case_of(task)
+            if task.owner_id != user.pk and not policy.has_role(user, Role.SUPERVISOR, case.agency):
+                raise NotPermitted("Only its owner or a supervisor can release a task.")
+            task.flow_task.activation_class(task).unassign()
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+    return task
+
+
+def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
+    """Do the step: run its case service with the person's decision, then move on.
+
+    The caller must own the task (claim it first) and still be eligible for it.
+    Two people completing at once: the first wins, the second is told the task
+    is done.
+    """
+    node = _human_node(task)
+    try:
+        with _locked(task), transaction.atomic():
+            task.refresh_from_db()
+            if task.status not in (STATUS.ASSIGNED, STATUS.STARTED):
+                raise WrongState(
+                    f"Task {task.pk} is {task.status.lower()}: it cannot be completed.",
+                    code="task_closed" if task.status == STATUS.DONE else "wrong_state",
+                )
+            if task.owner_id != user.pk:
+                raise NotPermitted(
+                    "Claim the task before completing it."
+                    if task.owner_id is None
+                    else f"Task {task.pk} is assigned to {task.owner.get_username()}.",
+                    code="not_owner",
+                )
+            reason = node.ineligibility(user, task)
+            if reason:
+                raise NotPermitted(reason, code="not_eligible")
+            activation = node.activation_class(task)
+            if task.status == STATUS.ASSIGNED:
+                activation.start(None)
+            node.perform(activation, user, data)
+            activation.execute()
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+    return case_of(task)
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did, item by item: nothing fails silently."""
+
+    done: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def tasks_assign(
+    *, tasks: Iterable[Task], supervisor: AbstractBaseUser, assignee: AbstractBaseUser
+) -> BulkResult:
+    """A supervisor assigns (or reassigns) tasks of their agency to an eligible officer.
+
+    Each task is handled on its own: one that is already claimed by someone else,
+    finished, of another agency or not fit for the assignee is reported, not hidden.
+    """
+    result = BulkResult()
+    for task in tasks:
+        try:
+            node = _human_node(task)
+            with _locked(task), transaction.atomic():
+                task.refresh_from_db()
+                case = case_of(task)
+                if not policy.has_role(supervisor, Role.SUPERVISOR, case.agency):
+                    raise NotPermitted(f"Not a task of your agency ({case.reference}).")
+                if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
+                    raise WrongState(f"Task is {task.status.lower()}.")
+                if task.owner_id == assignee.pk:
+                    raise WrongState("Already assigned to them.")
+                reason = node.ineligibility(assignee, task, case)
+                if reason:
+                    raise NotPermitted(reason)
+                activation = node.activation_class(task)
+                if task.status == STATUS.NEW:
+                    activation.assign(assignee)
+                else:
+                    activation.reassign(assignee)
+                services.case_note_assignment(
+                    case=case, supervisor=supervisor, task=task, assignee=assignee
+                )
+            result.done.append(task.pk)
+        except (WrongState, NotPermitted, InvalidInput) as exc:
+            result.skipped[task.pk] = exc.message
+        except FlowLockFailed:
+            result.skipped[task.pk] = BUSY_MESSAGE
+    return result
+
+
+# --- the applicant's and the platforms' side ---------------------------------------------
+
+
+def _resume_handle(case: Case, node_name: str) -> bool:
+    """Run the waiting Handle node of the case's process, if it is waiting."""
+    flow_class = FLOWS[case.kind]
+    node = getattr(flow_class.instance, node_name)
+    task = Task.objects.filter(
+        process_id=case.process_id, flow_task=node, status=STATUS.NEW
+    ).first()
+    if task is None:
+        return False
+    node.run(task)
+    return True
+
+
+def case_resubmit(*, case: Case, applicant: AbstractBaseUser, note: str = "") -> Case:
+    """The applicant has supplied the missing materials: the case goes back to its step."""
+    with transaction.atomic():
+        case = services.case_materials_resubmit(case=case, applicant=applicant, note=note)
+        _resume_handle(case, "await_materials")
+    return case
+
+
+def case_withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") -> Case:
+    """The applicant withdraws an undecided case; its open tasks are cancelled."""
+    with transaction.atomic():
+        case = services.case_withdraw(case=case, applicant=applicant, reason=reason)
+        _process_cancel(case)
+    return case
+
+
+def case_revoke(*, case: Case, official: AbstractBaseUser, reason: str) -> Case:
+    """Revoke an approved restoration; whatever the process still waits for is cancelled."""
+    with transaction.atomic():
+        case = services.case_revoke(case=case, official=official, reason=reason)
+        _process_cancel(case)
+    return case
+
+
+def _process_cancel(case: Case) -> None:
+    if case.process_id is None:
+        return
+    process = case.process
+    if process.finished is None:
+        FLOWS[case.kind].instance.cancel(process)
+
+
+def platform_acknowledge(*, publication: Publication, note: str = "") -> Publication:
+    """A platform confirms it withdrew a record; the case moves on when all have."""
+    with transaction.atomic():
+        publication = services.publication_acknowledge(publication=publication, note=note)
+        for case in Case.objects.filter(
+            case_records__record=publication.record,
+            status=Case.Status.APPEAL_WINDOW,
+            process__isnull=False,
+        ):
+            _resume_handle(case, "await_removal")
+    return publication
+
+
+# --- the clock ------------------------------------------------------------------------------
+
+
+def deadline_extend(
+    *, case: Case, supervisor: AbstractBaseUser, step: str, days: int, reason: str
+) -> Deadline:
+    """A supervisor extends a deadline; the step's escalation timers move with it."""
+    with transaction.atomic():
+        deadline = services.case_extend_deadline(
+            case=case, supervisor=supervisor, step=step, days=days, reason=reason
+        )
+        timers_rearm(case)
+    return deadline
+
+
+def calendar_changed(*, agency=None, reason: str) -> int:
+    """Recompute open cases' deadlines after a calendar change and move their timers."""
+    with transaction.atomic():
+        moved = clock.deadlines_recompute(agency=agency, reason=reason)
+        for case in Case.objects.filter(deadlines__in=moved).distinct():
+            timers_rearm(case)
+    return len(moved)
+
+
+def timers_rearm(case: Case) -> int:
+    """Point the case's armed deadline timers at the deadlines as they now stand."""
+    if case.process_id is None:
+        return 0
+    changed = 0
+    for task in Task.objects.filter(process_id=case.process_id, status=STATUS.SCHEDULED):
+        moment = getattr(task.flow_task, "_delay", None)
+        if not isinstance(moment, DeadlineMoment):
+            continue
+        at = moment.at(case)
+        if task.scheduled != at:
+            task.scheduled = at
+            task.save(update_fields=["scheduled"])
+            changed += 1
+    return changed
+
+
+def open_tasks(case: Case) -> Sequence[Task]:
+    if case.process_id is None:
+        return []
+    return list(
+        Task.objects.filter(process_id=case.process_id, status__in=OPEN_TASK_STATUSES)
+        .select_related("owner")
+        .order_by("id")
+    )
