@@ -33,6 +33,8 @@ from cases.models import (
     Subject,
 )
 from cases.rules import publication_periods, rule_set_in_force
+from workflows import services as route
+from workflows.flows import FLOWS
 
 PASSWORD = "demo"  # noqa: S105 - printed for the demo users; DEBUG-only command
 
@@ -345,6 +347,14 @@ class Command(BaseCommand):
         def record(n):
             return next(r for r in records.values() if r.decision_no.endswith(f"〕{n}号"))
 
+        def step(case, node_name, user, **data):
+            """Claim the case's open task at ``node_name`` and complete it, as an officer would."""
+            node = getattr(FLOWS[case.kind].instance, node_name)
+            task = route.open_tasks(case)
+            task = next(t for t in task if t.flow_task == node)
+            route.task_claim(task=task, user=user)
+            route.task_complete(task=task, user=user, data=data)
+
         def evidence(case, user, material, rec=None, name="material.pdf"):
             content = DEMO_PDF + f"% {case.reference} {material} {rec and rec.pk}\n".encode()
             return services.evidence_add(
@@ -357,7 +367,7 @@ class Command(BaseCommand):
 
         # 1. A restoration waiting at the acceptance check, materials complete.
         r1 = record(9001)
-        c1 = services.case_submit(
+        c1 = route.case_file(
             kind=Case.Kind.RESTORATION,
             subject=acme,
             records=[r1],
@@ -369,7 +379,7 @@ class Command(BaseCommand):
 
         # 2. An objection under evidence review.
         r3 = record(9003)
-        c2 = services.case_submit(
+        c2 = route.case_file(
             kind=Case.Kind.OBJECTION,
             subject=acme,
             records=[r3],
@@ -377,11 +387,11 @@ class Command(BaseCommand):
             applicant=acme_user,
         )
         evidence(c2, acme_user, Material.CORRECTION_EVIDENCE, r3, "年报回执.pdf")
-        services.case_accept(case=c2, officer=intake, note="材料齐全，予以受理。")
+        step(c2, "acceptance_check", intake, decision="accept", note="材料齐全，予以受理。")
 
         # 3. A serious restoration waiting for missing materials (clock stopped).
         r4 = record(9004)
-        c3 = services.case_submit(
+        c3 = route.case_file(
             kind=Case.Kind.RESTORATION,
             subject=globex,
             records=[r4],
@@ -389,16 +399,18 @@ class Command(BaseCommand):
             applicant=globex_user,
         )
         evidence(c3, globex_user, Material.COMMITMENT_LETTER, r4, "承诺书.pdf")
-        services.case_request_materials(
-            case=c3,
-            officer=intake,
+        step(
+            c3,
+            "acceptance_check",
+            intake,
+            decision="request_materials",
             missing=[{"material": Material.FULFILMENT_PROOF, "detail": "罚款缴纳凭证"}],
             note="请一次性补正以下材料。",
         )
 
         # 4. A restoration approved and signed; platforms are withdrawing the record.
         r2 = record(9002)
-        c4 = services.case_submit(
+        c4 = route.case_file(
             kind=Case.Kind.RESTORATION,
             subject=acme,
             records=[r2],
@@ -407,24 +419,25 @@ class Command(BaseCommand):
         )
         for material in (Material.COMMITMENT_LETTER, Material.FULFILMENT_PROOF):
             evidence(c4, acme_user, material, r2, f"{material}.pdf")
-        services.case_accept(case=c4, officer=intake)
-        for item in c4.evidence.all():
-            services.evidence_review(
-                evidence=item, reviewer=reviewer, outcome=Evidence.Outcome.ACCEPTED
-            )
-        services.case_review_complete(
-            case=c4,
-            reviewer=reviewer,
+        step(c4, "acceptance_check", intake, decision="accept")
+        step(
+            c4,
+            "evidence_review",
+            reviewer,
+            reviews=[
+                {"evidence": item.pk, "outcome": Evidence.Outcome.ACCEPTED}
+                for item in c4.evidence.all()
+            ],
             recommendation=Case.Decision.APPROVED,
             note="材料真实有效，建议准予修复。",
         )
         c4.refresh_from_db()
         if c4.status == Case.Status.LEGAL_REVIEW:
-            services.case_legal_review(case=c4, reviewer=users["legal"], passed=True)
-        services.case_sign(case=c4, signer=users["signer"], decision=Case.Decision.APPROVED)
+            step(c4, "legal_review", users["legal"], decision="pass")
+        step(c4, "sign_off", users["signer"], decision=Case.Decision.APPROVED)
         first = r2.publications.first()
         if first is not None:
-            services.publication_acknowledge(publication=first, note="已撤下公示")
+            route.platform_acknowledge(publication=first, note="已撤下公示")
 
         # 5. A withdrawn objection and 6. one not accepted, from other subjects.
         others = [
@@ -445,7 +458,7 @@ class Command(BaseCommand):
                 confirmed_at=timezone.now(),
                 confirmed_by=users["admin"],
             )
-            case = services.case_submit(
+            case = route.case_file(
                 kind=Case.Kind.OBJECTION,
                 subject=rec.subject,
                 records=[rec],
@@ -453,8 +466,12 @@ class Command(BaseCommand):
                 applicant=user,
             )
             if outcome == "withdrawn":
-                services.case_withdraw(case=case, applicant=user, reason="已与执法部门沟通。")
+                route.case_withdraw(case=case, applicant=user, reason="已与执法部门沟通。")
             else:
-                services.case_not_accept(
-                    case=case, officer=intake, reasons="异议申请超出本机关职责范围。"
+                step(
+                    case,
+                    "acceptance_check",
+                    intake,
+                    decision="not_accept",
+                    reasons="异议申请超出本机关职责范围。",
                 )
