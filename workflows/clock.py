@@ -205,8 +205,8 @@ def deadlines_close_all(case: Case, *, actor: AbstractBaseUser | None, reason: s
         deadline_close(deadline, actor=actor, cancelled=True, reason=reason)
 
 
-def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> int:
-    """Recompute running deadlines after a calendar change; returns how many moved.
+def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> list[Deadline]:
+    """Recompute running deadlines after a calendar change; returns those that moved.
 
     ``agency=None`` means a national change: every agency's deadlines are checked.
     """
@@ -214,7 +214,7 @@ def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> int:
     if agency is not None:
         running = running.filter(case__agency=agency)
     calendars: dict[int, WorkingCalendar] = {}
-    moved = 0
+    moved: list[Deadline] = []
     for deadline in running.iterator(chunk_size=500):
         agency_id = deadline.case.agency_id
         if agency_id not in calendars:
@@ -235,7 +235,7 @@ def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> int:
             due_before=before,
             due_after=computed.due,
         )
-        moved += 1
+        moved.append(deadline)
     return moved
 
 

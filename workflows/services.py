@@ -271,7 +271,7 @@ def calendar_changed(*, agency=None, reason: str) -> int:
     """Recompute open cases' deadlines after a calendar change and move their timers."""
     with transaction.atomic():
         moved = clock.deadlines_recompute(agency=agency, reason=reason)
-        for case in Case.objects.filter(deadlines__in=moved).distinct():
+        for case in Case.objects.filter(pk__in={d.case_id for d in moved}):
             timers_rearm(case)
     return len(moved)
 

@@ -181,10 +181,13 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = VAR_DIR / "broker"
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -245,3 +248,12 @@ REDRESS_SITE_URL = env_str("REDRESS_SITE_URL", "http://127.0.0.1:8000")
 
 if not DEBUG and SECRET_KEY.startswith("django-insecure-") and env_bool("REDRESS_PRODUCTION"):
     raise ImproperlyConfigured("Set DJANGO_SECRET_KEY: the development key is not for production.")
+
+# --- Schedules (Celery beat) --------------------------------------------------------------
+REDRESS_TIMER_INTERVAL_SECONDS = env_int("REDRESS_TIMER_INTERVAL_SECONDS", 60)
+CELERY_BEAT_SCHEDULE = {
+    "fire-workflow-timers": {
+        "task": "workflows.fire_timers",
+        "schedule": REDRESS_TIMER_INTERVAL_SECONDS,
+    },
+}

@@ -1,0 +1,78 @@
+"""The demo command: what a new user gets after ``scripts/demo``."""
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+from cases.models import Agency, Case, Membership, Role
+from workflows.services import open_tasks
+
+
+@pytest.fixture
+def demo(db, settings, capsys):
+    settings.DEBUG = True
+    call_command("demo", "--subjects", "20")
+    return capsys.readouterr().out
+
+
+def test_the_demo_refuses_to_run_with_debug_off(db, settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("demo")
+
+    assert not Case.objects.exists()
+
+
+def test_the_demo_prints_every_login_and_each_works_with_password_demo(demo):
+    for username in [
+        "acme",
+        "globex",
+        "intake",
+        "reviewer",
+        "legal",
+        "signer",
+        "supervisor",
+        "auditor",
+        "admin",
+    ]:
+        assert username in demo
+        assert authenticate(username=username, password="demo") is not None
+
+
+def test_the_demo_officers_hold_their_roles_at_szamr(demo):
+    szamr = Agency.objects.get(code="SZAMR")
+    assert szamr.name == "深圳市市场监督管理局"
+    assert szamr.region_code == "440300"
+    held = set(Membership.objects.filter(agency=szamr).values_list("user__username", "role"))
+    assert {
+        ("intake", Role.INTAKE),
+        ("reviewer", Role.CASE_OFFICER),
+        ("legal", Role.LEGAL_REVIEWER),
+        ("signer", Role.SIGNER),
+        ("supervisor", Role.SUPERVISOR),
+        ("auditor", Role.AUDITOR),
+    } <= held
+
+
+def test_the_demo_has_cases_in_several_states_each_with_a_live_process(demo):
+    statuses = set(Case.objects.values_list("status", flat=True))
+
+    assert {
+        Case.Status.SUBMITTED,
+        Case.Status.UNDER_REVIEW,
+        Case.Status.AWAITING_MATERIALS,
+        Case.Status.REMOVAL,
+        Case.Status.WITHDRAWN,
+        Case.Status.NOT_ACCEPTED,
+    } <= statuses
+    waiting = Case.objects.get(status=Case.Status.SUBMITTED)
+    assert [t.flow_task.name for t in open_tasks(waiting)] == ["acceptance_check"]
+
+
+def test_running_the_demo_twice_is_refused_unless_asked_to_skip(demo, capsys):
+    with pytest.raises(CommandError, match="already loaded"):
+        call_command("demo")
+    call_command("demo", "--if-empty")
+
+    assert "already loaded" in capsys.readouterr().out

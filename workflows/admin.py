@@ -1,0 +1,70 @@
+"""Admin for the calendar (overrides, declared years) and a read-only view of the clock."""
+
+from django.contrib import admin, messages
+
+from workflows import services
+from workflows.models import CalendarOverride, CalendarYear, ClockEntry, Deadline
+
+
+@admin.register(CalendarOverride)
+class CalendarOverrideAdmin(admin.ModelAdmin):
+    list_display = ["day", "is_working_day", "name", "agency", "created_by"]
+    list_filter = ["is_working_day", "agency"]
+    search_fields = ["name", "agency__code"]
+    date_hierarchy = "day"
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        self._recompute(request, obj, f"calendar override {obj}")
+
+    def delete_model(self, request, obj):
+        agency, label = obj.agency, str(obj)
+        super().delete_model(request, obj)
+        self._recompute(request, obj, f"calendar override removed: {label}", agency=agency)
+
+    def _recompute(self, request, obj, reason, agency=None):
+        moved = services.calendar_changed(agency=agency or obj.agency, reason=reason)
+        messages.info(request, f"Recomputed open cases' deadlines: {moved} moved.")
+
+
+@admin.register(CalendarYear)
+class CalendarYearAdmin(admin.ModelAdmin):
+    list_display = ["year", "source", "declared_by", "declared_at"]
+    readonly_fields = ["declared_by", "declared_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.declared_by = request.user
+        super().save_model(request, obj, form, change)
+        moved = services.calendar_changed(reason=f"national calendar for {obj.year} declared")
+        messages.info(request, f"Recomputed open cases' deadlines: {moved} moved.")
+
+
+class ReadOnly(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Deadline)
+class DeadlineAdmin(ReadOnly):
+    list_display = ["case", "step", "status", "started_on", "working_days", "due_on", "provisional"]
+    list_filter = ["step", "status", "provisional"]
+    search_fields = ["case__reference"]
+    list_select_related = ["case"]
+
+
+@admin.register(ClockEntry)
+class ClockEntryAdmin(ReadOnly):
+    list_display = ["case", "deadline", "kind", "at", "actor", "approved_by", "reason"]
+    list_filter = ["kind"]
+    search_fields = ["case__reference", "reason"]
+    list_select_related = ["case", "deadline", "actor", "approved_by"]

@@ -1,0 +1,22 @@
+"""Background work of the route, run by the Celery worker (embedded or production).
+
+``workflows.fire_timers`` is scheduled by Celery beat (see ``CELERY_BEAT_SCHEDULE``):
+viewflow's timers fire only when something runs its dispatcher, and the free
+edition ships no Celery task for it.
+"""
+
+import logging
+
+from celery import shared_task
+from viewflow.workflow.timers import fire_due_timers
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="workflows.fire_timers", ignore_result=True)
+def fire_timers() -> int:
+    """Fire every due deadline, escalation, lapse and appeal-window timer."""
+    fired = fire_due_timers()
+    if fired:
+        logger.info("Fired %d workflow timers", fired)
+    return fired
