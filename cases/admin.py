@@ -5,6 +5,8 @@ through the service layer so that it is audited. Rule set versions that a case
 was accepted under cannot be edited; "Save as new version" adds the next one.
 """
 
+import secrets
+
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -44,6 +46,12 @@ class PlatformAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "kind", "webhook_url", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["code", "name", "name_en"]
+
+    def save_model(self, request, obj, form, change):
+        if not obj.webhook_secret:
+            # Webhooks are signed both ways: a platform never goes without a secret.
+            obj.webhook_secret = secrets.token_urlsafe(48)
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ListType)

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, CaseEvent
+from cases.signals import case_event_recorded
 
 GENESIS = "0" * 64
 
@@ -102,6 +103,7 @@ def event_record(
     )
     event.hash = payload_hash(event_payload(event, reference=case.reference))
     event.save()
+    case_event_recorded.send(sender=CaseEvent, case=case, event=event)
     return event
 
 

@@ -101,6 +101,14 @@ class Platform(models.Model):
     name_en = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     webhook_url = models.URLField(blank=True)
+    webhook_secret = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text=_(
+            "Shared secret for HMAC-SHA256 signatures on webhooks both ways; "
+            "leave empty to generate one."
+        ),
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

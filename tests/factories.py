@@ -82,6 +82,7 @@ def list_type(code: str = "penalty_publication") -> ListType:
 class RecordFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Record
+        skip_postgeneration_save = True
 
     list_type = factory.LazyFunction(list_type)
     subject = factory.SubFactory(SubjectFactory)

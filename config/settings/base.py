@@ -8,6 +8,7 @@ the local disk, Celery on a filesystem broker (no server needed). Set
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -257,3 +258,27 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": REDRESS_TIMER_INTERVAL_SECONDS,
     },
 }
+
+# --- Notifications ---------------------------------------------------------------------------
+REDRESS_NOTIFY_MAX_ATTEMPTS = env_int("REDRESS_NOTIFY_MAX_ATTEMPTS", 8)
+REDRESS_NOTIFY_BACKOFF_SECONDS = env_int("REDRESS_NOTIFY_BACKOFF_SECONDS", 30)
+REDRESS_NOTIFY_BACKOFF_CAP_SECONDS = env_int("REDRESS_NOTIFY_BACKOFF_CAP_SECONDS", 3600)
+REDRESS_NOTIFY_LEASE_SECONDS = env_int("REDRESS_NOTIFY_LEASE_SECONDS", 120)
+REDRESS_WEBHOOK_TIMEOUT_SECONDS = env_int("REDRESS_WEBHOOK_TIMEOUT_SECONDS", 10)
+REDRESS_DIGEST_HOUR = env_int("REDRESS_DIGEST_HOUR", 8)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sweep-outbox": {
+            "task": "notifications.sweep",
+            "schedule": env_int("REDRESS_OUTBOX_SWEEP_SECONDS", 15),
+        },
+        "daily-digest": {
+            "task": "notifications.daily_digest",
+            "schedule": crontab(hour=REDRESS_DIGEST_HOUR, minute=0),
+        },
+        "materials-reminders": {
+            "task": "notifications.materials_reminders",
+            "schedule": crontab(hour=REDRESS_DIGEST_HOUR, minute=5),
+        },
+    }
+)

@@ -7,6 +7,7 @@ role with the password ``demo``. Refuses to run with DEBUG off unless --force.
 
 import datetime
 import random
+import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -150,7 +151,13 @@ class Command(BaseCommand):
     def _platforms(self):
         return [
             Platform.objects.get_or_create(
-                code=code, defaults={"name": name, "name_en": name_en, "kind": kind}
+                code=code,
+                defaults={
+                    "name": name,
+                    "name_en": name_en,
+                    "kind": kind,
+                    "webhook_secret": secrets.token_urlsafe(48),
+                },
             )[0]
             for code, name, name_en, kind in PLATFORMS
         ]

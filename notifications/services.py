@@ -1,0 +1,310 @@
+"""Writing messages to the outbox, in the transaction of the change that causes them.
+
+``on_case_event`` maps the case's audit events to the messages DOMAIN.md and
+the issue ask for (acceptance, missing materials, decision, removal, ...), so
+no service or view can forget one. Delivery is ``notifications.delivery``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import NoReverseMatch, reverse
+
+from cases.events import event_record
+from cases.models import Case, CaseEvent, Material, Platform, Publication, Role
+from notifications import texts
+from notifications.models import Message, Notification
+
+logger = logging.getLogger(__name__)
+
+# Events that change what a platform shows about a record.
+PLATFORM_ACTIONS = {
+    "accepted": ("record_disputed", "objection"),
+    "decided": ("record_withdrawal_requested", None),
+    "revoked": ("record_republished", None),
+}
+
+
+def idempotency_key(*parts) -> str:
+    """A stable key for one message: the same cause and recipient give the same key."""
+    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def case_url(case: Case) -> str:
+    try:
+        path = reverse("portal:case", args=[case.pk])
+    except NoReverseMatch:
+        path = f"/cases/{case.pk}/"
+    return settings.REDRESS_SITE_URL.rstrip("/") + path
+
+
+def outbox_enqueue(
+    *,
+    case: Case | None,
+    kind: str,
+    channel: str,
+    key: str,
+    recipient_user=None,
+    recipient_email: str = "",
+    platform: Platform | None = None,
+    language: str = "zh-hans",
+    subject: str = "",
+    body: str = "",
+    payload: dict | None = None,
+) -> Message:
+    """Write one message to the outbox; the same ``key`` twice gives the same message.
+
+    Must run inside the transaction of the change that causes the message. After
+    the commit the dispatcher is asked to deliver it; if that ask fails (broker
+    down), the periodic sweep delivers it later.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("outbox_enqueue must run inside the transaction of its cause")
+    message, created = Message.objects.get_or_create(
+        idempotency_key=key,
+        defaults={
+            "case": case,
+            "kind": kind,
+            "channel": channel,
+            "recipient_user": recipient_user,
+            "recipient_email": recipient_email,
+            "platform": platform,
+            "language": language,
+            "subject": subject,
+            "body": body,
+            "payload": payload or {},
+        },
+    )
+    if created:
+        if case is not None:
+            event_record(
+                case,
+                "notification_queued",
+                actor=None,
+                role="system",
+                automated=True,
+                data={
+                    "message": message.pk,
+                    "kind": kind,
+                    "channel": channel,
+                    "to": message.recipient_label,
+                },
+            )
+        transaction.on_commit(lambda: _ask_dispatcher(message.pk))
+    return message
+
+
+def _ask_dispatcher(message_id: int) -> None:
+    from notifications.tasks import deliver
+
+    try:
+        deliver.apply_async((message_id,), retry=False)
+    except Exception:  # noqa: BLE001 - broker down: the sweep picks the row up later
+        logger.warning("Broker unavailable; message %s waits for the sweep", message_id)
+
+
+def notify_user(
+    *, user, case: Case | None, kind: str, context: dict, key: str, email: bool = True
+) -> None:
+    """Tell a person: an in-app notification and, if they have an address, an email."""
+    # The applicant chose a language when filing; officers read the office language.
+    applicant = case is not None and case.applicant_id == user.pk
+    language = case.language if applicant else settings.LANGUAGE_CODE
+    subject, body = texts.render(kind, language, **context)
+    Notification.objects.create(
+        user=user, case=case, kind=kind, title=subject, body=body, url=context.get("url", "")
+    )
+    if email and user.email:
+        outbox_enqueue(
+            case=case,
+            kind=kind,
+            channel=Message.Channel.EMAIL,
+            key=idempotency_key(key, "email", user.pk),
+            recipient_user=user,
+            recipient_email=user.email,
+            language=language,
+            subject=subject,
+            body=body,
+            payload={"attach_letters": kind in {"decided", "not_accepted", "revoked"}},
+        )
+
+
+def platform_notify(*, case: Case, publication: Publication, action: str, key: str) -> Message:
+    """Tell a platform what to do with a record it holds, as a signed webhook."""
+    record = publication.record
+    payload = {
+        "action": action,
+        "case": case.reference,
+        "publication": publication.pk,
+        "record": {
+            "decision_no": record.decision_no,
+            "list_type": record.list_type.code,
+            "subject_code": record.subject.code,
+            "subject_name": record.subject.name,
+            "agency": record.agency.code,
+            "status": record.status,
+        },
+        "acknowledge_url": settings.REDRESS_SITE_URL.rstrip("/")
+        + f"/api/v1/platforms/{publication.platform.code}/acknowledgements/",
+    }
+    message_key = idempotency_key(key, "platform", publication.pk, action)
+    payload["idempotency_key"] = message_key
+    return outbox_enqueue(
+        case=case,
+        kind=action,
+        channel=Message.Channel.WEBHOOK,
+        key=message_key,
+        platform=publication.platform,
+        payload=payload,
+        body=json.dumps(payload, ensure_ascii=False, sort_keys=True),
+    )
+
+
+# --- what each case event sends --------------------------------------------------------------
+
+
+def on_case_event(sender, *, case: Case, event: CaseEvent, **kwargs) -> None:
+    """Queue the messages a case event calls for (connected in NotificationsConfig.ready)."""
+    handler = _HANDLERS.get(event.kind)
+    if handler is not None:
+        handler(case, event)
+
+
+def _context(case: Case, **extra) -> dict:
+    from workflows.models import Deadline
+
+    decision = (
+        Deadline.objects.filter(case=case).order_by("-id").values("due_on", "working_days").first()
+    )
+    return {
+        "reference": case.reference,
+        "subject_name": case.subject.name,
+        "agency": case.agency.name,
+        "kind_zh": texts.KIND_ZH[case.kind],
+        "kind_en": texts.KIND_EN[case.kind],
+        "deadline": f"{decision['due_on']:%Y-%m-%d}" if decision else "",
+        "deadline_days": decision["working_days"] if decision else "",
+        "url": case_url(case),
+        **extra,
+    }
+
+
+def _to_applicant(kind: str, **extra):
+    def handler(case: Case, event: CaseEvent) -> None:
+        notify_user(
+            user=case.applicant,
+            case=case,
+            kind=kind,
+            context=_context(case, **{k: f(case, event) for k, f in extra.items()}),
+            key=idempotency_key(case.reference, event.seq, kind),
+        )
+
+    return handler
+
+
+def _missing(case: Case, event: CaseEvent) -> str:
+    return _missing_lines(case, event.data.get("missing"))
+
+
+def _missing_lines(case: Case, items: list | None = None) -> str:
+    lines = []
+    for item in items or case.missing_materials:
+        label = Material(item["material"]).label
+        lines.append(f"- {label}{': ' + item['detail'] if item.get('detail') else ''}")
+    return "\n".join(lines)
+
+
+def _on_accepted(case: Case, event: CaseEvent) -> None:
+    _to_applicant("accepted")(case, event)
+    if case.kind == Case.Kind.OBJECTION:
+        _platforms(case, event, "record_disputed")
+
+
+def _on_decided(case: Case, event: CaseEvent) -> None:
+    _to_applicant(
+        "decided",
+        decision_zh=lambda c, e: texts.DECISION_ZH[c.decision],
+        decision_en=lambda c, e: texts.DECISION_EN[c.decision],
+        reasons=lambda c, e: c.decision_reasons,
+    )(case, event)
+    _platforms(case, event, "record_withdrawal_requested")
+
+
+def _on_revoked(case: Case, event: CaseEvent) -> None:
+    _to_applicant("revoked", reasons=lambda c, e: e.note)(case, event)
+    _platforms(case, event, "record_republished", statuses=[Publication.Status.PUBLISHED])
+
+
+def _platforms(case, event, action, statuses=None) -> None:
+    statuses = (
+        statuses
+        or {
+            "record_disputed": [Publication.Status.DISPUTED],
+            "record_withdrawal_requested": [Publication.Status.WITHDRAWAL_REQUESTED],
+        }[action]
+    )
+    publications = Publication.objects.filter(
+        record__case_records__case=case, status__in=statuses
+    ).select_related("platform", "record__list_type", "record__subject", "record__agency")
+    for publication in publications:
+        platform_notify(
+            case=case,
+            publication=publication,
+            action=action,
+            key=idempotency_key(case.reference, event.seq),
+        )
+
+
+def _on_platform_acknowledged(case: Case, event: CaseEvent) -> None:
+    platform = Platform.objects.filter(code=event.data.get("platform")).first()
+    _to_applicant(
+        "removal_done",
+        platform=lambda c, e: platform.name if platform else e.data.get("platform", ""),
+        record=lambda c, e: e.data.get("record", ""),
+    )(case, event)
+
+
+def _on_escalation(case: Case, event: CaseEvent) -> None:
+    from workflows.models import Deadline
+
+    step = event.data.get("step", "")
+    overdue = event.kind == "deadline_overdue"
+    context = _context(
+        case,
+        step=Deadline.Step(step).label if step in Deadline.Step.values else step,
+        deadline=event.data.get("due_on", ""),
+        state="已逾期" if overdue else "即将届满",
+        state_en="overdue" if overdue else "due soon",
+    )
+    User = get_user_model()
+    supervisors = User.objects.filter(
+        memberships__agency=case.agency, memberships__role=Role.SUPERVISOR, is_active=True
+    ).distinct()
+    for supervisor in supervisors:
+        notify_user(
+            user=supervisor,
+            case=case,
+            kind="escalation",
+            context=context,
+            key=idempotency_key(case.reference, event.seq, "escalation"),
+        )
+
+
+_HANDLERS = {
+    "accepted": _on_accepted,
+    "materials_requested": _to_applicant("materials_requested", missing=_missing),
+    "not_accepted": _to_applicant("not_accepted", reasons=lambda c, e: e.note),
+    "lapsed": _to_applicant("lapsed"),
+    "withdrawn": _to_applicant("withdrawn"),
+    "decided": _on_decided,
+    "revoked": _on_revoked,
+    "platform_acknowledged": _on_platform_acknowledged,
+    "deadline_near": _on_escalation,
+    "deadline_overdue": _on_escalation,
+}

@@ -1,0 +1,130 @@
+"""What each message says, in Simplified Chinese and English.
+
+Plain ``str.format`` templates: messages are plain text (email, in-app), and the
+values come from our own records, formatted here rather than by the recipient.
+"""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, tuple[str, str]]] = {
+    "accepted": {
+        "zh-hans": (
+            "【信用修复】案件 {reference} 已受理",
+            "您提交的{kind_zh}申请（案件编号 {reference}，{subject_name}）已由{agency}受理。\n"
+            "办理期限：{deadline}（{deadline_days} 个工作日）。\n查看进度：{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference} accepted",
+            "Your {kind_en} request (case {reference}, {subject_name}) was accepted by {agency}.\n"
+            "Decision due by {deadline} ({deadline_days} working days).\nFollow it at {url}",
+        ),
+    },
+    "materials_requested": {
+        "zh-hans": (
+            "【信用修复】案件 {reference} 需补正材料",
+            "{agency}请您一次性补正以下材料：\n{missing}\n"
+            "请于 {deadline} 前提交；补正期间办理期限中止。逾期未补正的，申请将视为撤回。\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference}: materials missing",
+            "{agency} asks for the following materials, all at once:\n{missing}\n"
+            "Supply them by {deadline}. The case's clock is stopped until then; without them "
+            "the request lapses.\n{url}",
+        ),
+    },
+    "materials_reminder": {
+        "zh-hans": (
+            "【信用修复】案件 {reference} 补正期限即将届满",
+            "请于 {deadline} 前补正材料：\n{missing}\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference}: materials due on {deadline}",
+            "Please supply the missing materials by {deadline}:\n{missing}\n{url}",
+        ),
+    },
+    "not_accepted": {
+        "zh-hans": ("【信用修复】案件 {reference} 不予受理", "不予受理理由：{reasons}\n{url}"),
+        "en": ("[Redress] Case {reference} not accepted", "Reasons: {reasons}\n{url}"),
+    },
+    "lapsed": {
+        "zh-hans": (
+            "【信用修复】案件 {reference} 已终止",
+            "因未在 {deadline} 前补正材料，申请已终止。您可以重新提出申请。\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference} lapsed",
+            "The missing materials did not arrive by {deadline}; the request has lapsed. "
+            "You may apply again.\n{url}",
+        ),
+    },
+    "withdrawn": {
+        "zh-hans": ("【信用修复】案件 {reference} 已撤回", "您已撤回申请。\n{url}"),
+        "en": ("[Redress] Case {reference} withdrawn", "You withdrew the request.\n{url}"),
+    },
+    "decided": {
+        "zh-hans": (
+            "【信用修复】案件 {reference} 已作出决定：{decision_zh}",
+            "{agency}对您的{kind_zh}申请作出决定：{decision_zh}。\n{reasons}\n"
+            "如不服，可在 60 日内申请行政复议，或在 6 个月内提起行政诉讼。\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference} decided: {decision_en}",
+            "{agency} decided on your {kind_en} request: {decision_en}.\n{reasons}\n"
+            "You may apply for administrative reconsideration within 60 days or sue within "
+            "6 months.\n{url}",
+        ),
+    },
+    "removal_done": {
+        "zh-hans": (
+            "【信用修复】{platform} 已撤下相关信息",
+            "{platform} 已确认撤下案件 {reference} 涉及的记录 {record}。\n{url}",
+        ),
+        "en": (
+            "[Redress] {platform} withdrew the record",
+            "{platform} confirmed it withdrew record {record} (case {reference}).\n{url}",
+        ),
+    },
+    "revoked": {
+        "zh-hans": (
+            "【信用修复】案件 {reference} 的信用修复已撤销",
+            "因{reasons}，{agency}撤销了信用修复决定，相关信息将重新公示。\n{url}",
+        ),
+        "en": (
+            "[Redress] Restoration in case {reference} revoked",
+            "{agency} revoked the restoration ({reasons}); the record is published again.\n{url}",
+        ),
+    },
+    "escalation": {
+        "zh-hans": (
+            "【督办】案件 {reference} {step}期限{state}",
+            "案件 {reference}（{subject_name}）的“{step}”期限为 {deadline}，{state}。请督办。\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference}: {step} deadline {state_en}",
+            "Case {reference} ({subject_name}): the {step} deadline is {deadline} and is "
+            "{state_en}. Please follow up.\n{url}",
+        ),
+    },
+    "daily_digest": {
+        "zh-hans": (
+            "【每日待办】{count} 项任务，其中 {overdue} 项已逾期",
+            "您今天的待办任务：\n{lines}\n{url}",
+        ),
+        "en": (
+            "[Redress] {count} tasks today, {overdue} overdue",
+            "Your tasks today:\n{lines}\n{url}",
+        ),
+    },
+}
+
+KIND_ZH = {"objection": "异议", "restoration": "信用修复"}
+KIND_EN = {"objection": "objection", "restoration": "credit restoration"}
+DECISION_ZH = {"approved": "准予", "partly_approved": "部分准予", "rejected": "不予准许"}
+DECISION_EN = {"approved": "approved", "partly_approved": "partly approved", "rejected": "rejected"}
+
+
+def render(kind: str, language: str, **context) -> tuple[str, str]:
+    """(subject, body) of a message of ``kind`` in ``language`` (English when unknown)."""
+    texts = TEXTS[kind]
+    subject, body = texts.get(language) or texts["en"]
+    return subject.format(**context), body.format(**context)

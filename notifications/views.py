@@ -1,0 +1,125 @@
+"""Endpoints platforms call, and the in-app notification pages' JSON."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from cases.errors import RedressError
+from cases.models import Platform, Publication
+from notifications import signing
+from notifications.models import Message, Notification, WebhookReceipt
+
+
+def error(status: int, code: str, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, **extra}, status=status)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class AcknowledgementView(View):
+    """``POST /api/v1/platforms/<code>/acknowledgements/``: a platform confirms a withdrawal.
+
+    The call is signed like our webhooks (HMAC-SHA256 over the timestamp and the
+    body, with the platform's secret). A stale timestamp or a bad signature is
+    refused with 401; a call whose ``Idempotency-Key`` was already received is
+    refused with 409 and changes nothing. The body names the publication and,
+    optionally, the idempotency key of our withdrawal request it answers.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, code: str):
+        platform = get_object_or_404(Platform, code=code, is_active=True)
+        body = request.body
+        verdict = signing.verify(
+            platform.webhook_secret,
+            timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
+            signature_value=request.headers.get(signing.SIGNATURE_HEADER),
+            body=body,
+        )
+        if not verdict.ok:
+            return error(401, "bad_signature", f"Refused: {verdict.reason}.")
+        key = (request.headers.get(signing.IDEMPOTENCY_HEADER) or "").strip()
+        if not key or len(key) > 64:
+            return error(400, "idempotency_key", "Send an Idempotency-Key header (1-64 chars).")
+        try:
+            data = json.loads(body or b"{}")
+            publication_id = int(data["publication"])
+        except (ValueError, KeyError, TypeError):
+            return error(
+                400,
+                "invalid_input",
+                "The body must be JSON with a numeric 'publication'.",
+                field="publication",
+            )
+        if data.get("status", "withdrawn") != "withdrawn":
+            return error(
+                400, "invalid_input", "Only status 'withdrawn' can be acknowledged.", field="status"
+            )
+        publication = Publication.objects.filter(pk=publication_id, platform=platform).first()
+        if publication is None:
+            return error(404, "not_found", "This platform holds no such publication.")
+        from workflows.services import platform_acknowledge
+
+        try:
+            with transaction.atomic():
+                WebhookReceipt.objects.create(
+                    platform=platform, idempotency_key=key, outcome="acknowledged"
+                )
+                platform_acknowledge(publication=publication, note=str(data.get("note", ""))[:500])
+                Message.objects.filter(
+                    platform=platform,
+                    idempotency_key=str(data.get("idempotency_key", "")),
+                    acknowledged_at__isnull=True,
+                ).update(acknowledged_at=timezone.now())
+        except IntegrityError:
+            return error(409, "replayed", "This call was already received; nothing changed.")
+        except RedressError as exc:
+            return error(exc.http_status, exc.code, exc.message)
+        publication.refresh_from_db()
+        return JsonResponse({"status": publication.status, "publication": publication.pk})
+
+
+class NotificationsView(View):
+    """``GET`` the signed-in user's notifications (unread count first); ``POST`` marks read."""
+
+    def get(self, request):
+        if not request.user.is_authenticated:
+            return error(401, "not_authenticated", "Sign in first.")
+        items = Notification.objects.filter(user=request.user).order_by("-created_at")[:50]
+        return JsonResponse(
+            {
+                "unread": Notification.objects.filter(
+                    user=request.user, read_at__isnull=True
+                ).count(),
+                "results": [
+                    {
+                        "id": n.pk,
+                        "kind": n.kind,
+                        "title": n.title,
+                        "body": n.body,
+                        "url": n.url,
+                        "created_at": n.created_at.isoformat(),
+                        "read": n.read_at is not None,
+                    }
+                    for n in items
+                ],
+            }
+        )
+
+    def post(self, request):
+        if not request.user.is_authenticated:
+            return error(401, "not_authenticated", "Sign in first.")
+        ids = request.POST.getlist("id")
+        mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
+        if ids:
+            mine = mine.filter(pk__in=[i for i in ids if i.isdigit()])
+        marked = mine.update(read_at=timezone.now())
+        return JsonResponse({"marked_read": marked})
