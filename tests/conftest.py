@@ -66,3 +66,14 @@ def applicant(company):
 def staff(agency):
     """One officer per role at the agency, by role name."""
     return {role: factories.officer(role, agency) for role in Role.values if role != Role.AUDITOR}
+
+
+@pytest.fixture
+def without_notifications():
+    """Cases whose events queue no messages: for stories about the event chain itself."""
+    from cases.signals import case_event_recorded
+    from notifications.services import on_case_event
+
+    case_event_recorded.disconnect(dispatch_uid="notifications.on_case_event")
+    yield
+    case_event_recorded.connect(on_case_event, dispatch_uid="notifications.on_case_event")

@@ -29,6 +29,10 @@ from tests import factories
 
 EVENTS_TABLE = CaseEvent._meta.db_table
 
+# These stories count and number events; the messages a case event queues (and their
+# own events) are the notifications tests' business.
+pytestmark = pytest.mark.usefixtures("without_notifications")
+
 
 # --- how the stories set up cases and events ---------------------------------------------
 
