@@ -38,9 +38,15 @@ def has_role(user: AbstractBaseUser, role: str, agency: Agency | int) -> bool:
 def ensure_role(user: AbstractBaseUser, role: str, agency: Agency, *, action: str) -> None:
     if not has_role(user, role, agency):
         raise NotPermitted(
-            f"Only a {Role(role).label.lower()} of {agency.code} may {action}.",
+            f"Only {role_with_article(role)} of {agency.code} may {action}.",
             code="role_required",
         )
+
+
+def role_with_article(role: str) -> str:
+    """'an intake officer', 'a case officer': for messages people read."""
+    label = str(Role(role).label).lower()
+    return ("an " if label[0] in "aeiou" else "a ") + label
 
 
 def represents(user: AbstractBaseUser, subject: Subject) -> bool:

@@ -155,11 +155,6 @@ def case_submit(
     if not records:
         raise InvalidInput("Name at least one record.", field="records")
 
-    if idempotency_key:
-        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-
     agencies = {r.agency_id for r in records}
     if len(agencies) != 1:
         raise InvalidInput(
@@ -187,6 +182,13 @@ def case_submit(
             )
         role = APPLICANT_ROLE
 
+    # Only now, with the caller known to act for this subject, may a repeated key
+    # return the case already filed.
+    if idempotency_key:
+        existing = Case.objects.filter(applicant=applicant, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+
     today = timezone.localdate()
     allowed = SUBMITTABLE_RECORD_STATUSES[kind]
     for record in records:
@@ -212,6 +214,13 @@ def case_submit(
     with transaction.atomic():
         # Lock the records: two simultaneous submissions about one record serialise here.
         locked = list(Record.objects.select_for_update().filter(pk__in=[r.pk for r in records]))
+        if idempotency_key:
+            # The same submission may have won the lock a moment ago.
+            existing = Case.objects.filter(
+                applicant=applicant, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return existing
         busy = (
             CaseRecord.objects.filter(
                 record__in=locked, case__status__in=Case.OPEN_STATUSES, case__kind=kind
@@ -224,6 +233,15 @@ def case_submit(
                 f"Record {busy.record.decision_no} is already in open case {busy.case.reference}.",
                 code="record_in_open_case",
             )
+        # Every submission of the year serialises on its counter row; a twin
+        # submission with the same key (other records) committed meanwhile is found here.
+        ReferenceCounter.objects.select_for_update().get_or_create(year=today.year)
+        if idempotency_key:
+            existing = Case.objects.filter(
+                applicant=applicant, idempotency_key=idempotency_key
+            ).first()
+            if existing is not None:
+                return existing
         case = Case(
             reference=reference_allocate(year=today.year),
             kind=kind,
@@ -308,6 +326,21 @@ def _records_restore(case: Case) -> None:
             )
 
 
+REVIEW_EVENT_KINDS = ("evidence_reviewed", "review_completed")
+LEGAL_REVIEW_EVENT_KINDS = ("legal_review_passed", "legal_review_sent_back")
+
+
+def reviewers_of(case: Case, *, legal: bool = True) -> set[int]:
+    """Everyone who reviewed evidence, completed a review or (``legal``) legally reviewed
+    the case, in any round: none of them may sign it (four-eyes), nor legally review it."""
+    kinds = REVIEW_EVENT_KINDS + (LEGAL_REVIEW_EVENT_KINDS if legal else ())
+    ids = set(
+        case.events.filter(kind__in=kinds, actor__isnull=False).values_list("actor_id", flat=True)
+    )
+    ids |= {pk for pk in (case.review_officer_id, legal and case.legal_reviewer_id) if pk}
+    return ids
+
+
 def _snapshot(case: Case) -> dict:
     return {"status": case.status}
 
@@ -348,7 +381,7 @@ def case_accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Cas
         rule_set = case_governing_rule_set(case, on=today)
         missing = missing_required_materials(case, rule_set)
         if missing:
-            labels = ", ".join(Material(m).label for m in missing)
+            labels = ", ".join(str(Material(m).label) for m in missing)
             raise WrongState(
                 f"Materials are missing ({labels}): request them all at once instead of accepting.",
                 code="materials_missing",
@@ -431,6 +464,14 @@ def case_request_materials(
         policy.ensure_role(officer, role, case.agency, action="ask for missing materials")
         before = _snapshot(case)
         rule_set = case_governing_rule_set(case, on=timezone.localdate())
+        listed = {i["material"] for i in items}
+        left_out = [m for m in missing_required_materials(case, rule_set) if m not in listed]
+        if left_out:
+            labels = ", ".join(str(Material(m).label) for m in left_out)
+            raise InvalidInput(
+                f"The request must list every missing item at once; it leaves out: {labels}.",
+                field="missing",
+            )
         running = clock.deadline_running(case, step)
         if running is not None:
             clock.deadline_stop(running, actor=officer, reason="waiting for missing materials")
@@ -487,7 +528,9 @@ def case_materials_resubmit(*, case: Case, applicant: AbstractBaseUser, note: st
             if i["material"] != Material.OTHER and i["material"] not in supplied
         ]
         if not supplied or still:
-            labels = ", ".join(Material(i["material"]).label for i in still) or "the listed items"
+            labels = (
+                ", ".join(str(Material(i["material"]).label) for i in still) or "the listed items"
+            )
             raise WrongState(
                 f"Still missing: {labels}. Upload them first.", code="materials_missing"
             )
@@ -649,9 +692,13 @@ def case_review_complete(
     reviewer: AbstractBaseUser,
     recommendation: str,
     record_outcomes: dict[int, str] | None = None,
+    corrections: dict[int, str] | None = None,
     note: str = "",
 ) -> Case:
     """Finish the evidence review with a recommendation; on to legal review or sign-off.
+
+    ``corrections`` (objections only) gives, per upheld record, the corrected text:
+    the record is then corrected instead of removed.
 
     Every item must have been reviewed by a person; an item still marked "needs more"
     must be asked for (``case_request_materials``) rather than decided around.
@@ -678,7 +725,7 @@ def case_review_complete(
                 "No evidence was accepted: a request can only be upheld on accepted evidence.",
                 code="no_accepted_evidence",
             )
-        _apply_record_outcomes(case, recommendation, record_outcomes)
+        _apply_record_outcomes(case, recommendation, record_outcomes, corrections)
         before = _snapshot(case)
         case.review_officer = reviewer
         case.recommendation = recommendation
@@ -701,7 +748,9 @@ def case_review_complete(
     return case
 
 
-def _apply_record_outcomes(case: Case, decision: str, record_outcomes: dict | None) -> None:
+def _apply_record_outcomes(
+    case: Case, decision: str, record_outcomes: dict | None, corrections: dict | None = None
+) -> None:
     """Set each record's proposed outcome; a partial decision must name them."""
     case_records = list(case.case_records.all())
     if decision == Case.Decision.APPROVED:
@@ -720,9 +769,18 @@ def _apply_record_outcomes(case: Case, decision: str, record_outcomes: dict | No
                 "or rejected, with at least one of each.",
                 field="record_outcomes",
             )
+    corrections = {int(k): (v or "").strip() for k, v in (corrections or {}).items()}
+    for record_id in corrections:
+        if case.kind != Case.Kind.OBJECTION or outcomes.get(record_id) != CaseRecord.Outcome.UPHELD:
+            raise InvalidInput(
+                "A correction is stated only for an upheld record of an objection.",
+                field="corrections",
+            )
     for cr in case_records:
         cr.outcome = outcomes[cr.record_id]
-        cr.save(update_fields=["outcome"])
+        if cr.record_id in corrections:
+            cr.correction = corrections[cr.record_id]
+        cr.save(update_fields=["outcome", "correction"])
 
 
 # --- legal review and sign-off --------------------------------------------------------
@@ -736,7 +794,7 @@ def case_legal_review(
         case = case_lock(case)
         policy.ensure_role(reviewer, Role.LEGAL_REVIEWER, case.agency, action="do a legal review")
         ensure_state(case, Case.Status.LEGAL_REVIEW, action="be legally reviewed")
-        if case.review_officer_id == reviewer.pk:
+        if reviewer.pk in reviewers_of(case, legal=False):
             raise NotPermitted(
                 "The legal review must be done by someone other than the case officer.",
                 code="four_eyes",
@@ -787,7 +845,7 @@ def case_sign(
         case = case_lock(case)
         policy.ensure_role(signer, Role.SIGNER, case.agency, action="sign a decision")
         ensure_state(case, Case.Status.SIGN_OFF, action="be signed")
-        if signer.pk in {case.review_officer_id, case.legal_reviewer_id}:
+        if signer.pk in reviewers_of(case):
             raise NotPermitted(
                 "You reviewed this case: a different official must sign it.", code="four_eyes"
             )
@@ -798,7 +856,13 @@ def case_sign(
                 code="already_signed",
             )
         before = _snapshot(case)
-        if signatures and signatures[0].decision != decision:
+        current = {cr.record_id: cr.outcome for cr in case.case_records.all()}
+        proposed = (
+            {int(k): v for k, v in record_outcomes.items()} if record_outcomes is not None else None
+        )
+        if signatures and (
+            signatures[0].decision != decision or (proposed is not None and proposed != current)
+        ):
             # Collective decision without agreement: back to the case officer.
             Signature.objects.create(
                 case=case, signer=signer, decision=decision, note=note, round=case.signoff_round
@@ -817,7 +881,7 @@ def case_sign(
                 data={"decision": decision, "first": signatures[0].decision},
             )
             return case
-        if decision == Case.Decision.PARTLY_APPROVED or decision != case.recommendation:
+        if record_outcomes is not None or decision != case.recommendation:
             _apply_record_outcomes(case, decision, record_outcomes)
         Signature.objects.create(
             case=case, signer=signer, decision=decision, note=note, round=case.signoff_round
@@ -870,6 +934,9 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
                 record.status = Record.Status.ACTIVE
                 record.corrected_text = cr.correction
                 record.save(update_fields=["status", "corrected_text", "updated_at"])
+                record.publications.filter(status=Publication.Status.DISPUTED).update(
+                    status=Publication.Status.PUBLISHED
+                )
                 continue
             record.status = Record.Status.REMOVED
             record.save(update_fields=["status", "updated_at"])
@@ -1174,6 +1241,7 @@ def case_close(*, case: Case) -> Case:
         if case.status != Case.Status.APPEAL_WINDOW:
             return case  # revoked or otherwise finished meanwhile: nothing to close
         before = _snapshot(case)
+        clock.deadlines_close_all(case, actor=None, reason="case closed")
         case.status = Case.Status.CLOSED
         case.save(update_fields=["status", "updated_at"])
         event_record(

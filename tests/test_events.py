@@ -8,6 +8,7 @@ case and the first event whose link is broken.
 
 import datetime
 import io
+import itertools
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -127,7 +128,7 @@ def test_each_next_event_links_to_the_hash_of_the_one_before(case):
 
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert {"submitted", "accepted"} <= {e.kind for e in events}
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     assert chain_verify(case_event_payloads(case)) is None
 

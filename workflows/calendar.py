@@ -118,7 +118,8 @@ class DeadlineComputation:
             lines = [f"0 working days from {self.start}: due on {self.start} itself."]
         else:
             lines = [
-                f"{self.working_days} working days from {self.start} "
+                f"{self.working_days} working {'day' if self.working_days == 1 else 'days'} "
+                f"from {self.start} "
                 f"(the event day is not counted; day 1 is the next working day):"
             ]
             weekend_days = 0

@@ -207,11 +207,12 @@ class CaseRoute:
                 reviewer=user,
                 recommendation=data.get("recommendation", ""),
                 record_outcomes=data.get("record_outcomes"),
+                corrections=data.get("corrections"),
                 note=data.get("note", ""),
             )
 
     def legal_review_barred(self, user, case: Case) -> str | None:
-        if case.review_officer_id == user.pk:
+        if user.pk in services.reviewers_of(case, legal=False):
             return "You did the evidence review of this case: another person does its legal review."
         return None
 
@@ -224,7 +225,7 @@ class CaseRoute:
         )
 
     def sign_off_barred(self, user, case: Case) -> str | None:
-        if user.pk in {case.review_officer_id, case.legal_reviewer_id}:
+        if user.pk in services.reviewers_of(case):
             return "You reviewed this case: a different official signs it."
         if case.signatures.filter(round=case.signoff_round, signer=user).exists():
             return "You have signed this case already: a second official signs it."

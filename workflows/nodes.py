@@ -18,7 +18,7 @@ from viewflow.utils import is_owner
 from viewflow.workflow import flow
 
 from cases import policy
-from cases.models import Case, Role
+from cases.models import Case
 
 
 def case_of(task_or_activation) -> Case:
@@ -56,7 +56,7 @@ class RoleView(flow.View):
             return "Sign in first."
         case = case or case_of(task)
         if not policy.has_role(user, self.role, case.agency):
-            return f"This step needs a {Role(self.role).label.lower()} of {case.agency.code}."
+            return f"This step needs {policy.role_with_article(self.role)} of {case.agency.code}."
         if self._barred is not None:
             return self._barred(user, case)
         return None

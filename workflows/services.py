@@ -9,10 +9,12 @@ and its process never disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -118,6 +120,8 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
     try:
         with _locked(task), transaction.atomic():
             task.refresh_from_db()
+            if task.status == STATUS.NEW and task.owner_id is None:
+                raise NotPermitted("Claim the task before completing it.", code="not_owner")
             if task.status not in (STATUS.ASSIGNED, STATUS.STARTED):
                 raise WrongState(
                     f"Task {task.pk} is {task.status.lower()}: it cannot be completed.",
@@ -207,9 +211,28 @@ def _resume_handle(case: Case, node_name: str) -> bool:
     return True
 
 
+@contextmanager
+def _process_locked(*cases: Case):
+    """The process lock(s) first, then the transaction: the order task_complete uses.
+
+    Taking viewflow's lock inside our own transaction, after the case row lock,
+    would invert that order; on PostgreSQL a failed NOWAIT there aborts the whole
+    transaction instead of retrying. A lock that cannot be had is "busy".
+    """
+    ordered = sorted({c.pk: c for c in cases if c.process_id}.values(), key=lambda c: c.process_id)
+    try:
+        with ExitStack() as stack:
+            for case in ordered:
+                stack.enter_context(FLOWS[case.kind].lock(case.process_id))
+            with transaction.atomic():
+                yield
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+
+
 def case_resubmit(*, case: Case, applicant: AbstractBaseUser, note: str = "") -> Case:
     """The applicant has supplied the missing materials: the case goes back to its step."""
-    with transaction.atomic():
+    with _process_locked(case):
         case = services.case_materials_resubmit(case=case, applicant=applicant, note=note)
         _resume_handle(case, "await_materials")
     return case
@@ -217,7 +240,7 @@ def case_resubmit(*, case: Case, applicant: AbstractBaseUser, note: str = "") ->
 
 def case_withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") -> Case:
     """The applicant withdraws an undecided case; its open tasks are cancelled."""
-    with transaction.atomic():
+    with _process_locked(case):
         case = services.case_withdraw(case=case, applicant=applicant, reason=reason)
         _process_cancel(case)
     return case
@@ -225,7 +248,7 @@ def case_withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") 
 
 def case_revoke(*, case: Case, official: AbstractBaseUser, reason: str) -> Case:
     """Revoke an approved restoration; whatever the process still waits for is cancelled."""
-    with transaction.atomic():
+    with _process_locked(case):
         case = services.case_revoke(case=case, official=official, reason=reason)
         _process_cancel(case)
     return case
@@ -241,12 +264,17 @@ def _process_cancel(case: Case) -> None:
 
 def platform_acknowledge(*, publication: Publication, note: str = "") -> Publication:
     """A platform confirms it withdrew a record; the case moves on when all have."""
-    with transaction.atomic():
+    waiting = list(
+        Case.objects.filter(
+            case_records__record_id=publication.record_id,
+            status=Case.Status.REMOVAL,
+            process__isnull=False,
+        )
+    )
+    with _process_locked(*waiting):
         publication = services.publication_acknowledge(publication=publication, note=note)
         for case in Case.objects.filter(
-            case_records__record=publication.record,
-            status=Case.Status.APPEAL_WINDOW,
-            process__isnull=False,
+            pk__in=[c.pk for c in waiting], status=Case.Status.APPEAL_WINDOW
         ):
             _resume_handle(case, "await_removal")
     return publication
@@ -277,11 +305,21 @@ def calendar_changed(*, agency=None, reason: str) -> int:
 
 
 def timers_rearm(case: Case) -> int:
-    """Point the case's armed deadline timers at the deadlines as they now stand."""
+    """Point the case's deadline timers at the deadlines as they now stand.
+
+    Armed timers move; a deadline timer that already fired (an overdue deadline
+    since extended) is armed again for its open task, so the new due date is
+    watched too.
+    """
     if case.process_id is None:
         return 0
     changed = 0
-    for task in Task.objects.filter(process_id=case.process_id, status=STATUS.SCHEDULED):
+    armed = list(
+        Task.objects.filter(process_id=case.process_id, status=STATUS.SCHEDULED).prefetch_related(
+            "previous"
+        )
+    )
+    for task in armed:
         moment = getattr(task.flow_task, "_delay", None)
         if not isinstance(moment, DeadlineMoment):
             continue
@@ -290,6 +328,19 @@ def timers_rearm(case: Case) -> int:
             task.scheduled = at
             task.save(update_fields=["scheduled"])
             changed += 1
+    armed_for = {(t.flow_task, host.pk) for t in armed for host in t.previous.all()}
+    now = timezone.now()
+    hosts = Task.objects.filter(process_id=case.process_id, status__in=OPEN_TASK_STATUSES)
+    for host in hosts:
+        for boundary in getattr(host.flow_task, "_boundary_events", []):
+            moment = getattr(boundary, "_delay", None)
+            if not isinstance(moment, DeadlineMoment) or (boundary, host.pk) in armed_for:
+                continue
+            if moment.at(case) > now:
+                # viewflow arms a boundary when its host task is created; this arms
+                # again one that has fired, through the same (internal) entry point.
+                boundary._arm(host.flow_task.activation_class(host))
+                changed += 1
     return changed
 
 

@@ -1,0 +1,271 @@
+"""The legal clock of a case as officers and auditors see it: each deadline's date and how
+it was computed, and a ledger entry for every start, stop, restart, extension and
+recomputation, naming who approved an extension and why.
+"""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from cases.errors import InvalidInput, NotPermitted, WrongState
+from cases.models import Case, Material
+from cases.services import (
+    case_accept,
+    case_extend_deadline,
+    case_materials_resubmit,
+    case_request_materials,
+)
+from tests.helpers import (
+    add_evidence,
+    add_restoration_materials,
+    last_event,
+    objection_accepted,
+    restorable_record,
+    restoration_accepted,
+    submit,
+)
+from workflows.calendar import DayOverride, WorkingCalendar
+from workflows.clock import deadlines_recompute
+from workflows.models import CalendarOverride, ClockEntry, Deadline
+
+DECISION = Deadline.Step.DECISION
+
+
+def deadline(case, step):
+    return Deadline.objects.filter(case=case, step=step).latest("id")
+
+
+def ledger(deadline):
+    return list(deadline.entries.order_by("id").values_list("kind", flat=True))
+
+
+@pytest.fixture
+def record(company, agency, platforms):
+    return restorable_record(company, agency, platforms)
+
+
+# --- starting and closing ---------------------------------------------------------------------
+
+
+def test_submission_starts_the_acceptance_deadline_with_its_computation(company, record, applicant):
+    today = timezone.localdate()
+
+    case = submit(Case.Kind.RESTORATION, company, [record], applicant)
+
+    acceptance = deadline(case, Deadline.Step.ACCEPTANCE)
+    assert acceptance.status == Deadline.Status.RUNNING
+    assert acceptance.started_on == today
+    assert acceptance.working_days == 3  # acceptance_days of penalty_publication/general
+    assert acceptance.computation.startswith(f"3 working days from {today}")
+    assert f"Due {acceptance.due_on}" in acceptance.computation
+    assert acceptance.due_on > today
+    assert ledger(acceptance) == [ClockEntry.Kind.STARTED]
+
+
+def test_accepting_a_restoration_meets_the_acceptance_deadline_and_starts_the_decision_clock(
+    company, record, applicant, staff
+):
+    case = restoration_accepted(company, [record], applicant, staff)
+
+    acceptance = deadline(case, Deadline.Step.ACCEPTANCE)
+    decision = deadline(case, DECISION)
+    assert acceptance.status == Deadline.Status.MET
+    assert ledger(acceptance) == [ClockEntry.Kind.STARTED, ClockEntry.Kind.MET]
+    assert decision.status == Deadline.Status.RUNNING
+    assert decision.working_days == case.rule_set.restoration_review_days == 5
+    assert decision.entries.get().reason.startswith("accepted under penalty_publication/general")
+
+
+def test_accepting_an_objection_starts_the_objection_review_clock(
+    company, record, applicant, staff
+):
+    case = objection_accepted(company, [record], applicant, staff)
+
+    decision = deadline(case, DECISION)
+    assert decision.working_days == case.rule_set.objection_review_days == 20
+    assert decision.computation.startswith(f"20 working days from {timezone.localdate()}")
+
+
+# --- stopping and resuming --------------------------------------------------------------------
+
+
+def test_the_clock_stops_with_the_working_days_left_and_resumes_from_the_resume_day(
+    company, record, applicant, staff
+):
+    calendar = WorkingCalendar()
+    today = timezone.localdate()
+    case = objection_accepted(company, [record], applicant, staff)
+    # The review began a week ago: the working days since then are used up.
+    started = today - datetime.timedelta(days=7)
+    Deadline.objects.filter(case=case, step=DECISION).update(started_on=started)
+    left = 20 - calendar.working_days_between(started, today)
+
+    case_request_materials(
+        case=case,
+        officer=staff["case_officer"],
+        missing=[{"material": Material.CORRECTION_EVIDENCE, "detail": "The registry extract."}],
+    )
+
+    stopped = deadline(case, DECISION)
+    assert stopped.status == Deadline.Status.STOPPED
+    assert stopped.working_days == left
+    assert stopped.entries.last().days == left
+
+    add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
+    case_materials_resubmit(case=case, applicant=applicant)
+
+    resumed = deadline(case, DECISION)
+    assert resumed.pk == stopped.pk
+    assert resumed.status == Deadline.Status.RUNNING
+    assert resumed.started_on == today
+    assert resumed.due_on == calendar.add_working_days(today, left).due
+    assert resumed.computation.startswith(f"Resumed on {today} with {left} working days left.")
+    assert ledger(resumed) == [
+        ClockEntry.Kind.STARTED,
+        ClockEntry.Kind.STOPPED,
+        ClockEntry.Kind.RESUMED,
+    ]
+
+
+def test_the_acceptance_clock_stops_while_materials_are_missing(company, record, applicant, staff):
+    case = submit(Case.Kind.RESTORATION, company, [record], applicant)
+
+    case_request_materials(
+        case=case,
+        officer=staff["intake"],
+        missing=[
+            {"material": Material.COMMITMENT_LETTER, "detail": "Signed."},
+            {"material": Material.FULFILMENT_PROOF, "detail": "Bank receipt."},
+        ],
+    )
+
+    acceptance = deadline(case, Deadline.Step.ACCEPTANCE)
+    materials = deadline(case, Deadline.Step.MATERIALS)
+    assert acceptance.status == Deadline.Status.STOPPED
+    assert ledger(acceptance) == [ClockEntry.Kind.STARTED, ClockEntry.Kind.STOPPED]
+    assert materials.working_days == 10  # materials_days
+    assert materials.status == Deadline.Status.RUNNING
+
+    add_restoration_materials(case, applicant)
+    case_materials_resubmit(case=case, applicant=applicant)
+    case_accept(case=case, officer=staff["intake"])
+
+    acceptance.refresh_from_db()
+    assert acceptance.status == Deadline.Status.MET
+    assert ledger(acceptance)[-2:] == [ClockEntry.Kind.RESUMED, ClockEntry.Kind.MET]
+
+
+# --- extension --------------------------------------------------------------------------------
+
+
+def test_a_supervisor_extends_a_deadline_naming_who_approved_it_and_why(
+    company, record, applicant, staff
+):
+    case = restoration_accepted(company, [record], applicant, staff)
+    before = deadline(case, DECISION)
+    reason = "Site inspection needed; the bureau's inspector is away."
+
+    extended = case_extend_deadline(
+        case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason=reason
+    )
+
+    assert extended.working_days == 10
+    assert extended.extended_days == 5
+    assert extended.due_on == WorkingCalendar().add_working_days(before.started_on, 10).due
+    assert extended.due_on > before.due_on
+    assert extended.computation.startswith(
+        f"Extended by 5 working days (approved by supervisor-szamr: {reason})."
+    )
+    entry = extended.entries.last()
+    assert entry.kind == ClockEntry.Kind.EXTENDED
+    assert entry.approved_by == staff["supervisor"]
+    assert entry.reason == reason
+    assert (entry.due_before, entry.due_after) == (before.due_on, extended.due_on)
+    event = last_event(case, "deadline_extended")
+    assert event.actor == staff["supervisor"]
+    assert event.note == reason
+    assert event.after == {"step": "decision", "due_on": extended.due_on.isoformat()}
+
+
+def test_only_a_supervisor_can_extend_a_deadline(company, record, applicant, staff):
+    case = restoration_accepted(company, [record], applicant, staff)
+    due_on = deadline(case, DECISION).due_on
+
+    with pytest.raises(NotPermitted) as refused:
+        case_extend_deadline(
+            case=case, supervisor=staff["case_officer"], step=DECISION, days=5, reason="Busy."
+        )
+
+    assert refused.value.code == "role_required"
+    assert deadline(case, DECISION).due_on == due_on
+    assert "deadline_extended" not in case.events.values_list("kind", flat=True)
+
+
+def test_an_extension_needs_a_reason(company, record, applicant, staff):
+    case = restoration_accepted(company, [record], applicant, staff)
+
+    with pytest.raises(InvalidInput) as refused:
+        case_extend_deadline(
+            case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason="  "
+        )
+
+    assert refused.value.field == "reason"
+    assert deadline(case, DECISION).extended_days == 0
+
+
+def test_a_stopped_deadline_cannot_be_extended(company, record, applicant, staff):
+    case = objection_accepted(company, [record], applicant, staff)
+    case_request_materials(
+        case=case,
+        officer=staff["case_officer"],
+        missing=[{"material": Material.CORRECTION_EVIDENCE, "detail": "The registry extract."}],
+    )
+
+    with pytest.raises(WrongState) as refused:
+        case_extend_deadline(
+            case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason="Waiting."
+        )
+
+    assert refused.value.code == "no_running_deadline"
+
+
+# --- calendar changes -------------------------------------------------------------------------
+
+
+def test_a_new_national_holiday_moves_a_running_deadline_by_one_working_day(
+    company, record, applicant
+):
+    today = timezone.localdate()
+    case = submit(Case.Kind.RESTORATION, company, [record], applicant)
+    before = deadline(case, Deadline.Step.ACCEPTANCE)
+    # The first working day of the running span becomes a holiday.
+    holiday = WorkingCalendar().add_working_days(today, 1).due
+    CalendarOverride.objects.create(day=holiday, is_working_day=False, name="Typhoon closure")
+
+    deadlines_recompute(reason="typhoon closure declared")
+
+    after = deadline(case, Deadline.Step.ACCEPTANCE)
+    assert after.due_on == WorkingCalendar().add_working_days(before.due_on, 1).due
+    expected = WorkingCalendar(
+        [DayOverride(holiday, is_working_day=False, name="Typhoon closure", scope="national")]
+    ).add_working_days(today, 3)
+    assert after.due_on == expected.due
+    assert after.computation.startswith("Recomputed: typhoon closure declared.")
+    assert "Typhoon closure (national)" in after.computation
+    assert ledger(after) == [ClockEntry.Kind.STARTED, ClockEntry.Kind.RECOMPUTED]
+    entry = after.entries.last()
+    assert entry.actor is None
+    assert (entry.due_before, entry.due_after) == (before.due_on, after.due_on)
+
+
+def test_a_holiday_after_a_deadline_moves_nothing(company, record, applicant):
+    case = submit(Case.Kind.RESTORATION, company, [record], applicant)
+    before = deadline(case, Deadline.Step.ACCEPTANCE)
+    later = before.due_on + datetime.timedelta(days=30)
+    CalendarOverride.objects.create(day=later, is_working_day=False, name="Local holiday")
+
+    deadlines_recompute(reason="local holiday declared")
+
+    assert deadline(case, Deadline.Step.ACCEPTANCE).due_on == before.due_on
+    assert ledger(before) == [ClockEntry.Kind.STARTED]
