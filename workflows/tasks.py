@@ -8,6 +8,8 @@ edition ships no Celery task for it.
 import logging
 
 from celery import shared_task
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
 logger = logging.getLogger(__name__)
@@ -15,8 +17,15 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="workflows.fire_timers", ignore_result=True)
 def fire_timers() -> int:
-    """Fire every due deadline, escalation, lapse and appeal-window timer."""
+    """Fire every due deadline, escalation, lapse and appeal-window timer.
+
+    viewflow's dispatcher records a failing step as a task in ERROR and carries on;
+    those are logged loudly here so that a broken escalation is not silent.
+    """
     fired = fire_due_timers()
     if fired:
         logger.info("Fired %d workflow timers", fired)
+    failed = Task.objects.filter(status=STATUS.ERROR).count()
+    if failed:
+        logger.error("%d workflow tasks are in ERROR and need an administrator", failed)
     return fired
