@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
 
 from cases.identifiers import validate_subject_code
 
@@ -775,3 +776,14 @@ class CaseEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Case events are append-only: an event cannot be deleted.")
+
+
+class CaseUserObjectPermission(UserObjectPermissionBase):
+    """A per-case grant (django-guardian, direct foreign key): a delegated officer or an
+    extra representative on one case. A direct key keeps permission-filtered lists on
+    the case index (guardian's generic table casts ids to text and defeats it)."""
+
+    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        abstract = False

@@ -223,14 +223,28 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.api.NoCountPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Redress API",
     "DESCRIPTION": "Credit objections and credit restoration requests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {
+        "CaseKindEnum": "cases.models.Case.Kind",
+        "CaseStatusEnum": "cases.models.Case.Status",
+        "CaseDecisionEnum": "cases.models.Case.Decision",
+        "RecordStatusEnum": "cases.models.Record.Status",
+        "PublicationStatusEnum": "cases.models.Publication.Status",
+        "DeadlineStatusEnum": "workflows.models.Deadline.Status",
+        "DeadlineStepEnum": "workflows.models.Deadline.Step",
+        "ClockEntryKindEnum": "workflows.models.ClockEntry.Kind",
+        "EvidenceOutcomeEnum": "cases.models.Evidence.Outcome",
+        "EvidenceSourceEnum": "cases.models.Evidence.Source",
+    },
 }
 
 # --- Logging -------------------------------------------------------------------
