@@ -15,10 +15,11 @@ from cases.models import Agency, Case, Membership, Representation, Role, Subject
 OFFICER_ROLES = {Role.INTAKE, Role.CASE_OFFICER, Role.LEGAL_REVIEWER, Role.SIGNER, Role.SUPERVISOR}
 
 
-def roles_at(user: AbstractBaseUser, agency: Agency | int) -> set[str]:
-    """The roles ``user`` holds at ``agency`` (cached on the user object per request)."""
+def memberships_of(user: AbstractBaseUser) -> dict[int, set[str]]:
+    """Agency id → the roles ``user`` holds there; read once and cached on the user object
+    (which lives for one request)."""
     if not user.is_authenticated:
-        return set()
+        return {}
     cache = user.__dict__.get("_redress_roles")
     if cache is None:
         cache = {}
@@ -27,8 +28,13 @@ def roles_at(user: AbstractBaseUser, agency: Agency | int) -> set[str]:
         ):
             cache.setdefault(agency_id, set()).add(role)
         user.__dict__["_redress_roles"] = cache
+    return cache
+
+
+def roles_at(user: AbstractBaseUser, agency: Agency | int) -> set[str]:
+    """The roles ``user`` holds at ``agency``."""
     agency_id = agency if isinstance(agency, int) else agency.pk
-    return cache.get(agency_id, set())
+    return memberships_of(user).get(agency_id, set())
 
 
 def has_role(user: AbstractBaseUser, role: str, agency: Agency | int) -> bool:

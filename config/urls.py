@@ -1,8 +1,21 @@
 """URL configuration."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from viewflow.contrib.auth import AuthViewset
+
+from workflows.views import home
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
+    # Log in, log out and change a password (viewflow's Material pages); avatars are
+    # not uploaded, so the profile page is off.
+    path(
+        "accounts/",
+        AuthViewset(allow_password_change=True, with_profile_view=False).urls,
+    ),
+    path("workflow/", include("workflows.urls")),
+    path("", include("notifications.urls")),
+    path("", include("config.api_urls")),
 ]

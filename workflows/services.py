@@ -156,12 +156,18 @@ class BulkResult:
 
 
 def tasks_assign(
-    *, tasks: Iterable[Task], supervisor: AbstractBaseUser, assignee: AbstractBaseUser
+    *,
+    tasks: Iterable[Task],
+    supervisor: AbstractBaseUser,
+    assignee: AbstractBaseUser,
+    only_unassigned: bool = False,
 ) -> BulkResult:
     """A supervisor assigns (or reassigns) tasks of their agency to an eligible officer.
 
-    Each task is handled on its own: one that is already claimed by someone else,
-    finished, of another agency or not fit for the assignee is reported, not hidden.
+    Each task is handled on its own: one that is finished, of another agency or not
+    fit for the assignee is reported, not hidden. With ``only_unassigned`` (a bulk
+    assignment from the queue) a task someone claimed meanwhile is reported as
+    already claimed instead of being taken from them.
     """
     result = BulkResult()
     for task in tasks:
@@ -176,6 +182,11 @@ def tasks_assign(
                     raise WrongState(f"Task is {task.status.lower()}.")
                 if task.owner_id == assignee.pk:
                     raise WrongState("Already assigned to them.")
+                if only_unassigned and task.owner_id is not None:
+                    raise WrongState(
+                        f"Task {task.pk} was already claimed by {task.owner.get_username()}.",
+                        code="already_claimed",
+                    )
                 reason = node.ineligibility(assignee, task, case)
                 if reason:
                     raise NotPermitted(reason)

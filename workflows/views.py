@@ -1,13 +1,619 @@
-"""Officers' pages: queues, the case page, and doing a task."""
+"""Officers' pages: inbox, queue, archive, cases, the case page, and doing a task.
 
+Views translate between HTTP and the route: reads come from ``workflows.selectors``
+(scoped to the person's agencies), writes go through ``workflows.services``. A
+``RedressError`` from a service is shown to the person on the page with its HTTP
+status, never as a server error.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _t
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.generic import TemplateView
+from viewflow.workflow.models import Task
+
+from cases.errors import RedressError
+from cases.models import Case, Material, Role
+from cases.uploads import ALLOWED_TYPES, sanitise_name
+from workflows import selectors, services
+from workflows.forms import (
+    BulkAssignForm,
+    CaseFilterForm,
+    DeadlineExtendForm,
+    TaskAssignForm,
+    task_form,
+)
+from workflows.models import Deadline
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+
+STEP_LABELS = {
+    "acceptance_check": _("Acceptance check"),
+    "evidence_review": _("Evidence review"),
+    "legal_review": _("Legal review"),
+    "sign_off": _("Sign-off"),
+}
+
+EVENT_LABELS = {
+    "submitted": _("Submitted"),
+    "evidence_added": _("Evidence added"),
+    "accepted": _("Accepted"),
+    "materials_requested": _("Missing materials requested"),
+    "materials_resubmitted": _("Missing materials supplied"),
+    "lapsed": _("Lapsed"),
+    "not_accepted": _("Not accepted"),
+    "evidence_reviewed": _("Evidence reviewed"),
+    "review_completed": _("Evidence review completed"),
+    "legal_review_passed": _("Legal review passed"),
+    "legal_review_sent_back": _("Sent back by the legal review"),
+    "signed": _("Signed"),
+    "signoff_disagreed": _("Signers disagreed"),
+    "decided": _("Decided"),
+    "platform_acknowledged": _("Platform acknowledged the withdrawal"),
+    "withdrawn": _("Withdrawn by the applicant"),
+    "revoked": _("Restoration revoked"),
+    "deadline_extended": _("Deadline extended"),
+    "deadline_near": _("Deadline near: escalated"),
+    "deadline_overdue": _("Deadline overdue: escalated"),
+    "closed": _("Closed"),
+    "task_assigned": _("Task assigned by a supervisor"),
+    "notification_queued": _("Notification queued"),
+}
+
+ROLE_LABELS = {
+    **dict(Role.choices),
+    "applicant": _("Applicant"),
+    "system": _("System"),
+    "platform": _("Platform"),
+}
+
+# Evidence a browser may show inline (uploads are checked by content to be one of these).
+INLINE_TYPES = set(ALLOWED_TYPES)
+EVIDENCE_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+
+
+def step_label(task: Task) -> str:
+    name = task.flow_task.name
+    return STEP_LABELS.get(name, task.flow_task.task_title or name)
+
+
+def home(request):
+    """``/``: officers go to their workspace; anyone else logs in first."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if not selectors.is_agency_member(request.user) and request.user.is_staff:
+        return redirect("admin:index")
+    return redirect("workflows:index")
+
+
+def workspace_index(request):
+    """The workspace's start page: an officer's inbox, an auditor's case list."""
+    if selectors.is_officer(request.user):
+        return redirect("workflows:inbox")
+    return redirect("workflows:cases")
 
 
 def task_execute(request, process_pk: int, task_pk: int, **kwargs):
     """viewflow's execute URL for a task: the work is done on the case page."""
-    from cases.models import Case
-
     case = Case.objects.filter(process_id=process_pk).only("pk").first()
     if case is None:
         return redirect("/")
     return redirect("workflows:case", pk=case.pk)
+
+
+def process_detail(request, process_pk: int, **kwargs):
+    """viewflow's process page: the case page shows the process, scoped to the agency."""
+    case = selectors.cases_for_officer(request.user).filter(process_id=process_pk).first()
+    if case is None:
+        raise Http404("No such case.")
+    return redirect("workflows:case", pk=case.pk)
+
+
+# --- the frame every page shares ------------------------------------------------------------
+
+
+@dataclass
+class SlicePage:
+    """A page of a list that knows whether there is a next page without counting rows."""
+
+    rows: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def page_of(queryset, request, size: int = PAGE_SIZE) -> SlicePage:
+    """Fetch one page plus one row: a COUNT over a permission-filtered list is not cheap."""
+    try:
+        number = max(int(request.GET.get("page", 1)), 1)
+    except (TypeError, ValueError):
+        number = 1
+    start = (number - 1) * size
+    rows = list(queryset[start : start + size + 1])
+    return SlicePage(rows=rows[:size], number=number, has_next=len(rows) > size)
+
+
+class WorkspaceMixin:
+    """Context every page of the workspace needs (the menu shows what the person may use)."""
+
+    title = ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context.update(
+            title=self.title,
+            is_supervisor=bool(selectors.agencies_where(user, Role.SUPERVISOR)),
+            is_officer=selectors.is_officer(user),
+        )
+        return context
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+# --- task lists ---------------------------------------------------------------------------------
+
+
+class TaskListView(WorkspaceMixin, TemplateView):
+    template_name = "workflows/task_list.html"
+    list_name = ""
+    empty_text = ""
+
+    def tasks(self):
+        raise NotImplementedError
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = page_of(self.tasks(), self.request)
+        context.update(
+            page=page,
+            rows=[(task, step_label(task)) for task in page.rows],
+            list_name=self.list_name,
+            empty_text=self.empty_text,
+        )
+        return context
+
+
+class InboxView(TaskListView):
+    title = _("Inbox")
+    list_name = "inbox"
+    empty_text = _("No task is assigned to you.")
+
+    def tasks(self):
+        return selectors.tasks_inbox(self.request.user)
+
+
+class QueueView(TaskListView):
+    title = _("Queue")
+    list_name = "queue"
+    empty_text = _("No unassigned task waits for your roles.")
+
+    def tasks(self):
+        return selectors.tasks_queue(self.request.user)
+
+
+class ArchiveView(TaskListView):
+    title = _("Archive")
+    list_name = "archive"
+    empty_text = _("You have not completed any task yet.")
+
+    def tasks(self):
+        return selectors.tasks_archive(self.request.user)
+
+
+class SupervisorMixin:
+    def dispatch(self, request, *args, **kwargs):
+        if not selectors.agencies_where(request.user, Role.SUPERVISOR):
+            raise PermissionDenied(_t("Only a supervisor can assign tasks."))
+        return super().dispatch(request, *args, **kwargs)
+
+
+class AgencyQueueView(SupervisorMixin, TaskListView):
+    """Supervisor: the agency's open tasks; assign the unassigned ones in bulk."""
+
+    title = _("Agency tasks")
+    list_name = "agency"
+    template_name = "workflows/agency_tasks.html"
+
+    @property
+    def show_assigned(self) -> bool:
+        return self.request.GET.get("assigned") == "1"
+
+    @property
+    def empty_text(self):
+        if self.show_assigned:
+            return _("No task of your agency is assigned.")
+        return _("No task of your agency waits to be assigned.")
+
+    def tasks(self):
+        tasks = selectors.tasks_of_agency(self.request.user)
+        return tasks.filter(owner__isnull=not self.show_assigned)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            show_assigned=self.show_assigned,
+            form=kwargs.get("form")
+            or BulkAssignForm(officers=selectors.officers_of_agencies(self.request.user)),
+        )
+        return context
+
+
+class BulkAssignView(SupervisorMixin, View):
+    """Supervisor: give the ticked unassigned tasks to an officer; report each one skipped."""
+
+    def post(self, request):
+        supervisor = request.user
+        form = BulkAssignForm(request.POST, officers=selectors.officers_of_agencies(supervisor))
+        if not form.is_valid():
+            view = AgencyQueueView(request=request, args=(), kwargs={})
+            context = view.get_context_data(form=form)
+            return TemplateResponse(request, view.template_name, context, status=400)
+        assignee = form.cleaned_data["assignee"]
+        ids = form.cleaned_data["tasks"]
+        tasks = {
+            task.pk: task
+            for task in selectors.tasks_of_agency(supervisor).filter(pk__in=ids).order_by("id")
+        }
+        result = services.BulkResult()
+        for pk in ids:
+            if pk not in tasks:
+                result.skipped[pk] = _t("No such open task in your agency.")
+        outcome = services.tasks_assign(
+            tasks=list(tasks.values()),
+            supervisor=supervisor,
+            assignee=assignee,
+            only_unassigned=True,
+        )
+        result.done.extend(outcome.done)
+        result.skipped.update(outcome.skipped)
+        if result.done:
+            messages.success(
+                request,
+                _t("Assigned to %(user)s: %(tasks)s.")
+                % {
+                    "user": assignee.get_username(),
+                    "tasks": ", ".join(_task_name(tasks[pk]) for pk in result.done),
+                },
+            )
+        for pk, reason in sorted(result.skipped.items()):
+            messages.warning(
+                request,
+                _t("Skipped %(task)s: %(reason)s")
+                % {"task": _task_name(tasks[pk]) if pk in tasks else f"#{pk}", "reason": reason},
+            )
+        return redirect("workflows:agency_tasks")
+
+
+def _task_name(task: Task) -> str:
+    case = task.process.case
+    return f"#{task.pk} {case.reference} {step_label(task)}"
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+class CaseListView(WorkspaceMixin, TemplateView):
+    title = _("Cases")
+    template_name = "workflows/case_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = CaseFilterForm(self.request.GET or None)
+        filters = form.cleaned_data if form.is_valid() else {}
+        cases = selectors.cases_for_officer(
+            self.request.user,
+            status=filters.get("status", ""),
+            kind=filters.get("kind", ""),
+            search=filters.get("q", ""),
+        )
+        context.update(form=form, page=page_of(cases, self.request))
+        return context
+
+
+@dataclass
+class TaskRow:
+    """An open task of the case as this person may act on it."""
+
+    task: Task
+    label: str
+    mine: bool = False
+    can_claim: bool = False
+    can_release: bool = False
+    why_not: str = ""
+    form: object = None
+    assign_form: object = None
+
+
+class CaseDetailView(WorkspaceMixin, TemplateView):
+    template_name = "workflows/case_detail.html"
+
+    def get(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        return self.render_case(case)
+
+    def render_case(self, case, *, status=200, bound_task=None, bound_form=None, extend=None):
+        """The case page; ``bound_form`` re-shows the posted form of ``bound_task``."""
+        context = self.get_context_data(
+            case=case, bound_task=bound_task, bound_form=bound_form, extend=extend
+        )
+        return self.render_to_response(context, status=status)
+
+    def get_context_data(self, *, case, bound_task=None, bound_form=None, extend=None, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        detail = selectors.case_detail(case)
+        roles = selectors.memberships_of(user).get(case.agency_id, set())
+        is_supervisor = Role.SUPERVISOR in roles
+        rows = [
+            self.task_row(task, case, detail, roles, bound_task, bound_form)
+            for task in detail.open_tasks
+        ]
+        extend_forms = {}
+        if is_supervisor:
+            for deadline in detail.deadlines:
+                if deadline.status != Deadline.Status.RUNNING:
+                    continue
+                if extend is not None and extend[0] == deadline.pk:
+                    extend_forms[deadline.pk] = extend[1]
+                else:
+                    extend_forms[deadline.pk] = DeadlineExtendForm(
+                        auto_id=f"id_extend_{deadline.pk}_%s"
+                    )
+        timeline = [
+            (e, EVENT_LABELS.get(e.kind, e.kind), ROLE_LABELS.get(e.actor_role, e.actor_role))
+            for e in detail.events
+        ]
+        context.update(
+            title=case.reference,
+            case=case,
+            detail=detail,
+            task_rows=rows,
+            case_supervisor=is_supervisor,
+            extend_forms=extend_forms,
+            deadline_rows=[(d, extend_forms.get(d.pk)) for d in detail.deadlines],
+            timeline=timeline,
+            notes=[row for row in timeline if row[0].note],
+            missing_materials=[
+                (Material(m["material"]).label if m.get("material") in Material.values else "", m)
+                for m in case.missing_materials
+            ],
+        )
+        return context
+
+    def task_row(self, task, case, detail, roles, bound_task, bound_form) -> TaskRow:
+        user = self.request.user
+        node = task.flow_task
+        row = TaskRow(task=task, label=step_label(task))
+        role = getattr(node, "role", None)
+        if task.owner_id == user.pk:
+            row.mine = True
+            row.can_release = True
+            row.why_not = node.ineligibility(user, task, case) or ""
+            if not row.why_not:
+                if bound_task is not None and bound_task.pk == task.pk:
+                    row.form = bound_form
+                else:
+                    row.form = task_form(node.name, case=case, detail=detail)
+        elif task.owner_id is None and role in roles:
+            row.why_not = node.ineligibility(user, task, case) or ""
+            row.can_claim = not row.why_not
+        if Role.SUPERVISOR in roles and role is not None:
+            row.can_release = row.can_release or task.owner_id is not None
+            row.assign_form = TaskAssignForm(
+                officers=selectors.officers_for(
+                    case, role, exclude=_barred_ids(node, case, detail)
+                ),
+                auto_id=f"id_task_{task.pk}_%s",
+            )
+        return row
+
+
+def _barred_ids(node, case, detail) -> set[int]:
+    """People the four-eyes rules keep from this step of this case (see ``flows.py``)."""
+    if node.name == "legal_review":
+        return {case.review_officer_id} - {None}
+    if node.name == "sign_off":
+        signed = {s.signer_id for s in detail.signatures if s.round == case.signoff_round}
+        return ({case.review_officer_id, case.legal_reviewer_id} | signed) - {None}
+    return set()
+
+
+# --- doing a task -----------------------------------------------------------------------------
+
+
+class TaskActionView(View):
+    """A POST about one task of a case of the person's agencies (404 for any other)."""
+
+    def post(self, request, pk):
+        task = selectors.task_for_officer(request.user, pk)
+        case = task.process.case
+        return self.act(request, task, case)
+
+    def act(self, request, task, case):
+        raise NotImplementedError
+
+    def back_to_case(self, request, case):
+        return HttpResponseRedirect(
+            _safe_next(request, reverse("workflows:case", kwargs={"pk": case.pk}))
+        )
+
+
+class TaskClaimView(TaskActionView):
+    def act(self, request, task, case):
+        try:
+            services.task_claim(task=task, user=request.user)
+        except RedressError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _t("You took %(step)s of %(case)s.")
+                % {"step": step_label(task), "case": case.reference},
+            )
+        return self.back_to_case(request, case)
+
+
+class TaskReleaseView(TaskActionView):
+    def act(self, request, task, case):
+        try:
+            services.task_unassign(task=task, user=request.user)
+        except RedressError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _t("%(step)s of %(case)s is back in the queue.")
+                % {"step": step_label(task), "case": case.reference},
+            )
+        return self.back_to_case(request, case)
+
+
+class TaskAssignView(TaskActionView):
+    """Supervisor: give one task (claimed or not) to an eligible officer of the agency."""
+
+    def act(self, request, task, case):
+        if not selectors.agencies_where(request.user, Role.SUPERVISOR) & {case.agency_id}:
+            raise PermissionDenied(_t("Only a supervisor of the agency can assign its tasks."))
+        officers = selectors.officers_for(case, getattr(task.flow_task, "role", ""))
+        form = TaskAssignForm(request.POST, officers=officers)
+        if not form.is_valid():
+            messages.error(
+                request, _t("Choose an officer of the agency who holds the step's role.")
+            )
+            return self.back_to_case(request, case)
+        assignee = form.cleaned_data["assignee"]
+        result = services.tasks_assign(tasks=[task], supervisor=request.user, assignee=assignee)
+        if result.done:
+            messages.success(
+                request,
+                _t("%(step)s is now assigned to %(user)s.")
+                % {"step": step_label(task), "user": assignee.get_username()},
+            )
+        for reason in result.skipped.values():
+            messages.error(request, reason)
+        return self.back_to_case(request, case)
+
+
+class TaskCompleteView(TaskActionView):
+    """Do the step with the posted decision; a refusal re-shows the form with its status."""
+
+    def act(self, request, task, case):
+        detail = selectors.case_detail(case)
+        form = task_form(task.flow_task.name, case=case, detail=detail, data=request.POST)
+        if form is None:
+            raise Http404("This step is done by the system.")
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        if not form.is_valid():
+            messages.error(request, _t("Check the highlighted fields."))
+            return page.render_case(case, status=400, bound_task=task, bound_form=form)
+        try:
+            services.task_complete(task=task, user=request.user, data=form.to_data())
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            case = selectors.case_for_officer(request.user, case.pk)
+            return page.render_case(case, status=exc.http_status, bound_task=task, bound_form=form)
+        messages.success(
+            request,
+            _t("%(step)s of %(case)s is done.")
+            % {"step": step_label(task), "case": case.reference},
+        )
+        return redirect("workflows:case", pk=case.pk)
+
+
+class DeadlineExtendView(View):
+    """Supervisor: extend a running deadline of the case by working days, naming why."""
+
+    def post(self, request, pk, deadline_pk):
+        case = selectors.case_for_officer(request.user, pk)
+        deadline = Deadline.objects.filter(pk=deadline_pk, case=case).first()
+        if deadline is None:
+            raise Http404("No such deadline.")
+        form = DeadlineExtendForm(request.POST, auto_id=f"id_extend_{deadline.pk}_%s")
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        if not form.is_valid():
+            messages.error(request, _t("Check the highlighted fields."))
+            return page.render_case(case, status=400, extend=(deadline.pk, form))
+        try:
+            services.deadline_extend(
+                case=case,
+                supervisor=request.user,
+                step=deadline.step,
+                days=form.cleaned_data["days"],
+                reason=form.cleaned_data["reason"],
+            )
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status, extend=(deadline.pk, form))
+        messages.success(request, _t("The deadline was extended."))
+        return redirect("workflows:case", pk=case.pk)
+
+
+# --- evidence files ------------------------------------------------------------------------------
+
+
+class EvidenceFileView(View):
+    """Stream an evidence file from storage to an officer of the case's agency.
+
+    The content type is the one detected from the content at upload; ``nosniff``
+    and a CSP ``sandbox`` keep a crafted file from running as a page of ours.
+    """
+
+    as_attachment = False
+
+    def get(self, request, pk):
+        evidence = selectors.evidence_for_officer(request.user, pk)
+        inline = not self.as_attachment and evidence.content_type in INLINE_TYPES
+        content_type = evidence.content_type if evidence.content_type in INLINE_TYPES else None
+        try:
+            content = evidence.file.storage.open(evidence.file.name, "rb")
+        except FileNotFoundError:
+            logger.error("Evidence %s (%s) is missing from storage", evidence.pk, evidence.sha256)
+            raise Http404("The file of this evidence item is missing.") from None
+        response = FileResponse(
+            content,
+            as_attachment=not inline,
+            filename=sanitise_name(evidence.original_name),
+            content_type=content_type or "application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = EVIDENCE_CSP
+        response["Cache-Control"] = "private, no-cache"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+class EvidenceDownloadView(EvidenceFileView):
+    as_attachment = True

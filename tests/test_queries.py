@@ -1,0 +1,237 @@
+"""The officers' pages cost the same number of queries however much work an agency has.
+
+An agency that grows from 10 cases to 200 (90 of them filed and worked through
+``workflows.services``: waiting in the queue, claimed, decided; the rest decided cases
+of earlier years, bulk-created) must not make the inbox, the queue, the archive, the
+case list or a case page run more queries; nor must a case whose evidence and events
+grow from 5 to 100 items. Every page is warmed up once
+first so that caches (content types, ...) do not blur the comparison.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Case, CaseRecord, Evidence, Material, Record
+from cases.services import evidence_add, evidence_review
+from tests import factories
+from tests.helpers import restorable_record
+from workflows import services as route
+from workflows.flows import FLOWS
+from workflows.models import Deadline
+from workflows.selectors import tasks_archive, tasks_inbox, tasks_queue
+
+_serial = itertools.count(1)
+
+
+def pdf() -> ContentFile:
+    n = next(_serial)
+    return ContentFile(b"%PDF-1.4\n% item " + str(n).encode() + b"\n%%EOF\n", name=f"item-{n}.pdf")
+
+
+def open_task(case, name: str):
+    node = getattr(FLOWS[case.kind].instance, name)
+    return next(t for t in route.open_tasks(case) if t.flow_task == node)
+
+
+def queries(client, address: str) -> int:
+    """How many queries a GET of ``address`` runs; none of them may count a whole list."""
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(address)
+    assert response.status_code == 200, (address, response.status_code)
+    counting = [q["sql"] for q in captured if "COUNT(" in q["sql"].upper()]
+    assert not counting, (address, counting)
+    return len(captured)
+
+
+class Agency:
+    """An agency's caseload that grows.
+
+    Cases worked through the route: a third wait in the queue, a third are claimed by the
+    intake officer, a third were decided by them (not accepted). The rest are decided
+    cases of earlier years, bulk-created (they fill the case list, not the task lists).
+    """
+
+    def __init__(self, company, agency, platforms, applicant, intake):
+        self.company, self.agency, self.platforms = company, agency, platforms
+        self.applicant, self.intake = applicant, intake
+        self.routed = 0
+        self.archived = 0
+
+    @property
+    def size(self) -> int:
+        return self.routed + self.archived
+
+    def grow(self, to: int, *, routed: int) -> None:
+        while self.routed < routed:
+            self.file_and_work(self.routed)
+            self.routed += 1
+        self.bulk_archive(to - self.size)
+
+    def file_and_work(self, n: int) -> Case:
+        case = route.case_file(
+            kind=Case.Kind.OBJECTION,
+            subject=self.company,
+            records=[restorable_record(self.company, self.agency, self.platforms)],
+            grounds="The decision names the wrong branch.",
+            applicant=self.applicant,
+        )
+        if n % 3:
+            task = open_task(case, "acceptance_check")
+            route.task_claim(task=task, user=self.intake)
+            if n % 3 == 2:
+                route.task_complete(
+                    task=task,
+                    user=self.intake,
+                    data={"decision": "not_accept", "reasons": "Not this agency's record."},
+                )
+        return case
+
+    def bulk_archive(self, count: int) -> None:
+        if count <= 0:
+            return
+        long_ago = timezone.now() - datetime.timedelta(days=900)
+        records = Record.objects.bulk_create(
+            factories.RecordFactory.build(subject=self.company, agency=self.agency)
+            for _ in range(count)
+        )
+        first = self.archived
+        cases = Case.objects.bulk_create(
+            Case(
+                reference=f"RD-2019-{first + i:06d}",
+                kind=Case.Kind.OBJECTION,
+                subject=self.company,
+                agency=self.agency,
+                grounds="The decision names the wrong branch.",
+                applicant=self.applicant,
+                filed_by=self.applicant,
+                status=Case.Status.CLOSED,
+                decision=Case.Decision.REJECTED,
+                submitted_at=long_ago,
+                closed_at=long_ago,
+            )
+            for i in range(count)
+        )
+        CaseRecord.objects.bulk_create(
+            CaseRecord(case=case, record=record, status_before=Record.Status.ACTIVE)
+            for case, record in zip(cases, records, strict=True)
+        )
+        Deadline.objects.bulk_create(
+            Deadline(
+                case=case,
+                step=Deadline.Step.DECISION,
+                status=Deadline.Status.MET,
+                started_on=long_ago.date(),
+                working_days=20,
+                due_on=long_ago.date() + datetime.timedelta(days=28),
+                computation="20 working days from the acceptance.",
+            )
+            for case in cases
+        )
+        self.archived += count
+
+
+@pytest.fixture
+def caseload(company, agency, platforms, applicant, staff):
+    return Agency(company, agency, platforms, applicant, staff["intake"])
+
+
+def test_lists_and_case_pages_run_as_many_queries_for_200_cases_as_for_10(client, caseload, staff):
+    caseload.grow(10, routed=10)
+    first = Case.objects.earliest("id")
+    pages = {
+        "inbox": (staff["intake"], reverse("workflows:inbox")),
+        "queue": (staff["intake"], reverse("workflows:queue")),
+        "archive": (staff["intake"], reverse("workflows:archive")),
+        "cases": (staff["intake"], reverse("workflows:cases")),
+        "cases found by subject": (
+            staff["intake"],
+            reverse("workflows:cases") + f"?q={first.subject.code}&status=submitted",
+        ),
+        "agency tasks": (staff["supervisor"], reverse("workflows:agency_tasks")),
+        "case page": (staff["intake"], reverse("workflows:case", args=[first.pk])),
+    }
+
+    def measure() -> dict[str, int]:
+        counts = {}
+        for name, (user, address) in pages.items():
+            client.force_login(user)
+            queries(client, address)  # warm-up
+            counts[name] = queries(client, address)
+        return counts
+
+    at_10 = measure()
+    # 90 worked cases: every task list has more than a page (25 rows) of them.
+    caseload.grow(200, routed=90)
+    at_200 = measure()
+
+    assert Case.objects.count() == 200
+    for tasks in (tasks_inbox, tasks_queue, tasks_archive):
+        assert tasks(staff["intake"]).count() > 25  # more than one page
+    assert at_200 == at_10
+
+
+def test_a_case_page_runs_as_many_queries_with_100_evidence_items_and_events_as_with_5(
+    client, company, agency, platforms, applicant, staff
+):
+    record = restorable_record(company, agency, platforms)
+    case = route.case_file(
+        kind=Case.Kind.OBJECTION,
+        subject=company,
+        records=[record],
+        grounds="The decision names the wrong branch.",
+        applicant=applicant,
+    )
+    sources = itertools.cycle([Evidence.Source.OFFICER, Evidence.Source.ELECTRONIC_MONITORING])
+
+    def add_evidence(count: int) -> None:
+        for n in range(count):
+            item = evidence_add(
+                case=case,
+                uploaded_by=staff["case_officer"],
+                upload=pdf(),
+                material=Material.CORRECTION_EVIDENCE,
+                record=record,
+                source=next(sources),
+            )
+            if n % 4 == 0:
+                evidence_review(
+                    evidence=item,
+                    reviewer=staff["case_officer"],
+                    outcome="accepted",
+                    reason="Seen.",
+                )
+
+    route.task_complete(
+        task=route.task_claim(task=open_task(case, "acceptance_check"), user=staff["intake"]),
+        user=staff["intake"],
+        data={"decision": "accept"},
+    )
+    route.task_claim(task=open_task(case, "evidence_review"), user=staff["case_officer"])
+    address = reverse("workflows:case", args=[case.pk])
+
+    def measure(user) -> int:
+        client.force_login(user)
+        queries(client, address)  # warm-up
+        return queries(client, address)
+
+    add_evidence(5)
+    at_5 = {who: measure(staff[who]) for who in ("case_officer", "supervisor", "intake")}
+    add_evidence(95)
+    for days in (1, 2, 3):
+        route.deadline_extend(
+            case=case, supervisor=staff["supervisor"], step="decision", days=days, reason="More."
+        )
+    at_100 = {who: measure(staff[who]) for who in ("case_officer", "supervisor", "intake")}
+
+    assert case.evidence.count() == 100
+    assert case.events.count() > 120
+    assert at_100 == at_5
