@@ -787,3 +787,153 @@ class CaseUserObjectPermission(UserObjectPermissionBase):
 
     class Meta(UserObjectPermissionBase.Meta):
         abstract = False
+
+
+# --- the entity portal's accounts ----------------------------------------------------------------
+# Sign-up, company accounts and the proof that a person acts for a subject. Writes go
+# through ``cases.portal_services``; a ``Representation`` stays the one thing that lets a
+# person see a subject, these models record how it came about.
+
+
+class PortalAccount(models.Model):
+    """A portal user's own settings: the language they read, when their e-mail was verified."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portal_account"
+    )
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="zh-hans")
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language})"
+
+
+class Organisation(models.Model):
+    """A company account: the people who act for one legal-person subject (by its USCC).
+
+    Created by the first representative whose link to the subject an officer confirms;
+    further representatives join by invitation or by a request a member confirms.
+    """
+
+    name = models.CharField(max_length=300)
+    subject = models.OneToOneField(Subject, on_delete=models.PROTECT, related_name="organisation")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganisationMember(models.Model):
+    """A person in a company account; every member is a confirmed representative of its subject."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_memberships"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["joined_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "user"], name="organisationmember_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organisation}"
+
+
+class OrganisationInvitation(models.Model):
+    """A member invites a colleague by e-mail; accepting makes them a confirmed representative.
+
+    The link in the mail carries a signed token naming this row, so nothing secret is stored.
+    """
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField()
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.organisation}"
+
+
+def representation_proof_path(instance: RepresentationRequest, filename: str) -> str:
+    """Random storage name: the uploaded file name is never used as a path."""
+    return f"representation/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class RepresentationRequest(models.Model):
+    """A person's claim to act for a subject, with the proof of authorisation they uploaded.
+
+    Creates an unconfirmed ``Representation``; an officer of an agency that lists the
+    subject confirms the first link, a confirmed representative may confirm later ones.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        REJECTED = "rejected", _("Rejected")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="representation_requests"
+    )
+    subject = models.ForeignKey(
+        Subject, on_delete=models.CASCADE, related_name="representation_requests"
+    )
+    representation = models.ForeignKey(
+        Representation, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+    )
+    note = models.TextField(blank=True, help_text=_("Who the person is for the subject."))
+    proof = models.FileField(
+        upload_to=representation_proof_path, storage=evidence_storage, max_length=200
+    )
+    proof_name = models.CharField(max_length=200)
+    proof_sha256 = models.CharField(max_length=64)
+    proof_size = models.PositiveBigIntegerField()
+    proof_content_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_as = models.CharField(
+        max_length=20, blank=True, help_text=_("The decider's capacity: a role, or representative.")
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "subject"],
+                condition=Q(status="pending"),
+                name="representationrequest_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} for {self.subject} ({self.status})"

@@ -16,6 +16,7 @@ urlpatterns = [
         AuthViewset(allow_password_change=True, with_profile_view=False).urls,
     ),
     path("workflow/", include("workflows.urls")),
+    path("portal/", include("cases.urls")),
     path("", include("notifications.urls")),
     path("", include("config.api_urls")),
 ]

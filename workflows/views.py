@@ -92,12 +92,15 @@ def step_label(task: Task) -> str:
 
 
 def home(request):
-    """``/``: officers go to their workspace; anyone else logs in first."""
+    """``/``: officers go to their workspace, entities (and people who just signed up) to
+    the portal, administrators to the admin; anyone else logs in first."""
     if not request.user.is_authenticated:
         return redirect("login")
-    if not selectors.is_agency_member(request.user) and request.user.is_staff:
+    if selectors.is_agency_member(request.user):
+        return redirect("workflows:index")
+    if request.user.is_staff and not request.user.representations.exists():
         return redirect("admin:index")
-    return redirect("workflows:index")
+    return redirect("portal:index")
 
 
 def workspace_index(request):

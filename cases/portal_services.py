@@ -1,0 +1,488 @@
+"""Writes the entity portal needs that are not case-state changes.
+
+Sign-up and e-mail verification, company accounts (organisations, their members and
+invitations), and the proof that a person acts for a subject (representation
+requests and their confirmation). Case writes stay in ``cases.services`` and
+``workflows.services``; the portal's views call those directly.
+
+Every function validates, writes in one transaction and returns what it made; mail
+goes through ``django.core.mail`` once the write is done. Failures a person can act
+on raise a ``RedressError`` with a message saying what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cases import policy
+from cases.errors import Duplicate, InvalidInput, NotPermitted, WrongState
+from cases.identifiers import guess_subject_kind, validate_subject_code
+from cases.models import (
+    Membership,
+    Organisation,
+    OrganisationInvitation,
+    OrganisationMember,
+    PortalAccount,
+    Representation,
+    RepresentationRequest,
+    Role,
+    Subject,
+)
+from cases.uploads import upload_check
+
+logger = logging.getLogger(__name__)
+
+VERIFY_SALT = "redress.portal.email-verification"
+VERIFY_MAX_AGE = 2 * 24 * 3600  # the link in the sign-up mail works for two days
+INVITE_SALT = "redress.portal.organisation-invitation"
+INVITE_MAX_AGE = 7 * 24 * 3600
+REPRESENTATIVE = "representative"  # the capacity of a representative who confirms a colleague
+CONFIRMING_ROLES = (Role.INTAKE, Role.SUPERVISOR)
+
+
+def language_normalise(language: str | None) -> str:
+    """One of ``settings.LANGUAGES``' codes for ``language`` (``zh-hans`` when unknown)."""
+    codes = [code for code, _label in settings.LANGUAGES]
+    language = (language or "").lower()
+    if language in codes:
+        return language
+    prefix = language.split("-")[0]
+    return next((code for code in codes if code.split("-")[0] == prefix), codes[0])
+
+
+def _site_url(site_url: str | None) -> str:
+    return (site_url or settings.REDRESS_SITE_URL).rstrip("/")
+
+
+def _mail(*, to: str, language: str, subject: str, body: str) -> bool:
+    """Send one mail now; a failure is logged and reported to the caller, never raised."""
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False)
+    except Exception:  # a mail server down must not undo the sign-up
+        logger.exception("Could not send %r to %s", subject, to)
+        return False
+    return True
+
+
+# --- accounts ------------------------------------------------------------------------------------
+
+
+def account_sign_up(
+    *, username: str, email: str, password: str, language: str, site_url: str | None = None
+) -> AbstractBaseUser:
+    """Create an inactive account and mail the link that activates it.
+
+    The caller has validated the password (Django's validators) and the username.
+    The account cannot sign in until the link is followed (``account_verify``).
+    """
+    User = get_user_model()
+    email = User.objects.normalize_email(email).strip()
+    if not email:
+        raise InvalidInput(_("Enter an e-mail address."), field="email")
+    if User.objects.filter(email__iexact=email).exists():
+        raise Duplicate(
+            _("An account with this e-mail address exists already: sign in instead."),
+            code="email_taken",
+            field="email",
+        )
+    language = language_normalise(language)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username, email, password, is_active=False)
+            PortalAccount.objects.create(user=user, language=language)
+    except IntegrityError:
+        raise Duplicate(
+            _("This username is taken: choose another."), code="username_taken", field="username"
+        ) from None
+    account_verification_send(user=user, site_url=site_url)
+    return user
+
+
+def account_language(user: AbstractBaseUser) -> str:
+    account = PortalAccount.objects.filter(user=user).only("language").first()
+    return account.language if account else settings.LANGUAGE_CODE
+
+
+def account_verification_send(*, user: AbstractBaseUser, site_url: str | None = None) -> bool:
+    """Mail ``user`` a signed link (valid for two days) that activates the account."""
+    if user.is_active:
+        return False
+    token = signing.dumps({"user": user.pk, "email": user.email}, salt=VERIFY_SALT)
+    link = _site_url(site_url) + reverse("portal:verify", args=[token])
+    language = account_language(user)
+    with translation.override(language):
+        subject = _("Redress: confirm your e-mail address")
+        body = _(
+            "Hello %(username)s,\n\n"
+            "follow this link within two days to activate your Redress account:\n\n"
+            "%(link)s\n\n"
+            "If you did not sign up, ignore this mail: the account stays inactive."
+        ) % {"username": user.get_username(), "link": link}
+    return _mail(to=user.email, language=language, subject=subject, body=body)
+
+
+def account_verification_resend(*, email: str, site_url: str | None = None) -> None:
+    """Send a new link to an account that was never activated (silently nothing otherwise)."""
+    User = get_user_model()
+    for user in User.objects.filter(email__iexact=email.strip(), is_active=False):
+        if PortalAccount.objects.filter(user=user, email_verified_at__isnull=True).exists():
+            account_verification_send(user=user, site_url=site_url)
+
+
+def account_verify(*, token: str) -> AbstractBaseUser:
+    """Activate the account named by a sign-up link; following it twice is harmless."""
+    try:
+        data = signing.loads(token, salt=VERIFY_SALT, max_age=VERIFY_MAX_AGE)
+    except signing.SignatureExpired:
+        raise WrongState(
+            _("This link has expired (links work for two days): ask for a new one."),
+            code="link_expired",
+        ) from None
+    except signing.BadSignature:
+        raise InvalidInput(
+            _("This link is not valid: copy the whole link from the mail.")
+        ) from None
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(pk=data.get("user")).first()
+        if user is None or user.email != data.get("email"):
+            raise InvalidInput(_("This link is not valid: copy the whole link from the mail."))
+        account, _created = PortalAccount.objects.get_or_create(user=user)
+        if account.email_verified_at is None:
+            account.email_verified_at = timezone.now()
+            account.save(update_fields=["email_verified_at"])
+            if not user.is_active:
+                user.is_active = True
+                user.save(update_fields=["is_active"])
+    return user
+
+
+def account_language_set(*, user: AbstractBaseUser, language: str) -> None:
+    """Remember the language a signed-in person chose (mails to them use it too)."""
+    if not user.is_authenticated:
+        return
+    PortalAccount.objects.update_or_create(
+        user=user, defaults={"language": language_normalise(language)}
+    )
+
+
+# --- representation: proving the link to a subject ---------------------------------------------------
+
+
+def representation_request(
+    *, user: AbstractBaseUser, code: str, upload, note: str = "", kind: str | None = None
+) -> RepresentationRequest:
+    """Claim to act for the subject with ``code``, with a proof of authorisation.
+
+    The code is checked like any subject code (the message says which character is
+    wrong; ``kind`` is "legal" or "natural", guessed from the code's shape when not
+    given); the proof like evidence (size, type by content). Creates an unconfirmed
+    ``Representation``: the person sees nothing of the subject until it is confirmed.
+    """
+    code = (code or "").strip()
+    if not code:
+        raise InvalidInput(_("Enter the subject's code."), field="code")
+    code = validate_subject_code(code, kind or guess_subject_kind(code))
+    subject = Subject.objects.filter(code=code).first()
+    if subject is None or not subject.records.exists():
+        raise InvalidInput(
+            _("No record is listed under %(code)s: there is nothing to act on for this code.")
+            % {"code": code},
+            field="code",
+        )
+    if Membership.objects.filter(user=user).exists():
+        raise NotPermitted(
+            _("Officers cannot represent subjects: use a separate account for that."),
+            code="officer",
+        )
+    existing = Representation.objects.filter(user=user, subject=subject).first()
+    if existing is not None:
+        if existing.is_confirmed:
+            raise Duplicate(_("You already represent this subject."), code="already_confirmed")
+        raise Duplicate(
+            _("Your request for this subject is waiting for confirmation."), code="pending"
+        )
+    checked = upload_check(upload)
+    stored = []
+    try:
+        with transaction.atomic():
+            representation = Representation.objects.create(user=user, subject=subject)
+            request = RepresentationRequest(
+                user=user,
+                subject=subject,
+                representation=representation,
+                note=(note or "").strip(),
+                proof_name=checked.name,
+                proof_sha256=checked.sha256,
+                proof_size=checked.size,
+                proof_content_type=checked.content_type,
+            )
+            request.proof.save("proof", ContentFile(checked.content), save=False)
+            stored.append(request.proof.name)
+            request.save()
+    except BaseException:
+        for name in stored:  # the row rolled back: the file goes too
+            RepresentationRequest.proof.field.storage.delete(name)
+        raise
+    return request
+
+
+def _officer_role(user: AbstractBaseUser, subject: Subject) -> str | None:
+    """The role in which ``user`` may decide links to ``subject``: intake officer or
+    supervisor of any agency that lists the subject; None if neither."""
+    return (
+        Membership.objects.filter(
+            user=user, role__in=CONFIRMING_ROLES, agency__records__subject=subject
+        )
+        .order_by("role")
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def _capacity(user: AbstractBaseUser, request: RepresentationRequest) -> str:
+    """In which capacity ``user`` may decide ``request``; raises NotPermitted if none."""
+    role = _officer_role(user, request.subject)
+    if role:
+        return role
+    if user.pk != request.user_id and policy.represents(user, request.subject):
+        return REPRESENTATIVE
+    raise NotPermitted(
+        _(
+            "Only an intake officer or supervisor of an agency that lists this subject, or a "
+            "confirmed representative of the subject, may decide this request."
+        ),
+        code="not_permitted",
+    )
+
+
+def organisation_for(subject: Subject, *, founder: AbstractBaseUser) -> Organisation | None:
+    """The company account of a legal-person subject, created on its first confirmed link."""
+    if subject.kind != Subject.Kind.LEGAL:
+        return None
+    organisation, _created = Organisation.objects.get_or_create(
+        subject=subject, defaults={"name": subject.name, "created_by": founder}
+    )
+    return organisation
+
+
+def _member_add(organisation: Organisation | None, user, *, added_by) -> None:
+    if organisation is not None:
+        OrganisationMember.objects.get_or_create(
+            organisation=organisation, user=user, defaults={"added_by": added_by}
+        )
+
+
+def representation_confirm(
+    *, request: RepresentationRequest, by: AbstractBaseUser
+) -> RepresentationRequest:
+    """Confirm a pending link: the person now sees the subject's records and may file.
+
+    The first link of a subject needs an officer; once the subject has a confirmed
+    representative, that representative may confirm colleagues too. A legal person's
+    company account is created with the first confirmed link.
+    """
+    with transaction.atomic():
+        request = (
+            RepresentationRequest.objects.select_for_update()
+            .select_related("subject", "user")
+            .get(pk=request.pk)
+        )
+        if request.status != RepresentationRequest.Status.PENDING:
+            raise WrongState(_("This request was already decided."), code="decided")
+        capacity = _capacity(by, request)
+        now = timezone.now()
+        representation, _created = Representation.objects.get_or_create(
+            user=request.user, subject=request.subject
+        )
+        representation.confirmed_at = now
+        representation.confirmed_by = by
+        representation.save(update_fields=["confirmed_at", "confirmed_by"])
+        request.representation = representation
+        request.status = RepresentationRequest.Status.CONFIRMED
+        request.decided_by = by
+        request.decided_as = capacity
+        request.decided_at = now
+        request.save(
+            update_fields=["representation", "status", "decided_by", "decided_as", "decided_at"]
+        )
+        organisation = organisation_for(request.subject, founder=request.user)
+        if capacity == REPRESENTATIVE:
+            _member_add(organisation, by, added_by=None)
+        _member_add(organisation, request.user, added_by=by)
+    return request
+
+
+def representation_reject(
+    *, request: RepresentationRequest, by: AbstractBaseUser, reason: str
+) -> RepresentationRequest:
+    """Refuse a pending link, saying why; the person may try again with better proof."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(_("State why the request is rejected."), field="reason")
+    with transaction.atomic():
+        request = RepresentationRequest.objects.select_for_update().get(pk=request.pk)
+        if request.status != RepresentationRequest.Status.PENDING:
+            raise WrongState(_("This request was already decided."), code="decided")
+        capacity = _capacity(by, request)
+        Representation.objects.filter(
+            user_id=request.user_id, subject_id=request.subject_id, confirmed_at__isnull=True
+        ).delete()
+        request.status = RepresentationRequest.Status.REJECTED
+        request.decided_by = by
+        request.decided_as = capacity
+        request.decided_at = timezone.now()
+        request.reason = reason
+        request.save(update_fields=["status", "decided_by", "decided_as", "decided_at", "reason"])
+    return request
+
+
+# --- company accounts: invitations ---------------------------------------------------------------
+
+
+def organisation_invite(
+    *, organisation: Organisation, by: AbstractBaseUser, email: str, site_url: str | None = None
+) -> OrganisationInvitation:
+    """A member invites a colleague by e-mail; the mail carries a link valid for 7 days."""
+    User = get_user_model()
+    email = User.objects.normalize_email(email or "").strip()
+    if not email:
+        raise InvalidInput(_("Enter an e-mail address."), field="email")
+    if not (
+        OrganisationMember.objects.filter(organisation=organisation, user=by).exists()
+        and policy.represents(by, organisation.subject)
+    ):
+        raise NotPermitted(
+            _("Only a confirmed representative in the company account may invite colleagues."),
+            code="not_member",
+        )
+    if OrganisationMember.objects.filter(
+        organisation=organisation, user__email__iexact=email
+    ).exists():
+        raise Duplicate(_("This person is already in the company account."), code="member")
+    invitation = OrganisationInvitation.objects.create(
+        organisation=organisation, email=email, invited_by=by
+    )
+    token = signing.dumps({"invitation": invitation.pk, "email": email}, salt=INVITE_SALT)
+    link = _site_url(site_url) + reverse("portal:invitation", args=[token])
+    language = account_language(by)
+    with translation.override(language):
+        subject = _("Redress: %(name)s invites you to its company account") % {
+            "name": organisation.name
+        }
+        body = _(
+            "%(inviter)s invites you to act for %(name)s (%(code)s) in Redress.\n\n"
+            "Sign up or sign in with this e-mail address (%(email)s), then follow this link "
+            "within seven days to accept:\n\n%(link)s\n"
+        ) % {
+            "inviter": by.get_username(),
+            "name": organisation.name,
+            "code": organisation.subject.code,
+            "email": email,
+            "link": link,
+        }
+    _mail(to=email, language=language, subject=subject, body=body)
+    return invitation
+
+
+def invitation_read(token: str) -> OrganisationInvitation:
+    """The open invitation a link names; raises a RedressError for a bad or expired link."""
+    try:
+        data = signing.loads(token, salt=INVITE_SALT, max_age=INVITE_MAX_AGE)
+    except signing.SignatureExpired:
+        raise WrongState(
+            _("This invitation has expired: ask your colleague for a new one."), code="expired"
+        ) from None
+    except signing.BadSignature:
+        raise InvalidInput(_("This invitation link is not valid.")) from None
+    invitation = (
+        OrganisationInvitation.objects.filter(pk=data.get("invitation"), email=data.get("email"))
+        .select_related("organisation__subject", "invited_by")
+        .first()
+    )
+    if invitation is None:
+        raise InvalidInput(_("This invitation link is not valid."))
+    return invitation
+
+
+def invitation_accept(*, token: str, user: AbstractBaseUser) -> Organisation:
+    """Accept an invitation: the signed-in person becomes a confirmed representative.
+
+    The account's e-mail must be the invited address; the inviter's confirmation
+    stands for the link (they are a confirmed representative of the subject).
+    """
+    invitation = invitation_read(token)
+    if invitation.accepted_at is not None:
+        raise WrongState(_("This invitation was already accepted."), code="accepted")
+    if (user.email or "").lower() != invitation.email.lower():
+        raise NotPermitted(
+            _("This invitation is for %(email)s: sign in with the account of that address.")
+            % {"email": invitation.email},
+            code="other_email",
+        )
+    if Membership.objects.filter(user=user).exists():
+        raise NotPermitted(
+            _("Officers cannot represent subjects: use a separate account for that."),
+            code="officer",
+        )
+    organisation = invitation.organisation
+    if not policy.represents(invitation.invited_by, organisation.subject):
+        raise NotPermitted(
+            _("The colleague who invited you no longer represents the company."),
+            code="inviter_gone",
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        invitation = OrganisationInvitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.accepted_at is not None:
+            raise WrongState(_("This invitation was already accepted."), code="accepted")
+        representation, _created = Representation.objects.get_or_create(
+            user=user, subject=organisation.subject
+        )
+        if not representation.is_confirmed:
+            representation.confirmed_at = now
+            representation.confirmed_by = invitation.invited_by
+            representation.save(update_fields=["confirmed_at", "confirmed_by"])
+        RepresentationRequest.objects.filter(
+            user=user, subject=organisation.subject, status=RepresentationRequest.Status.PENDING
+        ).update(
+            status=RepresentationRequest.Status.CONFIRMED,
+            representation=representation,
+            decided_by=invitation.invited_by,
+            decided_as=REPRESENTATIVE,
+            decided_at=now,
+        )
+        _member_add(organisation, user, added_by=invitation.invited_by)
+        invitation.accepted_at = now
+        invitation.accepted_by = user
+        invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return organisation
+
+
+# --- in-app notifications -----------------------------------------------------------------------
+
+
+def notifications_mark_read(
+    *, user: AbstractBaseUser, ids: Iterable[int] | None = None, case=None
+) -> int:
+    """Mark the person's unread notifications read (all, some by id, or one case's)."""
+    from notifications.models import Notification
+
+    unread = Notification.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    if case is not None:
+        unread = unread.filter(case=case)
+    return unread.update(read_at=timezone.now())
