@@ -119,6 +119,9 @@ def letter_attachments(message: Message):
 
 def _send_webhook(message: Message) -> None:
     platform = message.platform
+    if not platform.webhook_secret:
+        # Never send an unsigned (forgeable) call.
+        raise DeliveryFailed(f"platform {platform.code} has no shared secret configured")
     if not platform.webhook_url:
         raise DeliveryFailed(f"platform {platform.code} has no webhook URL configured")
     body = message.body.encode("utf-8")

@@ -48,7 +48,8 @@ def digests_send(*, today: datetime.date | None = None) -> int:
             late = deadline is not None and deadline.due_on < today
             overdue += late
             lines.append(
-                f"- {case.reference} {task.flow_task.name}: {when}{' (overdue)' if late else ''}"
+                f"- {case.reference} {task.flow_task.task_title or task.flow_task.name}: "
+                f"{when}{' (overdue)' if late else ''}"
             )
         with transaction.atomic():
             notify_user(

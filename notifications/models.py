@@ -82,6 +82,9 @@ class Notification(models.Model):
         Case, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
     kind = models.CharField(max_length=40)
+    key = models.CharField(
+        max_length=64, blank=True, help_text=_("Makes a repeated notification a no-op.")
+    )
     title = models.CharField(max_length=300)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=300, blank=True)
@@ -91,6 +94,11 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "key"], condition=~models.Q(key=""), name="notification_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -15,9 +15,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 
 from cases.events import event_record
-from cases.models import Case, CaseEvent, Material, Platform, Publication, Role
+from cases.models import Case, CaseEvent, CaseRecord, Material, Platform, Publication, Role
 from notifications import texts
 from notifications.models import Message, Notification
 
@@ -104,7 +105,11 @@ def _ask_dispatcher(message_id: int) -> None:
     from notifications.tasks import deliver
 
     try:
-        deliver.apply_async((message_id,), retry=False)
+        # Fail fast when the broker is down (kombu would otherwise retry for seconds
+        # inside the request that changed the case); the sweep sends the row later.
+        with deliver.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0, timeout=2)
+            deliver.apply_async((message_id,), retry=False, connection=connection)
     except Exception:  # noqa: BLE001 - broker down: the sweep picks the row up later
         logger.warning("Broker unavailable; message %s waits for the sweep", message_id)
 
@@ -113,12 +118,19 @@ def notify_user(
     *, user, case: Case | None, kind: str, context: dict, key: str, email: bool = True
 ) -> None:
     """Tell a person: an in-app notification and, if they have an address, an email."""
-    # The applicant chose a language when filing; officers read the office language.
-    applicant = case is not None and case.applicant_id == user.pk
-    language = case.language if applicant else settings.LANGUAGE_CODE
-    subject, body = texts.render(kind, language, **context)
-    Notification.objects.create(
-        user=user, case=case, kind=kind, title=subject, body=body, url=context.get("url", "")
+    language = recipient_language(user, case)
+    with translation.override(language):
+        subject, body = texts.render(kind, language, **context)
+    Notification.objects.get_or_create(
+        user=user,
+        key=idempotency_key(key, "inapp", user.pk),
+        defaults={
+            "case": case,
+            "kind": kind,
+            "title": subject,
+            "body": body,
+            "url": context.get("url", ""),
+        },
     )
     if email and user.email:
         outbox_enqueue(
@@ -131,8 +143,20 @@ def notify_user(
             language=language,
             subject=subject,
             body=body,
-            payload={"attach_letters": kind in {"decided", "not_accepted", "revoked"}},
+            payload={"attach_letters": kind in LETTER_KINDS},
         )
+
+
+# Messages that go with a letter of the same step: the email carries the PDF.
+LETTER_KINDS = {"accepted", "materials_requested", "not_accepted", "decided", "revoked"}
+
+
+def recipient_language(user, case: Case | None) -> str:
+    """The applicant reads the language they filed in; others the language they chose."""
+    if case is not None and case.applicant_id == user.pk:
+        return case.language
+    account = getattr(user, "portal_account", None)
+    return account.language if account is not None else settings.LANGUAGE_CODE
 
 
 def platform_notify(*, case: Case, publication: Publication, action: str, key: str) -> Message:
@@ -149,6 +173,7 @@ def platform_notify(*, case: Case, publication: Publication, action: str, key: s
             "subject_name": record.subject.name,
             "agency": record.agency.code,
             "status": record.status,
+            "corrected_text": record.corrected_text,
         },
         "acknowledge_url": settings.REDRESS_SITE_URL.rstrip("/")
         + f"/api/v1/platforms/{publication.platform.code}/acknowledgements/",
@@ -186,6 +211,7 @@ def _context(case: Case, **extra) -> dict:
         "reference": case.reference,
         "subject_name": case.subject.name,
         "agency": case.agency.name,
+        "agency_en": case.agency.name_en or case.agency.name,
         "kind_zh": texts.KIND_ZH[case.kind],
         "kind_en": texts.KIND_EN[case.kind],
         "deadline": f"{decision['due_on']:%Y-%m-%d}" if decision else "",
@@ -213,10 +239,12 @@ def _missing(case: Case, event: CaseEvent) -> str:
 
 
 def _missing_lines(case: Case, items: list | None = None) -> str:
+    """The list of missing items, in the applicant's language."""
     lines = []
-    for item in items or case.missing_materials:
-        label = Material(item["material"]).label
-        lines.append(f"- {label}{': ' + item['detail'] if item.get('detail') else ''}")
+    with translation.override(case.language):
+        for item in items or case.missing_materials:
+            label = str(Material(item["material"]).label)
+            lines.append(f"- {label}{': ' + item['detail'] if item.get('detail') else ''}")
     return "\n".join(lines)
 
 
@@ -234,14 +262,38 @@ def _on_decided(case: Case, event: CaseEvent) -> None:
         reasons=lambda c, e: c.decision_reasons,
     )(case, event)
     _platforms(case, event, "record_withdrawal_requested")
+    _lift_dispute(case, event)
+
+
+def _lift_dispute(case: Case, event: CaseEvent) -> None:
+    """An accepted objection that ends without removal: platforms drop the dispute flag
+    (and show the correction where the record was corrected)."""
+    if case.kind == Case.Kind.OBJECTION and case.accepted_at is not None:
+        _platforms(case, event, "record_dispute_lifted", statuses=[Publication.Status.PUBLISHED])
+
+
+def _on_lapsed_or_withdrawn(kind: str):
+    notify = _to_applicant(kind)
+
+    def handler(case: Case, event: CaseEvent) -> None:
+        notify(case, event)
+        _lift_dispute(case, event)
+
+    return handler
 
 
 def _on_revoked(case: Case, event: CaseEvent) -> None:
     _to_applicant("revoked", reasons=lambda c, e: e.note)(case, event)
-    _platforms(case, event, "record_republished", statuses=[Publication.Status.PUBLISHED])
+    _platforms(
+        case,
+        event,
+        "record_republished",
+        statuses=[Publication.Status.PUBLISHED],
+        upheld_only=True,
+    )
 
 
-def _platforms(case, event, action, statuses=None) -> None:
+def _platforms(case, event, action, statuses=None, *, upheld_only: bool = False) -> None:
     statuses = (
         statuses
         or {
@@ -249,9 +301,13 @@ def _platforms(case, event, action, statuses=None) -> None:
             "record_withdrawal_requested": [Publication.Status.WITHDRAWAL_REQUESTED],
         }[action]
     )
-    publications = Publication.objects.filter(
-        record__case_records__case=case, status__in=statuses
-    ).select_related("platform", "record__list_type", "record__subject", "record__agency")
+    # One filter() call: the outcome must be that of this case's link to the record.
+    link = {"record__case_records__case": case}
+    if upheld_only:
+        link["record__case_records__outcome"] = CaseRecord.Outcome.UPHELD
+    publications = Publication.objects.filter(status__in=statuses, **link).select_related(
+        "platform", "record__list_type", "record__subject", "record__agency"
+    )
     for publication in publications:
         platform_notify(
             case=case,
@@ -266,6 +322,9 @@ def _on_platform_acknowledged(case: Case, event: CaseEvent) -> None:
     _to_applicant(
         "removal_done",
         platform=lambda c, e: platform.name if platform else e.data.get("platform", ""),
+        platform_en=lambda c, e: (
+            (platform.name_en or platform.name) if platform else e.data.get("platform", "")
+        ),
         record=lambda c, e: e.data.get("record", ""),
     )(case, event)
 
@@ -300,8 +359,8 @@ _HANDLERS = {
     "accepted": _on_accepted,
     "materials_requested": _to_applicant("materials_requested", missing=_missing),
     "not_accepted": _to_applicant("not_accepted", reasons=lambda c, e: e.note),
-    "lapsed": _to_applicant("lapsed"),
-    "withdrawn": _to_applicant("withdrawn"),
+    "lapsed": _on_lapsed_or_withdrawn("lapsed"),
+    "withdrawn": _on_lapsed_or_withdrawn("withdrawn"),
     "decided": _on_decided,
     "revoked": _on_revoked,
     "platform_acknowledged": _on_platform_acknowledged,

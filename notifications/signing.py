@@ -64,6 +64,7 @@ def verify(
     if abs(current - sent) > tolerance:
         return Verdict(False, f"stale call: the timestamp is more than {tolerance} s off")
     expected = signature(secret, sent, body)
-    if not hmac.compare_digest(expected, signature_value):
+    # Compare bytes: a header with non-ASCII characters is a mismatch, not a crash.
+    if not hmac.compare_digest(expected.encode(), signature_value.encode("utf-8", "replace")):
         return Verdict(False, "the signature does not match the body and timestamp")
     return Verdict(True)

@@ -15,7 +15,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "en": (
             "[Redress] Case {reference} accepted",
-            "Your {kind_en} request (case {reference}, {subject_name}) was accepted by {agency}.\n"
+            "Your {kind_en} request (case {reference}, {subject_name}) was accepted by {agency_en}.\n"
             "Decision due by {deadline} ({deadline_days} working days).\nFollow it at {url}",
         ),
     },
@@ -27,7 +27,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "en": (
             "[Redress] Case {reference}: materials missing",
-            "{agency} asks for the following materials, all at once:\n{missing}\n"
+            "{agency_en} asks for the following materials, all at once:\n{missing}\n"
             "Supply them by {deadline}. The case's clock is stopped until then; without them "
             "the request lapses.\n{url}",
         ),
@@ -69,7 +69,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "en": (
             "[Redress] Case {reference} decided: {decision_en}",
-            "{agency} decided on your {kind_en} request: {decision_en}.\n{reasons}\n"
+            "{agency_en} decided on your {kind_en} request: {decision_en}.\n{reasons}\n"
             "You may apply for administrative reconsideration within 60 days or sue within "
             "6 months.\n{url}",
         ),
@@ -80,8 +80,8 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "{platform} 已确认撤下案件 {reference} 涉及的记录 {record}。\n{url}",
         ),
         "en": (
-            "[Redress] {platform} withdrew the record",
-            "{platform} confirmed it withdrew record {record} (case {reference}).\n{url}",
+            "[Redress] {platform_en} withdrew the record",
+            "{platform_en} confirmed it withdrew record {record} (case {reference}).\n{url}",
         ),
     },
     "revoked": {
@@ -91,7 +91,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "en": (
             "[Redress] Restoration in case {reference} revoked",
-            "{agency} revoked the restoration ({reasons}); the record is published again.\n{url}",
+            "{agency_en} revoked the restoration ({reasons}); the record is published again.\n{url}",
         ),
     },
     "escalation": {

@@ -6,7 +6,6 @@ import json
 
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -36,7 +35,9 @@ class AcknowledgementView(View):
     http_method_names = ["post"]
 
     def post(self, request, code: str):
-        platform = get_object_or_404(Platform, code=code, is_active=True)
+        platform = Platform.objects.filter(code=code, is_active=True).first()
+        if platform is None:
+            return error(404, "not_found", "No such platform.")
         body = request.body
         verdict = signing.verify(
             platform.webhook_secret,
