@@ -1,20 +1,45 @@
-"""REST endpoints for records, cases and evidence (translation only: services do the work)."""
+"""REST endpoints for records, cases, evidence and letters (translation only: services do the work).
+
+Reads come from ``cases.selectors`` (scoped to the caller in the database), writes go
+through ``workflows.services`` and ``cases.services``. A case or letter outside the
+caller's reach is 404, never 403, so its existence does not leak.
+"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Prefetch
+from django.http import FileResponse, Http404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from cases import selectors, services
-from cases.errors import InvalidInput
-from cases.models import Case, CaseEvent, Evidence, Material, Publication, Record, Subject
+from cases import policy, selectors, services
+from cases.errors import InvalidInput, UploadRejected, WrongState
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseRecord,
+    Evidence,
+    Material,
+    Membership,
+    Publication,
+    Record,
+)
+from config.api import ErrorSerializer
+from documents.models import Letter
 from workflows import services as route
 from workflows.models import ClockEntry, Deadline
+
+# Ids are positive 64-bit integers: anything else is refused as input, never sent to the
+# database (PostgreSQL would reject an out-of-range number with an error).
+ID_LIMITS = {"min_value": 1, "max_value": 2**63 - 1}
+IDEMPOTENCY_KEY_MAX = 64
 
 # --- serializers ---------------------------------------------------------------------------
 
@@ -93,8 +118,10 @@ class DeadlineSerializer(serializers.ModelSerializer):
 
 class ClockEntrySerializer(serializers.ModelSerializer):
     step = serializers.CharField(source="deadline.step")
-    actor = serializers.CharField(source="actor.username", default=None)
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
+    approved_by = serializers.CharField(
+        source="approved_by.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = ClockEntry
@@ -139,21 +166,45 @@ class EvidenceSerializer(serializers.ModelSerializer):
         ]
 
 
-class CaseRecordOutcomeSerializer(serializers.Serializer):
+class CaseRecordOutcomeSerializer(serializers.ModelSerializer):
+    """A record of the case, with what the case decided about it."""
+
     record = RecordSerializer()
-    outcome = serializers.CharField()
-    reason = serializers.CharField()
-    correction = serializers.CharField()
+
+    class Meta:
+        model = CaseRecord
+        fields = ["record", "outcome", "reason", "correction"]
+
+
+class CurrentStepSerializer(serializers.Serializer):
+    task = serializers.IntegerField(help_text="The task's id under /api/v1/tasks/.")
+    step = serializers.CharField(help_text="e.g. acceptance_check, evidence_review, sign_off.")
+    status = serializers.CharField()
+    owner = serializers.CharField(allow_null=True, help_text="Who holds the task, if anyone.")
+
+
+# Events whose note is written to the applicant (reasons, requests, decisions).
+APPLICANT_FACING_NOTES = {
+    "submitted",
+    "materials_requested",
+    "materials_resubmitted",
+    "not_accepted",
+    "decided",
+    "withdrawn",
+    "revoked",
+    "lapsed",
+    "closed",
+}
 
 
 class CaseDetailSerializer(CaseListSerializer):
-    records = serializers.SerializerMethodField()
+    records = CaseRecordOutcomeSerializer(many=True, read_only=True, source="case_records")
     current_steps = serializers.SerializerMethodField()
     deadlines = DeadlineSerializer(many=True, read_only=True)
     clock = ClockEntrySerializer(many=True, read_only=True, source="clock_entries")
-    timeline = EventSerializer(many=True, read_only=True, source="events")
+    timeline = serializers.SerializerMethodField()
     evidence = EvidenceSerializer(many=True, read_only=True)
-    rule_version = serializers.CharField(source="rule_set.label", default=None)
+    rule_version = serializers.CharField(source="rule_set.label", default=None, allow_null=True)
 
     class Meta(CaseListSerializer.Meta):
         fields = [
@@ -172,18 +223,24 @@ class CaseDetailSerializer(CaseListSerializer):
             "evidence",
         ]
 
-    def get_records(self, case) -> list[dict]:
-        return [
-            {
-                "outcome": cr.outcome,
-                "reason": cr.reason,
-                "correction": cr.correction,
-                "record": RecordSerializer(cr.record).data,
-            }
-            for cr in case.case_records.all()
-        ]
+    @extend_schema_field(EventSerializer(many=True))
+    def get_timeline(self, case) -> list[dict]:
+        """Officers and auditors read the whole trail; the applicant's side reads every
+        step, with officers named by role only and internal notes left out."""
+        events = EventSerializer(case.events.all(), many=True).data
+        request = self.context.get("request")
+        if request is not None and policy.roles_at(request.user, case.agency_id):
+            return events
+        for event in events:
+            if event["role"] not in {"applicant", "system", "platform"}:
+                event["actor"] = ""
+            if event["kind"] not in APPLICANT_FACING_NOTES:
+                event["note"] = ""
+        return events
 
+    @extend_schema_field(CurrentStepSerializer(many=True))
     def get_current_steps(self, case) -> list[dict]:
+        """The steps open now: a person's task, or the applicant's (``await_materials``)."""
         return [
             {
                 "task": t.pk,
@@ -199,15 +256,17 @@ class CaseDetailSerializer(CaseListSerializer):
 class CaseCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Case.Kind.choices)
     subject_code = serializers.CharField(max_length=18)
-    record_ids = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    record_ids = serializers.ListField(
+        child=serializers.IntegerField(**ID_LIMITS), min_length=1, max_length=100
+    )
     grounds = serializers.CharField(max_length=10_000)
-    language = serializers.ChoiceField(choices=["zh-hans", "en"], required=False)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
 
 
 class EvidenceUploadSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(help_text="PDF, PNG or JPEG (decided by the content).")
     material = serializers.ChoiceField(choices=Material.choices, default=Material.OTHER)
-    record = serializers.IntegerField(required=False)
+    record = serializers.IntegerField(required=False, **ID_LIMITS)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
@@ -217,6 +276,35 @@ class ReasonSerializer(serializers.Serializer):
 
 class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class LetterSerializer(serializers.ModelSerializer):
+    pdf = serializers.SerializerMethodField()
+    verification_code = serializers.CharField(source="code_display")
+
+    class Meta:
+        model = Letter
+        fields = [
+            "id",
+            "kind",
+            "language",
+            "status",
+            "issued_at",
+            "verification_code",
+            "rule_version",
+            "sha256",
+            "size",
+            "pdf",
+        ]
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_pdf(self, letter) -> str | None:
+        """Where to download the PDF, once the letter is issued (null before)."""
+        if letter.status != Letter.Status.ISSUED or not letter.pdf:
+            return None
+        address = f"/api/v1/cases/{letter.case_id}/letters/{letter.pk}/pdf/"
+        request = self.context.get("request")
+        return request.build_absolute_uri(address) if request is not None else address
 
 
 # --- filters ---------------------------------------------------------------------------------
@@ -243,19 +331,57 @@ class CaseFilter(filters.FilterSet):
         fields = ["status", "kind", "reference", "subject_code"]
 
 
+class LetterFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=Letter.Kind.choices)
+    language = filters.ChoiceFilter(choices=settings.LANGUAGES)
+    status = filters.ChoiceFilter(choices=Letter.Status.choices)
+
+    class Meta:
+        model = Letter
+        fields = ["kind", "language", "status"]
+
+
 # --- views ---------------------------------------------------------------------------------
+
+CASE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The case's id.")
 
 
 class RecordViewSet(viewsets.ReadOnlyModelViewSet):
-    """Records an entity's subjects are on, or an officer's agency made."""
+    """Records an entity's subjects are on, or an officer's (or auditor's) agency made."""
 
     serializer_class = RecordSerializer
     filterset_class = RecordFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Record.objects.none()
         return selectors.records_for(self.request.user).prefetch_related(
             Prefetch("publications", queryset=Publication.objects.select_related("platform"))
         )
+
+    def get_object(self):
+        pk = _id_or_404(self.kwargs["pk"])
+        record = self.get_queryset().filter(pk=pk).first()
+        if record is None:
+            raise Http404("No such record.")
+        return record
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Record id.")]
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+def _id_or_404(value) -> int:
+    """A path id as an int; anything malformed or out of range is simply not found."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        raise Http404("Not found.") from None
+    if not ID_LIMITS["min_value"] <= pk <= ID_LIMITS["max_value"]:
+        raise Http404("Not found.")
+    return pk
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -264,65 +390,64 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_class = CaseFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Case.objects.none()
         return selectors.cases_for(self.request.user)
 
     def get_serializer_class(self):
         return CaseDetailSerializer if self.action == "retrieve" else CaseListSerializer
 
     def get_object(self):
-        case = selectors.case_for(self.request.user, self.kwargs["pk"])
+        case = selectors.case_for(self.request.user, _id_or_404(self.kwargs["pk"]))
         if self.action == "retrieve":
-            case = (
-                Case.objects.select_related("subject", "agency", "rule_set__list_type")
-                .prefetch_related(
-                    "deadlines",
-                    Prefetch(
-                        "clock_entries",
-                        queryset=ClockEntry.objects.select_related(
-                            "deadline", "actor", "approved_by"
-                        ),
-                    ),
-                    Prefetch("events", queryset=CaseEvent.objects.order_by("seq")),
-                    "evidence",
-                    Prefetch(
-                        "case_records__record",
-                        queryset=Record.objects.select_related(
-                            "list_type", "subject", "agency"
-                        ).prefetch_related("publications__platform"),
-                    ),
-                )
-                .get(pk=case.pk)
-            )
+            case = _case_with_detail(case.pk)
         return case
+
+    @extend_schema(parameters=[CASE_ID])
+    def retrieve(self, request, *args, **kwargs):
+        """The case: status, current steps, deadlines (with how each was computed), the
+        clock ledger, the timeline, the records and the evidence."""
+        return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
         request=CaseCreateSerializer,
-        responses={201: CaseDetailSerializer},
+        responses={201: CaseDetailSerializer, 200: CaseDetailSerializer},
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
-                str,
+                {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
                 OpenApiParameter.HEADER,
-                description="Repeat a submission safely: the same key "
-                "returns the case already filed.",
+                description="Repeat a submission safely: the same key returns the case "
+                "already filed (200) instead of filing a second one (201).",
             )
         ],
     )
     def create(self, request):
+        """File an objection or a restoration request for a subject the caller acts for."""
         body = CaseCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        subject = Subject.objects.filter(code=data["subject_code"].strip().upper()).first()
-        if (
-            subject is None
-            or not selectors.subjects_for(request.user).filter(pk=subject.pk).exists()
-        ):
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if len(key) > IDEMPOTENCY_KEY_MAX:
+            raise InvalidInput(
+                f"An Idempotency-Key has at most {IDEMPOTENCY_KEY_MAX} characters.",
+                field="Idempotency-Key",
+            )
+        subject = (
+            selectors.subjects_for(request.user)
+            .filter(code=data["subject_code"].strip().upper())
+            .first()
+        )
+        if subject is None:
             raise InvalidInput("You do not act for a subject with that code.", field="subject_code")
         records = list(Record.objects.filter(pk__in=data["record_ids"], subject=subject))
         if len(records) != len(set(data["record_ids"])):
             raise InvalidInput(
                 "Some record ids are not records of this subject.", field="record_ids"
             )
+        repeated = bool(key) and (
+            Case.objects.filter(applicant=request.user, idempotency_key=key).exists()
+        )
         case = route.case_file(
             kind=data["kind"],
             subject=subject,
@@ -331,17 +456,21 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             applicant=request.user,
             channel=Case.Channel.API,
             language=data.get("language"),
-            idempotency_key=(request.headers.get("Idempotency-Key") or "")[:64],
+            idempotency_key=key,
         )
-        self.kwargs["pk"] = case.pk
-        self.action = "retrieve"
         return Response(
-            CaseDetailSerializer(self.get_object()).data, status=status.HTTP_201_CREATED
+            CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data,
+            status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED,
         )
 
-    @extend_schema(request=EvidenceUploadSerializer, responses={201: EvidenceSerializer})
-    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    @extend_schema(
+        request={"multipart/form-data": EvidenceUploadSerializer},
+        responses={201: EvidenceSerializer},
+        parameters=[CASE_ID],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
     def evidence(self, request, pk=None):
+        """Upload one evidence file (multipart): checked by content, stored with its SHA-256."""
         case = self.get_object()
         body = EvidenceUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -351,19 +480,26 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             record = case.records.filter(pk=data["record"]).first()
             if record is None:
                 raise InvalidInput("That record is not part of this case.", field="record")
-        item = services.evidence_add(
-            case=case,
-            uploaded_by=request.user,
-            upload=data["file"],
-            material=data["material"],
-            record=record,
-            description=data.get("description", ""),
-        )
+        try:
+            item = services.evidence_add(
+                case=case,
+                uploaded_by=request.user,
+                upload=data["file"],
+                material=data["material"],
+                record=record,
+                description=data.get("description", ""),
+            )
+        except UploadRejected as exc:
+            exc.field = exc.field or "file"
+            raise
         return Response(EvidenceSerializer(item).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=ReasonSerializer, responses={200: CaseListSerializer})
+    @extend_schema(
+        request=ReasonSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
+    )
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
+        """Withdraw an undecided case (the applicant or a representative of the subject)."""
         body = ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         case = route.case_withdraw(
@@ -373,7 +509,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return Response(CaseListSerializer(case).data)
 
-    @extend_schema(request=NoteSerializer, responses={200: CaseListSerializer})
+    @extend_schema(
+        request=NoteSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
+    )
     @action(detail=True, methods=["post"])
     def resubmit(self, request, pk=None):
         """Answer a request for missing materials (upload them first)."""
@@ -383,3 +521,117 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             case=self.get_object(), applicant=request.user, note=body.validated_data.get("note", "")
         )
         return Response(CaseListSerializer(case).data)
+
+
+def _case_with_detail(pk: int) -> Case:
+    """The case with everything its detail shows, each relation read in one query."""
+    return (
+        Case.objects.select_related("subject", "agency", "rule_set__list_type")
+        .prefetch_related(
+            Prefetch("deadlines", queryset=Deadline.objects.order_by("created_at", "id")),
+            Prefetch(
+                "clock_entries",
+                queryset=ClockEntry.objects.select_related(
+                    "deadline", "actor", "approved_by"
+                ).order_by("at", "id"),
+            ),
+            Prefetch("events", queryset=CaseEvent.objects.order_by("seq")),
+            Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
+            Prefetch(
+                "case_records",
+                queryset=CaseRecord.objects.select_related(
+                    "record__list_type", "record__subject", "record__agency"
+                )
+                .prefetch_related(
+                    Prefetch(
+                        "record__publications",
+                        queryset=Publication.objects.select_related("platform"),
+                    )
+                )
+                .order_by("id"),
+            ),
+        )
+        .get(pk=pk)
+    )
+
+
+class PdfRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: application/pdf``; the view streams the file itself."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return JSONRenderer().render(data)
+
+
+LETTER_PARAMS = [
+    OpenApiParameter("case_pk", int, OpenApiParameter.PATH, description="The case's id."),
+]
+
+
+@extend_schema(parameters=LETTER_PARAMS)
+class LetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The letters of a case the caller may see, and each one's PDF.
+
+    The applicant's side (the subject's representatives) sees issued letters only; the
+    agency's officers and auditors also see letters still being rendered or failed.
+    """
+
+    serializer_class = LetterSerializer
+    filterset_class = LetterFilter
+
+    def case(self) -> Case:
+        if not hasattr(self, "_case"):
+            self._case = selectors.case_for(self.request.user, _id_or_404(self.kwargs["case_pk"]))
+        return self._case
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Letter.objects.none()
+        case = self.case()
+        letters = Letter.objects.filter(case=case)
+        if not Membership.objects.filter(user=self.request.user, agency_id=case.agency_id).exists():
+            letters = letters.filter(status=Letter.Status.ISSUED)
+        return letters
+
+    def get_object(self):
+        pk = _id_or_404(self.kwargs["pk"])
+        letter = self.get_queryset().filter(pk=pk).first()
+        if letter is None:
+            raise Http404("No such letter.")
+        return letter
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Letter id.")]
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Letter id.")],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PdfRenderer])
+    def pdf(self, request, case_pk=None, pk=None):
+        """The issued letter's PDF, byte for byte as stored (its SHA-256 is on the letter)."""
+        letter = self.get_object()
+        if letter.status != Letter.Status.ISSUED or not letter.pdf:
+            raise WrongState(
+                f"This letter is {letter.get_status_display().lower()}: it has no PDF yet.",
+                code="letter_not_issued",
+            )
+        try:
+            handle = letter.pdf.open("rb")
+        except FileNotFoundError:
+            raise Http404("The letter's file is missing from storage.") from None
+        response = FileResponse(
+            handle, as_attachment=True, filename=letter.file_name, content_type="application/pdf"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response

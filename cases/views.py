@@ -1058,7 +1058,7 @@ def letter_download(request, pk, letter_pk):
 def notifications(request):
     """The person's in-app notifications; POST marks them (all, one, or a case's) read."""
     if request.method == "POST":
-        ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()] or None
+        ids = [int(i) for i in request.POST.getlist("id") if i.isdigit() and len(i) < 19] or None
         case = None
         if request.POST.get("case"):
             case = case_for(request.user, request.POST["case"])

@@ -1,20 +1,32 @@
-"""The REST API's conventions: errors in one shape, pagination without counts.
+"""The REST API's conventions: errors in one shape, pagination without counts, logins.
 
 Every error is ``{"code": ..., "message": ..., "field"?: ..., "errors"?: {...}}``:
 a wrong-state action is 409, a missing permission 403, something the caller may not
-see 404 (existence never leaks across tenants), invalid input 400 naming the field.
+see 404 (existence never leaks across tenants), invalid input 400 naming the field,
+no credentials 401, a locked-out login 429. The OpenAPI schema documents that shape
+for every operation (``ErrorDocumentingAutoSchema``).
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, parsers, serializers, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from cases.errors import RedressError
+
+LOCKED_OUT_MESSAGE = (
+    "Too many failed logins for this username from your address: try again in {minutes} "
+    "minutes, or ask an administrator to unlock the account."
+)
 
 
 class NoCountPagination(CursorPagination):
@@ -24,6 +36,22 @@ class NoCountPagination(CursorPagination):
     max_page_size = 200
     page_size_query_param = "page_size"
     ordering = "-id"
+
+
+# --- errors --------------------------------------------------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every error the API returns."""
+
+    code = serializers.CharField(help_text="Stable, machine-readable: e.g. wrong_state.")
+    message = serializers.CharField(help_text="What went wrong, for a person to act on.")
+    field = serializers.CharField(
+        required=False, help_text="The input field at fault, when one is (400)."
+    )
+    errors = serializers.JSONField(
+        required=False, help_text="Every invalid field with its messages (400)."
+    )
 
 
 def _first_field(detail) -> str | None:
@@ -37,7 +65,7 @@ def _flatten(detail) -> str:
         key = next(iter(detail), None)
         return f"{key}: {_flatten(detail[key])}" if key is not None else "Invalid input."
     if isinstance(detail, list) and detail:
-        return _flatten(detail[0])
+        return _flatten(next((d for d in detail if d), detail[0]))
     return str(detail)
 
 
@@ -50,12 +78,9 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, exceptions.ValidationError):
-        body = {
-            "code": "invalid_input",
-            "message": _flatten(exc.detail),
-            "errors": exc.detail,
-        }
-        field = _first_field(exc.detail)
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        body = {"code": "invalid_input", "message": _flatten(detail), "errors": detail}
+        field = _first_field(detail)
         if field and field != "non_field_errors":
             body["field"] = field
         return Response(body, status=status.HTTP_400_BAD_REQUEST)
@@ -65,3 +90,134 @@ def exception_handler(exc, context):
         code = codes if isinstance(codes, str) else "error"
         response.data = {"code": code, "message": _flatten(exc.detail)}
     return response
+
+
+@csrf_exempt  # it changes nothing: a POST to a wrong address is 404, not a CSRF failure
+def api_not_found(request, *args, **kwargs):
+    """An address under /api/ that names no endpoint: 404 in the API's shape, not a page."""
+    return JsonResponse({"code": "not_found", "message": "No such endpoint."}, status=404)
+
+
+def _error_documenting_auto_schema():
+    # Built on first use: drf_spectacular.openapi imports rest_framework.generics, which
+    # imports this module (for NoCountPagination) while it initialises.
+    from drf_spectacular.openapi import AutoSchema
+
+    class ErrorDocumentingAutoSchema(AutoSchema):
+        """Adds the error responses an operation can give, in the one error shape.
+
+        Every operation can answer 400 (an invalid filter, cursor or body), 401 (no or
+        a bad token), 403 (not permitted) and 404 (not found, or not the caller's to
+        see); an action that changes something can also answer 409 (wrong state).
+        """
+
+        def _get_response_bodies(self, direction="response"):
+            responses = super()._get_response_bodies(direction=direction)
+            codes = ["400", "401", "403", "404"]
+            if self.method in {"POST", "PUT", "PATCH", "DELETE"}:
+                codes.append("409")
+            for code in codes:
+                responses.setdefault(
+                    code, self._get_response_for_code(ErrorSerializer, code, direction=direction)
+                )
+            return responses
+
+    ErrorDocumentingAutoSchema.__module__ = __name__
+    return ErrorDocumentingAutoSchema
+
+
+def __getattr__(name):
+    if name == "ErrorDocumentingAutoSchema":
+        schema_class = _error_documenting_auto_schema()
+        globals()[name] = schema_class
+        return schema_class
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- logins --------------------------------------------------------------------------------
+
+
+def client_ip(request) -> str | None:
+    """The address a login attempt is counted against.
+
+    ``REMOTE_ADDR``, unless ``REDRESS_TRUSTED_PROXY_COUNT`` proxies stand in front:
+    then the address the outermost trusted proxy saw (counted from the right of
+    X-Forwarded-For, so that a value the client wrote itself is never used).
+    """
+    remote = request.META.get("REMOTE_ADDR")
+    proxies = getattr(settings, "REDRESS_TRUSTED_PROXY_COUNT", 0)
+    if proxies <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if len(forwarded) < proxies:
+        return remote
+    return forwarded[-proxies]
+
+
+def _lockout_minutes() -> int:
+    cool_off = getattr(settings, "AXES_COOLOFF_TIME", None)
+    return int(cool_off.total_seconds() // 60) if cool_off else 0
+
+
+def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' answer to a locked-out login: the API's error shape, or a short text."""
+    message = LOCKED_OUT_MESSAGE.format(minutes=_lockout_minutes())
+    code = settings.AXES_HTTP_RESPONSE_CODE
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "locked_out", "message": message}, status=code)
+    return HttpResponse(message, status=code, content_type="text/plain; charset=utf-8")
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as the header: Authorization: Token <token>.")
+
+
+class TokenView(APIView):
+    """``POST /api/v1/auth/token/`` with a username and password: the caller's API token.
+
+    Counted by django-axes like the login page: after the configured number of failures
+    for one username from one address, the pair is locked out (429) for a while.
+    """
+
+    authentication_classes = ()
+    permission_classes = ()
+    throttle_classes = ()
+    parser_classes = (parsers.JSONParser, parsers.FormParser, parsers.MultiPartParser)
+    renderer_classes = (JSONRenderer,)
+
+    # Its OpenAPI description is attached in config.api_urls (``token_view``): the
+    # decorator needs the schema class, which cannot be imported while this module is.
+    def post(self, request):
+        body = TokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        check = AuthTokenSerializer(data=body.validated_data, context={"request": request})
+        valid = check.is_valid()
+        if getattr(request, "axes_locked_out", False):
+            message = LOCKED_OUT_MESSAGE.format(minutes=_lockout_minutes())
+            return Response(
+                {"code": "locked_out", "message": message},
+                status=settings.AXES_HTTP_RESPONSE_CODE,
+            )
+        if not valid:
+            return Response(
+                {
+                    "code": "invalid_credentials",
+                    "message": "Unable to log in with that username and password.",
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        from django.contrib.auth.signals import user_logged_in
+        from rest_framework.authtoken.models import Token
+
+        user = check.validated_data["user"]
+        # A token is a login: the last login is recorded and the failure count reset
+        # (django-axes listens to this signal, as for the login page).
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

@@ -18,5 +18,6 @@ urlpatterns = [
     path("workflow/", include("workflows.urls")),
     path("portal/", include("cases.urls")),
     path("", include("notifications.urls")),
+    path("", include("documents.urls")),
     path("", include("config.api_urls")),
 ]

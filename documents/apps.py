@@ -2,4 +2,25 @@ from django.apps import AppConfig
 
 
 class DocumentsConfig(AppConfig):
+    """Letters (rendered, stored, verifiable) and the auditor's export."""
+
     name = "documents"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from documents.checks import (
+            cjk_fonts_available,
+            letter_font_available,
+            pdf_subsetter_available,
+        )
+
+        checks.register(cjk_fonts_available, "documents")
+        checks.register(pdf_subsetter_available, "documents")
+        checks.register(letter_font_available, "documents")
+
+        from cases.signals import case_event_recorded
+        from documents.requests import on_case_event
+
+        case_event_recorded.connect(on_case_event, dispatch_uid="documents.on_case_event")

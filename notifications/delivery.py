@@ -34,6 +34,10 @@ class DeliveryFailed(Exception):
     """The receiver refused or could not be reached; the message will be retried."""
 
 
+class NotReady(Exception):
+    """The message waits for something (its letter being rendered); not a failure."""
+
+
 def backoff(attempts: int) -> datetime.timedelta:
     """Wait before the next attempt: base × 2^(attempts-1), capped."""
     base = settings.REDRESS_NOTIFY_BACKOFF_SECONDS
@@ -75,6 +79,9 @@ def deliver(message_id: int) -> str:
         return "skipped"
     try:
         send(message)
+    except NotReady:
+        _postpone(message)
+        return "postponed"
     except Exception as exc:  # noqa: BLE001 - every failure is recorded and retried
         return _record_failure(message, exc)
     _record_outcome(message, Message.Status.SENT, note="")
@@ -103,9 +110,44 @@ def _send_email(message: Message) -> None:
         },
     )
     if message.payload.get("attach_letters") and message.case_id:
+        if letters_pending(message):
+            raise NotReady("its letter is still being rendered")
         for name, content in letter_attachments(message):
             email.attach(name, content, "application/pdf")
     email.send(fail_silently=False)
+
+
+# The letters a message of each kind carries: the letter of the same step.
+LETTERS_OF_MESSAGE = {
+    "accepted": ("acceptance",),
+    "materials_requested": ("materials_request",),
+    "not_accepted": ("non_acceptance",),
+    "decided": ("approval", "rejection"),
+    "revoked": ("revocation",),
+}
+
+
+def letters_pending(message: Message) -> bool:
+    """Whether the letter this message carries is still being rendered."""
+    try:
+        from documents.models import Letter
+    except ImportError:
+        return False
+    return Letter.objects.filter(
+        case_id=message.case_id,
+        kind__in=LETTERS_OF_MESSAGE.get(message.kind, ()),
+        status__in=[Letter.Status.PENDING, Letter.Status.RENDERING],
+    ).exists()
+
+
+def _postpone(message: Message) -> None:
+    """Back in the queue without counting an attempt: the letter's worker will finish."""
+    Message.objects.filter(pk=message.pk).update(
+        status=Message.Status.PENDING,
+        attempts=max(message.attempts - 1, 0),
+        locked_until=None,
+        next_attempt_at=timezone.now() + backoff(1),
+    )
 
 
 def letter_attachments(message: Message):
@@ -114,7 +156,12 @@ def letter_attachments(message: Message):
         from documents.selectors import letters_for_attachment
     except ImportError:
         return []
-    return letters_for_attachment(message.case, language=message.language)
+    kinds = LETTERS_OF_MESSAGE.get(message.kind, ())
+    return [
+        (name, content)
+        for name, content in letters_for_attachment(message.case, language=message.language)
+        if name.split("-", 1)[0] in kinds
+    ]
 
 
 def _send_webhook(message: Message) -> None:

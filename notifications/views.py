@@ -121,6 +121,7 @@ class NotificationsView(View):
         ids = request.POST.getlist("id")
         mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
         if ids:
-            mine = mine.filter(pk__in=[i for i in ids if i.isdigit()])
+            # Only ids a database integer can hold: anything else names nothing.
+            mine = mine.filter(pk__in=[int(i) for i in ids if i.isdigit() and len(i) < 19])
         marked = mine.update(read_at=timezone.now())
         return JsonResponse({"marked_read": marked})

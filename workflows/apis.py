@@ -1,17 +1,35 @@
-"""REST endpoints for officers' tasks: list, claim, complete, release."""
+"""REST endpoints for officers' tasks: list, claim, complete, release.
+
+The lists are the officer's inbox and queue (``workflows.selectors``), filtered in the
+database; a task of another agency is 404. Claiming and completing go through
+``workflows.services``, which enforce the step's role and the four-eyes rules, so an
+auditor (who holds no step's role) can read a task but never take or do it.
+"""
 
 from __future__ import annotations
 
 from django.db.models import Q
+from django.http import Http404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
 
+from cases.errors import InvalidInput, NotPermitted
+from cases.models import Case, Evidence, Material
 from workflows import selectors
 from workflows import services as route
+
+ID_LIMITS = {"min_value": 1, "max_value": 2**63 - 1}
+
+# The decisions each step takes (evidence_review decides through ``recommendation``).
+STEP_DECISIONS = {
+    "acceptance_check": ["accept", "request_materials", "not_accept"],
+    "legal_review": ["pass", "send_back"],
+    "sign_off": list(Case.Decision.values),
+}
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -19,8 +37,8 @@ class TaskSerializer(serializers.ModelSerializer):
     case = serializers.IntegerField(source="process.case.pk")
     reference = serializers.CharField(source="process.case.reference")
     case_status = serializers.CharField(source="process.case.status")
-    owner = serializers.CharField(source="owner.username", default=None)
-    due_on = serializers.DateField(read_only=True, default=None)
+    owner = serializers.CharField(source="owner.username", default=None, allow_null=True)
+    due_on = serializers.DateField(read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Task
@@ -41,14 +59,31 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class ReviewSerializer(serializers.Serializer):
-    evidence = serializers.IntegerField()
-    outcome = serializers.ChoiceField(choices=["accepted", "rejected", "needs_more"])
+    evidence = serializers.IntegerField(**ID_LIMITS)
+    outcome = serializers.ChoiceField(choices=Evidence.Outcome.choices[1:])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
 class MissingItemSerializer(serializers.Serializer):
-    material = serializers.CharField(max_length=30)
+    material = serializers.ChoiceField(choices=Material.choices)
     detail = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class RecordKeyedField(serializers.DictField):
+    """A JSON object keyed by record id (``{"12": ...}``); keys come out as ints."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        keyed = {}
+        for key, item in value.items():
+            try:
+                record_id = int(key)
+            except (TypeError, ValueError):
+                raise serializers.ValidationError(f"{key!r} is not a record id.") from None
+            if not ID_LIMITS["min_value"] <= record_id <= ID_LIMITS["max_value"]:
+                raise serializers.ValidationError(f"{key!r} is not a record id.")
+            keyed[record_id] = item
+        return keyed
 
 
 class TaskCompleteSerializer(serializers.Serializer):
@@ -68,13 +103,13 @@ class TaskCompleteSerializer(serializers.Serializer):
     )
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     reasons = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    recommendation = serializers.CharField(required=False, max_length=30)
+    recommendation = serializers.ChoiceField(choices=Case.Decision.choices, required=False)
     missing = MissingItemSerializer(many=True, required=False)
     reviews = ReviewSerializer(many=True, required=False)
-    record_outcomes = serializers.DictField(
+    record_outcomes = RecordKeyedField(
         child=serializers.ChoiceField(choices=["upheld", "rejected"]), required=False
     )
-    corrections = serializers.DictField(child=serializers.CharField(), required=False)
+    corrections = RecordKeyedField(child=serializers.CharField(max_length=5000), required=False)
 
 
 class TaskFilter(filters.FilterSet):
@@ -83,13 +118,19 @@ class TaskFilter(filters.FilterSet):
         method="filter_box",
         label="inbox (assigned to me) or queue (I may claim); both when absent",
     )
+    case = filters.NumberFilter(
+        field_name="process__case__id", min_value=1, max_value=2**63 - 1, label="Case id"
+    )
 
     class Meta:
         model = Task
-        fields = ["box"]
+        fields = ["box", "case"]
 
     def filter_box(self, queryset, name, value):
         return queryset  # applied in get_queryset, which knows the user
+
+
+TASK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The task's id.")
 
 
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -99,6 +140,8 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_class = TaskFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Task.objects.none()
         user = self.request.user
         box = self.request.query_params.get("box")
         inbox = selectors.tasks_inbox(user)
@@ -114,25 +157,61 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
 
     def get_object(self):
-        return selectors.task_for_officer(self.request.user, self.kwargs["pk"])
+        pk = self.kwargs["pk"]
+        try:
+            if not ID_LIMITS["min_value"] <= int(pk) <= ID_LIMITS["max_value"]:
+                raise Http404("No such task.")
+        except (TypeError, ValueError):
+            raise Http404("No such task.") from None
+        return selectors.task_for_officer(self.request.user, pk)
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    def _shown(self, task: Task) -> dict:
+        """The task as it stands now, with its case's running due date."""
+        task = (
+            Task.objects.filter(pk=task.pk)
+            .select_related("process__case", "owner")
+            .annotate(due_on=selectors._running_due_on())
+            .get()
+        )
+        return TaskSerializer(task).data
+
+    @extend_schema(parameters=[TASK_ID])
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._shown(self.get_object()))
+
+    @extend_schema(request=None, responses={200: TaskSerializer}, parameters=[TASK_ID])
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
+        """Take an unassigned task (409 ``already_claimed`` if someone has it)."""
         task = route.task_claim(task=self.get_object(), user=request.user)
-        return Response(TaskSerializer(selectors.task_for_officer(request.user, task.pk)).data)
+        return Response(self._shown(task))
 
-    @extend_schema(request=None, responses={200: TaskSerializer})
+    @extend_schema(request=None, responses={200: TaskSerializer}, parameters=[TASK_ID])
     @action(detail=True, methods=["post"])
     def release(self, request, pk=None):
+        """Give a task back to the queue (its owner, or a supervisor of the agency)."""
         task = route.task_unassign(task=self.get_object(), user=request.user)
-        return Response(TaskSerializer(selectors.task_for_officer(request.user, task.pk)).data)
+        return Response(self._shown(task))
 
-    @extend_schema(request=TaskCompleteSerializer, responses={200: TaskSerializer})
+    @extend_schema(
+        request=TaskCompleteSerializer, responses={200: TaskSerializer}, parameters=[TASK_ID]
+    )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
+        """Do the step with the person's decision (claim the task first)."""
+        task = self.get_object()
+        node = task.flow_task
+        reason = node.ineligibility(request.user, task) if hasattr(node, "ineligibility") else None
+        if reason:  # e.g. an auditor: nothing they send is looked at
+            raise NotPermitted(reason, code="not_eligible")
         body = TaskCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        task = self.get_object()
-        route.task_complete(task=task, user=request.user, data=body.validated_data)
-        return Response(TaskSerializer(selectors.task_for_officer(request.user, task.pk)).data)
+        data = body.validated_data
+        allowed = STEP_DECISIONS.get(task.flow_task.name)
+        if allowed is not None and data.get("decision") not in allowed:
+            raise InvalidInput(
+                f"At {task.flow_task.name}, decision is one of: {', '.join(allowed)}.",
+                field="decision",
+            )
+        route.task_complete(task=task, user=request.user, data=data)
+        return Response(self._shown(task))

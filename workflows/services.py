@@ -363,3 +363,18 @@ def open_tasks(case: Case) -> Sequence[Task]:
         .select_related("owner")
         .order_by("id")
     )
+
+
+def letter_served(*, case: Case, letter) -> None:
+    """A decision letter was stored: the letter-service deadline is met (or missed).
+
+    Connected to ``documents.signals.letter_stored``; runs after the letter's commit.
+    """
+    if letter.kind not in {"approval", "rejection"}:
+        return
+    with _process_locked(case):
+        deadline = clock.deadline_running(case, Deadline.Step.LETTER)
+        if deadline is not None:
+            clock.deadline_close(
+                deadline, actor=None, reason=f"letter {letter.verification_code} issued"
+            )

@@ -5,10 +5,12 @@ the local disk, Celery on a filesystem broker (no server needed). Set
 ``DATABASE_URL`` for PostgreSQL and ``CELERY_BROKER_URL`` for Redis in production.
 """
 
+import datetime
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str
@@ -40,6 +42,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP: 'self')
+    "axes",
+    "csp",
     "viewflow",
     "viewflow.workflow",
     "cases",
@@ -58,6 +63,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a lockout flagged during authentication into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -75,6 +83,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -105,6 +114,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth ------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+address before any password is checked. It
+    # covers every caller of authenticate(request=...): the login page and the API's
+    # token endpoint alike.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -117,6 +130,45 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 GUARDIAN_RAISE_403 = True
+
+# --- Login throttling and lockout (django-axes) ------------------------------------
+# After REDRESS_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that
+# pair is locked out for REDRESS_LOGIN_LOCKOUT_MINUTES (HTTP 429), on the login page and
+# on POST /api/v1/auth/token/ alike. Locking the pair, not the username alone, keeps an
+# attacker from locking a real user out from elsewhere. A success resets the count.
+AXES_ENABLED = env_bool("REDRESS_LOGIN_LOCKOUT_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("REDRESS_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("REDRESS_LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "config.api.lockout_response"
+# The client's address is REMOTE_ADDR unless REDRESS_TRUSTED_PROXY_COUNT proxies (that
+# overwrite X-Forwarded-For) stand in front: a header a client can set never decides it.
+REDRESS_TRUSTED_PROXY_COUNT = env_int("REDRESS_TRUSTED_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "config.api.client_ip"
+
+# --- Content Security Policy (django-csp) -------------------------------------------
+# Scripts only from our own static files (viewflow's frontend has no inline script; a
+# page that needs one marks it with {{ request.csp_nonce }}). Styles allow inline:
+# viewflow's Material templates and components use style attributes throughout.
+# Evidence files are served with their own, stricter sandbox policy.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+if env_str("REDRESS_CSP_REPORT_URI"):
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [env_str("REDRESS_CSP_REPORT_URI")]
 ANONYMOUS_USER_NAME = None  # no guardian anonymous user: the public sees nothing
 
 # --- I18N ------------------------------------------------------------------
@@ -216,12 +268,16 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Redress <noreply@redress.inv
 
 # --- REST API ------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated call gets 401 with WWW-Authenticate, not 403.
+    # Session calls (the browsable docs) still need the CSRF token for unsafe methods.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON bodies; the evidence upload takes multipart, the token endpoint forms too.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "config.api.ErrorDocumentingAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "config.api.NoCountPagination",
     "PAGE_SIZE": 50,
@@ -233,6 +289,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Credit objections and credit restoration requests.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # File uploads appear as binary in request bodies, read-only fields only in responses.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "CaseKindEnum": "cases.models.Case.Kind",
         "CaseStatusEnum": "cases.models.Case.Status",
@@ -244,6 +305,7 @@ SPECTACULAR_SETTINGS = {
         "ClockEntryKindEnum": "workflows.models.ClockEntry.Kind",
         "EvidenceOutcomeEnum": "cases.models.Evidence.Outcome",
         "EvidenceSourceEnum": "cases.models.Evidence.Source",
+        "LanguageEnum": "config.settings.base.LANGUAGES",
     },
 }
 
@@ -289,6 +351,10 @@ CELERY_BEAT_SCHEDULE.update(
         "daily-digest": {
             "task": "notifications.daily_digest",
             "schedule": crontab(hour=REDRESS_DIGEST_HOUR, minute=0),
+        },
+        "render-pending-letters": {
+            "task": "documents.render_pending",
+            "schedule": env_int("REDRESS_LETTER_SWEEP_SECONDS", 60),
         },
         "materials-reminders": {
             "task": "notifications.materials_reminders",

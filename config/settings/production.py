@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from config.env import env_bool, env_int, env_list
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY
+from .base import CONTENT_SECURITY_POLICY, SECRET_KEY
 
 DEBUG = False
 
@@ -36,5 +36,16 @@ CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Cookies only over TLS and only for same-site navigation; the language cookie too.
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_SECURE = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# The browser upgrades any http:// sub-resource a page may still name.
+CONTENT_SECURITY_POLICY = {
+    **CONTENT_SECURITY_POLICY,
+    "DIRECTIVES": {**CONTENT_SECURITY_POLICY["DIRECTIVES"], "upgrade-insecure-requests": True},
+}
 
 STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405

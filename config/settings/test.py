@@ -1,12 +1,19 @@
 """Settings for the test suite: the base settings with files in a throw-away folder."""
 
+import importlib
 import os
 import tempfile
 
-# Before base reads it: every file a test run writes lands outside the checkout.
+# Every file a test run writes lands outside the checkout. Importing this module
+# imports the package (and so ``base``) first, with the default var/: ``base`` is read
+# again with the test folder so that every path derived from it follows.
 os.environ.setdefault("REDRESS_VAR_DIR", tempfile.mkdtemp(prefix="redress-test-"))
 
-from .base import *  # noqa: F403
+from . import base
+
+importlib.reload(base)
+
+from .base import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
 CELERY_TASK_ALWAYS_EAGER = False

@@ -1,0 +1,494 @@
+"""What a letter says: the facts of the case, gathered once, and the HTML they make.
+
+``letter_facts`` reads the case into plain values (strings, numbers, lists) in the
+letter's language; ``letter_html`` renders them with the kind's template. Text that
+a person typed (names, grounds, reasons, notes, file names) reaches the HTML only
+through Django's autoescaping: it is printed, never interpreted. The HTML is
+stored on the letter, so the facts are read exactly once, when the letter is
+requested.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db.models import Prefetch
+from django.template import engines
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from cases.errors import RedressError
+from cases.models import Case, CaseRecord, Evidence, Publication, Signature, Subject
+from documents.fetcher import SEAL_SCHEME, SEALS_FOLDER, asset_bytes, asset_url
+from documents.models import Letter
+from workflows.models import Deadline
+
+K = Letter.Kind
+LANGUAGES = ("zh-hans", "en")
+TEMPLATE_DIR = "letters"
+SHARED_PARTS = ("base.html", "_records.html", "_appeal.html")
+ASSETS_HASHED = ("seal.svg",)
+SEAL_MAX_BYTES = 512 * 1024
+
+# Administrative Reconsideration Law art. 20 (60 days); Administrative Procedure Law
+# art. 46 (6 months).
+RECONSIDERATION_DAYS = 60
+LAWSUIT_MONTHS = 6
+
+TITLES = {
+    "zh-hans": {
+        K.ACCEPTANCE: "受理通知书",
+        K.MATERIALS_REQUEST: "补正材料通知书",
+        K.NON_ACCEPTANCE: "不予受理通知书",
+        K.APPROVAL: "{kind}决定书",
+        K.REJECTION: "{kind}决定书",
+        K.WITHDRAWAL_NOTICE: "关于撤下公示信息的说明",
+        K.REVOCATION: "撤销信用修复决定书",
+    },
+    "en": {
+        K.ACCEPTANCE: "Notice of Acceptance",
+        K.MATERIALS_REQUEST: "Request for Missing Materials",
+        K.NON_ACCEPTANCE: "Notice of Non-acceptance",
+        K.APPROVAL: "Decision on the {kind}",
+        K.REJECTION: "Decision on the {kind}",
+        K.WITHDRAWAL_NOTICE: "Notice of Withdrawal of Published Information",
+        K.REVOCATION: "Decision to Revoke a Credit Restoration",
+    },
+}
+CASE_KINDS = {
+    "zh-hans": {Case.Kind.OBJECTION: "异议处理", Case.Kind.RESTORATION: "信用修复"},
+    "en": {Case.Kind.OBJECTION: "Objection", Case.Kind.RESTORATION: "Credit Restoration Request"},
+}
+CODE_LABELS = {
+    "zh-hans": {Subject.Kind.LEGAL: "统一社会信用代码", Subject.Kind.NATURAL: "公民身份号码"},
+    "en": {Subject.Kind.LEGAL: "Unified Social Credit Code", Subject.Kind.NATURAL: "Resident ID"},
+}
+SEVERITIES = {
+    "zh-hans": {"minor": "轻微", "general": "一般", "serious": "严重"},
+    "en": {"minor": "minor", "general": "general", "serious": "serious"},
+}
+PENALTIES = {
+    "zh-hans": {
+        "warning": "警告",
+        "fine": "罚款",
+        "confiscation": "没收违法所得",
+        "listing": "列入名单",
+        "suspension": "责令停产停业",
+        "licence_revocation": "吊销许可证件",
+        "practice_restriction": "限制从业",
+    },
+    "en": {
+        "warning": "warning",
+        "fine": "fine",
+        "confiscation": "confiscation of unlawful gains",
+        "listing": "listing",
+        "suspension": "suspension of business",
+        "licence_revocation": "licence revocation",
+        "practice_restriction": "restriction of practice",
+    },
+}
+MATERIALS = {
+    "zh-hans": {
+        "commitment_letter": "信用承诺书",
+        "fulfilment_proof": "行政处罚履行完毕的证明材料",
+        "training_certificate": "信用修复培训证明",
+        "credit_report": "信用报告",
+        "correction_evidence": "证明记录有误的材料",
+        "identity_proof": "身份证明或授权委托书",
+        "other": "其他材料",
+    },
+    "en": {
+        "commitment_letter": "credit commitment letter (信用承诺书)",
+        "fulfilment_proof": "proof that the penalty was fulfilled",
+        "training_certificate": "credit training certificate",
+        "credit_report": "credit report",
+        "correction_evidence": "evidence that the record is wrong",
+        "identity_proof": "proof of identity or authorisation",
+        "other": "other material",
+    },
+}
+EVIDENCE_OUTCOMES = {
+    "zh-hans": {
+        "pending": "未审查",
+        "accepted": "采纳",
+        "rejected": "不予采纳",
+        "needs_more": "需补充",
+    },
+    "en": {
+        "pending": "not reviewed",
+        "accepted": "accepted",
+        "rejected": "not accepted",
+        "needs_more": "more needed",
+    },
+}
+RECORD_OUTCOMES = {
+    "zh-hans": {
+        "pending": "待定",
+        "upheld": "予以支持",
+        "rejected": "不予支持，继续公示",
+    },
+    "en": {
+        "pending": "pending",
+        "upheld": "granted",
+        "rejected": "refused: stays published",
+    },
+}
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def format_date(day: datetime.date | None, language: str) -> str:
+    if day is None:
+        return "—"
+    if language == "en":
+        return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def local_day(at: datetime.datetime | None) -> datetime.date | None:
+    return timezone.localdate(at) if at is not None else None
+
+
+def verify_url(code: str) -> str:
+    return f"{settings.REDRESS_SITE_URL.rstrip('/')}/verify/{code}/"
+
+
+def masked_code(subject: Subject) -> str:
+    """A natural person's ID is masked on a public notice; a company's code is public."""
+    if subject.kind == Subject.Kind.NATURAL:
+        return subject.code[:6] + "*" * 8 + subject.code[-4:]
+    return subject.code
+
+
+# --- templates ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateIdentity:
+    name: str
+    version: str
+    sha256: str
+
+
+def template_name(kind: str, language: str) -> str:
+    return f"{TEMPLATE_DIR}/{language}/{kind}.html"
+
+
+def template_identity(kind: str, language: str) -> TemplateIdentity:
+    """The kind's template as it stands: its content hash and the version it makes.
+
+    The hash covers every file the letter is made of (the kind's template, the
+    shared layout and partials, the stylesheet and the packaged seal), as the
+    template engine finds them; the version names the kind, the language and the
+    first 12 hex digits of that hash, so any edit makes a new version.
+    """
+    engine = engines["django"]
+    digest = hashlib.sha256()
+    names = [
+        template_name(kind, language),
+        *(f"{TEMPLATE_DIR}/{language}/{part}" for part in SHARED_PARTS),
+        f"{TEMPLATE_DIR}/letter.css",
+    ]
+    for name in names:
+        source = engine.get_template(name).template.source
+        digest.update(name.encode() + b"\0" + source.encode("utf-8") + b"\0")
+    for asset in ASSETS_HASHED:
+        digest.update(asset.encode() + b"\0" + asset_bytes(asset) + b"\0")
+    sha = digest.hexdigest()
+    return TemplateIdentity(
+        name=template_name(kind, language), version=f"{kind}/{language}@{sha[:12]}", sha256=sha
+    )
+
+
+# --- facts ------------------------------------------------------------------------------
+
+
+def rule_version(case: Case, on: datetime.date) -> tuple[str, str]:
+    """(label, legal basis) of the rule version the case is judged by."""
+    from cases.services import case_governing_rule_set
+
+    try:
+        rule_set = case_governing_rule_set(case, on=on)
+    except RedressError:
+        return "—", ""
+    return rule_set.label, rule_set.legal_basis
+
+
+def seal_source(case: Case) -> str:
+    """The agency's own seal (PNG or JPEG) if it has one, else the packaged one.
+
+    An agency's seal is copied once into the letters storage under its SHA-256
+    (``seals/<sha256>.png``) and the letter names it by that hash, so the letter's
+    HTML stays small and a later change of seal never alters an issued letter.
+    """
+    seal = case.agency.seal
+    if seal:
+        try:
+            with seal.open("rb") as handle:
+                content = handle.read(SEAL_MAX_BYTES + 1)
+        except OSError:
+            content = b""
+        extension = None
+        if content.startswith(b"\x89PNG\r\n\x1a\n"):
+            extension = "png"
+        elif content.startswith(b"\xff\xd8\xff"):
+            extension = "jpg"
+        if extension and len(content) <= SEAL_MAX_BYTES:
+            name = f"{hashlib.sha256(content).hexdigest()}.{extension}"
+            storage = Letter.storage()
+            if not storage.exists(f"{SEALS_FOLDER}/{name}"):
+                storage.save(f"{SEALS_FOLDER}/{name}", ContentFile(content))
+            return SEAL_SCHEME + name
+    return asset_url("seal.svg")
+
+
+def final_signers(case: Case) -> list[str]:
+    """Usernames of the officials who signed the case's final sign-off round."""
+    if not case.decision:
+        return []
+    return list(
+        Signature.objects.filter(case=case, round=case.signoff_round, decision=case.decision)
+        .order_by("signed_at", "id")
+        .values_list("signer__username", flat=True)
+    )
+
+
+def _deadline(case: Case, step: str) -> Deadline | None:
+    return Deadline.objects.filter(case=case, step=step).order_by("-id").first()
+
+
+def _event(case: Case, kind: str):
+    return case.events.filter(kind=kind).order_by("-seq").first()
+
+
+def _evidence(item: Evidence, language: str) -> dict:
+    return {
+        "name": item.original_name,
+        "material": MATERIALS[language].get(item.material, item.material),
+        "sha256": item.sha256[:16],
+        "outcome": item.review_outcome,
+        "outcome_label": EVIDENCE_OUTCOMES[language].get(item.review_outcome, item.review_outcome),
+        "reason": item.review_reason,
+        "reviewed_on": format_date(local_day(item.reviewed_at), language),
+    }
+
+
+def _platform_name(publication: Publication, language: str) -> str:
+    platform = publication.platform
+    return (platform.name_en or platform.name) if language == "en" else platform.name
+
+
+def _records(case: Case, evidence: list[Evidence], language: str) -> list[dict]:
+    rows = []
+    case_records = (
+        case.case_records.select_related("record__list_type", "record__agency")
+        .prefetch_related(
+            Prefetch(
+                "record__publications",
+                queryset=Publication.objects.select_related("platform").order_by("platform__code"),
+            )
+        )
+        .order_by("record__listed_on", "record_id")
+    )
+    for cr in case_records:
+        record = cr.record
+        publications = list(record.publications.all())
+        rows.append(
+            {
+                "list_type": (record.list_type.name_en or record.list_type.name)
+                if language == "en"
+                else record.list_type.name,
+                "decision_no": record.decision_no,
+                "agency": (record.agency.name_en or record.agency.name)
+                if language == "en"
+                else record.agency.name,
+                "legal_basis": record.legal_basis,
+                "severity": SEVERITIES[language].get(record.severity, record.severity),
+                "penalty": PENALTIES[language].get(record.penalty_type, record.penalty_type),
+                "listed_on": format_date(record.listed_on, language),
+                "restorable_from": record.restorable_from,
+                "outcome": cr.outcome,
+                "outcome_label": RECORD_OUTCOMES[language].get(cr.outcome, cr.outcome),
+                "correction": cr.correction,
+                "reason": cr.reason,
+                "platforms": [_platform_name(p, language) for p in publications],
+                "withdrawn_from": [
+                    _platform_name(p, language)
+                    for p in publications
+                    if p.status
+                    in (Publication.Status.WITHDRAWAL_REQUESTED, Publication.Status.WITHDRAWN)
+                ],
+                "evidence": [_evidence(e, language) for e in evidence if e.record_id == record.pk],
+            }
+        )
+    return rows
+
+
+def letter_facts(
+    case: Case,
+    kind: str,
+    language: str,
+    *,
+    code: str,
+    issued_at: datetime.datetime,
+    reapply_from: datetime.date | None = None,
+) -> dict:
+    """Everything the letter prints, as plain values in the letter's language."""
+    issued_on = local_day(issued_at)
+    agency = case.agency
+    en = language == "en"
+    label, legal_basis = rule_version(case, issued_on)
+    evidence = list(case.evidence.order_by("uploaded_at", "id"))
+    records = _records(case, evidence, language)
+    case_kind = CASE_KINDS[language][case.kind]
+    partly = case.decision == Case.Decision.PARTLY_APPROVED
+    facts = {
+        "language": language,
+        "kind": kind,
+        "title": TITLES[language][kind].format(kind=case_kind),
+        "case_kind": case.kind,
+        "case_kind_label": case_kind,
+        "reference": case.reference,
+        "submitted_on": format_date(local_day(case.submitted_at), language),
+        "grounds": case.grounds,
+        "subject": {
+            "name": case.subject.name,
+            "code": case.subject.code,
+            "public_code": masked_code(case.subject),
+            "code_label": CODE_LABELS[language][case.subject.kind],
+            "is_person": case.subject.kind == Subject.Kind.NATURAL,
+        },
+        "agency": {
+            "name": (agency.name_en or agency.name) if en else agency.name,
+            "name_zh": agency.name,
+            "address": agency.address,
+            "reconsideration_body": agency.reconsideration_body,
+            "court": agency.court,
+        },
+        "records": records,
+        "rule_version": label,
+        "legal_basis": legal_basis,
+        "issued_on": format_date(issued_on, language),
+        "seal_src": seal_source(case),
+        "code": code,
+        "code_display": f"{code[:5]}-{code[5:]}",
+        "verify_url": verify_url(code),
+        "appeal": {
+            "days": RECONSIDERATION_DAYS,
+            "months": LAWSUIT_MONTHS,
+            "reconsideration_body": agency.reconsideration_body,
+            "court": agency.court,
+        },
+        "decision": case.decision,
+        "partly": partly,
+        "decided_on": format_date(local_day(case.decided_at), language),
+        "reasons": case.decision_reasons,
+    }
+    if kind == K.ACCEPTANCE:
+        facts.update(_acceptance(case, language))
+    elif kind == K.MATERIALS_REQUEST:
+        facts.update(_materials_request(case, language))
+    elif kind in (K.APPROVAL, K.WITHDRAWAL_NOTICE):
+        facts["upheld"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
+        facts["refused"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED]
+        facts["removal_days"] = case.rule_set.removal_days if case.rule_set_id else None
+    elif kind == K.REJECTION:
+        facts["general_evidence"] = [
+            _evidence(e, language) for e in evidence if e.record_id is None
+        ]
+        facts["reapply_from"] = format_date(
+            reapply_from or _earliest_reapplication(case, records, issued_on), language
+        )
+    elif kind == K.REVOCATION:
+        event = _event(case, "revoked")
+        facts["revoked_on"] = format_date(local_day(event.at) if event else issued_on, language)
+        facts["revocation_reason"] = event.note if event else ""
+        facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
+    return facts
+
+
+def _acceptance(case: Case, language: str) -> dict:
+    decision = _deadline(case, Deadline.Step.DECISION)
+    before_acceptance = case.evidence.all()
+    if case.accepted_at is not None:
+        before_acceptance = before_acceptance.filter(uploaded_at__lte=case.accepted_at)
+    last_upload = (
+        before_acceptance.order_by("-uploaded_at").values_list("uploaded_at", flat=True).first()
+    )
+    complete_at = max(filter(None, [case.submitted_at, last_upload]))
+    return {
+        "received_on": format_date(local_day(case.submitted_at), language),
+        "complete_on": format_date(local_day(complete_at), language),
+        "accepted_on": format_date(local_day(case.accepted_at), language),
+        "decision_due_on": format_date(decision.due_on if decision else None, language),
+        "decision_working_days": decision.working_days if decision else None,
+    }
+
+
+def _materials_request(case: Case, language: str) -> dict:
+    materials = _deadline(case, Deadline.Step.MATERIALS)
+    return {
+        "missing": [
+            {
+                "label": MATERIALS[language].get(item.get("material"), item.get("material")),
+                "detail": item.get("detail", ""),
+            }
+            for item in case.missing_materials
+        ],
+        "requested_on": format_date(local_day(case.materials_requested_at), language),
+        "materials_due_on": format_date(materials.due_on if materials else None, language),
+        "materials_working_days": materials.working_days if materials else None,
+        "resubmit_url": settings.REDRESS_SITE_URL.rstrip("/") + "/",
+    }
+
+
+def _earliest_reapplication(case: Case, records: list[dict], issued_on: datetime.date):
+    """The day after the decision, or the end of a record's minimum publication period.
+
+    The rule sets carry no waiting period after a refusal, so none is invented: a new
+    request may be filed at once with new evidence, but a restoration still not before
+    the record's minimum publication period ends.
+    """
+    earliest = issued_on + datetime.timedelta(days=1)
+    if case.kind == Case.Kind.RESTORATION:
+        for record in records:
+            if record["restorable_from"] and record["restorable_from"] > earliest:
+                earliest = record["restorable_from"]
+    return earliest
+
+
+def letter_html(
+    case: Case,
+    kind: str,
+    language: str,
+    *,
+    code: str,
+    issued_at: datetime.datetime,
+    reapply_from: datetime.date | None = None,
+) -> tuple[str, TemplateIdentity, str]:
+    """(HTML, template identity, rule version label) of the letter: same input, same HTML."""
+    if language not in LANGUAGES:
+        raise ValueError(f"Letters are written in {', '.join(LANGUAGES)}, not {language!r}.")
+    facts = letter_facts(
+        case, kind, language, code=code, issued_at=issued_at, reapply_from=reapply_from
+    )
+    identity = template_identity(kind, language)
+    with translation.override(language):
+        html = render_to_string(identity.name, facts)
+    return html, identity, facts["rule_version"]

@@ -1,0 +1,387 @@
+"""The auditor's export: an agency's decisions of a period as one ZIP, verifiable offline.
+
+Layout of the ZIP::
+
+    letters/<reference>/<kind>-<code>.pdf   every issued letter of the cases
+    events.jsonl                            every case event, one payload per line,
+                                            in case (reference) then seq order
+    manifest.csv                            one row per letter
+    manifest.json                           the same rows, plus the export's scope and
+                                            per case: decision, signers, events, last hash
+
+``export_write`` streams: cases and events are read from the database in chunks,
+each PDF is copied from storage in pieces, and the ZIP is written to a file object
+as it goes, so memory stays flat whatever the number of letters. ``export_verify``
+checks a ZIP with no database at all: every letter against the manifest and
+against the ``letter_issued`` event that recorded its hash, and every case's
+event chain.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+import json
+import zipfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+
+from django.db.models import F
+from django.utils import timezone
+
+from cases.events import chain_verify, event_payload
+from cases.models import Agency, Case, CaseEvent, Signature
+from documents.models import Letter
+
+FORMAT = "redress-decisions-export/1"
+MANIFEST_FIELDS = [
+    "case_reference",
+    "subject_name",
+    "subject_code",
+    "case_kind",
+    "decision",
+    "signers",
+    "decided_on",
+    "letter_kind",
+    "language",
+    "verification_code",
+    "issued_on",
+    "file",
+    "sha256",
+    "size",
+]
+COPY_CHUNK = 256 * 1024
+CASE_CHUNK = 500
+EVENT_CHUNK = 2000
+
+
+@dataclass
+class ExportSummary:
+    cases: int = 0
+    letters: int = 0
+    events: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+def _batched(iterable: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(iterable)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def decided_cases(agency: Agency, date_from: datetime.date, date_to: datetime.date):
+    """The agency's cases decided on a local date in [date_from, date_to]."""
+    return Case.objects.filter(
+        agency=agency,
+        decided_at__gte=_day_start(date_from),
+        decided_at__lt=_day_start(date_to + datetime.timedelta(days=1)),
+    ).order_by("reference")
+
+
+def _zip_time(at: datetime.datetime | None) -> tuple:
+    at = timezone.localtime(at or timezone.now())
+    return (max(at.year, 1980), at.month, at.day, at.hour, at.minute, at.second)
+
+
+def _signers_by_case(cases: list[Case]) -> dict[int, list[str]]:
+    rounds = {case.pk: case.signoff_round for case in cases}
+    signers = defaultdict(list)
+    for case_id, round_, username in (
+        Signature.objects.filter(case_id__in=rounds)
+        .order_by("signed_at", "id")
+        .values_list("case_id", "round", "signer__username")
+    ):
+        if round_ == rounds[case_id]:
+            signers[case_id].append(username)
+    return signers
+
+
+def export_write(
+    fileobj,
+    *,
+    agency: Agency,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    progress: Callable[[int, int], None] | None = None,
+    progress_every: int = 100,
+) -> ExportSummary:
+    """Write the export ZIP to ``fileobj`` (a writable, seekable binary file)."""
+    cases = decided_cases(agency, date_from, date_to)
+    total = Letter.objects.filter(case__in=cases, status=Letter.Status.ISSUED).count()
+    summary = ExportSummary()
+    progress = progress or (lambda done, total: None)
+    progress(0, total)
+    storage = Letter.storage()
+    rows: list[dict] = []
+    case_rows: dict[str, dict] = {}
+    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for batch in _batched(
+            cases.select_related("subject").iterator(chunk_size=CASE_CHUNK), CASE_CHUNK
+        ):
+            signers = _signers_by_case(batch)
+            by_id = {case.pk: case for case in batch}
+            for case in batch:
+                summary.cases += 1
+                case_rows[case.reference] = {
+                    "reference": case.reference,
+                    "subject_name": case.subject.name,
+                    "subject_code": case.subject.code,
+                    "case_kind": case.kind,
+                    "decision": case.decision,
+                    "signers": signers.get(case.pk, []),
+                    "decided_on": timezone.localdate(case.decided_at).isoformat(),
+                    "letters": 0,
+                    "events": 0,
+                    "last_hash": "",
+                }
+            letters = (
+                Letter.objects.filter(case_id__in=by_id, status=Letter.Status.ISSUED)
+                .order_by("case__reference", "issued_at", "id")
+                .only(
+                    "id",
+                    "case_id",
+                    "kind",
+                    "language",
+                    "verification_code",
+                    "issued_at",
+                    "pdf",
+                    "sha256",
+                    "size",
+                )
+            )
+            for letter in letters:
+                case = by_id[letter.case_id]
+                arcname = f"letters/{case.reference}/{letter.kind}-{letter.verification_code}.pdf"
+                if not _copy_into(zf, storage, letter.pdf.name, arcname, letter.issued_at):
+                    summary.unreadable.append(arcname)
+                row = case_rows[case.reference]
+                row["letters"] += 1
+                rows.append(
+                    {
+                        "case_reference": case.reference,
+                        "subject_name": case.subject.name,
+                        "subject_code": case.subject.code,
+                        "case_kind": case.kind,
+                        "decision": case.decision,
+                        "signers": " ".join(row["signers"]),
+                        "decided_on": row["decided_on"],
+                        "letter_kind": letter.kind,
+                        "language": letter.language,
+                        "verification_code": letter.verification_code,
+                        "issued_on": timezone.localdate(letter.issued_at).isoformat(),
+                        "file": arcname,
+                        "sha256": letter.sha256,
+                        "size": letter.size,
+                    }
+                )
+                summary.letters += 1
+                if summary.letters % progress_every == 0:
+                    progress(summary.letters, total)
+        progress(summary.letters, total)
+
+        events = (
+            CaseEvent.objects.filter(case__in=cases)
+            .annotate(case_reference=F("case__reference"))
+            .order_by("case__reference", "seq")
+        )
+        info = zipfile.ZipInfo("events.jsonl", date_time=_zip_time(None))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(info, "w", force_zip64=True) as raw:
+            out = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+            for event in events.iterator(chunk_size=EVENT_CHUNK):
+                payload = event_payload(event, reference=event.case_reference)
+                out.write(json.dumps(payload, ensure_ascii=False, sort_keys=True) + "\n")
+                row = case_rows.get(event.case_reference)
+                if row is not None:
+                    row["events"] += 1
+                    row["last_hash"] = event.hash
+                summary.events += 1
+            out.flush()
+            out.detach()
+
+        with zf.open("manifest.csv", "w") as raw:
+            out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            writer = csv.DictWriter(out, fieldnames=MANIFEST_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+            out.flush()
+            out.detach()
+
+        manifest = {
+            "format": FORMAT,
+            "agency": {"code": agency.code, "name": agency.name},
+            "from": date_from.isoformat(),
+            "to": date_to.isoformat(),
+            "generated_at": timezone.localtime().isoformat(timespec="seconds"),
+            "letters": rows,
+            "cases": list(case_rows.values()),
+        }
+        zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
+    return summary
+
+
+def _copy_into(zf: zipfile.ZipFile, storage, name: str, arcname: str, at) -> bool:
+    """Copy one stored file into the ZIP in pieces; False if storage cannot read it."""
+    info = zipfile.ZipInfo(arcname, date_time=_zip_time(at))
+    info.compress_type = zipfile.ZIP_STORED  # PDFs are compressed already
+    try:
+        source = storage.open(name, "rb")
+    except OSError:
+        return False
+    with source, zf.open(info, "w") as target:
+        while chunk := source.read(COPY_CHUNK):
+            target.write(chunk)
+    return True
+
+
+# --- offline verification ------------------------------------------------------------------
+
+
+@dataclass
+class VerifyReport:
+    problems: list[str] = field(default_factory=list)
+    letters: int = 0
+    cases: int = 0
+    events: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _sha256_member(zf: zipfile.ZipFile, name: str) -> str:
+    digest = hashlib.sha256()
+    with zf.open(name) as handle:
+        while chunk := handle.read(COPY_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _event_groups(zf: zipfile.ZipFile, report: VerifyReport) -> Iterator[tuple[str, list[dict]]]:
+    """The events of each case, in file order; one case's events must be contiguous."""
+    seen: set[str] = set()
+    current: str | None = None
+    group: list[dict] = []
+    with zf.open("events.jsonl") as raw:
+        for number, line in enumerate(io.TextIOWrapper(raw, encoding="utf-8"), start=1):
+            if not line.strip():
+                continue
+            try:
+                payload = json.loads(line)
+                reference = payload["case"]
+            except (ValueError, KeyError, TypeError):
+                report.problems.append(f"events.jsonl line {number}: not an event payload")
+                continue
+            if reference != current:
+                if current is not None:
+                    yield current, group
+                if reference in seen:
+                    report.problems.append(
+                        f"events.jsonl line {number}: events of {reference} are not together"
+                    )
+                seen.add(reference)
+                current, group = reference, []
+            group.append(payload)
+    if current is not None:
+        yield current, group
+
+
+def export_verify(path_or_file) -> VerifyReport:
+    """Check an export ZIP without a database; every problem is named in the report."""
+    report = VerifyReport()
+    try:
+        zf = zipfile.ZipFile(path_or_file)
+    except (OSError, zipfile.BadZipFile) as exc:
+        report.problems.append(f"not a readable ZIP file: {exc}")
+        return report
+    with zf:
+        names = set(zf.namelist())
+        for required in ("manifest.json", "manifest.csv", "events.jsonl"):
+            if required not in names:
+                report.problems.append(f"{required} is missing")
+        if "manifest.json" not in names:
+            return report
+        try:
+            manifest = json.loads(zf.read("manifest.json"))
+            letters = manifest["letters"]
+            cases = {c["reference"]: c for c in manifest["cases"]}
+        except (ValueError, KeyError, TypeError) as exc:
+            report.problems.append(f"manifest.json is not a valid manifest: {exc}")
+            return report
+
+        if "manifest.csv" in names:
+            with zf.open("manifest.csv") as raw:
+                csv_rows = {
+                    (r["file"], r["sha256"])
+                    for r in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+                }
+            json_rows = {(r["file"], r["sha256"]) for r in letters}
+            for file_name, sha in sorted(csv_rows ^ json_rows):
+                report.problems.append(
+                    f"{file_name}: manifest.csv and manifest.json disagree (SHA-256 {sha[:12]}…)"
+                )
+
+        issued: dict[str, str] = {}
+        chained: set[str] = set()
+        if "events.jsonl" in names:
+            for reference, payloads in _event_groups(zf, report):
+                chained.add(reference)
+                report.cases += 1
+                report.events += len(payloads)
+                broken = chain_verify(payloads)
+                if broken is not None:
+                    report.problems.append(f"event chain broken: {broken}")
+                expected = cases.get(reference)
+                if expected is None:
+                    report.problems.append(f"{reference}: events of a case not in the manifest")
+                elif (expected.get("events"), expected.get("last_hash")) != (
+                    len(payloads),
+                    payloads[-1].get("hash"),
+                ):
+                    report.problems.append(
+                        f"{reference}: {len(payloads)} events end with "
+                        f"{str(payloads[-1].get('hash'))[:12]}…, the manifest lists "
+                        f"{expected.get('events')} ending with "
+                        f"{str(expected.get('last_hash'))[:12]}…: events are missing or extra"
+                    )
+                for payload in payloads:
+                    if payload.get("kind") == "letter_issued":
+                        data = payload.get("data") or {}
+                        issued[str(data.get("verification_code"))] = str(data.get("sha256"))
+            for reference in sorted(set(cases) - chained):
+                report.problems.append(f"{reference}: in the manifest but has no events")
+
+        listed = set()
+        for row in letters:
+            report.letters += 1
+            name = row.get("file", "")
+            listed.add(name)
+            if name not in names:
+                report.problems.append(f"{name}: listed in the manifest but missing from the ZIP")
+                continue
+            actual = _sha256_member(zf, name)
+            if actual != row.get("sha256"):
+                report.problems.append(
+                    f"{name}: SHA-256 is {actual[:12]}…, the manifest says "
+                    f"{str(row.get('sha256'))[:12]}…: the file was changed"
+                )
+            recorded = issued.get(str(row.get("verification_code")))
+            if recorded is None:
+                report.problems.append(f"{name}: no letter_issued event records this letter")
+            elif recorded != row.get("sha256"):
+                report.problems.append(
+                    f"{name}: the manifest's SHA-256 differs from the one its letter_issued "
+                    f"event recorded ({recorded[:12]}…)"
+                )
+        for name in sorted(n for n in names if n.startswith("letters/") and not n.endswith("/")):
+            if name not in listed:
+                report.problems.append(f"{name}: in the ZIP but not in the manifest")
+    return report

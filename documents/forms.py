@@ -1,0 +1,37 @@
+"""Forms of the documents pages: checking a copy of a letter, asking for an export."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from documents.selectors import audited_agencies
+
+
+class LetterCopyForm(forms.Form):
+    """A copy of a letter, uploaded to compare its SHA-256 with the issued one."""
+
+    file = forms.FileField(label="PDF")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = getattr(settings, "REDRESS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+        if upload.size > limit:
+            raise forms.ValidationError(f"The file is larger than {limit // (1024 * 1024)} MB.")
+        return upload
+
+
+class ExportForm(forms.Form):
+    agency = forms.ModelChoiceField(queryset=None, empty_label=None)
+    date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].queryset = audited_agencies(user)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            self.add_error("date_to", "The period ends before it starts.")
+        return data

@@ -1,0 +1,151 @@
+"""Letters a case produces, and the auditor's exports.
+
+A ``Letter`` is requested (state ``pending``) in the transaction of the decision it
+serves, with its text already fixed: the HTML rendered from the letter templates is
+stored on the row together with the template's content hash and the rule version,
+so editing a template later never changes a letter already requested or issued.
+A worker turns the HTML into a PDF, stores it and records its SHA-256 on the row
+and in the case's event log (``letter_issued``). The PDF is the letter; the HTML is kept
+so that the same bytes can be produced again and compared.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import storages
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Agency, Case
+
+
+def letters_storage():
+    return storages["letters"]
+
+
+def exports_storage():
+    return storages["exports"]
+
+
+class Letter(models.Model):
+    """One letter of a case, in one language."""
+
+    class Kind(models.TextChoices):
+        ACCEPTANCE = "acceptance", _("Acceptance notice (受理通知书)")
+        MATERIALS_REQUEST = "materials_request", _("Request for missing materials (补正材料通知书)")
+        NON_ACCEPTANCE = "non_acceptance", _("Non-acceptance notice (不予受理通知书)")
+        APPROVAL = "approval", _("Decision: approved or partly approved (决定书)")
+        REJECTION = "rejection", _("Decision: rejected (不予支持决定书)")
+        WITHDRAWAL_NOTICE = "withdrawal_notice", _("Withdrawal notice (撤下公示信息说明)")
+        REVOCATION = "revocation", _("Revocation decision (撤销信用修复决定书)")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting to be rendered")
+        RENDERING = "rendering", _("Being rendered")
+        ISSUED = "issued", _("Issued")
+        FAILED = "failed", _("Rendering failed")
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letters")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    verification_code = models.CharField(max_length=10, unique=True)
+    issued_at = models.DateTimeField(help_text=_("The letter's date, fixed when it is requested."))
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The person whose decision the letter serves."),
+    )
+    signers = models.JSONField(
+        default=list, blank=True, help_text=_("Usernames of the officials who signed.")
+    )
+    template_version = models.CharField(max_length=80)
+    template_sha256 = models.CharField(max_length=64)
+    rule_version = models.CharField(max_length=120, blank=True)
+    html = models.TextField(help_text=_("The letter's text as rendered from its template."))
+    pdf = models.FileField(storage=letters_storage, max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    render_started_at = models.DateTimeField(null=True, blank=True)
+    stored_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["issued_at", "id"]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["case", "kind"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.kind} {self.verification_code} ({self.status})"
+
+    @property
+    def code_display(self) -> str:
+        """The verification code as printed: two groups of five."""
+        return f"{self.verification_code[:5]}-{self.verification_code[5:]}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.kind}-{self.verification_code}.pdf"
+
+    @classmethod
+    def storage(cls):
+        """Where letters (and the agencies' seals they print) are stored."""
+        return cls._meta.get_field("pdf").storage
+
+
+class Export(models.Model):
+    """An auditor's export of an agency's decisions over a period (a ZIP, built by a worker)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        RUNNING = "running", _("Being written")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="exports")
+    date_from = models.DateField()
+    date_to = models.DateField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    file = models.FileField(storage=exports_storage, max_length=200, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    cases = models.PositiveIntegerField(default=0)
+    letters = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.agency.code} {self.date_from}–{self.date_to} ({self.status})"
+
+    @classmethod
+    def storage(cls):
+        return cls._meta.get_field("file").storage
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(99, self.done * 100 // self.total)

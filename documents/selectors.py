@@ -1,0 +1,80 @@
+"""Every non-trivial read of letters and exports, permission-aware."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from cases.models import Case, Membership, Role
+from documents.codes import verification_code_normalise
+from documents.models import Export, Letter
+
+
+def _agencies_where(user: AbstractBaseUser, role: str) -> QuerySet:
+    return Membership.objects.filter(user=user, role=role).values("agency_id")
+
+
+def letters_failed_for(user: AbstractBaseUser) -> QuerySet[Letter]:
+    """Failed letters of the agencies where ``user`` is a supervisor, oldest first."""
+    if not user.is_authenticated:
+        return Letter.objects.none()
+    return (
+        Letter.objects.filter(
+            status=Letter.Status.FAILED,
+            case__agency_id__in=_agencies_where(user, Role.SUPERVISOR),
+        )
+        .select_related("case", "case__agency", "case__subject")
+        .order_by("failed_at", "id")
+    )
+
+
+def letters_of_case(case: Case) -> QuerySet[Letter]:
+    return case.letters.order_by("issued_at", "id")
+
+
+def letter_by_code(code: str) -> Letter | None:
+    """The issued letter with this verification code, or None (malformed, unknown, unissued)."""
+    normalised = verification_code_normalise(code)
+    if normalised is None:
+        return None
+    return (
+        Letter.objects.filter(verification_code=normalised, status=Letter.Status.ISSUED)
+        .select_related("case", "case__agency")
+        .first()
+    )
+
+
+def letters_for_attachment(case: Case, *, language: str) -> list[tuple[str, bytes]]:
+    """The case's issued letters as (file name, bytes), the newest of each kind.
+
+    In ``language`` where the case has letters in it, otherwise in any language.
+    """
+    issued = case.letters.filter(status=Letter.Status.ISSUED).order_by("-issued_at", "-id")
+    chosen = issued.filter(language=language)
+    if not chosen.exists():
+        chosen = issued
+    latest: dict[str, Letter] = {}
+    for letter in chosen:
+        latest.setdefault(letter.kind, letter)
+    attachments = []
+    for letter in sorted(latest.values(), key=lambda item: (item.issued_at, item.pk)):
+        with letter.pdf.open("rb") as handle:
+            attachments.append((letter.file_name, handle.read()))
+    return attachments
+
+
+def exports_for(user: AbstractBaseUser) -> QuerySet[Export]:
+    """Exports of the agencies ``user`` audits, newest first."""
+    if not user.is_authenticated:
+        return Export.objects.none()
+    return Export.objects.filter(agency_id__in=_agencies_where(user, Role.AUDITOR)).select_related(
+        "agency", "requested_by"
+    )
+
+
+def audited_agencies(user: AbstractBaseUser):
+    from cases.models import Agency
+
+    if not user.is_authenticated:
+        return Agency.objects.none()
+    return Agency.objects.filter(pk__in=_agencies_where(user, Role.AUDITOR)).order_by("code")

@@ -1,0 +1,588 @@
+"""Who may see and do what, everywhere: every role against every page and endpoint.
+
+The world: two companies (A and B), each with a representative; agency X (Shenzhen)
+with one officer per role and an auditor; agency Y (Guangzhou) with an officer and an
+auditor; an administrator with no agency; and anonymous visitors. Three cases, each at
+its acceptance check with evidence and an issued letter:
+
+* ``A@X``: company A's case at agency X;
+* ``B@X``: company B's case at agency X (for A: another entity's);
+* ``B@Y``: company B's case at agency Y (for X: another agency's).
+
+Each test is one role at one page or endpoint, tried on all three cases, and asserts
+the status code for each: what the role may see answers 200 (or does the thing), what
+it may see but not change answers 403, what it may not see answers 404, exactly as
+for something that does not exist. The last part checks that the API's lists filter in
+the database: their query count does not grow with rows, and none runs a COUNT.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from cases.models import Case, Evidence, Role
+from documents.codes import verification_code_new
+from documents.models import Letter
+from tests import factories
+from tests import flow_helpers as flow
+from tests.helpers import pdf_bytes, restorable_record
+from workflows import services as route
+
+TARGETS = ("A@X", "B@X", "B@Y")
+
+X_OFFICERS = ("intake_x", "case_officer_x", "legal_x", "signer_x", "supervisor_x")
+X_MEMBERS = (*X_OFFICERS, "auditor_x")
+Y_MEMBERS = ("officer_y", "auditor_y")
+ENTITIES = ("entity_a", "entity_b")
+ROLES = ("anonymous", *ENTITIES, *X_OFFICERS, "officer_y", "auditor_x", "auditor_y", "admin")
+
+# Who acts for which company, who works at (or audits) which agency.
+SUBJECT_OF = {"entity_a": "A", "entity_b": "B"}
+AGENCY_OF = {**dict.fromkeys(X_MEMBERS, "X"), **dict.fromkeys(Y_MEMBERS, "Y")}
+# Who holds the acceptance check's role (intake) at which agency.
+INTAKE_AT = {"intake_x": "X", "officer_y": "Y"}
+SUPERVISOR_AT = {"supervisor_x": "X"}
+
+
+def subject(target: str) -> str:
+    return target.split("@")[0]
+
+
+def agency(target: str) -> str:
+    return target.split("@")[1]
+
+
+def sees(role: str, target: str) -> bool:
+    """An entity sees its subjects' cases; an officer or auditor their agency's."""
+    if role in SUBJECT_OF:
+        return SUBJECT_OF[role] == subject(target)
+    return AGENCY_OF.get(role) == agency(target)
+
+
+def member_of_agency(role: str, target: str) -> bool:
+    return AGENCY_OF.get(role) == agency(target)
+
+
+# --- the world ------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    users: dict
+    cases: dict
+    records: dict  # the records of each case
+    free_records: dict  # a record of the same subject and agency, in no case yet
+    evidence: dict
+    letters: dict
+
+    def task(self, target: str):
+        return flow.open_task(self.cases[target], "acceptance_check")
+
+
+def _letter(case: Case) -> Letter:
+    """An issued letter with a stored (placeholder) PDF: what the endpoints read."""
+    letter = Letter(
+        case=case,
+        kind=Letter.Kind.ACCEPTANCE,
+        language="en",
+        status=Letter.Status.ISSUED,
+        verification_code=verification_code_new(),
+        issued_at=timezone.now(),
+        template_version="test",
+        template_sha256="0" * 64,
+        html="<p>Acceptance notice</p>",
+        sha256="0" * 64,
+        size=9,
+    )
+    letter.pdf.save(f"{case.reference}/{letter.file_name}", ContentFile(b"%PDF-1.4\n"), save=False)
+    letter.save()
+    return letter
+
+
+def _build_world() -> World:
+    platforms = [
+        factories.PlatformFactory(code="creditchina", name="信用中国"),
+        factories.PlatformFactory(code="gsxt", name="国家企业信用信息公示系统"),
+    ]
+    x = factories.AgencyFactory(code="SZAMR", name="深圳市市场监督管理局", region_code="440300")
+    y = factories.AgencyFactory(code="GZAMR", name="广州市市场监督管理局", region_code="440100")
+    agencies = {"X": x, "Y": y}
+    companies = {"A": factories.SubjectFactory(), "B": factories.SubjectFactory()}
+    users = {
+        "anonymous": None,
+        "entity_a": factories.representative(companies["A"], "entity-a"),
+        "entity_b": factories.representative(companies["B"], "entity-b"),
+        "intake_x": factories.officer(Role.INTAKE, x, "intake-x"),
+        "case_officer_x": factories.officer(Role.CASE_OFFICER, x, "case-officer-x"),
+        "legal_x": factories.officer(Role.LEGAL_REVIEWER, x, "legal-x"),
+        "signer_x": factories.officer(Role.SIGNER, x, "signer-x"),
+        "supervisor_x": factories.officer(Role.SUPERVISOR, x, "supervisor-x"),
+        "officer_y": factories.officer(Role.INTAKE, y, "officer-y"),
+        "auditor_x": factories.officer(Role.AUDITOR, x, "auditor-x"),
+        "auditor_y": factories.officer(Role.AUDITOR, y, "auditor-y"),
+        "admin": get_user_model().objects.create_superuser("admin", "admin@example.test", "pw"),
+    }
+    cases, records, free, evidence, letters = {}, {}, {}, {}, {}
+    for target in TARGETS:
+        company, where = companies[subject(target)], agencies[agency(target)]
+        applicant = users[f"entity_{subject(target).lower()}"]
+        record = restorable_record(company, where, platforms)
+        case = flow.file_restoration(company, [record], applicant)
+        cases[target], records[target] = case, record
+        free[target] = restorable_record(company, where)
+        evidence[target] = case.evidence.order_by("id").first()
+        letters[target] = _letter(case)
+    return World(users, cases, records, free, evidence, letters)
+
+
+@pytest.fixture(scope="module")
+def _world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The world, built once per module inside a transaction that is rolled back at its end.
+
+    Each test runs in a savepoint of its own inside it (pytest-django's ``db``), so what
+    one test does (a claim, a withdrawal) is undone before the next one.
+    """
+    files = tmp_path_factory.mktemp("matrix-files")
+    with django_db_blocker.unblock(), pytest.MonkeyPatch.context() as patch:
+        for alias in ("evidence", "letters"):
+            (files / alias).mkdir()
+            patch.setattr(storages[alias], "location", str(files / alias))
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield _build_world()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(_world, db) -> World:
+    return _world
+
+
+def api(world: World, role: str) -> APIClient:
+    client = APIClient()
+    user = world.users[role]
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def browser(world: World, role: str) -> Client:
+    client = Client()
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    return client
+
+
+# --- the API: one target at a time ---------------------------------------------------------------
+
+
+def _read_expectation(role, target, *, officers_only=False):
+    if role == "anonymous":
+        return 401
+    if officers_only and role in SUBJECT_OF:
+        return 404
+    return 200 if sees(role, target) else 404
+
+
+def _applicant_action(role, target, *, done):
+    """An action for the applicant's side: the subject's representative does it."""
+    if role == "anonymous":
+        return 401
+    if not sees(role, target):
+        return 404
+    return done if role in SUBJECT_OF else 403  # officers and auditors may only read
+
+
+def _claim(role, target):
+    if role == "anonymous":
+        return 401
+    if not member_of_agency(role, target):
+        return 404  # entities, the admin, another agency: the task does not exist for them
+    return 200 if INTAKE_AT.get(role) == agency(target) else 403
+
+
+def _release(role, target):
+    if role == "anonymous":
+        return 401
+    if not member_of_agency(role, target):
+        return 404
+    owner = INTAKE_AT.get(role) == agency(target)
+    return 200 if owner or SUPERVISOR_AT.get(role) == agency(target) else 403
+
+
+def _file(role, target):
+    if role == "anonymous":
+        return 401
+    return 201 if SUBJECT_OF.get(role) == subject(target) else 400
+
+
+def _do_file(world, client, target):
+    record = world.free_records[target]
+    return client.post(
+        "/api/v1/cases/",
+        {
+            "kind": "restoration",
+            "subject_code": record.subject.code,
+            "record_ids": [record.pk],
+            "grounds": "Paid and corrected.",
+        },
+        format="json",
+    )
+
+
+def _do_evidence(world, client, target):
+    upload = SimpleUploadedFile("more.pdf", pdf_bytes(target), "application/pdf")
+    return client.post(
+        f"/api/v1/cases/{world.cases[target].pk}/evidence/",
+        {"file": upload, "material": "other", "description": "More."},
+        format="multipart",
+    )
+
+
+def _do_complete(world, client, target, role):
+    task = world.task(target)
+    if _claim(role, target) == 200:
+        route.task_claim(task=task, user=world.users[role])
+    return client.post(
+        f"/api/v1/tasks/{task.pk}/complete/",
+        {"decision": "accept", "note": "Complete."},
+        format="json",
+    )
+
+
+def _do_release(world, client, target, role):
+    task = world.task(target)
+    owner = world.users["intake_x" if agency(target) == "X" else "officer_y"]
+    route.task_claim(task=task, user=owner)
+    return client.post(f"/api/v1/tasks/{task.pk}/release/")
+
+
+API_ENDPOINTS = {
+    "GET record": (
+        lambda w, c, t, r: c.get(f"/api/v1/records/{w.records[t].pk}/"),
+        _read_expectation,
+    ),
+    "GET case": (
+        lambda w, c, t, r: c.get(f"/api/v1/cases/{w.cases[t].pk}/"),
+        _read_expectation,
+    ),
+    "GET case letters": (
+        lambda w, c, t, r: c.get(f"/api/v1/cases/{w.cases[t].pk}/letters/"),
+        _read_expectation,
+    ),
+    "GET letter": (
+        lambda w, c, t, r: c.get(f"/api/v1/cases/{w.cases[t].pk}/letters/{w.letters[t].pk}/"),
+        _read_expectation,
+    ),
+    "GET letter pdf": (
+        lambda w, c, t, r: c.get(f"/api/v1/cases/{w.cases[t].pk}/letters/{w.letters[t].pk}/pdf/"),
+        _read_expectation,
+    ),
+    "GET task": (
+        lambda w, c, t, r: c.get(f"/api/v1/tasks/{w.task(t).pk}/"),
+        lambda role, t: _read_expectation(role, t, officers_only=True),
+    ),
+    "POST case": (lambda w, c, t, r: _do_file(w, c, t), _file),
+    "POST evidence": (
+        lambda w, c, t, r: _do_evidence(w, c, t),
+        lambda role, t: _applicant_action(role, t, done=201),
+    ),
+    "POST withdraw": (
+        lambda w, c, t, r: c.post(f"/api/v1/cases/{w.cases[t].pk}/withdraw/", {}, format="json"),
+        lambda role, t: _applicant_action(role, t, done=200),
+    ),
+    "POST resubmit": (
+        # Nothing was asked for: the applicant's side is told the state is wrong (409).
+        lambda w, c, t, r: c.post(f"/api/v1/cases/{w.cases[t].pk}/resubmit/", {}, format="json"),
+        lambda role, t: _applicant_action(role, t, done=409),
+    ),
+    "POST claim": (
+        lambda w, c, t, r: c.post(f"/api/v1/tasks/{w.task(t).pk}/claim/"),
+        _claim,
+    ),
+    "POST complete": (lambda w, c, t, r: _do_complete(w, c, t, r), _claim),
+    "POST release": (lambda w, c, t, r: _do_release(w, c, t, r), _release),
+}
+
+
+@pytest.mark.parametrize("endpoint", list(API_ENDPOINTS))
+@pytest.mark.parametrize("role", ROLES)
+def test_api_endpoint(world, role, endpoint):
+    call, expectation = API_ENDPOINTS[endpoint]
+    client = api(world, role)
+    got, expected = {}, {}
+    for target in TARGETS:
+        response = call(world, client, target, role)
+        got[target] = response.status_code
+        expected[target] = expectation(role, target)
+        if response.status_code >= 400 and response.get("Content-Type") == "application/json":
+            body = response.json()
+            assert {"code", "message"} <= set(body), (target, body)
+    assert got == expected
+
+
+# --- the API's lists: what each role finds in them -----------------------------------------------
+
+
+def _ids(response) -> set:
+    assert response.status_code == 200, response.status_code
+    return {row["id"] for row in response.json()["results"]}
+
+
+API_LISTS = {
+    "records": lambda w, t: w.records[t].pk,
+    "cases": lambda w, t: w.cases[t].pk,
+    "tasks": lambda w, t: w.task(t).pk,
+}
+
+
+@pytest.mark.parametrize("listing", list(API_LISTS))
+@pytest.mark.parametrize("role", ROLES)
+def test_api_list(world, role, listing):
+    client = api(world, role)
+    response = client.get(f"/api/v1/{listing}/")
+    if role == "anonymous":
+        assert response.status_code == 401
+        return
+    listed = _ids(response)
+    mine = API_LISTS[listing]
+    found = {target for target in TARGETS if mine(world, target) in listed}
+    if listing == "tasks":
+        # Tasks are for those who may take them: intake officers of the case's agency.
+        expected = {t for t in TARGETS if INTAKE_AT.get(role) == agency(t)}
+    else:
+        expected = {t for t in TARGETS if sees(role, t)}
+    assert found == expected
+    if listing == "records":  # nothing else of anyone else's either
+        visible = {world.records[t].pk for t in TARGETS} | {
+            world.free_records[t].pk for t in TARGETS
+        }
+        assert listed <= visible
+
+
+def test_the_token_endpoint_is_open_to_anonymous_callers_only_with_credentials(world):
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": "entity-a", "password": "pw"}, format="json"
+    )
+    assert response.status_code == 200
+    assert APIClient().post("/api/v1/auth/token/", {}, format="json").status_code == 400
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+
+def _workspace(role, target=None, *, page_of_case=False, supervisors_only=False):
+    """The officers' workspace: log in first; entities and the admin are refused (403)."""
+    if role == "anonymous":
+        return 302
+    if role not in AGENCY_OF:
+        return 403
+    if supervisors_only and role not in SUPERVISOR_AT:
+        return 403
+    if page_of_case and not member_of_agency(role, target):
+        return 404
+    return 200
+
+
+def _portal(role, target=None, *, page_of_case=False):
+    """The entity portal: log in first; officers and auditors are refused (403)."""
+    if role == "anonymous":
+        return 302
+    if role in AGENCY_OF:
+        return 403
+    if page_of_case and not sees(role, target):
+        return 404
+    return 200
+
+
+def _url(name, *args) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+PAGES = {
+    # The officers' workspace.
+    "workflow index": (
+        lambda w, t: "/workflow/",
+        lambda role, t: 302 if role in AGENCY_OF else _workspace(role),
+    ),
+    "workflow inbox": (lambda w, t: "/workflow/inbox/", lambda role, t: _workspace(role)),
+    "workflow queue": (lambda w, t: "/workflow/queue/", lambda role, t: _workspace(role)),
+    "workflow archive": (lambda w, t: "/workflow/archive/", lambda role, t: _workspace(role)),
+    "workflow cases": (lambda w, t: "/workflow/cases/", lambda role, t: _workspace(role)),
+    "workflow agency tasks": (
+        lambda w, t: "/workflow/agency/",
+        lambda role, t: _workspace(role, supervisors_only=True),
+    ),
+    "workflow case page": (
+        lambda w, t: f"/workflow/cases/{w.cases[t].pk}/",
+        lambda role, t: _workspace(role, t, page_of_case=True),
+    ),
+    "workflow evidence preview": (
+        lambda w, t: f"/workflow/evidence/{w.evidence[t].pk}/preview/",
+        lambda role, t: _workspace(role, t, page_of_case=True),
+    ),
+    "workflow evidence download": (
+        lambda w, t: f"/workflow/evidence/{w.evidence[t].pk}/download/",
+        lambda role, t: _workspace(role, t, page_of_case=True),
+    ),
+    # In-app notifications (JSON): anyone signed in reads their own.
+    "notifications": (
+        lambda w, t: "/notifications/",
+        lambda role, t: 401 if role == "anonymous" else 200,
+    ),
+    # The entity portal.
+    "portal index": (lambda w, t: _url("portal:index"), lambda role, t: _portal(role)),
+    "portal records": (lambda w, t: _url("portal:records"), lambda role, t: _portal(role)),
+    "portal cases": (lambda w, t: _url("portal:cases"), lambda role, t: _portal(role)),
+    "portal file": (lambda w, t: _url("portal:file"), lambda role, t: _portal(role)),
+    "portal notifications": (
+        lambda w, t: _url("portal:notifications"),
+        lambda role, t: _portal(role),
+    ),
+    "portal case page": (
+        lambda w, t: _url("portal:case", w.cases[t].pk),
+        lambda role, t: _portal(role, t, page_of_case=True),
+    ),
+    "portal letter": (
+        lambda w, t: _url("portal:letter", w.cases[t].pk, w.letters[t].pk),
+        lambda role, t: _portal(role, t, page_of_case=True),
+    ),
+    # The public verification page: a letter's code is meant to be checked by anyone.
+    "verify a letter": (
+        lambda w, t: _url("documents:verify", w.letters[t].verification_code),
+        lambda role, t: 200,
+    ),
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+@pytest.mark.parametrize("role", ROLES)
+def test_page(world, role, page):
+    address, expectation = PAGES[page]
+    if address(world, TARGETS[0]) is None:
+        pytest.skip(f"{page}: not mounted in this build")
+    client = browser(world, role)
+    got = {t: client.get(address(world, t)).status_code for t in TARGETS}
+    assert got == {t: expectation(role, t) for t in TARGETS}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_claiming_from_the_workspace(world, role):
+    """The workspace's claim button, posted for each case's task."""
+    client = browser(world, role)
+    got = {}
+    for target in TARGETS:
+        response = client.post(f"/workflow/tasks/{world.task(target).pk}/claim/")
+        got[target] = response.status_code
+    expected = {t: _workspace(role, t, page_of_case=True) for t in TARGETS}
+    # A claim redirects back to the case page, with a message saying whether it worked.
+    expected = {t: 302 if code == 200 else code for t, code in expected.items()}
+    assert got == expected
+    claimed = {t for t in TARGETS if world.task(t).owner_id is not None}
+    assert claimed == {t for t in TARGETS if INTAKE_AT.get(role) == agency(t)}
+
+
+def test_anonymous_visitors_of_the_workspace_are_sent_to_log_in(world):
+    response = Client().get(f"/workflow/cases/{world.cases['A@X'].pk}/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+# --- lists filter in the database ---------------------------------------------------------------
+
+
+def _grow(world: World, more: int) -> None:
+    """``more`` cases of company A at agency X, each with evidence and a letter."""
+    company = world.cases["A@X"].subject
+    x = world.cases["A@X"].agency
+    for _ in range(more):
+        record = restorable_record(company, x)
+        case = flow.file_restoration(company, [record], world.users["entity_a"])
+        _letter(case)
+
+
+def _queries(client, address: str) -> tuple[int, list[str]]:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(address)
+    assert response.status_code == 200, (address, response.status_code)
+    return len(captured), [q["sql"] for q in captured]
+
+
+@pytest.mark.parametrize(
+    ("role", "address"),
+    [
+        ("entity_a", "/api/v1/records/"),
+        ("entity_a", "/api/v1/cases/"),
+        ("entity_a", "/api/v1/cases/{case}/letters/"),
+        ("case_officer_x", "/api/v1/records/"),
+        ("case_officer_x", "/api/v1/cases/"),
+        ("intake_x", "/api/v1/tasks/"),
+        ("intake_x", "/api/v1/tasks/?box=queue"),
+        ("auditor_x", "/api/v1/cases/"),
+        ("auditor_x", "/api/v1/records/?status=active"),
+    ],
+)
+def test_an_api_list_costs_the_same_queries_with_more_rows_and_never_counts(world, role, address):
+    address = address.format(case=world.cases["A@X"].pk)
+    client = api(world, role)
+    client.get(address)  # warm caches (content types, ...)
+    few, _ = _queries(client, address)
+    _grow(world, 6)
+    if "letters" in address:
+        for _ in range(6):
+            _letter_again(world.cases["A@X"])
+    many, statements = _queries(client, address)
+    assert many == few, (address, few, many)
+    counting = [sql for sql in statements if "COUNT(" in sql.upper()]
+    assert counting == [], counting
+    assert len(client.get(address).json()["results"]) > 1
+
+
+def _letter_again(case: Case) -> Letter:
+    letter = Letter.objects.filter(case=case).first()
+    letter.pk = None
+    letter.verification_code = verification_code_new()
+    letter.issued_at = timezone.now() + datetime.timedelta(seconds=Letter.objects.count())
+    letter.save()
+    return letter
+
+
+def test_an_entitys_case_page_costs_the_same_with_more_evidence(world):
+    case = world.cases["A@X"]
+    client = api(world, "entity_a")
+    address = f"/api/v1/cases/{case.pk}/"
+    client.get(address)
+    few, _ = _queries(client, address)
+    for n in range(8):
+        Evidence.objects.create(
+            case=case,
+            original_name=f"more-{n}.pdf",
+            sha256=f"{n:064d}",
+            size=10,
+            content_type="application/pdf",
+            uploaded_by=world.users["entity_a"],
+            file=f"evidence/more-{n}",
+        )
+    many, _ = _queries(client, address)
+    assert many == few
