@@ -224,6 +224,9 @@ STORAGES["staticfiles"] = {
 
 # --- Uploads -----------------------------------------------------------------
 REDRESS_UPLOAD_MAX_BYTES = env_int("REDRESS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# Dotted path to a callable(bytes) that raises cases.errors.UploadRejected for malware,
+# e.g. a small wrapper around a ClamAV daemon client (clamd); empty: no scanner.
+REDRESS_MALWARE_SCANNER = env_str("REDRESS_MALWARE_SCANNER", "")
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
