@@ -274,6 +274,49 @@ class AgencyQueueView(SupervisorMixin, TaskListView):
         return context
 
 
+class AgencyProblemsView(SupervisorMixin, WorkspaceMixin, TemplateView):
+    """Supervisor: messages given up after every retry, and letters that failed to render.
+
+    Nothing is lost: each can be sent or rendered again from here.
+    """
+
+    title = _("Delivery and letter problems")
+    template_name = "workflows/agency_problems.html"
+
+    def get_context_data(self, **kwargs):
+        from documents.selectors import letters_failed_for
+        from notifications.selectors import messages_dead_for
+
+        context = super().get_context_data(**kwargs)
+        context.update(
+            dead_messages=list(messages_dead_for(self.request.user)[:100]),
+            failed_letters=list(letters_failed_for(self.request.user).select_related("case")[:100]),
+        )
+        return context
+
+
+class MessageRetryView(SupervisorMixin, View):
+    """Supervisor: send a dead message again."""
+
+    def post(self, request, pk: int):
+        from notifications.delivery import message_retry
+        from notifications.selectors import messages_dead_for
+
+        message = messages_dead_for(request.user).filter(pk=pk).first()
+        if message is None:
+            raise Http404("No such message.")
+        try:
+            message_retry(message=message, by=request.user)
+        except RedressError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                _t("Message %(number)s is queued again.") % {"number": message.pk},
+            )
+        return redirect("workflows:agency_problems")
+
+
 class BulkAssignView(SupervisorMixin, View):
     """Supervisor: give the ticked unassigned tasks to an officer; report each one skipped."""
 

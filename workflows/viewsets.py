@@ -73,6 +73,16 @@ class Workspace(Application):
     agency_tasks_path = path(
         "agency/", workspace_view(views.AgencyQueueView.as_view()), name="agency_tasks"
     )
+    agency_problems_path = path(
+        "agency/problems/",
+        workspace_view(views.AgencyProblemsView.as_view()),
+        name="agency_problems",
+    )
+    message_retry_path = path(
+        "agency/messages/<int:pk>/retry/",
+        workspace_view(views.MessageRetryView.as_view()),
+        name="message_retry",
+    )
     tasks_assign_path = path(
         "agency/assign/", workspace_view(views.BulkAssignView.as_view()), name="tasks_assign"
     )
