@@ -121,6 +121,7 @@ def notify_user(
     language = recipient_language(user, case)
     with translation.override(language):
         subject, body = texts.render(kind, language, **context)
+    subject = subject[:300]  # a subject's name can be 300 characters on its own
     Notification.objects.get_or_create(
         user=user,
         key=idempotency_key(key, "inapp", user.pk),
