@@ -9,8 +9,11 @@ printed as text, no file is read, no connection is opened, nothing is attached.
 import hashlib
 import http.server
 import io
+import shutil
+import tempfile
 import threading
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -78,11 +81,17 @@ def local_server():
 
 
 @pytest.fixture
-def passwd(tmp_path):
-    """A stand-in for /etc/passwd that the test controls (the real one is tried too)."""
-    path = tmp_path / "passwd"
+def passwd():
+    """A stand-in for /etc/passwd that the test controls (the real one is tried too).
+
+    In a short folder of its own: the path goes into a subject's name, whose column
+    holds 300 characters, and pytest's own temporary paths grow with the test's name.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="rd-"))
+    path = folder / "passwd"
     path.write_bytes(SECRET + b":root:/root:/bin/bash\n")
-    return path
+    yield path
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
