@@ -18,6 +18,46 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.django_db(transaction=True))
 
 
+def _seed_reference_data() -> None:
+    from cases.models import ListType, RuleSet
+    from cases.seeds import seed_national_defaults
+
+    seed_national_defaults(ListType, RuleSet)
+
+
+def _flushes(request) -> bool:
+    """Whether the test commits for real and so flushes the database afterwards."""
+    marker = request.node.get_closest_marker("django_db")
+    return bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+        or (marker is not None and marker.kwargs.get("transaction"))
+    )
+
+
+_FLUSHED_MODULES: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_in_transactional_tests(request):
+    """The list types and national rule sets a data migration made are there in a test
+    that commits, even when an earlier such test flushed them away."""
+    if _flushes(request):
+        request.getfixturevalue("transactional_db")
+        _seed_reference_data()
+        _FLUSHED_MODULES.add(request.module.__name__)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _reference_data_back_after_the_module(request, django_db_blocker):
+    """After a module whose tests flushed the database, put that reference data back
+    (outside any test's transaction), so the tests that run next in this worker find
+    what a fresh database has."""
+    yield
+    if request.module.__name__ in _FLUSHED_MODULES:
+        with django_db_blocker.unblock():
+            _seed_reference_data()
+
+
 @pytest.fixture(autouse=True)
 def _english_messages(settings):
     """Tests assert English messages; the default interface language is zh-hans."""
