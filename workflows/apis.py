@@ -153,7 +153,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return (
             Task.objects.filter(Q(pk__in=inbox.values("pk")) | Q(pk__in=queue.values("pk")))
             .select_related("process__case", "owner")
-            .annotate(due_on=selectors._running_due_on())
+            .annotate(due_on=selectors.running_due_on())
         )
 
     def get_object(self):
@@ -170,7 +170,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         task = (
             Task.objects.filter(pk=task.pk)
             .select_related("process__case", "owner")
-            .annotate(due_on=selectors._running_due_on())
+            .annotate(due_on=selectors.running_due_on())
             .get()
         )
         return TaskSerializer(task).data

@@ -102,7 +102,7 @@ def _barred(user: AbstractBaseUser) -> Q:
     )
 
 
-def _running_due_on() -> Subquery:
+def running_due_on() -> Subquery:
     """The due date of the case's latest running deadline, for a column of a list."""
     return Subquery(
         Deadline.objects.filter(
@@ -127,7 +127,7 @@ def tasks_inbox(user: AbstractBaseUser) -> QuerySet:
     return (
         _task_list(Task.objects.filter(owner=user, status__in=[STATUS.ASSIGNED, STATUS.STARTED]))
         .filter(_holds_task_role(user))
-        .annotate(due_on=_running_due_on())
+        .annotate(due_on=running_due_on())
         .order_by("-created", "-id")
     )
 
@@ -142,7 +142,7 @@ def tasks_queue(user: AbstractBaseUser) -> QuerySet:
         _task_list(Task.objects.filter(status=STATUS.NEW, owner__isnull=True))
         .filter(_holds_task_role(user))
         .exclude(_barred(user))
-        .annotate(due_on=_running_due_on())
+        .annotate(due_on=running_due_on())
         .order_by("created", "id")
     )
 
@@ -167,7 +167,7 @@ def tasks_of_agency(supervisor: AbstractBaseUser) -> QuerySet:
                 process__case__agency_id__in=_member_agencies(supervisor, Role.SUPERVISOR),
             )
         )
-        .annotate(due_on=_running_due_on())
+        .annotate(due_on=running_due_on())
         .order_by("created", "id")
     )
 

@@ -9,6 +9,7 @@ status, never as a server error.
 from __future__ import annotations
 
 import logging
+from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -189,13 +190,16 @@ def _safe_next(request, fallback: str) -> str:
 # --- task lists ---------------------------------------------------------------------------------
 
 
-class TaskListView(WorkspaceMixin, TemplateView):
+class TaskListView(WorkspaceMixin, TemplateView, metaclass=ABCMeta):
+    """A page of tasks; each list says which tasks it shows."""
+
     template_name = "workflows/task_list.html"
     list_name = ""
     empty_text = ""
 
+    @abstractmethod
     def tasks(self):
-        raise NotImplementedError
+        """The queryset of tasks this list shows to ``self.request.user``."""
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -500,7 +504,7 @@ def _barred_ids(node, case, detail) -> set[int]:
 # --- doing a task -----------------------------------------------------------------------------
 
 
-class TaskActionView(View):
+class TaskActionView(View, metaclass=ABCMeta):
     """A POST about one task of a case of the person's agencies (404 for any other)."""
 
     def post(self, request, pk):
@@ -508,8 +512,9 @@ class TaskActionView(View):
         case = task.process.case
         return self.act(request, task, case)
 
+    @abstractmethod
     def act(self, request, task, case):
-        raise NotImplementedError
+        """Do the action and answer the request."""
 
     def back_to_case(self, request, case):
         return HttpResponseRedirect(
