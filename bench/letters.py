@@ -256,6 +256,7 @@ def bench_letters(case, count: int, baseline_count: int) -> dict:
     for baseline in baselines.values():
         baseline()
 
+    load_before = " / ".join(str(round(x, 1)) for x in os.getloadavg())
     rss_start = rss_mb()
     samples = {warm: round(rss_start, 1)}
     full_wall, full_cpu = [], []
@@ -306,6 +307,7 @@ def bench_letters(case, count: int, baseline_count: int) -> dict:
         "rss_end_mb": round(rss_end, 1),
         "rss_growth_mb": round(rss_end - rss_start, 1),
         "rss_samples": samples,
+        "load_before": load_before,
         "load_average": [round(x, 1) for x in os.getloadavg()],
     }
 
@@ -469,9 +471,10 @@ def section(m: dict, letters: dict, export: dict, setup: dict) -> str:
 
 Run {today} with `DJANGO_SETTINGS_MODULE=config.settings.test .venv/bin/python bench/letters.py`
 on {m["nproc"]} CPU(s) ({m["cpu"] or "unknown CPU"}), Python {m["python"]}, WeasyPrint
-{m["weasyprint"]}, Django {m["django"]}, SQLite, local-disk storage, one process. The
-machine was shared (load average {load} at the end): CPU time per letter is the
-steadier figure, wall time what a worker saw.
+{m["weasyprint"]}, Django {m["django"]}, SQLite, local-disk storage, one process. Load
+average {letters["load_before"]} before the letters and {load} after them (with {m["nproc"]} CPUs, a
+figure near or above {m["nproc"]} means other work shared the machine): CPU time per letter is
+the steadier figure, wall time what a worker saw.
 
 Letter: a rejected restoration of four records with eight reviewed evidence items, in
 Chinese: {letters["pages"]} pages, {letters["pdf_kb"]} KB, PDF/A-2u.
