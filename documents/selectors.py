@@ -78,3 +78,11 @@ def audited_agencies(user: AbstractBaseUser):
     if not user.is_authenticated:
         return Agency.objects.none()
     return Agency.objects.filter(pk__in=_agencies_where(user, Role.AUDITOR)).order_by("code")
+
+
+DECISION_LETTER_KINDS = (Letter.Kind.APPROVAL, Letter.Kind.REJECTION, Letter.Kind.NON_ACCEPTANCE)
+
+
+def decision_letter_issued(case: Case) -> bool:
+    """Whether the letter serving the case's decision (or non-acceptance) is stored."""
+    return case.letters.filter(kind__in=DECISION_LETTER_KINDS, status=Letter.Status.ISSUED).exists()

@@ -153,6 +153,19 @@ def sign(case, signer, decision=APPROVED, **data) -> Case:
     return step(case, "sign_off", signer, decision=decision, **data)
 
 
+def worker_renders_letters(case) -> Case:
+    """The letter worker renders the case's pending letters and stores them; as after a
+    real commit, storing a decision letter moves the route on (``letter_served``)."""
+    from django.test import TestCase
+
+    from documents import services as letters
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        for letter in refresh(case).letters.filter(status="pending").order_by("id"):
+            letters.letter_render_now(letter)
+    return refresh(case)
+
+
 def acknowledge_everywhere(record) -> None:
     """Every platform holding ``record`` confirms it withdrew it."""
     for publication in record.publications.order_by("platform__code"):

@@ -15,6 +15,7 @@ from viewflow.workflow.timers import fire_due_timers
 
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.models import Case, CaseEvent, Evidence, Material, Publication, Record, Role
+from documents import services as letters
 from tests import factories
 from tests.flow_helpers import (
     APPROVED,
@@ -42,6 +43,7 @@ from tests.flow_helpers import (
     step,
     supply,
     tasks_of,
+    worker_renders_letters,
 )
 from tests.helpers import restorable_record, serious_record
 from workflows import services as route
@@ -123,6 +125,9 @@ def test_an_approved_restoration_closes_only_when_every_platform_has_acknowledge
     assert case.decision == APPROVED
     assert record.status == Record.Status.REMOVED
     assert publication_statuses(record) == {Publication.Status.WITHDRAWAL_REQUESTED}
+    assert open_steps(case) == ["await_letter"]  # the decision is served by its letter
+
+    case = worker_renders_letters(case)
     assert open_steps(case) == ["await_removal"]  # nothing for an officer: the platforms act
 
     first, second = record.publications.order_by("platform__code")
@@ -150,6 +155,51 @@ def test_an_approved_restoration_closes_only_when_every_platform_has_acknowledge
     ]
 
 
+def test_the_route_waits_for_the_decision_letter_and_keeps_acknowledgements_that_come_first(
+    company, agency, platforms, applicant, staff, record
+):
+    case = file_restoration(company, [record], applicant)
+    accept(case, staff["intake"])
+    review(case, staff["case_officer"], APPROVED)
+    case = sign(case, staff["signer"], APPROVED)
+    assert open_steps(case) == ["await_letter"]
+
+    acknowledge_everywhere(record)  # the platforms were quicker than the letter worker
+
+    assert refresh(case).status == S.APPEAL_WINDOW
+    assert open_steps(case) == ["await_letter"]
+    assert "appeal_window" not in scheduled_tasks(case)
+
+    case = worker_renders_letters(case)
+
+    assert case.letters.get(kind="approval").status == "issued"
+    assert open_steps(case) == []
+    assert scheduled_tasks(case) == ["appeal_window"]
+    assert deadline(case, Deadline.Step.LETTER).status == Deadline.Status.MET
+
+
+def test_a_decision_letter_that_fails_to_render_holds_the_route_until_it_is_rendered_again(
+    company, agency, platforms, applicant, staff, record
+):
+    case = file_restoration(company, [record], applicant)
+    accept(case, staff["intake"])
+    review(case, staff["case_officer"], APPROVED)
+    case = sign(case, staff["signer"], APPROVED)
+    letter = case.letters.get(kind="approval")
+
+    letters.letter_fail(letter, error="The renderer ran out of memory.")
+
+    assert open_steps(case) == ["await_letter"]  # nothing lost, nothing skipped
+    assert deadline(case, Deadline.Step.LETTER).status == Deadline.Status.RUNNING
+
+    letters.letter_retry(letter, by=staff["supervisor"])
+    case = worker_renders_letters(case)
+
+    letter.refresh_from_db()
+    assert letter.status == "issued"
+    assert open_steps(case) == ["await_removal"]
+
+
 def test_a_partly_approved_restoration_removes_one_record_and_keeps_the_other_published(
     company, agency, platforms, applicant, staff
 ):
@@ -167,6 +217,7 @@ def test_a_partly_approved_restoration_removes_one_record_and_keeps_the_other_pu
         reasons="The second fine is still unpaid.",
         record_outcomes=outcomes,
     )
+    case = worker_renders_letters(case)
 
     paid.refresh_from_db()
     unpaid.refresh_from_db()
@@ -194,6 +245,7 @@ def test_approving_a_record_published_nowhere_goes_straight_to_the_appeal_window
     review(case, staff["case_officer"], APPROVED)
 
     case = sign(case, staff["signer"], APPROVED)
+    case = worker_renders_letters(case)
 
     unpublished.refresh_from_db()
     assert unpublished.status == Record.Status.REMOVED
@@ -210,6 +262,7 @@ def test_a_rejected_restoration_keeps_the_record_published_and_waits_in_the_appe
     review(case, staff["case_officer"], REJECTED)
 
     case = sign(case, staff["signer"], REJECTED)
+    case = worker_renders_letters(case)
 
     record.refresh_from_db()
     assert case.status == S.APPEAL_WINDOW
@@ -239,8 +292,13 @@ def test_a_case_not_accepted_ends_its_process_with_nothing_left_open(
         decision="not_accept",
         reasons="The record was made by another agency.",
     )
-
     assert case.status == S.NOT_ACCEPTED
+    assert open_steps(case) == ["await_letter"]  # the refusal is served by its notice
+    assert process_status(case) == PROCESS.NEW
+
+    case = worker_renders_letters(case)
+
+    assert case.letters.get(kind="non_acceptance").status == "issued"
     assert open_steps(case) == []
     assert scheduled_tasks(case) == []  # the acceptance timers were cancelled
     assert process_status(case) == PROCESS.DONE
@@ -355,6 +413,7 @@ def test_a_signer_revokes_a_restoration_obtained_by_a_false_commitment(
     accept(case, staff["intake"])
     review(case, staff["case_officer"], APPROVED)
     sign(case, staff["signer"], APPROVED)
+    worker_renders_letters(case)
     acknowledge_everywhere(record)
     assert scheduled_tasks(case) == ["appeal_window"]
 
@@ -382,6 +441,7 @@ def test_a_restoration_revoked_while_platforms_are_withdrawing_stops_waiting_for
     accept(case, staff["intake"])
     review(case, staff["case_officer"], APPROVED)
     sign(case, staff["signer"], APPROVED)
+    worker_renders_letters(case)
     assert open_steps(case) == ["await_removal"]
 
     case = route.case_revoke(case=case, official=staff["signer"], reason="False commitment.")
@@ -416,6 +476,7 @@ def test_a_decided_case_cannot_be_withdrawn_and_keeps_waiting_for_the_platforms(
     accept(case, staff["intake"])
     review(case, staff["case_officer"], APPROVED)
     sign(case, staff["signer"], APPROVED)
+    worker_renders_letters(case)
 
     with pytest.raises(WrongState) as refused:
         route.case_withdraw(case=case, applicant=applicant)
@@ -564,6 +625,7 @@ def test_a_serious_case_needs_two_different_signers_after_its_legal_review(
     assert open_steps(case) == ["sign_off"]
 
     case = sign(case, second_signer, APPROVED)
+    case = worker_renders_letters(case)
 
     assert case.status == S.REMOVAL
     assert case.decision == APPROVED
@@ -607,6 +669,7 @@ def test_after_a_disagreement_both_signers_sign_afresh_in_a_new_round(
     step(serious_case, "legal_review", staff["legal_reviewer"], decision="pass")
     sign(serious_case, second_signer, REJECTED, reasons="The harm is not remedied.")
     case = sign(serious_case, staff["signer"], REJECTED, reasons="Agreed: not remedied.")
+    case = worker_renders_letters(case)
 
     assert case.status == S.APPEAL_WINDOW
     assert case.decision == REJECTED
@@ -641,6 +704,7 @@ def test_an_upheld_objection_removes_the_record_and_closes_when_the_platforms_ac
     accept(case, staff["intake"])
     review(case, staff["case_officer"], APPROVED)
     sign(case, staff["signer"], APPROVED)
+    worker_renders_letters(case)
     record.refresh_from_db()
     assert record.status == Record.Status.REMOVED
     assert open_steps(case) == ["await_removal"]
@@ -660,6 +724,7 @@ def test_a_rejected_objection_is_no_longer_disputed_and_waits_in_the_appeal_wind
     review(case, staff["case_officer"], REJECTED)
 
     case = sign(case, staff["signer"], REJECTED, reasons="The decision names the right branch.")
+    case = worker_renders_letters(case)
 
     record.refresh_from_db()
     assert case.status == S.APPEAL_WINDOW

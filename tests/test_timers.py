@@ -40,6 +40,7 @@ from tests.flow_helpers import (
     sign,
     supply,
     timers,
+    worker_renders_letters,
 )
 from tests.helpers import restorable_record
 from workflows import services as route
@@ -289,11 +290,41 @@ def test_a_holiday_outside_every_running_span_moves_no_timer(case):
 
 
 @pytest.fixture
-def approved(case, record, staff):
-    """The restoration approved and signed: both platforms are asked to withdraw the record."""
+def signed(case, record, staff):
+    """The restoration approved and signed; its decision letter not yet rendered."""
     accept(case, staff["intake"])
     review(case, staff["case_officer"], APPROVED)
     return sign(case, staff["signer"], APPROVED)
+
+
+@pytest.fixture
+def approved(signed):
+    """The decision letter served: both platforms are asked to withdraw the record."""
+    return worker_renders_letters(signed)
+
+
+def test_a_decision_letter_not_stored_by_its_deadline_escalates_and_the_route_keeps_waiting(
+    signed,
+):
+    case = signed
+    letter_deadline = deadline(case, Deadline.Step.LETTER)
+    overdue = scheduled_timer(case, "await_letter__timeout")
+    assert overdue.scheduled == at(letter_deadline.due_on + datetime.timedelta(days=1))
+    overdue.scheduled = timezone.now() - datetime.timedelta(minutes=1)
+    overdue.save(update_fields=["scheduled"])
+
+    assert fire_due_timers() == 1
+
+    escalated = last_event(case, "deadline_overdue")
+    assert escalated.data["step"] == Deadline.Step.LETTER
+    assert deadline(case, Deadline.Step.LETTER).escalated_at is not None
+    assert open_steps(case) == ["await_letter"]
+
+    case = worker_renders_letters(case)
+
+    # Stored before its due day (only the timer was brought forward): met.
+    assert deadline(case, Deadline.Step.LETTER).status == Deadline.Status.MET
+    assert open_steps(case) == ["await_removal"]
 
 
 def test_removal_escalates_when_a_platform_has_not_acknowledged_within_the_deadline(

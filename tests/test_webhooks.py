@@ -41,6 +41,7 @@ from tests.flow_helpers import (
     review,
     sign,
     tasks_of,
+    worker_renders_letters,
 )
 from tests.helpers import restorable_record
 from tests.notification_helpers import free_port, messages_of, notification_timeline
@@ -464,7 +465,7 @@ def removal(company, applicant, staff, record, platforms):
     for platform in platforms:
         platform.webhook_secret = SECRETS[platform.code]
         platform.save(update_fields=["webhook_secret"])
-    case = approved(company, record, applicant, staff)
+    case = worker_renders_letters(approved(company, record, applicant, staff))
     assert case.status == Case.Status.REMOVAL
     return case
 

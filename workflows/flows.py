@@ -74,7 +74,7 @@ class CaseRoute:
         flow.Switch()
         .Case(this.evidence_review, status_is(S.UNDER_REVIEW))
         .Case(this.await_materials, status_is(S.AWAITING_MATERIALS))
-        .Default(this.end)
+        .Default(this.decision_served)  # not accepted: a decision, served by its letter
     )
 
     await_materials = (
@@ -129,8 +129,27 @@ class CaseRoute:
         flow.Switch()
         .Case(this.sign_off, status_is(S.SIGN_OFF))  # a collective decision needs another signer
         .Case(this.evidence_review, status_is(S.UNDER_REVIEW))  # signers disagreed
+        .Default(this.decision_served)
+    )
+
+    # The decision takes effect for the applicant when its letter is served: the
+    # route waits until the worker has stored the PDF (resumed by
+    # ``workflows.services.letter_served``), then withdraws the records or opens the
+    # appeal window. A letter stored before the route gets here is not waited for.
+    decision_served = (
+        flow.Switch().Case(this.after_letter, this.letter_is_stored).Default(this.await_letter)
+    )
+    await_letter = (
+        flow.Handle(this.letter_stored)
+        .Annotation(title="Decision letter")
+        .OnTimeout(DeadlineMoment(STEP.LETTER, "overdue"), this.letter_overdue, interrupting=False)
+        .Next(this.after_letter)
+    )
+    after_letter = (
+        flow.Switch()
         .Case(this.await_removal, status_is(S.REMOVAL))
-        .Default(this.appeal_window)
+        .Case(this.appeal_window, status_is(S.APPEAL_WINDOW))
+        .Default(this.end)
     )
 
     await_removal = (
@@ -150,6 +169,7 @@ class CaseRoute:
     decision_near = flow.Function(this.escalate).Next(this.escalation_end)
     decision_overdue = flow.Function(this.escalate).Next(this.escalation_end)
     removal_overdue = flow.Function(this.escalate).Next(this.escalation_end)
+    letter_overdue = flow.Function(this.escalate).Next(this.escalation_end)
     escalation_end = flow.End()
 
     end = flow.End()
@@ -243,6 +263,14 @@ class CaseRoute:
 
     def materials_received(self, activation) -> None:
         """Resumed by ``workflows.services.case_resubmit`` after the service ran."""
+
+    def letter_is_stored(self, activation) -> bool:
+        from documents.selectors import decision_letter_issued
+
+        return decision_letter_issued(case_of(activation))
+
+    def letter_stored(self, activation) -> None:
+        """Resumed by ``workflows.services.letter_served`` when the letter is stored."""
 
     def removal_acknowledged(self, activation) -> None:
         """Resumed by ``workflows.services.platform_acknowledge`` when all platforms have."""

@@ -366,11 +366,15 @@ def open_tasks(case: Case) -> Sequence[Task]:
 
 
 def letter_served(*, case: Case, letter) -> None:
-    """A decision letter was stored: the letter-service deadline is met (or missed).
+    """A letter was stored. A decision's (or non-acceptance's) letter serves the
+    decision: the letter-service deadline is met (or missed) and the route, waiting
+    for it, moves on.
 
     Connected to ``documents.signals.letter_stored``; runs after the letter's commit.
     """
-    if letter.kind not in {"approval", "rejection"}:
+    from documents.selectors import DECISION_LETTER_KINDS
+
+    if letter.kind not in DECISION_LETTER_KINDS:
         return
     with _process_locked(case):
         deadline = clock.deadline_running(case, Deadline.Step.LETTER)
@@ -378,3 +382,4 @@ def letter_served(*, case: Case, letter) -> None:
             clock.deadline_close(
                 deadline, actor=None, reason=f"letter {letter.verification_code} issued"
             )
+        _resume_handle(case, "await_letter")
