@@ -327,6 +327,25 @@ def test_a_decision_letter_not_stored_by_its_deadline_escalates_and_the_route_ke
     assert open_steps(case) == ["await_removal"]
 
 
+def test_a_letter_stored_while_the_route_could_not_move_is_picked_up_by_the_timer_sweep(
+    signed,
+):
+    from documents import services as letters
+    from workflows.tasks import fire_timers
+
+    case = signed
+    # The worker stores the letter but dies before its commit hook moves the route on.
+    letters.letter_render_now(case.letters.get(kind="approval"))
+    assert open_steps(case) == ["await_letter"]
+
+    fire_timers()
+
+    assert open_steps(case) == ["await_removal"]
+    assert deadline(case, Deadline.Step.LETTER).status == Deadline.Status.MET
+    fire_timers()  # nothing left to pick up: the route stays where it is
+    assert open_steps(case) == ["await_removal"]
+
+
 def test_removal_escalates_when_a_platform_has_not_acknowledged_within_the_deadline(
     approved, record
 ):

@@ -1,4 +1,8 @@
+import logging
+
 from django.apps import AppConfig
+
+logger = logging.getLogger(__name__)
 
 
 class WorkflowsConfig(AppConfig):
@@ -11,6 +15,10 @@ class WorkflowsConfig(AppConfig):
 
 
 def _on_letter_stored(sender, *, letter, case, **kwargs) -> None:
+    from cases.errors import WrongState
     from workflows.services import letter_served
 
-    letter_served(case=case, letter=letter)
+    try:
+        letter_served(case=case, letter=letter)
+    except WrongState:  # the process is busy: the timer sweep moves the route on
+        logger.warning("Case %s busy when its letter was stored; the sweep resumes it", case.pk)

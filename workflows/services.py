@@ -383,3 +383,36 @@ def letter_served(*, case: Case, letter) -> None:
                 deadline, actor=None, reason=f"letter {letter.verification_code} issued"
             )
         _resume_handle(case, "await_letter")
+
+
+def letters_served_resume() -> int:
+    """Move on every route still waiting for a decision letter that is already stored.
+
+    ``letter_served`` runs after the letter's commit; if the process was busy then,
+    or the worker died between storing and resuming, the route would wait for ever.
+    The timer sweep calls this, so it moves on at the next sweep instead.
+    """
+    from documents.models import Letter
+    from documents.selectors import DECISION_LETTER_KINDS
+
+    waiting = Task.objects.filter(
+        flow_task__in=[flow.instance.await_letter for flow in FLOWS.values()],
+        status=STATUS.NEW,
+    ).values("process_id")
+    resumed = 0
+    for case in Case.objects.filter(process_id__in=waiting):
+        letter = (
+            Letter.objects.filter(
+                case=case, kind__in=DECISION_LETTER_KINDS, status=Letter.Status.ISSUED
+            )
+            .order_by("-stored_at", "-id")
+            .first()
+        )
+        if letter is None:
+            continue
+        try:
+            letter_served(case=case, letter=letter)
+        except WrongState:
+            continue  # busy again: the next sweep tries once more
+        resumed += 1
+    return resumed

@@ -17,14 +17,20 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="workflows.fire_timers", ignore_result=True)
 def fire_timers() -> int:
-    """Fire every due deadline, escalation, lapse and appeal-window timer.
+    """Fire every due deadline, escalation, lapse and appeal-window timer, and move on
+    any route still waiting for a letter that is already stored.
 
     viewflow's dispatcher records a failing step as a task in ERROR and carries on;
     those are logged loudly here so that a broken escalation is not silent.
     """
+    from workflows.services import letters_served_resume
+
     fired = fire_due_timers()
     if fired:
         logger.info("Fired %d workflow timers", fired)
+    resumed = letters_served_resume()
+    if resumed:
+        logger.warning("Moved on %d routes whose decision letter was stored earlier", resumed)
     failed = Task.objects.filter(status=STATUS.ERROR).count()
     if failed:
         logger.error("%d workflow tasks are in ERROR and need an administrator", failed)
