@@ -830,8 +830,21 @@ class Organisation(models.Model):
         return self.name
 
 
+class OrganisationMemberQuerySet(models.QuerySet):
+    def current(self):
+        """The people in the account now (a removed member's row stays, for the record)."""
+        return self.filter(removed_at__isnull=True)
+
+    def removed(self):
+        return self.filter(removed_at__isnull=False)
+
+
 class OrganisationMember(models.Model):
-    """A person in a company account; every member is a confirmed representative of its subject."""
+    """A person in a company account; every member is a confirmed representative of its subject.
+
+    Removing a member (or a member leaving) keeps the row with who removed them and when;
+    a person who joins again gets a new row, so each stay in the account is on record.
+    """
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="members")
     user = models.ForeignKey(
@@ -841,23 +854,46 @@ class OrganisationMember(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     joined_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The member who removed this person; the person themselves if they left."),
+    )
+
+    objects = OrganisationMemberQuerySet.as_manager()
 
     class Meta:
         ordering = ["joined_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "user"], name="organisationmember_unique"
+                fields=["organisation", "user"],
+                condition=Q(removed_at__isnull=True),
+                name="organisationmember_one_current",
             )
         ]
 
     def __str__(self) -> str:
         return f"{self.user} in {self.organisation}"
 
+    @property
+    def is_current(self) -> bool:
+        return self.removed_at is None
+
+    @property
+    def has_left(self) -> bool:
+        """Removed by themselves rather than by a colleague."""
+        return self.removed_at is not None and self.removed_by_id == self.user_id
+
 
 class OrganisationInvitation(models.Model):
     """A member invites a colleague by e-mail; accepting makes them a confirmed representative.
 
     The link in the mail carries a signed token naming this row, so nothing secret is stored.
+    Until it is accepted any member may revoke it, and the link then stops working.
     """
 
     organisation = models.ForeignKey(
@@ -872,12 +908,21 @@ class OrganisationInvitation(models.Model):
     accepted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.email} to {self.organisation}"
+
+    @property
+    def is_open(self) -> bool:
+        """Neither accepted nor revoked (its link may still have expired after seven days)."""
+        return self.accepted_at is None and self.revoked_at is None
 
 
 def representation_proof_path(instance: RepresentationRequest, filename: str) -> str:

@@ -8,11 +8,32 @@ case's subject. Each check raises ``NotPermitted`` with a reason a person can ac
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.errors import NotPermitted
-from cases.models import Agency, Case, Membership, Representation, Role, Subject
+from cases.models import (
+    Agency,
+    Case,
+    Membership,
+    OrganisationMember,
+    Representation,
+    Role,
+    Subject,
+)
 
 OFFICER_ROLES = {Role.INTAKE, Role.CASE_OFFICER, Role.LEGAL_REVIEWER, Role.SIGNER, Role.SUPERVISOR}
+
+# A role as it reads inside a sentence ("an intake officer"): the article is English
+# grammar, so each phrase is translated whole rather than built from the role's label.
+ROLE_IN_A_SENTENCE = {
+    Role.INTAKE: gettext_lazy("an intake officer"),
+    Role.CASE_OFFICER: gettext_lazy("a case officer"),
+    Role.LEGAL_REVIEWER: gettext_lazy("a legal reviewer"),
+    Role.SIGNER: gettext_lazy("a signing official"),
+    Role.SUPERVISOR: gettext_lazy("a supervisor"),
+    Role.AUDITOR: gettext_lazy("an auditor"),
+}
 
 
 def memberships_of(user: AbstractBaseUser) -> dict[int, set[str]]:
@@ -42,17 +63,23 @@ def has_role(user: AbstractBaseUser, role: str, agency: Agency | int) -> bool:
 
 
 def ensure_role(user: AbstractBaseUser, role: str, agency: Agency, *, action: str) -> None:
+    """Raise ``NotPermitted`` unless ``user`` holds ``role`` at ``agency``.
+
+    ``action`` completes the sentence "Only an intake officer of SZAMR may ...": pass it
+    translated (``gettext("accept a case")``).
+    """
     if not has_role(user, role, agency):
         raise NotPermitted(
-            f"Only {role_with_article(role)} of {agency.code} may {action}.",
+            _("Only %(role)s of %(agency)s may %(action)s.")
+            % {"role": role_with_article(role), "agency": agency.code, "action": action},
             code="role_required",
         )
 
 
 def role_with_article(role: str) -> str:
-    """'an intake officer', 'a case officer': for messages people read."""
-    label = str(Role(role).label).lower()
-    return ("an " if label[0] in "aeiou" else "a ") + label
+    """'an intake officer', 'a case officer': for messages people read, in the active
+    language."""
+    return str(ROLE_IN_A_SENTENCE[Role(role)])
 
 
 def represents(user: AbstractBaseUser, subject: Subject) -> bool:
@@ -64,11 +91,28 @@ def represents(user: AbstractBaseUser, subject: Subject) -> bool:
     ).exists()
 
 
+def left_company_of(user: AbstractBaseUser, subject: Subject) -> bool:
+    """Whether ``user`` was removed from (or left) the subject's company account."""
+    return (
+        OrganisationMember.objects.removed()
+        .filter(user=user, organisation__subject=subject)
+        .exists()
+    )
+
+
 def ensure_applicant(user: AbstractBaseUser, case: Case, *, action: str) -> None:
-    """The applicant, or another confirmed representative of the subject, may act on the case."""
-    if case.applicant_id == user.pk or represents(user, case.subject):
+    """The applicant, or another confirmed representative of the subject, may act on the case.
+
+    An applicant removed from the subject's company account no longer may.
+
+    ``action`` completes the sentence "... may withdraw the case": pass it translated.
+    """
+    if represents(user, case.subject):
+        return
+    if case.applicant_id == user.pk and not left_company_of(user, case.subject):
         return
     raise NotPermitted(
-        f"Only the applicant or a confirmed representative of the subject may {action}.",
+        _("Only the applicant or a confirmed representative of the subject may %(action)s.")
+        % {"action": action},
         code="not_applicant",
     )

@@ -1,8 +1,8 @@
 """Writes the entity portal needs that are not case-state changes.
 
 Sign-up and e-mail verification, company accounts (organisations, their members and
-invitations), and the proof that a person acts for a subject (representation
-requests and their confirmation). Case writes stay in ``cases.services`` and
+invitations: sending, accepting, revoking; removing a member or leaving), and the proof
+that a person acts for a subject (representation requests and their confirmation). Case writes stay in ``cases.services`` and
 ``workflows.services``; the portal's views call those directly.
 
 Every function validates, writes in one transaction and returns what it made; mail
@@ -22,6 +22,7 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -30,6 +31,7 @@ from cases import policy
 from cases.errors import Duplicate, InvalidInput, NotPermitted, WrongState
 from cases.identifiers import guess_subject_kind, validate_subject_code
 from cases.models import (
+    CaseUserObjectPermission,
     Membership,
     Organisation,
     OrganisationInvitation,
@@ -37,9 +39,9 @@ from cases.models import (
     PortalAccount,
     Representation,
     RepresentationRequest,
-    Role,
     Subject,
 )
+from cases.selectors import CONFIRMING_ROLES, INVITATION_VALID_FOR, invitations_open
 from cases.uploads import upload_check
 
 logger = logging.getLogger(__name__)
@@ -47,9 +49,8 @@ logger = logging.getLogger(__name__)
 VERIFY_SALT = "redress.portal.email-verification"
 VERIFY_MAX_AGE = 2 * 24 * 3600  # the link in the sign-up mail works for two days
 INVITE_SALT = "redress.portal.organisation-invitation"
-INVITE_MAX_AGE = 7 * 24 * 3600
+INVITE_MAX_AGE = int(INVITATION_VALID_FOR.total_seconds())
 REPRESENTATIVE = "representative"  # the capacity of a representative who confirms a colleague
-CONFIRMING_ROLES = (Role.INTAKE, Role.SUPERVISOR)
 
 
 def language_normalise(language: str | None) -> str:
@@ -279,9 +280,10 @@ def organisation_for(subject: Subject, *, founder: AbstractBaseUser) -> Organisa
 
 
 def _member_add(organisation: Organisation | None, user, *, added_by) -> None:
+    """Put ``user`` in the company account; someone removed earlier gets a new membership."""
     if organisation is not None:
         OrganisationMember.objects.get_or_create(
-            organisation=organisation, user=user, defaults={"added_by": added_by}
+            organisation=organisation, user=user, removed_at=None, defaults={"added_by": added_by}
         )
 
 
@@ -350,6 +352,21 @@ def representation_reject(
 
 
 # --- company accounts: invitations ---------------------------------------------------------------
+# Who may do what in a company account: there is no owner or administrator. Every member
+# (a confirmed representative of the company) may invite colleagues, revoke an invitation
+# not yet accepted, and remove another member; anyone may leave. The account always keeps
+# at least one member, so the company is never left without someone who acts for it.
+
+
+def _is_member(organisation: Organisation, user: AbstractBaseUser) -> bool:
+    """Whether ``user`` is in the company account now, as a confirmed representative."""
+    return OrganisationMember.objects.current().filter(
+        organisation=organisation, user=user
+    ).exists() and policy.represents(user, organisation.subject)
+
+
+def _date(moment) -> str:
+    return timezone.localtime(moment).date().isoformat()
 
 
 def organisation_invite(
@@ -360,17 +377,16 @@ def organisation_invite(
     email = User.objects.normalize_email(email or "").strip()
     if not email:
         raise InvalidInput(_("Enter an e-mail address."), field="email")
-    if not (
-        OrganisationMember.objects.filter(organisation=organisation, user=by).exists()
-        and policy.represents(by, organisation.subject)
-    ):
+    if not _is_member(organisation, by):
         raise NotPermitted(
             _("Only a confirmed representative in the company account may invite colleagues."),
             code="not_member",
         )
-    if OrganisationMember.objects.filter(
-        organisation=organisation, user__email__iexact=email
-    ).exists():
+    if (
+        OrganisationMember.objects.current()
+        .filter(organisation=organisation, user__email__iexact=email)
+        .exists()
+    ):
         raise Duplicate(_("This person is already in the company account."), code="member")
     invitation = OrganisationInvitation.objects.create(
         organisation=organisation, email=email, invited_by=by
@@ -414,7 +430,16 @@ def invitation_read(token: str) -> OrganisationInvitation:
     )
     if invitation is None:
         raise InvalidInput(_("This invitation link is not valid."))
+    if invitation.revoked_at is not None:
+        raise WrongState(_revoked_link_message(), code="revoked")
     return invitation
+
+
+def _revoked_link_message() -> str:
+    return _(
+        "This invitation was revoked by the company: ask a colleague there for a new one "
+        "if you are still to act for it."
+    )
 
 
 def invitation_accept(*, token: str, user: AbstractBaseUser) -> Organisation:
@@ -446,6 +471,8 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Organisation:
     now = timezone.now()
     with transaction.atomic():
         invitation = OrganisationInvitation.objects.select_for_update().get(pk=invitation.pk)
+        if invitation.revoked_at is not None:  # revoked while the person was reading it
+            raise WrongState(_revoked_link_message(), code="revoked")
         if invitation.accepted_at is not None:
             raise WrongState(_("This invitation was already accepted."), code="accepted")
         representation, _created = Representation.objects.get_or_create(
@@ -469,6 +496,162 @@ def invitation_accept(*, token: str, user: AbstractBaseUser) -> Organisation:
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
     return organisation
+
+
+def invitation_revoke(
+    *, invitation: OrganisationInvitation, by: AbstractBaseUser
+) -> OrganisationInvitation:
+    """Revoke an invitation not yet accepted: its link stops working at once and says so.
+
+    Any member of the company account may revoke any of its invitations. One already
+    accepted cannot be revoked (remove the person instead); revoking twice is refused.
+    """
+    with transaction.atomic():
+        invitation = (
+            OrganisationInvitation.objects.select_for_update(of=("self",))
+            .select_related("organisation__subject")
+            .get(pk=invitation.pk)
+        )
+        if not _is_member(invitation.organisation, by):
+            raise NotPermitted(
+                _("Only a confirmed representative in the company account may revoke invitations."),
+                code="not_member",
+            )
+        if invitation.revoked_at is not None:
+            raise WrongState(
+                _("The invitation to %(email)s was already revoked on %(date)s.")
+                % {"email": invitation.email, "date": _date(invitation.revoked_at)},
+                code="revoked",
+            )
+        if invitation.accepted_at is not None:
+            raise WrongState(
+                _(
+                    "The invitation to %(email)s was already accepted: to take the access "
+                    "away, remove the person from the company account."
+                )
+                % {"email": invitation.email},
+                code="accepted",
+            )
+        invitation.revoked_at = timezone.now()
+        invitation.revoked_by = by
+        invitation.save(update_fields=["revoked_at", "revoked_by"])
+    return invitation
+
+
+# --- company accounts: removing a member, leaving --------------------------------------------------
+
+
+def organisation_member_remove(
+    *, member: OrganisationMember, by: AbstractBaseUser
+) -> OrganisationMember:
+    """Take a person out of a company account; ``by`` is another member, or the person
+    themselves when they leave.
+
+    The person loses at once everything the account gave them: their confirmed link to
+    the company (so its records and cases, and the cases they filed for it, are no longer
+    theirs to see), any per-case grant on its cases, and the invitations they sent or
+    that were sent to them and are still open (revoked). The last member cannot be
+    removed or leave. The row stays, with who removed the person and when; a person
+    removed by a colleague is told by mail.
+    """
+    leaving = member.user_id == by.pk
+    with transaction.atomic():
+        # The company account's row serialises removals, so two members removing each
+        # other at once cannot leave it empty.
+        organisation = (
+            Organisation.objects.select_for_update(of=("self",))
+            .select_related("subject")
+            .get(pk=member.organisation_id)
+        )
+        # Only the row itself is locked: PostgreSQL cannot lock the nullable side of
+        # the outer join to ``removed_by``.
+        member = (
+            OrganisationMember.objects.select_for_update(of=("self",))
+            .select_related("user", "removed_by")
+            .get(pk=member.pk)
+        )
+        if not leaving and not _is_member(organisation, by):
+            raise NotPermitted(
+                _("Only a confirmed representative in the company account may remove colleagues."),
+                code="not_member",
+            )
+        if member.removed_at is not None:
+            if leaving:
+                message = _(
+                    "You are no longer in the company account of %(company)s (since %(date)s)."
+                )
+            else:
+                message = _(
+                    "%(name)s was already removed from the company account of %(company)s "
+                    "on %(date)s."
+                )
+            raise WrongState(
+                message
+                % {
+                    "name": member.user.get_username(),
+                    "company": organisation.name,
+                    "date": _date(member.removed_at),
+                },
+                code="removed",
+            )
+        if (
+            not OrganisationMember.objects.current()
+            .filter(organisation=organisation)
+            .exclude(pk=member.pk)
+            .exists()
+        ):
+            if leaving:
+                message = _(
+                    "You are the last representative in the company account of %(company)s "
+                    "and cannot leave it: invite a colleague first, so that someone can still "
+                    "act for the company."
+                )
+            else:
+                message = _(
+                    "%(name)s is the last representative in the company account of %(company)s "
+                    "and cannot be removed."
+                )
+            raise WrongState(
+                message % {"name": member.user.get_username(), "company": organisation.name},
+                code="last_member",
+            )
+        now = timezone.now()
+        member.removed_at = now
+        member.removed_by = by
+        member.save(update_fields=["removed_at", "removed_by"])
+        person = member.user
+        # What lets a person see a subject is the confirmed link, not the membership.
+        Representation.objects.filter(user=person, subject=organisation.subject).delete()
+        CaseUserObjectPermission.objects.filter(
+            user=person, content_object__subject=organisation.subject
+        ).delete()
+        sent_by_or_to = Q(invited_by=person)
+        if person.email:
+            sent_by_or_to |= Q(email__iexact=person.email)
+        invitations_open(at=now).filter(sent_by_or_to, organisation=organisation).update(
+            revoked_at=now, revoked_by=by
+        )
+    if not leaving and person.email:
+        _removal_mail(member, organisation=organisation, by=by)
+    return member
+
+
+def _removal_mail(member: OrganisationMember, *, organisation: Organisation, by) -> bool:
+    person = member.user
+    language = account_language(person)
+    with translation.override(language):
+        subject = _("Redress: you no longer act for %(name)s") % {"name": organisation.name}
+        body = _(
+            "%(by)s removed you from the company account of %(name)s (%(code)s) in Redress "
+            "on %(date)s. You no longer see its records and cases.\n\n"
+            "If this is a mistake, ask a colleague there to invite you again.\n"
+        ) % {
+            "by": by.get_username(),
+            "name": organisation.name,
+            "code": organisation.subject.code,
+            "date": _date(member.removed_at),
+        }
+    return _mail(to=person.email, language=language, subject=subject, body=body)
 
 
 # --- in-app notifications -----------------------------------------------------------------------

@@ -5,22 +5,46 @@ a list costs the same with 10 or 100,000 cases: an entity sees the records and
 cases of the subjects it is a confirmed representative of (and cases granted to
 it one by one); an officer or an auditor those of the agencies they belong to.
 A case outside that is "not found", never "forbidden": existence does not leak.
+
+The portal's own reads live here too: link (representation) requests a person made or
+may decide, and the company accounts a person is in, with their members and invitations.
 """
 
 from __future__ import annotations
 
+import datetime
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from cases.models import (
     Case,
     CaseUserObjectPermission,
     Membership,
+    Organisation,
+    OrganisationInvitation,
+    OrganisationMember,
     Record,
     Representation,
+    RepresentationRequest,
+    Role,
     Subject,
 )
+from notifications.models import Notification
+
+# The officers who may confirm a person's link to a subject that their agency lists.
+CONFIRMING_ROLES = (Role.INTAKE, Role.SUPERVISOR)
+INVITATION_VALID_FOR = datetime.timedelta(days=7)  # the invitation link's lifetime
+
+
+def _id_or_404(pk, message: str) -> int:
+    try:
+        return int(pk)
+    except (TypeError, ValueError):
+        raise Http404(message) from None
 
 
 def _represents(user: AbstractBaseUser, subject_ref: str) -> Exists:
@@ -33,6 +57,15 @@ def _represents(user: AbstractBaseUser, subject_ref: str) -> Exists:
 
 def _member_of(user: AbstractBaseUser, agency_ref: str) -> Exists:
     return Exists(Membership.objects.filter(user=user, agency_id=OuterRef(agency_ref)))
+
+
+def _removed_from_company(user: AbstractBaseUser, subject_ref: str) -> Exists:
+    """Whether ``user`` was removed from (or left) the company account of the subject."""
+    return Exists(
+        OrganisationMember.objects.removed().filter(
+            user=user, organisation__subject_id=OuterRef(subject_ref)
+        )
+    )
 
 
 def subjects_for(user: AbstractBaseUser) -> QuerySet[Subject]:
@@ -55,7 +88,9 @@ def cases_for(user: AbstractBaseUser) -> QuerySet[Case]:
     """Cases the user may see.
 
     The applicant and the subject's confirmed representatives, the agency's
-    officers and auditors, and anyone granted ``view_case`` on that one case.
+    officers and auditors, and anyone granted ``view_case`` on that one case. An
+    applicant removed from the subject's company account no longer sees the cases
+    they filed for it (unless they act for the subject again).
     """
     if not user.is_authenticated:
         return Case.objects.none()
@@ -65,19 +100,36 @@ def cases_for(user: AbstractBaseUser) -> QuerySet[Case]:
         )
     )
     return Case.objects.filter(
-        Q(applicant=user)
+        (Q(applicant=user) & ~_removed_from_company(user, "subject_id"))
         | _represents(user, "subject_id")
         | _member_of(user, "agency_id")
         | granted
     ).select_related("subject", "agency")
 
 
+def case_correspondents(case: Case) -> list:
+    """Who the agency writes to about ``case``: its applicant while they may still see it;
+    once they have left the subject's company account, the people who act for the subject
+    now (its confirmed representatives), so the case's notices still reach the company."""
+    applicant = case.applicant
+    if applicant.is_active and cases_for(applicant).filter(pk=case.pk).exists():
+        return [applicant]
+    User = get_user_model()
+    return list(
+        User.objects.filter(
+            is_active=True,
+            representations__subject_id=case.subject_id,
+            representations__confirmed_at__isnull=False,
+        )
+        .exclude(pk=applicant.pk)
+        .distinct()
+        .order_by("pk")
+    )
+
+
 def case_for(user: AbstractBaseUser, pk) -> Case:
     """One case the user may see, or 404 (for a malformed id too)."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise Http404("No such case.") from None
+    pk = _id_or_404(pk, "No such case.")
     case = cases_for(user).filter(pk=pk).first()
     if case is None:
         raise Http404("No such case.")
@@ -90,4 +142,162 @@ def is_entity(user: AbstractBaseUser) -> bool:
         user.is_authenticated
         and not Membership.objects.filter(user=user).exists()
         and Representation.objects.filter(user=user).exists()
+    )
+
+
+# --- the portal: link (representation) requests ----------------------------------------------------
+
+
+def representation_requests_of(user: AbstractBaseUser) -> QuerySet[RepresentationRequest]:
+    """The person's own link requests still waiting or rejected, newest first."""
+    if not user.is_authenticated:
+        return RepresentationRequest.objects.none()
+    return (
+        RepresentationRequest.objects.filter(user=user)
+        .exclude(status=RepresentationRequest.Status.CONFIRMED)
+        .select_related("subject")
+        .order_by("-created_at", "-id")
+    )
+
+
+def representation_requests_to_decide(user: AbstractBaseUser) -> QuerySet[RepresentationRequest]:
+    """Pending link requests ``user`` may decide, oldest first: as an intake officer or
+    supervisor of an agency that lists the subject, or as a confirmed representative of
+    the subject (never their own). ``is_first_link`` says the subject has no confirmed
+    representative yet, so only an officer may confirm."""
+    if not user.is_authenticated:
+        return RepresentationRequest.objects.none()
+    confirming_agencies = Membership.objects.filter(user=user, role__in=CONFIRMING_ROLES).values(
+        "agency_id"
+    )
+    lists_subject = Exists(
+        Record.objects.filter(subject_id=OuterRef("subject_id"), agency_id__in=confirming_agencies)
+    )
+    as_representative = _represents(user, "subject_id") & ~Q(user=user)
+    first_link = ~Exists(
+        Representation.objects.filter(subject_id=OuterRef("subject_id"), confirmed_at__isnull=False)
+    )
+    return (
+        RepresentationRequest.objects.filter(status=RepresentationRequest.Status.PENDING)
+        .filter(lists_subject | as_representative)
+        .annotate(is_first_link=first_link)
+        .select_related("user", "subject")
+        .order_by("created_at", "id")
+    )
+
+
+def representation_request_to_decide(user: AbstractBaseUser, pk) -> RepresentationRequest:
+    """One pending request ``user`` may decide, or 404 (for a malformed id too)."""
+    pk = _id_or_404(pk, "No such request.")
+    found = representation_requests_to_decide(user).filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such request.")
+    return found
+
+
+# --- the portal: company accounts ------------------------------------------------------------------
+
+
+def invitations_open(*, at: datetime.datetime | None = None) -> QuerySet[OrganisationInvitation]:
+    """Invitations neither accepted nor revoked whose link still works, newest first."""
+    at = at or timezone.now()
+    return OrganisationInvitation.objects.filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, created_at__gt=at - INVITATION_VALID_FOR
+    )
+
+
+def organisations_of(user: AbstractBaseUser) -> QuerySet[Organisation]:
+    """The company accounts ``user`` is in now, as a confirmed representative.
+
+    Each comes with ``current_members`` (by joining date), ``open_invitations`` and
+    ``former_members`` (removed or left, latest first) ready to show.
+    """
+    if not user.is_authenticated:
+        return Organisation.objects.none()
+    return (
+        Organisation.objects.filter(
+            Exists(
+                OrganisationMember.objects.current().filter(organisation=OuterRef("pk"), user=user)
+            ),
+            _represents(user, "subject_id"),
+        )
+        .select_related("subject")
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=OrganisationMember.objects.current().select_related("user"),
+                to_attr="current_members",
+            ),
+            Prefetch(
+                "members",
+                queryset=OrganisationMember.objects.removed()
+                .select_related("user", "removed_by")
+                .order_by("-removed_at", "-id"),
+                to_attr="former_members",
+            ),
+            Prefetch(
+                "invitations",
+                queryset=invitations_open().select_related("invited_by"),
+                to_attr="open_invitations",
+            ),
+        )
+        .order_by("name")
+    )
+
+
+def organisation_of(user: AbstractBaseUser, pk) -> Organisation:
+    """A company account ``user`` is in now, or 404 (for anyone else's too)."""
+    pk = _id_or_404(pk, "No such company account.")
+    found = organisations_of(user).filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such company account.")
+    return found
+
+
+def organisation_member_of(user: AbstractBaseUser, organisation_pk, pk) -> OrganisationMember:
+    """A member (current or former) of a company account ``user`` is in now, or the
+    person's own membership (so that leaving twice says so); 404 otherwise."""
+    organisation_pk = _id_or_404(organisation_pk, "No such member.")
+    pk = _id_or_404(pk, "No such member.")
+    found = (
+        OrganisationMember.objects.filter(pk=pk, organisation_id=organisation_pk)
+        .filter(Q(user=user) | Q(organisation__in=organisations_of(user).values("pk")))
+        .select_related("organisation__subject", "user", "removed_by")
+        .first()
+    )
+    if found is None:
+        raise Http404("No such member.")
+    return found
+
+
+def organisation_invitation_of(
+    user: AbstractBaseUser, organisation_pk, pk
+) -> OrganisationInvitation:
+    """An invitation (in any state) of a company account ``user`` is in now, or 404."""
+    organisation_pk = _id_or_404(organisation_pk, "No such invitation.")
+    pk = _id_or_404(pk, "No such invitation.")
+    found = (
+        OrganisationInvitation.objects.filter(
+            pk=pk,
+            organisation_id=organisation_pk,
+            organisation__in=organisations_of(user).values("pk"),
+        )
+        .select_related("organisation__subject", "invited_by", "revoked_by")
+        .first()
+    )
+    if found is None:
+        raise Http404("No such invitation.")
+    return found
+
+
+# --- the portal: in-app notifications ----------------------------------------------------------------
+
+
+def notifications_for(user: AbstractBaseUser) -> QuerySet[Notification]:
+    """The person's in-app notifications about cases they may still see (or no case),
+    newest first: someone removed from a company account stops reading about its cases."""
+    if not user.is_authenticated:
+        return Notification.objects.none()
+    return Notification.objects.filter(user=user).filter(
+        Q(case__isnull=True) | Q(case__in=cases_for(user).values("pk"))
     )

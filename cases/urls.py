@@ -19,6 +19,16 @@ urlpatterns = [
     path("link/", views.link_request, name="link_request"),
     path("organisation/", views.organisation, name="organisation"),
     path("organisation/<int:pk>/invite/", views.organisation_invite, name="organisation_invite"),
+    path(
+        "organisation/<int:pk>/members/<int:member_pk>/remove/",
+        views.organisation_member_remove,
+        name="organisation_member_remove",
+    ),
+    path(
+        "organisation/<int:pk>/invitations/<int:invitation_pk>/revoke/",
+        views.organisation_invitation_revoke,
+        name="organisation_invitation_revoke",
+    ),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
     path(
         "representations/<int:pk>/decide/",

@@ -1,8 +1,9 @@
 """The entity portal: plain, server-rendered pages for the people who act for a subject.
 
-Sign up and verify an e-mail address, prove the link to a subject, see the subject's
-records, file an objection or a restoration, upload evidence, answer a request for
-missing materials, withdraw, and follow a case. A small officer-side page confirms
+Sign up and verify an e-mail address, prove the link to a subject, manage the company
+account (invite colleagues, revoke an invitation, remove a colleague or leave), see the
+subject's records, file an objection or a restoration, upload evidence, answer a request
+for missing materials, withdraw, and follow a case. A small officer-side page confirms
 the links people claim.
 
 Views translate between HTTP and the services: reads go through
@@ -22,7 +23,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -52,13 +53,24 @@ from cases.models import (
     CaseRecord,
     Material,
     Membership,
-    Organisation,
     Publication,
-    Representation,
-    RepresentationRequest,
     Role,
 )
-from cases.selectors import case_for, cases_for, records_for, subjects_for
+from cases.selectors import (
+    CONFIRMING_ROLES,
+    case_for,
+    cases_for,
+    notifications_for,
+    organisation_invitation_of,
+    organisation_member_of,
+    organisation_of,
+    organisations_of,
+    records_for,
+    representation_request_to_decide,
+    representation_requests_of,
+    representation_requests_to_decide,
+    subjects_for,
+)
 from cases.services import (
     EVIDENCE_OPEN_STATUSES,
     case_governing_rule_set,
@@ -71,8 +83,6 @@ from workflows.models import ClockEntry, Deadline
 from workflows.selectors import case_detail
 
 logger = logging.getLogger(__name__)
-
-CONFIRMING_ROLES = portal_services.CONFIRMING_ROLES
 
 # What is happening to a case, said the way the applicant needs to hear it.
 CURRENT_STEP = {
@@ -153,10 +163,6 @@ def _is_officer(user) -> bool:
     return bool(policy.memberships_of(user))
 
 
-def _confirming_agencies(user):
-    return Membership.objects.filter(user=user, role__in=CONFIRMING_ROLES).values("agency_id")
-
-
 def _language_of_account(view):
     """A signed-in person without a language cookie reads the language they chose at sign-up."""
 
@@ -232,9 +238,7 @@ def page(request, template: str, context: dict | None = None, *, nav: str = "", 
             roles & set(CONFIRMING_ROLES) for roles in policy.memberships_of(user).values()
         )
         if not officer:
-            frame["unread_count"] = Notification.objects.filter(
-                user=user, read_at__isnull=True
-            ).count()
+            frame["unread_count"] = notifications_for(user).filter(read_at__isnull=True).count()
     return render(request, template, {**frame, **(context or {})}, status=status)
 
 
@@ -353,12 +357,7 @@ def index(request):
         )
         .order_by("name")
     )
-    pending = list(
-        RepresentationRequest.objects.filter(user=user)
-        .exclude(status=RepresentationRequest.Status.CONFIRMED)
-        .select_related("subject")
-        .order_by("-created_at")[:10]
-    )
+    pending = list(representation_requests_of(user)[:10])
     cases = list(cases_for(user).order_by("-submitted_at", "-id")[:5])
     return page(
         request,
@@ -403,45 +402,11 @@ def link_request(request):
     return page(request, "portal/link_request.html", {"form": form}, nav="link", status=status)
 
 
-def _requests_visible_to(user):
-    """Pending link requests ``user`` may decide: as an officer of an agency listing the
-    subject, or as a confirmed representative of the subject (not their own)."""
-    from cases.models import Record
-
-    lists_subject = Exists(
-        Record.objects.filter(
-            subject_id=OuterRef("subject_id"), agency_id__in=_confirming_agencies(user)
-        )
-    )
-    as_representative = Q(subject__in=subjects_for(user)) & ~Q(user=user)
-    first_link = ~Exists(
-        Representation.objects.filter(subject_id=OuterRef("subject_id"), confirmed_at__isnull=False)
-    )
-    return (
-        RepresentationRequest.objects.filter(status=RepresentationRequest.Status.PENDING)
-        .filter(lists_subject | as_representative)
-        .annotate(is_first_link=first_link)
-        .select_related("user", "subject")
-        .order_by("created_at", "id")
-    )
-
-
-def _visible_request(user, pk) -> RepresentationRequest:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise Http404("No such request.") from None
-    found = _requests_visible_to(user).filter(pk=pk).first()
-    if found is None:
-        raise Http404("No such request.")
-    return found
-
-
 @confirming_officer_view
 @require_GET
 def officer_representations(request):
     """Pending links to subjects that the officer's agencies list, oldest first."""
-    requests = list(_requests_visible_to(request.user)[:100])
+    requests = list(representation_requests_to_decide(request.user)[:100])
     return page(
         request,
         "portal/officer_representations.html",
@@ -459,7 +424,7 @@ def representation_decide(request, pk):
     """Confirm or reject a link: an officer (first link) or a confirmed representative."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    found = _visible_request(request.user, pk)
+    found = representation_request_to_decide(request.user, pk)
     form = RepresentationDecisionForm(request.POST)
     fallback = (
         reverse("portal:officer_representations")
@@ -498,7 +463,7 @@ def representation_proof(request, pk):
     """The uploaded proof, for those who may decide the request."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    found = _visible_request(request.user, pk)
+    found = representation_request_to_decide(request.user, pk)
     try:
         handle = found.proof.storage.open(found.proof.name, "rb")
     except FileNotFoundError:
@@ -520,14 +485,11 @@ def representation_proof(request, pk):
 @entity_view
 @require_GET
 def organisation(request):
+    """The person's company accounts: members, open invitations, former members, and the
+    colleagues asking to join."""
     user = request.user
-    organisations = list(
-        Organisation.objects.filter(members__user=user, subject__in=subjects_for(user))
-        .select_related("subject")
-        .prefetch_related("members__user")
-        .distinct()
-    )
-    requests = list(_requests_visible_to(user))
+    organisations = list(organisations_of(user))
+    requests = list(representation_requests_to_decide(user))
     return page(
         request,
         "portal/organisation.html",
@@ -546,13 +508,7 @@ def organisation(request):
 @entity_view
 @require_POST
 def organisation_invite(request, pk):
-    found = (
-        Organisation.objects.filter(pk=pk, members__user=request.user)
-        .select_related("subject")
-        .first()
-    )
-    if found is None:
-        raise Http404("No such organisation.")
+    found = organisation_of(request.user, pk)
     form = InvitationForm(request.POST)
     if not form.is_valid():
         messages.error(request, gettext("Enter a valid e-mail address."))
@@ -576,11 +532,91 @@ def organisation_invite(request, pk):
 
 @entity_view
 @require_http_methods(["GET", "POST"])
+def organisation_member_remove(request, pk, member_pk):
+    """Confirm, then take a colleague out of the company account, or leave it oneself.
+
+    Any member may remove another and anyone may leave, but the last member stays. The
+    person's access to the company's records and cases ends with the POST. Someone else's
+    company account, or a member of another account, is not found (404).
+    """
+    member = organisation_member_of(request.user, pk, member_pk)
+    organisation = member.organisation
+    leaving = member.user_id == request.user.pk
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            portal_services.organisation_member_remove(member=member, by=request.user)
+        except RedressError as exc:
+            error, status = exc.message, exc.http_status
+            member.refresh_from_db()
+        else:
+            if leaving:
+                messages.success(
+                    request,
+                    gettext("You left the company account: you no longer act for %(name)s.")
+                    % {"name": organisation.name},
+                )
+                return redirect("portal:index")
+            messages.success(
+                request,
+                gettext("%(user)s no longer acts for %(name)s: their access ended at once.")
+                % {"user": member.user.get_username(), "name": organisation.name},
+            )
+            return redirect("portal:organisation")
+    others = organisation.members.current().exclude(pk=member.pk).exists()
+    return page(
+        request,
+        "portal/member_remove.html",
+        {
+            "member": member,
+            "organisation": organisation,
+            "leaving": leaving,
+            "can_remove": member.is_current and others,
+            "error": error,
+        },
+        nav="organisation",
+        status=status,
+    )
+
+
+@entity_view
+@require_http_methods(["GET", "POST"])
+def organisation_invitation_revoke(request, pk, invitation_pk):
+    """Confirm, then revoke an invitation of the company account not yet accepted; its
+    link stops working. Any member may revoke; anyone else gets a 404."""
+    invitation = organisation_invitation_of(request.user, pk, invitation_pk)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            portal_services.invitation_revoke(invitation=invitation, by=request.user)
+        except RedressError as exc:
+            error, status = exc.message, exc.http_status
+            invitation.refresh_from_db()
+        else:
+            messages.success(
+                request,
+                gettext("The invitation to %(email)s is revoked: its link no longer works.")
+                % {"email": invitation.email},
+            )
+            return redirect("portal:organisation")
+    return page(
+        request,
+        "portal/invitation_revoke.html",
+        {"invitation": invitation, "organisation": invitation.organisation, "error": error},
+        nav="organisation",
+        status=status,
+    )
+
+
+@entity_view
+@require_http_methods(["GET", "POST"])
 def invitation(request, token: str):
     try:
         invite = portal_services.invitation_read(token)
-    except RedressError as exc:
-        return page(request, "portal/invitation.html", {"error": exc.message}, status=400)
+    except RedressError as exc:  # not valid, expired, or revoked: the message says which
+        return page(
+            request, "portal/invitation.html", {"error": exc.message}, status=exc.http_status
+        )
     if request.method == "POST":
         try:
             portal_services.invitation_accept(token=token, user=request.user)
@@ -1066,8 +1102,6 @@ def notifications(request):
         messages.success(request, gettext("Marked %(count)s as read.") % {"count": marked})
         return redirect(_safe_next(request, reverse("portal:notifications")))
     items = list(
-        Notification.objects.filter(user=request.user)
-        .select_related("case")
-        .order_by("-created_at", "-id")[:100]
+        notifications_for(request.user).select_related("case").order_by("-created_at", "-id")[:100]
     )
     return page(request, "portal/notifications.html", {"items": items}, nav="notifications")

@@ -223,14 +223,21 @@ def _context(case: Case, **extra) -> dict:
 
 
 def _to_applicant(kind: str, **extra):
+    """The applicant is told; if they have left the company account, whoever acts for the
+    subject now (``cases.selectors.case_correspondents``)."""
+
     def handler(case: Case, event: CaseEvent) -> None:
-        notify_user(
-            user=case.applicant,
-            case=case,
-            kind=kind,
-            context=_context(case, **{k: f(case, event) for k, f in extra.items()}),
-            key=idempotency_key(case.reference, event.seq, kind),
-        )
+        from cases.selectors import case_correspondents
+
+        context = _context(case, **{k: f(case, event) for k, f in extra.items()})
+        for user in case_correspondents(case):
+            notify_user(
+                user=user,
+                case=case,
+                kind=kind,
+                context=context,
+                key=idempotency_key(case.reference, event.seq, kind),
+            )
 
     return handler
 

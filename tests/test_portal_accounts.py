@@ -1,6 +1,7 @@
 """Portal accounts as people use them: sign up, verify the e-mail, sign in; prove the link
 to a company, have it confirmed by an officer (the first link) or by a colleague (later
-ones); invite a colleague into the company account.
+ones); invite a colleague into the company account, revoke an invitation, remove a
+colleague or leave.
 
 Pages are driven with Django's test client; mail is read from ``mail.outbox``.
 """
@@ -15,21 +16,31 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
+from guardian.shortcuts import assign_perm
+from rest_framework.test import APIClient
 
-from cases.errors import InvalidIdentifier
+from cases import portal_services
+from cases.errors import InvalidIdentifier, NotPermitted
 from cases.identifiers import validate_uscc
 from cases.models import (
+    Case,
     Organisation,
+    OrganisationInvitation,
     OrganisationMember,
     PortalAccount,
     Representation,
     RepresentationRequest,
     Role,
 )
+from notifications.models import Message, Notification
 from tests import factories
+from tests import flow_helpers as flow
 from tests.helpers import pdf_bytes, restorable_record
+from workflows import services as route
 
 pytestmark = pytest.mark.django_db
 
@@ -326,3 +337,345 @@ def test_home_sends_an_entity_to_the_portal_and_an_officer_to_the_workspace(
 
     assert as_user(client, applicant).get("/")["Location"] == url("index")
     assert as_user(client, intake).get("/")["Location"] == reverse("workflows:index")
+
+
+# --- company accounts: removing a member, leaving, revoking an invitation ------------------------
+# There is no owner: any member may remove another or revoke an invitation, anyone may
+# leave, and the last member stays. What a removed person could see ends with the POST.
+
+
+def company_account(company, *people) -> Organisation:
+    """A company account with ``people`` in it, each a confirmed representative."""
+    organisation = Organisation.objects.create(
+        name=company.name, subject=company, created_by=people[0]
+    )
+    for person in people:
+        factories.representative(company, person.username)
+        OrganisationMember.objects.create(organisation=organisation, user=person)
+    return organisation
+
+
+def day(moment) -> str:
+    """A moment as the local date the pages and messages show."""
+    return timezone.localtime(moment).date().isoformat()
+
+
+def refresh_status(case) -> str:
+    case.refresh_from_db()
+    return case.status
+
+
+def member_of(organisation, person) -> OrganisationMember:
+    return organisation.members.get(user=person)
+
+
+def api_token_of(username: str) -> APIClient:
+    """An API client holding the token ``username`` had before anything changed."""
+    client = APIClient()
+    token = client.post(
+        "/api/v1/auth/token/", {"username": username, "password": "pw"}, format="json"
+    ).json()["token"]
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def test_a_removed_colleague_is_refused_the_companys_case_records_and_api_at_once(
+    client, company, applicant, record
+):
+    wang = factories.UserFactory(username="wang")
+    organisation = company_account(company, applicant, wang)
+    case = flow.file_restoration(company, [record], wang)
+    assign_perm("view_case", wang, case)  # a per-case grant must not keep the door open
+    wangs_browser, wangs_api = Client(), api_token_of("wang")
+    wangs_browser.force_login(wang)
+    assert wangs_browser.get(url("case", case.pk)).status_code == 200
+    assert [c["id"] for c in wangs_api.get("/api/v1/cases/").json()["results"]] == [case.pk]
+
+    account = text(as_user(client, applicant).get(url("organisation")))
+    confirm = client.get(
+        url("organisation_member_remove", organisation.pk, member_of(organisation, wang).pk)
+    )
+    assert "Remove wang from the account…" in account
+    assert "Remove wang from 深圳市示例科技有限公司?" in text(confirm)
+    assert '<button type="submit" class="button danger">Remove wang</button>' in text(confirm)
+    assert organisation.members.current().filter(user=wang).exists()  # asking changes nothing
+
+    removed = client.post(
+        url("organisation_member_remove", organisation.pk, member_of(organisation, wang).pk),
+        follow=True,
+    )
+
+    assert removed.redirect_chain[-1][0] == url("organisation")
+    assert "wang no longer acts for 深圳市示例科技有限公司: their access ended at once." in text(
+        removed
+    )
+    assert wangs_browser.get(url("case", case.pk)).status_code == 404
+    assert wangs_browser.get(url("withdraw", case.pk)).status_code == 404
+    assert record.decision_no not in text(wangs_browser.get(url("records")))
+    assert case.reference not in text(wangs_browser.get(url("cases")))
+    assert wangs_api.get("/api/v1/cases/").json()["results"] == []
+    assert wangs_api.get(f"/api/v1/cases/{case.pk}/").status_code == 404
+    assert wangs_api.get("/api/v1/records/").json()["results"] == []
+    assert "Prove a link to a subject" in text(wangs_browser.get(url("organisation")))
+    assert mail.outbox[-1].to == ["wang@example.test"]
+    assert "acme removed you from the company account" in mail.outbox[-1].body
+    # The colleagues go on with the case; the removal is on record, by whom and when.
+    assert client.get(url("case", case.pk)).status_code == 200
+    former = member_of(organisation, wang)
+    assert former.removed_by == applicant and former.removed_at is not None
+    assert f"removed by acme on {day(former.removed_at)}" in text(client.get(url("organisation")))
+
+
+def test_the_case_of_a_removed_colleague_is_written_to_the_company_that_remains(
+    client, company, applicant, record, staff
+):
+    wang = factories.UserFactory(username="wang")
+    organisation = company_account(company, applicant, wang)
+    case = flow.file_restoration(company, [record], wang)
+    as_user(client, applicant).post(
+        url("organisation_member_remove", organisation.pk, member_of(organisation, wang).pk)
+    )
+    mail.outbox.clear()
+
+    flow.accept(case, staff["intake"])
+
+    accepted = Notification.objects.filter(case=case, kind="accepted")
+    assert [n.user for n in accepted] == [applicant]  # not the person who left
+    assert not Message.objects.filter(case=case, kind="accepted", recipient_user=wang).exists()
+    assert Message.objects.filter(case=case, kind="accepted", recipient_user=applicant).exists()
+    with pytest.raises(NotPermitted):  # nor may they act on it, by any path
+        route.case_withdraw(case=case, applicant=wang, reason="Leaving anyway.")
+    assert refresh_status(case) == Case.Status.UNDER_REVIEW
+
+
+def test_removing_a_colleague_twice_says_they_are_already_gone_and_changes_nothing_more(
+    client, company, applicant, record
+):
+    wang = factories.UserFactory(username="wang")
+    organisation = company_account(company, applicant, wang)
+    address = url("organisation_member_remove", organisation.pk, member_of(organisation, wang).pk)
+    as_user(client, applicant).post(address)
+    first = member_of(organisation, wang)
+    mails = len(mail.outbox)
+
+    again = client.post(address)
+
+    assert again.status_code == 409
+    assert (
+        "wang was already removed from the company account of 深圳市示例科技有限公司 "
+        f"on {day(first.removed_at)}." in text(again)
+    )
+    assert "button danger" not in text(again)
+    again_row = member_of(organisation, wang)
+    assert (again_row.removed_at, again_row.removed_by) == (first.removed_at, applicant)
+    assert len(mail.outbox) == mails
+    assert organisation.members.current().get().user == applicant
+
+
+def test_the_last_representative_cannot_leave_or_be_removed(client, company, applicant, record):
+    organisation = company_account(company, applicant)
+    address = url(
+        "organisation_member_remove", organisation.pk, member_of(organisation, applicant).pk
+    )
+
+    account = text(as_user(client, applicant).get(url("organisation")))
+    asked = client.get(address)
+    refused = client.post(address)
+
+    assert "You are the only representative: invite a colleague" in account
+    assert "Leave the company account…" not in account
+    assert "always keeps at least one representative" in text(asked)
+    assert "button danger" not in text(asked)
+    assert refused.status_code == 409
+    assert "You are the last representative in the company account" in text(refused)
+    assert organisation.members.current().get().user == applicant
+    assert record.decision_no in text(client.get(url("records")))
+
+
+def test_a_representative_may_leave_and_sees_the_company_no_more(
+    client, company, applicant, record
+):
+    wang = factories.UserFactory(username="wang")
+    organisation = company_account(company, applicant, wang)
+    address = url("organisation_member_remove", organisation.pk, member_of(organisation, wang).pk)
+
+    assert "Leave the company account…" in text(as_user(client, wang).get(url("organisation")))
+    left = client.post(address, follow=True)
+    twice = client.post(address)
+
+    assert left.redirect_chain[-1][0] == url("index")
+    assert "You left the company account" in text(left)
+    assert record.decision_no not in text(client.get(url("records")))
+    assert twice.status_code == 409
+    assert "You are no longer in the company account of 深圳市示例科技有限公司" in text(twice)
+    account = text(as_user(client, applicant).get(url("organisation")))
+    assert f"left on {day(member_of(organisation, wang).removed_at)}" in account
+    assert len(mail.outbox) == 0  # nobody to tell: they left themselves
+
+
+def test_a_revoked_invitation_says_so_and_accepting_it_does_nothing(
+    client, company, applicant, record
+):
+    organisation = company_account(company, applicant)
+    zhao = factories.UserFactory(username="zhao", email="zhao@example.test")
+    as_user(client, applicant).post(
+        url("organisation_invite", organisation.pk), {"email": "zhao@example.test"}
+    )
+    link = link_in(mail.outbox[0])
+    invitation = organisation.invitations.get()
+    address = url("organisation_invitation_revoke", organisation.pk, invitation.pk)
+    assert "Revoke the invitation to zhao@example.test…" in text(client.get(url("organisation")))
+    assert "Revoke the invitation to zhao@example.test?" in text(client.get(address))
+
+    revoked = client.post(address, follow=True)
+    twice = client.post(address)
+    opened = as_user(client, zhao).get(link)
+    accepted = client.post(link)
+
+    assert "The invitation to zhao@example.test is revoked: its link no longer works." in text(
+        revoked
+    )
+    assert "zhao@example.test" not in text(as_user(client, applicant).get(url("organisation")))
+    assert twice.status_code == 409
+    assert "The invitation to zhao@example.test was already revoked on" in text(twice)
+    for response in (opened, accepted):
+        assert response.status_code == 409
+        assert "This invitation was revoked by the company" in text(response)
+        assert "Accept the invitation" not in text(response)
+    assert not Representation.objects.filter(user=zhao).exists()
+    assert not organisation.members.filter(user=zhao).exists()
+    assert record.decision_no not in text(as_user(client, zhao).get(url("records")))
+
+
+def test_an_accepted_invitation_cannot_be_revoked(client, company, applicant):
+    organisation = company_account(company, applicant)
+    zhao = factories.UserFactory(username="zhao", email="zhao@example.test")
+    as_user(client, applicant).post(
+        url("organisation_invite", organisation.pk), {"email": "zhao@example.test"}
+    )
+    as_user(client, zhao).post(link_in(mail.outbox[0]))
+    invitation = organisation.invitations.get()
+
+    refused = as_user(client, applicant).post(
+        url("organisation_invitation_revoke", organisation.pk, invitation.pk)
+    )
+
+    assert refused.status_code == 409
+    assert "already accepted: to take the access away, remove the person" in text(refused)
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None
+    assert organisation.members.current().filter(user=zhao).exists()
+
+
+def test_a_member_of_another_company_cannot_remove_or_revoke(
+    client, company, applicant, agency, platforms
+):
+    wang = factories.UserFactory(username="wang")
+    organisation = company_account(company, applicant, wang)
+    invitation = OrganisationInvitation.objects.create(
+        organisation=organisation, email="zhao@example.test", invited_by=applicant
+    )
+    rival = factories.SubjectFactory(name="深圳市竞争对手有限公司")
+    restorable_record(rival, agency, platforms)
+    outsider = factories.UserFactory(username="outsider")
+    rivals = company_account(rival, outsider)
+    remove_wang = url(
+        "organisation_member_remove", organisation.pk, member_of(organisation, wang).pk
+    )
+    revoke = url("organisation_invitation_revoke", organisation.pk, invitation.pk)
+    # The outsider's own account id with this company's member: still not theirs.
+    through_own = url("organisation_member_remove", rivals.pk, member_of(organisation, wang).pk)
+    as_user(client, outsider)
+
+    assert client.get(remove_wang).status_code == 404
+    assert client.post(remove_wang).status_code == 404
+    assert client.post(through_own).status_code == 404
+    assert client.get(revoke).status_code == 404
+    assert client.post(revoke).status_code == 404
+    assert (
+        client.post(
+            url("organisation_invite", organisation.pk), {"email": "x@example.test"}
+        ).status_code
+        == 404
+    )
+    assert organisation.members.current().count() == 2
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None
+
+
+def test_removal_happens_only_on_a_post_with_the_csrf_token(company, applicant):
+    wang = factories.UserFactory(username="wang")
+    organisation = company_account(company, applicant, wang)
+    address = url("organisation_member_remove", organisation.pk, member_of(organisation, wang).pk)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(applicant)
+
+    page = browser.get(address)
+    forged = browser.post(address)
+
+    assert page.status_code == 200 and 'name="csrfmiddlewaretoken"' in text(page)
+    assert forged.status_code == 403
+    assert organisation.members.current().filter(user=wang).exists()
+
+
+def test_removal_revokes_the_open_invitations_they_sent_and_a_new_one_brings_them_back(
+    client, company, applicant, record
+):
+    wang = factories.UserFactory(username="wang")
+    organisation = company_account(company, applicant, wang)
+    as_user(client, wang).post(
+        url("organisation_invite", organisation.pk), {"email": "zhao@example.test"}
+    )
+    sent_by_wang = organisation.invitations.get()
+    as_user(client, applicant).post(
+        url("organisation_member_remove", organisation.pk, member_of(organisation, wang).pk)
+    )
+    sent_by_wang.refresh_from_db()
+    assert sent_by_wang.revoked_by == applicant
+
+    client.post(url("organisation_invite", organisation.pk), {"email": "wang@example.test"})
+    as_user(client, wang).post(link_in(mail.outbox[-1]))
+
+    assert record.decision_no in text(client.get(url("records")))
+    stays = organisation.members.filter(user=wang).order_by("joined_at", "id")
+    assert [m.is_current for m in stays] == [False, True]  # each stay in the account on record
+
+
+def test_the_portal_reads_link_requests_through_the_selectors(company, applicant, agency, record):
+    from cases import selectors
+
+    person = factories.UserFactory(username="li-ming")
+    intake = factories.officer(Role.INTAKE, agency)
+    request = RepresentationRequest.objects.create(
+        user=person, subject=company, proof_name="a.pdf", proof_sha256="0" * 64, proof_size=1
+    )
+
+    assert list(selectors.representation_requests_of(person)) == [request]
+    assert list(selectors.representation_requests_to_decide(applicant)) == [request]
+    assert list(selectors.representation_requests_to_decide(intake)) == [request]
+    assert list(selectors.representation_requests_to_decide(person)) == []
+    assert not selectors.representation_requests_to_decide(applicant).get().is_first_link
+
+
+@pytest.mark.postgres
+def test_two_colleagues_removing_each_other_at_once_leave_one_of_them_in(postgres_only, company):
+    from tests.test_concurrency import race
+
+    acme, wang = factories.UserFactory(username="acme"), factories.UserFactory(username="wang")
+    organisation = company_account(company, acme, wang)
+
+    def removing(person, by):
+        def contender(start):
+            member = member_of(organisation, person)
+            start()
+            return portal_services.organisation_member_remove(member=member, by=by)
+
+        return contender
+
+    outcomes = race(removing(wang, acme), removing(acme, wang))
+
+    assert sorted(kind for kind, _result in outcomes) == ["error", "ok"]
+    refused = next(result for kind, result in outcomes if kind == "error")
+    assert isinstance(refused, NotPermitted)
+    assert organisation.members.current().count() == 1
+    assert Representation.objects.filter(subject=company, confirmed_at__isnull=False).count() == 1
