@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -20,7 +21,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from cases import policy, selectors, services
-from cases.errors import InvalidInput, UploadRejected, WrongState
+from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
+from cases.identifiers import LEGAL, NATURAL, guess_subject_kind, validate_subject_code
 from cases.models import (
     Case,
     CaseEvent,
@@ -253,6 +255,27 @@ class CaseDetailSerializer(CaseListSerializer):
         ]
 
 
+def subject_code_checked(value: str) -> str:
+    """The normalised code, or InvalidIdentifier naming what is wrong with it.
+
+    A code valid as either a USCC or a resident ID passes (an all-digit USCC looks like
+    an ID); otherwise the error is the one for the kind the code looks like. Validity
+    is computed from the code alone, so it reveals nothing about who exists.
+    """
+    errors = {}
+    for kind in (LEGAL, NATURAL):
+        try:
+            return validate_subject_code(value, kind)
+        except InvalidIdentifier as error:
+            errors[kind] = error
+    kind = guess_subject_kind(value)
+    if kind == NATURAL and errors[NATURAL].code == "birth_date":
+        kind = LEGAL  # ID-shaped but no date of birth in it: an all-digit USCC mistyped
+    error = errors[kind]
+    error.field = "subject_code"
+    raise error
+
+
 class CaseCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Case.Kind.choices)
     subject_code = serializers.CharField(max_length=18)
@@ -430,20 +453,20 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         key = (request.headers.get("Idempotency-Key") or "").strip()
         if len(key) > IDEMPOTENCY_KEY_MAX:
             raise InvalidInput(
-                f"An Idempotency-Key has at most {IDEMPOTENCY_KEY_MAX} characters.",
+                _("An Idempotency-Key has at most %(max)s characters.")
+                % {"max": IDEMPOTENCY_KEY_MAX},
                 field="Idempotency-Key",
             )
-        subject = (
-            selectors.subjects_for(request.user)
-            .filter(code=data["subject_code"].strip().upper())
-            .first()
-        )
+        code = subject_code_checked(data["subject_code"])
+        subject = selectors.subjects_for(request.user).filter(code=code).first()
         if subject is None:
-            raise InvalidInput("You do not act for a subject with that code.", field="subject_code")
+            raise InvalidInput(
+                _("You do not act for a subject with that code."), field="subject_code"
+            )
         records = list(Record.objects.filter(pk__in=data["record_ids"], subject=subject))
         if len(records) != len(set(data["record_ids"])):
             raise InvalidInput(
-                "Some record ids are not records of this subject.", field="record_ids"
+                _("Some record ids are not records of this subject."), field="record_ids"
             )
         repeated = bool(key) and (
             Case.objects.filter(applicant=request.user, idempotency_key=key).exists()
@@ -479,7 +502,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         if data.get("record") is not None:
             record = case.records.filter(pk=data["record"]).first()
             if record is None:
-                raise InvalidInput("That record is not part of this case.", field="record")
+                raise InvalidInput(_("That record is not part of this case."), field="record")
         try:
             item = services.evidence_add(
                 case=case,
@@ -622,7 +645,8 @@ class LetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         letter = self.get_object()
         if letter.status != Letter.Status.ISSUED or not letter.pdf:
             raise WrongState(
-                f"This letter is {letter.get_status_display().lower()}: it has no PDF yet.",
+                _("This letter is %(status)s: it has no PDF yet.")
+                % {"status": letter.get_status_display().lower()},
                 code="letter_not_issued",
             )
         try:

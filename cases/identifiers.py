@@ -31,6 +31,8 @@ from __future__ import annotations
 import datetime
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from cases.errors import InvalidIdentifier
 
@@ -44,7 +46,7 @@ IDENTIFIER_LENGTH = 18
 EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
 
 _DIGITS = "0123456789"
-_USCC_ALLOWED_DESCRIPTION = "0-9 and A-H, J-N, P-R, T-U, W-Y"
+_USCC_ALLOWED_DESCRIPTION = gettext_lazy("0-9 and A-H, J-N, P-R, T-U, W-Y")
 _USCC_VALUES = {character: value for value, character in enumerate(USCC_ALPHABET)}
 
 # GB 32100-2015, check character (position 18): weight of position i is 3^(i-1) mod 31,
@@ -63,8 +65,8 @@ _ORGANISATION_CODE_VALUES = {
 # C18 = (12 - (sum of digit x weight over positions 1-17 mod 11)) mod 11, with 10 written as X.
 _RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
-_USCC_NAME = "Unified Social Credit Code"
-_RESIDENT_ID_NAME = "resident ID number"
+_USCC_NAME = gettext_lazy("Unified Social Credit Code")
+_RESIDENT_ID_NAME = gettext_lazy("resident ID number")
 
 LEGAL = "legal"
 NATURAL = "natural"
@@ -142,31 +144,46 @@ def validate_uscc(value: str) -> str:
     for index, character in enumerate(code):
         if character not in _USCC_VALUES:
             raise InvalidIdentifier(
-                f"Character {_show(character)} at position {index + 1} is not allowed in a "
-                f"{_USCC_NAME} (allowed: {_USCC_ALLOWED_DESCRIPTION}).",
+                _(
+                    "Character %(character)s at position %(position)s is not allowed in a "
+                    "%(name)s (allowed: %(allowed)s)."
+                )
+                % {
+                    "character": _show(character),
+                    "position": index + 1,
+                    "name": _USCC_NAME,
+                    "allowed": _USCC_ALLOWED_DESCRIPTION,
+                },
                 code="character",
             )
 
     for index in range(2, 8):
         if code[index] not in _DIGITS:
             raise InvalidIdentifier(
-                "Positions 3-8 must be the 6-digit region code; "
-                f"position {index + 1} is {_show(code[index])}.",
+                _(
+                    "Positions 3-8 must be the 6-digit region code; "
+                    "position %(position)s is %(character)s."
+                )
+                % {"position": index + 1, "character": _show(code[index])},
                 code="region",
             )
 
     expected = organisation_code_check_character(code[8:16])
     if code[16] != expected:
         raise InvalidIdentifier(
-            f"Organisation code check character (position 17) should be '{expected}', "
-            f"not {_show(code[16])}.",
+            _(
+                "Organisation code check character (position 17) should be '%(expected)s', "
+                "not %(actual)s."
+            )
+            % {"expected": expected, "actual": _show(code[16])},
             code="org_check",
         )
 
     expected = uscc_check_character(code[:17])
     if code[17] != expected:
         raise InvalidIdentifier(
-            f"Check character should be '{expected}', not {_show(code[17])} (position 18).",
+            _("Check character should be '%(expected)s', not %(actual)s (position 18).")
+            % {"expected": expected, "actual": _show(code[17])},
             code="check",
         )
     return code
@@ -187,14 +204,20 @@ def validate_resident_id(value: str, *, today: datetime.date | None = None) -> s
     for index, character in enumerate(number[:17]):
         if character not in _DIGITS:
             raise InvalidIdentifier(
-                f"Character {_show(character)} at position {index + 1} is not allowed in a "
-                f"{_RESIDENT_ID_NAME} (positions 1-17 are digits).",
+                _(
+                    "Character %(character)s at position %(position)s is not allowed in a "
+                    "%(name)s (positions 1-17 are digits)."
+                )
+                % {"character": _show(character), "position": index + 1, "name": _RESIDENT_ID_NAME},
                 code="character",
             )
     if number[17] not in _DIGITS + "X":
         raise InvalidIdentifier(
-            f"Character {_show(number[17])} at position 18 is not allowed in a "
-            f"{_RESIDENT_ID_NAME} (the last character is a digit or X).",
+            _(
+                "Character %(character)s at position 18 is not allowed in a "
+                "%(name)s (the last character is a digit or X)."
+            )
+            % {"character": _show(number[17]), "name": _RESIDENT_ID_NAME},
             code="character",
         )
 
@@ -203,7 +226,8 @@ def validate_resident_id(value: str, *, today: datetime.date | None = None) -> s
     expected = resident_id_check_character(number[:17])
     if number[17] != expected:
         raise InvalidIdentifier(
-            f"Check character should be '{expected}', not {_show(number[17])} (position 18).",
+            _("Check character should be '%(expected)s', not %(actual)s (position 18).")
+            % {"expected": expected, "actual": _show(number[17])},
             code="check",
         )
     return number
@@ -324,22 +348,28 @@ def _normalise(value: str, name: str) -> str:
     """Strip surrounding whitespace and upper-case ASCII letters; refuse spaces and bad lengths."""
     if not isinstance(value, str):
         raise InvalidIdentifier(
-            f"A {name} must be given as text, not {type(value).__name__}.", code="type"
+            _("A %(name)s must be given as text, not %(type)s.")
+            % {"name": name, "type": type(value).__name__},
+            code="type",
         )
     stripped = value.strip()
     if not stripped:
         raise InvalidIdentifier(
-            f"A {name} has {IDENTIFIER_LENGTH} characters; none was given.", code="length"
+            _("A %(name)s has %(length)s characters; none was given.")
+            % {"name": name, "length": IDENTIFIER_LENGTH},
+            code="length",
         )
     for index, character in enumerate(stripped):
         if character.isspace():
             raise InvalidIdentifier(
-                f"A {name} has no spaces; there is one at position {index + 1}.",
+                _("A %(name)s has no spaces; there is one at position %(position)s.")
+                % {"name": name, "position": index + 1},
                 code="character",
             )
     if len(stripped) != IDENTIFIER_LENGTH:
         raise InvalidIdentifier(
-            f"A {name} has {IDENTIFIER_LENGTH} characters; this one has {len(stripped)}.",
+            _("A %(name)s has %(length)s characters; this one has %(count)s.")
+            % {"name": name, "length": IDENTIFIER_LENGTH, "count": len(stripped)},
             code="length",
         )
     return _upper_ascii(stripped)
@@ -354,20 +384,33 @@ def _upper_ascii(text: str) -> str:
 
 def _check_birth_date(digits: str, *, today: datetime.date) -> None:
     """Raise InvalidIdentifier unless ``digits`` (YYYYMMDD) is a date from 1900-01-01 to today."""
-    prefix = "Positions 7-14 should be a date of birth (YYYYMMDD)"
     try:
         birth = datetime.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
     except ValueError:
-        raise InvalidIdentifier(f"{prefix}; '{digits}' is not a date.", code="birth_date") from None
+        raise InvalidIdentifier(
+            _("Positions 7-14 should be a date of birth (YYYYMMDD); '%(digits)s' is not a date.")
+            % {"digits": digits},
+            code="birth_date",
+        ) from None
     if birth < EARLIEST_BIRTH_DATE:
         raise InvalidIdentifier(
-            f"{prefix}; '{digits}' is before {EARLIEST_BIRTH_DATE.isoformat()}.",
+            _(
+                "Positions 7-14 should be a date of birth (YYYYMMDD); "
+                "'%(digits)s' is before %(earliest)s."
+            )
+            % {"digits": digits, "earliest": EARLIEST_BIRTH_DATE.isoformat()},
             code="birth_date",
         )
     if birth > today:
-        raise InvalidIdentifier(f"{prefix}; '{digits}' is in the future.", code="birth_date")
+        raise InvalidIdentifier(
+            _("Positions 7-14 should be a date of birth (YYYYMMDD); '%(digits)s' is in the future.")
+            % {"digits": digits},
+            code="birth_date",
+        )
 
 
 def _show(character: str) -> str:
     """Quote a character for a message; name it by code point if it would not print."""
-    return f"'{character}'" if character.isprintable() else f"U+{ord(character):04X}"
+    if not character.isprintable():
+        return f"U+{ord(character):04X}"
+    return pgettext("a character quoted in a message", "'%(character)s'") % {"character": character}

@@ -11,6 +11,7 @@ import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from cases.errors import RuleViolation
 from cases.models import Agency, ListType, Record, RuleSet
@@ -34,8 +35,11 @@ def rule_set_in_force(
     national = candidates.filter(agency__isnull=True).order_by("-effective_from").first()
     if national is None:
         raise RuleViolation(
-            f"No rule set is in force for {list_type.code}/{severity} on {on:%Y-%m-%d}: "
-            "an administrator must add one before such cases can proceed.",
+            _(
+                "No rule set is in force for %(list_type)s/%(severity)s on %(date)s: "
+                "an administrator must add one before such cases can proceed."
+            )
+            % {"list_type": list_type.code, "severity": severity, "date": f"{on:%Y-%m-%d}"},
             code="no_rule_set",
         )
     return national

@@ -15,7 +15,9 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from cases import policy
 from cases.errors import Duplicate, InvalidInput, NotPermitted, RuleViolation, WrongState
@@ -58,7 +60,7 @@ def subject_get_or_create(*, code: str, name: str, kind: str | None = None) -> t
         return subject, False
     name = name.strip()
     if not name:
-        raise InvalidInput("A new subject needs a name.", field="subject_name")
+        raise InvalidInput(_("A new subject needs a name."), field="subject_name")
     try:
         with transaction.atomic():
             subject = Subject.objects.create(code=code, name=name, kind=kind)
@@ -81,17 +83,31 @@ def case_lock(case: Case | int) -> Case:
 
 
 def ensure_state(case: Case, *allowed: str, action: str) -> None:
+    """Raise ``WrongState`` unless the case is in one of the ``allowed`` statuses.
+
+    ``action`` completes the sentence "Case RD-2026-000123 is closed; it cannot ... now.":
+    pass it translated (``gettext("be accepted")``).
+    """
     if case.status not in allowed:
         raise WrongState(
-            f"Case {case.reference} is {case.get_status_display().lower()}; "
-            f"it cannot {action} now.",
+            _("Case %(reference)s is %(status)s; it cannot %(action)s now.")
+            % {
+                "reference": case.reference,
+                "status": case.get_status_display().lower(),
+                "action": action,
+            },
             code="wrong_state",
         )
 
 
+def _material_labels(codes) -> str:
+    """The materials' labels, listed for a message in the active language."""
+    return pgettext("list separator", ", ").join(str(Material(code).label) for code in codes)
+
+
 def reference_allocate(*, year: int) -> str:
     """The next gap-free case reference of the year, e.g. ``RD-2026-000123``."""
-    counter, _ = ReferenceCounter.objects.select_for_update().get_or_create(year=year)
+    counter, _created = ReferenceCounter.objects.select_for_update().get_or_create(year=year)
     counter.last += 1
     counter.save(update_fields=["last"])
     return f"{settings.REDRESS_REFERENCE_PREFIX}-{year}-{counter.last:06d}"
@@ -112,16 +128,19 @@ def restoration_refusal(record: Record, *, on: datetime.date) -> str | None:
     """
     rule_set = rule_set_for_record(record, on=on)
     if record.penalty_type in rule_set.barred_penalty_types:
-        return (
-            f"Record {record.decision_no}: a penalty of type "
-            f"'{record.get_penalty_type_display()}' cannot be restored under rule set "
-            f"{rule_set.label}."
-        )
+        return _(
+            "Record %(decision_no)s: a penalty of type '%(penalty_type)s' cannot be restored "
+            "under rule set %(rule_set)s."
+        ) % {
+            "decision_no": record.decision_no,
+            "penalty_type": record.get_penalty_type_display(),
+            "rule_set": rule_set.label,
+        }
     if record.restorable_from and on < record.restorable_from:
-        return (
-            f"Record {record.decision_no}: restoration can be requested from "
-            f"{record.restorable_from:%Y-%m-%d}, when the minimum publication period ends."
-        )
+        return _(
+            "Record %(decision_no)s: restoration can be requested from %(date)s, when the "
+            "minimum publication period ends."
+        ) % {"decision_no": record.decision_no, "date": f"{record.restorable_from:%Y-%m-%d}"}
     return None
 
 
@@ -147,22 +166,25 @@ def case_submit(
     """
     filed_by = filed_by or applicant
     if kind not in Case.Kind.values:
-        raise InvalidInput(f"Unknown kind {kind!r}: use objection or restoration.", field="kind")
+        raise InvalidInput(
+            _("Unknown kind %(kind)s: use objection or restoration.") % {"kind": repr(kind)},
+            field="kind",
+        )
     grounds = (grounds or "").strip()
     if not grounds:
-        raise InvalidInput("State the grounds of the request.", field="grounds")
+        raise InvalidInput(_("State the grounds of the request."), field="grounds")
     records = list(records)
     if not records:
-        raise InvalidInput("Name at least one record.", field="records")
+        raise InvalidInput(_("Name at least one record."), field="records")
 
     agencies = {r.agency_id for r in records}
     if len(agencies) != 1:
         raise InvalidInput(
-            "All records of one case must come from the same agency: file one case per agency.",
+            _("All records of one case must come from the same agency: file one case per agency."),
             field="records",
         )
     if any(r.subject_id != subject.pk for r in records):
-        raise InvalidInput("Every record must be a record of the subject.", field="records")
+        raise InvalidInput(_("Every record must be a record of the subject."), field="records")
     agency = records[0].agency
 
     if filed_by.pk != applicant.pk or channel == Case.Channel.OFFICER:
@@ -171,14 +193,16 @@ def case_submit(
             or policy.has_role(filed_by, Role.CASE_OFFICER, agency)
         ):
             raise NotPermitted(
-                f"Only an officer of {agency.code} may file a case on a subject's behalf.",
+                _("Only an officer of %(agency)s may file a case on a subject's behalf.")
+                % {"agency": agency.code},
                 code="role_required",
             )
         role = Role.INTAKE
     else:
         if not policy.represents(applicant, subject):
             raise NotPermitted(
-                "You are not a confirmed representative of this subject.", code="not_representative"
+                _("You are not a confirmed representative of this subject."),
+                code="not_representative",
             )
         role = APPLICANT_ROLE
 
@@ -194,8 +218,12 @@ def case_submit(
     for record in records:
         if record.status not in allowed:
             raise WrongState(
-                f"Record {record.decision_no} is {record.get_status_display().lower()}: "
-                f"a {Case.Kind(kind).label} cannot be filed against it.",
+                _("Record %(decision_no)s is %(status)s: a %(kind)s cannot be filed against it.")
+                % {
+                    "decision_no": record.decision_no,
+                    "status": record.get_status_display().lower(),
+                    "kind": Case.Kind(kind).label,
+                },
                 code="record_state",
             )
         if kind == Case.Kind.RESTORATION:
@@ -206,8 +234,15 @@ def case_submit(
             window = rule_set_for_record(record, on=today).objection_window_days
             if window is not None and (today - record.listed_on).days > window:
                 raise RuleViolation(
-                    f"Record {record.decision_no}: an objection must be filed within {window} "
-                    f"days of listing ({record.listed_on:%Y-%m-%d}).",
+                    _(
+                        "Record %(decision_no)s: an objection must be filed within %(days)s "
+                        "days of listing (%(date)s)."
+                    )
+                    % {
+                        "decision_no": record.decision_no,
+                        "days": window,
+                        "date": f"{record.listed_on:%Y-%m-%d}",
+                    },
                     code="objection_window_passed",
                 )
 
@@ -230,7 +265,8 @@ def case_submit(
         )
         if busy is not None:
             raise Duplicate(
-                f"Record {busy.record.decision_no} is already in open case {busy.case.reference}.",
+                _("Record %(decision_no)s is already in open case %(reference)s.")
+                % {"decision_no": busy.record.decision_no, "reference": busy.case.reference},
                 code="record_in_open_case",
             )
         # Every submission of the year serialises on its counter row; a twin
@@ -375,15 +411,18 @@ def case_accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Cas
     decision clock. For an objection, every record is flagged as disputed at once."""
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(officer, Role.INTAKE, case.agency, action="accept a case")
-        ensure_state(case, Case.Status.SUBMITTED, action="be accepted")
+        policy.ensure_role(officer, Role.INTAKE, case.agency, action=_("accept a case"))
+        ensure_state(case, Case.Status.SUBMITTED, action=_("be accepted"))
         today = timezone.localdate()
         rule_set = case_governing_rule_set(case, on=today)
         missing = missing_required_materials(case, rule_set)
         if missing:
-            labels = ", ".join(str(Material(m).label) for m in missing)
             raise WrongState(
-                f"Materials are missing ({labels}): request them all at once instead of accepting.",
+                _(
+                    "Materials are missing (%(materials)s): request them all at once instead "
+                    "of accepting."
+                )
+                % {"materials": _material_labels(missing)},
                 code="materials_missing",
             )
         before = _snapshot(case)
@@ -442,12 +481,15 @@ def case_request_materials(
         for m in missing
     ]
     if not items:
-        raise InvalidInput("List every missing item (at least one).", field="missing")
+        raise InvalidInput(_("List every missing item (at least one)."), field="missing")
     for item in items:
         if item["material"] not in Material.values:
-            raise InvalidInput(f"Unknown material {item['material']!r}.", field="missing")
+            raise InvalidInput(
+                _("Unknown material %(material)s.") % {"material": repr(item["material"])},
+                field="missing",
+            )
         if item["material"] == Material.OTHER and not item["detail"]:
-            raise InvalidInput("Describe the missing item.", field="missing")
+            raise InvalidInput(_("Describe the missing item."), field="missing")
     with transaction.atomic():
         case = case_lock(case)
         if case.status == Case.Status.SUBMITTED:
@@ -459,17 +501,17 @@ def case_request_materials(
                 case,
                 Case.Status.SUBMITTED,
                 Case.Status.UNDER_REVIEW,
-                action="ask for missing materials",
+                action=_("ask for missing materials"),
             )
-        policy.ensure_role(officer, role, case.agency, action="ask for missing materials")
+        policy.ensure_role(officer, role, case.agency, action=_("ask for missing materials"))
         before = _snapshot(case)
         rule_set = case_governing_rule_set(case, on=timezone.localdate())
         listed = {i["material"] for i in items}
         left_out = [m for m in missing_required_materials(case, rule_set) if m not in listed]
         if left_out:
-            labels = ", ".join(str(Material(m).label) for m in left_out)
             raise InvalidInput(
-                f"The request must list every missing item at once; it leaves out: {labels}.",
+                _("The request must list every missing item at once; it leaves out: %(materials)s.")
+                % {"materials": _material_labels(left_out)},
                 field="missing",
             )
         running = clock.deadline_running(case, step)
@@ -515,8 +557,8 @@ def case_materials_resubmit(*, case: Case, applicant: AbstractBaseUser, note: st
     """
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_applicant(applicant, case, action="answer the request for materials")
-        ensure_state(case, Case.Status.AWAITING_MATERIALS, action="take resubmitted materials")
+        policy.ensure_applicant(applicant, case, action=_("answer the request for materials"))
+        ensure_state(case, Case.Status.AWAITING_MATERIALS, action=_("take resubmitted materials"))
         supplied = set(
             case.evidence.filter(uploaded_at__gte=case.materials_requested_at).values_list(
                 "material", flat=True
@@ -528,11 +570,10 @@ def case_materials_resubmit(*, case: Case, applicant: AbstractBaseUser, note: st
             if i["material"] != Material.OTHER and i["material"] not in supplied
         ]
         if not supplied or still:
-            labels = (
-                ", ".join(str(Material(i["material"]).label) for i in still) or "the listed items"
-            )
+            labels = _material_labels(i["material"] for i in still) or _("the listed items")
             raise WrongState(
-                f"Still missing: {labels}. Upload them first.", code="materials_missing"
+                _("Still missing: %(materials)s. Upload them first.") % {"materials": labels},
+                code="materials_missing",
             )
         before = _snapshot(case)
         materials = clock.deadline_running(case, Deadline.Step.MATERIALS)
@@ -576,11 +617,13 @@ def case_lapse(*, case: Case) -> Case:
     """
     with transaction.atomic():
         case = case_lock(case)
-        ensure_state(case, Case.Status.AWAITING_MATERIALS, action="lapse")
+        ensure_state(case, Case.Status.AWAITING_MATERIALS, action=_("lapse"))
         materials = clock.deadline_running(case, Deadline.Step.MATERIALS)
         if materials is None or materials.due_on >= timezone.localdate():
             raise WrongState(
-                f"Case {case.reference}'s materials deadline has not passed.", code="not_due"
+                _("Case %(reference)s's materials deadline has not passed.")
+                % {"reference": case.reference},
+                code="not_due",
             )
         before = _snapshot(case)
         clock.deadline_close(materials, actor=None, reason="no materials by the deadline")
@@ -606,11 +649,11 @@ def case_not_accept(*, case: Case, officer: AbstractBaseUser, reasons: str) -> C
     """Refuse to accept a case, with the reasons (served in a non-acceptance letter)."""
     reasons = (reasons or "").strip()
     if not reasons:
-        raise InvalidInput("Give the reasons for not accepting.", field="reasons")
+        raise InvalidInput(_("Give the reasons for not accepting."), field="reasons")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(officer, Role.INTAKE, case.agency, action="refuse a case")
-        ensure_state(case, Case.Status.SUBMITTED, action="be refused")
+        policy.ensure_role(officer, Role.INTAKE, case.agency, action=_("refuse a case"))
+        ensure_state(case, Case.Status.SUBMITTED, action=_("be refused"))
         before = _snapshot(case)
         clock.deadlines_close_all(case, actor=officer, reason="not accepted")
         case.status = Case.Status.NOT_ACCEPTED
@@ -646,20 +689,27 @@ def evidence_review(
         Evidence.Outcome.REJECTED,
         Evidence.Outcome.NEEDS_MORE,
     }:
-        raise InvalidInput(f"Unknown review outcome {outcome!r}.", field="outcome")
+        raise InvalidInput(
+            _("Unknown review outcome %(outcome)s.") % {"outcome": repr(outcome)},
+            field="outcome",
+        )
     reason = (reason or "").strip()
     if outcome != Evidence.Outcome.ACCEPTED and not reason:
-        raise InvalidInput("Say why the item is rejected or what more is needed.", field="reason")
+        raise InvalidInput(
+            _("Say why the item is rejected or what more is needed."), field="reason"
+        )
     if evidence.is_electronic_monitoring and not reason:
         raise InvalidInput(
-            "Evidence from electronic monitoring counts only with a recorded review "
-            "(APL Art. 41): note what you checked.",
+            _(
+                "Evidence from electronic monitoring counts only with a recorded review "
+                "(APL Art. 41): note what you checked."
+            ),
             field="reason",
         )
     with transaction.atomic():
         case = case_lock(evidence.case_id)
-        policy.ensure_role(reviewer, Role.CASE_OFFICER, case.agency, action="review evidence")
-        ensure_state(case, Case.Status.UNDER_REVIEW, action="have its evidence reviewed")
+        policy.ensure_role(reviewer, Role.CASE_OFFICER, case.agency, action=_("review evidence"))
+        ensure_state(case, Case.Status.UNDER_REVIEW, action=_("have its evidence reviewed"))
         evidence = Evidence.objects.select_for_update().get(pk=evidence.pk)
         before = {"evidence": evidence.pk, "outcome": evidence.review_outcome}
         evidence.review_outcome = outcome
@@ -704,17 +754,21 @@ def case_review_complete(
     must be asked for (``case_request_materials``) rather than decided around.
     """
     if recommendation not in Case.Decision.values:
-        raise InvalidInput(f"Unknown recommendation {recommendation!r}.", field="recommendation")
+        raise InvalidInput(
+            _("Unknown recommendation %(recommendation)s.")
+            % {"recommendation": repr(recommendation)},
+            field="recommendation",
+        )
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(reviewer, Role.CASE_OFFICER, case.agency, action="complete a review")
-        ensure_state(case, Case.Status.UNDER_REVIEW, action="complete its review")
+        policy.ensure_role(reviewer, Role.CASE_OFFICER, case.agency, action=_("complete a review"))
+        ensure_state(case, Case.Status.UNDER_REVIEW, action=_("complete its review"))
         outcomes = set(case.evidence.values_list("review_outcome", flat=True))
         if Evidence.Outcome.PENDING in outcomes:
-            raise WrongState("Review every evidence item first.", code="evidence_unreviewed")
+            raise WrongState(_("Review every evidence item first."), code="evidence_unreviewed")
         if Evidence.Outcome.NEEDS_MORE in outcomes:
             raise WrongState(
-                "Some items need more: ask the applicant for them before completing the review.",
+                _("Some items need more: ask the applicant for them before completing the review."),
                 code="evidence_needs_more",
             )
         if (
@@ -722,7 +776,7 @@ def case_review_complete(
             and not case.evidence.filter(review_outcome=Evidence.Outcome.ACCEPTED).exists()
         ):
             raise WrongState(
-                "No evidence was accepted: a request can only be upheld on accepted evidence.",
+                _("No evidence was accepted: a request can only be upheld on accepted evidence."),
                 code="no_accepted_evidence",
             )
         _apply_record_outcomes(case, recommendation, record_outcomes, corrections)
@@ -765,15 +819,17 @@ def _apply_record_outcomes(
             CaseRecord.Outcome.REJECTED,
         }:
             raise InvalidInput(
-                "A partial decision names, for every record of the case, whether it is upheld "
-                "or rejected, with at least one of each.",
+                _(
+                    "A partial decision names, for every record of the case, whether it is "
+                    "upheld or rejected, with at least one of each."
+                ),
                 field="record_outcomes",
             )
     corrections = {int(k): (v or "").strip() for k, v in (corrections or {}).items()}
     for record_id in corrections:
         if case.kind != Case.Kind.OBJECTION or outcomes.get(record_id) != CaseRecord.Outcome.UPHELD:
             raise InvalidInput(
-                "A correction is stated only for an upheld record of an objection.",
+                _("A correction is stated only for an upheld record of an objection."),
                 field="corrections",
             )
     for cr in case_records:
@@ -792,15 +848,17 @@ def case_legal_review(
     """Legal review (法制审核): pass to sign-off, or send back to the case officer."""
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(reviewer, Role.LEGAL_REVIEWER, case.agency, action="do a legal review")
-        ensure_state(case, Case.Status.LEGAL_REVIEW, action="be legally reviewed")
+        policy.ensure_role(
+            reviewer, Role.LEGAL_REVIEWER, case.agency, action=_("do a legal review")
+        )
+        ensure_state(case, Case.Status.LEGAL_REVIEW, action=_("be legally reviewed"))
         if reviewer.pk in reviewers_of(case, legal=False):
             raise NotPermitted(
-                "The legal review must be done by someone other than the case officer.",
+                _("The legal review must be done by someone other than the case officer."),
                 code="four_eyes",
             )
         if not passed and not note.strip():
-            raise InvalidInput("Say why the case is sent back.", field="note")
+            raise InvalidInput(_("Say why the case is sent back."), field="note")
         before = _snapshot(case)
         if passed:
             case.legal_reviewer = reviewer
@@ -837,22 +895,24 @@ def case_sign(
     sends the case back to review. A rejection states its reasons.
     """
     if decision not in Case.Decision.values:
-        raise InvalidInput(f"Unknown decision {decision!r}.", field="decision")
+        raise InvalidInput(
+            _("Unknown decision %(decision)s.") % {"decision": repr(decision)}, field="decision"
+        )
     reasons = (reasons or "").strip()
     if decision != Case.Decision.APPROVED and not reasons:
-        raise InvalidInput("State the reasons, tied to the evidence.", field="reasons")
+        raise InvalidInput(_("State the reasons, tied to the evidence."), field="reasons")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(signer, Role.SIGNER, case.agency, action="sign a decision")
-        ensure_state(case, Case.Status.SIGN_OFF, action="be signed")
+        policy.ensure_role(signer, Role.SIGNER, case.agency, action=_("sign a decision"))
+        ensure_state(case, Case.Status.SIGN_OFF, action=_("be signed"))
         if signer.pk in reviewers_of(case):
             raise NotPermitted(
-                "You reviewed this case: a different official must sign it.", code="four_eyes"
+                _("You reviewed this case: a different official must sign it."), code="four_eyes"
             )
         signatures = list(case.signatures.filter(round=case.signoff_round))
         if any(s.signer_id == signer.pk for s in signatures):
             raise NotPermitted(
-                "You have signed this case already; a second official must sign.",
+                _("You have signed this case already; a second official must sign."),
                 code="already_signed",
             )
         before = _snapshot(case)
@@ -1003,7 +1063,8 @@ def publication_acknowledge(*, publication: Publication, note: str = "") -> Publ
             return publication  # a repeated acknowledgement changes nothing
         if publication.status != Publication.Status.WITHDRAWAL_REQUESTED:
             raise WrongState(
-                f"No withdrawal of {publication.record} was requested from {publication.platform}.",
+                _("No withdrawal of %(record)s was requested from %(platform)s.")
+                % {"record": publication.record, "platform": publication.platform},
                 code="no_withdrawal_requested",
             )
         case = (
@@ -1049,8 +1110,8 @@ def case_withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") 
     """The applicant withdraws a case that is not yet decided."""
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_applicant(applicant, case, action="withdraw the case")
-        ensure_state(case, *Case.UNDECIDED_STATUSES, action="be withdrawn")
+        policy.ensure_applicant(applicant, case, action=_("withdraw the case"))
+        ensure_state(case, *Case.UNDECIDED_STATUSES, action=_("be withdrawn"))
         before = _snapshot(case)
         clock.deadlines_close_all(case, actor=applicant, reason="withdrawn")
         _records_restore(case)
@@ -1073,21 +1134,23 @@ def case_revoke(*, case: Case, official: AbstractBaseUser, reason: str) -> Case:
     """Revoke an approved restoration obtained by a false commitment; re-publish the records."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("State why the restoration is revoked.", field="reason")
+        raise InvalidInput(_("State why the restoration is revoked."), field="reason")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(official, Role.SIGNER, case.agency, action="revoke a restoration")
+        policy.ensure_role(official, Role.SIGNER, case.agency, action=_("revoke a restoration"))
         if case.kind != Case.Kind.RESTORATION or case.decision not in {
             Case.Decision.APPROVED,
             Case.Decision.PARTLY_APPROVED,
         }:
-            raise WrongState("Only an approved restoration can be revoked.", code="not_revocable")
+            raise WrongState(
+                _("Only an approved restoration can be revoked."), code="not_revocable"
+            )
         ensure_state(
             case,
             Case.Status.REMOVAL,
             Case.Status.APPEAL_WINDOW,
             Case.Status.CLOSED,
-            action="be revoked",
+            action=_("be revoked"),
         )
         before = _snapshot(case)
         reinstated = []
@@ -1120,15 +1183,18 @@ def case_extend_deadline(
     """A supervisor extends a running deadline, naming why (DOMAIN: every extension)."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("State why the deadline is extended.", field="reason")
+        raise InvalidInput(_("State why the deadline is extended."), field="reason")
     if days < 1 or days > 60:
-        raise InvalidInput("Extend by 1 to 60 working days.", field="days")
+        raise InvalidInput(_("Extend by 1 to 60 working days."), field="days")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(supervisor, Role.SUPERVISOR, case.agency, action="extend a deadline")
+        policy.ensure_role(supervisor, Role.SUPERVISOR, case.agency, action=_("extend a deadline"))
         deadline = clock.deadline_running(case, step)
         if deadline is None or deadline.status != Deadline.Status.RUNNING:
-            raise WrongState(f"No running {step} deadline to extend.", code="no_running_deadline")
+            raise WrongState(
+                _("No running %(step)s deadline to extend.") % {"step": step},
+                code="no_running_deadline",
+            )
         before_due = deadline.due_on
         clock.deadline_extend(deadline, days=days, approved_by=supervisor, reason=reason)
         event_record(
@@ -1171,25 +1237,29 @@ def evidence_add(
     a retried upload is not an error).
     """
     if material not in Material.values:
-        raise InvalidInput(f"Unknown material {material!r}.", field="material")
+        raise InvalidInput(
+            _("Unknown material %(material)s.") % {"material": repr(material)}, field="material"
+        )
     if source not in Evidence.Source.values:
-        raise InvalidInput(f"Unknown source {source!r}.", field="source")
+        raise InvalidInput(
+            _("Unknown source %(source)s.") % {"source": repr(source)}, field="source"
+        )
     checked = upload_check(upload)
     stored = []
     try:
         with transaction.atomic():
             case = case_lock(case)
             if source == Evidence.Source.APPLICANT:
-                policy.ensure_applicant(uploaded_by, case, action="add evidence")
+                policy.ensure_applicant(uploaded_by, case, action=_("add evidence"))
                 role = APPLICANT_ROLE
             else:
                 policy.ensure_role(
-                    uploaded_by, Role.CASE_OFFICER, case.agency, action="add evidence"
+                    uploaded_by, Role.CASE_OFFICER, case.agency, action=_("add evidence")
                 )
                 role = Role.CASE_OFFICER
-            ensure_state(case, *EVIDENCE_OPEN_STATUSES, action="take new evidence")
+            ensure_state(case, *EVIDENCE_OPEN_STATUSES, action=_("take new evidence"))
             if record is not None and not case.case_records.filter(record=record).exists():
-                raise InvalidInput("That record is not part of this case.", field="record")
+                raise InvalidInput(_("That record is not part of this case."), field="record")
             existing = case.evidence.filter(sha256=checked.sha256).first()
             if existing is not None:
                 return existing
@@ -1270,6 +1340,8 @@ def deadline_escalate(*, case: Case, step: str, overdue: bool) -> Deadline | Non
             return None
         deadline.escalated_at = timezone.now()
         deadline.save(update_fields=["escalated_at"])
+        with translation.override("en"):  # system notes in the log are English, as elsewhere
+            step_name = str(Deadline.Step(step).label)
         event_record(
             case,
             "deadline_overdue" if overdue else "deadline_near",
@@ -1277,7 +1349,7 @@ def deadline_escalate(*, case: Case, step: str, overdue: bool) -> Deadline | Non
             role="system",
             automated=True,
             data={"step": step, "due_on": deadline.due_on.isoformat()},
-            note=f"{Deadline.Step(step).label}: due {deadline.due_on:%Y-%m-%d}; escalated to the "
+            note=f"{step_name}: due {deadline.due_on:%Y-%m-%d}; escalated to the "
             f"supervisors of {case.agency.code}.",
         )
     return deadline

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import puremagic
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from cases.errors import UploadRejected
 
@@ -50,28 +51,36 @@ def upload_check(uploaded, *, max_bytes: int | None = None) -> CheckedUpload:
     """Read and check an uploaded file (Django ``UploadedFile`` or any file object)."""
     limit = max_bytes or settings.REDRESS_UPLOAD_MAX_BYTES
     declared = getattr(uploaded, "size", None)
+    limit_mb = f"{limit / 1_048_576:.0f}"
     if declared is not None and declared > limit:
         raise UploadRejected(
-            f"The file is {declared / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.",
+            _("The file is %(size)s MB; the limit is %(limit)s MB.")
+            % {"size": f"{declared / 1_048_576:.1f}", "limit": limit_mb},
             code="too_large",
         )
     content = uploaded.read(limit + 1)
     if len(content) > limit:
         raise UploadRejected(
-            f"The file is larger than the {limit / 1_048_576:.0f} MB limit.", code="too_large"
+            _("The file is larger than the %(limit)s MB limit.") % {"limit": limit_mb},
+            code="too_large",
         )
     if not content:
-        raise UploadRejected("The file is empty.", code="empty")
+        raise UploadRejected(_("The file is empty."), code="empty")
     try:
         detected = puremagic.from_string(content, mime=True)
     except puremagic.PureError:
         detected = ""
     if detected not in ALLOWED_TYPES:
-        what = f" (it looks like {detected})" if detected else ""
-        raise UploadRejected(
-            f"Only PDF, PNG and JPEG files are accepted{what}; the file name does not decide this.",
-            code="type_not_allowed",
-        )
+        if detected:
+            message = _(
+                "Only PDF, PNG and JPEG files are accepted (it looks like %(type)s); "
+                "the file name does not decide this."
+            ) % {"type": detected}
+        else:
+            message = _(
+                "Only PDF, PNG and JPEG files are accepted; the file name does not decide this."
+            )
+        raise UploadRejected(message, code="type_not_allowed")
     scanner_path = getattr(settings, "REDRESS_MALWARE_SCANNER", "")
     if scanner_path:
         import_string(scanner_path)(content)

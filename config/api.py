@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -23,10 +24,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from cases.errors import RedressError
 
-LOCKED_OUT_MESSAGE = (
-    "Too many failed logins for this username from your address: try again in {minutes} "
-    "minutes, or ask an administrator to unlock the account."
-)
+
+def locked_out_message() -> str:
+    return _(
+        "Too many failed logins for this username from your address: try again in "
+        "%(minutes)s minutes, or ask an administrator to unlock the account."
+    ) % {"minutes": _lockout_minutes()}
 
 
 class NoCountPagination(CursorPagination):
@@ -63,7 +66,7 @@ def _first_field(detail) -> str | None:
 def _flatten(detail) -> str:
     if isinstance(detail, dict):
         key = next(iter(detail), None)
-        return f"{key}: {_flatten(detail[key])}" if key is not None else "Invalid input."
+        return f"{key}: {_flatten(detail[key])}" if key is not None else _("Invalid input.")
     if isinstance(detail, list) and detail:
         return _flatten(next((d for d in detail if d), detail[0]))
     return str(detail)
@@ -74,7 +77,7 @@ def exception_handler(exc, context):
     if isinstance(exc, RedressError):
         return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, Http404):
-        return Response({"code": "not_found", "message": "Not found."}, status=404)
+        return Response({"code": "not_found", "message": _("Not found.")}, status=404)
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     if isinstance(exc, exceptions.ValidationError):
@@ -95,7 +98,7 @@ def exception_handler(exc, context):
 @csrf_exempt  # it changes nothing: a POST to a wrong address is 404, not a CSRF failure
 def api_not_found(request, *args, **kwargs):
     """An address under /api/ that names no endpoint: 404 in the API's shape, not a page."""
-    return JsonResponse({"code": "not_found", "message": "No such endpoint."}, status=404)
+    return JsonResponse({"code": "not_found", "message": _("No such endpoint.")}, status=404)
 
 
 def _error_documenting_auto_schema():
@@ -162,7 +165,7 @@ def _lockout_minutes() -> int:
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """django-axes' answer to a locked-out login: the API's error shape, or a short text."""
-    message = LOCKED_OUT_MESSAGE.format(minutes=_lockout_minutes())
+    message = locked_out_message()
     code = settings.AXES_HTTP_RESPONSE_CODE
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "locked_out", "message": message}, status=code)
@@ -199,7 +202,7 @@ class TokenView(APIView):
         check = AuthTokenSerializer(data=body.validated_data, context={"request": request})
         valid = check.is_valid()
         if getattr(request, "axes_locked_out", False):
-            message = LOCKED_OUT_MESSAGE.format(minutes=_lockout_minutes())
+            message = locked_out_message()
             return Response(
                 {"code": "locked_out", "message": message},
                 status=settings.AXES_HTTP_RESPONSE_CODE,
@@ -208,7 +211,7 @@ class TokenView(APIView):
             return Response(
                 {
                     "code": "invalid_credentials",
-                    "message": "Unable to log in with that username and password.",
+                    "message": _("Unable to log in with that username and password."),
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
@@ -219,5 +222,5 @@ class TokenView(APIView):
         # A token is a login: the last login is recorded and the failure count reset
         # (django-axes listens to this signal, as for the login page).
         user_logged_in.send(sender=user.__class__, request=request, user=user)
-        token, _ = Token.objects.get_or_create(user=user)
+        token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})

@@ -1,6 +1,8 @@
 """Letters and exports in the admin: read-only; failed letters can be re-queued."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.errors import RedressError
 from documents import services
@@ -24,13 +26,17 @@ class LetterAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Re-queue the selected failed letters")
+    @admin.action(description=gettext_lazy("Re-queue the selected failed letters"))
     def retry(self, request, queryset):
         for letter in queryset.filter(status=Letter.Status.FAILED):
             try:
                 services.letter_retry(letter, by=request.user)
             except RedressError as exc:
-                self.message_user(request, f"{letter}: {exc.message}", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("%(letter)s: %(reason)s") % {"letter": letter, "reason": exc.message},
+                    messages.ERROR,
+                )
 
 
 @admin.register(Export)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from documents.selectors import audited_agencies
 
@@ -17,14 +19,21 @@ class LetterCopyForm(forms.Form):
         upload = self.cleaned_data["file"]
         limit = getattr(settings, "REDRESS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
         if upload.size > limit:
-            raise forms.ValidationError(f"The file is larger than {limit // (1024 * 1024)} MB.")
+            raise forms.ValidationError(
+                _("The file is larger than %(megabytes)s MB.")
+                % {"megabytes": limit // (1024 * 1024)}
+            )
         return upload
 
 
 class ExportForm(forms.Form):
-    agency = forms.ModelChoiceField(queryset=None, empty_label=None)
-    date_from = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    agency = forms.ModelChoiceField(label=gettext_lazy("Agency"), queryset=None, empty_label=None)
+    date_from = forms.DateField(
+        label=gettext_lazy("Date from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("Date to"), widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -33,5 +42,5 @@ class ExportForm(forms.Form):
     def clean(self):
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
-            self.add_error("date_to", "The period ends before it starts.")
+            self.add_error("date_to", _("The period ends before it starts."))
         return data

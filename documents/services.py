@@ -17,7 +17,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from cases import policy
 from cases.errors import InvalidInput, WrongState
@@ -57,7 +58,10 @@ def letter_kind_for_decision(case: Case) -> str:
     try:
         return DECISION_KINDS[case.decision]
     except KeyError:
-        raise WrongState(f"Case {case.reference} is not decided.", code="not_decided") from None
+        raise WrongState(
+            _("Case %(reference)s is not decided.") % {"reference": case.reference},
+            code="not_decided",
+        ) from None
 
 
 # --- requesting --------------------------------------------------------------------
@@ -80,12 +84,12 @@ def letter_request(
     serves (for a signed decision, the signers are taken from the sign-off).
     """
     if kind not in Letter.Kind.values:
-        raise InvalidInput(f"Unknown letter kind {kind!r}.", field="kind")
+        raise InvalidInput(_("Unknown letter kind %(kind)s.") % {"kind": repr(kind)}, field="kind")
     language = language or case.language
     case = Case.objects.select_related("subject", "agency", "rule_set__list_type").get(pk=case.pk)
     issued_at = timezone.now().replace(microsecond=0)
     signers = final_signers(case) if kind in (Letter.Kind.APPROVAL, Letter.Kind.REJECTION) else []
-    for _ in range(5):
+    for _attempt in range(5):
         code = verification_code_new()
         html, template, rule_version = letter_html(
             case, kind, language, code=code, issued_at=issued_at, reapply_from=reapply_from
@@ -228,6 +232,8 @@ def letter_issue(letter: Letter, *, name: str, sha256: str, size: int) -> Letter
         data["signers"] = letter.signers
     if letter.decided_by_id:
         data["decided_by"] = letter.decided_by.get_username()
+    with translation.override("en"):  # system notes in the log are English, as elsewhere
+        kind_name = letter.get_kind_display()
     event_record(
         case,
         "letter_issued",
@@ -235,7 +241,7 @@ def letter_issue(letter: Letter, *, name: str, sha256: str, size: int) -> Letter
         role=SYSTEM_ROLE,
         automated=True,
         data=data,
-        note=f"{letter.get_kind_display()} {letter.code_display}",
+        note=f"{kind_name} {letter.code_display}",
     )
     transaction.on_commit(
         lambda: letter_stored.send(sender=Letter, letter=letter, case=letter.case)
@@ -281,12 +287,12 @@ def letter_retry(letter: Letter, *, by: AbstractBaseUser) -> Letter:
 
     with transaction.atomic():
         case = case_lock(letter.case_id)
-        policy.ensure_role(by, Role.SUPERVISOR, case.agency, action="re-queue a letter")
+        policy.ensure_role(by, Role.SUPERVISOR, case.agency, action=_("re-queue a letter"))
         letter = Letter.objects.select_for_update().get(pk=letter.pk)
         if letter.status != Letter.Status.FAILED:
             raise WrongState(
-                f"Letter {letter.code_display} is {letter.get_status_display().lower()}: "
-                "only a failed letter can be re-queued.",
+                _("Letter %(code)s is %(status)s: only a failed letter can be re-queued.")
+                % {"code": letter.code_display, "status": letter.get_status_display().lower()},
                 code="wrong_state",
             )
         letter.status = Letter.Status.PENDING
@@ -338,9 +344,9 @@ def export_request(
     *, agency: Agency, date_from: datetime.date, date_to: datetime.date, requested_by
 ) -> Export:
     """An auditor of ``agency`` asks for its decisions of a period; a worker writes the ZIP."""
-    policy.ensure_role(requested_by, Role.AUDITOR, agency, action="export its decisions")
+    policy.ensure_role(requested_by, Role.AUDITOR, agency, action=_("export its decisions"))
     if date_to < date_from:
-        raise InvalidInput("The period ends before it starts.", field="date_to")
+        raise InvalidInput(_("The period ends before it starts."), field="date_to")
     with transaction.atomic():
         export = Export(
             agency=agency, date_from=date_from, date_to=date_to, requested_by=requested_by

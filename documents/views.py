@@ -13,6 +13,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases import policy
@@ -80,7 +81,7 @@ def export_list(request):
     """An auditor's exports, and the form to ask for a new one."""
     form = ExportForm(request.POST or None, user=request.user)
     if not form.fields["agency"].queryset.exists():
-        raise PermissionDenied("Only an auditor of an agency can export its decisions.")
+        raise PermissionDenied(_("Only an auditor of an agency can export its decisions."))
     if request.method == "POST" and form.is_valid():
         try:
             export = services.export_request(

@@ -1,6 +1,8 @@
 """The outbox as supervisors and administrators see it: dead letters can be retried."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.errors import RedressError
 from notifications.delivery import message_retry
@@ -33,7 +35,7 @@ class MessageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Retry the selected dead messages")
+    @admin.action(description=gettext_lazy("Retry the selected dead messages"))
     def retry(self, request, queryset):
         done, skipped = 0, []
         for message in queryset:
@@ -41,10 +43,14 @@ class MessageAdmin(admin.ModelAdmin):
                 message_retry(message=message, by=request.user)
                 done += 1
             except RedressError as exc:
-                skipped.append(f"#{message.pk}: {exc.message}")
-        messages.info(request, f"Re-queued {done} message(s).")
+                skipped.append(
+                    _("#%(number)s: %(reason)s") % {"number": message.pk, "reason": exc.message}
+                )
+        messages.info(request, _("Re-queued %(count)s message(s).") % {"count": done})
         if skipped:
-            messages.warning(request, "Not retried: " + "; ".join(skipped))
+            messages.warning(
+                request, _("Not retried: %(skipped)s") % {"skipped": "; ".join(skipped)}
+            )
 
 
 @admin.register(Notification)

@@ -19,6 +19,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.events import event_record
 from cases.services import case_lock
@@ -268,11 +269,11 @@ def message_retry(*, message: Message, by) -> Message:
     if not by.is_superuser and (
         message.case_id is None or not policy.has_role(by, Role.SUPERVISOR, message.case.agency)
     ):
-        raise NotPermitted("Only a supervisor of the case's agency can retry its messages.")
+        raise NotPermitted(_("Only a supervisor of the case's agency can retry its messages."))
     with transaction.atomic():
         locked = Message.objects.select_for_update(of=("self",)).get(pk=message.pk)
         if locked.status != Message.Status.DEAD:
-            raise WrongState("Only a message that was given up can be retried.")
+            raise WrongState(_("Only a message that was given up can be retried."))
         locked.status = Message.Status.PENDING
         locked.attempts = 0
         locked.next_attempt_at = timezone.now()

@@ -6,14 +6,22 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases.models import Case, Role
-from notifications.services import _context, _missing_lines, idempotency_key, notify_user
+from notifications.services import (
+    _context,
+    _missing_lines,
+    idempotency_key,
+    notify_user,
+    recipient_language,
+)
 from workflows.clock import calendar_for
 from workflows.models import Deadline
+from workflows.nodes import step_label
 
 OFFICER_ROLES = [Role.INTAKE, Role.CASE_OFFICER, Role.LEGAL_REVIEWER, Role.SIGNER, Role.SUPERVISOR]
 REMINDER_WORKING_DAYS = 2
@@ -41,16 +49,17 @@ def digests_send(*, today: datetime.date | None = None) -> int:
             ).order_by("due_on")
         }
         lines, overdue = [], 0
-        for task in tasks:
-            case = task.process.case
-            deadline = due.get(case.pk)
-            when = f"{deadline.due_on:%Y-%m-%d}" if deadline else "—"
-            late = deadline is not None and deadline.due_on < today
-            overdue += late
-            lines.append(
-                f"- {case.reference} {task.flow_task.task_title or task.flow_task.name}: "
-                f"{when}{' (overdue)' if late else ''}"
-            )
+        with translation.override(recipient_language(officer, None)):
+            for task in tasks:
+                case = task.process.case
+                deadline = due.get(case.pk)
+                when = f"{deadline.due_on:%Y-%m-%d}" if deadline else "—"
+                late = deadline is not None and deadline.due_on < today
+                overdue += late
+                lines.append(
+                    f"- {case.reference} {step_label(task)}: {when}"
+                    + (_(" (overdue)") if late else "")
+                )
         with transaction.atomic():
             notify_user(
                 user=officer,

@@ -15,6 +15,8 @@ import hmac
 import time
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 TIMESTAMP_HEADER = "X-Redress-Timestamp"
 SIGNATURE_HEADER = "X-Redress-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -51,20 +53,31 @@ def verify(
     tolerance: int = DEFAULT_TOLERANCE,
     now: float | None = None,
 ) -> Verdict:
-    """Check a signed call; the reason says what was wrong, for the error response."""
+    """Check a signed call; the reason says what was wrong, for the error response
+    (in the active language: it is shown, never stored)."""
     if not secret:
-        return Verdict(False, "the platform has no shared secret configured")
+        return Verdict(False, _("the platform has no shared secret configured"))
     if not timestamp or not signature_value:
-        return Verdict(False, f"missing {TIMESTAMP_HEADER} or {SIGNATURE_HEADER}")
+        return Verdict(
+            False,
+            _("missing %(timestamp)s or %(signature)s")
+            % {"timestamp": TIMESTAMP_HEADER, "signature": SIGNATURE_HEADER},
+        )
     try:
         sent = int(timestamp)
     except ValueError:
-        return Verdict(False, f"{TIMESTAMP_HEADER} is not a Unix time")
+        return Verdict(
+            False, _("%(timestamp)s is not a Unix time") % {"timestamp": TIMESTAMP_HEADER}
+        )
     current = now if now is not None else time.time()
     if abs(current - sent) > tolerance:
-        return Verdict(False, f"stale call: the timestamp is more than {tolerance} s off")
+        return Verdict(
+            False,
+            _("stale call: the timestamp is more than %(tolerance)s s off")
+            % {"tolerance": tolerance},
+        )
     expected = signature(secret, sent, body)
     # Compare bytes: a header with non-ASCII characters is a mismatch, not a crash.
     if not hmac.compare_digest(expected.encode(), signature_value.encode("utf-8", "replace")):
-        return Verdict(False, "the signature does not match the body and timestamp")
+        return Verdict(False, _("the signature does not match the body and timestamp"))
     return Verdict(True)

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
@@ -37,7 +38,7 @@ class AcknowledgementView(View):
     def post(self, request, code: str):
         platform = Platform.objects.filter(code=code, is_active=True).first()
         if platform is None:
-            return error(404, "not_found", "No such platform.")
+            return error(404, "not_found", _("No such platform."))
         body = request.body
         verdict = signing.verify(
             platform.webhook_secret,
@@ -46,10 +47,12 @@ class AcknowledgementView(View):
             body=body,
         )
         if not verdict.ok:
-            return error(401, "bad_signature", f"Refused: {verdict.reason}.")
+            return error(
+                401, "bad_signature", _("Refused: %(reason)s.") % {"reason": verdict.reason}
+            )
         key = (request.headers.get(signing.IDEMPOTENCY_HEADER) or "").strip()
         if not key or len(key) > 64:
-            return error(400, "idempotency_key", "Send an Idempotency-Key header (1-64 chars).")
+            return error(400, "idempotency_key", _("Send an Idempotency-Key header (1-64 chars)."))
         try:
             data = json.loads(body or b"{}")
             publication_id = int(data["publication"])
@@ -57,16 +60,19 @@ class AcknowledgementView(View):
             return error(
                 400,
                 "invalid_input",
-                "The body must be JSON with a numeric 'publication'.",
+                _("The body must be JSON with a numeric 'publication'."),
                 field="publication",
             )
         if data.get("status", "withdrawn") != "withdrawn":
             return error(
-                400, "invalid_input", "Only status 'withdrawn' can be acknowledged.", field="status"
+                400,
+                "invalid_input",
+                _("Only status 'withdrawn' can be acknowledged."),
+                field="status",
             )
         publication = Publication.objects.filter(pk=publication_id, platform=platform).first()
         if publication is None:
-            return error(404, "not_found", "This platform holds no such publication.")
+            return error(404, "not_found", _("This platform holds no such publication."))
         from workflows.services import platform_acknowledge
 
         try:
@@ -81,7 +87,7 @@ class AcknowledgementView(View):
                     acknowledged_at__isnull=True,
                 ).update(acknowledged_at=timezone.now())
         except IntegrityError:
-            return error(409, "replayed", "This call was already received; nothing changed.")
+            return error(409, "replayed", _("This call was already received; nothing changed."))
         except RedressError as exc:
             return error(exc.http_status, exc.code, exc.message)
         publication.refresh_from_db()
@@ -93,7 +99,7 @@ class NotificationsView(View):
 
     def get(self, request):
         if not request.user.is_authenticated:
-            return error(401, "not_authenticated", "Sign in first.")
+            return error(401, "not_authenticated", _("Sign in first."))
         items = Notification.objects.filter(user=request.user).order_by("-created_at")[:50]
         return JsonResponse(
             {
@@ -117,7 +123,7 @@ class NotificationsView(View):
 
     def post(self, request):
         if not request.user.is_authenticated:
-            return error(401, "not_authenticated", "Sign in first.")
+            return error(401, "not_authenticated", _("Sign in first."))
         ids = request.POST.getlist("id")
         mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
         if ids:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from cases.identifiers import make_uscc
 from cases.models import Case, Evidence, Record, Role
 from documents.models import Letter
 from documents.services import letter_render_now, letter_request
@@ -338,9 +339,22 @@ def test_an_entity_cannot_file_for_a_subject_it_does_not_act_for(applicant, glob
     response = file_case(api(applicant), theirs)
     assert response.status_code == 400
     assert response.json()["field"] == "subject_code"
-    # The same answer as for a code nobody has: nothing about globex is revealed.
-    unknown = file_case(api(applicant), theirs, subject_code="91440300MA5XXXXXXX")
+    # The same answer as for a valid code nobody has: nothing about globex is revealed.
+    unknown = file_case(api(applicant), theirs, subject_code=make_uscc(org_body="MA5XXXXX"))
     assert unknown.json()["message"] == response.json()["message"]
+
+
+def test_a_mistyped_subject_code_is_told_what_is_wrong_with_it(applicant, record):
+    code = record.subject.code
+    mistyped = code[:-1] + ("0" if code[-1] != "0" else "1")
+
+    response = file_case(api(applicant), record, subject_code=mistyped)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "check"
+    assert response.json()["field"] == "subject_code"
+    assert response.json()["message"].startswith("Check character should be")
+    assert not Case.objects.exists()
 
 
 def test_a_record_of_another_subject_cannot_be_slipped_into_a_case(

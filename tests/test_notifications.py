@@ -569,6 +569,22 @@ def test_each_officer_gets_a_daily_digest_of_their_tasks_with_what_is_overdue(
         assert smtp.to(staff[role].email) == []
 
 
+def test_an_officer_in_a_chinese_office_gets_the_digest_wholly_in_chinese(
+    company, record, applicant, staff, settings
+):
+    settings.LANGUAGE_CODE = "zh-hans"  # the office's language; officers have no preference
+    case = filed(company, record, applicant)
+    claim(case, "acceptance_check", staff["intake"])
+    due = deadline(case, Deadline.Step.ACCEPTANCE).due_on
+
+    digests_send(today=due + datetime.timedelta(days=1))
+
+    digest = Message.objects.get(kind="daily_digest")
+    assert digest.subject == "【每日待办】1 项任务，其中 1 项已逾期"
+    assert f"- {case.reference} 受理审查: {due:%Y-%m-%d}（已逾期）" in digest.body
+    assert "Acceptance check" not in digest.body and "overdue" not in digest.body
+
+
 def test_a_task_not_yet_due_is_listed_without_being_overdue(company, record, applicant, staff):
     case = filed(company, record, applicant)
     claim(case, "acceptance_check", staff["intake"])

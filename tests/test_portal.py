@@ -422,7 +422,9 @@ def test_the_compiled_chinese_catalogue_matches_its_source():
     source = (folder / "django.po").read_text(encoding="utf-8")
     with (folder / "django.mo").open("rb") as handle:
         compiled = gettext.GNUTranslations(handle)
-    entries = re.findall(r'^msgid ((?:".*"\n)+)msgstr ((?:".*"\n)+)', source + "\n", re.M)
+    entries = re.findall(
+        r'^(?:msgctxt ((?:".*"\n)+))?msgid ((?:".*"\n)+)msgstr ((?:".*"\n)+)', source + "\n", re.M
+    )
 
     def unquote(block: str) -> str:
         return "".join(
@@ -430,10 +432,15 @@ def test_the_compiled_chinese_catalogue_matches_its_source():
             for line in block.strip().split("\n")
         )
 
-    translated = [(unquote(i), unquote(s)) for i, s in entries if unquote(i) and unquote(s)]
+    translated = [
+        (unquote(c) if c else None, unquote(i), unquote(s))
+        for c, i, s in entries
+        if unquote(i) and unquote(s)
+    ]
     assert len(translated) > 100
-    for msgid, msgstr in translated:
-        assert compiled.gettext(msgid) == msgstr, msgid
+    for context, msgid, msgstr in translated:
+        found = compiled.pgettext(context, msgid) if context else compiled.gettext(msgid)
+        assert found == msgstr, msgid
 
 
 def test_an_officer_who_confirms_links_has_the_portal_page_for_it(client, staff):

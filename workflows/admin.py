@@ -1,6 +1,7 @@
 """Admin for the calendar (overrides, declared years) and a read-only view of the clock."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
 
 from workflows import services
 from workflows.models import CalendarOverride, CalendarYear, ClockEntry, Deadline
@@ -27,7 +28,9 @@ class CalendarOverrideAdmin(admin.ModelAdmin):
 
     def _recompute(self, request, obj, reason, agency=None):
         moved = services.calendar_changed(agency=agency or obj.agency, reason=reason)
-        messages.info(request, f"Recomputed open cases' deadlines: {moved} moved.")
+        messages.info(
+            request, _("Recomputed open cases' deadlines: %(moved)s moved.") % {"moved": moved}
+        )
 
 
 @admin.register(CalendarYear)
@@ -40,7 +43,9 @@ class CalendarYearAdmin(admin.ModelAdmin):
             obj.declared_by = request.user
         super().save_model(request, obj, form, change)
         moved = services.calendar_changed(reason=f"national calendar for {obj.year} declared")
-        messages.info(request, f"Recomputed open cases' deadlines: {moved} moved.")
+        messages.info(
+            request, _("Recomputed open cases' deadlines: %(moved)s moved.") % {"moved": moved}
+        )
 
 
 class ReadOnly(admin.ModelAdmin):

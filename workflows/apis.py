@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django.http import Http404
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
@@ -79,9 +80,13 @@ class RecordKeyedField(serializers.DictField):
             try:
                 record_id = int(key)
             except (TypeError, ValueError):
-                raise serializers.ValidationError(f"{key!r} is not a record id.") from None
+                raise serializers.ValidationError(
+                    _("%(key)s is not a record id.") % {"key": repr(key)}
+                ) from None
             if not ID_LIMITS["min_value"] <= record_id <= ID_LIMITS["max_value"]:
-                raise serializers.ValidationError(f"{key!r} is not a record id.")
+                raise serializers.ValidationError(
+                    _("%(key)s is not a record id.") % {"key": repr(key)}
+                )
             keyed[record_id] = item
         return keyed
 
@@ -210,7 +215,8 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         allowed = STEP_DECISIONS.get(task.flow_task.name)
         if allowed is not None and data.get("decision") not in allowed:
             raise InvalidInput(
-                f"At {task.flow_task.name}, decision is one of: {', '.join(allowed)}.",
+                _("At %(step)s, decision is one of: %(decisions)s.")
+                % {"step": task.flow_task.name, "decisions": ", ".join(allowed)},
                 field="decision",
             )
         route.task_complete(task=task, user=request.user, data=data)

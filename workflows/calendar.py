@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import chinese_calendar
+from django.utils.translation import gettext as _
 
 from cases.errors import RedressError
 
@@ -58,8 +59,11 @@ class CalendarYearUnknown(RedressError):
     def __init__(self, years: Iterable[int]):
         self.years = tuple(sorted(set(years)))
         super().__init__(
-            f"The national holiday calendar for {_years_text(self.years)} is not loaded; "
-            f"load it (admin: calendar overrides) before computing this deadline."
+            _(
+                "The national holiday calendar for %(years)s is not loaded; "
+                "load it (admin: calendar overrides) before computing this deadline."
+            )
+            % {"years": _years_listed(self.years)}
         )
 
 
@@ -375,6 +379,14 @@ def _years_text(years: tuple[int, ...]) -> str:
     if len(names) <= 1:
         return "".join(names)
     return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _years_listed(years: tuple[int, ...]) -> str:
+    """``_years_text`` in the reader's language: for a message shown, never one stored."""
+    names = [str(year) for year in years]
+    if len(names) <= 1:
+        return "".join(names)
+    return _("%(years)s and %(last)s") % {"years": ", ".join(names[:-1]), "last": names[-1]}
 
 
 def _date_range(first: datetime.date, last: datetime.date) -> str:

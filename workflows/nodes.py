@@ -13,12 +13,14 @@ import datetime
 from collections.abc import Callable
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from viewflow import this
 from viewflow.utils import is_owner
 from viewflow.workflow import flow
 
 from cases import policy
-from cases.models import Case
+from cases.models import Case, Role
 
 
 def case_of(task_or_activation) -> Case:
@@ -53,10 +55,16 @@ class RoleView(flow.View):
     def ineligibility(self, user, task, case: Case | None = None) -> str | None:
         """Why ``user`` may not take or do ``task``, or None if they may."""
         if user is None or not user.is_authenticated:
-            return "Sign in first."
+            return _("Sign in first.")
         case = case or case_of(task)
         if not policy.has_role(user, self.role, case.agency):
-            return f"This step needs {policy.role_with_article(self.role)} of {case.agency.code}."
+            # The article goes in the message, not in the role: only English needs one.
+            role = str(Role(self.role).label).lower()
+            if role[:1] in tuple("aeiou"):
+                message = _("This step needs an %(role)s of %(agency)s.")
+            else:
+                message = _("This step needs a %(role)s of %(agency)s.")
+            return message % {"role": role, "agency": case.agency.code}
         if self._barred is not None:
             return self._barred(user, case)
         return None
@@ -114,3 +122,21 @@ def status_is(*statuses: str) -> Callable:
 
     condition.__name__ = "status_is_" + "_or_".join(statuses)
     return condition
+
+
+STEP_LABELS = {
+    "acceptance_check": gettext_lazy("Acceptance check"),
+    "await_materials": gettext_lazy("Waiting for missing materials"),
+    "evidence_review": gettext_lazy("Evidence review"),
+    "legal_review": gettext_lazy("Legal review"),
+    "sign_off": gettext_lazy("Sign-off"),
+    "await_letter": gettext_lazy("Decision letter"),
+    "await_removal": gettext_lazy("Withdrawal from every platform"),
+    "appeal_window": gettext_lazy("Appeal window"),
+}
+
+
+def step_label(task) -> str:
+    """The step of ``task`` as people call it, in the active language."""
+    name = task.flow_task.name
+    return str(STEP_LABELS.get(name, task.flow_task.task_title or name))

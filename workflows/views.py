@@ -19,7 +19,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -37,17 +37,11 @@ from workflows.forms import (
     task_form,
 )
 from workflows.models import Deadline
+from workflows.nodes import step_label
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
-
-STEP_LABELS = {
-    "acceptance_check": _("Acceptance check"),
-    "evidence_review": _("Evidence review"),
-    "legal_review": _("Legal review"),
-    "sign_off": _("Sign-off"),
-}
 
 EVENT_LABELS = {
     "submitted": _("Submitted"),
@@ -85,11 +79,6 @@ ROLE_LABELS = {
 # Evidence a browser may show inline (uploads are checked by content to be one of these).
 INLINE_TYPES = set(ALLOWED_TYPES)
 EVIDENCE_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
-
-
-def step_label(task: Task) -> str:
-    name = task.flow_task.name
-    return STEP_LABELS.get(name, task.flow_task.task_title or name)
 
 
 def home(request):
@@ -243,7 +232,7 @@ class ArchiveView(TaskListView):
 class SupervisorMixin:
     def dispatch(self, request, *args, **kwargs):
         if not selectors.agencies_where(request.user, Role.SUPERVISOR):
-            raise PermissionDenied(_t("Only a supervisor can assign tasks."))
+            raise PermissionDenied(gettext("Only a supervisor can assign tasks."))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -316,7 +305,7 @@ class MessageRetryView(SupervisorMixin, View):
         else:
             messages.success(
                 request,
-                _t("Message %(number)s is queued again.") % {"number": message.pk},
+                gettext("Message %(number)s is queued again.") % {"number": message.pk},
             )
         return redirect("workflows:agency_problems")
 
@@ -340,7 +329,7 @@ class BulkAssignView(SupervisorMixin, View):
         result = services.BulkResult()
         for pk in ids:
             if pk not in tasks:
-                result.skipped[pk] = _t("No such open task in your agency.")
+                result.skipped[pk] = gettext("No such open task in your agency.")
         outcome = services.tasks_assign(
             tasks=list(tasks.values()),
             supervisor=supervisor,
@@ -352,7 +341,7 @@ class BulkAssignView(SupervisorMixin, View):
         if result.done:
             messages.success(
                 request,
-                _t("Assigned to %(user)s: %(tasks)s.")
+                gettext("Assigned to %(user)s: %(tasks)s.")
                 % {
                     "user": assignee.get_username(),
                     "tasks": ", ".join(_task_name(tasks[pk]) for pk in result.done),
@@ -361,7 +350,7 @@ class BulkAssignView(SupervisorMixin, View):
         for pk, reason in sorted(result.skipped.items()):
             messages.warning(
                 request,
-                _t("Skipped %(task)s: %(reason)s")
+                gettext("Skipped %(task)s: %(reason)s")
                 % {"task": _task_name(tasks[pk]) if pk in tasks else f"#{pk}", "reason": reason},
             )
         return redirect("workflows:agency_tasks")
@@ -531,7 +520,7 @@ class TaskClaimView(TaskActionView):
         else:
             messages.success(
                 request,
-                _t("You took %(step)s of %(case)s.")
+                gettext("You took %(step)s of %(case)s.")
                 % {"step": step_label(task), "case": case.reference},
             )
         return self.back_to_case(request, case)
@@ -546,7 +535,7 @@ class TaskReleaseView(TaskActionView):
         else:
             messages.success(
                 request,
-                _t("%(step)s of %(case)s is back in the queue.")
+                gettext("%(step)s of %(case)s is back in the queue.")
                 % {"step": step_label(task), "case": case.reference},
             )
         return self.back_to_case(request, case)
@@ -557,12 +546,12 @@ class TaskAssignView(TaskActionView):
 
     def act(self, request, task, case):
         if not selectors.agencies_where(request.user, Role.SUPERVISOR) & {case.agency_id}:
-            raise PermissionDenied(_t("Only a supervisor of the agency can assign its tasks."))
+            raise PermissionDenied(gettext("Only a supervisor of the agency can assign its tasks."))
         officers = selectors.officers_for(case, getattr(task.flow_task, "role", ""))
         form = TaskAssignForm(request.POST, officers=officers)
         if not form.is_valid():
             messages.error(
-                request, _t("Choose an officer of the agency who holds the step's role.")
+                request, gettext("Choose an officer of the agency who holds the step's role.")
             )
             return self.back_to_case(request, case)
         assignee = form.cleaned_data["assignee"]
@@ -570,7 +559,7 @@ class TaskAssignView(TaskActionView):
         if result.done:
             messages.success(
                 request,
-                _t("%(step)s is now assigned to %(user)s.")
+                gettext("%(step)s is now assigned to %(user)s.")
                 % {"step": step_label(task), "user": assignee.get_username()},
             )
         for reason in result.skipped.values():
@@ -588,7 +577,7 @@ class TaskCompleteView(TaskActionView):
             raise Http404("This step is done by the system.")
         page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
         if not form.is_valid():
-            messages.error(request, _t("Check the highlighted fields."))
+            messages.error(request, gettext("Check the highlighted fields."))
             return page.render_case(case, status=400, bound_task=task, bound_form=form)
         try:
             services.task_complete(task=task, user=request.user, data=form.to_data())
@@ -598,7 +587,7 @@ class TaskCompleteView(TaskActionView):
             return page.render_case(case, status=exc.http_status, bound_task=task, bound_form=form)
         messages.success(
             request,
-            _t("%(step)s of %(case)s is done.")
+            gettext("%(step)s of %(case)s is done.")
             % {"step": step_label(task), "case": case.reference},
         )
         return redirect("workflows:case", pk=case.pk)
@@ -615,7 +604,7 @@ class DeadlineExtendView(View):
         form = DeadlineExtendForm(request.POST, auto_id=f"id_extend_{deadline.pk}_%s")
         page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
         if not form.is_valid():
-            messages.error(request, _t("Check the highlighted fields."))
+            messages.error(request, gettext("Check the highlighted fields."))
             return page.render_case(case, status=400, extend=(deadline.pk, form))
         try:
             services.deadline_extend(
@@ -628,7 +617,7 @@ class DeadlineExtendView(View):
         except RedressError as exc:
             messages.error(request, exc.message)
             return page.render_case(case, status=exc.http_status, extend=(deadline.pk, form))
-        messages.success(request, _t("The deadline was extended."))
+        messages.success(request, gettext("The deadline was extended."))
         return redirect("workflows:case", pk=case.pk)
 
 

@@ -1,0 +1,189 @@
+"""Chinese from end to end: what the services refuse reaches a Chinese page or API
+client in Chinese, and no string a person can see is left without its translation."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from cases.models import Case, Material
+from tests import factories
+from tests import flow_helpers as flow
+from tests.helpers import restorable_record
+
+ROOT = Path(settings.BASE_DIR)
+CATALOGUE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+HAN = re.compile(r"[\u4e00-\u9fff]")
+EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64
+
+
+@pytest.fixture(autouse=True)
+def evidence_store(tmp_path, monkeypatch):
+    from django.core.files.storage import storages
+
+    monkeypatch.setattr(storages["evidence"], "location", str(tmp_path))
+
+
+@pytest.fixture
+def record(company, agency, platforms):
+    return restorable_record(company, agency, platforms)
+
+
+def chinese_api(user) -> APIClient:
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    token, _created = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def file_case(client, record, **overrides):
+    body = {
+        "kind": "restoration",
+        "subject_code": record.subject.code,
+        "record_ids": [record.pk],
+        "grounds": "罚款已缴清，违法行为已改正。",
+        **overrides,
+    }
+    return client.post("/api/v1/cases/", body, format="json")
+
+
+# --- what the services refuse, in the reader's language ------------------------------------
+
+
+def test_an_early_restoration_is_refused_in_chinese_over_the_api(applicant, company, agency):
+    early = factories.RecordFactory(subject=company, agency=agency, listed_on=timezone.localdate())
+
+    response = file_case(chinese_api(applicant), early)
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["code"] == "restoration_not_allowed"  # the machine-readable part stays
+    assert body["message"] == (
+        f"记录 {early.decision_no}：最短公示期届满后，即自 "
+        f"{early.restorable_from:%Y-%m-%d} 起方可申请信用修复。"
+    )
+    assert not Case.objects.exists()
+
+
+def test_a_subject_code_with_a_wrong_check_character_is_explained_in_chinese(applicant, record):
+    code = record.subject.code
+    wrong = code[:-1] + ("0" if code[-1] != "0" else "1")
+
+    response = file_case(chinese_api(applicant), record, subject_code=wrong)
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "subject_code"
+    message = response.json()["message"]
+    assert "校验码" in message and "第18位" in message, message
+    assert not re.search(r"[A-Za-z]{4,}", message), message  # no English sentence left
+
+
+def test_a_wrong_state_action_is_refused_in_chinese(applicant, company, record, staff):
+    case = flow.accept(flow.file_restoration(company, [record], applicant), staff["intake"])
+    flow.review(case, staff["case_officer"], flow.APPROVED)
+    flow.sign(case, staff["signer"], flow.APPROVED)
+
+    response = chinese_api(applicant).post(f"/api/v1/cases/{case.pk}/withdraw/", {}, format="json")
+
+    assert response.status_code == 409
+    assert HAN.search(response.json()["message"]), response.json()
+    assert not re.search(r"[A-Za-z]{4,}", response.json()["message"].replace(case.reference, ""))
+
+
+def test_a_disguised_upload_is_refused_in_chinese_on_the_portal(client, applicant, company, record):
+    client.force_login(applicant)
+    client.post(reverse("portal:language"), {"language": "zh-hans", "next": "/portal/"})
+    case = flow.file_restoration(company, [record], applicant, with_materials=False)
+
+    response = client.post(
+        reverse("portal:evidence_upload", args=[case.pk]),
+        {
+            "material": Material.OTHER,
+            "record": "",
+            "files": [SimpleUploadedFile("invoice.pdf", EXECUTABLE, "application/pdf")],
+        },
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "仅接收 PDF、PNG 或 JPEG 文件" in page
+    assert "Only PDF, PNG and JPEG" not in page
+    assert not case.evidence.exists()
+
+
+def test_the_lockout_message_is_in_the_callers_language(applicant, settings):
+    settings.AXES_FAILURE_LIMIT = 1
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="zh-hans")
+    body = {"username": applicant.username, "password": "wrong"}
+    client.post("/api/v1/auth/token/", body, format="json")
+
+    locked = client.post("/api/v1/auth/token/", body, format="json")
+
+    assert locked.json()["code"] == "locked_out"
+    assert "登录失败次数过多" in locked.json()["message"]
+
+
+# --- the catalogue ------------------------------------------------------------------------------
+
+
+def _xgettext_missing() -> str | None:
+    if shutil.which("xgettext") and shutil.which("msgcmp"):
+        return None
+    return "needs GNU gettext (xgettext, msgcmp): apt-get install gettext (scripts/setup test does)"
+
+
+def test_every_string_a_person_can_see_has_a_chinese_translation(tmp_path):
+    """Extract the strings of the code as ``makemessages`` does, into a copy of the
+    project, and compare: none missing from the catalogue, none empty or fuzzy there."""
+    missing_tools = _xgettext_missing()
+    if missing_tools:
+        if os.environ.get("CI") == "true":
+            pytest.fail(missing_tools)
+        pytest.skip(missing_tools)
+    copy = tmp_path / "project"
+    copy.mkdir()
+    for name in ("manage.py", "pyproject.toml"):
+        shutil.copy(ROOT / name, copy / name)
+    for folder in ("cases", "workflows", "notifications", "documents", "config", "templates"):
+        shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "locale").mkdir()
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "makemessages",
+            "-l",
+            "zh_Hans",
+            "--no-location",
+            "--no-obsolete",
+        ],
+        cwd=copy,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+    extracted = copy / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
+
+    compared = subprocess.run(  # noqa: S603
+        [shutil.which("msgcmp"), str(CATALOGUE), str(extracted)],
+        capture_output=True,
+        text=True,
+    )
+
+    assert compared.returncode == 0, (
+        "Strings without a Chinese translation (add them to locale/zh_Hans, see its header):\n"
+        + compared.stderr
+    )
+    assert "#, fuzzy" not in CATALOGUE.read_text(encoding="utf-8").split('msgstr ""', 1)[1]
