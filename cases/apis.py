@@ -104,6 +104,16 @@ class CaseListSerializer(serializers.ModelSerializer):
 
 
 class DeadlineSerializer(serializers.ModelSerializer):
+    computation = serializers.CharField(
+        source="computation_text",
+        read_only=True,
+        help_text=(
+            "How due_on was computed, one fact per line (skipped holidays and weekends, "
+            "adjusted working days, extensions), in the language of the request: the "
+            "language cookie, else Accept-Language (zh-hans, the default, or en)."
+        ),
+    )
+
     class Meta:
         model = Deadline
         fields = [

@@ -9,6 +9,7 @@ caller may not see (never a hint that it exists), 409 for the wrong state.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 
 import pytest
@@ -25,6 +26,8 @@ from documents.services import letter_render_now, letter_request
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import pdf_bytes, restorable_record
+from workflows.clock import deadline_start
+from workflows.models import Deadline
 
 GROUNDS = "The fine was paid on 2025-03-01 and the conduct corrected."
 
@@ -268,6 +271,32 @@ def test_an_entity_files_a_restoration_and_sees_its_step_and_deadline(applicant,
     assert deadline["computation"]  # how the due date was counted, for a person to check
     assert case["timeline"][0]["kind"] == "submitted"
     assert Case.objects.get(pk=case["id"]).channel == Case.Channel.API
+
+
+def test_a_deadline_is_explained_in_the_language_the_client_asks_for(applicant, company, record):
+    case = flow.file_restoration(company, [record], applicant)
+    decision = deadline_start(
+        case, Deadline.Step.DECISION, working_days=5, actor=None, on=datetime.date(2026, 9, 30)
+    )
+    client = api(applicant)
+
+    chinese = client.get(f"/api/v1/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    english = client.get(f"/api/v1/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="en").json()
+
+    (chinese_decision,) = [d for d in chinese["deadlines"] if d["step"] == "decision"]
+    (english_decision,) = [d for d in english["deadlines"] if d["step"] == "decision"]
+    assert chinese_decision["computation"] == "\n".join(
+        [
+            "自 2026-09-30 起 5 个工作日（事件当日不计入，次一工作日为第 1 日）：",
+            "  跳过 2026-10-01 至 10-07：国庆节",
+            "  跳过普通周末 1 天",
+            "  计入 2026-10-10（星期六）：国庆节调休工作日",
+            "截止日期：2026-10-13（星期二）。",
+        ]
+    )
+    assert english_decision["computation"] == decision.computation
+    assert english_decision["computation"].endswith("Due 2026-10-13 (Tuesday).")
+    assert chinese_decision["due_on"] == english_decision["due_on"] == "2026-10-13"
 
 
 def test_the_same_idempotency_key_returns_the_case_already_filed(applicant, record):

@@ -11,8 +11,10 @@ Every date below was checked against the ``chinesecalendar`` package (1.11.0):
 """
 
 import datetime
+import json
 
 import pytest
+from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,8 +22,11 @@ from workflows.calendar import (
     CalendarYearUnknown,
     CountedDay,
     DayOverride,
+    DayReason,
     SkippedDay,
     WorkingCalendar,
+    day_reason_text,
+    explain_computation,
 )
 
 D = datetime.date
@@ -309,6 +314,171 @@ def test_a_strict_calendar_refuses_to_guess_2027():
     with pytest.raises(CalendarYearUnknown):
         strict.is_working_day(D(2027, 1, 4))
     assert strict.day_status(D(2027, 1, 4))[2] is False
+
+
+# --- the same computation in the reader's language -----------------------------------------
+
+
+def in_chinese(computed) -> str:
+    with translation.override("zh-hans"):
+        return explain_computation(computed.as_facts())
+
+
+def test_the_golden_week_deadline_reads_in_chinese_with_the_statutory_holiday_names():
+    deadline = NATIONAL_CALENDAR.add_working_days(D(2026, 9, 25), 20)
+
+    assert in_chinese(deadline) == "\n".join(
+        [
+            "自 2026-09-25 起 20 个工作日（事件当日不计入，次一工作日为第 1 日）：",
+            "  跳过 2026-09-26 至 09-27：中秋节",
+            "  跳过 2026-10-01 至 10-07：国庆节",
+            "  跳过普通周末 5 天",
+            "  计入 2026-10-10（星期六）：国庆节调休工作日",
+            "截止日期：2026-10-29（星期四）。",
+        ]
+    )
+
+
+def test_the_facts_are_codes_and_parameters_that_survive_json():
+    facts = NATIONAL_CALENDAR.add_working_days(D(2026, 9, 25), 20).as_facts()
+
+    assert json.loads(json.dumps(facts)) == facts
+    assert (facts["start"], facts["working_days"], facts["due"]) == ("2026-09-25", 20, "2026-10-29")
+    assert facts["prefix"] == {"kind": "started"}
+    assert facts["skipped"][:3] == [
+        {
+            "first": "2026-09-26",
+            "last": "2026-09-27",
+            "reasons": [{"code": "holiday", "name": "Mid-autumn Festival"}],
+        },
+        {
+            "first": "2026-10-01",
+            "last": "2026-10-07",
+            "reasons": [{"code": "holiday", "name": "National Day"}],
+        },
+        {"first": "2026-10-11", "last": "2026-10-11", "reasons": [{"code": "weekend"}]},
+    ]
+    assert facts["counted"] == [
+        {"day": "2026-10-10", "reason": {"code": "adjusted_working_day", "name": "National Day"}}
+    ]
+    assert (facts["provisional"], facts["unknown_years"]) == (False, [])
+
+
+@pytest.mark.parametrize(
+    ("calendar", "start", "working_days"),
+    [
+        (NATIONAL_CALENDAR, D(2026, 2, 10), 10),
+        (NATIONAL_CALENDAR, D(2026, 2, 13), 1),
+        (NATIONAL_CALENDAR, D(2025, 1, 24), 5),
+        (NATIONAL_CALENDAR, D(2025, 9, 26), 10),
+        (NATIONAL_CALENDAR, D(2026, 9, 25), 20),
+        (NATIONAL_CALENDAR, D(2025, 9, 30), 5),
+        (WorkingCalendar([SHENZHEN_HOLIDAY], agency="SZAMR"), D(2026, 3, 2), 10),
+        (
+            WorkingCalendar(
+                [
+                    DayOverride(D(2026, 3, 10), False, "State Council special holiday", "national"),
+                    DayOverride(D(2026, 3, 10), True, "SZAMR on duty", "SZAMR"),
+                ],
+                agency="SZAMR",
+            ),
+            D(2026, 3, 2),
+            10,
+        ),
+        (
+            WorkingCalendar(
+                [DayOverride(D(2026, 10, 8), False, "golden week extended", "national")]
+            ),
+            D(2026, 9, 30),
+            1,
+        ),
+        (NATIONAL_CALENDAR, D(2026, 12, 20), 20),
+        (
+            WorkingCalendar(
+                [DayOverride(D(2027, 1, 1), False, "New Year's Day (元旦)", "national")],
+                known_years=[2027],
+            ),
+            D(2026, 12, 20),
+            20,
+        ),
+        (NATIONAL_CALENDAR, D(2027, 12, 20), 30),
+        (NATIONAL_CALENDAR, D(2026, 10, 1), 0),
+    ],
+)
+def test_stored_facts_give_back_the_english_audit_text_whatever_the_readers_language(
+    calendar, start, working_days
+):
+    computed = calendar.add_working_days(start, working_days)
+    stored = json.loads(json.dumps(computed.as_facts()))
+
+    with translation.override("zh-hans"):
+        english = computed.explain()
+        assert explain_computation(stored, language="en") == english
+        chinese = explain_computation(stored)
+    assert "个工作日" in chinese and "working day" not in chinese
+    assert "个工作日" not in english
+
+
+def test_an_override_keeps_the_name_the_operator_entered_in_chinese():
+    shenzhen = WorkingCalendar([SHENZHEN_HOLIDAY], agency="SZAMR")
+    longer_golden_week = WorkingCalendar(
+        [DayOverride(D(2026, 10, 8), False, "国庆假期延长一天", "national")]
+    )
+
+    assert "  跳过 2026-03-10：Shenzhen municipal holiday（人工调整，SZAMR）" in in_chinese(
+        shenzhen.add_working_days(D(2026, 3, 2), 10)
+    )
+    assert "  跳过 2026-10-01 至 10-08：国庆节、国庆假期延长一天（人工调整，全国）" in in_chinese(
+        longer_golden_week.add_working_days(D(2026, 9, 30), 1)
+    )
+
+
+def test_a_provisional_deadline_says_in_chinese_which_year_to_load():
+    text = in_chinese(NATIONAL_CALENDAR.add_working_days(D(2026, 12, 20), 20))
+
+    assert "截止日期：2027-01-15（星期五）。" in text
+    assert text.endswith(
+        "暂定：2027 年度的国家法定节假日安排尚未载入，这些日期仅跳过了周末——"
+        "请在管理后台（Calendar overrides）载入 2027 年度的安排以确认。"
+    )
+
+
+def test_zero_working_days_reads_in_chinese():
+    assert in_chinese(NATIONAL_CALENDAR.add_working_days(D(2026, 10, 1), 0)) == (
+        "自 2026-10-01 起 0 个工作日：于 2026-10-01 当日到期。"
+    )
+
+
+def test_every_reason_a_day_counts_or_not_reads_in_chinese():
+    reasons = [
+        DayReason("working_day"),
+        DayReason("assumed_working_day", year=2027),
+        DayReason("weekend", weekday=5),
+        DayReason("holiday", name="Spring Festival"),
+        DayReason("adjusted_working_day", name="National Day"),
+        DayReason("override", name="Typhoon closure", scope="national"),
+    ]
+
+    with translation.override("zh-hans"):
+        chinese = [day_reason_text(reason) for reason in reasons]
+    english = [day_reason_text(reason.as_facts()) for reason in reasons]
+
+    assert chinese == [
+        "工作日",
+        "工作日（推定：2027 年度国家法定节假日安排尚未载入）",
+        "星期六",
+        "春节",
+        "国庆节调休工作日",
+        "Typhoon closure（人工调整，全国）",
+    ]
+    assert english == [
+        "working day",
+        "working day (assumed: 2027 national calendar not loaded)",
+        "Saturday",
+        "Spring Festival (春节)",
+        "adjusted working day (调休) for National Day (国庆节)",
+        "override: Typhoon closure (national)",
+    ]
 
 
 # --- edge cases ------------------------------------------------------------------------

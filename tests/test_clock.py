@@ -6,7 +6,7 @@ recomputation, naming who approved an extension and why.
 import datetime
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.models import Case, Material
@@ -25,11 +25,15 @@ from tests.helpers import (
     restoration_accepted,
     submit,
 )
-from workflows.calendar import DayOverride, WorkingCalendar
-from workflows.clock import deadlines_recompute
+from workflows.calendar import DayOverride, WorkingCalendar, explain_computation
+from workflows.clock import deadline_start, deadlines_recompute
 from workflows.models import CalendarOverride, ClockEntry, Deadline
 
 DECISION = Deadline.Step.DECISION
+
+
+def weekday(day) -> str:
+    return ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"][day.weekday()]
 
 
 def deadline(case, step):
@@ -38,6 +42,22 @@ def deadline(case, step):
 
 def ledger(deadline):
     return list(deadline.entries.order_by("id").values_list("kind", flat=True))
+
+
+def in_chinese(deadline) -> str:
+    """How the deadline was computed, as a Chinese reader is shown it."""
+    deadline.refresh_from_db()  # the facts as stored, read back from JSON
+    with translation.override("zh-hans"):
+        return deadline.computation_text
+
+
+def assert_text_and_facts_agree(case):
+    """The English audit text of every deadline is what its stored facts say in English."""
+    for row in Deadline.objects.filter(case=case):
+        assert row.computation_facts, row
+        assert row.computation == explain_computation(row.computation_facts, language="en")
+        with translation.override("en"):
+            assert row.computation_text == row.computation
 
 
 @pytest.fixture
@@ -87,6 +107,49 @@ def test_accepting_an_objection_starts_the_objection_review_clock(
     assert decision.computation.startswith(f"20 working days from {timezone.localdate()}")
 
 
+def test_a_decision_clock_across_the_2026_golden_week_reads_in_chinese_and_in_english(
+    company, record, applicant, staff
+):
+    case = restoration_accepted(company, [record], applicant, staff)
+
+    running = deadline_start(
+        case, DECISION, working_days=5, actor=None, on=datetime.date(2026, 9, 30)
+    )
+
+    assert running.due_on == datetime.date(2026, 10, 13)
+    assert in_chinese(running) == "\n".join(
+        [
+            "自 2026-09-30 起 5 个工作日（事件当日不计入，次一工作日为第 1 日）：",
+            "  跳过 2026-10-01 至 10-07：国庆节",
+            "  跳过普通周末 1 天",
+            "  计入 2026-10-10（星期六）：国庆节调休工作日",
+            "截止日期：2026-10-13（星期二）。",
+        ]
+    )
+    assert running.computation == "\n".join(
+        [
+            "5 working days from 2026-09-30 "
+            "(the event day is not counted; day 1 is the next working day):",
+            "  skipped 2026-10-01..10-07 National Day (国庆节)",
+            "  skipped 1 ordinary weekend day",
+            "  counted 2026-10-10 (Saturday): adjusted working day (调休) for National Day (国庆节)",
+            "Due 2026-10-13 (Tuesday).",
+        ]
+    )
+    assert_text_and_facts_agree(case)
+
+
+def test_a_deadline_computed_before_its_facts_were_kept_reads_as_it_was_stored(
+    company, record, applicant
+):
+    case = submit(Case.Kind.RESTORATION, company, [record], applicant)
+    old = deadline(case, Deadline.Step.ACCEPTANCE)
+    Deadline.objects.filter(pk=old.pk).update(computation_facts={})
+
+    assert in_chinese(old) == old.computation
+    assert old.computation.startswith("3 working days from ")
+
+
 # --- stopping and resuming --------------------------------------------------------------------
 
 
@@ -121,6 +184,10 @@ def test_the_clock_stops_with_the_working_days_left_and_resumes_from_the_resume_
     assert resumed.started_on == today
     assert resumed.due_on == calendar.add_working_days(today, left).due
     assert resumed.computation.startswith(f"Resumed on {today} with {left} working days left.")
+    assert in_chinese(resumed).startswith(
+        f"{today} 恢复计时，剩余 {left} 个工作日。\n自 {today} 起 {left} 个工作日"
+    )
+    assert_text_and_facts_agree(case)
     assert ledger(resumed) == [
         ClockEntry.Kind.STARTED,
         ClockEntry.Kind.STOPPED,
@@ -186,6 +253,32 @@ def test_a_supervisor_extends_a_deadline_naming_who_approved_it_and_why(
     assert event.actor == staff["supervisor"]
     assert event.note == reason
     assert event.after == {"step": "decision", "due_on": extended.due_on.isoformat()}
+    assert_text_and_facts_agree(case)
+
+
+def test_an_extended_deadline_names_in_chinese_who_approved_it_and_why(
+    company, record, applicant, staff
+):
+    case = restoration_accepted(company, [record], applicant, staff)
+    reason = "需现场核查，核查人员出差。"
+
+    extended = case_extend_deadline(
+        case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason=reason
+    )
+
+    started = extended.started_on
+    assert in_chinese(extended).startswith(
+        f"延长 5 个工作日（批准人：supervisor-szamr；理由：{reason}）。\n"
+        f"自 {started} 起 10 个工作日（事件当日不计入，次一工作日为第 1 日）："
+    )
+    assert in_chinese(extended).endswith(
+        f"截止日期：{extended.due_on}（{weekday(extended.due_on)}）。"
+    )
+    # The audit record stays in English, whatever the reader's language.
+    assert extended.computation.startswith(
+        f"Extended by 5 working days (approved by supervisor-szamr: {reason}).\n"
+        f"10 working days from {started} "
+    )
 
 
 def test_only_a_supervisor_can_extend_a_deadline(company, record, applicant, staff):
@@ -253,6 +346,9 @@ def test_a_new_national_holiday_moves_a_running_deadline_by_one_working_day(
     assert after.due_on == expected.due
     assert after.computation.startswith("Recomputed: typhoon closure declared.")
     assert "Typhoon closure (national)" in after.computation
+    assert in_chinese(after).startswith("重新计算：typhoon closure declared。\n")
+    assert "Typhoon closure（人工调整，全国）" in in_chinese(after)
+    assert_text_and_facts_agree(case)
     assert ledger(after) == [ClockEntry.Kind.STARTED, ClockEntry.Kind.RECOMPUTED]
     entry = after.entries.last()
     assert entry.actor is None

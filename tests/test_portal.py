@@ -30,6 +30,7 @@ from notifications.models import Notification
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import days_ago, pdf_bytes, png_upload, restorable_record
+from workflows.clock import deadline_start
 from workflows.models import Deadline
 
 EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64
@@ -328,6 +329,41 @@ def test_the_case_page_shows_each_deadline_with_its_computation_and_why_the_cloc
     assert "Acceptance check: clock stopped on" in page
     assert 'Missing materials requested</strong> <span class="muted">(Intake officer)' in page
     assert staff["intake"].get_username() not in page  # roles, never officers' usernames
+
+
+def test_a_deadline_across_the_golden_week_reads_in_the_representatives_language(
+    portal, company, record, applicant
+):
+    case = flow.file_restoration(company, [record], applicant)
+    decision = deadline_start(
+        case, Deadline.Step.DECISION, working_days=5, actor=None, on=datetime.date(2026, 9, 30)
+    )
+
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    chinese = text(portal.get(url("case", case.pk)))
+    portal.post(url("language"), {"language": "en", "next": url("case", case.pk)})
+    english = text(portal.get(url("case", case.pk)))
+
+    assert "自 2026-09-30 起 5 个工作日（事件当日不计入，次一工作日为第 1 日）：" in chinese
+    assert "跳过 2026-10-01 至 10-07：国庆节" in chinese
+    assert "计入 2026-10-10（星期六）：国庆节调休工作日" in chinese
+    assert "截止日期：2026-10-13（星期二）。" in chinese
+    assert "National Day" not in chinese and "working day" not in chinese
+    assert escape(decision.computation) in english
+    assert "skipped 2026-10-01..10-07 National Day (国庆节)" in english
+
+
+def test_a_deadline_computed_before_its_facts_were_kept_shows_its_stored_text(
+    portal, company, record, applicant
+):
+    case = flow.file_restoration(company, [record], applicant)
+    stored = "3 working days from 2026-01-05 (as computed by an earlier version).\nDue 2026-01-08."
+    Deadline.objects.filter(case=case).update(computation=stored, computation_facts={})
+
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    page = text(portal.get(url("case", case.pk)))
+
+    assert escape(stored) in page
 
 
 def test_withdrawing_a_case_asks_for_confirmation_first(portal, company, record, applicant):

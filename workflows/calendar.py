@@ -11,20 +11,29 @@ A year the package does not know is never silently guessed: days in it are count
 Monday to Friday, and every result says so (``known=False``, ``provisional=True``) until
 the operator loads that year through overrides and declares it known.
 
+A computation is kept twice: as an English text, the audit record, and as *facts* (codes
+and parameters, no sentences: ``DeadlineComputation.as_facts``), which
+``explain_computation`` says in the reader's language. The English text is that same
+rendering with English active, so the two cannot drift apart.
+
 Pure Python on purpose: the admin-editable override rows are read by the caller and passed
 in as ``DayOverride`` values, so this module can be used from services, tasks and tests
-without a database.
+without a database (it needs Django's settings only for translations).
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import NamedTuple
+import functools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import chinese_calendar
+from django.utils import translation
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from cases.errors import RedressError
 
@@ -43,7 +52,17 @@ _HOLIDAY_CHINESE_NAMES = {
     "National Day": "国庆节",
 }
 
-_PLAIN_WEEKEND_REASONS = frozenset({"Saturday", "Sunday"})
+# The codes of ``DayReason``.
+WORKING_DAY = "working_day"
+ASSUMED_WORKING_DAY = "assumed_working_day"
+WEEKEND = "weekend"
+HOLIDAY = "holiday"
+ADJUSTED_WORKING_DAY = "adjusted_working_day"
+OVERRIDE = "override"
+
+# The version of the facts ``DeadlineComputation.as_facts`` writes; ``explain_computation``
+# reads this version (and refuses others, so a stored record is never misread).
+FACTS_VERSION = 1
 
 
 class CalendarYearUnknown(RedressError):
@@ -82,19 +101,80 @@ class DayOverride:
 
 
 @dataclass(frozen=True)
+class DayReason:
+    """Why a day counts or not, as a code and its parameters: the same in every language.
+
+    ``code`` is one of
+
+    - ``working_day``;
+    - ``assumed_working_day``: Monday to Friday in ``year``, whose calendar is not loaded;
+    - ``weekend``: a day off for its ``weekday`` (0 is Monday), as the package has it;
+    - ``holiday``: the statutory holiday ``name`` as the package spells it ("National Day");
+    - ``adjusted_working_day``: a weekend day worked to make up for holiday ``name`` (调休);
+    - ``override``: declared by the operator, ``name`` as entered, ``scope`` ``"national"``
+      or an agency code.
+
+    ``day_reason_text`` says it in the active language.
+    """
+
+    code: str
+    name: str = ""
+    scope: str = ""
+    year: int | None = None
+    weekday: int | None = None
+
+    @classmethod
+    def from_facts(cls, facts: Mapping[str, Any]) -> DayReason:
+        return cls(
+            **{
+                key: facts[key]
+                for key in ("code", "name", "scope", "year", "weekday")
+                if key in facts
+            }
+        )
+
+    def as_facts(self) -> dict[str, Any]:
+        """The code and the parameters that are set, JSON-ready."""
+        facts: dict[str, Any] = {"code": self.code}
+        for key in ("name", "scope", "year", "weekday"):
+            value = getattr(self, key)
+            if value is not None and value != "":
+                facts[key] = value
+        return facts
+
+    @property
+    def is_plain_weekend(self) -> bool:
+        """A Saturday or Sunday off, nothing more to say about it."""
+        return self.code == WEEKEND and self.weekday is not None and self.weekday >= 5
+
+
+# The reason of a run of plain weekend days in a computation's facts.
+_PLAIN_WEEKEND = DayReason(WEEKEND)
+
+
+@dataclass(frozen=True)
 class SkippedDay:
-    """A non-working day passed over while counting, with why it does not count."""
+    """A non-working day passed over while counting, with why it does not count.
+
+    ``reason`` is the English text of ``cause`` (what ``day_status`` says); the calendar
+    sets both.
+    """
 
     day: datetime.date
     reason: str
+    cause: DayReason | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class CountedDay:
-    """A weekend day that counted because it was declared a working day (调休 or override)."""
+    """A weekend day that counted because it was declared a working day (调休 or override).
+
+    ``reason`` is the English text of ``cause``; the calendar sets both.
+    """
 
     day: datetime.date
     reason: str
+    cause: DayReason | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -118,41 +198,192 @@ class DeadlineComputation:
 
     def explain(self) -> str:
         """A short English account of the computation, one fact per line."""
-        if self.working_days == 0:
-            lines = [f"0 working days from {self.start}: due on {self.start} itself."]
-        else:
-            lines = [
-                f"{self.working_days} working {'day' if self.working_days == 1 else 'days'} "
-                f"from {self.start} "
-                f"(the event day is not counted; day 1 is the next working day):"
-            ]
-            weekend_days = 0
-            for first, last, reasons in _skipped_runs(self.skipped):
-                if reasons == ("weekend",):
-                    weekend_days += last.toordinal() - first.toordinal() + 1
-                else:
-                    lines.append(f"  skipped {_date_range(first, last)} {', '.join(reasons)}")
-            if weekend_days:
-                plural = "day" if weekend_days == 1 else "days"
-                lines.append(f"  skipped {weekend_days} ordinary weekend {plural}")
-            for counted in self.adjusted_working_days:
-                lines.append(f"  counted {counted.day} ({counted.day:%A}): {counted.reason}")
-            lines.append(f"Due {self.due} ({self.due:%A}).")
-        if self.provisional:
-            years = _years_text(self.unknown_years)
-            verb = "is" if len(self.unknown_years) == 1 else "are"
-            noun = "calendar" if len(self.unknown_years) == 1 else "calendars"
-            lines.append(
-                f"PROVISIONAL: the national holiday {noun} for {years} {verb} not loaded; "
-                f"weekends only were skipped for those days — load the {years} {noun} "
-                f"(admin: calendar overrides) to confirm."
+        return explain_computation(self.as_facts(), language="en")
+
+    def as_facts(self, *, prefix: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The computation as JSON-ready facts for ``explain_computation``.
+
+        Dates are ISO strings. ``skipped`` holds runs of consecutive skipped days, each
+        with the reasons of its days (``DayReason.as_facts``; a run of plain weekend days
+        has the single reason ``{"code": "weekend"}``); ``counted`` the weekend days that
+        counted, each with its reason. ``prefix`` says what (re)started the count, one of
+        ``{"kind": "started"}`` (the default), ``{"kind": "resumed", "on": <date>,
+        "working_days": <left>}``, ``{"kind": "extended", "days": <n>, "approved_by":
+        <username>, "reason": <text>}``, ``{"kind": "recomputed", "reason": <text>}``.
+        """
+        return {
+            "version": FACTS_VERSION,
+            "prefix": dict(prefix or {"kind": "started"}),
+            "start": self.start.isoformat(),
+            "working_days": self.working_days,
+            "due": self.due.isoformat(),
+            "skipped": [
+                {
+                    "first": first.isoformat(),
+                    "last": last.isoformat(),
+                    "reasons": [reason.as_facts() for reason in reasons],
+                }
+                for first, last, reasons in _skipped_runs(self.skipped)
+            ],
+            "counted": [
+                {"day": counted.day.isoformat(), "reason": counted.cause.as_facts()}
+                for counted in self.adjusted_working_days
+            ],
+            "provisional": self.provisional,
+            "unknown_years": list(self.unknown_years),
+        }
+
+
+def explain_computation(facts: Mapping[str, Any], *, language: str | None = None) -> str:
+    """How a deadline was computed, one fact per line, in the active language.
+
+    ``facts`` is what ``DeadlineComputation.as_facts`` returned (possibly through JSON).
+    ``language`` renders in that language instead; with ``"en"`` the result is the English
+    audit text stored as ``Deadline.computation``. Names the operator entered (an
+    override's, a reason) are shown as entered. Facts of another version raise
+    ``ValueError``.
+    """
+    if language is not None:
+        with translation.override(language):
+            return explain_computation(facts)
+    if facts.get("version") != FACTS_VERSION:
+        raise ValueError(f"Unknown version of computation facts: {facts.get('version')!r}.")
+    lines = []
+    prefix = _prefix_text(facts["prefix"])
+    if prefix:
+        lines.append(prefix)
+    start = facts["start"]
+    working_days = facts["working_days"]
+    if working_days == 0:
+        lines.append(
+            _("0 working days from %(start)s: due on %(start)s itself.") % {"start": start}
+        )
+    else:
+        lines.append(
+            ngettext(
+                "%(count)s working day from %(start)s "
+                "(the event day is not counted; day 1 is the next working day):",
+                "%(count)s working days from %(start)s "
+                "(the event day is not counted; day 1 is the next working day):",
+                working_days,
             )
-        return "\n".join(lines)
+            % {"count": working_days, "start": start}
+        )
+        weekend_days = 0
+        separator = pgettext("list separator", ", ")
+        for run in facts["skipped"]:
+            first = datetime.date.fromisoformat(run["first"])
+            last = datetime.date.fromisoformat(run["last"])
+            if run["reasons"] == [_PLAIN_WEEKEND.as_facts()]:
+                weekend_days += last.toordinal() - first.toordinal() + 1
+                continue
+            reasons = separator.join(day_reason_text(reason) for reason in run["reasons"])
+            lines.append(
+                "  "
+                + _("skipped %(dates)s %(reasons)s")
+                % {"dates": _date_range(first, last), "reasons": reasons}
+            )
+        if weekend_days:
+            lines.append(
+                "  "
+                + ngettext(
+                    "skipped %(count)s ordinary weekend day",
+                    "skipped %(count)s ordinary weekend days",
+                    weekend_days,
+                )
+                % {"count": weekend_days}
+            )
+        for counted in facts["counted"]:
+            day = datetime.date.fromisoformat(counted["day"])
+            lines.append(
+                "  "
+                + _("counted %(day)s (%(weekday)s): %(reason)s")
+                % {
+                    "day": day.isoformat(),
+                    "weekday": _weekday(day),
+                    "reason": day_reason_text(counted["reason"]),
+                }
+            )
+        due = datetime.date.fromisoformat(facts["due"])
+        lines.append(
+            _("Due %(day)s (%(weekday)s).") % {"day": due.isoformat(), "weekday": _weekday(due)}
+        )
+    if facts["provisional"]:
+        years = tuple(facts["unknown_years"])
+        lines.append(
+            ngettext(
+                "PROVISIONAL: the national holiday calendar for %(years)s is not loaded; "
+                "weekends only were skipped for those days — load the %(years)s calendar "
+                "(admin: calendar overrides) to confirm.",
+                "PROVISIONAL: the national holiday calendars for %(years)s are not loaded; "
+                "weekends only were skipped for those days — load the %(years)s calendars "
+                "(admin: calendar overrides) to confirm.",
+                len(years),
+            )
+            % {"years": _years_listed(years)}
+        )
+    return "\n".join(lines)
+
+
+def _prefix_text(prefix: Mapping[str, Any]) -> str:
+    kind = prefix.get("kind", "started")
+    if kind == "started":
+        return ""
+    # "working days" even for 1: the English text is the stored audit record and has
+    # always read so.
+    if kind == "resumed":
+        return _("Resumed on %(day)s with %(days)s working days left.") % {
+            "day": prefix["on"],
+            "days": prefix["working_days"],
+        }
+    if kind == "extended":
+        return _("Extended by %(days)s working days (approved by %(approver)s: %(reason)s).") % {
+            "days": prefix["days"],
+            "approver": prefix["approved_by"],
+            "reason": prefix["reason"],
+        }
+    if kind == "recomputed":
+        return _("Recomputed: %(reason)s.") % {"reason": prefix["reason"]}
+    raise ValueError(f"Unknown kind of computation prefix: {kind!r}.")
+
+
+def day_reason_text(reason: DayReason | Mapping[str, Any]) -> str:
+    """Why a day counts or not, in the active language ("National Day (国庆节)", "国庆节")."""
+    if not isinstance(reason, DayReason):
+        reason = DayReason.from_facts(reason)
+    if reason.code == WORKING_DAY:
+        return _("working day")
+    if reason.code == ASSUMED_WORKING_DAY:
+        return _("working day (assumed: %(year)s national calendar not loaded)") % {
+            "year": reason.year
+        }
+    if reason.code == WEEKEND:
+        return str(WEEKDAYS[reason.weekday])
+    if reason.code == HOLIDAY:
+        return _holiday_label(reason.name)
+    if reason.code == ADJUSTED_WORKING_DAY:
+        return _("adjusted working day (调休) for %(holiday)s") % {
+            "holiday": _holiday_label(reason.name)
+        }
+    if reason.code == OVERRIDE:
+        scope = pgettext("calendar override scope", "national")
+        return _("override: %(name)s (%(scope)s)") % {
+            "name": reason.name,
+            "scope": scope if reason.scope == NATIONAL else reason.scope,
+        }
+    raise ValueError(f"Unknown day reason: {reason.code!r}.")
+
+
+@functools.cache
+def _english(reason: DayReason) -> str:
+    # The reason kept on SkippedDay/CountedDay and given by day_status: the audit language.
+    with translation.override("en"):
+        return day_reason_text(reason)
 
 
 class _DayStatus(NamedTuple):
     working: bool
-    reason: str
+    cause: DayReason
     known: bool
 
 
@@ -228,7 +459,8 @@ class WorkingCalendar:
         "override: Shenzhen municipal holiday (SZAMR)". ``known`` is false when the answer
         is a Monday-to-Friday guess because the day's year is not loaded.
         """
-        return tuple(self._status(day))
+        status = self._status(day)
+        return status.working, _english(status.cause), status.known
 
     def add_working_days(self, start: datetime.date, n: int) -> DeadlineComputation:
         """The deadline ``n`` working days after the event on ``start``.
@@ -253,9 +485,9 @@ class WorkingCalendar:
             if status.working:
                 remaining -= 1
                 if day.weekday() >= 5:
-                    counted.append(CountedDay(day, status.reason))
+                    counted.append(CountedDay(day, _english(status.cause), status.cause))
             else:
-                skipped.append(SkippedDay(day, status.reason))
+                skipped.append(SkippedDay(day, _english(status.cause), status.cause))
         if self.strict and unknown_years:
             raise CalendarYearUnknown(unknown_years)
         return DeadlineComputation(
@@ -320,25 +552,23 @@ class WorkingCalendar:
     def _compute_status(self, day: datetime.date) -> _DayStatus:
         override = self._agency.get(day) or self._national.get(day)
         if override is not None:
-            reason = f"override: {override.name} ({override.scope})"
+            reason = DayReason(OVERRIDE, name=override.name, scope=override.scope)
             return _DayStatus(override.is_working_day, reason, True)
         if self._package_knows(day.year):
             is_holiday, name = chinese_calendar.get_holiday_detail(day)
             if is_holiday:
-                return _DayStatus(False, _holiday_label(name) if name else _weekday(day), True)
+                if name:
+                    return _DayStatus(False, DayReason(HOLIDAY, name=name), True)
+                return _DayStatus(False, DayReason(WEEKEND, weekday=day.weekday()), True)
             if name:  # a weekend day declared a working day to make up for a holiday
-                return _DayStatus(
-                    True, f"adjusted working day (调休) for {_holiday_label(name)}", True
-                )
-            return _DayStatus(True, "working day", True)
+                return _DayStatus(True, DayReason(ADJUSTED_WORKING_DAY, name=name), True)
+            return _DayStatus(True, DayReason(WORKING_DAY), True)
         known = day.year in self.known_years
         if day.weekday() >= 5:
-            return _DayStatus(False, _weekday(day), known)
+            return _DayStatus(False, DayReason(WEEKEND, weekday=day.weekday()), known)
         if known:
-            return _DayStatus(True, "working day", True)
-        return _DayStatus(
-            True, f"working day (assumed: {day.year} national calendar not loaded)", False
-        )
+            return _DayStatus(True, DayReason(WORKING_DAY), True)
+        return _DayStatus(True, DayReason(ASSUMED_WORKING_DAY, year=day.year), False)
 
     def _package_knows(self, year: int) -> bool:
         knows = self._package_years.get(year)
@@ -361,28 +591,24 @@ def _check_date(day: object) -> None:
 
 
 def _holiday_label(name: str) -> str:
+    """The holiday's statutory (Chinese) name; in English, the package's name before it."""
     chinese = _HOLIDAY_CHINESE_NAMES.get(name)
     if chinese is None:
         try:
             chinese = chinese_calendar.Holiday(name).chinese
         except ValueError:
             return name
+    if (translation.get_language() or "").lower().startswith("zh"):
+        return chinese
     return f"{name} ({chinese})"
 
 
 def _weekday(day: datetime.date) -> str:
-    return f"{day:%A}"
-
-
-def _years_text(years: tuple[int, ...]) -> str:
-    names = [str(year) for year in years]
-    if len(names) <= 1:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} and {names[-1]}"
+    return str(WEEKDAYS[day.weekday()])
 
 
 def _years_listed(years: tuple[int, ...]) -> str:
-    """``_years_text`` in the reader's language: for a message shown, never one stored."""
+    """ "2027", "2027 and 2028", "2027, 2028 and 2029", in the active language."""
     names = [str(year) for year in years]
     if len(names) <= 1:
         return "".join(names)
@@ -391,24 +617,27 @@ def _years_listed(years: tuple[int, ...]) -> str:
 
 def _date_range(first: datetime.date, last: datetime.date) -> str:
     if first == last:
-        return str(first)
-    if first.year == last.year:
-        return f"{first}..{last:%m-%d}"
-    return f"{first}..{last}"
+        return first.isoformat()
+    last_text = f"{last:%m-%d}" if first.year == last.year else last.isoformat()
+    # Translators: a range of days, e.g. 2026-10-01..10-07 (the year is not repeated).
+    return pgettext("range of days", "%(first)s..%(last)s") % {
+        "first": first.isoformat(),
+        "last": last_text,
+    }
 
 
 def _skipped_runs(skipped: tuple[SkippedDay, ...]):
     """Group consecutive skipped days into ``(first, last, reasons)`` runs.
 
-    Plain weekends form their own runs (reasons ``("weekend",)``); holidays and overrides
-    next to each other form one run naming each reason once, in order.
+    Plain weekends form their own runs (reasons ``(_PLAIN_WEEKEND,)``); holidays and
+    overrides next to each other form one run naming each reason once, in order.
     """
-    runs: list[tuple[datetime.date, datetime.date, tuple[str, ...]]] = []
+    runs: list[tuple[datetime.date, datetime.date, tuple[DayReason, ...]]] = []
     for item in skipped:
-        kind = "weekend" if item.reason in _PLAIN_WEEKEND_REASONS else item.reason
+        kind = _PLAIN_WEEKEND if item.cause.is_plain_weekend else item.cause
         if runs:
             first, last, reasons = runs[-1]
-            same_group = (kind == "weekend") == (reasons == ("weekend",))
+            same_group = (kind == _PLAIN_WEEKEND) == (reasons == (_PLAIN_WEEKEND,))
             if same_group and item.day - last == _ONE_DAY:
                 if kind not in reasons:
                     reasons = (*reasons, kind)

@@ -1,20 +1,28 @@
 """The legal clock of a case: deadlines in working days and their ledger.
 
 Every start, stop (waiting for the applicant), resumption, extension and
-recomputation writes a ``ClockEntry``; each ``Deadline`` keeps the text of how
-its due date was computed. Callers are the case services, inside their
-transaction.
+recomputation writes a ``ClockEntry``; each ``Deadline`` keeps how its due date
+was computed twice, in the same save: as English text (``computation``, the
+audit record) and as facts (``computation_facts``) shown in the reader's
+language. Callers are the case services, inside their transaction.
 """
 
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from cases.models import Agency, Case
-from workflows.calendar import NATIONAL, DayOverride, WorkingCalendar
+from workflows.calendar import (
+    NATIONAL,
+    DayOverride,
+    DeadlineComputation,
+    WorkingCalendar,
+    explain_computation,
+)
 from workflows.models import CalendarOverride, CalendarYear, ClockEntry, Deadline
 
 
@@ -44,6 +52,18 @@ def _today() -> datetime.date:
     return timezone.localdate()
 
 
+def _computation(computed: DeadlineComputation, **prefix: Any) -> dict[str, Any]:
+    """``computation`` (English) and ``computation_facts`` of a deadline, from one set of facts.
+
+    ``prefix`` is what (re)started the count (see ``DeadlineComputation.as_facts``).
+    """
+    facts = computed.as_facts(prefix=prefix or None)
+    return {
+        "computation": explain_computation(facts, language="en"),
+        "computation_facts": facts,
+    }
+
+
 def deadline_start(
     case: Case,
     step: str,
@@ -64,8 +84,8 @@ def deadline_start(
         started_on=on,
         working_days=working_days,
         due_on=computed.due,
-        computation=computed.explain(),
         provisional=computed.provisional,
+        **_computation(computed),
     )
     _entry(
         deadline,
@@ -120,12 +140,23 @@ def deadline_resume(deadline: Deadline, *, actor: AbstractBaseUser | None, reaso
     deadline.status = Deadline.Status.RUNNING
     deadline.started_on = today
     deadline.due_on = computed.due
-    deadline.computation = (
-        f"Resumed on {today:%Y-%m-%d} with {deadline.working_days} working days left.\n"
-        + computed.explain()
+    _set_computation(
+        deadline,
+        computed,
+        kind="resumed",
+        on=today.isoformat(),
+        working_days=deadline.working_days,
     )
-    deadline.provisional = computed.provisional
-    deadline.save(update_fields=["status", "started_on", "due_on", "computation", "provisional"])
+    deadline.save(
+        update_fields=[
+            "status",
+            "started_on",
+            "due_on",
+            "computation",
+            "computation_facts",
+            "provisional",
+        ]
+    )
     _entry(
         deadline,
         ClockEntry.Kind.RESUMED,
@@ -148,11 +179,14 @@ def deadline_extend(
     deadline.extended_days += days
     computed = calendar.add_working_days(deadline.started_on, deadline.working_days)
     deadline.due_on = computed.due
-    deadline.computation = (
-        f"Extended by {days} working days (approved by {approved_by.get_username()}: {reason}).\n"
-        + computed.explain()
+    _set_computation(
+        deadline,
+        computed,
+        kind="extended",
+        days=days,
+        approved_by=approved_by.get_username(),
+        reason=reason,
     )
-    deadline.provisional = computed.provisional
     deadline.escalated_at = None
     deadline.save(
         update_fields=[
@@ -160,6 +194,7 @@ def deadline_extend(
             "extended_days",
             "due_on",
             "computation",
+            "computation_facts",
             "provisional",
             "escalated_at",
         ]
@@ -224,9 +259,8 @@ def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> list[De
             continue
         before = deadline.due_on
         deadline.due_on = computed.due
-        deadline.computation = f"Recomputed: {reason}.\n" + computed.explain()
-        deadline.provisional = computed.provisional
-        deadline.save(update_fields=["due_on", "computation", "provisional"])
+        _set_computation(deadline, computed, kind="recomputed", reason=reason)
+        deadline.save(update_fields=["due_on", "computation", "computation_facts", "provisional"])
         _entry(
             deadline,
             ClockEntry.Kind.RECOMPUTED,
@@ -237,6 +271,12 @@ def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> list[De
         )
         moved.append(deadline)
     return moved
+
+
+def _set_computation(deadline: Deadline, computed: DeadlineComputation, **prefix: Any) -> None:
+    for name, value in _computation(computed, **prefix).items():
+        setattr(deadline, name, value)
+    deadline.provisional = computed.provisional
 
 
 def _entry(

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import Agency, Case
+from workflows.calendar import FACTS_VERSION, explain_computation
 
 
 class CalendarOverride(models.Model):
@@ -92,7 +93,17 @@ class Deadline(models.Model):
         help_text=_("Working days counted from started_on (the remainder after a stop).")
     )
     due_on = models.DateField()
-    computation = models.TextField(help_text=_("How due_on was computed."))
+    computation = models.TextField(
+        help_text=_("How due_on was computed, in English: the audit record.")
+    )
+    computation_facts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "The same computation as codes and parameters, shown in the reader's language "
+            "(empty for deadlines computed before it was kept)."
+        ),
+    )
     provisional = models.BooleanField(
         default=False, help_text=_("A year in the span has no loaded national calendar.")
     )
@@ -107,6 +118,17 @@ class Deadline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.step} due {self.due_on}"
+
+    @property
+    def computation_text(self) -> str:
+        """How ``due_on`` was computed, in the active language.
+
+        A deadline computed before its facts were kept shows its stored English text.
+        """
+        facts = self.computation_facts
+        if not facts or facts.get("version") != FACTS_VERSION:
+            return self.computation
+        return explain_computation(facts)
 
 
 class ClockEntry(models.Model):
