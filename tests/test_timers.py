@@ -276,6 +276,29 @@ def test_a_new_national_holiday_moves_the_deadline_a_working_day_and_rearms_its_
     assert after.entries.last().kind == ClockEntry.Kind.RECOMPUTED
 
 
+def test_an_override_added_in_the_admin_is_named_in_each_readers_language(case, admin_client):
+    from django.urls import reverse
+    from django.utils import translation
+
+    before = deadline(case, Deadline.Step.ACCEPTANCE)
+    closure = WorkingCalendar().add_working_days(before.started_on, 1).due
+
+    admin_client.post(
+        reverse("admin:workflows_calendaroverride_add"),
+        {"day": closure.isoformat(), "agency": "", "is_working_day": "", "name": "台风停工"},
+    )
+
+    after = deadline(case, Deadline.Step.ACCEPTANCE)
+    assert after.due_on > before.due_on
+    english = f"Recomputed: calendar override {closure} holiday: 台风停工 (national)."
+    assert after.computation.startswith(english)  # the audit record, as the ledger has it
+    assert after.entries.last().reason == english.removeprefix("Recomputed: ")[:-1]
+    with translation.override("zh-hans"):
+        chinese = after.computation_text
+    assert chinese.startswith(f"重新计算：日历调整 {closure} 节假日：台风停工（全国）。")
+    assert "calendar override" not in chinese and "holiday" not in chinese
+
+
 def test_a_holiday_outside_every_running_span_moves_no_timer(case):
     overdue_at = scheduled_timer(case, OVERDUE).scheduled
     later = deadline(case, Deadline.Step.ACCEPTANCE).due_on + datetime.timedelta(days=40)

@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext as _
 
 from workflows import services
+from workflows.calendar import recompute_cause
 from workflows.models import CalendarOverride, CalendarYear, ClockEntry, Deadline
 
 
@@ -19,15 +20,16 @@ class CalendarOverrideAdmin(admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        self._recompute(request, obj, f"calendar override {obj}")
+        self._recompute(request, obj, recompute_cause("override_saved", override=obj.as_day()))
 
     def delete_model(self, request, obj):
-        agency, label = obj.agency, str(obj)
+        agency, day = obj.agency, obj.as_day()
         super().delete_model(request, obj)
-        self._recompute(request, obj, f"calendar override removed: {label}", agency=agency)
+        cause = recompute_cause("override_removed", override=day)
+        self._recompute(request, obj, cause, agency=agency)
 
-    def _recompute(self, request, obj, reason, agency=None):
-        moved = services.calendar_changed(agency=agency or obj.agency, reason=reason)
+    def _recompute(self, request, obj, cause, agency=None):
+        moved = services.calendar_changed(agency=agency or obj.agency, cause=cause)
         messages.info(
             request, _("Recomputed open cases' deadlines: %(moved)s moved.") % {"moved": moved}
         )
@@ -42,7 +44,7 @@ class CalendarYearAdmin(admin.ModelAdmin):
         if not change:
             obj.declared_by = request.user
         super().save_model(request, obj, form, change)
-        moved = services.calendar_changed(reason=f"national calendar for {obj.year} declared")
+        moved = services.calendar_changed(cause=recompute_cause("year_declared", year=obj.year))
         messages.info(
             request, _("Recomputed open cases' deadlines: %(moved)s moved.") % {"moved": moved}
         )

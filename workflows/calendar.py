@@ -343,8 +343,51 @@ def _prefix_text(prefix: Mapping[str, Any]) -> str:
             "reason": prefix["reason"],
         }
     if kind == "recomputed":
-        return _("Recomputed: %(reason)s.") % {"reason": prefix["reason"]}
+        cause = prefix.get("cause")
+        reason = recompute_cause_text(cause) if cause else prefix["reason"]
+        return _("Recomputed: %(reason)s.") % {"reason": reason}
     raise ValueError(f"Unknown kind of computation prefix: {kind!r}.")
+
+
+def recompute_cause(
+    code: str, *, year: int | None = None, override: DayOverride | None = None
+) -> dict[str, Any]:
+    """Why open deadlines were recomputed, as facts: ``override_saved`` or
+    ``override_removed`` (with the override's day, kind, name and scope) or
+    ``year_declared`` (a national calendar year declared complete)."""
+    if code == "year_declared":
+        return {"code": code, "year": year}
+    if code in ("override_saved", "override_removed") and override is not None:
+        return {
+            "code": code,
+            "day": override.day.isoformat(),
+            "working": override.is_working_day,
+            "name": override.name,
+            "scope": override.scope,
+        }
+    raise ValueError(f"Unknown recompute cause {code!r} or missing override.")
+
+
+def recompute_cause_text(cause: Mapping[str, Any]) -> str:
+    """A recompute cause in the active language (the English is the clock ledger's reason)."""
+    code = cause["code"]
+    if code == "year_declared":
+        return _("national calendar for %(year)s declared") % {"year": cause["year"]}
+    label = _("%(day)s %(kind)s: %(name)s (%(scope)s)") % {
+        "day": cause["day"],
+        "kind": _("working day") if cause["working"] else _("holiday"),
+        "name": cause["name"],
+        "scope": (
+            pgettext("calendar override scope", "national")
+            if cause["scope"] == NATIONAL
+            else cause["scope"]
+        ),
+    }
+    if code == "override_saved":
+        return _("calendar override %(override)s") % {"override": label}
+    if code == "override_removed":
+        return _("calendar override removed: %(override)s") % {"override": label}
+    raise ValueError(f"Unknown recompute cause: {code!r}.")
 
 
 def day_reason_text(reason: DayReason | Mapping[str, Any]) -> str:

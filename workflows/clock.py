@@ -17,8 +17,6 @@ from django.utils import timezone
 
 from cases.models import Agency, Case
 from workflows.calendar import (
-    NATIONAL,
-    DayOverride,
     DeadlineComputation,
     WorkingCalendar,
     explain_computation,
@@ -33,15 +31,7 @@ def calendar_for(agency: Agency | None) -> WorkingCalendar:
         rows = CalendarOverride.objects.filter(
             agency__isnull=True
         ) | CalendarOverride.objects.filter(agency=agency)
-    overrides = [
-        DayOverride(
-            day=row.day,
-            is_working_day=row.is_working_day,
-            name=row.name,
-            scope=row.agency.code if row.agency_id else NATIONAL,
-        )
-        for row in rows.select_related("agency")
-    ]
+    overrides = [row.as_day() for row in rows.select_related("agency")]
     known_years = CalendarYear.objects.values_list("year", flat=True)
     return WorkingCalendar(
         overrides, known_years=known_years, agency=agency.code if agency else None
@@ -240,10 +230,14 @@ def deadlines_close_all(case: Case, *, actor: AbstractBaseUser | None, reason: s
         deadline_close(deadline, actor=actor, cancelled=True, reason=reason)
 
 
-def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> list[Deadline]:
+def deadlines_recompute(
+    *, agency: Agency | None = None, reason: str, cause: dict | None = None
+) -> list[Deadline]:
     """Recompute running deadlines after a calendar change; returns those that moved.
 
     ``agency=None`` means a national change: every agency's deadlines are checked.
+    ``cause`` (``calendar.recompute_cause``) lets the computation name the change in
+    the reader's language; ``reason`` is the ledger's text.
     """
     running = Deadline.objects.filter(status=Deadline.Status.RUNNING).select_related("case__agency")
     if agency is not None:
@@ -259,7 +253,10 @@ def deadlines_recompute(*, agency: Agency | None = None, reason: str) -> list[De
             continue
         before = deadline.due_on
         deadline.due_on = computed.due
-        _set_computation(deadline, computed, kind="recomputed", reason=reason)
+        prefix = {"kind": "recomputed", "reason": reason}
+        if cause:
+            prefix["cause"] = cause
+        _set_computation(deadline, computed, **prefix)
         deadline.save(update_fields=["due_on", "computation", "computation_facts", "provisional"])
         _entry(
             deadline,

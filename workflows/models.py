@@ -46,6 +46,17 @@ class CalendarOverride(models.Model):
         kind = "working day" if self.is_working_day else "holiday"
         return f"{self.day} {kind}: {self.name} ({scope})"
 
+    def as_day(self):
+        """This row as the calendar's ``DayOverride`` value."""
+        from workflows.calendar import NATIONAL, DayOverride
+
+        return DayOverride(
+            day=self.day,
+            is_working_day=self.is_working_day,
+            name=self.name,
+            scope=self.agency.code if self.agency_id else NATIONAL,
+        )
+
 
 class CalendarYear(models.Model):
     """A year whose national calendar the operator has loaded through overrides.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -23,6 +23,7 @@ from cases import policy, services
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.models import Case, Publication, Role
 from workflows import clock
+from workflows.calendar import recompute_cause_text
 from workflows.flows import FLOWS
 from workflows.models import Deadline
 from workflows.nodes import DeadlineMoment, RoleView, case_of
@@ -306,10 +307,17 @@ def deadline_extend(
     return deadline
 
 
-def calendar_changed(*, agency=None, reason: str) -> int:
-    """Recompute open cases' deadlines after a calendar change and move their timers."""
+def calendar_changed(*, agency=None, reason: str = "", cause: dict | None = None) -> int:
+    """Recompute open cases' deadlines after a calendar change and move their timers.
+
+    Give ``cause`` (``workflows.calendar.recompute_cause``) where the change is one the
+    calendar knows, so readers see it in their language; ``reason`` is then its English.
+    """
+    if cause and not reason:
+        with translation.override("en"):
+            reason = recompute_cause_text(cause)
     with transaction.atomic():
-        moved = clock.deadlines_recompute(agency=agency, reason=reason)
+        moved = clock.deadlines_recompute(agency=agency, reason=reason, cause=cause)
         for case in Case.objects.filter(pk__in={d.case_id for d in moved}):
             timers_rearm(case)
     return len(moved)
