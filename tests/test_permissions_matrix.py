@@ -34,7 +34,14 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.models import Case, Evidence, Role
+from cases.models import (
+    Case,
+    Evidence,
+    Organisation,
+    OrganisationInvitation,
+    OrganisationMember,
+    Role,
+)
 from documents.codes import verification_code_new
 from documents.models import Letter
 from tests import factories
@@ -88,6 +95,9 @@ class World:
     free_records: dict  # a record of the same subject and agency, in no case yet
     evidence: dict
     letters: dict
+    organisations: dict  # each company's account ("A", "B")
+    colleagues: dict  # a second member of each account (its membership row)
+    invitations: dict  # a pending invitation of each account
 
     def task(self, target: str):
         return flow.open_task(self.cases[target], "acceptance_check")
@@ -136,6 +146,21 @@ def _build_world() -> World:
         "auditor_y": factories.officer(Role.AUDITOR, y, "auditor-y"),
         "admin": get_user_model().objects.create_superuser("admin", "admin@example.test", "pw"),
     }
+    organisations, colleagues, invitations = {}, {}, {}
+    for key, company in companies.items():
+        entity = users[f"entity_{key.lower()}"]
+        organisation = Organisation.objects.create(
+            name=company.name, subject=company, created_by=entity
+        )
+        OrganisationMember.objects.create(organisation=organisation, user=entity)
+        colleague = factories.representative(company, f"colleague-{key.lower()}")
+        organisations[key] = organisation
+        colleagues[key] = OrganisationMember.objects.create(
+            organisation=organisation, user=colleague
+        )
+        invitations[key] = OrganisationInvitation.objects.create(
+            organisation=organisation, email=f"new-{key.lower()}@example.test", invited_by=entity
+        )
     cases, records, free, evidence, letters = {}, {}, {}, {}, {}
     for target in TARGETS:
         company, where = companies[subject(target)], agencies[agency(target)]
@@ -146,7 +171,9 @@ def _build_world() -> World:
         free[target] = restorable_record(company, where)
         evidence[target] = case.evidence.order_by("id").first()
         letters[target] = _letter(case)
-    return World(users, cases, records, free, evidence, letters)
+    return World(
+        users, cases, records, free, evidence, letters, organisations, colleagues, invitations
+    )
 
 
 @pytest.fixture(scope="module")
@@ -466,6 +493,27 @@ PAGES = {
     ),
     "portal letter": (
         lambda w, t: _url("portal:letter", w.cases[t].pk, w.letters[t].pk),
+        lambda role, t: _portal(role, t, page_of_case=True),
+    ),
+    # Company accounts: a member manages their own company's account, nobody else's.
+    "portal company account": (
+        lambda w, t: _url("portal:organisation"),
+        lambda role, t: _portal(role),
+    ),
+    "portal remove a member (confirmation)": (
+        lambda w, t: _url(
+            "portal:organisation_member_remove",
+            w.organisations[subject(t)].pk,
+            w.colleagues[subject(t)].pk,
+        ),
+        lambda role, t: _portal(role, t, page_of_case=True),
+    ),
+    "portal revoke an invitation (confirmation)": (
+        lambda w, t: _url(
+            "portal:organisation_invitation_revoke",
+            w.organisations[subject(t)].pk,
+            w.invitations[subject(t)].pk,
+        ),
         lambda role, t: _portal(role, t, page_of_case=True),
     ),
     # The public verification page: a letter's code is meant to be checked by anyone.
