@@ -703,3 +703,19 @@ def test_viewflows_execute_link_of_a_task_opens_the_case_page(client, case, staf
 
     assert response.status_code == 302
     assert response["Location"] == url("case", case.pk)
+
+
+def test_an_officer_reads_the_case_page_in_chinese_down_to_the_waiting_step_and_the_clock(
+    client, case, staff
+):
+    reviewed(accepted(case, staff), staff["case_officer"])
+    step(case, "sign_off", staff["signer"], decision="approved")
+    client = browser(client, staff["supervisor"])
+
+    response = client.get(url("case", case.pk), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "送达决定书" in text  # the route waits for the decision letter
+    assert "个工作日" in text  # each deadline's computation, in Chinese
+    assert "Decision letter" not in text and "working days from" not in text
