@@ -35,6 +35,7 @@ from tests.flow_helpers import (
     review,
     sign,
     supply,
+    worker_renders_letters,
 )
 from tests.helpers import restorable_record
 from workflows import services as route
@@ -213,6 +214,7 @@ def test_two_platforms_acknowledging_at_once_close_the_case_into_its_appeal_wind
     accept(case, staff["intake"])
     review(case, staff["case_officer"])
     sign(case, staff["signer"])
+    worker_renders_letters(case)  # the decision is served; removal begins
     record = case.records.get()
     publication_pks = list(record.publications.values_list("pk", flat=True))
 
@@ -312,6 +314,7 @@ def test_the_last_acknowledgement_while_the_case_is_busy_elsewhere_says_to_try_a
     accept(case, staff["intake"])
     review(case, staff["case_officer"])
     sign(case, staff["signer"])
+    worker_renders_letters(case)  # the decision is served; removal begins
     first, last = case.records.get().publications.order_by("platform__code")
     route.platform_acknowledge(publication=first)
 
