@@ -50,6 +50,7 @@ if not CHROMIUM.exists():
         allow_module_level=True,
     )
 
+from django.db import connections  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -285,3 +286,7 @@ def test_restoration_from_filing_to_downloaded_letter(
         story.shot("entity-letters")
     finally:
         story.close()
+        # Playwright's sync API runs this test inside its own context, so the queries
+        # above used a connection Django's teardown cannot see: close it here, or the
+        # test database cannot be dropped at the end of the run.
+        connections.close_all()
