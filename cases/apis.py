@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from cases import policy, selectors, services
 from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
-from cases.identifiers import LEGAL, NATURAL, guess_subject_kind, validate_subject_code
+from cases.identifiers import subject_code_identify
 from cases.models import (
     Case,
     CaseEvent,
@@ -266,24 +266,13 @@ class CaseDetailSerializer(CaseListSerializer):
 
 
 def subject_code_checked(value: str) -> str:
-    """The normalised code, or InvalidIdentifier naming what is wrong with it.
-
-    A code valid as either a USCC or a resident ID passes (an all-digit USCC looks like
-    an ID); otherwise the error is the one for the kind the code looks like. Validity
-    is computed from the code alone, so it reveals nothing about who exists.
-    """
-    errors = {}
-    for kind in (LEGAL, NATURAL):
-        try:
-            return validate_subject_code(value, kind)
-        except InvalidIdentifier as error:
-            errors[kind] = error
-    kind = guess_subject_kind(value)
-    if kind == NATURAL and errors[NATURAL].code == "birth_date":
-        kind = LEGAL  # ID-shaped but no date of birth in it: an all-digit USCC mistyped
-    error = errors[kind]
-    error.field = "subject_code"
-    raise error
+    """The normalised code, or InvalidIdentifier naming what is wrong with it (field
+    ``subject_code``). Computed from the code alone: it reveals nothing about who exists."""
+    try:
+        return subject_code_identify(value)[0]
+    except InvalidIdentifier as error:
+        error.field = "subject_code"
+        raise
 
 
 class CaseCreateSerializer(serializers.Serializer):

@@ -246,6 +246,28 @@ def validate_subject_code(value: str, kind: str) -> str:
     raise ValueError(f"Unknown subject kind {kind!r}; expected one of {SUBJECT_KINDS}.")
 
 
+def subject_code_identify(value: str) -> tuple[str, str]:
+    """(normalised code, kind) of a subject code whose kind is not given.
+
+    The code is checked as the kind it looks like (``guess_subject_kind``); an
+    ID-shaped code that fails is tried as a USCC too (an all-digit USCC looks like a
+    resident ID). On failure the error is that of the kind it looks like, except that
+    an ID-shaped code with no date of birth in it gets the USCC's error.
+    """
+    kind = guess_subject_kind(value)
+    try:
+        return validate_subject_code(value, kind), kind
+    except InvalidIdentifier as error:
+        if kind != NATURAL:
+            raise
+        try:
+            return validate_subject_code(value, LEGAL), LEGAL
+        except InvalidIdentifier as legal_error:
+            if error.code == "birth_date":
+                raise legal_error from None
+            raise error from None
+
+
 def guess_subject_kind(value: str) -> str:
     """Return ``"natural"`` if ``value`` is shaped like a resident ID, else ``"legal"``.
 

@@ -39,12 +39,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.errors import InvalidIdentifier, InvalidInput, RuleViolation
-from cases.identifiers import (
-    LEGAL,
-    NATURAL,
-    guess_subject_kind,
-    validate_subject_code,
-)
+from cases.identifiers import subject_code_identify
 from cases.models import Agency, ListType, PenaltyType, Record, RuleSet, Severity, Subject
 from cases.rules import publication_periods, rule_set_in_force
 
@@ -402,18 +397,9 @@ def _subject_code(value: object) -> tuple[str, str]:
             "is stored as a number, which a spreadsheet keeps to 15 digits only; "
             "format the column as text and enter the code again"
         )
-    text = _text(value)
-    kind = guess_subject_kind(text)
     try:
-        return validate_subject_code(text, kind), kind
+        return subject_code_identify(_text(value))
     except InvalidIdentifier as exc:
-        if kind == NATURAL and exc.code == "birth_date":
-            # An all-digit USCC looks like a resident ID, but its positions 7-14 are
-            # part of a region and organisation code, not a date of birth.
-            try:
-                return validate_subject_code(text, LEGAL), LEGAL
-            except InvalidIdentifier:
-                pass
         raise _CellInvalid(exc.message) from None
 
 
