@@ -100,6 +100,14 @@ def left_company_of(user: AbstractBaseUser, subject: Subject) -> bool:
     )
 
 
+def acts_for_case(user: AbstractBaseUser, case: Case) -> bool:
+    """A confirmed representative of the case's subject, or its applicant unless they
+    have left the subject's company account."""
+    if represents(user, case.subject):
+        return True
+    return case.applicant_id == user.pk and not left_company_of(user, case.subject)
+
+
 def ensure_applicant(user: AbstractBaseUser, case: Case, *, action: str) -> None:
     """The applicant, or another confirmed representative of the subject, may act on the case.
 
@@ -107,9 +115,7 @@ def ensure_applicant(user: AbstractBaseUser, case: Case, *, action: str) -> None
 
     ``action`` completes the sentence "... may withdraw the case": pass it translated.
     """
-    if represents(user, case.subject):
-        return
-    if case.applicant_id == user.pk and not left_company_of(user, case.subject):
+    if acts_for_case(user, case):
         return
     raise NotPermitted(
         _("Only the applicant or a confirmed representative of the subject may %(action)s.")

@@ -20,6 +20,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from cases import policy
 from cases.models import (
     Case,
     CaseUserObjectPermission,
@@ -108,11 +109,11 @@ def cases_for(user: AbstractBaseUser) -> QuerySet[Case]:
 
 
 def case_correspondents(case: Case) -> list:
-    """Who the agency writes to about ``case``: its applicant while they may still see it;
+    """Who the agency writes to about ``case``: its applicant while they still act for it;
     once they have left the subject's company account, the people who act for the subject
     now (its confirmed representatives), so the case's notices still reach the company."""
     applicant = case.applicant
-    if applicant.is_active and cases_for(applicant).filter(pk=case.pk).exists():
+    if applicant.is_active and policy.acts_for_case(applicant, case):
         return [applicant]
     User = get_user_model()
     return list(
