@@ -83,6 +83,11 @@ def audited_agencies(user: AbstractBaseUser):
 DECISION_LETTER_KINDS = (Letter.Kind.APPROVAL, Letter.Kind.REJECTION, Letter.Kind.NON_ACCEPTANCE)
 
 
+def decision_letters_issued() -> QuerySet[Letter]:
+    """Stored letters that serve a decision (or a non-acceptance)."""
+    return Letter.objects.filter(kind__in=DECISION_LETTER_KINDS, status=Letter.Status.ISSUED)
+
+
 def decision_letter_issued(case: Case) -> bool:
     """Whether the letter serving the case's decision (or non-acceptance) is stored."""
-    return case.letters.filter(kind__in=DECISION_LETTER_KINDS, status=Letter.Status.ISSUED).exists()
+    return decision_letters_issued().filter(case=case).exists()

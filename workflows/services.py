@@ -400,24 +400,25 @@ def letters_served_resume() -> int:
     or the worker died between storing and resuming, the route would wait for ever.
     The timer sweep calls this, so it moves on at the next sweep instead.
     """
-    from documents.models import Letter
-    from documents.selectors import DECISION_LETTER_KINDS
+    from documents.selectors import decision_letters_issued
 
     waiting = Task.objects.filter(
         flow_task__in=[flow.instance.await_letter for flow in FLOWS.values()],
         status=STATUS.NEW,
     ).values("process_id")
-    resumed = 0
-    for case in Case.objects.filter(process_id__in=waiting):
-        letter = (
-            Letter.objects.filter(
-                case=case, kind__in=DECISION_LETTER_KINDS, status=Letter.Status.ISSUED
-            )
-            .order_by("-stored_at", "-id")
-            .first()
-        )
-        if letter is None:
+    # One query: the stored decision letters of the waiting cases, newest first per case.
+    letters = (
+        decision_letters_issued()
+        .filter(case__process_id__in=waiting)
+        .select_related("case")
+        .order_by("case_id", "-stored_at", "-id")
+    )
+    resumed, seen = 0, set()
+    for letter in letters:
+        if letter.case_id in seen:
             continue
+        seen.add(letter.case_id)
+        case = letter.case
         try:
             letter_served(case=case, letter=letter)
         except WrongState:
