@@ -1,6 +1,7 @@
 """The failures a caller can act on, one type per kind.
 
-Each carries a stable machine-readable ``code`` and a message a person can act on.
+Each carries a stable machine-readable ``code`` and a message a person can act on, and
+where a rule of law makes the refusal, its ``basis`` (e.g. 《中华人民共和国行政处罚法》第四十三条).
 Views and the API map them to one response shape with ``http_status``.
 """
 
@@ -11,17 +12,27 @@ class RedressError(Exception):
     code = "error"
     http_status = 400
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        basis: str = "",
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.field = field
+        self.basis = basis
 
     def as_dict(self) -> dict:
         body = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
+        if self.basis:
+            body["basis"] = self.basis
         return body
 
 

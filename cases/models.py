@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import storages
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
@@ -421,6 +421,105 @@ class Representation(models.Model):
     @property
     def is_confirmed(self) -> bool:
         return self.confirmed_at is not None
+
+
+class SubjectTieQuerySet(models.QuerySet):
+    def in_force(self, on: datetime.date):
+        """The ties that bar their person on ``on``."""
+        return self.filter(valid_from__lte=on).filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gte=on)
+        )
+
+
+class SubjectTie(models.Model):
+    """A person's tie to a subject, recorded by an administrator or declared by the person.
+
+    While in force it bars the person from acting as an officer on the subject's cases:
+    an officer with a direct interest in a case, or another relationship that may affect
+    impartial enforcement, recuses themselves (《中华人民共和国行政处罚法》第四十三条).
+    ``cases.policy.conflict_of_interest`` reads it with the ties Redress knows by itself
+    (a representation, an application, a company account).
+    """
+
+    class Kind(models.TextChoices):
+        EMPLOYMENT = "employment", _("Employment by the subject, now or before")
+        SHAREHOLDING = "shareholding", _("Shareholding or another financial interest")
+        CLOSE_RELATIVE = (
+            "close_relative",
+            _("Close relative of the subject or of its legal representative"),
+        )
+        FORMER_REPRESENTATIVE = "former_representative", _("Former representative or agent")
+        OTHER = "other", _("Another tie that may affect impartiality")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="subject_ties",
+        verbose_name=_("person"),
+    )
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, related_name="ties", verbose_name=_("subject")
+    )
+    kind = models.CharField(_("kind of tie"), max_length=24, choices=Kind.choices)
+    note = models.TextField(
+        _("note"), blank=True, help_text=_("What the tie is; required for another tie.")
+    )
+    valid_from = models.DateField(
+        _("bars from"),
+        default=timezone.localdate,
+        help_text=_("The person is barred from the subject's cases from this day."),
+    )
+    valid_until = models.DateField(
+        _("bars until"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The last day the person is barred; leave empty while the tie may still affect "
+            "their impartiality (a past employment usually does)."
+        ),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
+        help_text=_("The administrator who recorded the tie, or the person who declared it."),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    objects = SubjectTieQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        verbose_name = _("tie to a subject")
+        verbose_name_plural = _("ties to subjects")
+        indexes = [models.Index(fields=["user", "subject"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gte=F("valid_from")),
+                name="subjecttie_until_after_from",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_kind_display()} — {self.subject}"
+
+    @property
+    def is_declared(self) -> bool:
+        """Declared by the person themselves rather than recorded by an administrator."""
+        return self.recorded_by_id == self.user_id
+
+    def is_in_force(self, on: datetime.date | None = None) -> bool:
+        on = on or timezone.localdate()
+        return self.valid_from <= on and (self.valid_until is None or self.valid_until >= on)
+
+    def clean(self) -> None:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValidationError(
+                {"valid_until": _("The last barred day cannot come before the first.")}
+            )
+        if self.kind == self.Kind.OTHER and not (self.note or "").strip():
+            raise ValidationError({"note": _("Say what the tie is.")})
 
 
 class ReferenceCounter(models.Model):

@@ -254,9 +254,14 @@ def _officer_role(user: AbstractBaseUser, subject: Subject) -> str | None:
 
 
 def _capacity(user: AbstractBaseUser, request: RepresentationRequest) -> str:
-    """In which capacity ``user`` may decide ``request``; raises NotPermitted if none."""
+    """In which capacity ``user`` may decide ``request``; raises NotPermitted if none.
+
+    An officer with a tie to the subject (their own request is one) decides none of its
+    links (APL Art. 43), not even as a representative: it is the officer who is barred.
+    """
     role = _officer_role(user, request.subject)
     if role:
+        policy.ensure_no_conflict(user, request.subject, action=_("decide a link to it"))
         return role
     if user.pk != request.user_id and policy.represents(user, request.subject):
         return REPRESENTATIVE
@@ -305,6 +310,18 @@ def representation_confirm(
         if request.status != RepresentationRequest.Status.PENDING:
             raise WrongState(_("This request was already decided."), code="decided")
         capacity = _capacity(by, request)
+        if Membership.objects.filter(user_id=request.user_id).exists():
+            # The request predates the person's agency role: an officer who represented
+            # a subject would be barred from its cases, so the two stay separate accounts.
+            raise NotPermitted(
+                _(
+                    "%(user)s now holds a role at an agency: officers cannot represent "
+                    "subjects, so the link is not confirmed. They ask again from a separate "
+                    "account."
+                )
+                % {"user": request.user.get_username()},
+                code="officer",
+            )
         now = timezone.now()
         representation, _created = Representation.objects.get_or_create(
             user=request.user, subject=request.subject

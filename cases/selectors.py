@@ -163,9 +163,9 @@ def representation_requests_of(user: AbstractBaseUser) -> QuerySet[Representatio
 
 def representation_requests_to_decide(user: AbstractBaseUser) -> QuerySet[RepresentationRequest]:
     """Pending link requests ``user`` may decide, oldest first: as an intake officer or
-    supervisor of an agency that lists the subject, or as a confirmed representative of
-    the subject (never their own). ``is_first_link`` says the subject has no confirmed
-    representative yet, so only an officer may confirm."""
+    supervisor of an agency that lists the subject and with no tie to it (APL Art. 43),
+    or as a confirmed representative of the subject (never their own). ``is_first_link``
+    says the subject has no confirmed representative yet, so only an officer may confirm."""
     if not user.is_authenticated:
         return RepresentationRequest.objects.none()
     confirming_agencies = Membership.objects.filter(user=user, role__in=CONFIRMING_ROLES).values(
@@ -174,13 +174,16 @@ def representation_requests_to_decide(user: AbstractBaseUser) -> QuerySet[Repres
     lists_subject = Exists(
         Record.objects.filter(subject_id=OuterRef("subject_id"), agency_id__in=confirming_agencies)
     )
-    as_representative = _represents(user, "subject_id") & ~Q(user=user)
+    # As ``portal_services._capacity`` decides: an officer of an agency that lists the
+    # subject decides as an officer, so not at all with a tie to it (APL Art. 43).
+    as_officer = lists_subject & ~policy.conflicted(user, subject_field="subject_id")
+    as_representative = _represents(user, "subject_id") & ~Q(user=user) & ~lists_subject
     first_link = ~Exists(
         Representation.objects.filter(subject_id=OuterRef("subject_id"), confirmed_at__isnull=False)
     )
     return (
         RepresentationRequest.objects.filter(status=RepresentationRequest.Status.PENDING)
-        .filter(lists_subject | as_representative)
+        .filter(as_officer | as_representative)
         .annotate(is_first_link=first_link)
         .select_related("user", "subject")
         .order_by("created_at", "id")

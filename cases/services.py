@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
@@ -22,7 +23,7 @@ from django.utils.translation import pgettext
 from cases import policy
 from cases.errors import Duplicate, InvalidInput, NotPermitted, RuleViolation, WrongState
 from cases.events import event_record
-from cases.identifiers import guess_subject_kind, validate_subject_code
+from cases.identifiers import guess_subject_kind, subject_code_identify, validate_subject_code
 from cases.models import (
     Case,
     CaseRecord,
@@ -35,6 +36,7 @@ from cases.models import (
     RuleSet,
     Signature,
     Subject,
+    SubjectTie,
 )
 from cases.rules import rule_set_for_record
 from cases.uploads import upload_check
@@ -67,6 +69,60 @@ def subject_get_or_create(*, code: str, name: str, kind: str | None = None) -> t
     except IntegrityError:  # created by a concurrent import between our read and write
         return Subject.objects.get(code=code), False
     return subject, True
+
+
+# --- ties to subjects (conflicts of interest) ------------------------------------
+
+
+def subject_tie_record(
+    *,
+    user: AbstractBaseUser,
+    subject_code: str,
+    kind: str,
+    recorded_by: AbstractBaseUser,
+    note: str = "",
+    valid_from: datetime.date | None = None,
+    valid_until: datetime.date | None = None,
+) -> SubjectTie:
+    """Record ``user``'s tie to the subject with ``subject_code``; from ``valid_from``
+    (today by default) they may not act as an officer on its cases (APL Art. 43).
+
+    An officer declares their own ties; an administrator (staff) records anyone's. A tie
+    is only ever added here: ending one early (``valid_until``) is the administrator's.
+    """
+    if recorded_by.pk != user.pk and not recorded_by.is_staff:
+        raise NotPermitted(
+            _("Only an administrator may record someone else's tie to a subject."),
+            code="not_permitted",
+        )
+    code, _kind = subject_code_identify((subject_code or "").strip())
+    subject = Subject.objects.filter(code=code).first()
+    if subject is None:
+        raise InvalidInput(
+            _(
+                "No subject with the code %(code)s is in Redress: a tie can be recorded once "
+                "the subject is listed."
+            )
+            % {"code": code},
+            field="subject_code",
+        )
+    tie = SubjectTie(
+        user=user,
+        subject=subject,
+        kind=kind,
+        note=(note or "").strip(),
+        valid_from=valid_from or timezone.localdate(),
+        valid_until=valid_until,
+        recorded_by=recorded_by,
+    )
+    try:
+        tie.full_clean()
+    except ValidationError as error:
+        field, messages = next(iter(error.message_dict.items()))
+        field = None if field == NON_FIELD_ERRORS else field
+        raise InvalidInput(" ".join(messages), field=field) from None
+    tie.save()
+    return tie
 
 
 # --- helpers shared by the case services -----------------------------------
@@ -159,7 +215,8 @@ def case_submit(
     """File an objection or a restoration request; issues the case reference.
 
     The applicant must be a confirmed representative of the subject, unless an
-    officer of the records' agency files on the subject's behalf (``filed_by``).
+    officer of the records' agency with no tie to the subject (APL Art. 43) files on
+    the subject's behalf (``filed_by``).
     A restoration is refused here, with the reason, before the minimum period or
     for a penalty type the rule set bars. Repeating a submission with the same
     ``idempotency_key`` returns the case already filed instead of a second one.
@@ -197,6 +254,7 @@ def case_submit(
                 % {"agency": agency.code},
                 code="role_required",
             )
+        policy.ensure_no_conflict(filed_by, subject, action=_("file a case on its behalf"))
         role = Role.INTAKE
     else:
         if not policy.represents(applicant, subject):
@@ -411,7 +469,7 @@ def case_accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Cas
     decision clock. For an objection, every record is flagged as disputed at once."""
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(officer, Role.INTAKE, case.agency, action=_("accept a case"))
+        policy.ensure_officer(officer, Role.INTAKE, case, action=_("accept a case"))
         ensure_state(case, Case.Status.SUBMITTED, action=_("be accepted"))
         today = timezone.localdate()
         rule_set = case_governing_rule_set(case, on=today)
@@ -503,7 +561,7 @@ def case_request_materials(
                 Case.Status.UNDER_REVIEW,
                 action=_("ask for missing materials"),
             )
-        policy.ensure_role(officer, role, case.agency, action=_("ask for missing materials"))
+        policy.ensure_officer(officer, role, case, action=_("ask for missing materials"))
         before = _snapshot(case)
         rule_set = case_governing_rule_set(case, on=timezone.localdate())
         listed = {i["material"] for i in items}
@@ -652,7 +710,7 @@ def case_not_accept(*, case: Case, officer: AbstractBaseUser, reasons: str) -> C
         raise InvalidInput(_("Give the reasons for not accepting."), field="reasons")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(officer, Role.INTAKE, case.agency, action=_("refuse a case"))
+        policy.ensure_officer(officer, Role.INTAKE, case, action=_("refuse a case"))
         ensure_state(case, Case.Status.SUBMITTED, action=_("be refused"))
         before = _snapshot(case)
         clock.deadlines_close_all(case, actor=officer, reason="not accepted")
@@ -708,7 +766,7 @@ def evidence_review(
         )
     with transaction.atomic():
         case = case_lock(evidence.case_id)
-        policy.ensure_role(reviewer, Role.CASE_OFFICER, case.agency, action=_("review evidence"))
+        policy.ensure_officer(reviewer, Role.CASE_OFFICER, case, action=_("review evidence"))
         ensure_state(case, Case.Status.UNDER_REVIEW, action=_("have its evidence reviewed"))
         evidence = Evidence.objects.select_for_update().get(pk=evidence.pk)
         before = {"evidence": evidence.pk, "outcome": evidence.review_outcome}
@@ -761,7 +819,7 @@ def case_review_complete(
         )
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(reviewer, Role.CASE_OFFICER, case.agency, action=_("complete a review"))
+        policy.ensure_officer(reviewer, Role.CASE_OFFICER, case, action=_("complete a review"))
         ensure_state(case, Case.Status.UNDER_REVIEW, action=_("complete its review"))
         outcomes = set(case.evidence.values_list("review_outcome", flat=True))
         if Evidence.Outcome.PENDING in outcomes:
@@ -848,9 +906,7 @@ def case_legal_review(
     """Legal review (法制审核): pass to sign-off, or send back to the case officer."""
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(
-            reviewer, Role.LEGAL_REVIEWER, case.agency, action=_("do a legal review")
-        )
+        policy.ensure_officer(reviewer, Role.LEGAL_REVIEWER, case, action=_("do a legal review"))
         ensure_state(case, Case.Status.LEGAL_REVIEW, action=_("be legally reviewed"))
         if reviewer.pk in reviewers_of(case, legal=False):
             raise NotPermitted(
@@ -903,7 +959,7 @@ def case_sign(
         raise InvalidInput(_("State the reasons, tied to the evidence."), field="reasons")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(signer, Role.SIGNER, case.agency, action=_("sign a decision"))
+        policy.ensure_officer(signer, Role.SIGNER, case, action=_("sign a decision"))
         ensure_state(case, Case.Status.SIGN_OFF, action=_("be signed"))
         if signer.pk in reviewers_of(case):
             raise NotPermitted(
@@ -1137,7 +1193,7 @@ def case_revoke(*, case: Case, official: AbstractBaseUser, reason: str) -> Case:
         raise InvalidInput(_("State why the restoration is revoked."), field="reason")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(official, Role.SIGNER, case.agency, action=_("revoke a restoration"))
+        policy.ensure_officer(official, Role.SIGNER, case, action=_("revoke a restoration"))
         if case.kind != Case.Kind.RESTORATION or case.decision not in {
             Case.Decision.APPROVED,
             Case.Decision.PARTLY_APPROVED,
@@ -1188,7 +1244,7 @@ def case_extend_deadline(
         raise InvalidInput(_("Extend by 1 to 60 working days."), field="days")
     with transaction.atomic():
         case = case_lock(case)
-        policy.ensure_role(supervisor, Role.SUPERVISOR, case.agency, action=_("extend a deadline"))
+        policy.ensure_officer(supervisor, Role.SUPERVISOR, case, action=_("extend a deadline"))
         deadline = clock.deadline_running(case, step)
         if deadline is None or deadline.status != Deadline.Status.RUNNING:
             raise WrongState(
@@ -1253,8 +1309,8 @@ def evidence_add(
                 policy.ensure_applicant(uploaded_by, case, action=_("add evidence"))
                 role = APPLICANT_ROLE
             else:
-                policy.ensure_role(
-                    uploaded_by, Role.CASE_OFFICER, case.agency, action=_("add evidence")
+                policy.ensure_officer(
+                    uploaded_by, Role.CASE_OFFICER, case, action=_("add evidence")
                 )
                 role = Role.CASE_OFFICER
             ensure_state(case, *EVIDENCE_OPEN_STATUSES, action=_("take new evidence"))

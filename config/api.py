@@ -1,6 +1,6 @@
 """The REST API's conventions: errors in one shape, pagination without counts, logins.
 
-Every error is ``{"code": ..., "message": ..., "field"?: ..., "errors"?: {...}}``:
+Every error is ``{"code": ..., "message": ..., "field"?: ..., "basis"?: ..., "errors"?: {...}}``:
 a wrong-state action is 409, a missing permission 403, something the caller may not
 see 404 (existence never leaks across tenants), invalid input 400 naming the field,
 no credentials 401, a locked-out login 429. The OpenAPI schema documents that shape
@@ -51,6 +51,11 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="What went wrong, for a person to act on.")
     field = serializers.CharField(
         required=False, help_text="The input field at fault, when one is (400)."
+    )
+    basis = serializers.CharField(
+        required=False,
+        help_text="The article of law behind a refusal, when one is: e.g. "
+        "《中华人民共和国行政处罚法》第四十三条 for a conflict of interest (403).",
     )
     errors = serializers.JSONField(
         required=False, help_text="Every invalid field with its messages (400)."

@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
 
-from cases.errors import InvalidInput, NotPermitted
+from cases.errors import InvalidInput
 from cases.models import Case, Evidence, Material
 from workflows import selectors
 from workflows import services as route
@@ -206,9 +206,9 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         """Do the step with the person's decision (claim the task first)."""
         task = self.get_object()
         node = task.flow_task
-        reason = node.ineligibility(request.user, task) if hasattr(node, "ineligibility") else None
-        if reason:  # e.g. an auditor: nothing they send is looked at
-            raise NotPermitted(reason, code="not_eligible")
+        refusal = node.refusal(request.user, task) if hasattr(node, "refusal") else None
+        if refusal is not None:  # e.g. an auditor, or a tie to the subject: nothing is looked at
+            raise refusal
         body = TaskCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

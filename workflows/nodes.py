@@ -1,8 +1,9 @@
 """Our node types: human steps held by a role at the case's agency.
 
 viewflow's ``View`` checks a Django permission; Redress roles are held per
-agency, and some steps bar people who did an earlier step of the same case
-(four-eyes). Both rules live here, in ``can_assign``/``can_execute``, so the
+agency, nobody takes a step of a case whose subject they have a tie to (APL Art. 43,
+``cases.policy``), and some steps bar people who did an earlier step of the same case
+(four-eyes). These rules meet here, in ``can_assign``/``can_execute``, so the
 engine enforces them for every interface (officers' pages, the API, bulk
 assignment).
 """
@@ -20,6 +21,7 @@ from viewflow.utils import is_owner
 from viewflow.workflow import flow
 
 from cases import policy
+from cases.errors import NotPermitted
 from cases.models import Case, Role
 
 
@@ -52,10 +54,16 @@ class RoleView(flow.View):
         if self._barred is not None:
             self._barred = this.resolve(instance, self._barred)
 
-    def ineligibility(self, user, task, case: Case | None = None) -> str | None:
-        """Why ``user`` may not take or do ``task``, or None if they may."""
+    def refusal(self, user, task, case: Case | None = None, *, by=None) -> NotPermitted | None:
+        """Why ``user`` may not take or do ``task``, as the error to raise; None if they may.
+
+        In order: the step's role at the case's agency, then a tie to the case's subject
+        (APL Art. 43, ``policy.conflict_of_interest``), then the four-eyes rules. ``by``
+        is someone else asking for ``user`` (a supervisor assigning them): a conflict is
+        then told without its kind.
+        """
         if user is None or not user.is_authenticated:
-            return _("Sign in first.")
+            return NotPermitted(_("Sign in first."), code="not_eligible")
         case = case or case_of(task)
         if not policy.has_role(user, self.role, case.agency):
             # The article goes in the message, not in the role: only English needs one.
@@ -64,16 +72,30 @@ class RoleView(flow.View):
                 message = _("This step needs an %(role)s of %(agency)s.")
             else:
                 message = _("This step needs a %(role)s of %(agency)s.")
-            return message % {"role": role, "agency": case.agency.code}
+            return NotPermitted(
+                message % {"role": role, "agency": case.agency.code}, code="not_eligible"
+            )
+        conflict = policy.conflict_refusal(
+            user, case.subject_id, action=_("take or do this step"), acting=by
+        )
+        if conflict is not None:
+            return conflict
         if self._barred is not None:
-            return self._barred(user, case)
+            reason = self._barred(user, case)
+            if reason:
+                return NotPermitted(reason, code="not_eligible")
         return None
 
+    def ineligibility(self, user, task, case: Case | None = None) -> str | None:
+        """Why ``user`` may not take or do ``task``, as a sentence; None if they may."""
+        refusal = self.refusal(user, task, case)
+        return refusal.message if refusal is not None else None
+
     def can_assign(self, user, task):
-        return task.owner_id is None and self.ineligibility(user, task) is None
+        return task.owner_id is None and self.refusal(user, task) is None
 
     def can_execute(self, user, task):
-        return is_owner(task.owner, user) and self.ineligibility(user, task) is None
+        return is_owner(task.owner, user) and self.refusal(user, task) is None
 
     def perform(self, activation, user, data: dict) -> None:
         self._perform(activation, user, data)

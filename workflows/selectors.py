@@ -13,7 +13,16 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.http import Http404
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -122,12 +131,24 @@ def _task_list(queryset: QuerySet) -> QuerySet:
 # --- task lists -------------------------------------------------------------------------------
 
 
+def _conflicted(user: AbstractBaseUser) -> Q:
+    """Tasks of cases whose subject ``user`` has a tie to (APL Art. 43, ``policy.conflicted``)."""
+    return policy.conflicted(user, subject_field="process__case__subject_id")
+
+
 def tasks_inbox(user: AbstractBaseUser) -> QuerySet:
-    """Open tasks assigned to ``user`` at agencies where they still hold the step's role."""
+    """Open tasks assigned to ``user`` at agencies where they still hold the step's role.
+
+    A task of a subject they have come to have a tie to stays here, flagged
+    ``conflicted``, so that they see it and give it back (nobody else would know).
+    """
     return (
         _task_list(Task.objects.filter(owner=user, status__in=[STATUS.ASSIGNED, STATUS.STARTED]))
         .filter(_holds_task_role(user))
-        .annotate(due_on=running_due_on())
+        .annotate(
+            due_on=running_due_on(),
+            conflicted=ExpressionWrapper(_conflicted(user), output_field=BooleanField()),
+        )
         .order_by("-created", "-id")
     )
 
@@ -135,13 +156,15 @@ def tasks_inbox(user: AbstractBaseUser) -> QuerySet:
 def tasks_queue(user: AbstractBaseUser) -> QuerySet:
     """Unassigned open tasks ``user`` may take.
 
-    The step's role is held at the case's agency, and the four-eyes rules do not
-    bar them (the engine would refuse those anyway, so they are not offered).
+    The step's role is held at the case's agency, they have no tie to the case's
+    subject and the four-eyes rules do not bar them (the engine would refuse those
+    anyway, so they are not offered).
     """
     return (
         _task_list(Task.objects.filter(status=STATUS.NEW, owner__isnull=True))
         .filter(_holds_task_role(user))
         .exclude(_barred(user))
+        .exclude(_conflicted(user))
         .annotate(due_on=running_due_on())
         .order_by("created", "id")
     )
@@ -321,8 +344,15 @@ def evidence_for_officer(user: AbstractBaseUser, pk) -> Evidence:
     return evidence
 
 
-def officers_for(case: Case, role: str, *, exclude: set[int] = frozenset()) -> QuerySet:
-    """People holding ``role`` at the case's agency (candidates a supervisor may assign)."""
+def officers_for(
+    case: Case, role: str, *, exclude: set[int] = frozenset(), without_ties: bool = False
+) -> QuerySet:
+    """People holding ``role`` at the case's agency (candidates a supervisor may assign).
+
+    ``without_ties`` leaves out anyone with a tie to the case's subject (APL Art. 43):
+    the choice offered. A posted choice is checked against the list with them, so that
+    the service says why such a person cannot take the task.
+    """
     users = (
         get_user_model()
         .objects.filter(
@@ -330,6 +360,8 @@ def officers_for(case: Case, role: str, *, exclude: set[int] = frozenset()) -> Q
         )
         .exclude(pk__in=exclude)
     )
+    if without_ties:
+        users = users.exclude(policy.conflicted_users(case.subject_id))
     return users.distinct().order_by("username")
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
@@ -84,9 +85,9 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
                     else f"Task {task.pk} is {task.status.lower()}.",
                     code="already_claimed" if task.owner_id else "wrong_state",
                 )
-            reason = node.ineligibility(user, task)
-            if reason:
-                raise NotPermitted(reason, code="not_eligible")
+            refusal = node.refusal(user, task)
+            if refusal is not None:
+                raise refusal
             node.activation_class(task).assign(user)
     except FlowLockFailed:
         raise WrongState(BUSY_MESSAGE, code="busy") from None
@@ -94,7 +95,11 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
 
 
 def task_unassign(*, task: Task, user: AbstractBaseUser) -> Task:
-    """Give a task back to the queue: its owner, or a supervisor of the agency."""
+    """Give a task back to the queue: its owner, or a supervisor of the agency.
+
+    The owner may always give their task back (an officer who finds a tie to the case's
+    subject should); a supervisor with a tie to it may not take it from someone else.
+    """
     _human_node(task)
     try:
         with _locked(task), transaction.atomic():
@@ -102,8 +107,12 @@ def task_unassign(*, task: Task, user: AbstractBaseUser) -> Task:
             if task.status != STATUS.ASSIGNED:
                 raise WrongState(f"Task {task.pk} is not assigned.", code="wrong_state")
             case = case_of(task)
-            if task.owner_id != user.pk and not policy.has_role(user, Role.SUPERVISOR, case.agency):
-                raise NotPermitted("Only its owner or a supervisor can release a task.")
+            if task.owner_id != user.pk:
+                if not policy.has_role(user, Role.SUPERVISOR, case.agency):
+                    raise NotPermitted("Only its owner or a supervisor can release a task.")
+                policy.ensure_no_conflict(
+                    user, case.subject_id, action=gettext("release this task")
+                )
             task.flow_task.activation_class(task).unassign()
     except FlowLockFailed:
         raise WrongState(BUSY_MESSAGE, code="busy") from None
@@ -121,23 +130,23 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
     try:
         with _locked(task), transaction.atomic():
             task.refresh_from_db()
-            if task.status == STATUS.NEW and task.owner_id is None:
-                raise NotPermitted("Claim the task before completing it.", code="not_owner")
-            if task.status not in (STATUS.ASSIGNED, STATUS.STARTED):
+            if task.status not in OPEN_TASK_STATUSES:
                 raise WrongState(
                     f"Task {task.pk} is {task.status.lower()}: it cannot be completed.",
                     code="task_closed" if task.status == STATUS.DONE else "wrong_state",
                 )
+            # Who may not do the step at all is told why (a tie to the subject, four
+            # eyes), rather than to claim a task they could not claim either.
+            refusal = node.refusal(user, task)
+            if refusal is not None:
+                raise refusal
+            if task.status == STATUS.NEW or task.owner_id is None:
+                raise NotPermitted("Claim the task before completing it.", code="not_owner")
             if task.owner_id != user.pk:
                 raise NotPermitted(
-                    "Claim the task before completing it."
-                    if task.owner_id is None
-                    else f"Task {task.pk} is assigned to {task.owner.get_username()}.",
+                    f"Task {task.pk} is assigned to {task.owner.get_username()}.",
                     code="not_owner",
                 )
-            reason = node.ineligibility(user, task)
-            if reason:
-                raise NotPermitted(reason, code="not_eligible")
             activation = node.activation_class(task)
             if task.status == STATUS.ASSIGNED:
                 activation.start(None)
@@ -168,7 +177,9 @@ def tasks_assign(
     Each task is handled on its own: one that is finished, of another agency or not
     fit for the assignee is reported, not hidden. With ``only_unassigned`` (a bulk
     assignment from the queue) a task someone claimed meanwhile is reported as
-    already claimed instead of being taken from them.
+    already claimed instead of being taken from them. Neither the supervisor nor the
+    assignee may have a tie to the case's subject (APL Art. 43): such a task is
+    skipped with the reason.
     """
     result = BulkResult()
     for task in tasks:
@@ -179,6 +190,9 @@ def tasks_assign(
                 case = case_of(task)
                 if not policy.has_role(supervisor, Role.SUPERVISOR, case.agency):
                     raise NotPermitted(f"Not a task of your agency ({case.reference}).")
+                policy.ensure_no_conflict(
+                    supervisor, case.subject_id, action=gettext("assign this task")
+                )
                 if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
                     raise WrongState(f"Task is {task.status.lower()}.")
                 if task.owner_id == assignee.pk:
@@ -188,9 +202,9 @@ def tasks_assign(
                         f"Task {task.pk} was already claimed by {task.owner.get_username()}.",
                         code="already_claimed",
                     )
-                reason = node.ineligibility(assignee, task, case)
-                if reason:
-                    raise NotPermitted(reason)
+                refusal = node.refusal(assignee, task, case, by=supervisor)
+                if refusal is not None:
+                    raise refusal
                 activation = node.activation_class(task)
                 if task.status == STATUS.NEW:
                     activation.assign(assignee)
