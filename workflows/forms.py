@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Case, CaseRecord, Evidence, Material
+from cases.models import Case, CaseRecord, Evidence, Material, SubjectTie
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
@@ -331,4 +331,28 @@ class CaseFilterForm(forms.Form):
     )
     kind = forms.ChoiceField(
         label=_("Kind"), required=False, choices=[("", _("Any")), *Case.Kind.choices]
+    )
+
+
+class TieDeclareForm(forms.Form):
+    """An officer declares their own tie to a subject (APL Art. 43: they recuse themselves)."""
+
+    subject_code = forms.CharField(
+        label=_("Subject code"),
+        max_length=18,
+        help_text=_("The Unified Social Credit Code or resident ID of the subject."),
+    )
+    kind = forms.ChoiceField(label=_("Kind of tie"), choices=SubjectTie.Kind.choices)
+    note = forms.CharField(label=_("Note"), widget=TEXTAREA, max_length=2000, required=False)
+    valid_from = forms.DateField(
+        label=_("Barred from"),
+        required=False,
+        help_text=_("Empty: from today."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    valid_until = forms.DateField(
+        label=_("Barred until"),
+        required=False,
+        help_text=_("Empty: until an administrator ends the tie."),
+        widget=forms.DateInput(attrs={"type": "date"}),
     )

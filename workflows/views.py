@@ -18,6 +18,7 @@ from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +26,8 @@ from django.views import View
 from django.views.generic import TemplateView
 from viewflow.workflow.models import Task
 
+from cases import policy
+from cases import services as case_services
 from cases.errors import RedressError
 from cases.models import Case, Material, Role
 from cases.uploads import ALLOWED_TYPES, sanitise_name
@@ -34,6 +37,7 @@ from workflows.forms import (
     CaseFilterForm,
     DeadlineExtendForm,
     TaskAssignForm,
+    TieDeclareForm,
     task_form,
 )
 from workflows.models import Deadline
@@ -415,9 +419,14 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         user = self.request.user
         detail = selectors.case_detail(case)
         roles = selectors.memberships_of(user).get(case.agency_id, set())
-        is_supervisor = Role.SUPERVISOR in roles
+        # An officer with a tie to the subject reads the case but acts on nothing of it
+        # (APL Art. 43): no assigning, no extending; each task says why not.
+        conflict = None
+        if roles - {Role.AUDITOR}:
+            conflict = policy.conflict_of_interest(user, case.subject_id)
+        is_supervisor = Role.SUPERVISOR in roles and conflict is None
         rows = [
-            self.task_row(task, case, detail, roles, bound_task, bound_form)
+            self.task_row(task, case, detail, roles, bound_task, bound_form, conflict)
             for task in detail.open_tasks
         ]
         extend_forms = {}
@@ -441,6 +450,9 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             detail=detail,
             task_rows=rows,
             case_supervisor=is_supervisor,
+            recusal=conflict.message(action=gettext("act on this case as an officer"))
+            if conflict is not None
+            else "",
             extend_forms=extend_forms,
             deadline_rows=[(d, extend_forms.get(d.pk)) for d in detail.deadlines],
             timeline=timeline,
@@ -452,7 +464,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         )
         return context
 
-    def task_row(self, task, case, detail, roles, bound_task, bound_form) -> TaskRow:
+    def task_row(self, task, case, detail, roles, bound_task, bound_form, conflict) -> TaskRow:
         user = self.request.user
         node = task.flow_task
         row = TaskRow(task=task, label=step_label(task))
@@ -469,11 +481,11 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         elif task.owner_id is None and role in roles:
             row.why_not = node.ineligibility(user, task, case) or ""
             row.can_claim = not row.why_not
-        if Role.SUPERVISOR in roles and role is not None:
+        if Role.SUPERVISOR in roles and role is not None and conflict is None:
             row.can_release = row.can_release or task.owner_id is not None
             row.assign_form = TaskAssignForm(
                 officers=selectors.officers_for(
-                    case, role, exclude=_barred_ids(node, case, detail)
+                    case, role, exclude=_barred_ids(node, case, detail), without_ties=True
                 ),
                 auto_id=f"id_task_{task.pk}_%s",
             )
@@ -619,6 +631,60 @@ class DeadlineExtendView(View):
             return page.render_case(case, status=exc.http_status, extend=(deadline.pk, form))
         messages.success(request, gettext("The deadline was extended."))
         return redirect("workflows:case", pk=case.pk)
+
+
+# --- ties to subjects ----------------------------------------------------------------------------
+
+
+class TiesView(WorkspaceMixin, TemplateView):
+    """An officer's ties to subjects: those on record, and a form to declare one.
+
+    APL Art. 43: an officer with a tie to a case recuses themselves. A declared tie bars
+    them from the subject's cases at once; only an administrator can end it.
+    """
+
+    title = _("My ties to subjects")
+    template_name = "workflows/ties.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not selectors.is_officer(request.user):
+            raise PermissionDenied(gettext("Only an officer declares ties to subjects."))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = kwargs.get("form") or TieDeclareForm(
+            initial={"subject_code": self.request.GET.get("subject", "")[:18]}
+        )
+        context.update(
+            form=form,
+            ties=list(
+                self.request.user.subject_ties.select_related("subject", "recorded_by")[:200]
+            ),
+            today=timezone.localdate(),
+            subjects=list(policy.subjects_tied_to(self.request.user)[:200]),
+        )
+        return context
+
+    def post(self, request):
+        form = TieDeclareForm(request.POST)
+        if form.is_valid():
+            try:
+                tie = case_services.subject_tie_record(
+                    user=request.user, recorded_by=request.user, **form.cleaned_data
+                )
+            except RedressError as exc:
+                field = exc.field if exc.field in form.fields else None
+                form.add_error(field, exc.message)
+            else:
+                messages.success(
+                    request,
+                    gettext("Your tie to %(subject)s is on record: you no longer act on its cases.")
+                    % {"subject": tie.subject.name},
+                )
+                return redirect("workflows:ties")
+        messages.error(request, gettext("Check the highlighted fields."))
+        return self.render_to_response(self.get_context_data(form=form), status=400)
 
 
 # --- evidence files ------------------------------------------------------------------------------

@@ -86,6 +86,7 @@ class Workspace(Application):
     tasks_assign_path = path(
         "agency/assign/", workspace_view(views.BulkAssignView.as_view()), name="tasks_assign"
     )
+    ties_path = path("ties/", workspace_view(views.TiesView.as_view()), name="ties")
     cases_path = path("cases/", workspace_view(views.CaseListView.as_view()), name="cases")
     case_path = path("cases/<int:pk>/", workspace_view(views.CaseDetailView.as_view()), name="case")
     deadline_extend_path = path(
