@@ -3,6 +3,9 @@
 Cases and their events are shown read-only here: every change to a case goes
 through the service layer so that it is audited. Rule set versions that a case
 was accepted under cannot be edited; "Save as new version" adds the next one.
+Granting an officer role to someone with a tie to a subject, or confirming a
+representative who holds officer roles, is allowed but warned about: the person is
+barred from that subject's cases (APL Art. 43, ``cases.policy.conflict_of_interest``).
 """
 
 import secrets
@@ -10,10 +13,15 @@ import secrets
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import BooleanField, ExpressionWrapper
 from django.forms.models import model_to_dict
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
+from cases import policy
 from cases.models import (
     Agency,
     Case,
@@ -28,6 +36,7 @@ from cases.models import (
     Representation,
     RuleSet,
     Subject,
+    SubjectTie,
 )
 from cases.rules import rule_set_add_version
 
@@ -175,12 +184,95 @@ class RecordAdmin(admin.ModelAdmin):
         return ["status", "created_at", "updated_at"]
 
 
+# --- conflicts of interest: who is barred from which subject's cases ----------------------------
+
+NAMED_SUBJECTS = 10  # a warning names this many subjects, then says how many more
+
+
+def _subject_names(subjects: list[Subject], more: int) -> str:
+    names = pgettext("list separator", ", ").join(f"{s.name} ({s.code})" for s in subjects)
+    if more:
+        names += gettext(" and %(count)s more") % {"count": more}
+    return names
+
+
+def warn_if_tied_officer(request, user) -> None:
+    """Warn that ``user``, who holds an officer role, is barred from the cases of the
+    subjects they have a tie to (APL Art. 43). Says nothing when there are none."""
+    tied = list(policy.subjects_tied_to(user)[: NAMED_SUBJECTS + 1])
+    if not tied:
+        return
+    more = 0
+    if len(tied) > NAMED_SUBJECTS:
+        more = policy.subjects_tied_to(user).count() - NAMED_SUBJECTS
+    messages.warning(
+        request,
+        gettext(
+            "%(user)s has a tie to %(subjects)s (a representation, a request to act for "
+            "it, an application, its company account, or a tie on record). As an officer "
+            "they are barred from the cases of these subjects: they cannot take, be "
+            "assigned or do any of their steps (Administrative Penalties Law, Article 43)."
+        )
+        % {"user": user.get_username(), "subjects": _subject_names(tied[:NAMED_SUBJECTS], more)},
+    )
+
+
+def _officer_agencies(user) -> list[str]:
+    return sorted(
+        set(
+            Membership.objects.filter(user=user, role__in=policy.OFFICER_ROLES).values_list(
+                "agency__code", flat=True
+            )
+        )
+    )
+
+
+class TiedToSubjectFilter(admin.SimpleListFilter):
+    """People with a tie to any subject: as officers they are barred from its cases."""
+
+    title = _("tie to a subject")
+    parameter_name = "tied"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Has a tie to a subject")), ("no", _("No tie to any subject"))]
+
+    def queryset(self, request, queryset):
+        tied = policy.with_any_tie(user_field="user_id")
+        if self.value() == "yes":
+            return queryset.filter(tied)
+        if self.value() == "no":
+            return queryset.exclude(tied)
+        return queryset
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "agency", "role", "since"]
-    list_filter = ["role", "agency"]
+    list_display = ["user", "agency", "role", "since", "tied"]
+    list_filter = ["role", "agency", TiedToSubjectFilter]
     search_fields = ["user__username", "user__email", "agency__code"]
     raw_id_fields = ["user"]
+    list_select_related = ["user", "agency"]
+
+    def get_queryset(self, request):
+        # One column for every row, in the list's own query.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                has_tie=ExpressionWrapper(
+                    policy.with_any_tie(user_field="user_id"), output_field=BooleanField()
+                )
+            )
+        )
+
+    @admin.display(boolean=True, description=_("tie to a subject"), ordering="has_tie")
+    def tied(self, obj) -> bool:
+        return bool(getattr(obj, "has_tie", False))
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.role in policy.OFFICER_ROLES:
+            warn_if_tied_officer(request, obj.user)
 
 
 @admin.register(Representation)
@@ -189,6 +281,93 @@ class RepresentationAdmin(admin.ModelAdmin):
     list_filter = [("confirmed_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__username", "subject__code", "subject__name"]
     raw_id_fields = ["user", "subject", "confirmed_by"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        agencies = _officer_agencies(obj.user)
+        if agencies:
+            messages.warning(
+                request,
+                gettext(
+                    "%(user)s holds officer roles at %(agencies)s. As a representative of "
+                    "%(subject)s they are barred from its cases there: they cannot take, be "
+                    "assigned or do any of their steps (Administrative Penalties Law, "
+                    "Article 43)."
+                )
+                % {
+                    "user": obj.user.get_username(),
+                    "agencies": pgettext("list separator", ", ").join(agencies),
+                    "subject": f"{obj.subject.name} ({obj.subject.code})",
+                },
+            )
+
+
+class TieInForceFilter(admin.SimpleListFilter):
+    title = _("in force")
+    parameter_name = "in_force"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("In force today")), ("no", _("Not in force today"))]
+
+    def queryset(self, request, queryset):
+        in_force = SubjectTie.objects.in_force(timezone.localdate()).values("pk")
+        if self.value() == "yes":
+            return queryset.filter(pk__in=in_force)
+        if self.value() == "no":
+            return queryset.exclude(pk__in=in_force)
+        return queryset
+
+
+@admin.register(SubjectTie)
+class SubjectTieAdmin(admin.ModelAdmin):
+    """Ties an administrator records or an officer declared (APL Art. 43).
+
+    A tie is ended (``valid_until``), never deleted: the record of who was barred from
+    which subject's cases, and when, stays.
+    """
+
+    list_display = [
+        "user",
+        "subject",
+        "kind",
+        "valid_from",
+        "valid_until",
+        "in_force",
+        "recorded_by",
+        "recorded_at",
+    ]
+    list_filter = ["kind", TieInForceFilter, ("valid_until", admin.EmptyFieldListFilter)]
+    search_fields = [
+        "user__username",
+        "user__email",
+        "subject__code",
+        "subject__name",
+        "note",
+        "recorded_by__username",
+    ]
+    date_hierarchy = "recorded_at"
+    list_select_related = ["user", "subject", "recorded_by"]
+    raw_id_fields = ["user", "subject"]
+    readonly_fields = ["recorded_by", "recorded_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:  # who and which subject stay what was recorded
+            return ["user", "subject", *self.readonly_fields]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(boolean=True, description=_("in force today"))
+    def in_force(self, obj) -> bool:
+        return obj.is_in_force()
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+        if obj.is_in_force() and _officer_agencies(obj.user):
+            warn_if_tied_officer(request, obj.user)
 
 
 class MembershipInline(admin.TabularInline):
@@ -204,6 +383,17 @@ admin.site.unregister(User)
 class UserAdmin(BaseUserAdmin):
     inlines = [MembershipInline]
     list_filter = [*BaseUserAdmin.list_filter, "memberships__role", "memberships__agency"]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        granted = [
+            membership
+            for formset in formsets
+            if formset.model is Membership
+            for membership in [*formset.new_objects, *(o for o, _f in formset.changed_objects)]
+        ]
+        if any(m.role in policy.OFFICER_ROLES for m in granted):
+            warn_if_tied_officer(request, form.instance)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
