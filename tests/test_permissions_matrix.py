@@ -2,8 +2,10 @@
 
 The world: two companies (A and B), each with a representative; agency X (Shenzhen)
 with one officer per role and an auditor; agency Y (Guangzhou) with an officer and an
-auditor; an administrator with no agency; and anonymous visitors. Three cases, each at
-its acceptance check with evidence and an issued letter:
+auditor; an insider who represents company A and holds intake, signing and supervisor
+roles at X (the outside test's attacker: APL Art. 43 bars them from A's cases, not from
+B's); an administrator with no agency; and anonymous visitors. Three cases, each at its
+acceptance check with evidence and an issued letter:
 
 * ``A@X``: company A's case at agency X;
 * ``B@X``: company B's case at agency X (for A: another entity's);
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -37,6 +40,7 @@ from rest_framework.test import APIClient
 from cases.models import (
     Case,
     Evidence,
+    Membership,
     Organisation,
     OrganisationInvitation,
     OrganisationMember,
@@ -48,21 +52,33 @@ from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import pdf_bytes, restorable_record
 from workflows import services as route
+from workflows.models import Deadline
 
 TARGETS = ("A@X", "B@X", "B@Y")
 
 X_OFFICERS = ("intake_x", "case_officer_x", "legal_x", "signer_x", "supervisor_x")
-X_MEMBERS = (*X_OFFICERS, "auditor_x")
+X_MEMBERS = (*X_OFFICERS, "insider_x", "auditor_x")
 Y_MEMBERS = ("officer_y", "auditor_y")
 ENTITIES = ("entity_a", "entity_b")
-ROLES = ("anonymous", *ENTITIES, *X_OFFICERS, "officer_y", "auditor_x", "auditor_y", "admin")
+ROLES = (
+    "anonymous",
+    *ENTITIES,
+    *X_OFFICERS,
+    "insider_x",
+    "officer_y",
+    "auditor_x",
+    "auditor_y",
+    "admin",
+)
 
 # Who acts for which company, who works at (or audits) which agency.
-SUBJECT_OF = {"entity_a": "A", "entity_b": "B"}
+SUBJECT_OF = {"entity_a": "A", "entity_b": "B", "insider_x": "A"}
 AGENCY_OF = {**dict.fromkeys(X_MEMBERS, "X"), **dict.fromkeys(Y_MEMBERS, "Y")}
 # Who holds the acceptance check's role (intake) at which agency.
-INTAKE_AT = {"intake_x": "X", "officer_y": "Y"}
-SUPERVISOR_AT = {"supervisor_x": "X"}
+INTAKE_AT = {"intake_x": "X", "officer_y": "Y", "insider_x": "X"}
+SUPERVISOR_AT = {"supervisor_x": "X", "insider_x": "X"}
+# Officers with a tie to a company: no officer's action on its cases (APL Art. 43).
+TIED_TO = {"insider_x": "A"}
 
 
 def subject(target: str) -> str:
@@ -75,9 +91,16 @@ def agency(target: str) -> str:
 
 def sees(role: str, target: str) -> bool:
     """An entity sees its subjects' cases; an officer or auditor their agency's."""
-    if role in SUBJECT_OF:
-        return SUBJECT_OF[role] == subject(target)
-    return AGENCY_OF.get(role) == agency(target)
+    return SUBJECT_OF.get(role) == subject(target) or AGENCY_OF.get(role) == agency(target)
+
+
+def tied(role: str, target: str) -> bool:
+    """Whether ``role`` has a tie to the subject of ``target`` (and so is barred from it)."""
+    return TIED_TO.get(role) == subject(target)
+
+
+def acts_for(role: str, target: str) -> bool:
+    return SUBJECT_OF.get(role) == subject(target)
 
 
 def member_of_agency(role: str, target: str) -> bool:
@@ -144,8 +167,11 @@ def _build_world() -> World:
         "officer_y": factories.officer(Role.INTAKE, y, "officer-y"),
         "auditor_x": factories.officer(Role.AUDITOR, x, "auditor-x"),
         "auditor_y": factories.officer(Role.AUDITOR, y, "auditor-y"),
+        "insider_x": factories.representative(companies["A"], "insider-x"),
         "admin": get_user_model().objects.create_superuser("admin", "admin@example.test", "pw"),
     }
+    for role in (Role.INTAKE, Role.SIGNER, Role.SUPERVISOR):
+        Membership.objects.create(user=users["insider_x"], agency=x, role=role)
     organisations, colleagues, invitations = {}, {}, {}
     for key, company in companies.items():
         entity = users[f"entity_{key.lower()}"]
@@ -224,7 +250,7 @@ def browser(world: World, role: str) -> Client:
 def _read_expectation(role, target, *, officers_only=False):
     if role == "anonymous":
         return 401
-    if officers_only and role in SUBJECT_OF:
+    if officers_only and role not in AGENCY_OF:
         return 404
     return 200 if sees(role, target) else 404
 
@@ -235,7 +261,7 @@ def _applicant_action(role, target, *, done):
         return 401
     if not sees(role, target):
         return 404
-    return done if role in SUBJECT_OF else 403  # officers and auditors may only read
+    return done if acts_for(role, target) else 403  # officers and auditors may only read
 
 
 def _claim(role, target):
@@ -243,6 +269,8 @@ def _claim(role, target):
         return 401
     if not member_of_agency(role, target):
         return 404  # entities, the admin, another agency: the task does not exist for them
+    if tied(role, target):
+        return 403  # conflict_of_interest
     return 200 if INTAKE_AT.get(role) == agency(target) else 403
 
 
@@ -251,8 +279,9 @@ def _release(role, target):
         return 401
     if not member_of_agency(role, target):
         return 404
-    owner = INTAKE_AT.get(role) == agency(target)
-    return 200 if owner or SUPERVISOR_AT.get(role) == agency(target) else 403
+    owner = role == ("intake_x" if agency(target) == "X" else "officer_y")
+    supervisor = SUPERVISOR_AT.get(role) == agency(target) and not tied(role, target)
+    return 200 if owner or supervisor else 403
 
 
 def _file(role, target):
@@ -393,8 +422,9 @@ def test_api_list(world, role, listing):
     mine = API_LISTS[listing]
     found = {target for target in TARGETS if mine(world, target) in listed}
     if listing == "tasks":
-        # Tasks are for those who may take them: intake officers of the case's agency.
-        expected = {t for t in TARGETS if INTAKE_AT.get(role) == agency(t)}
+        # Tasks are for those who may take them: intake officers of the case's agency,
+        # with no tie to its subject.
+        expected = {t for t in TARGETS if INTAKE_AT.get(role) == agency(t) and not tied(role, t)}
     else:
         expected = {t for t in TARGETS if sees(role, t)}
     assert found == expected
@@ -548,13 +578,144 @@ def test_claiming_from_the_workspace(world, role):
     expected = {t: 302 if code == 200 else code for t, code in expected.items()}
     assert got == expected
     claimed = {t for t in TARGETS if world.task(t).owner_id is not None}
-    assert claimed == {t for t in TARGETS if INTAKE_AT.get(role) == agency(t)}
+    assert claimed == {t for t in TARGETS if INTAKE_AT.get(role) == agency(t) and not tied(role, t)}
 
 
 def test_anonymous_visitors_of_the_workspace_are_sent_to_log_in(world):
     response = Client().get(f"/workflow/cases/{world.cases['A@X'].pk}/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+# --- conflicts of interest: the insider on A's case and on B's ------------------------------------
+# The insider represents company A and holds intake, signing and supervisor roles at X. On
+# B@X they act as any officer; on A@X every officer's action is refused with
+# ``conflict_of_interest`` and changes nothing; B@Y is not theirs to see at all.
+
+
+def _outcome(response) -> str:
+    """What a workspace POST did, as the person sees it: its status, or the message it left."""
+    if response.status_code != 302:
+        return str(response.status_code)
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    if any("Article 43" in m for m in said):
+        return "conflict"
+    return "done"
+
+
+def _api_outcome(response) -> str:
+    if response.status_code == 403 and response.json()["code"] == "conflict_of_interest":
+        assert response.json()["basis"] == "《中华人民共和国行政处罚法》第四十三条"
+        return "conflict"
+    return "done" if response.status_code == 200 else str(response.status_code)
+
+
+def _insider_claims_in_the_api(world, target):
+    return _api_outcome(
+        api(world, "insider_x").post(f"/api/v1/tasks/{world.task(target).pk}/claim/")
+    )
+
+
+def _insider_completes_in_the_api(world, target):
+    client, task = api(world, "insider_x"), world.task(target)
+    client.post(f"/api/v1/tasks/{task.pk}/claim/")
+    return _api_outcome(
+        client.post(f"/api/v1/tasks/{task.pk}/complete/", {"decision": "accept"}, format="json")
+    )
+
+
+def _insider_claims_in_the_workspace(world, target):
+    return _outcome(
+        browser(world, "insider_x").post(f"/workflow/tasks/{world.task(target).pk}/claim/")
+    )
+
+
+def _insider_completes_in_the_workspace(world, target):
+    client, task = browser(world, "insider_x"), world.task(target)
+    client.post(f"/workflow/tasks/{task.pk}/claim/")
+    response = client.post(f"/workflow/tasks/{task.pk}/complete/", {"decision": "accept"})
+    return "conflict" if response.status_code == 403 else _outcome(response)
+
+
+def _insider_assigns_as_supervisor(world, target):
+    task = world.task(target)
+    return _outcome(
+        browser(world, "insider_x").post(
+            f"/workflow/tasks/{task.pk}/assign/", {"assignee": world.users["intake_x"].pk}
+        )
+    )
+
+
+def _insider_releases_as_supervisor(world, target):
+    task = world.task(target)
+    route.task_claim(task=task, user=world.users["intake_x"])
+    return _outcome(browser(world, "insider_x").post(f"/workflow/tasks/{task.pk}/release/"))
+
+
+def _insider_extends_a_deadline(world, target):
+    case = world.cases[target]
+    deadline = Deadline.objects.get(case=case, step="acceptance", status="running")
+    response = browser(world, "insider_x").post(
+        f"/workflow/cases/{case.pk}/deadlines/{deadline.pk}/extend/",
+        {"days": 2, "reason": "Short-staffed."},
+    )
+    return "conflict" if response.status_code == 403 else _outcome(response)
+
+
+def _insider_is_assigned_by_the_supervisor(world, target):
+    task = world.task(target)
+    return _outcome(
+        browser(world, "supervisor_x").post(
+            f"/workflow/tasks/{task.pk}/assign/", {"assignee": world.users["insider_x"].pk}
+        )
+    )
+
+
+def _insider_is_offered_by_the_supervisor(world, target):
+    page = browser(world, "supervisor_x").get(f"/workflow/cases/{world.cases[target].pk}/")
+    offered = page.context["task_rows"][0].assign_form.fields["assignee"].queryset
+    return "done" if world.users["insider_x"] in offered else "conflict"
+
+
+INSIDER_ACTIONS = {
+    "claim (API)": _insider_claims_in_the_api,
+    "complete (API)": _insider_completes_in_the_api,
+    "claim (workspace)": _insider_claims_in_the_workspace,
+    "complete (workspace)": _insider_completes_in_the_workspace,
+    "assign a task (workspace)": _insider_assigns_as_supervisor,
+    "release another's task (workspace)": _insider_releases_as_supervisor,
+    "extend a deadline (workspace)": _insider_extends_a_deadline,
+    "be assigned by the supervisor (workspace)": _insider_is_assigned_by_the_supervisor,
+    "be offered in the supervisor's choice": _insider_is_offered_by_the_supervisor,
+}
+
+
+@pytest.mark.parametrize("action", list(INSIDER_ACTIONS))
+def test_the_insider_acts_on_company_Bs_case_and_on_nothing_of_company_As(world, action):
+    got = {}
+    for target in ("A@X", "B@X"):
+        before = (world.cases[target].events.count(), world.task(target).owner_id)
+        got[target] = INSIDER_ACTIONS[action](world, target)
+        if got[target] == "conflict":  # the refusal leaves the case as it was
+            after = (world.cases[target].events.count(), world.task(target).owner_id)
+            claimed_first = action.startswith("release")
+            assert claimed_first or after == before, (target, before, after)
+    assert got == {"A@X": "conflict", "B@X": "done"}
+
+
+def test_bulk_assignment_to_the_insider_skips_company_As_task_with_the_reason(world):
+    ids = [world.task(t).pk for t in ("A@X", "B@X")]
+
+    response = browser(world, "supervisor_x").post(
+        "/workflow/agency/assign/", {"assignee": world.users["insider_x"].pk, "tasks": ids}
+    )
+
+    assert response.status_code == 302
+    said = [str(m) for m in get_messages(response.wsgi_request)]
+    skipped = [m for m in said if m.startswith("Skipped")]
+    assert len(skipped) == 1 and f"#{ids[0]}" in skipped[0] and "Article 43" in skipped[0]
+    assert world.task("A@X").owner_id is None
+    assert world.task("B@X").owner_id == world.users["insider_x"].pk
 
 
 # --- lists filter in the database ---------------------------------------------------------------
