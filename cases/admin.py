@@ -13,9 +13,12 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.forms.models import model_to_dict
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken as KnoxToken
 
 from cases.models import (
     Agency,
+    ApiToken,
     Case,
     CaseEvent,
     CaseRecord,
@@ -204,6 +207,33 @@ admin.site.unregister(User)
 class UserAdmin(BaseUserAdmin):
     inlines = [MembershipInline]
     list_filter = [*BaseUserAdmin.list_filter, "memberships__role", "memberships__agency"]
+
+
+# knox registers its own token model, which ours replaces (KNOX_TOKEN_MODEL).
+if admin.site.is_registered(KnoxToken):
+    admin.site.unregister(KnoxToken)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """People's API tokens: an administrator sees them and revokes (deletes) them; a
+    token is only ever issued by a login."""
+
+    list_display = ["prefix", "user", "created", "expiry", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "token_key"]
+    fields = ["user", "prefix", "created", "expiry", "last_used_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("Token"))
+    def prefix(self, token):
+        return f"{token.prefix}…"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

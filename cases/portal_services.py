@@ -1,6 +1,7 @@
-"""Writes the entity portal needs that are not case-state changes.
+"""Writes the entity portal needs that are not case-state changes, and people's accounts.
 
-Sign-up and e-mail verification, company accounts (organisations, their members and
+Sign-up and e-mail verification, API tokens (issued at each login, revoked one by one,
+all at once, on a new password and on signing out), company accounts (organisations, their members and
 invitations: sending, accepting, revoking; removing a member or leaving), and the proof
 that a person acts for a subject (representation requests and their confirmation). Case writes stay in ``cases.services`` and
 ``workflows.services``; the portal's views call those directly.
@@ -31,6 +32,7 @@ from cases import policy
 from cases.errors import Duplicate, InvalidInput, NotPermitted, WrongState
 from cases.identifiers import guess_subject_kind, validate_subject_code
 from cases.models import (
+    ApiToken,
     CaseUserObjectPermission,
     Membership,
     Organisation,
@@ -177,6 +179,80 @@ def account_language_set(*, user: AbstractBaseUser, language: str) -> None:
     PortalAccount.objects.update_or_create(
         user=user, defaults={"language": language_normalise(language)}
     )
+
+
+# --- API tokens ------------------------------------------------------------------------------------
+
+
+def api_token_create(*, user: AbstractBaseUser) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, who has just proved their password.
+
+    Returns the token and its text. The text is shown to the caller this once: only its
+    digest is stored. The token expires ``REDRESS_API_TOKEN_HOURS`` from now. The
+    user's expired tokens are swept at the same time (authentication refuses them
+    anyway; this keeps their list short).
+    """
+    with transaction.atomic():
+        ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
+        token, text = ApiToken.objects.create(user=user)
+    logger.info("API token %s… issued to %s", token.prefix, user.get_username())
+    return token, text
+
+
+def api_token_revoke(*, token: ApiToken, by: AbstractBaseUser) -> None:
+    """Revoke one API token; only its holder may (an administrator uses the admin).
+    Revoking a token that is gone already is harmless."""
+    if token.user_id != by.pk:
+        raise NotPermitted(_("Only the holder of a token can revoke it."))
+    ApiToken.objects.filter(pk=token.pk).delete()
+    logger.info("API token %s… of %s revoked by its holder", token.prefix, by.get_username())
+
+
+def api_tokens_revoke_all(*, user: AbstractBaseUser, reason: str) -> int:
+    """Revoke every API token of ``user``; returns how many there were.
+
+    ``reason`` (English, for the log) says why: the holder asked, a new password, a
+    sign-out of the web pages.
+    """
+    count, _by_model = ApiToken.objects.filter(user=user).delete()
+    if count:
+        logger.info("%d API token(s) of %s revoked: %s", count, user.get_username(), reason)
+    return count
+
+
+def on_password_hash_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """``pre_save`` of the user model: note whether the stored password hash changes.
+
+    Any path that gives a new password (the password change page, a reset link, the
+    admin, ``changepassword``) or disables it ends in this save; so does Django's
+    upgrade of a hash at login, which also ends the person's other web sessions.
+    """
+    instance._redress_password_changed = False
+    if raw or instance.pk is None:
+        return
+    if update_fields is not None and "password" not in update_fields:
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values_list("password", flat=True)
+    stored = stored.first()
+    instance._redress_password_changed = stored is not None and stored != instance.password
+
+
+def on_password_hash_saved(sender, instance, raw=False, **kwargs) -> None:
+    """``post_save`` of the user model: a new password revokes every API token.
+
+    Django itself ends the person's other web sessions (their session hash no longer
+    matches); the tokens are ended here, in the same transaction as the new password.
+    """
+    if getattr(instance, "_redress_password_changed", False):
+        instance._redress_password_changed = False
+        api_tokens_revoke_all(user=instance, reason="password changed")
+
+
+def on_signed_out(sender, request=None, user=None, **kwargs) -> None:
+    """``user_logged_out``: signing out of the web pages revokes the person's API tokens
+    too (docs/decisions/0011: signed out means signed out everywhere)."""
+    if user is not None and user.is_authenticated:
+        api_tokens_revoke_all(user=user, reason="signed out of the web pages")
 
 
 # --- representation: proving the link to a subject ---------------------------------------------------

@@ -39,7 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "guardian",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: hashed, expiring, one per login (our model: cases.ApiToken)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP: 'self')
@@ -274,7 +274,7 @@ REST_FRAMEWORK = {
     # Token first: an unauthenticated call gets 401 with WWW-Authenticate, not 403.
     # Session calls (the browsable docs) still need the CSRF token for unsafe methods.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -286,6 +286,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
+}
+# API tokens (django-rest-knox): a new token for every login, stored as a SHA-512 hash,
+# valid for REDRESS_API_TOKEN_HOURS from the login (no sliding renewal: a stolen token
+# dies on time). Revoked on logout, on a new password and on signing out of the web pages.
+KNOX_TOKEN_MODEL = "cases.ApiToken"  # noqa: S105 - a model name
+REDRESS_API_TOKEN_HOURS = env_int("REDRESS_API_TOKEN_HOURS", 10)
+if REDRESS_API_TOKEN_HOURS < 1:
+    raise ImproperlyConfigured("REDRESS_API_TOKEN_HOURS must be at least 1.")
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=REDRESS_API_TOKEN_HOURS),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Redress API",
