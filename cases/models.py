@@ -842,6 +842,19 @@ class ApiToken(AbstractAuthToken):
         return self.token_key[: self.PREFIX_LENGTH]
 
 
+class PasswordResetRequest(models.Model):
+    """One request for a password-reset mail, kept for as long as it counts against the
+    limits (``REDRESS_PASSWORD_RESET_*``). The e-mail address typed is kept only as a
+    keyed hash: the table counts, it is not a list of the addresses people tried."""
+
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    email_digest = models.CharField(max_length=64, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.address} at {self.requested_at:%Y-%m-%d %H:%M}"
+
+
 class Organisation(models.Model):
     """A company account: the people who act for one legal-person subject (by its USCC).
 

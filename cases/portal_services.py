@@ -1,7 +1,8 @@
 """Writes the entity portal needs that are not case-state changes, and people's accounts.
 
 Sign-up and e-mail verification, API tokens (issued at each login, revoked one by one,
-all at once, on a new password and on signing out), company accounts (organisations, their members and
+all at once, on a new password and on signing out), the limit on password-reset mails,
+company accounts (organisations, their members and
 invitations: sending, accepting, revoking; removing a member or leaving), and the proof
 that a person acts for a subject (representation requests and their confirmation). Case writes stay in ``cases.services`` and
 ``workflows.services``; the portal's views call those directly.
@@ -14,6 +15,7 @@ on raise a ``RedressError`` with a message saying what to do.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -26,10 +28,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from cases import policy
-from cases.errors import Duplicate, InvalidInput, NotPermitted, WrongState
+from cases.errors import Duplicate, InvalidInput, NotPermitted, TooManyRequests, WrongState
 from cases.identifiers import guess_subject_kind, validate_subject_code
 from cases.models import (
     ApiToken,
@@ -38,6 +41,7 @@ from cases.models import (
     Organisation,
     OrganisationInvitation,
     OrganisationMember,
+    PasswordResetRequest,
     PortalAccount,
     Representation,
     RepresentationRequest,
@@ -253,6 +257,63 @@ def on_signed_out(sender, request=None, user=None, **kwargs) -> None:
     too (docs/decisions/0011: signed out means signed out everywhere)."""
     if user is not None and user.is_authenticated:
         api_tokens_revoke_all(user=user, reason="signed out of the web pages")
+
+
+# --- password reset: how many mails ---------------------------------------------------------------
+
+PASSWORD_RESET_SALT = "redress.password-reset.email"  # noqa: S105 - a salt, not a password
+
+
+def password_reset_admit(*, address: str | None, email: str) -> None:
+    """Count one request for a password-reset mail, or refuse it.
+
+    Raises ``TooManyRequests`` when the client's address, or the e-mail address typed,
+    has had ``REDRESS_PASSWORD_RESET_ADDRESS_LIMIT`` (``..._EMAIL_LIMIT``) requests
+    within ``REDRESS_PASSWORD_RESET_WINDOW``; a refused request does not count. The
+    e-mail address counts whether or not an account has it, so that a refusal tells
+    nothing about which accounts exist; it is kept only as a keyed hash.
+    """
+    now = timezone.now()
+    window = settings.REDRESS_PASSWORD_RESET_WINDOW
+    since = now - window
+    digest = salted_hmac(PASSWORD_RESET_SALT, email.strip().lower(), algorithm="sha256")
+    digest = digest.hexdigest()
+    with transaction.atomic():
+        PasswordResetRequest.objects.filter(requested_at__lt=since).delete()
+        recent = PasswordResetRequest.objects.filter(requested_at__gte=since)
+        limits = []
+        if address:
+            limits.append(
+                (
+                    recent.filter(address=address),
+                    settings.REDRESS_PASSWORD_RESET_ADDRESS_LIMIT,
+                    _(
+                        "Too many password reset requests from your address: try again in "
+                        "%(minutes)s minutes."
+                    ),
+                )
+            )
+        limits.append(
+            (
+                recent.filter(email_digest=digest),
+                settings.REDRESS_PASSWORD_RESET_EMAIL_LIMIT,
+                _(
+                    "Too many password reset requests for this e-mail address: try again "
+                    "in %(minutes)s minutes."
+                ),
+            )
+        )
+        for requests, limit, message in limits:
+            times = list(
+                requests.order_by("-requested_at").values_list("requested_at", flat=True)[:limit]
+            )
+            if len(times) >= limit:
+                # Free again when the oldest of the last ``limit`` requests leaves the window.
+                wait = times[-1] + window - now
+                minutes = max(1, math.ceil(wait.total_seconds() / 60))
+                logger.warning("Password reset refused for %s: too many requests", address)
+                raise TooManyRequests(message % {"minutes": minutes}, field="email")
+        PasswordResetRequest.objects.create(address=address, email_digest=digest, requested_at=now)
 
 
 # --- representation: proving the link to a subject ---------------------------------------------------

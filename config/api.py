@@ -30,8 +30,18 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from cases import portal_services
 from cases.errors import RedressError
 
+# Set on a request that the address throttle (``config.logins``) refused: the minutes
+# until that address may try again, so that the answer can say so.
+ADDRESS_THROTTLED = "redress_address_throttled"
 
-def locked_out_message() -> str:
+
+def locked_out_message(request=None) -> str:
+    """Why a login was refused before any password was checked, and for how long."""
+    minutes = getattr(request, ADDRESS_THROTTLED, 0) if request is not None else 0
+    if minutes:
+        return _("Too many failed logins from your address: try again in %(minutes)s minutes.") % {
+            "minutes": minutes
+        }
     return _(
         "Too many failed logins for this username from your address: try again in "
         "%(minutes)s minutes, or ask an administrator to unlock the account."
@@ -171,7 +181,7 @@ def _lockout_minutes() -> int:
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """django-axes' answer to a locked-out login: the API's error shape, or a short text."""
-    message = locked_out_message()
+    message = locked_out_message(request)
     code = settings.AXES_HTTP_RESPONSE_CODE
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "locked_out", "message": message}, status=code)
@@ -198,7 +208,8 @@ class TokenView(APIView):
 
     Every login gets a token of its own, valid for ``REDRESS_API_TOKEN_HOURS``. Counted
     by django-axes like the login page: after the configured number of failures for one
-    username from one address, the pair is locked out (429) for a while.
+    username from one address, or too many failures from one address across usernames,
+    the login is refused (429) for a while.
     """
 
     authentication_classes = ()
@@ -215,7 +226,7 @@ class TokenView(APIView):
         user = authenticate(request=request, **body.validated_data)
         if getattr(request, "axes_locked_out", False):
             return Response(
-                {"code": "locked_out", "message": locked_out_message()},
+                {"code": "locked_out", "message": locked_out_message(request)},
                 status=settings.AXES_HTTP_RESPONSE_CODE,
             )
         if user is None:

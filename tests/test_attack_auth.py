@@ -1,9 +1,14 @@
-"""Logins as an attacker meets them (issue 10, finding 4).
+"""Logins as an attacker meets them (issue 10, findings 4 and 9).
 
 API tokens: every login gets a token of its own, kept only as a hash, that expires
 (10 hours by default) and is revoked by the API's logout, by its holder (in the API and
 on a page of the portal and of the workspace), by a new password on any path and by
 signing out of the web pages.
+
+Guessing: failed logins from one address across many usernames are throttled on the
+token endpoint and the login page alike, for a short sliding window; password-reset
+mails are limited per address and per e-mail address, with the same answer whether or
+not an account has that address.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog
+from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
 from django.test import Client
@@ -350,6 +357,171 @@ def test_the_upgrade_revokes_the_old_tokens_kept_in_clear(transactional_db):
 
     assert "authtoken_token" not in connection.introspection.table_names()
     assert not MigrationRecorder(connection).migration_qs.filter(app="authtoken").exists()
+
+
+# --- finding 9: failed logins from one address across usernames -------------------------------------
+
+
+def test_one_guess_each_for_forty_usernames_from_one_address_is_throttled(applicant):
+    codes = [log_in_api(f"name{n}", "Spring2026!").status_code for n in range(40)]
+
+    assert codes[:19] == [400] * 19
+    assert codes[19:] == [429] * 21
+    refused = log_in_api("acme", "pw")  # even a real password, from there, for a while
+    assert refused.status_code == 429
+    assert refused.json() == {
+        "code": "locked_out",
+        "message": "Too many failed logins from your address: try again in 15 minutes.",
+    }
+    assert "token" not in refused.json()
+    assert log_in_api("acme", "pw", address="10.0.0.2").status_code == 200
+
+
+def test_spraying_the_login_page_is_throttled_too(applicant):
+    def attempt(username, password="Spring2026!"):  # noqa: S107 - a guess
+        return Client().post(
+            "/accounts/login/", {"username": username, "password": password}, REMOTE_ADDR="10.0.0.5"
+        )
+
+    codes = [attempt(f"name{n}").status_code for n in range(25)]
+
+    assert codes[:19] == [200] * 19  # the form again, with its error
+    assert set(codes[19:]) == {429}
+    refused = attempt("acme", "pw")
+    assert refused.status_code == 429
+    assert "Too many failed logins from your address" in refused.content.decode()
+
+
+def test_the_login_page_and_the_api_count_together_for_an_address(applicant):
+    for n in range(10):
+        Client().post(
+            "/accounts/login/", {"username": f"page{n}", "password": "x"}, REMOTE_ADDR="10.0.0.1"
+        )
+    codes = [log_in_api(f"api{n}", "x").status_code for n in range(10)]
+    assert codes == [400] * 9 + [429]
+
+
+def test_an_address_is_free_again_fifteen_minutes_after_the_failures(applicant):
+    for n in range(20):
+        log_in_api(f"name{n}", "guess")
+    assert log_in_api("acme", "pw").status_code == 429
+
+    AccessFailureLog.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=16))
+
+    assert log_in_api("acme", "pw").status_code == 200
+
+
+def test_retrying_behind_a_throttled_address_does_not_lock_ones_own_username(applicant):
+    """The office user who keeps retrying while an attacker at the same address sprays
+    is refused, but does not lock themselves out for half an hour on top of it."""
+    for n in range(20):
+        log_in_api(f"name{n}", "guess")
+    assert [log_in_api("acme", "typo").status_code for _ in range(6)] == [429] * 6
+
+    AccessFailureLog.objects.update(attempt_time=timezone.now() - datetime.timedelta(minutes=16))
+
+    assert log_in_api("acme", "pw").status_code == 200
+    assert not AccessAttempt.objects.filter(username="acme").exists()
+
+
+def test_the_address_throttle_is_in_the_callers_language(applicant):
+    for n in range(20):
+        log_in_api(f"name{n}", "guess")
+
+    refused = log_in_api("acme", "pw", HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert refused.status_code == 429
+    assert "登录失败次数过多" in refused.json()["message"]
+    assert "15" in refused.json()["message"]
+
+
+def test_the_address_limits_come_from_the_environment(tmp_path):
+    shown = _settings_in_subprocess(
+        {
+            "REDRESS_VAR_DIR": str(tmp_path),
+            "REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT": "50",
+            "REDRESS_LOGIN_ADDRESS_WINDOW_MINUTES": "5",
+            "REDRESS_PASSWORD_RESET_ADDRESS_LIMIT": "7",
+            "REDRESS_PASSWORD_RESET_EMAIL_LIMIT": "2",
+            "REDRESS_PASSWORD_RESET_WINDOW_MINUTES": "30",
+        },
+        "(settings.REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT, "
+        "settings.REDRESS_LOGIN_ADDRESS_WINDOW.total_seconds(), "
+        "settings.REDRESS_PASSWORD_RESET_ADDRESS_LIMIT, settings.REDRESS_PASSWORD_RESET_EMAIL_LIMIT, "
+        "settings.REDRESS_PASSWORD_RESET_WINDOW.total_seconds())",
+    )
+    assert shown == repr((50, 300.0, 7, 2, 1800.0))
+
+
+# --- finding 9: password reset mails ----------------------------------------------------------------------
+
+
+def ask_reset(email, address="10.0.0.1"):
+    return Client().post("/accounts/password_reset/", {"email": email}, REMOTE_ADDR=address)
+
+
+def test_password_reset_mails_are_limited_per_address(applicant):
+    codes = [ask_reset(f"someone{n}@example.test").status_code for n in range(10)]
+    assert codes == [302] * 10
+
+    refused = ask_reset("acme@example.test")
+
+    assert refused.status_code == 429
+    assert (
+        "Too many password reset requests from your address: try again in 60 minutes."
+        in refused.content.decode()
+    )
+    assert mail.outbox == []
+    assert ask_reset("acme@example.test", address="10.0.0.2").status_code == 302
+    assert len(mail.outbox) == 1
+
+
+def test_password_reset_mails_are_limited_per_account_from_any_address(applicant):
+    codes = [ask_reset("ACME@example.test", address=f"10.0.1.{n}").status_code for n in range(4)]
+
+    assert codes == [302, 302, 302, 429]
+    assert len(mail.outbox) == 3
+
+
+def test_the_limits_answer_alike_whether_or_not_an_account_has_the_address(applicant):
+    def story(email, first_address):
+        answers = []
+        for n in range(4):
+            response = ask_reset(email, address=f"{first_address}.{n}")
+            answers.append((response.status_code, response.get("Location")))
+            if response.status_code == 429:
+                page = response.content.decode().replace(email, "EMAIL")
+                answers.append(re.sub(r"csrfmiddlewaretoken\" value=\"\w+", "", page))
+        return answers
+
+    existing = story("acme@example.test", "10.0.2")
+    assert [answer[0] for answer in existing if isinstance(answer, tuple)] == [302, 302, 302, 429]
+    assert existing == story("nobody@example.test", "10.0.3")
+
+
+def test_password_reset_is_open_again_after_the_window(applicant):
+    for n in range(3):
+        ask_reset("acme@example.test", address=f"10.0.1.{n}")
+    assert ask_reset("acme@example.test").status_code == 429
+    from cases.models import PasswordResetRequest
+
+    PasswordResetRequest.objects.update(
+        requested_at=timezone.now() - datetime.timedelta(minutes=61)
+    )
+
+    assert ask_reset("acme@example.test").status_code == 302
+    assert len(mail.outbox) == 4
+
+
+def test_the_reset_table_keeps_no_email_address(applicant):
+    from cases.models import PasswordResetRequest
+
+    ask_reset("acme@example.test")
+
+    row = PasswordResetRequest.objects.get()
+    assert "acme" not in row.email_digest
+    assert row.address == "10.0.0.1"
+    assert get_user_model().objects.filter(email="acme@example.test").exists()
 
 
 # --- helpers ------------------------------------------------------------------------------------------

@@ -143,6 +143,32 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "config.api.lockout_response"
+# A refused attempt checks no password, so it is no guess: it neither counts as a failure
+# nor prolongs a lockout (an officer who retries behind a throttled address is not pushed
+# into a lockout of their own username).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Every failure is logged with its address and time (the admin shows them): the address
+# throttle below counts them across usernames.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_HANDLER = "config.logins.LoginThrottleHandler"
+# Password spraying (one guess each for many usernames) never reaches the per-username
+# limit: REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT failures from one address, whatever the
+# usernames, within REDRESS_LOGIN_ADDRESS_WINDOW_MINUTES throttle that address (429) until
+# the oldest of them leaves the window. A short sliding window, not a lockout: an attacker
+# behind an office's shared (NAT) address holds the office back only while the attack
+# lasts, plus at most one window. See docs/decisions/0011.
+REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+REDRESS_LOGIN_ADDRESS_WINDOW = datetime.timedelta(
+    minutes=env_int("REDRESS_LOGIN_ADDRESS_WINDOW_MINUTES", 15)
+)
+# Password reset requests (viewflow's /accounts/password_reset/), counted in the database:
+# per address and per e-mail address typed (whether or not an account has it, so that the
+# answer says nothing about which accounts exist).
+REDRESS_PASSWORD_RESET_ADDRESS_LIMIT = env_int("REDRESS_PASSWORD_RESET_ADDRESS_LIMIT", 10)
+REDRESS_PASSWORD_RESET_EMAIL_LIMIT = env_int("REDRESS_PASSWORD_RESET_EMAIL_LIMIT", 3)
+REDRESS_PASSWORD_RESET_WINDOW = datetime.timedelta(
+    minutes=env_int("REDRESS_PASSWORD_RESET_WINDOW_MINUTES", 60)
+)
 # The client's address is REMOTE_ADDR unless REDRESS_TRUSTED_PROXY_COUNT proxies (that
 # overwrite X-Forwarded-For) stand in front: a header a client can set never decides it.
 REDRESS_TRUSTED_PROXY_COUNT = env_int("REDRESS_TRUSTED_PROXY_COUNT", 0)
