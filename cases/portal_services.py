@@ -2,10 +2,10 @@
 
 Sign-up and e-mail verification, API tokens (issued at each login, revoked one by one,
 all at once, on a new password and on signing out), the limit on password-reset mails,
-company accounts (organisations, their members and
-invitations: sending, accepting, revoking; removing a member or leaving), and the proof
-that a person acts for a subject (representation requests and their confirmation). Case writes stay in ``cases.services`` and
-``workflows.services``; the portal's views call those directly.
+company accounts (organisations, their members and invitations: sending, accepting,
+revoking; removing a member or leaving), and the proof that a person acts for a subject
+(representation requests and their confirmation). Case writes stay in ``cases.services``
+and ``workflows.services``; the portal's views call those directly.
 
 Every function validates, writes in one transaction and returns what it made; mail
 goes through ``django.core.mail`` once the write is done. Failures a person can act
@@ -245,7 +245,8 @@ def on_password_hash_saved(sender, instance, raw=False, **kwargs) -> None:
     """``post_save`` of the user model: a new password revokes every API token.
 
     Django itself ends the person's other web sessions (their session hash no longer
-    matches); the tokens are ended here, in the same transaction as the new password.
+    matches); the tokens are ended here, right after the new password is saved (in the
+    same transaction when the caller holds one).
     """
     if getattr(instance, "_redress_password_changed", False):
         instance._redress_password_changed = False
