@@ -317,6 +317,9 @@ REST_FRAMEWORK = {
 # valid for REDRESS_API_TOKEN_HOURS from the login (no sliding renewal: a stolen token
 # dies on time). Revoked on logout, on a new password and on signing out of the web pages.
 KNOX_TOKEN_MODEL = "cases.ApiToken"  # noqa: S105 - a model name
+# knox's own migrations would create its token table although our model replaces it:
+# unused, and with a foreign key to the users that makes PostgreSQL refuse to flush them.
+MIGRATION_MODULES = {"knox": None}
 REDRESS_API_TOKEN_HOURS = env_int("REDRESS_API_TOKEN_HOURS", 10)
 if REDRESS_API_TOKEN_HOURS < 1:
     raise ImproperlyConfigured("REDRESS_API_TOKEN_HOURS must be at least 1.")
