@@ -20,10 +20,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
+from knox.models import AuthToken as KnoxToken
 
 from cases import policy
 from cases.models import (
     Agency,
+    ApiToken,
     Case,
     CaseEvent,
     CaseRecord,
@@ -394,6 +396,33 @@ class UserAdmin(BaseUserAdmin):
         ]
         if any(m.role in policy.OFFICER_ROLES for m in granted):
             warn_if_tied_officer(request, form.instance)
+
+
+# knox registers its own token model, which ours replaces (KNOX_TOKEN_MODEL).
+if admin.site.is_registered(KnoxToken):
+    admin.site.unregister(KnoxToken)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """People's API tokens: an administrator sees them and revokes (deletes) them; a
+    token is only ever issued by a login."""
+
+    list_display = ["prefix", "user", "created", "expiry", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "token_key"]
+    fields = ["user", "prefix", "created", "expiry", "last_used_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("Token"))
+    def prefix(self, token):
+        return f"{token.prefix}…"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -4,3 +4,19 @@ from django.apps import AppConfig
 class CasesConfig(AppConfig):
     verbose_name = "Cases"
     name = "cases"
+
+    def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_out
+        from django.db.models.signals import post_save, pre_save
+
+        from cases.portal_services import (
+            on_password_hash_saved,
+            on_password_hash_saving,
+            on_signed_out,
+        )
+
+        User = get_user_model()
+        pre_save.connect(on_password_hash_saving, sender=User, dispatch_uid="cases.password_1")
+        post_save.connect(on_password_hash_saved, sender=User, dispatch_uid="cases.password_2")
+        user_logged_out.connect(on_signed_out, dispatch_uid="cases.signed_out")

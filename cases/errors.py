@@ -80,3 +80,10 @@ class Duplicate(RedressError):
 
     code = "duplicate"
     http_status = 409
+
+
+class TooManyRequests(RedressError):
+    """Too many attempts at something that is limited (password reset mails, logins)."""
+
+    code = "too_many_requests"
+    http_status = 429

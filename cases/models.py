@@ -22,6 +22,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
+from knox.models import AbstractAuthToken
+from knox.settings import CONSTANTS as KNOX
 
 from cases.identifiers import validate_subject_code
 
@@ -906,6 +908,50 @@ class PortalAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.language})"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token: one per login, kept only as its SHA-512 digest (django-rest-knox).
+
+    It expires ``REDRESS_API_TOKEN_HOURS`` after the login and is deleted when revoked:
+    by the API's logout, by its holder on the token pages, by a new password (any path)
+    and by signing out of the web pages. Writes go through ``cases.portal_services``.
+    ``token_key`` holds the token's first characters (knox looks tokens up by them);
+    the rest is never stored.
+    """
+
+    # A plain number names a token in URLs and lists: the digest is knox's key, but a
+    # hash of the secret has no business in an address bar or a log.
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=KNOX.DIGEST_LENGTH, unique=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    PREFIX_LENGTH = 8  # shown so that a holder can tell their tokens apart; not a secret
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @property
+    def prefix(self) -> str:
+        return self.token_key[: self.PREFIX_LENGTH]
+
+
+class PasswordResetRequest(models.Model):
+    """One request for a password-reset mail, kept for as long as it counts against the
+    limits (``REDRESS_PASSWORD_RESET_*``). The e-mail address typed is kept only as a
+    keyed hash: the table counts, it is not a list of the addresses people tried."""
+
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    email_digest = models.CharField(max_length=64, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.address} at {self.requested_at:%Y-%m-%d %H:%M}"
 
 
 class Organisation(models.Model):

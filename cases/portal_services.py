@@ -1,9 +1,11 @@
-"""Writes the entity portal needs that are not case-state changes.
+"""Writes the entity portal needs that are not case-state changes, and people's accounts.
 
-Sign-up and e-mail verification, company accounts (organisations, their members and
-invitations: sending, accepting, revoking; removing a member or leaving), and the proof
-that a person acts for a subject (representation requests and their confirmation). Case writes stay in ``cases.services`` and
-``workflows.services``; the portal's views call those directly.
+Sign-up and e-mail verification, API tokens (issued at each login, revoked one by one,
+all at once, on a new password and on signing out), the limit on password-reset mails,
+company accounts (organisations, their members and invitations: sending, accepting,
+revoking; removing a member or leaving), and the proof that a person acts for a subject
+(representation requests and their confirmation). Case writes stay in ``cases.services``
+and ``workflows.services``; the portal's views call those directly.
 
 Every function validates, writes in one transaction and returns what it made; mail
 goes through ``django.core.mail`` once the write is done. Failures a person can act
@@ -13,6 +15,7 @@ on raise a ``RedressError`` with a message saying what to do.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -25,17 +28,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from cases import policy
-from cases.errors import Duplicate, InvalidInput, NotPermitted, WrongState
+from cases.errors import Duplicate, InvalidInput, NotPermitted, TooManyRequests, WrongState
 from cases.identifiers import guess_subject_kind, validate_subject_code
 from cases.models import (
+    ApiToken,
     CaseUserObjectPermission,
     Membership,
     Organisation,
     OrganisationInvitation,
     OrganisationMember,
+    PasswordResetRequest,
     PortalAccount,
     Representation,
     RepresentationRequest,
@@ -177,6 +183,138 @@ def account_language_set(*, user: AbstractBaseUser, language: str) -> None:
     PortalAccount.objects.update_or_create(
         user=user, defaults={"language": language_normalise(language)}
     )
+
+
+# --- API tokens ------------------------------------------------------------------------------------
+
+
+def api_token_create(*, user: AbstractBaseUser) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, who has just proved their password.
+
+    Returns the token and its text. The text is shown to the caller this once: only its
+    digest is stored. The token expires ``REDRESS_API_TOKEN_HOURS`` from now. The
+    user's expired tokens are swept at the same time (authentication refuses them
+    anyway; this keeps their list short).
+    """
+    with transaction.atomic():
+        ApiToken.objects.filter(user=user, expiry__lte=timezone.now()).delete()
+        token, text = ApiToken.objects.create(user=user)
+    logger.info("API token %s… issued to %s", token.prefix, user.get_username())
+    return token, text
+
+
+def api_token_revoke(*, token: ApiToken, by: AbstractBaseUser) -> None:
+    """Revoke one API token; only its holder may (an administrator uses the admin).
+    Revoking a token that is gone already is harmless."""
+    if token.user_id != by.pk:
+        raise NotPermitted(_("Only the holder of a token can revoke it."))
+    ApiToken.objects.filter(pk=token.pk).delete()
+    logger.info("API token %s… of %s revoked by its holder", token.prefix, by.get_username())
+
+
+def api_tokens_revoke_all(*, user: AbstractBaseUser, reason: str) -> int:
+    """Revoke every API token of ``user``; returns how many there were.
+
+    ``reason`` (English, for the log) says why: the holder asked, a new password, a
+    sign-out of the web pages.
+    """
+    count, _by_model = ApiToken.objects.filter(user=user).delete()
+    if count:
+        logger.info("%d API token(s) of %s revoked: %s", count, user.get_username(), reason)
+    return count
+
+
+def on_password_hash_saving(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """``pre_save`` of the user model: note whether the stored password hash changes.
+
+    Any path that gives a new password (the password change page, a reset link, the
+    admin, ``changepassword``) or disables it ends in this save; so does Django's
+    upgrade of a hash at login, which also ends the person's other web sessions.
+    """
+    instance._redress_password_changed = False
+    if raw or instance.pk is None:
+        return
+    if update_fields is not None and "password" not in update_fields:
+        return
+    stored = type(instance).objects.filter(pk=instance.pk).values_list("password", flat=True)
+    stored = stored.first()
+    instance._redress_password_changed = stored is not None and stored != instance.password
+
+
+def on_password_hash_saved(sender, instance, raw=False, **kwargs) -> None:
+    """``post_save`` of the user model: a new password revokes every API token.
+
+    Django itself ends the person's other web sessions (their session hash no longer
+    matches); the tokens are ended here, right after the new password is saved (in the
+    same transaction when the caller holds one).
+    """
+    if getattr(instance, "_redress_password_changed", False):
+        instance._redress_password_changed = False
+        api_tokens_revoke_all(user=instance, reason="password changed")
+
+
+def on_signed_out(sender, request=None, user=None, **kwargs) -> None:
+    """``user_logged_out``: signing out of the web pages revokes the person's API tokens
+    too (docs/decisions/0011: signed out means signed out everywhere)."""
+    if user is not None and user.is_authenticated:
+        api_tokens_revoke_all(user=user, reason="signed out of the web pages")
+
+
+# --- password reset: how many mails ---------------------------------------------------------------
+
+PASSWORD_RESET_SALT = "redress.password-reset.email"  # noqa: S105 - a salt, not a password
+
+
+def password_reset_admit(*, address: str | None, email: str) -> None:
+    """Count one request for a password-reset mail, or refuse it.
+
+    Raises ``TooManyRequests`` when the client's address, or the e-mail address typed,
+    has had ``REDRESS_PASSWORD_RESET_ADDRESS_LIMIT`` (``..._EMAIL_LIMIT``) requests
+    within ``REDRESS_PASSWORD_RESET_WINDOW``; a refused request does not count. The
+    e-mail address counts whether or not an account has it, so that a refusal tells
+    nothing about which accounts exist; it is kept only as a keyed hash.
+    """
+    now = timezone.now()
+    window = settings.REDRESS_PASSWORD_RESET_WINDOW
+    since = now - window
+    digest = salted_hmac(PASSWORD_RESET_SALT, email.strip().lower(), algorithm="sha256")
+    digest = digest.hexdigest()
+    with transaction.atomic():
+        PasswordResetRequest.objects.filter(requested_at__lt=since).delete()
+        recent = PasswordResetRequest.objects.filter(requested_at__gte=since)
+        limits = []
+        if address:
+            limits.append(
+                (
+                    recent.filter(address=address),
+                    settings.REDRESS_PASSWORD_RESET_ADDRESS_LIMIT,
+                    _(
+                        "Too many password reset requests from your address: try again in "
+                        "%(minutes)s minutes."
+                    ),
+                )
+            )
+        limits.append(
+            (
+                recent.filter(email_digest=digest),
+                settings.REDRESS_PASSWORD_RESET_EMAIL_LIMIT,
+                _(
+                    "Too many password reset requests for this e-mail address: try again "
+                    "in %(minutes)s minutes."
+                ),
+            )
+        )
+        for requests, limit, message in limits:
+            times = list(
+                requests.order_by("-requested_at").values_list("requested_at", flat=True)[:limit]
+            )
+            if len(times) >= limit:
+                # Free again when the oldest of the last ``limit`` requests leaves the window.
+                wait = times[-1] + window - now
+                minutes = max(1, math.ceil(wait.total_seconds() / 60))
+                logger.warning("Password reset refused for %s: too many requests", address)
+                raise TooManyRequests(message % {"minutes": minutes}, field="email")
+        PasswordResetRequest.objects.create(address=address, email_digest=digest, requested_at=now)
 
 
 # --- representation: proving the link to a subject ---------------------------------------------------

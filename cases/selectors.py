@@ -7,7 +7,8 @@ it one by one); an officer or an auditor those of the agencies they belong to.
 A case outside that is "not found", never "forbidden": existence does not leak.
 
 The portal's own reads live here too: link (representation) requests a person made or
-may decide, and the company accounts a person is in, with their members and invitations.
+may decide, and the company accounts a person is in, with their members and invitations;
+and a person's own API tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from cases import policy
 from cases.models import (
+    ApiToken,
     Case,
     CaseUserObjectPermission,
     Membership,
@@ -305,3 +307,25 @@ def notifications_for(user: AbstractBaseUser) -> QuerySet[Notification]:
     return Notification.objects.filter(user=user).filter(
         Q(case__isnull=True) | Q(case__in=cases_for(user).values("pk"))
     )
+
+
+# --- a person's API tokens -------------------------------------------------------------------------
+
+
+def api_tokens_of(user: AbstractBaseUser) -> QuerySet[ApiToken]:
+    """The API tokens ``user`` holds that still work (not expired), newest first.
+    Nobody sees anyone else's: an administrator revokes through the admin."""
+    if not user.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user=user).filter(
+        Q(expiry__isnull=True) | Q(expiry__gt=timezone.now())
+    )
+
+
+def api_token_of(user: AbstractBaseUser, pk) -> ApiToken:
+    """One of ``user``'s working API tokens, or 404 (for anyone else's too)."""
+    pk = _id_or_404(pk, "No such token.")
+    found = api_tokens_of(user).filter(pk=pk).first()
+    if found is None:
+        raise Http404("No such token.")
+    return found

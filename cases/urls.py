@@ -53,4 +53,5 @@ urlpatterns = [
     path("cases/<int:pk>/withdraw/", views.case_withdraw, name="withdraw"),
     path("cases/<int:pk>/letters/<int:letter_pk>/", views.letter_download, name="letter"),
     path("notifications/", views.notifications, name="notifications"),
+    path("api-tokens/", views.api_tokens, name="api_tokens"),
 ]

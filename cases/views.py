@@ -29,7 +29,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language
@@ -58,6 +58,8 @@ from cases.models import (
 )
 from cases.selectors import (
     CONFIRMING_ROLES,
+    api_token_of,
+    api_tokens_of,
     case_for,
     cases_for,
     notifications_for,
@@ -1105,3 +1107,41 @@ def notifications(request):
         notifications_for(request.user).select_related("case").order_by("-created_at", "-id")[:100]
     )
     return page(request, "portal/notifications.html", {"items": items}, nav="notifications")
+
+
+# --- API tokens ----------------------------------------------------------------------------------------
+
+
+def api_tokens_revoke_posted(request) -> None:
+    """Revoke what the token page's form names (one token, or ``all``) and say so."""
+    if request.POST.get("all"):
+        count = portal_services.api_tokens_revoke_all(
+            user=request.user, reason="revoked by the holder on the token page"
+        )
+        messages.success(
+            request,
+            ngettext("%(count)s token is revoked.", "%(count)s tokens are revoked.", count)
+            % {"count": count},
+        )
+        return
+    token = api_token_of(request.user, request.POST.get("token"))
+    portal_services.api_token_revoke(token=token, by=request.user)
+    messages.success(request, gettext("Token %(prefix)s… is revoked.") % {"prefix": token.prefix})
+
+
+@entity_view
+@require_http_methods(["GET", "POST"])
+def api_tokens(request):
+    """The person's API tokens that still work; POST revokes one (``token``) or all."""
+    if request.method == "POST":
+        api_tokens_revoke_posted(request)
+        return redirect("portal:api_tokens")
+    return page(
+        request,
+        "portal/api_tokens.html",
+        {
+            "tokens": list(api_tokens_of(request.user)[:100]),
+            "token_hours": settings.REDRESS_API_TOKEN_HOURS,
+        },
+        nav="api_tokens",
+    )

@@ -5,27 +5,43 @@ a wrong-state action is 409, a missing permission 403, something the caller may 
 see 404 (existence never leaks across tenants), invalid input 400 naming the field,
 no credentials 401, a locked-out login 429. The OpenAPI schema documents that shape
 for every operation (``ErrorDocumentingAutoSchema``).
+
+Logins: ``POST /api/v1/auth/token/`` gives a new token per login (django-rest-knox:
+hashed, expiring); logging out and the caller's list of tokens are in
+``config.api_tokens``.
 """
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, serializers, status
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from cases import portal_services
 from cases.errors import RedressError
 
+# Set on a request that the address throttle (``config.logins``) refused: the minutes
+# until that address may try again, so that the answer can say so.
+ADDRESS_THROTTLED = "redress_address_throttled"
 
-def locked_out_message() -> str:
+
+def locked_out_message(request=None) -> str:
+    """Why a login was refused before any password was checked, and for how long."""
+    minutes = getattr(request, ADDRESS_THROTTLED, 0) if request is not None else 0
+    if minutes:
+        return _("Too many failed logins from your address: try again in %(minutes)s minutes.") % {
+            "minutes": minutes
+        }
     return _(
         "Too many failed logins for this username from your address: try again in "
         "%(minutes)s minutes, or ask an administrator to unlock the account."
@@ -170,7 +186,7 @@ def _lockout_minutes() -> int:
 
 def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
     """django-axes' answer to a locked-out login: the API's error shape, or a short text."""
-    message = locked_out_message()
+    message = locked_out_message(request)
     code = settings.AXES_HTTP_RESPONSE_CODE
     if request.path.startswith("/api/"):
         return JsonResponse({"code": "locked_out", "message": message}, status=code)
@@ -183,14 +199,22 @@ class TokenRequestSerializer(serializers.Serializer):
 
 
 class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as the header: Authorization: Token <token>.")
+    token = serializers.CharField(
+        help_text="Send as the header: Authorization: Token <token>. Shown this once: "
+        "Redress keeps only its hash."
+    )
+    expiry = serializers.DateTimeField(
+        help_text="When the token stops working (REDRESS_API_TOKEN_HOURS after the login)."
+    )
 
 
 class TokenView(APIView):
-    """``POST /api/v1/auth/token/`` with a username and password: the caller's API token.
+    """``POST /api/v1/auth/token/`` with a username and password: a new API token.
 
-    Counted by django-axes like the login page: after the configured number of failures
-    for one username from one address, the pair is locked out (429) for a while.
+    Every login gets a token of its own, valid for ``REDRESS_API_TOKEN_HOURS``. Counted
+    by django-axes like the login page: after the configured number of failures for one
+    username from one address, or too many failures from one address across usernames,
+    the login is refused (429) for a while.
     """
 
     authentication_classes = ()
@@ -204,15 +228,13 @@ class TokenView(APIView):
     def post(self, request):
         body = TokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        check = AuthTokenSerializer(data=body.validated_data, context={"request": request})
-        valid = check.is_valid()
+        user = authenticate(request=request, **body.validated_data)
         if getattr(request, "axes_locked_out", False):
-            message = locked_out_message()
             return Response(
-                {"code": "locked_out", "message": message},
+                {"code": "locked_out", "message": locked_out_message(request)},
                 status=settings.AXES_HTTP_RESPONSE_CODE,
             )
-        if not valid:
+        if user is None:
             return Response(
                 {
                     "code": "invalid_credentials",
@@ -220,12 +242,8 @@ class TokenView(APIView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        from django.contrib.auth.signals import user_logged_in
-        from rest_framework.authtoken.models import Token
-
-        user = check.validated_data["user"]
         # A token is a login: the last login is recorded and the failure count reset
         # (django-axes listens to this signal, as for the login page).
         user_logged_in.send(sender=user.__class__, request=request, user=user)
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        token, text = portal_services.api_token_create(user=user)
+        return Response(TokenSerializer({"token": text, "expiry": token.expiry}).data)

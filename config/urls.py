@@ -2,18 +2,18 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from viewflow.contrib.auth import AuthViewset
 
+from config.logins import RedressAuthViewset
 from workflows.views import home
 
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
-    # Log in, log out and change a password (viewflow's Material pages); avatars are
-    # not uploaded, so the profile page is off.
+    # Log in, log out, change or reset a password (viewflow's Material pages; resets are
+    # limited, config.logins); avatars are not uploaded, so the profile page is off.
     path(
         "accounts/",
-        AuthViewset(allow_password_change=True, with_profile_view=False).urls,
+        RedressAuthViewset(allow_password_change=True, with_profile_view=False).urls,
     ),
     path("workflow/", include("workflows.urls")),
     path("portal/", include("cases.urls")),

@@ -13,6 +13,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from cases.models import Case, Evidence, Material
+from cases.portal_services import api_token_create
 from cases.services import (
     case_accept,
     case_review_complete,
@@ -151,3 +152,9 @@ def refuse_every_upload(content: bytes) -> None:
     from cases.errors import UploadRejected
 
     raise UploadRejected("The scanner found Eicar-Test-Signature.", code="malware_found")
+
+
+def api_token(user) -> str:
+    """The text of a new API token of ``user``, as a login through the API gives one."""
+    _token, text = api_token_create(user=user)
+    return text

@@ -16,7 +16,6 @@ import pytest
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.identifiers import make_uscc
@@ -25,7 +24,7 @@ from documents.models import Letter
 from documents.services import letter_render_now, letter_request
 from tests import factories
 from tests import flow_helpers as flow
-from tests.helpers import pdf_bytes, restorable_record
+from tests.helpers import api_token, pdf_bytes, restorable_record
 from workflows.clock import deadline_start
 from workflows.models import Deadline
 
@@ -39,8 +38,7 @@ def api(user=None) -> APIClient:
     """A client that sends ``user``'s API token (anonymous without one)."""
     client = APIClient()
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 
@@ -163,6 +161,8 @@ def test_without_credentials_the_api_answers_401_in_its_error_shape(db):
 def test_a_made_up_token_is_refused(db):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567")
+    assert client.get("/api/v1/records/").status_code == 401
+    client.credentials(HTTP_AUTHORIZATION="Token caf\u00e9caf\u00e9")  # not UTF-8 on the wire
     assert client.get("/api/v1/records/").status_code == 401
 
 

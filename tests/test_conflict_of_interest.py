@@ -20,7 +20,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases import policy, services
@@ -40,7 +39,7 @@ from cases.models import (
 )
 from cases.portal_services import representation_confirm, representation_reject
 from cases.selectors import representation_requests_to_decide
-from tests import factories
+from tests import factories, helpers
 from tests import flow_helpers as flow
 from tests.helpers import (
     add_restoration_materials,
@@ -85,8 +84,7 @@ def other_company(db):
 
 def api(user) -> APIClient:
     client = APIClient()
-    token, _created = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {helpers.api_token(user)}")
     return client
 
 
@@ -207,9 +205,9 @@ def test_the_refusal_reaches_a_chinese_client_in_chinese_with_the_article(
 ):
     case = flow.file_restoration(company, [record], applicant)
     task = flow.open_task(case, "acceptance_check")
-    client = api(insider)
+    client = APIClient()
     client.credentials(
-        HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=insider).key}",
+        HTTP_AUTHORIZATION=f"Token {helpers.api_token(insider)}",
         HTTP_ACCEPT_LANGUAGE="zh-hans",
     )
 

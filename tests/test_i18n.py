@@ -15,13 +15,12 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.models import Case, Material
 from tests import factories
 from tests import flow_helpers as flow
-from tests.helpers import restorable_record
+from tests.helpers import api_token, restorable_record
 
 ROOT = Path(settings.BASE_DIR)
 CATALOGUE = ROOT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
@@ -43,8 +42,7 @@ def record(company, agency, platforms):
 
 def chinese_api(user) -> APIClient:
     client = APIClient(HTTP_ACCEPT_LANGUAGE="zh-hans")
-    token, _created = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

@@ -34,7 +34,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.models import (
@@ -50,7 +49,7 @@ from documents.codes import verification_code_new
 from documents.models import Letter
 from tests import factories
 from tests import flow_helpers as flow
-from tests.helpers import pdf_bytes, restorable_record
+from tests.helpers import api_token, pdf_bytes, restorable_record
 from workflows import services as route
 from workflows.models import Deadline
 
@@ -232,8 +231,7 @@ def api(world: World, role: str) -> APIClient:
     client = APIClient()
     user = world.users[role]
     if user is not None:
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

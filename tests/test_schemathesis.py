@@ -14,7 +14,6 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,12 +22,13 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cases.models import Role
+from cases.portal_services import api_token_create
 from config.wsgi import application
 from documents.codes import verification_code_new
 from documents.models import Letter
 from tests import factories
 from tests import flow_helpers as flow
-from tests.helpers import restorable_record
+from tests.helpers import api_token, restorable_record
 
 CHECKS = [
     not_a_server_error,
@@ -97,8 +97,9 @@ def known(db, company, agency, platforms, applicant, staff):
     return {"case": case.pk, "record": record.pk, "task": task.pk, "letter": letter.pk}
 
 
-def _with_known_ids(case, known: dict) -> None:
-    """Point about half of the generated ids at objects that exist."""
+def _with_known_ids(case, known: dict, caller) -> None:
+    """Point about half of the generated ids at objects that exist (an API token: one
+    of the caller's own, not the one the request is made with)."""
     params = case.path_parameters or {}
     path = case.operation.path
     for name, value in list(params.items()):
@@ -112,23 +113,24 @@ def _with_known_ids(case, known: dict) -> None:
             params[name] = known["record"]
         elif name == "id" and path.startswith("/api/v1/tasks/"):
             params[name] = known["task"]
+        elif name == "id" and path.startswith("/api/v1/auth/tokens/"):
+            params[name] = api_token_create(user=caller)[0].pk
 
 
 def _token(user) -> dict:
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"Authorization": f"Token {token.key}"}
+    return {"Authorization": f"Token {api_token(user)}"}
 
 
 @schema.parametrize()
 @EXAMPLES
 def test_the_api_as_an_entity(case, known, applicant):
-    _with_known_ids(case, known)
+    _with_known_ids(case, known, applicant)
     case.call_and_validate(headers=_token(applicant), checks=CHECKS)
 
 
 @schema.parametrize()
 @EXAMPLES
 def test_the_api_as_an_officer(case, known, staff, agency):
-    _with_known_ids(case, known)
     officer = factories.officer(Role.INTAKE, agency, "intake-szamr")
+    _with_known_ids(case, known, officer)
     case.call_and_validate(headers=_token(officer), checks=CHECKS)

@@ -12,6 +12,7 @@ import logging
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect
@@ -20,16 +21,17 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 from viewflow.workflow.models import Task
 
-from cases import policy
+from cases import policy, portal_services
 from cases import services as case_services
 from cases.errors import RedressError
 from cases.models import Case, Material, Role
+from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from workflows import selectors, services
 from workflows.forms import (
@@ -723,3 +725,36 @@ class EvidenceFileView(View):
 
 class EvidenceDownloadView(EvidenceFileView):
     as_attachment = True
+
+
+class ApiTokensView(WorkspaceMixin, TemplateView):
+    """The officer's own API tokens that still work; POST revokes one (``token``) or all."""
+
+    title = _("API tokens")
+    template_name = "workflows/api_tokens.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            tokens=list(api_tokens_of(self.request.user)[:100]),
+            token_hours=settings.REDRESS_API_TOKEN_HOURS,
+        )
+        return context
+
+    def post(self, request):
+        if request.POST.get("all"):
+            count = portal_services.api_tokens_revoke_all(
+                user=request.user, reason="revoked by the holder on the token page"
+            )
+            messages.success(
+                request,
+                ngettext("%(count)s token is revoked.", "%(count)s tokens are revoked.", count)
+                % {"count": count},
+            )
+        else:
+            token = api_token_of(request.user, request.POST.get("token"))
+            portal_services.api_token_revoke(token=token, by=request.user)
+            messages.success(
+                request, gettext("Token %(prefix)s… is revoked.") % {"prefix": token.prefix}
+            )
+        return redirect("workflows:api_tokens")

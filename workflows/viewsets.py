@@ -104,6 +104,9 @@ class Workspace(Application):
         workspace_view(views.EvidenceDownloadView.as_view()),
         name="evidence_download",
     )
+    api_tokens_path = path(
+        "api-tokens/", workspace_view(views.ApiTokensView.as_view()), name="api_tokens"
+    )
     task_claim_path = path(
         "tasks/<int:pk>/claim/", workspace_view(views.TaskClaimView.as_view()), name="task_claim"
     )

@@ -39,7 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "guardian",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens: hashed, expiring, one per login (our model: cases.ApiToken)
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP: 'self')
@@ -143,6 +143,32 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_LOCKOUT_CALLABLE = "config.api.lockout_response"
+# A refused attempt checks no password, so it is no guess: it neither counts as a failure
+# nor prolongs a lockout (an officer who retries behind a throttled address is not pushed
+# into a lockout of their own username).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Every failure is logged with its address and time (the admin shows them): the address
+# throttle below counts them across usernames.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_HANDLER = "config.logins.LoginThrottleHandler"
+# Password spraying (one guess each for many usernames) never reaches the per-username
+# limit: REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT failures from one address, whatever the
+# usernames, within REDRESS_LOGIN_ADDRESS_WINDOW_MINUTES throttle that address (429) until
+# the oldest of them leaves the window. A short sliding window, not a lockout: an attacker
+# behind an office's shared (NAT) address holds the office back only while the attack
+# lasts, plus at most one window. See docs/decisions/0011.
+REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("REDRESS_LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+REDRESS_LOGIN_ADDRESS_WINDOW = datetime.timedelta(
+    minutes=env_int("REDRESS_LOGIN_ADDRESS_WINDOW_MINUTES", 15)
+)
+# Password reset requests (viewflow's /accounts/password_reset/), counted in the database:
+# per address and per e-mail address typed (whether or not an account has it, so that the
+# answer says nothing about which accounts exist).
+REDRESS_PASSWORD_RESET_ADDRESS_LIMIT = env_int("REDRESS_PASSWORD_RESET_ADDRESS_LIMIT", 10)
+REDRESS_PASSWORD_RESET_EMAIL_LIMIT = env_int("REDRESS_PASSWORD_RESET_EMAIL_LIMIT", 3)
+REDRESS_PASSWORD_RESET_WINDOW = datetime.timedelta(
+    minutes=env_int("REDRESS_PASSWORD_RESET_WINDOW_MINUTES", 60)
+)
 # The client's address is REMOTE_ADDR unless REDRESS_TRUSTED_PROXY_COUNT proxies (that
 # overwrite X-Forwarded-For) stand in front: a header a client can set never decides it.
 REDRESS_TRUSTED_PROXY_COUNT = env_int("REDRESS_TRUSTED_PROXY_COUNT", 0)
@@ -274,7 +300,7 @@ REST_FRAMEWORK = {
     # Token first: an unauthenticated call gets 401 with WWW-Authenticate, not 403.
     # Session calls (the browsable docs) still need the CSRF token for unsafe methods.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -286,6 +312,22 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
+}
+# API tokens (django-rest-knox): a new token for every login, stored as a SHA-512 hash,
+# valid for REDRESS_API_TOKEN_HOURS from the login (no sliding renewal: a stolen token
+# dies on time). Revoked on logout, on a new password and on signing out of the web pages.
+KNOX_TOKEN_MODEL = "cases.ApiToken"  # noqa: S105 - a model name
+# knox's own migrations would create its token table although our model replaces it:
+# unused, and with a foreign key to the users that makes PostgreSQL refuse to flush them.
+MIGRATION_MODULES = {"knox": None}
+REDRESS_API_TOKEN_HOURS = env_int("REDRESS_API_TOKEN_HOURS", 10)
+if REDRESS_API_TOKEN_HOURS < 1:
+    raise ImproperlyConfigured("REDRESS_API_TOKEN_HOURS must be at least 1.")
+REST_KNOX = {
+    "TOKEN_TTL": datetime.timedelta(hours=REDRESS_API_TOKEN_HOURS),
+    "AUTO_REFRESH": False,
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Redress API",
