@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from cases import policy, selectors, services
 from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
 from cases.identifiers import subject_code_identify
+from cases.ids import id_parse
 from cases.models import (
     Case,
     CaseEvent,
@@ -33,14 +34,11 @@ from cases.models import (
     Publication,
     Record,
 )
-from config.api import ErrorSerializer
+from config.api import ErrorSerializer, IdField
 from documents.models import Letter
 from workflows import services as route
 from workflows.models import ClockEntry, Deadline
 
-# Ids are positive 64-bit integers: anything else is refused as input, never sent to the
-# database (PostgreSQL would reject an out-of-range number with an error).
-ID_LIMITS = {"min_value": 1, "max_value": 2**63 - 1}
 IDEMPOTENCY_KEY_MAX = 64
 
 # --- serializers ---------------------------------------------------------------------------
@@ -278,9 +276,7 @@ def subject_code_checked(value: str) -> str:
 class CaseCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Case.Kind.choices)
     subject_code = serializers.CharField(max_length=18)
-    record_ids = serializers.ListField(
-        child=serializers.IntegerField(**ID_LIMITS), min_length=1, max_length=100
-    )
+    record_ids = serializers.ListField(child=IdField(), min_length=1, max_length=100)
     grounds = serializers.CharField(max_length=10_000)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
 
@@ -288,7 +284,7 @@ class CaseCreateSerializer(serializers.Serializer):
 class EvidenceUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="PDF, PNG or JPEG (decided by the content).")
     material = serializers.ChoiceField(choices=Material.choices, default=Material.OTHER)
-    record = serializers.IntegerField(required=False, **ID_LIMITS)
+    record = IdField(required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
@@ -397,11 +393,8 @@ class RecordViewSet(viewsets.ReadOnlyModelViewSet):
 
 def _id_or_404(value) -> int:
     """A path id as an int; anything malformed or out of range is simply not found."""
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None
-    if not ID_LIMITS["min_value"] <= pk <= ID_LIMITS["max_value"]:
+    pk = id_parse(value)
+    if pk is None:
         raise Http404("Not found.")
     return pk
 

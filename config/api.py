@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from cases.errors import RedressError
+from cases.ids import ID_LIMITS, whole_number
 
 
 def locked_out_message() -> str:
@@ -39,6 +40,28 @@ class NoCountPagination(CursorPagination):
     max_page_size = 200
     page_size_query_param = "page_size"
     ordering = "-id"
+
+
+# --- input fields --------------------------------------------------------------------------
+
+
+class IdField(serializers.IntegerField):
+    """An id in a body: a JSON integer or a string of ASCII digits, 1 to 2**63-1.
+
+    DRF's ``IntegerField`` reads ``"٣"`` as 3 (Python's ``int()``); an id here is written
+    in ASCII digits or it is invalid (``cases.ids``).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**ID_LIMITS, **kwargs})
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        number = whole_number(data)
+        if number is None:
+            self.fail("invalid")
+        return number
 
 
 # --- errors --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from cases.errors import RedressError
+from cases.ids import id_parse
 from cases.models import Platform, Publication
 from notifications import signing
 from notifications.models import Message, Notification, WebhookReceipt
@@ -124,10 +125,16 @@ class NotificationsView(View):
     def post(self, request):
         if not request.user.is_authenticated:
             return error(401, "not_authenticated", _("Sign in first."))
-        ids = request.POST.getlist("id")
+        ids = [id_parse(i) for i in request.POST.getlist("id")]
+        if None in ids:
+            return error(
+                400,
+                "invalid_input",
+                _("Nothing was marked read: a notification number is not valid."),
+                field="id",
+            )
         mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
         if ids:
-            # Only ids a database integer can hold: anything else names nothing.
-            mine = mine.filter(pk__in=[int(i) for i in ids if i.isdigit() and len(i) < 19])
+            mine = mine.filter(pk__in=ids)
         marked = mine.update(read_at=timezone.now())
         return JsonResponse({"marked_read": marked})

@@ -9,21 +9,20 @@ auditor (who holds no step's role) can read a task but never take or do it.
 from __future__ import annotations
 
 from django.db.models import Q
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
 
 from cases.errors import InvalidInput, NotPermitted
+from cases.ids import ID_MAX, ID_MIN, IdFormField, id_parse
 from cases.models import Case, Evidence, Material
+from config.api import IdField
 from workflows import selectors
 from workflows import services as route
-
-ID_LIMITS = {"min_value": 1, "max_value": 2**63 - 1}
 
 # The decisions each step takes (evidence_review decides through ``recommendation``).
 STEP_DECISIONS = {
@@ -60,7 +59,7 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class ReviewSerializer(serializers.Serializer):
-    evidence = serializers.IntegerField(**ID_LIMITS)
+    evidence = IdField()
     outcome = serializers.ChoiceField(choices=Evidence.Outcome.choices[1:])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
@@ -77,13 +76,8 @@ class RecordKeyedField(serializers.DictField):
         value = super().to_internal_value(data)
         keyed = {}
         for key, item in value.items():
-            try:
-                record_id = int(key)
-            except (TypeError, ValueError):
-                raise serializers.ValidationError(
-                    _("%(key)s is not a record id.") % {"key": repr(key)}
-                ) from None
-            if not ID_LIMITS["min_value"] <= record_id <= ID_LIMITS["max_value"]:
+            record_id = id_parse(key)
+            if record_id is None:
                 raise serializers.ValidationError(
                     _("%(key)s is not a record id.") % {"key": repr(key)}
                 )
@@ -117,15 +111,20 @@ class TaskCompleteSerializer(serializers.Serializer):
     corrections = RecordKeyedField(child=serializers.CharField(max_length=5000), required=False)
 
 
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": ID_MIN, "maximum": ID_MAX})
+class IdFilter(filters.Filter):
+    """Filter by an id: ASCII digits, 1 to 2**63-1; anything else is refused with 400."""
+
+    field_class = IdFormField
+
+
 class TaskFilter(filters.FilterSet):
     box = filters.ChoiceFilter(
         choices=[("inbox", "inbox"), ("queue", "queue")],
         method="filter_box",
         label="inbox (assigned to me) or queue (I may claim); both when absent",
     )
-    case = filters.NumberFilter(
-        field_name="process__case__id", min_value=1, max_value=2**63 - 1, label="Case id"
-    )
+    case = IdFilter(field_name="process__case__id", label="The case's id: the tasks of that case")
 
     class Meta:
         model = Task
@@ -162,13 +161,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
 
     def get_object(self):
-        pk = self.kwargs["pk"]
-        try:
-            if not ID_LIMITS["min_value"] <= int(pk) <= ID_LIMITS["max_value"]:
-                raise Http404("No such task.")
-        except (TypeError, ValueError):
-            raise Http404("No such task.") from None
-        return selectors.task_for_officer(self.request.user, pk)
+        return selectors.task_for_officer(self.request.user, self.kwargs["pk"])
 
     def _shown(self, task: Task) -> dict:
         """The task as it stands now, with its case's running due date."""

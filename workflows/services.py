@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import policy, services
 from cases.errors import InvalidInput, NotPermitted, WrongState
+from cases.ids import id_parse
 from cases.models import Case, Publication, Role
 from workflows import clock
 from workflows.calendar import recompute_cause_text
@@ -49,10 +51,11 @@ def case_file(**kwargs) -> Case:
 
 def task_get(task_id) -> Task:
     """A task by id; a malformed or unknown id is a clear error, not a crash."""
-    try:
-        pk = int(task_id)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{task_id!r} is not a task number.", field="task") from None
+    pk = id_parse(task_id)
+    if pk is None:
+        raise InvalidInput(
+            _("%(value)s is not a task number.") % {"value": repr(task_id)}, field="task"
+        )
     task = Task.objects.filter(pk=pk).select_related("process", "owner").first()
     if task is None:
         raise NotPermitted("No such task.", code="not_found")

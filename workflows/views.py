@@ -26,6 +26,7 @@ from django.views.generic import TemplateView
 from viewflow.workflow.models import Task
 
 from cases.errors import RedressError
+from cases.ids import ID_MAX, whole_number
 from cases.models import Case, Material, Role
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from workflows import selectors, services
@@ -142,10 +143,9 @@ class SlicePage:
 
 def page_of(queryset, request, size: int = PAGE_SIZE) -> SlicePage:
     """Fetch one page plus one row: a COUNT over a permission-filtered list is not cheap."""
-    try:
-        number = max(int(request.GET.get("page", 1)), 1)
-    except (TypeError, ValueError):
-        number = 1
+    # A page number that is not one (or so far that its offset would not fit the
+    # database's integer) shows the first page.
+    number = whole_number(request.GET.get("page"), minimum=1, maximum=ID_MAX // (size + 1)) or 1
     start = (number - 1) * size
     rows = list(queryset[start : start + size + 1])
     return SlicePage(rows=rows[:size], number=number, has_next=len(rows) > size)
