@@ -9,7 +9,12 @@ says what the code accepts.
 
 from __future__ import annotations
 
+import datetime
+import json
+import time
+
 import pytest
+import urllib3
 from django.test import Client
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
@@ -17,11 +22,13 @@ from rest_framework.test import APIClient
 
 from cases.errors import InvalidInput
 from cases.ids import id_parse, whole_number
-from cases.models import Case, Role
-from notifications.models import Notification
+from cases.models import Case, Publication, Role
+from notifications import signing
+from notifications.models import Notification, WebhookReceipt, WebhookSignature
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import restorable_record
+from tests.receiver import WebhookReceiver
 from workflows import services as route
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -209,3 +216,221 @@ def test_a_supervisor_cannot_name_an_officer_in_another_scripts_digits(filed, st
 
     task.refresh_from_db()
     assert task.owner_id is None
+
+
+# --- 10: a platform's acknowledgement is accepted once ---------------------------------------
+
+ACK_URL = "/api/v1/platforms/{code}/acknowledgements/"
+SECRET = "s3cret-creditchina-0123456789"
+
+
+def signed_call(platform, body: dict, *, key: str, version: str = "v1", at=None) -> dict:
+    """What a platform sends: the body's bytes and its signed headers."""
+    content = json.dumps(body).encode()
+    newer = {"version": version} if version != "v1" else {}  # v1 is what platforms send today
+    headers = signing.signed_headers(
+        SECRET,
+        content,
+        idempotency_key=key,
+        now=at if at is not None else time.time(),
+        **newer,
+    )
+    return {"content": content, "headers": headers}
+
+
+def post_call(client, platform, call: dict, *, key: str | None = None):
+    """POST ``call`` as captured, optionally under another ``Idempotency-Key``."""
+    headers = {k: v for k, v in call["headers"].items() if k != "Content-Type"}
+    if key is not None:
+        headers[signing.IDEMPOTENCY_HEADER] = key
+    return client.post(
+        ACK_URL.format(code=platform.code),
+        data=call["content"],
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+@pytest.fixture
+def creditchina(platforms):
+    platform = platforms[0]
+    platform.webhook_secret = SECRET
+    platform.save(update_fields=["webhook_secret"])
+    return platform
+
+
+def approved_to_removal(case, staff) -> Case:
+    """An accepted case reviewed, signed and its decision letter served: removal asked."""
+    flow.review(case, staff["case_officer"], flow.APPROVED)
+    flow.sign(case, staff["signer"], flow.APPROVED)
+    case = flow.worker_renders_letters(case)
+    assert case.status == Case.Status.REMOVAL
+    return case
+
+
+def test_an_early_acknowledgement_replayed_under_a_new_key_after_the_request_is_refused(
+    client, company, record, applicant, staff, creditchina
+):
+    """The platform's signed 'withdrawn' was refused while the record was only disputed;
+    whoever captured it cannot make it count once the withdrawal is asked for."""
+    case = flow.file_objection(company, [record], applicant)
+    flow.accept(case, staff["intake"])
+    publication = record.publications.get(platform=creditchina)
+    early = signed_call(creditchina, {"publication": publication.pk}, key="cc-early")
+    assert post_call(client, creditchina, early).json()["code"] == "no_withdrawal_requested"
+    approved_to_removal(case, staff)
+    publication.refresh_from_db()
+    assert publication.status == Publication.Status.WITHDRAWAL_REQUESTED
+
+    replayed = post_call(client, creditchina, early, key="cc-replayed")
+
+    assert replayed.status_code == 409
+    assert replayed.json()["code"] == "replayed"
+    publication.refresh_from_db()
+    assert publication.status == Publication.Status.WITHDRAWAL_REQUESTED
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_an_accepted_acknowledgement_replayed_under_a_new_key_is_refused(
+    client, company, record, applicant, staff, creditchina
+):
+    case = flow.file_restoration(company, [record], applicant)
+    flow.accept(case, staff["intake"])
+    case = approved_to_removal(case, staff)
+    publication = record.publications.get(platform=creditchina)
+    call = signed_call(creditchina, {"publication": publication.pk}, key="cc-1")
+    assert post_call(client, creditchina, call).status_code == 200
+    events = case.events.count()
+
+    for key in ("cc-2", "cc-1"):
+        again = post_call(client, creditchina, call, key=key)
+        assert again.status_code == 409, key
+        assert again.json() == {
+            "code": "replayed",
+            "message": "This call was already received; nothing changed.",
+        }
+
+    assert list(WebhookReceipt.objects.values_list("idempotency_key", flat=True)) == ["cc-1"]
+    assert case.events.count() == events
+
+
+@pytest.fixture
+def removal(company, record, applicant, staff, creditchina) -> Case:
+    case = flow.file_restoration(company, [record], applicant)
+    flow.accept(case, staff["intake"])
+    return approved_to_removal(case, staff)
+
+
+def test_a_v2_acknowledgement_signs_its_key_so_another_key_does_not_verify(
+    client, removal, record, creditchina
+):
+    publication = record.publications.get(platform=creditchina)
+    call = signed_call(creditchina, {"publication": publication.pk}, key="cc-v2", version="v2")
+    assert call["headers"][signing.SIGNATURE_HEADER].startswith("v2=")
+
+    forged = post_call(client, creditchina, call, key="cc-other")
+    accepted = post_call(client, creditchina, call)
+
+    assert forged.status_code == 401
+    assert forged.json()["message"] == (
+        "Refused: the signature does not match the body, timestamp and Idempotency-Key."
+    )
+    assert accepted.status_code == 200
+    assert accepted.json() == {"status": "withdrawn", "publication": publication.pk}
+    assert list(WebhookReceipt.objects.values_list("idempotency_key", flat=True)) == ["cc-v2"]
+
+
+def test_v1_acknowledgements_can_be_turned_off_once_every_platform_signs_v2(
+    client, removal, record, creditchina, settings
+):
+    settings.REDRESS_WEBHOOK_ACCEPT_V1 = False
+    publication = record.publications.get(platform=creditchina)
+
+    v1 = post_call(
+        client, creditchina, signed_call(creditchina, {"publication": publication.pk}, key="a")
+    )
+    v2 = post_call(
+        client,
+        creditchina,
+        signed_call(creditchina, {"publication": publication.pk}, key="b", version="v2"),
+    )
+
+    assert v1.status_code == 401
+    assert v1.json()["message"] == "Refused: v1 signatures are no longer accepted: sign with v2."
+    assert v2.status_code == 200
+
+
+def test_a_server_error_does_not_spend_the_signature(
+    client, removal, record, creditchina, monkeypatch
+):
+    """The platform may send the very same call again after our 500."""
+    from workflows import services as route_services
+
+    publication = record.publications.get(platform=creditchina)
+    call = signed_call(creditchina, {"publication": publication.pk}, key="cc-1")
+    real = route_services.platform_acknowledge
+
+    def crash(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(route_services, "platform_acknowledge", crash)
+    with pytest.raises(RuntimeError):
+        post_call(client, creditchina, call)
+    monkeypatch.setattr(route_services, "platform_acknowledge", real)
+
+    assert not WebhookSignature.objects.exists()
+    assert post_call(client, creditchina, call).status_code == 200
+
+
+def test_signatures_are_forgotten_once_no_call_with_them_could_verify(
+    client, removal, record, creditchina
+):
+    old = WebhookSignature.objects.create(
+        platform=creditchina,
+        signature="v1=" + "0" * 64,
+        signed_at=datetime.datetime.now(datetime.UTC) - datetime.timedelta(hours=1),
+    )
+    publication = record.publications.get(platform=creditchina)
+
+    post_call(
+        client, creditchina, signed_call(creditchina, {"publication": publication.pk}, key="k")
+    )
+
+    assert not WebhookSignature.objects.filter(pk=old.pk).exists()
+    assert WebhookSignature.objects.count() == 1
+
+
+def test_the_reference_receiver_refuses_a_call_resent_under_a_new_key():
+    """What a platform does with our v1 webhooks: the key is signed inside the body."""
+    http = urllib3.PoolManager(retries=False)
+    body = json.dumps({"action": "record_withdrawal_requested", "idempotency_key": "a"}).encode()
+    with WebhookReceiver("k") as receiver:
+        headers = signing.signed_headers("k", body, idempotency_key="a")
+
+        def post(**changes) -> int:
+            sent = {**headers, **changes}
+            return http.request("POST", receiver.url, body=body, headers=sent).status
+
+        assert post() == 200
+        assert post() == 200  # the same call again: a duplicate, processed once
+        assert post(**{signing.IDEMPOTENCY_HEADER: "b"}) == 400  # not the key it signed
+
+    assert receiver.processed == ["a"]
+    assert [r.verdict for r in receiver.requests] == [
+        "processed",
+        "duplicate",
+        "key differs from body",
+    ]
+
+
+def test_the_reference_receiver_refuses_a_signature_seen_under_another_key():
+    """A body without the key (an older sender): the signature itself is remembered."""
+    http = urllib3.PoolManager(retries=False)
+    body = b'{"action": "record_disputed"}'
+    with WebhookReceiver("k") as receiver:
+        headers = signing.signed_headers("k", body, idempotency_key="a")
+        assert http.request("POST", receiver.url, body=body, headers=headers).status == 200
+        replay = {**headers, signing.IDEMPOTENCY_HEADER: "b"}
+        assert http.request("POST", receiver.url, body=body, headers=replay).status == 409
+
+    assert receiver.processed == ["a"]
