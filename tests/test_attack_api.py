@@ -434,3 +434,79 @@ def test_the_reference_receiver_refuses_a_signature_seen_under_another_key():
         assert http.request("POST", receiver.url, body=body, headers=replay).status == 409
 
     assert receiver.processed == ["a"]
+
+
+# --- 13: a closed task is 409 before anyone's eligibility ------------------------------------
+
+
+@pytest.fixture
+def accepted(filed, staff) -> Case:
+    flow.accept(filed, staff["intake"])
+    flow.review(filed, staff["case_officer"], flow.APPROVED)
+    return filed
+
+
+def test_a_second_completion_of_a_single_signer_sign_off_is_409_task_closed(accepted, staff):
+    client = api(staff["signer"])
+    task = flow.open_task(accepted, "sign_off")
+    assert client.post(f"/api/v1/tasks/{task.pk}/claim/").status_code == 200
+    body = {"decision": "approved", "reasons": "The fine was paid."}
+    assert client.post(f"/api/v1/tasks/{task.pk}/complete/", body, format="json").status_code == 200
+
+    again = client.post(f"/api/v1/tasks/{task.pk}/complete/", body, format="json")
+
+    assert again.status_code == 409
+    assert again.json() == {
+        "code": "task_closed",
+        "message": f"Task {task.pk} is done: it cannot be completed.",
+    }
+    assert accepted.signatures.count() == 1
+
+
+def test_claiming_a_done_task_is_409_task_closed_not_already_claimed(filed, staff, agency):
+    task = flow.claim(filed, "acceptance_check", staff["intake"])
+    route.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
+    colleague = factories.officer(Role.INTAKE, agency, "intake-2")
+
+    for user in (staff["intake"], colleague):
+        response = api(user).post(f"/api/v1/tasks/{task.pk}/claim/")
+        assert response.status_code == 409
+        assert response.json() == {
+            "code": "task_closed",
+            "message": f"Task {task.pk} is done: it cannot be claimed.",
+        }
+
+
+def test_a_cancelled_task_is_409_task_closed_even_for_someone_not_eligible(
+    filed, applicant, staff, agency
+):
+    task = flow.open_task(filed, "acceptance_check")
+    route.case_withdraw(case=filed, applicant=applicant, reason="Paid elsewhere.")
+    auditor = factories.officer(Role.AUDITOR, agency, "auditor-szamr")
+    task.refresh_from_db()
+    assert task.status == "CANCELED"
+
+    for user in (staff["intake"], auditor, staff["signer"]):
+        client = api(user)
+        complete = client.post(
+            f"/api/v1/tasks/{task.pk}/complete/", {"decision": "accept"}, format="json"
+        )
+        claim = client.post(f"/api/v1/tasks/{task.pk}/claim/")
+        assert (complete.status_code, complete.json()["code"]) == (409, "task_closed"), user
+        assert (
+            complete.json()["message"] == f"Task {task.pk} was cancelled: it cannot be completed."
+        )
+        assert (claim.status_code, claim.json()["code"]) == (409, "task_closed"), user
+
+
+def test_the_workspace_says_a_done_task_is_closed_before_judging_the_form(accepted, staff):
+    client = signed_in(staff["signer"])
+    task = flow.claim(accepted, "sign_off", staff["signer"])
+    route.task_complete(
+        task=task, user=staff["signer"], data={"decision": "approved", "reasons": "Paid."}
+    )
+
+    response = client.post(reverse("workflows:task_complete", args=[task.pk]), {})
+
+    assert response.status_code == 409
+    assert f"Task {task.pk} is done: it cannot be completed." in response.content.decode()

@@ -180,7 +180,8 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=None, responses={200: TaskSerializer}, parameters=[TASK_ID])
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        """Take an unassigned task (409 ``already_claimed`` if someone has it)."""
+        """Take an unassigned task (409 ``already_claimed`` if someone has it,
+        ``task_closed`` if it is done or cancelled)."""
         task = route.task_claim(task=self.get_object(), user=request.user)
         return Response(self._shown(task))
 
@@ -196,8 +197,10 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        """Do the step with the person's decision (claim the task first)."""
+        """Do the step with the person's decision (claim the task first). A task already
+        done or cancelled is 409 ``task_closed``, whoever asks."""
         task = self.get_object()
+        route.task_ensure_open(task)
         node = task.flow_task
         reason = node.ineligibility(request.user, task) if hasattr(node, "ineligibility") else None
         if reason:  # e.g. an auditor: nothing they send is looked at

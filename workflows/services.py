@@ -31,6 +31,9 @@ from workflows.models import Deadline
 from workflows.nodes import DeadlineMoment, RoleView, case_of
 
 OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+# Nothing more happens to a task in these: done, cancelled (the case was withdrawn or
+# moved on), or replaced by a revived copy.
+CLOSED_TASK_STATUSES = (STATUS.DONE, STATUS.CANCELED, STATUS.REVIVED)
 BUSY_MESSAGE = "Someone else is working on this case at this moment; try again in a few seconds."
 
 
@@ -73,12 +76,38 @@ def _locked(task: Task):
     return task.flow_task.flow_class.lock(task.process_id)
 
 
+def task_ensure_open(task: Task, *, to: str = "complete") -> None:
+    """Raise WrongState ``task_closed`` (409) if ``task`` is done or cancelled.
+
+    Checked before who is asking: whoever repeats an action on a closed task is told
+    that it is closed, not whether they could have done it (``to`` is "complete" or
+    "claim", for the message).
+    """
+    if task.status not in CLOSED_TASK_STATUSES:
+        return
+    done = task.status == STATUS.DONE
+    if to == "claim":
+        message = (
+            _("Task %(task)s is done: it cannot be claimed.")
+            if done
+            else _("Task %(task)s was cancelled: it cannot be claimed.")
+        )
+    else:
+        message = (
+            _("Task %(task)s is done: it cannot be completed.")
+            if done
+            else _("Task %(task)s was cancelled: it cannot be completed.")
+        )
+    raise WrongState(message % {"task": task.pk}, code="task_closed")
+
+
 def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
     """Take an unassigned task. Of two people claiming at once, exactly one gets it."""
     node = _human_node(task)
     try:
         with _locked(task), transaction.atomic():
             task.refresh_from_db()
+            task_ensure_open(task, to="claim")
             if task.status != STATUS.NEW or task.owner_id is not None:
                 owner = task.owner.get_username() if task.owner_id else "nobody"
                 raise WrongState(
@@ -124,12 +153,13 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
     try:
         with _locked(task), transaction.atomic():
             task.refresh_from_db()
+            task_ensure_open(task)
             if task.status == STATUS.NEW and task.owner_id is None:
                 raise NotPermitted("Claim the task before completing it.", code="not_owner")
             if task.status not in (STATUS.ASSIGNED, STATUS.STARTED):
                 raise WrongState(
                     f"Task {task.pk} is {task.status.lower()}: it cannot be completed.",
-                    code="task_closed" if task.status == STATUS.DONE else "wrong_state",
+                    code="wrong_state",
                 )
             if task.owner_id != user.pk:
                 raise NotPermitted(

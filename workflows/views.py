@@ -576,6 +576,11 @@ class TaskCompleteView(TaskActionView):
         if form is None:
             raise Http404("This step is done by the system.")
         page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        try:
+            services.task_ensure_open(task)  # a closed task: say so before judging the form
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status)
         if not form.is_valid():
             messages.error(request, gettext("Check the highlighted fields."))
             return page.render_case(case, status=400, bound_task=task, bound_form=form)
