@@ -390,13 +390,16 @@ def link_request(request):
                 exc.message,
             )
             return page(request, "portal/link_request.html", {"form": form}, nav="link", status=400)
+        # The code the person typed, never the subject's name: the answer must not
+        # tell whether any agency lists this subject.
         messages.success(
             request,
             gettext(
-                "Your request to act for %(subject)s was received. You will see the subject's "
-                "records once an officer (or a confirmed colleague) confirms it."
+                "Your request to act for %(code)s was received. An officer of an agency that "
+                "lists this subject (or a confirmed colleague) will check your proof; you "
+                "will see the subject's records once it is confirmed."
             )
-            % {"subject": created.subject.name},
+            % {"code": created.subject.code},
         )
         return redirect("portal:index")
     status = 400 if form.errors else 200

@@ -11,23 +11,29 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import time
 
 import pytest
 import urllib3
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from cases.errors import InvalidInput
+from cases import portal_services
+from cases.errors import InvalidIdentifier, InvalidInput, NotPermitted
+from cases.identifiers import make_uscc, validate_uscc
 from cases.ids import id_parse, whole_number
-from cases.models import Case, Publication, Role
+from cases.imports import import_records
+from cases.models import Case, Publication, RepresentationRequest, Role, Subject
 from notifications import signing
 from notifications.models import Notification, WebhookReceipt, WebhookSignature
 from tests import factories
 from tests import flow_helpers as flow
-from tests.helpers import restorable_record
+from tests.helpers import pdf_bytes, restorable_record
 from tests.receiver import WebhookReceiver
 from workflows import services as route
 
@@ -510,3 +516,160 @@ def test_the_workspace_says_a_done_task_is_closed_before_judging_the_form(accept
 
     assert response.status_code == 409
     assert f"Task {task.pk} is done: it cannot be completed." in response.content.decode()
+
+
+# --- 11: proving a link does not tell who is listed ---------------------------------------------
+
+
+@pytest.fixture
+def proofs_store(tmp_path, monkeypatch):
+    storage = RepresentationRequest._meta.get_field("proof").storage
+    monkeypatch.setattr(storage, "location", str(tmp_path))
+
+
+def unlisted_code() -> str:
+    """A valid USCC no agency lists and Redress has never seen."""
+    return make_uscc(org_body="MA5GUNL1")
+
+
+def link_request(client, code: str, kind: str = "legal"):
+    proof = SimpleUploadedFile("authorisation.pdf", pdf_bytes("authorisation"), "application/pdf")
+    return client.post(
+        reverse("portal:link_request"),
+        {"kind": kind, "code": code, "proof": proof, "note": "Legal representative"},
+        follow=True,
+    )
+
+
+def seen_by_the_person(response, code: str) -> str:
+    """The page a person lands on, with the code they typed and the CSRF token blanked."""
+    page = response.content.decode().replace(code, "<CODE>")
+    return re.sub(r'name="csrfmiddlewaretoken" value="\w+"', 'name="csrfmiddlewaretoken"', page)
+
+
+def test_the_answer_to_a_well_formed_code_is_the_same_whether_or_not_it_is_listed(
+    proofs_store, company, record
+):
+    listed, unlisted = company.code, unlisted_code()
+    first, second = factories.UserFactory(username="li-ming"), factories.UserFactory(username="x")
+
+    on_listed = link_request(signed_in(first), listed)
+    on_unlisted = link_request(signed_in(second), unlisted)
+
+    assert [r.status_code for r in (on_listed, on_unlisted)] == [200, 200]
+    assert on_listed.redirect_chain == on_unlisted.redirect_chain == [("/portal/", 302)]
+    page = seen_by_the_person(on_listed, listed)
+    assert page.replace("li-ming", "x") == seen_by_the_person(on_unlisted, unlisted)
+    assert "Your request to act for <CODE> was received." in page
+    assert company.name not in page
+    assert "Waiting for confirmation" in page
+
+
+def test_asking_again_gets_the_same_answer_whether_or_not_the_code_is_listed(
+    proofs_store, company, record
+):
+    client = signed_in(factories.UserFactory(username="li-ming"))
+    answers = []
+    for code in (company.code, unlisted_code()):
+        link_request(client, code)
+        again = link_request(client, code)
+        answers.append((again.status_code, seen_by_the_person(again, code)))
+
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 400
+    assert "Your request for this subject is waiting for confirmation." in answers[0][1]
+
+
+def test_an_officer_trying_codes_gets_the_same_refusal_for_any_well_formed_code(
+    proofs_store, company, record, other_agency
+):
+    """The portal keeps officers out; the service, which other callers may use, does not
+    tell them who is listed either."""
+    officer = factories.officer(Role.INTAKE, other_agency, "intake-gzamr")
+    refusals = []
+    for code in (company.code, unlisted_code()):
+        upload = SimpleUploadedFile("authorisation.pdf", pdf_bytes(), "application/pdf")
+        with pytest.raises(NotPermitted) as refused:
+            portal_services.representation_request(
+                user=officer, code=code, upload=upload, kind="legal"
+            )
+        refusals.append((refused.value.code, refused.value.message))
+
+    assert (
+        refusals[0]
+        == refusals[1]
+        == (
+            "officer",
+            "Officers cannot represent subjects: use a separate account for that.",
+        )
+    )
+
+
+def test_a_malformed_code_still_names_the_wrong_character(proofs_store, company, record):
+    client = signed_in(factories.UserFactory(username="li-ming"))
+    code = unlisted_code()
+    wrong = code[:17] + ("1" if code[17] != "1" else "2")
+    with pytest.raises(InvalidIdentifier) as expected:
+        validate_uscc(wrong)
+
+    response = link_request(client, wrong)
+
+    assert response.status_code == 400
+    assert escape(expected.value.message) in response.content.decode()
+    assert not RepresentationRequest.objects.exists()
+    assert not Subject.objects.filter(code=code).exists()
+
+
+def test_a_request_for_an_unlisted_subject_waits_unseen_until_an_agency_lists_it(
+    proofs_store, agency, tmp_path
+):
+    code = unlisted_code()
+    person = factories.UserFactory(username="li-ming")
+    intake = factories.officer(Role.INTAKE, agency)
+    link_request(signed_in(person), code)
+    request = RepresentationRequest.objects.get(user=person)
+    assert request.status == RepresentationRequest.Status.PENDING
+    officers_page = reverse("portal:officer_representations")
+    assert "li-ming" not in signed_in(intake).get(officers_page).content.decode()
+    assert (
+        signed_in(intake).get(reverse("portal:representation_proof", args=[request.pk])).status_code
+        == 404
+    )
+
+    sheet = tmp_path / "records.csv"
+    sheet.write_text(
+        "list_type,subject_code,subject_name,decision_no,legal_basis,severity,listed_on,"
+        "penalty_type\n"
+        f"penalty_publication,{code},深圳市后来列入有限公司,深市监罚〔2025〕9号,,general,"
+        "2025-01-06,fine\n",
+        encoding="utf-8",
+    )
+    report = import_records(sheet, agency=agency, today=datetime.date(2026, 1, 1))
+    assert not report.errors
+
+    page = signed_in(intake).get(officers_page).content.decode()
+    assert "li-ming" in page and "深圳市后来列入有限公司" in page
+    assert Subject.objects.get(code=code).name == "深圳市后来列入有限公司"
+
+
+def test_the_api_answers_a_code_not_yours_as_it_answers_a_code_nobody_has(
+    applicant, company, record, agency, platforms
+):
+    """The existing rule, pinned next to the portal's: filing for someone else's subject
+    or for one nobody knows gets one answer, and so does a records filter."""
+    other = factories.SubjectFactory(name="广州示例贸易有限公司")
+    restorable_record(other, agency, platforms)
+    client = api(applicant)
+
+    def file_for(code):
+        body = {"kind": "restoration", "subject_code": code, "record_ids": [record.pk]}
+        return client.post("/api/v1/cases/", {**body, "grounds": "Paid."}, format="json")
+
+    theirs, nobodys = file_for(other.code), file_for(unlisted_code())
+    assert (theirs.status_code, theirs.json()) == (nobodys.status_code, nobodys.json())
+    assert theirs.json()["field"] == "subject_code"
+    filtered = [
+        client.get("/api/v1/records/", {"subject_code": code}).json()
+        for code in (other.code, unlisted_code())
+    ]
+    assert filtered[0] == filtered[1] == {"next": None, "previous": None, "results": []}
