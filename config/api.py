@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -34,12 +35,48 @@ def locked_out_message() -> str:
 
 
 class NoCountPagination(CursorPagination):
-    """Cursor pages: no COUNT over a permission-filtered list, stable under inserts."""
+    """Cursor pages: no COUNT over a permission-filtered list, stable under inserts.
+
+    ``page_size`` is a whole number from 1 to 200 or absent (50); anything else is
+    refused with 400 rather than quietly replaced, as the schema says.
+    """
 
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
     ordering = "-id"
+
+    def get_page_size(self, request):
+        if self.page_size_query_param not in request.query_params:
+            return self.page_size
+        raw = request.query_params[self.page_size_query_param]
+        size = whole_number(raw, minimum=1, maximum=self.max_page_size)
+        if size is None:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        _("The page size is a whole number from 1 to %(max)s.")
+                        % {"max": self.max_page_size}
+                    ]
+                }
+            )
+        return size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+                parameter["description"] = (
+                    f"Results per page, from 1 to {self.max_page_size} "
+                    f"(default {self.page_size}); anything else is refused with 400."
+                )
+        return parameters
 
 
 # --- input fields --------------------------------------------------------------------------
@@ -62,6 +99,25 @@ class IdField(serializers.IntegerField):
         if number is None:
             self.fail("invalid")
         return number
+
+
+class StrictCharField(serializers.CharField):
+    """A text field that takes JSON strings only: ``{"reason": 0}`` is refused, not "0"."""
+
+    default_error_messages = {
+        "number": gettext_lazy("Send text (a JSON string), not a number."),
+        "boolean": gettext_lazy("Send text (a JSON string), not true or false."),
+        "structure": gettext_lazy("Send text (a JSON string), not a list or an object."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("boolean")
+        if isinstance(data, int | float):
+            self.fail("number")
+        if not isinstance(data, str):
+            self.fail("structure")
+        return super().to_internal_value(data)
 
 
 # --- errors --------------------------------------------------------------------------------

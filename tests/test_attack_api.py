@@ -14,7 +14,10 @@ import json
 import re
 import time
 
+import jsonschema
 import pytest
+import referencing
+import referencing.jsonschema
 import urllib3
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -673,3 +676,197 @@ def test_the_api_answers_a_code_not_yours_as_it_answers_a_code_nobody_has(
         for code in (other.code, unlisted_code())
     ]
     assert filtered[0] == filtered[1] == {"next": None, "previous": None, "results": []}
+
+
+# --- 14: the schema says what the code accepts ---------------------------------------------------
+
+
+@pytest.fixture
+def openapi(db) -> dict:
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def conforms(openapi: dict, component: str, instance) -> bool:
+    """Whether ``instance`` is valid against the schema's ``component`` (refs resolved)."""
+    document = {"components": openapi["components"]}
+    resource = referencing.Resource.from_contents(document, referencing.jsonschema.DRAFT4)
+    registry = referencing.Registry().with_resource("urn:redress", resource)
+    validator = jsonschema.Draft4Validator(
+        {"$ref": f"urn:redress#/components/schemas/{component}"}, registry=registry
+    )
+    return validator.is_valid(instance)
+
+
+def parameter(openapi: dict, path: str, name: str) -> dict:
+    [found] = [p for p in openapi["paths"][path]["get"]["parameters"] if p["name"] == name]
+    return found["schema"]
+
+
+LISTS = ["/api/v1/records/", "/api/v1/cases/", "/api/v1/tasks/", "/api/v1/cases/{case_pk}/letters/"]
+
+
+def test_page_size_is_documented_as_a_whole_number_from_1_to_200_and_held_to_it(
+    openapi, filed, applicant
+):
+    for path in LISTS:
+        assert parameter(openapi, path, "page_size") == {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 200,
+            "default": 50,
+        }, path
+    client = api(applicant)
+
+    for size in ("null", "", "abc", "0", "-1", "201", "1.5", "1e2", "٣"):
+        response = client.get("/api/v1/cases/", {"page_size": size})
+        assert response.status_code == 400, size
+        assert response.json()["code"] == "invalid_input"
+        assert response.json()["field"] == "page_size"
+        assert response.json()["message"] == (
+            "page_size: The page size is a whole number from 1 to 200."
+        )
+    for size in ("1", "200"):
+        assert client.get("/api/v1/cases/", {"page_size": size}).status_code == 200
+
+
+def test_the_tasks_case_filter_is_documented_as_an_id_and_held_to_it(openapi, filed, staff):
+    assert parameter(openapi, "/api/v1/tasks/", "case") == {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": 2**63 - 1,
+    }
+    client = api(staff["intake"])
+
+    for value in ("0", str(2**63), "-3", "x"):
+        response = client.get("/api/v1/tasks/", {"case": value})
+        assert (response.status_code, response.json()["field"]) == (400, "case"), value
+    listed = client.get("/api/v1/tasks/", {"case": filed.pk}).json()["results"]
+    assert [t["case"] for t in listed] == [filed.pk]
+
+
+def test_a_subject_code_is_documented_with_its_pattern_and_held_to_it(
+    openapi, applicant, company, record
+):
+    shape = {
+        "type": "string",
+        "minLength": 18,
+        "maxLength": 18,
+        "pattern": "^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}$",
+    }
+    body_field = openapi["components"]["schemas"]["CaseCreateRequest"]["properties"]
+    for documented in (
+        body_field["subject_code"],
+        parameter(openapi, "/api/v1/records/", "subject_code"),
+        parameter(openapi, "/api/v1/cases/", "subject_code"),
+    ):
+        assert {k: documented[k] for k in shape} == shape
+    client = api(applicant)
+
+    lower = client.get("/api/v1/records/", {"subject_code": company.code.lower()})
+    assert [r["id"] for r in lower.json()["results"]] == [record.pk]
+    for wrong in (company.code[:17], f" {company.code}", company.code[:17] + "I", 123):
+        filtered = client.get("/api/v1/records/", {"subject_code": wrong})
+        assert (filtered.status_code, filtered.json()["field"]) == (400, "subject_code"), wrong
+        filing = client.post(
+            "/api/v1/cases/",
+            {
+                "kind": "restoration",
+                "subject_code": wrong,
+                "record_ids": [record.pk],
+                "grounds": "Paid.",
+            },
+            format="json",
+        )
+        assert (filing.status_code, filing.json()["field"]) == (400, "subject_code"), wrong
+    assert not Case.objects.exists()
+
+
+def test_the_complete_body_is_documented_per_step_and_each_step_takes_only_its_own(
+    openapi, filed, staff
+):
+    schemas = openapi["components"]["schemas"]
+    body = openapi["paths"]["/api/v1/tasks/{id}/complete/"]["post"]["requestBody"]
+    [(media, content)] = body["content"].items()
+    assert media == "application/json"
+    steps = [
+        ref["$ref"].rsplit("/", 1)[1]
+        for ref in schemas[content["schema"]["$ref"].rsplit("/", 1)[1]]["oneOf"]
+    ]
+    assert steps == [
+        "AcceptanceCheckRequest",
+        "EvidenceReviewRequest",
+        "LegalReviewRequest",
+        "SignOffRequest",
+    ]
+    assert all(schemas[name]["additionalProperties"] is False for name in steps)
+    decisions = {
+        name: schemas[schemas[name]["properties"]["decision"]["$ref"].rsplit("/", 1)[1]]["enum"]
+        for name in steps
+        if "decision" in schemas[name]["properties"]
+    }
+    assert decisions == {
+        "AcceptanceCheckRequest": ["accept", "request_materials", "not_accept"],
+        "LegalReviewRequest": ["pass", "send_back"],
+        "SignOffRequest": ["approved", "partly_approved", "rejected"],
+    }
+    accept = {"decision": "accept", "note": "Complete."}
+    with_another_steps_field = {"decision": "accept", "recommendation": "approved"}
+    assert conforms(openapi, "TaskCompletionRequest", accept)
+    assert not conforms(openapi, "TaskCompletionRequest", with_another_steps_field)
+    assert not conforms(openapi, "TaskCompletionRequest", {"decision": "accept", "note": 1})
+    task = flow.claim(filed, "acceptance_check", staff["intake"])
+    client = api(staff["intake"])
+
+    refused = client.post(
+        f"/api/v1/tasks/{task.pk}/complete/", with_another_steps_field, format="json"
+    )
+    not_text = client.post(
+        f"/api/v1/tasks/{task.pk}/complete/", {"decision": "accept", "note": 1}, format="json"
+    )
+    done = client.post(f"/api/v1/tasks/{task.pk}/complete/", accept, format="json")
+
+    assert refused.status_code == 400
+    assert refused.json()["field"] == "recommendation"
+    assert refused.json()["message"] == (
+        "recommendation: This field does not apply at acceptance_check."
+    )
+    assert (not_text.status_code, not_text.json()["field"]) == (400, "note")
+    assert done.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        ("/api/v1/cases/{case}/withdraw/", "reason"),
+        ("/api/v1/cases/{case}/resubmit/", "note"),
+    ],
+)
+@pytest.mark.parametrize("value", [0, 1.5, True, ["x"], {"x": 1}])
+def test_text_fields_refuse_anything_but_text(filed, applicant, address, field, value):
+    response = api(applicant).post(address.format(case=filed.pk), {field: value}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert response.json()["message"].startswith(f"{field}: Send text (a JSON string), not ")
+    assert flow.refresh(filed).status == Case.Status.SUBMITTED
+
+
+def test_a_text_field_documented_as_a_string_refuses_a_number_in_schema_and_code(
+    openapi, filed, applicant
+):
+    assert not conforms(openapi, "ReasonRequest", {"reason": 0})
+    assert conforms(openapi, "ReasonRequest", {"reason": "Settled."})
+    grounds = api(applicant).post(
+        "/api/v1/cases/",
+        {
+            "kind": "restoration",
+            "subject_code": filed.subject.code,
+            "record_ids": [1],
+            "grounds": 7,
+        },
+        format="json",
+    )
+    assert (grounds.status_code, grounds.json()["field"]) == (400, "grounds")

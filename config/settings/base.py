@@ -309,6 +309,8 @@ SPECTACULAR_SETTINGS = {
         "EvidenceOutcomeEnum": "cases.models.Evidence.Outcome",
         "EvidenceSourceEnum": "cases.models.Evidence.Source",
         "LanguageEnum": "config.settings.base.LANGUAGES",
+        "AcceptanceDecisionEnum": "workflows.apis.ACCEPTANCE_DECISIONS",
+        "LegalReviewDecisionEnum": "workflows.apis.LEGAL_REVIEW_DECISIONS",
     },
 }
 
