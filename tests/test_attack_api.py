@@ -215,6 +215,18 @@ def test_a_page_number_too_large_for_the_database_shows_the_first_page(filed, st
         assert client.get(reverse(address), {"page": "²"}).status_code == 200
 
 
+@pytest.mark.parametrize("flow_name", ["objection", "restoration"])
+def test_viewflows_process_address_with_a_number_beyond_any_id_is_not_found(
+    filed, staff, flow_name
+):
+    client = signed_in(staff["supervisor"])
+    assert client.get(f"/workflow/{flow_name}/{filed.process_id}/").status_code in (302, 404)
+
+    response = client.get(f"/workflow/{flow_name}/{'9' * 20}/")
+
+    assert response.status_code == 404
+
+
 def test_a_supervisor_cannot_name_an_officer_in_another_scripts_digits(filed, staff, agency):
     task = flow.open_task(filed, "acceptance_check")
     other = factories.officer(Role.INTAKE, agency, "intake-2")

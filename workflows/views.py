@@ -26,7 +26,7 @@ from django.views.generic import TemplateView
 from viewflow.workflow.models import Task
 
 from cases.errors import RedressError
-from cases.ids import ID_MAX, whole_number
+from cases.ids import ID_MAX, id_parse, whole_number
 from cases.models import Case, Material, Role
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from workflows import selectors, services
@@ -103,7 +103,8 @@ def workspace_index(request):
 
 def task_execute(request, process_pk: int, task_pk: int, **kwargs):
     """viewflow's execute URL for a task: the work is done on the case page."""
-    case = Case.objects.filter(process_id=process_pk).only("pk").first()
+    process_pk = id_parse(process_pk)  # the URL's digits may exceed the database's integer
+    case = Case.objects.filter(process_id=process_pk).only("pk").first() if process_pk else None
     if case is None:
         return redirect("/")
     return redirect("workflows:case", pk=case.pk)
@@ -111,7 +112,12 @@ def task_execute(request, process_pk: int, task_pk: int, **kwargs):
 
 def process_detail(request, process_pk: int, **kwargs):
     """viewflow's process page: the case page shows the process, scoped to the agency."""
-    case = selectors.cases_for_officer(request.user).filter(process_id=process_pk).first()
+    process_pk = id_parse(process_pk)  # the URL's digits may exceed the database's integer
+    case = (
+        selectors.cases_for_officer(request.user).filter(process_id=process_pk).first()
+        if process_pk is not None
+        else None
+    )
     if case is None:
         raise Http404("No such case.")
     return redirect("workflows:case", pk=case.pk)
