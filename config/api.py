@@ -252,8 +252,8 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=4096, trim_whitespace=False)
 
 
 class TokenSerializer(serializers.Serializer):

@@ -882,3 +882,13 @@ def test_a_text_field_documented_as_a_string_refuses_a_number_in_schema_and_code
         format="json",
     )
     assert (grounds.status_code, grounds.json()["field"]) == (400, "grounds")
+
+
+def test_the_token_endpoint_takes_a_username_and_password_as_text_only(applicant):
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": 123, "password": 456}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_input"
+    assert response.json()["field"] == "username"
