@@ -7,6 +7,9 @@ caller's reach is 404, never 403, so its existence does not leak.
 
 from __future__ import annotations
 
+import re
+
+from django import forms
 from django.conf import settings
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404
@@ -23,6 +26,7 @@ from rest_framework.response import Response
 from cases import policy, selectors, services
 from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
 from cases.identifiers import subject_code_identify
+from cases.ids import id_parse
 from cases.models import (
     Case,
     CaseEvent,
@@ -33,14 +37,11 @@ from cases.models import (
     Publication,
     Record,
 )
-from config.api import ErrorSerializer
+from config.api import ErrorSerializer, IdField, StrictCharField
 from documents.models import Letter
 from workflows import services as route
 from workflows.models import ClockEntry, Deadline
 
-# Ids are positive 64-bit integers: anything else is refused as input, never sent to the
-# database (PostgreSQL would reject an out-of-range number with an error).
-ID_LIMITS = {"min_value": 1, "max_value": 2**63 - 1}
 IDEMPOTENCY_KEY_MAX = 64
 
 # --- serializers ---------------------------------------------------------------------------
@@ -265,39 +266,96 @@ class CaseDetailSerializer(CaseListSerializer):
         ]
 
 
+# What a subject code looks like: 18 characters of the USCC alphabet (a resident ID's
+# digits and X are in it), letters in either case. The check characters, the region
+# and the date of birth are checked by cases.identifiers, which names what is wrong.
+SUBJECT_CODE_PATTERN = "^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}$"
+SUBJECT_CODE_SCHEMA = {
+    "type": "string",
+    "minLength": 18,
+    "maxLength": 18,
+    "pattern": SUBJECT_CODE_PATTERN,
+    "description": "A Unified Social Credit Code or a resident ID number (18 characters). "
+    "A code of this shape whose check characters fail is refused with 400 naming the "
+    "wrong character.",
+}
+
+
 def subject_code_checked(value: str) -> str:
     """The normalised code, or InvalidIdentifier naming what is wrong with it (field
-    ``subject_code``). Computed from the code alone: it reveals nothing about who exists."""
+    ``subject_code``). Computed from the code alone: it reveals nothing about who exists.
+
+    Exactly the schema's shape: spaces around a code are refused too, not trimmed."""
     try:
-        return subject_code_identify(value)[0]
+        code = subject_code_identify(value)[0]
     except InvalidIdentifier as error:
         error.field = "subject_code"
         raise
+    if not re.fullmatch(SUBJECT_CODE_PATTERN, value):
+        raise InvalidIdentifier(
+            _("Send the code's 18 characters without spaces around them."),
+            code="character",
+            field="subject_code",
+        )
+    return code
+
+
+@extend_schema_field(SUBJECT_CODE_SCHEMA)
+class SubjectCodeField(StrictCharField):
+    """A subject code in a body; what is wrong with a bad one is named by the identifier
+    checks (``subject_code_checked``), with the error code they give."""
+
+    def __init__(self, **kwargs):
+        # The lengths are for the schema: a code of another length is refused first,
+        # by the identifier checks, with their message.
+        super().__init__(trim_whitespace=False, min_length=18, max_length=18, **kwargs)
+
+    def to_internal_value(self, data):
+        return subject_code_checked(super().to_internal_value(data))
+
+
+class SubjectCodeFormField(forms.CharField):
+    """A subject code in a filter: normalised, or 400 naming what is wrong with it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strip=False, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return value
+        try:
+            return subject_code_checked(value)
+        except InvalidIdentifier as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+
+
+@extend_schema_field(SUBJECT_CODE_SCHEMA)
+class SubjectCodeFilter(filters.CharFilter):
+    field_class = SubjectCodeFormField
 
 
 class CaseCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=Case.Kind.choices)
-    subject_code = serializers.CharField(max_length=18)
-    record_ids = serializers.ListField(
-        child=serializers.IntegerField(**ID_LIMITS), min_length=1, max_length=100
-    )
-    grounds = serializers.CharField(max_length=10_000)
+    subject_code = SubjectCodeField()
+    record_ids = serializers.ListField(child=IdField(), min_length=1, max_length=100)
+    grounds = StrictCharField(max_length=10_000)
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
 
 
 class EvidenceUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="PDF, PNG or JPEG (decided by the content).")
     material = serializers.ChoiceField(choices=Material.choices, default=Material.OTHER)
-    record = serializers.IntegerField(required=False, **ID_LIMITS)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    record = IdField(required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=2000)
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = StrictCharField(required=False, allow_blank=True, max_length=2000)
 
 
 class NoteSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    note = StrictCharField(required=False, allow_blank=True, max_length=5000)
 
 
 class LetterSerializer(serializers.ModelSerializer):
@@ -333,7 +391,7 @@ class LetterSerializer(serializers.ModelSerializer):
 
 
 class RecordFilter(filters.FilterSet):
-    subject_code = filters.CharFilter(field_name="subject__code")
+    subject_code = SubjectCodeFilter(field_name="subject__code")
     list_type = filters.CharFilter(field_name="list_type__code")
     status = filters.ChoiceFilter(choices=Record.Status.choices)
 
@@ -346,7 +404,7 @@ class CaseFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Case.Status.choices)
     kind = filters.ChoiceFilter(choices=Case.Kind.choices)
     reference = filters.CharFilter()
-    subject_code = filters.CharFilter(field_name="subject__code")
+    subject_code = SubjectCodeFilter(field_name="subject__code")
 
     class Meta:
         model = Case
@@ -397,11 +455,8 @@ class RecordViewSet(viewsets.ReadOnlyModelViewSet):
 
 def _id_or_404(value) -> int:
     """A path id as an int; anything malformed or out of range is simply not found."""
-    try:
-        pk = int(value)
-    except (TypeError, ValueError):
-        raise Http404("Not found.") from None
-    if not ID_LIMITS["min_value"] <= pk <= ID_LIMITS["max_value"]:
+    pk = id_parse(value)
+    if pk is None:
         raise Http404("Not found.")
     return pk
 
@@ -456,7 +511,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 % {"max": IDEMPOTENCY_KEY_MAX},
                 field="Idempotency-Key",
             )
-        code = subject_code_checked(data["subject_code"])
+        code = data["subject_code"]  # checked and normalised by SubjectCodeField
         subject = selectors.subjects_for(request.user).filter(code=code).first()
         if subject is None:
             raise InvalidInput(

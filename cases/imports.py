@@ -648,13 +648,19 @@ def _subjects_for(rows: list[RowValues]) -> tuple[dict[str, Subject], int]:
     The contract of ``cases.services.subject_get_or_create``, for a whole file at once
     (one call per new subject costs four queries: 10,000 new subjects took 11 s):
     codes were validated and normalised by ``clean_row``; an existing subject keeps
-    its name; a new one takes the name on its first row in the file; a subject that a
-    concurrent import created between our read and our write is used as it is.
+    its name, unless it has none yet (known only from a person's link request: it
+    takes the name on its first row); a new one takes the name on its first row in
+    the file; a subject that a concurrent import created between our read and our
+    write is used as it is.
     """
     first_rows: dict[str, RowValues] = {}
     for values in rows:
         first_rows.setdefault(values.subject_code, values)
     subjects = _subjects_by_code(first_rows)
+    nameless = [subject for subject in subjects.values() if not subject.name]
+    for subject in nameless:
+        subject.name = first_rows[subject.code].subject_name
+    Subject.objects.bulk_update(nameless, ["name"], batch_size=LOOKUP_CHUNK)
     missing = [values for code, values in first_rows.items() if code not in subjects]
     Subject.objects.bulk_create(
         [

@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from cases import policy
 from cases.errors import Duplicate, InvalidInput, NotPermitted, TooManyRequests, WrongState
-from cases.identifiers import guess_subject_kind, validate_subject_code
+from cases.identifiers import subject_code_identify, validate_subject_code
 from cases.models import (
     ApiToken,
     CaseUserObjectPermission,
@@ -48,6 +48,7 @@ from cases.models import (
     Subject,
 )
 from cases.selectors import CONFIRMING_ROLES, INVITATION_VALID_FOR, invitations_open
+from cases.services import subject_for_code
 from cases.uploads import upload_check
 
 logger = logging.getLogger(__name__)
@@ -326,27 +327,30 @@ def representation_request(
     """Claim to act for the subject with ``code``, with a proof of authorisation.
 
     The code is checked like any subject code (the message says which character is
-    wrong; ``kind`` is "legal" or "natural", guessed from the code's shape when not
-    given); the proof like evidence (size, type by content). Creates an unconfirmed
+    wrong; ``kind`` is "legal" or "natural", told from the code when not given, as
+    ``subject_code_identify`` does); the proof like evidence (size, type by content). Creates an unconfirmed
     ``Representation``: the person sees nothing of the subject until it is confirmed.
+
+    The answer to a well-formed code never depends on whether any agency lists the
+    subject (who is on a list is not the requester's to learn by trying codes): a
+    request for a subject nobody lists is kept and shown to the person as waiting like
+    any other, and reaches the officers of an agency once that agency lists the
+    subject (``cases.selectors.representation_requests_to_decide``). See
+    docs/decisions/0013-api-edges.md.
     """
     code = (code or "").strip()
     if not code:
         raise InvalidInput(_("Enter the subject's code."), field="code")
-    code = validate_subject_code(code, kind or guess_subject_kind(code))
-    subject = Subject.objects.filter(code=code).first()
-    if subject is None or not subject.records.exists():
-        raise InvalidInput(
-            _("No record is listed under %(code)s: there is nothing to act on for this code.")
-            % {"code": code},
-            field="code",
-        )
+    if kind:
+        code = validate_subject_code(code, kind)
+    else:
+        code, kind = subject_code_identify(code)
     if Membership.objects.filter(user=user).exists():
         raise NotPermitted(
             _("Officers cannot represent subjects: use a separate account for that."),
             code="officer",
         )
-    existing = Representation.objects.filter(user=user, subject=subject).first()
+    existing = Representation.objects.filter(user=user, subject__code=code).first()
     if existing is not None:
         if existing.is_confirmed:
             raise Duplicate(_("You already represent this subject."), code="already_confirmed")
@@ -357,6 +361,7 @@ def representation_request(
     stored = []
     try:
         with transaction.atomic():
+            subject = subject_for_code(code=code, kind=kind)
             representation = Representation.objects.create(user=user, subject=subject)
             request = RepresentationRequest(
                 user=user,

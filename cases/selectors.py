@@ -22,6 +22,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from cases import policy
+from cases.ids import id_parse
 from cases.models import (
     ApiToken,
     Case,
@@ -44,10 +45,11 @@ INVITATION_VALID_FOR = datetime.timedelta(days=7)  # the invitation link's lifet
 
 
 def _id_or_404(pk, message: str) -> int:
-    try:
-        return int(pk)
-    except (TypeError, ValueError):
-        raise Http404(message) from None
+    """``pk`` as an id (``cases.ids``); anything else is not found."""
+    number = id_parse(pk)
+    if number is None:
+        raise Http404(message)
+    return number
 
 
 def _represents(user: AbstractBaseUser, subject_ref: str) -> Exists:

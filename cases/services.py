@@ -53,12 +53,16 @@ def subject_get_or_create(*, code: str, name: str, kind: str | None = None) -> t
     """Find a subject by its (validated, normalised) code, or create it.
 
     Raises ``InvalidIdentifier`` for a malformed code. An existing subject keeps
-    its name: a later spreadsheet cannot rename a subject silently.
+    its name: a later spreadsheet cannot rename a subject silently. A subject known
+    only by its code (``subject_for_code``) takes the first name an agency gives it.
     """
     kind = kind or guess_subject_kind(code)
     code = validate_subject_code(code, kind)
     subject = Subject.objects.filter(code=code).first()
     if subject is not None:
+        if not subject.name and name.strip():
+            subject.name = name.strip()
+            subject.save(update_fields=["name"])
         return subject, False
     name = name.strip()
     if not name:
@@ -123,6 +127,24 @@ def subject_tie_record(
         raise InvalidInput(" ".join(messages), field=field) from None
     tie.save()
     return tie
+
+
+def subject_for_code(*, code: str, kind: str) -> Subject:
+    """The subject with this validated, normalised ``code``; created without a name if
+    Redress does not know it yet.
+
+    A person may prove their link to a subject before any agency lists it (and must get
+    the same answer either way); the nameless subject waits for the agency's import or
+    form, which names it (``subject_get_or_create``, ``cases.imports``).
+    """
+    subject = Subject.objects.filter(code=code).first()
+    if subject is not None:
+        return subject
+    try:
+        with transaction.atomic():
+            return Subject.objects.create(code=code, name="", kind=kind)
+    except IntegrityError:  # created by a concurrent import or request meanwhile
+        return Subject.objects.get(code=code)
 
 
 # --- helpers shared by the case services -----------------------------------

@@ -48,6 +48,7 @@ from cases.forms import (
     VerificationResendForm,
     record_guides,
 )
+from cases.ids import id_parse
 from cases.models import (
     Case,
     CaseRecord,
@@ -391,13 +392,16 @@ def link_request(request):
                 exc.message,
             )
             return page(request, "portal/link_request.html", {"form": form}, nav="link", status=400)
+        # The code the person typed, never the subject's name: the answer must not
+        # tell whether any agency lists this subject.
         messages.success(
             request,
             gettext(
-                "Your request to act for %(subject)s was received. You will see the subject's "
-                "records once an officer (or a confirmed colleague) confirms it."
+                "Your request to act for %(code)s was received. An officer of an agency that "
+                "lists this subject (or a confirmed colleague) will check your proof; you "
+                "will see the subject's records once it is confirmed."
             )
-            % {"subject": created.subject.name},
+            % {"code": created.subject.code},
         )
         return redirect("portal:index")
     status = 400 if form.errors else 200
@@ -1095,18 +1099,27 @@ def letter_download(request, pk, letter_pk):
 @require_http_methods(["GET", "POST"])
 def notifications(request):
     """The person's in-app notifications; POST marks them (all, one, or a case's) read."""
+    status = 200
     if request.method == "POST":
-        ids = [int(i) for i in request.POST.getlist("id") if i.isdigit() and len(i) < 19] or None
-        case = None
-        if request.POST.get("case"):
-            case = case_for(request.user, request.POST["case"])
-        marked = portal_services.notifications_mark_read(user=request.user, ids=ids, case=case)
-        messages.success(request, gettext("Marked %(count)s as read.") % {"count": marked})
-        return redirect(_safe_next(request, reverse("portal:notifications")))
+        ids = [id_parse(i) for i in request.POST.getlist("id")] or None
+        if ids is None or None not in ids:
+            case = None
+            if request.POST.get("case"):
+                case = case_for(request.user, request.POST["case"])
+            marked = portal_services.notifications_mark_read(user=request.user, ids=ids, case=case)
+            messages.success(request, gettext("Marked %(count)s as read.") % {"count": marked})
+            return redirect(_safe_next(request, reverse("portal:notifications")))
+        # A tampered form: say so, rather than mark nothing (or everything) read.
+        messages.error(
+            request, gettext("Nothing was marked read: a notification number is not valid.")
+        )
+        status = 400
     items = list(
         notifications_for(request.user).select_related("case").order_by("-created_at", "-id")[:100]
     )
-    return page(request, "portal/notifications.html", {"items": items}, nav="notifications")
+    return page(
+        request, "portal/notifications.html", {"items": items}, nav="notifications", status=status
+    )
 
 
 # --- API tokens ----------------------------------------------------------------------------------------

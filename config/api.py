@@ -19,6 +19,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -29,6 +30,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from cases import portal_services
 from cases.errors import RedressError
+from cases.ids import ID_LIMITS, whole_number
 
 # Set on a request that the address throttle (``config.logins``) refused: the minutes
 # until that address may try again, so that the answer can say so.
@@ -49,12 +51,89 @@ def locked_out_message(request=None) -> str:
 
 
 class NoCountPagination(CursorPagination):
-    """Cursor pages: no COUNT over a permission-filtered list, stable under inserts."""
+    """Cursor pages: no COUNT over a permission-filtered list, stable under inserts.
+
+    ``page_size`` is a whole number from 1 to 200 or absent (50); anything else is
+    refused with 400 rather than quietly replaced, as the schema says.
+    """
 
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
     ordering = "-id"
+
+    def get_page_size(self, request):
+        if self.page_size_query_param not in request.query_params:
+            return self.page_size
+        raw = request.query_params[self.page_size_query_param]
+        size = whole_number(raw, minimum=1, maximum=self.max_page_size)
+        if size is None:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        _("The page size is a whole number from 1 to %(max)s.")
+                        % {"max": self.max_page_size}
+                    ]
+                }
+            )
+        return size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+                parameter["description"] = (
+                    f"Results per page, from 1 to {self.max_page_size} "
+                    f"(default {self.page_size}); anything else is refused with 400."
+                )
+        return parameters
+
+
+# --- input fields --------------------------------------------------------------------------
+
+
+class IdField(serializers.IntegerField):
+    """An id in a body: a JSON integer or a string of ASCII digits, 1 to 2**63-1.
+
+    DRF's ``IntegerField`` reads ``"٣"`` as 3 (Python's ``int()``); an id here is written
+    in ASCII digits or it is invalid (``cases.ids``).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**{**ID_LIMITS, **kwargs})
+
+    def to_internal_value(self, data):
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        number = whole_number(data)
+        if number is None:
+            self.fail("invalid")
+        return number
+
+
+class StrictCharField(serializers.CharField):
+    """A text field that takes JSON strings only: ``{"reason": 0}`` is refused, not "0"."""
+
+    default_error_messages = {
+        "number": gettext_lazy("Send text (a JSON string), not a number."),
+        "boolean": gettext_lazy("Send text (a JSON string), not true or false."),
+        "structure": gettext_lazy("Send text (a JSON string), not a list or an object."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("boolean")
+        if isinstance(data, int | float):
+            self.fail("number")
+        if not isinstance(data, str):
+            self.fail("structure")
+        return super().to_internal_value(data)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -194,8 +273,8 @@ def lockout_response(request, original_response=None, credentials=None) -> HttpR
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=4096, trim_whitespace=False)
 
 
 class TokenSerializer(serializers.Serializer):

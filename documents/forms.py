@@ -7,6 +7,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from cases.ids import IdChoiceField
 from documents.selectors import audited_agencies
 
 
@@ -27,7 +28,7 @@ class LetterCopyForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    agency = forms.ModelChoiceField(label=gettext_lazy("Agency"), queryset=None, empty_label=None)
+    agency = IdChoiceField(label=gettext_lazy("Agency"), queryset=None, empty_label=None)
     date_from = forms.DateField(
         label=gettext_lazy("Date from"), widget=forms.DateInput(attrs={"type": "date"})
     )

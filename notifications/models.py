@@ -121,3 +121,27 @@ class WebhookReceipt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform_id}:{self.idempotency_key}"
+
+
+class WebhookSignature(models.Model):
+    """A signature a platform's call was accepted with, kept while its timestamp is fresh.
+
+    A signature covers the timestamp and the body (and, in v2, the idempotency key), so
+    the same signature twice is the same call sent again: refused, whatever
+    ``Idempotency-Key`` header the copy carries. Rows older than the signing tolerance
+    are deleted: such a call is refused as stale anyway.
+    """
+
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=80)
+    signed_at = models.DateTimeField(help_text=_("The time the call was signed at."))
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "signature"], name="webhooksignature_once")
+        ]
+        indexes = [models.Index(fields=["signed_at"], name="webhooksignature_signed_at")]
+
+    def __str__(self) -> str:
+        return f"{self.platform_id}:{self.signature}"

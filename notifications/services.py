@@ -7,20 +7,22 @@ no service or view can forget one. Delivery is ``notifications.delivery``.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from cases.events import event_record
 from cases.models import Case, CaseEvent, CaseRecord, Material, Platform, Publication, Role
 from notifications import texts
-from notifications.models import Message, Notification
+from notifications.models import Message, Notification, WebhookSignature
+from notifications.signing import DEFAULT_TOLERANCE, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -375,3 +377,24 @@ _HANDLERS = {
     "deadline_near": _on_escalation,
     "deadline_overdue": _on_escalation,
 }
+
+
+def signature_remember(*, platform: Platform, verdict: Verdict) -> bool:
+    """Record the signature a platform's call verified with; False if it was seen before.
+
+    Call inside the transaction that answers the call: if that fails, the signature is
+    forgotten with it. Signatures whose timestamp is past the signing tolerance are
+    dropped on the way (such a call is refused as stale before it gets here).
+    """
+    # A signature verifies until its timestamp is DEFAULT_TOLERANCE old; twice that
+    # leaves room for a call that took long to arrive.
+    horizon = timezone.now() - datetime.timedelta(seconds=2 * DEFAULT_TOLERANCE)
+    WebhookSignature.objects.filter(platform=platform, signed_at__lt=horizon).delete()
+    try:
+        with transaction.atomic():
+            WebhookSignature.objects.create(
+                platform=platform, signature=verdict.signature, signed_at=verdict.signed_at
+            )
+    except IntegrityError:
+        return False
+    return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
@@ -13,9 +14,11 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from cases.errors import RedressError
+from cases.ids import id_parse, whole_number
 from cases.models import Platform, Publication
 from notifications import signing
 from notifications.models import Message, Notification, WebhookReceipt
+from notifications.services import signature_remember
 
 
 def error(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -26,10 +29,12 @@ def error(status: int, code: str, message: str, **extra) -> JsonResponse:
 class AcknowledgementView(View):
     """``POST /api/v1/platforms/<code>/acknowledgements/``: a platform confirms a withdrawal.
 
-    The call is signed like our webhooks (HMAC-SHA256 over the timestamp and the
-    body, with the platform's secret). A stale timestamp or a bad signature is
-    refused with 401; a call whose ``Idempotency-Key`` was already received is
-    refused with 409 and changes nothing. The body names the publication and,
+    The call is signed like our webhooks (HMAC-SHA256 with the platform's secret over
+    the timestamp and the body, ``v1``; or over the timestamp, the ``Idempotency-Key``
+    and the body, ``v2``). A stale timestamp or a bad signature is refused with 401.
+    Each signature is accepted once: the same signed call again is refused with 409
+    ``replayed`` whatever key it carries, and so is a call whose ``Idempotency-Key`` was
+    already received; neither changes anything. The body names the publication and,
     optionally, the idempotency key of our withdrawal request it answers.
     """
 
@@ -39,24 +44,35 @@ class AcknowledgementView(View):
         platform = Platform.objects.filter(code=code, is_active=True).first()
         if platform is None:
             return error(404, "not_found", _("No such platform."))
-        body = request.body
+        key = (request.headers.get(signing.IDEMPOTENCY_HEADER) or "").strip()
         verdict = signing.verify(
             platform.webhook_secret,
             timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
             signature_value=request.headers.get(signing.SIGNATURE_HEADER),
-            body=body,
+            body=request.body,
+            idempotency_key=key,
+            versions=signing.VERSIONS if settings.REDRESS_WEBHOOK_ACCEPT_V1 else ("v2",),
         )
         if not verdict.ok:
             return error(
                 401, "bad_signature", _("Refused: %(reason)s.") % {"reason": verdict.reason}
             )
-        key = (request.headers.get(signing.IDEMPOTENCY_HEADER) or "").strip()
-        if not key or len(key) > 64:
+        with transaction.atomic():
+            # The signature is spent by any answer but a server error (which rolls this
+            # back, so the platform may send the very same call again).
+            if not signature_remember(platform=platform, verdict=verdict):
+                return error(409, "replayed", _("This call was already received; nothing changed."))
+            return self.acknowledge(request, platform, key)
+
+    def acknowledge(self, request, platform: Platform, key: str):
+        if not key or len(key) > 64 or not key.isprintable():
             return error(400, "idempotency_key", _("Send an Idempotency-Key header (1-64 chars)."))
         try:
-            data = json.loads(body or b"{}")
-            publication_id = int(data["publication"])
+            data = json.loads(request.body or b"{}")
+            raw = data["publication"]
         except (ValueError, KeyError, TypeError):
+            raw = None
+        if whole_number(raw) is None:  # a JSON integer (or a string of ASCII digits)
             return error(
                 400,
                 "invalid_input",
@@ -70,7 +86,12 @@ class AcknowledgementView(View):
                 _("Only status 'withdrawn' can be acknowledged."),
                 field="status",
             )
-        publication = Publication.objects.filter(pk=publication_id, platform=platform).first()
+        publication_id = id_parse(raw)  # None: a number no publication can have
+        publication = (
+            Publication.objects.filter(pk=publication_id, platform=platform).first()
+            if publication_id is not None
+            else None
+        )
         if publication is None:
             return error(404, "not_found", _("This platform holds no such publication."))
         from workflows.services import platform_acknowledge
@@ -124,10 +145,16 @@ class NotificationsView(View):
     def post(self, request):
         if not request.user.is_authenticated:
             return error(401, "not_authenticated", _("Sign in first."))
-        ids = request.POST.getlist("id")
+        ids = [id_parse(i) for i in request.POST.getlist("id")]
+        if None in ids:
+            return error(
+                400,
+                "invalid_input",
+                _("Nothing was marked read: a notification number is not valid."),
+                field="id",
+            )
         mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
         if ids:
-            # Only ids a database integer can hold: anything else names nothing.
-            mine = mine.filter(pk__in=[int(i) for i in ids if i.isdigit() and len(i) < 19])
+            mine = mine.filter(pk__in=ids)
         marked = mine.update(read_at=timezone.now())
         return JsonResponse({"marked_read": marked})

@@ -5,6 +5,11 @@ timestamp and the body with the platform's secret; a stale timestamp or a bad
 signature is refused with 401), keeps every request it was sent, and processes each
 ``Idempotency-Key`` once: a repeated delivery is answered 200 and changes nothing.
 
+The key is covered by the signature through the body (Redress puts it there as
+``idempotency_key``): a call whose header key differs from the body's is refused with
+400, and a signature already seen with another key (a captured call resent under a new
+key) with 409.
+
 For fault stories it can answer 500 to its first ``fail_first`` calls (or to every
 call while ``failing`` is set), and it can block its first call after processing it
 and before answering, until ``release()``: the sender then dies mid-delivery with the
@@ -53,6 +58,7 @@ class WebhookReceiver:
     tolerance: int = signing.DEFAULT_TOLERANCE
     requests: list[Received] = field(default_factory=list)
     processed: list[str] = field(default_factory=list)
+    signatures: dict[str, str] = field(default_factory=dict)  # signature -> its key
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -132,6 +138,16 @@ class WebhookReceiver:
             return self._answer(received, 401, {"error": verdict.reason}, verdict.reason)
         if not received.key:
             return self._answer(received, 400, {"error": "no Idempotency-Key"}, "no key")
+        try:
+            signed_key = json.loads(body).get("idempotency_key", received.key)
+        except (ValueError, AttributeError):
+            signed_key = None
+        if signed_key != received.key:
+            return self._answer(received, 400, {"error": "key differs"}, "key differs from body")
+        with self._lock:
+            first_key = self.signatures.setdefault(verdict.signature, received.key)
+        if first_key != received.key:
+            return self._answer(received, 409, {"error": "replayed"}, "replayed under a new key")
         if self.failing or call <= self.fail_first:
             return self._answer(received, 500, {"error": "platform unavailable"}, "failed")
         with self._lock:

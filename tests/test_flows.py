@@ -465,8 +465,8 @@ def test_a_step_of_a_withdrawn_case_can_no_longer_be_claimed(
     with pytest.raises(WrongState) as refused:
         route.task_claim(task=review_task, user=staff["case_officer"])
 
-    assert refused.value.code == "wrong_state"
-    assert refused.value.message == f"Task {review_task.pk} is canceled."
+    assert refused.value.code == "task_closed"
+    assert refused.value.message == f"Task {review_task.pk} was cancelled: it cannot be claimed."
 
 
 def test_a_decided_case_cannot_be_withdrawn_and_keeps_waiting_for_the_platforms(

@@ -614,10 +614,12 @@ def test_officer_accounts_are_locked_per_agency_user_not_per_role(agency):
 
 def test_marking_a_notification_read_with_an_absurd_id_is_not_a_server_error(applicant, client):
     client.force_login(applicant)
-    assert client.post("/notifications/", {"id": "9" * 30}).status_code == 200
+    response = client.post("/notifications/", {"id": "9" * 30})
+    assert response.status_code == 400  # no id is that large: a clear refusal
+    assert response.json()["field"] == "id"
 
 
 def test_the_portal_marks_read_with_an_absurd_id_without_a_server_error(applicant, client):
     client.force_login(applicant)
     response = client.post("/portal/notifications/", {"id": "9" * 30})
-    assert response.status_code == 302
+    assert response.status_code == 400

@@ -9,28 +9,31 @@ auditor (who holds no step's role) can read a task but never take or do it.
 from __future__ import annotations
 
 from django.db.models import Q
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from viewflow.workflow.models import Task
 
-from cases.errors import InvalidInput
+from cases.errors import WrongState
+from cases.ids import ID_MAX, ID_MIN, IdFormField, id_parse
 from cases.models import Case, Evidence, Material
+from config.api import IdField, StrictCharField
 from workflows import selectors
 from workflows import services as route
 
-ID_LIMITS = {"min_value": 1, "max_value": 2**63 - 1}
-
 # The decisions each step takes (evidence_review decides through ``recommendation``).
-STEP_DECISIONS = {
-    "acceptance_check": ["accept", "request_materials", "not_accept"],
-    "legal_review": ["pass", "send_back"],
-    "sign_off": list(Case.Decision.values),
-}
+ACCEPTANCE_DECISIONS = ["accept", "request_materials", "not_accept"]
+LEGAL_REVIEW_DECISIONS = ["pass", "send_back"]
+SIGN_OFF_DECISIONS = Case.Decision.choices
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -60,14 +63,16 @@ class TaskSerializer(serializers.ModelSerializer):
 
 
 class ReviewSerializer(serializers.Serializer):
-    evidence = serializers.IntegerField(**ID_LIMITS)
+    evidence = IdField(help_text="The evidence item's id (``evidence`` in the case).")
     outcome = serializers.ChoiceField(choices=Evidence.Outcome.choices[1:])
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = StrictCharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Required to reject."
+    )
 
 
 class MissingItemSerializer(serializers.Serializer):
     material = serializers.ChoiceField(choices=Material.choices)
-    detail = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    detail = StrictCharField(required=False, allow_blank=True, max_length=500)
 
 
 class RecordKeyedField(serializers.DictField):
@@ -77,13 +82,8 @@ class RecordKeyedField(serializers.DictField):
         value = super().to_internal_value(data)
         keyed = {}
         for key, item in value.items():
-            try:
-                record_id = int(key)
-            except (TypeError, ValueError):
-                raise serializers.ValidationError(
-                    _("%(key)s is not a record id.") % {"key": repr(key)}
-                ) from None
-            if not ID_LIMITS["min_value"] <= record_id <= ID_LIMITS["max_value"]:
+            record_id = id_parse(key)
+            if record_id is None:
                 raise serializers.ValidationError(
                     _("%(key)s is not a record id.") % {"key": repr(key)}
                 )
@@ -91,30 +91,136 @@ class RecordKeyedField(serializers.DictField):
         return keyed
 
 
-class TaskCompleteSerializer(serializers.Serializer):
-    """The person's decision at this step; which fields apply depends on the step.
+class StepSerializer(serializers.Serializer):
+    """The body of one step's completion: exactly its fields, no other.
 
-    acceptance_check: ``decision`` accept | request_materials (with ``missing``) |
-    not_accept (with ``reasons``). evidence_review: ``reviews`` item by item, then
-    ``action`` complete (with ``recommendation``, and ``record_outcomes`` for a
-    partial one, ``corrections`` for a corrected objection) or request_materials.
-    legal_review: ``decision`` pass | send_back with ``note``. sign_off: ``decision``
-    approved | partly_approved | rejected, ``reasons``, ``record_outcomes``.
+    A field of another step is refused (400 naming it) rather than ignored, so a
+    client that sends ``recommendation`` to a sign-off learns it at once; the schema
+    says the same with ``additionalProperties: false`` (``StepSerializerExtension``),
+    which also keeps the four bodies of ``oneOf`` apart.
     """
 
-    decision = serializers.CharField(required=False, max_length=30)
+    step = ""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            extra = sorted(set(data) - set(self.fields))
+            if extra:
+                raise serializers.ValidationError(
+                    {
+                        name: [_("This field does not apply at %(step)s.") % {"step": self.step}]
+                        for name in extra
+                    }
+                )
+        return super().to_internal_value(data)
+
+
+def _note():
+    return StrictCharField(required=False, allow_blank=True, max_length=5000)
+
+
+def _record_outcomes():
+    return RecordKeyedField(
+        child=serializers.ChoiceField(choices=["upheld", "rejected"]),
+        required=False,
+        help_text='Per record id, "upheld" or "rejected": required for partly_approved.',
+    )
+
+
+class AcceptanceCheckSerializer(StepSerializer):
+    """At ``acceptance_check``: accept; request every missing item at once
+    (``missing``, which stops the clock); or do not accept (``reasons``)."""
+
+    step = "acceptance_check"
+    decision = serializers.ChoiceField(choices=ACCEPTANCE_DECISIONS)
+    missing = MissingItemSerializer(
+        many=True, required=False, help_text="With request_materials: every missing item."
+    )
+    reasons = StrictCharField(
+        required=False, allow_blank=True, max_length=5000, help_text="With not_accept."
+    )
+    note = _note()
+
+
+class EvidenceReviewSerializer(StepSerializer):
+    """At ``evidence_review``: review the evidence item by item (``reviews``), then
+    complete with a ``recommendation`` (``record_outcomes`` for a partial one,
+    ``corrections`` for an objection upheld with a corrected text) or request
+    materials (``action``: request_materials, with ``missing``)."""
+
+    step = "evidence_review"
+    reviews = ReviewSerializer(many=True, required=False)
     action = serializers.ChoiceField(
         choices=["complete", "request_materials"], required=False, default="complete"
     )
-    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    reasons = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-    recommendation = serializers.ChoiceField(choices=Case.Decision.choices, required=False)
-    missing = MissingItemSerializer(many=True, required=False)
-    reviews = ReviewSerializer(many=True, required=False)
-    record_outcomes = RecordKeyedField(
-        child=serializers.ChoiceField(choices=["upheld", "rejected"]), required=False
+    recommendation = serializers.ChoiceField(
+        choices=Case.Decision.choices, required=False, help_text="Required to complete."
     )
-    corrections = RecordKeyedField(child=serializers.CharField(max_length=5000), required=False)
+    record_outcomes = _record_outcomes()
+    corrections = RecordKeyedField(
+        child=StrictCharField(max_length=5000),
+        required=False,
+        help_text="Per record id, the corrected text of a record an objection corrects.",
+    )
+    missing = MissingItemSerializer(
+        many=True, required=False, help_text="With request_materials: every missing item."
+    )
+    note = _note()
+
+
+class LegalReviewSerializer(StepSerializer):
+    """At ``legal_review``: pass, or send back to review (say why in ``note``)."""
+
+    step = "legal_review"
+    decision = serializers.ChoiceField(choices=LEGAL_REVIEW_DECISIONS)
+    note = _note()
+
+
+class SignOffSerializer(StepSerializer):
+    """At ``sign_off``: the decision, its ``reasons`` (required unless approved), and
+    ``record_outcomes`` for a partial approval."""
+
+    step = "sign_off"
+    decision = serializers.ChoiceField(choices=SIGN_OFF_DECISIONS)
+    reasons = StrictCharField(required=False, allow_blank=True, max_length=5000)
+    record_outcomes = _record_outcomes()
+    note = _note()
+
+
+STEP_BODIES = {
+    body.step: body
+    for body in (
+        AcceptanceCheckSerializer,
+        EvidenceReviewSerializer,
+        LegalReviewSerializer,
+        SignOffSerializer,
+    )
+}
+
+TASK_COMPLETE_BODY = PolymorphicProxySerializer(
+    component_name="TaskCompletion",
+    serializers=list(STEP_BODIES.values()),
+    resource_type_field_name=None,
+    many=False,
+)
+
+
+class StepSerializerExtension(OpenApiSerializerExtension):
+    """Each step's body is closed: ``additionalProperties: false``, as the code enforces."""
+
+    target_class = StepSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
+@extend_schema_field({"type": "integer", "format": "int64", "minimum": ID_MIN, "maximum": ID_MAX})
+class IdFilter(filters.Filter):
+    """Filter by an id: ASCII digits, 1 to 2**63-1; anything else is refused with 400."""
+
+    field_class = IdFormField
 
 
 class TaskFilter(filters.FilterSet):
@@ -123,9 +229,7 @@ class TaskFilter(filters.FilterSet):
         method="filter_box",
         label="inbox (assigned to me) or queue (I may claim); both when absent",
     )
-    case = filters.NumberFilter(
-        field_name="process__case__id", min_value=1, max_value=2**63 - 1, label="Case id"
-    )
+    case = IdFilter(field_name="process__case__id", label="The case's id: the tasks of that case")
 
     class Meta:
         model = Task
@@ -162,13 +266,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
 
     def get_object(self):
-        pk = self.kwargs["pk"]
-        try:
-            if not ID_LIMITS["min_value"] <= int(pk) <= ID_LIMITS["max_value"]:
-                raise Http404("No such task.")
-        except (TypeError, ValueError):
-            raise Http404("No such task.") from None
-        return selectors.task_for_officer(self.request.user, pk)
+        return selectors.task_for_officer(self.request.user, self.kwargs["pk"])
 
     def _shown(self, task: Task) -> dict:
         """The task as it stands now, with its case's running due date."""
@@ -187,7 +285,8 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=None, responses={200: TaskSerializer}, parameters=[TASK_ID])
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
-        """Take an unassigned task (409 ``already_claimed`` if someone has it)."""
+        """Take an unassigned task (409 ``already_claimed`` if someone has it,
+        ``task_closed`` if it is done or cancelled)."""
         task = route.task_claim(task=self.get_object(), user=request.user)
         return Response(self._shown(task))
 
@@ -199,25 +298,28 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(self._shown(task))
 
     @extend_schema(
-        request=TaskCompleteSerializer, responses={200: TaskSerializer}, parameters=[TASK_ID]
+        request=TASK_COMPLETE_BODY, responses={200: TaskSerializer}, parameters=[TASK_ID]
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        """Do the step with the person's decision (claim the task first)."""
+        """Do the step with the person's decision (claim the task first).
+
+        The body is the one of the task's step (its ``step`` field): one of the four
+        shapes of the schema's ``oneOf``, with exactly that step's fields; a field of
+        another step is refused with 400 naming it. A task already done or cancelled is
+        409 ``task_closed``, whoever asks."""
         task = self.get_object()
+        route.task_ensure_open(task)
         node = task.flow_task
         refusal = node.refusal(request.user, task) if hasattr(node, "refusal") else None
         if refusal is not None:  # e.g. an auditor, or a tie to the subject: nothing is looked at
             raise refusal
-        body = TaskCompleteSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        data = body.validated_data
-        allowed = STEP_DECISIONS.get(task.flow_task.name)
-        if allowed is not None and data.get("decision") not in allowed:
-            raise InvalidInput(
-                _("At %(step)s, decision is one of: %(decisions)s.")
-                % {"step": task.flow_task.name, "decisions": ", ".join(allowed)},
-                field="decision",
+        step_body = STEP_BODIES.get(node.name)
+        if step_body is None:
+            raise WrongState(
+                _("This step is done by the system, not by a person."), code="not_a_task"
             )
-        route.task_complete(task=task, user=request.user, data=data)
+        body = step_body(data=request.data)
+        body.is_valid(raise_exception=True)
+        route.task_complete(task=task, user=request.user, data=body.validated_data)
         return Response(self._shown(task))

@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from cases.ids import IdChoiceField, id_parse
 from cases.models import Case, CaseRecord, Evidence, Material, SubjectTie
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -293,16 +294,16 @@ class IdListField(forms.Field):
     def to_python(self, value) -> list[int]:
         if not value:
             return []
-        try:
-            return sorted({int(v) for v in value})
-        except (TypeError, ValueError):
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+        ids = {id_parse(v) for v in value}
+        if None in ids:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return sorted(ids)
 
 
 class TaskAssignForm(forms.Form):
     """Supervisor: give one task to an eligible officer of the agency."""
 
-    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=None)
+    assignee = IdChoiceField(label=_("Assign to"), queryset=None)
 
     def __init__(self, *args, officers, **kwargs):
         super().__init__(*args, **kwargs)

@@ -28,6 +28,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import policy
+from cases.ids import id_parse
 from cases.models import (
     Case,
     CaseEvent,
@@ -197,10 +198,9 @@ def tasks_of_agency(supervisor: AbstractBaseUser) -> QuerySet:
 
 def task_for_officer(user: AbstractBaseUser, pk) -> Task:
     """A human task of a case of ``user``'s agencies; 404 for anything else."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise Http404("No such task.") from None
+    pk = id_parse(pk)
+    if pk is None:
+        raise Http404("No such task.")
     task = (
         Task.objects.filter(
             pk=pk,
@@ -250,10 +250,9 @@ def cases_for_officer(
 
 def case_for_officer(user: AbstractBaseUser, pk) -> Case:
     """One case of ``user``'s agencies; ``Http404`` for any other, so existence is not revealed."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise Http404("No such case.") from None
+    pk = id_parse(pk)
+    if pk is None:
+        raise Http404("No such case.")
     case = (
         Case.objects.filter(pk=pk, agency_id__in=_member_agencies(user))
         .select_related(
@@ -334,10 +333,9 @@ def case_detail(case: Case) -> CaseDetail:
 
 def evidence_for_officer(user: AbstractBaseUser, pk) -> Evidence:
     """An evidence item of a case of ``user``'s agencies; ``Http404`` for any other."""
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise Http404("No such evidence.") from None
+    pk = id_parse(pk)
+    if pk is None:
+        raise Http404("No such evidence.")
     evidence = Evidence.objects.filter(pk=pk, case__agency_id__in=_member_agencies(user)).first()
     if evidence is None:
         raise Http404("No such evidence.")

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import policy, services
 from cases.errors import InvalidInput, NotPermitted, WrongState
+from cases.ids import id_parse
 from cases.models import Case, Publication, Role
 from workflows import clock
 from workflows.calendar import recompute_cause_text
@@ -30,6 +31,9 @@ from workflows.models import Deadline
 from workflows.nodes import DeadlineMoment, RoleView, case_of
 
 OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+# Nothing more happens to a task in these: done, cancelled (the case was withdrawn or
+# moved on), or replaced by a revived copy.
+CLOSED_TASK_STATUSES = (STATUS.DONE, STATUS.CANCELED, STATUS.REVIVED)
 BUSY_MESSAGE = "Someone else is working on this case at this moment; try again in a few seconds."
 
 
@@ -50,10 +54,11 @@ def case_file(**kwargs) -> Case:
 
 def task_get(task_id) -> Task:
     """A task by id; a malformed or unknown id is a clear error, not a crash."""
-    try:
-        pk = int(task_id)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{task_id!r} is not a task number.", field="task") from None
+    pk = id_parse(task_id)
+    if pk is None:
+        raise InvalidInput(
+            _("%(value)s is not a task number.") % {"value": repr(task_id)}, field="task"
+        )
     task = Task.objects.filter(pk=pk).select_related("process", "owner").first()
     if task is None:
         raise NotPermitted("No such task.", code="not_found")
@@ -71,12 +76,38 @@ def _locked(task: Task):
     return task.flow_task.flow_class.lock(task.process_id)
 
 
+def task_ensure_open(task: Task, *, to: str = "complete") -> None:
+    """Raise WrongState ``task_closed`` (409) if ``task`` is done or cancelled.
+
+    Checked before who is asking: whoever repeats an action on a closed task is told
+    that it is closed, not whether they could have done it (``to`` is "complete" or
+    "claim", for the message).
+    """
+    if task.status not in CLOSED_TASK_STATUSES:
+        return
+    done = task.status == STATUS.DONE
+    if to == "claim":
+        message = (
+            _("Task %(task)s is done: it cannot be claimed.")
+            if done
+            else _("Task %(task)s was cancelled: it cannot be claimed.")
+        )
+    else:
+        message = (
+            _("Task %(task)s is done: it cannot be completed.")
+            if done
+            else _("Task %(task)s was cancelled: it cannot be completed.")
+        )
+    raise WrongState(message % {"task": task.pk}, code="task_closed")
+
+
 def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
     """Take an unassigned task. Of two people claiming at once, exactly one gets it."""
     node = _human_node(task)
     try:
         with _locked(task), transaction.atomic():
             task.refresh_from_db()
+            task_ensure_open(task, to="claim")
             if task.status != STATUS.NEW or task.owner_id is not None:
                 owner = task.owner.get_username() if task.owner_id else "nobody"
                 raise WrongState(
@@ -110,9 +141,7 @@ def task_unassign(*, task: Task, user: AbstractBaseUser) -> Task:
             if task.owner_id != user.pk:
                 if not policy.has_role(user, Role.SUPERVISOR, case.agency):
                     raise NotPermitted("Only its owner or a supervisor can release a task.")
-                policy.ensure_no_conflict(
-                    user, case.subject_id, action=gettext("release this task")
-                )
+                policy.ensure_no_conflict(user, case.subject_id, action=_("release this task"))
             task.flow_task.activation_class(task).unassign()
     except FlowLockFailed:
         raise WrongState(BUSY_MESSAGE, code="busy") from None
@@ -130,10 +159,11 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
     try:
         with _locked(task), transaction.atomic():
             task.refresh_from_db()
+            task_ensure_open(task)
             if task.status not in OPEN_TASK_STATUSES:
                 raise WrongState(
                     f"Task {task.pk} is {task.status.lower()}: it cannot be completed.",
-                    code="task_closed" if task.status == STATUS.DONE else "wrong_state",
+                    code="wrong_state",
                 )
             # Who may not do the step at all is told why (a tie to the subject, four
             # eyes), rather than to claim a task they could not claim either.
@@ -190,9 +220,7 @@ def tasks_assign(
                 case = case_of(task)
                 if not policy.has_role(supervisor, Role.SUPERVISOR, case.agency):
                     raise NotPermitted(f"Not a task of your agency ({case.reference}).")
-                policy.ensure_no_conflict(
-                    supervisor, case.subject_id, action=gettext("assign this task")
-                )
+                policy.ensure_no_conflict(supervisor, case.subject_id, action=_("assign this task"))
                 if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
                     raise WrongState(f"Task is {task.status.lower()}.")
                 if task.owner_id == assignee.pk:

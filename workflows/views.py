@@ -30,6 +30,7 @@ from viewflow.workflow.models import Task
 from cases import policy, portal_services
 from cases import services as case_services
 from cases.errors import RedressError
+from cases.ids import ID_MAX, id_parse, whole_number
 from cases.models import Case, Material, Role
 from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
@@ -108,7 +109,8 @@ def workspace_index(request):
 
 def task_execute(request, process_pk: int, task_pk: int, **kwargs):
     """viewflow's execute URL for a task: the work is done on the case page."""
-    case = Case.objects.filter(process_id=process_pk).only("pk").first()
+    process_pk = id_parse(process_pk)  # the URL's digits may exceed the database's integer
+    case = Case.objects.filter(process_id=process_pk).only("pk").first() if process_pk else None
     if case is None:
         return redirect("/")
     return redirect("workflows:case", pk=case.pk)
@@ -116,7 +118,12 @@ def task_execute(request, process_pk: int, task_pk: int, **kwargs):
 
 def process_detail(request, process_pk: int, **kwargs):
     """viewflow's process page: the case page shows the process, scoped to the agency."""
-    case = selectors.cases_for_officer(request.user).filter(process_id=process_pk).first()
+    process_pk = id_parse(process_pk)  # the URL's digits may exceed the database's integer
+    case = (
+        selectors.cases_for_officer(request.user).filter(process_id=process_pk).first()
+        if process_pk is not None
+        else None
+    )
     if case is None:
         raise Http404("No such case.")
     return redirect("workflows:case", pk=case.pk)
@@ -148,10 +155,9 @@ class SlicePage:
 
 def page_of(queryset, request, size: int = PAGE_SIZE) -> SlicePage:
     """Fetch one page plus one row: a COUNT over a permission-filtered list is not cheap."""
-    try:
-        number = max(int(request.GET.get("page", 1)), 1)
-    except (TypeError, ValueError):
-        number = 1
+    # A page number that is not one (or so far that its offset would not fit the
+    # database's integer) shows the first page.
+    number = whole_number(request.GET.get("page"), minimum=1, maximum=ID_MAX // (size + 1)) or 1
     start = (number - 1) * size
     rows = list(queryset[start : start + size + 1])
     return SlicePage(rows=rows[:size], number=number, has_next=len(rows) > size)
@@ -590,6 +596,11 @@ class TaskCompleteView(TaskActionView):
         if form is None:
             raise Http404("This step is done by the system.")
         page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        try:
+            services.task_ensure_open(task)  # a closed task: say so before judging the form
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status)
         if not form.is_valid():
             messages.error(request, gettext("Check the highlighted fields."))
             return page.render_case(case, status=400, bound_task=task, bound_form=form)

@@ -351,6 +351,8 @@ SPECTACULAR_SETTINGS = {
         "EvidenceOutcomeEnum": "cases.models.Evidence.Outcome",
         "EvidenceSourceEnum": "cases.models.Evidence.Source",
         "LanguageEnum": "config.settings.base.LANGUAGES",
+        "AcceptanceDecisionEnum": "workflows.apis.ACCEPTANCE_DECISIONS",
+        "LegalReviewDecisionEnum": "workflows.apis.LEGAL_REVIEW_DECISIONS",
     },
 }
 
@@ -386,6 +388,9 @@ REDRESS_NOTIFY_BACKOFF_SECONDS = env_int("REDRESS_NOTIFY_BACKOFF_SECONDS", 30)
 REDRESS_NOTIFY_BACKOFF_CAP_SECONDS = env_int("REDRESS_NOTIFY_BACKOFF_CAP_SECONDS", 3600)
 REDRESS_NOTIFY_LEASE_SECONDS = env_int("REDRESS_NOTIFY_LEASE_SECONDS", 120)
 REDRESS_WEBHOOK_TIMEOUT_SECONDS = env_int("REDRESS_WEBHOOK_TIMEOUT_SECONDS", 10)
+# Acknowledgements signed the v1 way (the Idempotency-Key outside the signature) are
+# accepted while platforms move to v2; turn off once every platform signs v2.
+REDRESS_WEBHOOK_ACCEPT_V1 = env_bool("REDRESS_WEBHOOK_ACCEPT_V1", True)
 REDRESS_DIGEST_HOUR = env_int("REDRESS_DIGEST_HOUR", 8)
 CELERY_BEAT_SCHEDULE.update(
     {
