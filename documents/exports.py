@@ -54,6 +54,13 @@ MANIFEST_FIELDS = [
     "sha256",
     "size",
 ]
+# A spreadsheet (Excel, WPS, LibreOffice) reads a CSV cell that starts with a formula
+# sign as a formula, so a subject named =HYPERLINK(...) would be a live link in the
+# auditor's spreadsheet. OWASP ("CSV Injection") lists =, +, -, @, tab and carriage
+# return; ASVS 1.2.10 adds NUL; line feed goes with carriage return. The full-width signs
+# are what a Chinese input method types: not every version treats them as formula signs,
+# but neutralising them costs nothing.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "＝", "＋", "－", "＠")
 COPY_CHUNK = 256 * 1024
 CASE_CHUNK = 500
 EVENT_CHUNK = 2000
@@ -84,6 +91,24 @@ def decided_cases(agency: Agency, date_from: datetime.date, date_to: datetime.da
         decided_at__gte=_day_start(date_from),
         decided_at__lt=_day_start(date_to + datetime.timedelta(days=1)),
     ).order_by("reference")
+
+
+def spreadsheet_cell(value) -> str:
+    """``value`` as a CSV cell that no spreadsheet evaluates.
+
+    A cell that could start a formula (after any leading spaces) gets a leading single
+    quote, the spreadsheets' "this is text" mark, as OWASP recommends; anything else is
+    written as it is. ``manifest.json`` keeps the values unchanged.
+    """
+    text = "" if value is None else str(value)
+    if text.lstrip(" ").startswith(FORMULA_TRIGGERS):
+        return "'" + text
+    return text
+
+
+def manifest_csv_row(row: dict) -> dict:
+    """A manifest row as ``manifest.csv`` writes it (and ``export_verify`` expects it)."""
+    return {name: spreadsheet_cell(row.get(name)) for name in MANIFEST_FIELDS}
 
 
 def _zip_time(at: datetime.datetime | None) -> tuple:
@@ -211,7 +236,7 @@ def export_write(
             out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
             writer = csv.DictWriter(out, fieldnames=MANIFEST_FIELDS)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows(manifest_csv_row(row) for row in rows)
             out.flush()
             out.detach()
 
@@ -294,6 +319,26 @@ def _event_groups(zf: zipfile.ZipFile, report: VerifyReport) -> Iterator[tuple[s
         yield current, group
 
 
+def _compare_manifests(zf: zipfile.ZipFile, letters: list[dict], report: VerifyReport) -> None:
+    """``manifest.csv`` must say what ``manifest.json`` says, cell for cell (as written for
+    a spreadsheet: see ``spreadsheet_cell``)."""
+    with zf.open("manifest.csv") as raw:
+        reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+        csv_rows = {row.get("file", ""): row for row in reader}
+    json_rows = {spreadsheet_cell(row.get("file")): manifest_csv_row(row) for row in letters}
+    for name in sorted(set(csv_rows) | set(json_rows)):
+        in_csv, in_json = csv_rows.get(name), json_rows.get(name)
+        if in_csv is None or in_json is None:
+            where = "manifest.json" if in_csv is None else "manifest.csv"
+            report.problems.append(f"{name}: listed only in {where}")
+            continue
+        differ = [field for field in MANIFEST_FIELDS if in_csv.get(field) != in_json[field]]
+        if differ:
+            report.problems.append(
+                f"{name}: manifest.csv and manifest.json disagree ({', '.join(differ)})"
+            )
+
+
 def export_verify(path_or_file) -> VerifyReport:
     """Check an export ZIP without a database; every problem is named in the report."""
     report = VerifyReport()
@@ -318,16 +363,7 @@ def export_verify(path_or_file) -> VerifyReport:
             return report
 
         if "manifest.csv" in names:
-            with zf.open("manifest.csv") as raw:
-                csv_rows = {
-                    (r["file"], r["sha256"])
-                    for r in csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
-                }
-            json_rows = {(r["file"], r["sha256"]) for r in letters}
-            for file_name, sha in sorted(csv_rows ^ json_rows):
-                report.problems.append(
-                    f"{file_name}: manifest.csv and manifest.json disagree (SHA-256 {sha[:12]}…)"
-                )
+            _compare_manifests(zf, letters, report)
 
         issued: dict[str, str] = {}
         chained: set[str] = set()
