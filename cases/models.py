@@ -552,7 +552,16 @@ class Case(models.Model):
     )
     submitted_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When the agency decided the request: approved, rejected or not accepted."),
+    )
+    revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When a signing official revoked the approved restoration."),
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

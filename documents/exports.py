@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from cases.events import chain_verify, event_payload
@@ -46,6 +46,7 @@ MANIFEST_FIELDS = [
     "decision",
     "signers",
     "decided_on",
+    "revoked_on",
     "letter_kind",
     "language",
     "verification_code",
@@ -85,12 +86,32 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 
 
 def decided_cases(agency: Agency, date_from: datetime.date, date_to: datetime.date):
-    """The agency's cases decided on a local date in [date_from, date_to]."""
-    return Case.objects.filter(
-        agency=agency,
-        decided_at__gte=_day_start(date_from),
-        decided_at__lt=_day_start(date_to + datetime.timedelta(days=1)),
-    ).order_by("reference")
+    """The agency's cases with a decision of a local date in [date_from, date_to].
+
+    Every decision is appealable, so every one is in: approved, partly approved,
+    rejected or not accepted on such a day (``decided_at``), or revoked on such a day
+    (``revoked_at``: a restoration approved earlier and revoked in the period).
+    """
+    start, end = _day_start(date_from), _day_start(date_to + datetime.timedelta(days=1))
+    return (
+        Case.objects.filter(agency=agency)
+        .filter(
+            Q(decided_at__gte=start, decided_at__lt=end)
+            | Q(revoked_at__gte=start, revoked_at__lt=end)
+        )
+        .order_by("reference")
+    )
+
+
+def case_outcome(case: Case) -> str:
+    """The decision as the manifest names it: a non-acceptance has no ``Case.decision``."""
+    if case.decision:
+        return case.decision
+    return "not_accepted" if case.status == Case.Status.NOT_ACCEPTED else ""
+
+
+def _local_iso(at: datetime.datetime | None) -> str:
+    return timezone.localdate(at).isoformat() if at is not None else ""
 
 
 def spreadsheet_cell(value) -> str:
@@ -160,9 +181,10 @@ def export_write(
                     "subject_name": case.subject.name,
                     "subject_code": case.subject.code,
                     "case_kind": case.kind,
-                    "decision": case.decision,
+                    "decision": case_outcome(case),
                     "signers": signers.get(case.pk, []),
-                    "decided_on": timezone.localdate(case.decided_at).isoformat(),
+                    "decided_on": _local_iso(case.decided_at),
+                    "revoked_on": _local_iso(case.revoked_at),
                     "letters": 0,
                     "events": 0,
                     "last_hash": "",
@@ -195,9 +217,10 @@ def export_write(
                         "subject_name": case.subject.name,
                         "subject_code": case.subject.code,
                         "case_kind": case.kind,
-                        "decision": case.decision,
+                        "decision": row["decision"],
                         "signers": " ".join(row["signers"]),
                         "decided_on": row["decided_on"],
+                        "revoked_on": row["revoked_on"],
                         "letter_kind": letter.kind,
                         "language": letter.language,
                         "verification_code": letter.verification_code,
