@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from cases.models import (
     Agency,
+    AuditCheckpoint,
     Case,
     CaseEvent,
     CaseRecord,
@@ -252,3 +253,10 @@ class CaseEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "actor_role", "automated"]
     search_fields = ["case__reference", "actor_name", "kind"]
     list_select_related = ["case"]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["agency", "seq", "taken_at", "hash"]
+    list_filter = ["agency"]
+    list_select_related = ["agency"]
