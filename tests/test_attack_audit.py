@@ -29,6 +29,7 @@ from cases.anchoring import checkpoint_open
 from cases.events import GENESIS, event_payload, event_record, head_message, payload_hash
 from cases.models import AuditCheckpoint, Case, CaseEvent
 from cases.services import case_lock, case_not_accept, case_revoke, case_sign
+from cases.tasks import audit_checkpoints
 from documents.exports import export_verify, spreadsheet_cell
 from documents.models import Letter
 from tests import factories
@@ -428,7 +429,7 @@ def test_checkpoints_are_signed_chained_and_copied_outside_the_database(
     company, agency, applicant, officer, _checkpoint_store
 ):
     case = story_case(company, agency, applicant, officer)
-    checkpoint()
+    assert audit_checkpoints() == 1  # what Celery beat runs
     checkpoint()  # nothing changed: no new checkpoint
     append(case, "legal_review_requested", actor=officer)
     checkpoint()
