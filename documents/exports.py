@@ -501,24 +501,32 @@ class _Anchors:
             report.problems.append(f"{text} (recorded by {self._label()})")
 
 
-def _compare_manifests(zf: zipfile.ZipFile, letters: list[dict], report: VerifyReport) -> None:
+def _compare_manifests(
+    zf: zipfile.ZipFile, letters: list[dict], report: VerifyReport, *, neutralised: bool
+) -> None:
     """``manifest.csv`` must say what ``manifest.json`` says, cell for cell (as written for
-    a spreadsheet: see ``spreadsheet_cell``)."""
+    a spreadsheet, see ``spreadsheet_cell``; an export of format 1 wrote cells as they
+    were, and had no ``revoked_on`` column)."""
+    cell = spreadsheet_cell if neutralised else (lambda value: "" if value is None else str(value))
     with zf.open("manifest.csv") as raw:
         reader = csv.DictReader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
         csv_rows = {row.get("file", ""): row for row in reader}
-    json_rows = {spreadsheet_cell(row.get("file")): manifest_csv_row(row) for row in letters}
+        columns = [name for name in MANIFEST_FIELDS if name in (reader.fieldnames or [])]
+    json_rows = {cell(row.get("file")): {n: cell(row.get(n)) for n in columns} for row in letters}
     for name in sorted(set(csv_rows) | set(json_rows)):
         in_csv, in_json = csv_rows.get(name), json_rows.get(name)
         if in_csv is None or in_json is None:
             where = "manifest.json" if in_csv is None else "manifest.csv"
             report.problems.append(f"{name}: listed only in {where}")
             continue
-        differ = [field for field in MANIFEST_FIELDS if in_csv.get(field) != in_json[field]]
+        differ = [column for column in columns if in_csv.get(column) != in_json[column]]
         if differ:
             report.problems.append(
                 f"{name}: manifest.csv and manifest.json disagree ({', '.join(differ)})"
             )
+    missing = [name for name in MANIFEST_FIELDS if name not in columns]
+    if neutralised and missing:
+        report.problems.append(f"manifest.csv has no column {', '.join(missing)}")
 
 
 def export_verify(path_or_file, *, public_key: Ed25519PublicKey | None = None) -> VerifyReport:
@@ -550,7 +558,9 @@ def export_verify(path_or_file, *, public_key: Ed25519PublicKey | None = None) -
             return report
 
         if "manifest.csv" in names:
-            _compare_manifests(zf, letters, report)
+            _compare_manifests(
+                zf, letters, report, neutralised=manifest.get("format") != FORMAT_UNSIGNED
+            )
         anchors = _Anchors.read(zf, names, manifest, public_key, report)
 
         issued: dict[str, str] = {}
