@@ -320,7 +320,8 @@ def build_export_rows(case, total_letters: int, per_case: int = 5) -> dict:
     from django.db import transaction
     from django.utils import timezone
 
-    from cases.events import GENESIS, event_payload, payload_hash
+    from cases import signing
+    from cases.events import GENESIS, event_payload, head_message, payload_hash
     from cases.models import Case, CaseEvent
     from documents.codes import verification_code_new
     from documents.models import Letter
@@ -393,8 +394,16 @@ def build_export_rows(case, total_letters: int, per_case: int = 5) -> dict:
                 event.hash = payload_hash(event_payload(event, reference=bench_case.reference))
                 prev = event.hash
                 events.append(event)
+            # The signed head event_record would have left on the case row.
+            bench_case.head_seq, bench_case.head_hash = len(chain), prev
+            bench_case.head_signature = signing.sign(
+                head_message(bench_case.reference, len(chain), prev)
+            )
         Letter.objects.bulk_create(letters, batch_size=2000)
         CaseEvent.objects.bulk_create(events, batch_size=2000)
+        Case.objects.bulk_update(
+            cases, ["head_seq", "head_hash", "head_signature"], batch_size=1000
+        )
     return {
         "cases": n_cases,
         "letters": len(letters),

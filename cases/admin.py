@@ -26,6 +26,7 @@ from cases import policy
 from cases.models import (
     Agency,
     ApiToken,
+    AuditCheckpoint,
     Case,
     CaseEvent,
     CaseRecord,
@@ -471,3 +472,10 @@ class CaseEventAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "actor_role", "automated"]
     search_fields = ["case__reference", "actor_name", "kind"]
     list_select_related = ["case"]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["agency", "seq", "taken_at", "hash"]
+    list_filter = ["agency"]
+    list_select_related = ["agency"]

@@ -4,12 +4,18 @@ Each event's hash is SHA-256 over the canonical JSON of its content and the
 previous event's hash (a per-case chain starting from 64 zeros). The canonical
 form uses only what an export carries (case reference, actor's username, ...)
 so that ``verify_export`` can check a chain offline, without the database.
+
+Every event also signs its case's head (the last event's number and hash) on the case
+row with the audit key (``head_sign``), so that a chain cut at its end or rewritten
+with recomputed hashes no longer matches what was signed; ``cases.anchoring`` has the
+checkpoints and the checks.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,10 +24,14 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from cases import signing
 from cases.models import Case, CaseEvent
 from cases.signals import case_event_recorded
 
+logger = logging.getLogger(__name__)
+
 GENESIS = "0" * 64
+HEAD_FORMAT = "redress-case-head/1"
 
 
 def canonical_json(value) -> bytes:
@@ -77,7 +87,9 @@ def event_record(
 
     Must run inside the caller's transaction, after the caller locked the case
     row (``select_for_update``): the lock orders appenders, and the unique
-    (case, seq) constraint refuses a fork if a caller forgot.
+    (case, seq) constraint refuses a fork if a caller forgot. Signs the case's new
+    head onto that row (one ``UPDATE``); without the audit key it raises
+    ``KeyUnavailable`` and the change rolls back.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change it records")
@@ -103,8 +115,45 @@ def event_record(
     )
     event.hash = payload_hash(event_payload(event, reference=case.reference))
     event.save()
+    head_sign(
+        case,
+        seq=event.seq,
+        hash_=event.hash,
+        previous=(last["seq"], last["hash"]) if last else (0, ""),
+    )
     case_event_recorded.send(sender=CaseEvent, case=case, event=event)
     return event
+
+
+def head_message(reference: str, seq: int, hash_: str) -> bytes:
+    """The bytes a case head's signature covers."""
+    return canonical_json({"format": HEAD_FORMAT, "case": reference, "seq": seq, "hash": hash_})
+
+
+def head_sign(case: Case, *, seq: int, hash_: str, previous: tuple[int, str]) -> bool:
+    """Sign ``seq``/``hash_`` as the case's head, on the (locked) case row: one UPDATE.
+
+    The head moves only from ``previous`` (the event before, or ``(0, "")``). If the
+    row holds another head (events at the end were removed, or the case predates
+    anchoring and was never adopted), it stays where it is rather than vouch for a cut
+    chain, ``verify_events`` keeps naming the mismatch, and this returns False.
+    """
+    signature = signing.sign(head_message(case.reference, seq, hash_))
+    moved = Case.objects.filter(pk=case.pk, head_seq=previous[0], head_hash=previous[1]).update(
+        head_seq=seq, head_hash=hash_, head_signature=signature
+    )
+    if moved:
+        case.head_seq, case.head_hash, case.head_signature = seq, hash_, signature
+        return True
+    logger.error(
+        "Case %s: its signed head does not match its event #%s, so it is not moved to "
+        "event #%s. Run 'manage.py verify_events --case %s'.",
+        case.reference,
+        previous[0],
+        seq,
+        case.reference,
+    )
+    return False
 
 
 def _plain(value: dict) -> dict:

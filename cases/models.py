@@ -653,10 +653,24 @@ class Case(models.Model):
     )
     submitted_at = models.DateTimeField(default=timezone.now)
     accepted_at = models.DateTimeField(null=True, blank=True)
-    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When the agency decided the request: approved, rejected or not accepted."),
+    )
+    revoked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("When a signing official revoked the approved restoration."),
+    )
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The signed head of the case's event chain (see cases.anchoring): its last event's
+    # number and hash, signed with the audit key, written with every event.
+    head_seq = models.PositiveIntegerField(default=0, editable=False)
+    head_hash = models.CharField(max_length=64, blank=True, editable=False)
+    head_signature = models.CharField(max_length=120, blank=True, editable=False)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -820,16 +834,26 @@ class Evidence(models.Model):
         )
 
 
-class CaseEventQuerySet(models.QuerySet):
-    """Events are append-only: bulk updates and deletes are refused."""
+class AppendOnlyQuerySet(models.QuerySet):
+    """Rows that are append-only: bulk updates and deletes are refused.
+
+    The ORM's refusal guards against a mistake in the code; on PostgreSQL a trigger
+    (migration 0009) refuses the same to any SQL, whoever sends it.
+    """
 
     def update(self, **kwargs):
-        raise TypeError("Case events are append-only: they cannot be updated.")
+        raise TypeError(f"{self._noun()} are append-only: they cannot be updated.")
 
     def delete(self):
-        raise TypeError("Case events are append-only: they cannot be deleted.")
+        raise TypeError(f"{self._noun()} are append-only: they cannot be deleted.")
 
     _raw_delete = delete
+
+    def _noun(self) -> str:
+        return str(self.model._meta.verbose_name_plural).capitalize()
+
+
+CaseEventQuerySet = AppendOnlyQuerySet
 
 
 class CaseEvent(models.Model):
@@ -838,6 +862,8 @@ class CaseEvent(models.Model):
     ``hash`` is the SHA-256 of the previous event's hash and this event's
     canonical content (see ``cases.events``), so changing, removing or reordering
     any event breaks every link after it; ``verify_events`` finds the first one.
+    The case row's signed head and the agency checkpoints (``cases.anchoring``) show
+    a chain cut at its end or rewritten with its hashes recomputed.
     """
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
@@ -877,6 +903,43 @@ class CaseEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Case events are append-only: an event cannot be deleted.")
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement of every case head of one agency at one moment (append-only).
+
+    ``body`` is the canonical JSON that was signed (see ``cases.anchoring``); each
+    checkpoint names the hash of the one before it, so a removed checkpoint shows. A
+    copy of each goes to the write-once checkpoint store outside the database.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="checkpoints")
+    seq = models.PositiveIntegerField()
+    taken_at = models.DateTimeField()
+    body = models.TextField()
+    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64)
+    signature = models.CharField(max_length=120)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["agency_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "seq"], name="auditcheckpoint_chain")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency_id} checkpoint #{self.seq}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or kwargs.get("force_update"):
+            raise TypeError("Audit checkpoints are append-only: a checkpoint cannot be changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit checkpoints are append-only: a checkpoint cannot be deleted.")
 
 
 class CaseUserObjectPermission(UserObjectPermissionBase):

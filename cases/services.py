@@ -736,10 +736,15 @@ def case_not_accept(*, case: Case, officer: AbstractBaseUser, reasons: str) -> C
         ensure_state(case, Case.Status.SUBMITTED, action=_("be refused"))
         before = _snapshot(case)
         clock.deadlines_close_all(case, actor=officer, reason="not accepted")
+        now = timezone.now()
         case.status = Case.Status.NOT_ACCEPTED
         case.decision_reasons = reasons
-        case.closed_at = timezone.now()
-        case.save(update_fields=["status", "decision_reasons", "closed_at", "updated_at"])
+        # Not accepting is a decision (不予受理决定), appealable like any other: it has a date.
+        case.decided_at = now
+        case.closed_at = now
+        case.save(
+            update_fields=["status", "decision_reasons", "decided_at", "closed_at", "updated_at"]
+        )
         event_record(
             case,
             "not_accepted",
@@ -1241,7 +1246,8 @@ def case_revoke(*, case: Case, official: AbstractBaseUser, reason: str) -> Case:
             reinstated.append(cr.record.decision_no)
         clock.deadlines_close_all(case, actor=official, reason="restoration revoked")
         case.status = Case.Status.REVOKED
-        case.save(update_fields=["status", "updated_at"])
+        case.revoked_at = timezone.now()
+        case.save(update_fields=["status", "revoked_at", "updated_at"])
         event_record(
             case,
             "revoked",

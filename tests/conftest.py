@@ -68,6 +68,21 @@ def _english_messages(settings):
         yield
 
 
+@pytest.fixture(autouse=True)
+def _checkpoint_store(settings, tmp_path_factory):
+    """Each test has its own write-once checkpoint store: checkpoint #1 of SZAMR in one
+    test is not the checkpoint #1 of SZAMR in the next."""
+    location = tmp_path_factory.mktemp("checkpoints")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "checkpoints": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": location},
+        },
+    }
+    return location
+
+
 @pytest.fixture
 def postgres_only():
     if connection.vendor != "postgresql":

@@ -21,6 +21,7 @@ from django.core.management.base import CommandError
 from django.urls import include, path
 from django.utils import timezone
 
+from cases import signing
 from cases.events import event_payload
 from cases.models import Agency, Case, CaseEvent, Evidence, Role
 from cases.services import case_sign
@@ -303,3 +304,37 @@ def test_an_auditor_exports_from_the_web_page_and_watches_its_progress(
     client.force_login(staff[Role.CASE_OFFICER])
     assert client.get("/exports/").status_code == 403
     assert client.get(f"/exports/{export.pk}/progress/").status_code == 404
+
+
+def test_an_export_written_before_chains_were_anchored_still_verifies_and_says_what_it_lacks(
+    march, agency, tmp_path
+):
+    out = export_to(tmp_path, agency)
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    # As format 1 wrote it: no signed heads, no checkpoint, no revoked_on, raw CSV cells.
+    manifest["format"] = "redress-decisions-export/1"
+    for case in manifest["cases"]:
+        del case["head"], case["revoked_on"]
+    for row in manifest["letters"]:
+        del row["revoked_on"]
+    rows = io.StringIO()
+    writer = csv.DictWriter(rows, fieldnames=list(manifest["letters"][0]))
+    writer.writeheader()
+    writer.writerows(manifest["letters"])
+    old = rewrite(
+        out,
+        tmp_path / "format1.zip",
+        {
+            "manifest.json": json.dumps(manifest).encode(),
+            "manifest.csv": rows.getvalue().encode(),
+            "audit/checkpoint.json": None,
+            "audit/public_key.pem": None,
+        },
+    )
+
+    report = export_verify(old)
+    assert report.ok, report.problems
+    assert "no signed heads or checkpoint" in report.notes[0]
+    strict = export_verify(old, public_key=signing.public_key())
+    assert "carries no signatures" in strict.problems[0]

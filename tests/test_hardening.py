@@ -31,6 +31,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cases.models import Case, Role
+from cases.signing import key_generate
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import restorable_record
@@ -536,11 +537,15 @@ def test_the_officers_pages_run_in_a_real_browser_without_a_csp_violation(
 
 
 def production_env(tmp_path) -> dict:
+    key = tmp_path / "audit-signing-key.pem"
+    if not key.exists():
+        key_generate(key)
     return {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64)[:64],
         "DJANGO_ALLOWED_HOSTS": "redress.example.gov.cn",
         "REDRESS_VAR_DIR": str(tmp_path),
+        "REDRESS_AUDIT_KEY_FILE": str(key),
     }
 
 

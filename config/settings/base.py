@@ -212,6 +212,9 @@ MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: evidence and letters go through views
 LETTERS_ROOT = Path(env_str("REDRESS_LETTERS_ROOT", str(VAR_DIR / "letters")))
 EXPORTS_ROOT = Path(env_str("REDRESS_EXPORTS_ROOT", str(VAR_DIR / "exports")))
+# The write-once copy of the audit checkpoints, outside the database (cases.anchoring):
+# make it append-only for Redress's user (chattr +a, a WORM mount, S3 Object Lock).
+AUDIT_CHECKPOINT_DIR = Path(env_str("REDRESS_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "checkpoints")))
 
 # Any S3-compatible store (AWS S3, MinIO, Ceph, OSS with its S3 API) through
 # django-storages when REDRESS_S3_BUCKET is set; local disk otherwise.
@@ -233,6 +236,9 @@ if S3_BUCKET:
         "evidence": {**_private, "OPTIONS": {**_s3_options, "location": "evidence"}},
         "letters": {**_private, "OPTIONS": {**_s3_options, "location": "letters"}},
         "exports": {**_private, "OPTIONS": {**_s3_options, "location": "exports"}},
+        # Put Object Lock (compliance mode) on this prefix's bucket: checkpoints are
+        # written once and must outlive anyone who can reach the database.
+        "checkpoints": {**_private, "OPTIONS": {**_s3_options, "location": "checkpoints"}},
     }
 else:
     _local = "django.core.files.storage.FileSystemStorage"
@@ -241,6 +247,10 @@ else:
         "evidence": {"BACKEND": _local, "OPTIONS": {"location": MEDIA_ROOT / "evidence"}},
         "letters": {"BACKEND": _local, "OPTIONS": {"location": LETTERS_ROOT}},
         "exports": {"BACKEND": _local, "OPTIONS": {"location": EXPORTS_ROOT}},
+        "checkpoints": {
+            "BACKEND": _local,
+            "OPTIONS": {"location": AUDIT_CHECKPOINT_DIR, "file_permissions_mode": 0o440},
+        },
     }
 STORAGES["staticfiles"] = {
     "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
@@ -370,6 +380,14 @@ LOGGING = {
 REDRESS_REFERENCE_PREFIX = env_str("REDRESS_REFERENCE_PREFIX", "RD")
 REDRESS_SITE_URL = env_str("REDRESS_SITE_URL", "http://127.0.0.1:8000")
 
+# The Ed25519 key that signs case chain heads and checkpoints (cases.signing). It lives
+# outside the database so that whoever can write there cannot sign; the system check
+# cases.E001 fails without it. Create it with `manage.py audit_key --generate`.
+REDRESS_AUDIT_KEY_FILE = Path(
+    env_str("REDRESS_AUDIT_KEY_FILE", str(VAR_DIR / "audit-signing-key.pem"))
+)
+REDRESS_AUDIT_CHECKPOINT_MINUTES = env_int("REDRESS_AUDIT_CHECKPOINT_MINUTES", 60)
+
 if not DEBUG and SECRET_KEY.startswith("django-insecure-") and env_bool("REDRESS_PRODUCTION"):
     raise ImproperlyConfigured("Set DJANGO_SECRET_KEY: the development key is not for production.")
 
@@ -409,6 +427,10 @@ CELERY_BEAT_SCHEDULE.update(
         "materials-reminders": {
             "task": "notifications.materials_reminders",
             "schedule": crontab(hour=REDRESS_DIGEST_HOUR, minute=5),
+        },
+        "audit-checkpoints": {
+            "task": "cases.audit_checkpoints",
+            "schedule": REDRESS_AUDIT_CHECKPOINT_MINUTES * 60,
         },
     }
 )

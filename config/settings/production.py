@@ -7,7 +7,7 @@ Passes ``python manage.py check --deploy``. Requires ``DJANGO_SECRET_KEY`` and
 
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list
+from config.env import env_bool, env_int, env_list, env_str
 
 from .base import *  # noqa: F403
 from .base import CONTENT_SECURITY_POLICY, SECRET_KEY
@@ -18,6 +18,15 @@ if SECRET_KEY.startswith("django-insecure-") or len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be set to a random value of at least 50 characters "
         "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+    )
+
+# The audit signing key must be named on purpose, not found under var/ by default: the
+# auditors hold its public key, and a key lost with a folder cannot be made again. The
+# system check cases.E001 (run by migrate and check --deploy) checks the file itself.
+if not env_str("REDRESS_AUDIT_KEY_FILE"):
+    raise ImproperlyConfigured(
+        "REDRESS_AUDIT_KEY_FILE must name the audit signing key, kept outside the database "
+        "(create it once with: manage.py audit_key --generate)."
     )
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")

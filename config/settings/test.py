@@ -18,3 +18,9 @@ from .base import *  # noqa: E402, F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
 CELERY_TASK_ALWAYS_EAGER = False
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405 - whitenoise warns when it is missing
+
+# The audit signing key of this run (a fresh throw-away folder, so a fresh key).
+if not REDRESS_AUDIT_KEY_FILE.exists():  # noqa: F405
+    from cases.signing import key_generate
+
+    key_generate(REDRESS_AUDIT_KEY_FILE)  # noqa: F405

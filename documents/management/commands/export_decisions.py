@@ -1,7 +1,8 @@
 """``python manage.py export_decisions --agency CODE --from DATE --to DATE --out FILE.zip``.
 
-An agency's decisions of a period (cases decided on a local date in [from, to]):
-their letters, a manifest and the case events, as ``documents.exports`` lays out.
+An agency's decisions of a period (cases decided, not accepted or revoked on a local
+date in [from, to]): their letters, a manifest and the case events, as
+``documents.exports`` lays out.
 """
 
 import datetime
