@@ -10,17 +10,37 @@ make them. Time and memory on full-size files are measured by ``bench/import_lim
 
 from __future__ import annotations
 
+import io
 import struct
 import tracemalloc
 import zipfile
+import zlib
 from xml.sax.saxutils import escape
 
 import openpyxl
 import pytest
 from django.core.checks import run_checks
+from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+from pypdf import PdfWriter
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    NameObject,
+    NumberObject,
+    TextStringObject,
+)
 
 from cases import imports
-from cases.models import Record
+from cases.errors import UploadRejected
+from cases.models import Case, Evidence, Material, Record, RepresentationRequest
+from cases.portal_services import representation_request
+from cases.services import evidence_add
+from tests import factories
+from tests.helpers import image_bytes, restorable_record, submit
 from tests.test_import import HEADER, company_fined, import_file, person_listed, write_csv
 
 NOT_A_WORKBOOK = "The file is not a valid XLSX workbook: "
@@ -433,3 +453,495 @@ def test_a_file_larger_than_the_byte_limit_is_refused_before_it_is_read(agency, 
         "most 2.0 KB (REDRESS_IMPORT_MAX_BYTES). Split the records into several files."
     )
     assert imported_nothing()
+
+
+# --- finding 12: evidence that runs code or takes the memory ----------------------------------
+
+
+@pytest.fixture(autouse=True)
+def evidence_store(tmp_path, monkeypatch):
+    storage = Evidence._meta.get_field("file").storage
+    monkeypatch.setattr(storage, "location", str(tmp_path / "evidence"))
+    return tmp_path / "evidence"
+
+
+@pytest.fixture
+def case(company, agency, platforms, applicant):
+    record = restorable_record(company, agency, platforms)
+    return submit(Case.Kind.RESTORATION, company, [record], applicant)
+
+
+def stored_files(root) -> list:
+    return [path for path in root.rglob("*") if path.is_file()] if root.exists() else []
+
+
+def written(writer: PdfWriter) -> bytes:
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def one_page() -> PdfWriter:
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    return writer
+
+
+def action(kind: str, **entries) -> DictionaryObject:
+    return DictionaryObject(
+        {NameObject("/S"): NameObject(kind), **{NameObject(f"/{k}"): v for k, v in entries.items()}}
+    )
+
+
+def opens_with_javascript() -> bytes:
+    """The tester's file: ``/OpenAction`` running JavaScript."""
+    writer = one_page()
+    writer._root_object[NameObject("/OpenAction")] = action(
+        "/JavaScript", JS=TextStringObject("app.alert('hello')")
+    )
+    return written(writer)
+
+
+def document_javascript() -> bytes:
+    """Document-level JavaScript (the catalogue's ``/Names /JavaScript`` tree) runs on opening."""
+    return written_by_hand(
+        {
+            **SCANNED_PAGE,
+            1: b"<< /Type /Catalog /Pages 2 0 R /Names << /JavaScript 4 0 R >> >>",
+            4: b"<< /Names [(print) 5 0 R] >>",
+            5: b"<< /S /JavaScript /JS 6 0 R >>",
+            6: b"<< /Length 26 >>\nstream\nthis.print({bUI: false});\nendstream",
+        }
+    )
+
+
+def page_launches_a_program() -> bytes:
+    writer = one_page()
+    writer.pages[0][NameObject("/AA")] = DictionaryObject(
+        {NameObject("/O"): action("/Launch", F=TextStringObject("cmd.exe"))}
+    )
+    return written(writer)
+
+
+def link_to_a_network_file() -> bytes:
+    writer = one_page()
+    link = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject([NumberObject(0)] * 4),
+            NameObject("/A"): action("/GoToR", F=TextStringObject(r"\\attacker\share\x.pdf")),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
+    return written(writer)
+
+
+def opens_a_web_page() -> bytes:
+    writer = one_page()
+    writer._root_object[NameObject("/OpenAction")] = action(
+        "/URI", URI=TextStringObject("https://attacker.example/seen")
+    )
+    return written(writer)
+
+
+def carries_an_attachment() -> bytes:
+    writer = one_page()
+    writer.add_attachment("invoice.exe", b"MZ\x90\x00")
+    return written(writer)
+
+
+def xfa_form() -> bytes:
+    writer = one_page()
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject(
+        {
+            NameObject("/Fields"): ArrayObject(),
+            NameObject("/XFA"): writer._add_object(DecodedStreamObject()),
+        }
+    )
+    return written(writer)
+
+
+def javascript_under_an_escaped_name() -> bytes:
+    """``/Java#53cript`` is ``/JavaScript`` to a PDF reader, not to a byte search."""
+    return written_by_hand(
+        {
+            1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>",
+            2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+            4: b"<< /S /Java#53cript /J#53 (app.alert\\(1\\)) >>",
+        }
+    )
+
+
+def written_by_hand(objects: dict[int, bytes]) -> bytes:
+    """A PDF 1.4 with a classic cross-reference table, objects numbered 1..n."""
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number in sorted(objects):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + objects[number] + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)
+
+
+def in_a_compressed_object_stream(objects: dict[int, bytes]) -> bytes:
+    """A PDF 1.5 whose objects all sit in one Flate-compressed object stream, indexed by a
+    cross-reference stream: no object's text appears in the file as written."""
+    numbers = sorted(objects)
+    body, positions = b"", []
+    for number in numbers:
+        positions.append(len(body))
+        body += objects[number] + b"\n"
+    index = b" ".join(f"{n} {p}".encode() for n, p in zip(numbers, positions, strict=True)) + b"\n"
+    packed = zlib.compress(index + body)
+    stream_number, xref_number = len(numbers) + 1, len(numbers) + 2
+    out = bytearray(b"%PDF-1.5\n%\xe2\xe3\xcf\xd3\n")
+    stream_offset = len(out)
+    out += (
+        (
+            f"{stream_number} 0 obj\n<< /Type /ObjStm /N {len(numbers)} /First {len(index)} "
+            f"/Filter /FlateDecode /Length {len(packed)} >>\nstream\n"
+        ).encode()
+        + packed
+        + b"\nendstream\nendobj\n"
+    )
+    xref_offset = len(out)
+    entries = (
+        [(0, 0, 65535)]
+        + [(2, stream_number, position) for position in range(len(numbers))]
+        + [(1, stream_offset, 0), (1, xref_offset, 0)]
+    )
+    table = b"".join(struct.pack(">BIH", *entry) for entry in entries)
+    out += (
+        (
+            f"{xref_number} 0 obj\n<< /Type /XRef /Size {xref_number + 1} /W [1 4 2] "
+            f"/Root 1 0 R /Length {len(table)} >>\nstream\n"
+        ).encode()
+        + table
+        + f"\nendstream\nendobj\nstartxref\n{xref_offset}\n%%EOF\n".encode()
+    )
+    return bytes(out)
+
+
+SCANNED_PAGE = {
+    1: b"<< /Type /Catalog /Pages 2 0 R >>",
+    2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+}
+
+
+def compressed_javascript() -> bytes:
+    return in_a_compressed_object_stream(
+        {
+            **SCANNED_PAGE,
+            1: b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>",
+            4: b"<< /S /JavaScript /JS (app.alert\\(1\\)) >>",
+        }
+    )
+
+
+def image_xobject_of(width: int, height: int) -> bytes:
+    """A page showing one image whose header claims these dimensions (the data is tiny)."""
+    return written_by_hand(
+        {
+            **SCANNED_PAGE,
+            3: b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /XObject << /Im0 4 0 R >> >> >>",
+            4: f"<< /Type /XObject /Subtype /Image /Width {width} /Height {height} "
+            "/ColorSpace /DeviceGray /BitsPerComponent 1 /Length 0 >>\nstream\n\nendstream".encode(),
+        }
+    )
+
+
+def encrypted(user_password: str) -> bytes:
+    writer = one_page()
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm="AES-256")
+    return written(writer)
+
+
+def upload(case, user, content: bytes, name: str):
+    return evidence_add(
+        case=case,
+        uploaded_by=user,
+        upload=ContentFile(content, name=name),
+        material=Material.FULFILMENT_PROOF,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("make", "code", "words"),
+    [
+        (opens_with_javascript, "pdf_javascript", "The PDF contains JavaScript"),
+        (document_javascript, "pdf_javascript", "The PDF contains JavaScript"),
+        (compressed_javascript, "pdf_javascript", "The PDF contains JavaScript"),
+        (javascript_under_an_escaped_name, "pdf_javascript", "The PDF contains JavaScript"),
+        (
+            page_launches_a_program,
+            "pdf_action",
+            "starts a program, opens another file or sends data (Launch)",
+        ),
+        (
+            link_to_a_network_file,
+            "pdf_action",
+            "starts a program, opens another file or sends data (GoToR)",
+        ),
+        (
+            opens_a_web_page,
+            "pdf_automatic_action",
+            "runs an action by itself when it is opened or viewed (URI)",
+        ),
+        (carries_an_attachment, "pdf_embedded_file", "The PDF has files embedded in it"),
+        (xfa_form, "pdf_xfa", "The PDF is an XFA form"),
+        (
+            lambda: image_xobject_of(30_000, 30_000),
+            "image_too_large",
+            "The PDF holds an image of 30000 × 30000 pixels; an image may have at most "
+            "100 million pixels.",
+        ),
+        (
+            lambda: b"%PDF-1.7\n" + bytes(range(256)) * 40,
+            "pdf_unreadable",
+            "The file is not a readable PDF (it may be damaged or incomplete).",
+        ),
+        (
+            lambda: encrypted(user_password="secret"),
+            "pdf_encrypted",
+            "The PDF is protected by a password. Upload a copy without one.",
+        ),
+    ],
+    ids=lambda value: getattr(value, "__name__", None) if callable(value) else None,
+)
+def test_a_pdf_with_active_content_or_that_cannot_be_read_is_refused_and_leaves_nothing(
+    case, applicant, evidence_store, make, code, words
+):
+    with pytest.raises(UploadRejected) as refused:
+        upload(case, applicant, make(), "receipt.pdf")
+
+    assert refused.value.code == code
+    assert words in refused.value.message
+    assert not Evidence.objects.exists()
+    assert stored_files(evidence_store) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: in_a_compressed_object_stream(SCANNED_PAGE),
+        lambda: written_by_hand(SCANNED_PAGE),
+        lambda: image_xobject_of(4_960, 7_016),  # A4 at 600 dpi
+        lambda: encrypted(user_password=""),  # "protected": opens without a password
+        lambda: scanner_pdf(),
+        lambda: with_page_links(),
+    ],
+    ids=["object-stream", "classic", "a4-600dpi", "owner-password", "scanner", "links"],
+)
+def test_what_a_scanner_or_an_office_program_writes_is_still_accepted(case, applicant, make):
+    item = upload(case, applicant, make(), "scan.pdf")
+
+    assert item.content_type == "application/pdf"
+
+
+def scanner_pdf() -> bytes:
+    """What a scanner writes: one image per page (Pillow writes PDFs the same way), and an
+    ``/OpenAction`` that opens the first page fitted to the window."""
+    buffer = io.BytesIO()
+    pages = [Image.new("L", (1240, 1754), 255), Image.new("L", (1240, 1754), 200)]
+    pages[0].save(buffer, "PDF", resolution=150, save_all=True, append_images=pages[1:])
+    writer = PdfWriter(clone_from=io.BytesIO(buffer.getvalue()))
+    writer._root_object[NameObject("/OpenAction")] = ArrayObject(
+        [writer.pages[0].indirect_reference, NameObject("/Fit")]
+    )
+    return written(writer)
+
+
+def with_page_links() -> bytes:
+    """A web link and a link to another page, clicked by the reader, are not active content."""
+    writer = one_page()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_uri(0, "https://www.gsxt.gov.cn/", [50, 50, 200, 70])
+    writer.add_annotation(
+        0,
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Annot"),
+                NameObject("/Subtype"): NameObject("/Link"),
+                NameObject("/Rect"): ArrayObject([NumberObject(n) for n in (50, 80, 200, 100)]),
+                NameObject("/A"): action(
+                    "/GoTo", D=ArrayObject([writer.pages[1].indirect_reference, NameObject("/Fit")])
+                ),
+            }
+        ),
+    )
+    return written(writer)
+
+
+def png_header_of(width: int, height: int) -> bytes:
+    """A PNG whose header claims these dimensions, with one tiny IDAT: a few dozen bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00"))
+        + chunk(b"IEND", b"")
+    )
+
+
+def jpeg_header_of(width: int, height: int) -> bytes:
+    content = bytearray(image_bytes("JPEG", size=(8, 8)))
+    frame = content.index(b"\xff\xc0")
+    struct.pack_into(">HH", content, frame + 5, height, width)
+    return bytes(content)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (
+            png_header_of(30_000, 30_000),  # the tester's file
+            "The image has more than 100 million pixels, the most an image may have.",
+        ),
+        (
+            png_header_of(12_000, 9_000),
+            "The image is 12000 × 9000 pixels; an image may have at most 100 million pixels.",
+        ),
+        (
+            jpeg_header_of(15_000, 10_000),
+            "The image is 15000 × 10000 pixels; an image may have at most 100 million pixels.",
+        ),
+    ],
+    ids=["png-30000", "png-12000x9000", "jpeg-15000x10000"],
+)
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header_alone(
+    case, applicant, evidence_store, content, words
+):
+    with pytest.raises(UploadRejected) as refused:
+        upload(case, applicant, content, "photo.png")
+
+    assert refused.value.code == "image_too_large"
+    assert refused.value.message.startswith(words)
+    assert not Evidence.objects.exists()
+    assert stored_files(evidence_store) == []
+
+
+@pytest.mark.django_db
+def test_the_pixel_limit_is_a_setting_and_a_photo_under_it_is_accepted(case, applicant, settings):
+    settings.REDRESS_UPLOAD_MAX_IMAGE_PIXELS = 50_000_000
+
+    accepted = upload(case, applicant, png_header_of(8_160, 6_120), "phone.png")  # 49.9 MP
+    with pytest.raises(UploadRejected) as refused:
+        upload(case, applicant, jpeg_header_of(8_200, 6_150), "phone.jpg")  # 50.4 MP
+
+    assert accepted.content_type == "image/png"
+    assert refused.value.message.startswith(
+        "The image is 8200 × 6150 pixels; an image may have at most 50 million pixels."
+    )
+
+
+@pytest.mark.django_db
+def test_a_truncated_png_is_refused_as_unreadable(case, applicant):
+    with pytest.raises(UploadRejected) as refused:
+        upload(case, applicant, png_header_of(100, 100)[:20], "photo.png")
+
+    assert refused.value.code == "image_unreadable"
+
+
+# --- the other ways in: the proof of representation, the portal, the API ------------------------
+
+
+@pytest.mark.django_db
+def test_the_proof_of_representation_is_checked_like_evidence(company, record_for_link):
+    person = factories.UserFactory(username="li-ming")
+
+    with pytest.raises(UploadRejected) as refused:
+        representation_request(
+            user=person,
+            code=company.code,
+            kind="legal",
+            upload=SimpleUploadedFile("authorisation.pdf", opens_with_javascript()),
+        )
+
+    assert refused.value.code == "pdf_javascript"
+    assert not RepresentationRequest.objects.exists()
+
+
+@pytest.fixture
+def record_for_link(company, agency, platforms):
+    return restorable_record(company, agency, platforms)
+
+
+@pytest.mark.django_db
+def test_the_portal_shows_the_refusal_in_chinese(client, case, applicant):
+    client.force_login(applicant)
+    client.post(reverse("portal:language"), {"language": "zh-hans", "next": "/portal/"})
+
+    response = client.post(
+        reverse("portal:evidence_upload", args=[case.pk]),
+        {
+            "material": Material.OTHER,
+            "record": "",
+            "files": [SimpleUploadedFile("receipt.pdf", opens_with_javascript())],
+        },
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "该 PDF 含有 JavaScript" in page
+    assert "The PDF contains JavaScript" not in page
+    assert not Evidence.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_api_refuses_the_upload_with_the_code_and_the_field(case, applicant):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=applicant).key}")
+
+    response = client.post(
+        f"/api/v1/cases/{case.pk}/evidence/",
+        {
+            "material": Material.FULFILMENT_PROOF,
+            "file": SimpleUploadedFile("big.png", png_header_of(30_000, 30_000)),
+        },
+        format="multipart",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "image_too_large"
+    assert response.json()["field"] == "file"
+    assert not Evidence.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_agency_seal_over_the_pixel_limit_is_refused_in_the_admin(admin_client, agency):
+    response = admin_client.post(
+        reverse("admin:cases_agency_change", args=[agency.pk]),
+        {
+            "code": agency.code,
+            "name": agency.name,
+            "region_code": agency.region_code,
+            "is_active": "on",
+            "seal": SimpleUploadedFile("seal.png", png_header_of(12_000, 9_000)),
+        },
+    )
+
+    assert response.status_code == 200  # the form again, with the error
+    assert "The image is 12000 × 9000 pixels" in response.content.decode()
+    agency.refresh_from_db()
+    assert not agency.seal
