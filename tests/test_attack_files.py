@@ -34,7 +34,7 @@ from pypdf.generic import (
     TextStringObject,
 )
 
-from cases import imports
+from cases import imports, uploads
 from cases.errors import UploadRejected
 from cases.models import Case, Evidence, Material, Record, RepresentationRequest
 from cases.portal_services import representation_request
@@ -945,3 +945,21 @@ def test_an_agency_seal_over_the_pixel_limit_is_refused_in_the_admin(admin_clien
     assert "The image is 12000 × 9000 pixels" in response.content.decode()
     agency.refresh_from_db()
     assert not agency.seal
+
+
+@pytest.mark.django_db
+def test_a_pdf_of_more_objects_than_the_limit_is_refused_before_all_are_read(
+    case, applicant, monkeypatch
+):
+    """A 20 MB file of tiny objects would hold the request for a minute; the walk stops."""
+    monkeypatch.setattr(uploads, "PDF_MAX_OBJECTS", 3)
+    four_objects = written_by_hand(
+        {**SCANNED_PAGE, 2: b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>", 4: SCANNED_PAGE[3]}
+    )
+
+    with pytest.raises(UploadRejected) as refused:
+        upload(case, applicant, four_objects, "report.pdf")
+
+    assert refused.value.code == "pdf_too_complex"
+    assert refused.value.message.startswith("The PDF is made of more than 3 objects")
+    assert upload(case, applicant, written_by_hand(SCANNED_PAGE), "scan.pdf").pk
