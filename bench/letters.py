@@ -83,6 +83,7 @@ def build_case():
 
     from cases import services
     from cases.identifiers import make_uscc
+    from cases.management.commands.demo import DEMO_PDF
     from cases.models import (
         Agency,
         Case,
@@ -155,7 +156,7 @@ def build_case():
         grounds="我司已于二〇二五年足额缴纳全部罚款，对违法广告进行了全面整改，"
         "并组织全体员工参加信用修复培训，现申请对上述四条行政处罚信息提前停止公示。" * 2,
     )
-    pdf = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+    pdf = DEMO_PDF  # a valid PDF: evidence uploads read its structure
     for n, record in enumerate(records):
         services.evidence_add(
             case=case,

@@ -10,9 +10,11 @@ barred from that subject's cases (APL Art. 43, ``cases.policy.conflict_of_intere
 
 import secrets
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import BooleanField, ExpressionWrapper
 from django.forms.models import model_to_dict
 from django.urls import reverse
@@ -23,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from knox.models import AuthToken as KnoxToken
 
 from cases import policy
+from cases.errors import UploadRejected
 from cases.models import (
     Agency,
     ApiToken,
@@ -42,12 +45,32 @@ from cases.models import (
     SubjectTie,
 )
 from cases.rules import rule_set_add_version
+from cases.uploads import image_check
 
 User = get_user_model()
 
 
+class AgencyForm(forms.ModelForm):
+    class Meta:
+        model = Agency
+        fields = ["seal"]  # the admin's form adds every other field
+
+    def clean_seal(self):
+        """A new seal is held to the evidence pixel limit: every letter decodes it."""
+        seal = self.cleaned_data.get("seal")
+        if isinstance(seal, UploadedFile):
+            seal.seek(0)
+            try:
+                image_check(seal.read())
+            except UploadRejected as exc:
+                raise forms.ValidationError(exc.message, code=exc.code) from None
+            seal.seek(0)
+        return seal
+
+
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
+    form = AgencyForm
     list_display = ["code", "name", "name_en", "region_code", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name", "name_en", "region_code"]

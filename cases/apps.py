@@ -8,10 +8,9 @@ class CasesConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth import get_user_model
         from django.contrib.auth.signals import user_logged_out
-        from django.core import checks
         from django.db.models.signals import post_save, pre_save
 
-        from cases.checks import audit_key_available
+        from cases import checks  # noqa: F401  (registers the system checks)
         from cases.portal_services import (
             on_password_hash_saved,
             on_password_hash_saving,
@@ -22,4 +21,3 @@ class CasesConfig(AppConfig):
         pre_save.connect(on_password_hash_saving, sender=User, dispatch_uid="cases.password_1")
         post_save.connect(on_password_hash_saved, sender=User, dispatch_uid="cases.password_2")
         user_logged_out.connect(on_signed_out, dispatch_uid="cases.signed_out")
-        checks.register(audit_key_available, "cases")

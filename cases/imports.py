@@ -5,8 +5,10 @@ each usable on its own:
 
 ``parse_rows(path)``
     The file's data rows as ``(row number, {column: raw value})``, numbered as a
-    spreadsheet shows them (the header is row 1). Problems with the file as a whole
-    (unreadable, wrong header) raise ``ImportFileInvalid``. Touches no database.
+    spreadsheet shows them (the header is row 1), read as a stream within
+    ``ImportLimits`` (rows, columns, bytes). Problems with the file as a whole
+    (unreadable, not a workbook, past a limit, wrong header) raise
+    ``ImportFileInvalid``. Touches no database.
 ``clean_row(...)`` and ``validate(rows, agency=...)``
     Every row checked, every error collected as a ``RowError``: ``clean_row`` checks the
     cells of one row and is pure; ``validate`` adds the checks that need the database
@@ -24,19 +26,24 @@ never by overwriting it from a spreadsheet.
 from __future__ import annotations
 
 import bisect
+import codecs
 import csv
 import datetime
 import io
 import re
+import struct
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from openpyxl.utils import get_column_letter
 
 from cases.errors import InvalidIdentifier, InvalidInput, RuleViolation
 from cases.identifiers import subject_code_identify
@@ -178,75 +185,431 @@ class ImportReport:
 # --- reading the file ---------------------------------------------------------------
 
 
-def parse_rows(path: str | Path) -> Iterator[tuple[int, dict[str, object]]]:
+@dataclass(frozen=True)
+class ImportLimits:
+    """How much of a file one import reads; past a limit the whole file is refused.
+
+    The settings (README, "Configuration") are ``REDRESS_IMPORT_MAX_ROWS``,
+    ``REDRESS_IMPORT_MAX_COLUMNS`` and ``REDRESS_IMPORT_MAX_BYTES``. They keep a hostile
+    or broken file from taking the machine's memory or an hour of its time: the file is
+    read as a stream, a row at a time, and refused as soon as it goes past one of them.
+    """
+
+    max_rows: int
+    """Record rows (rows 2 to ``max_rows + 1``); a row element below that refuses the file."""
+    max_columns: int
+    """Columns read (A to this one); a value further right refuses the file."""
+    max_bytes: int
+    """A CSV's size; an XLSX file's size, and its parts' total size once unpacked."""
+
+    @classmethod
+    def from_settings(cls) -> ImportLimits:
+        return cls(
+            max_rows=settings.REDRESS_IMPORT_MAX_ROWS,
+            max_columns=settings.REDRESS_IMPORT_MAX_COLUMNS,
+            max_bytes=settings.REDRESS_IMPORT_MAX_BYTES,
+        )
+
+
+CSV_MAX_LINE_CHARS = 65_536
+"""Longest line of a CSV file. A record is a few hundred characters (the longest
+allowed values add up to about 1,000); a longer line is not a table of records, and
+reading it whole would let one line take the memory."""
+
+XLSX_MAX_PARTS = 10_000
+"""Most parts (ZIP entries) in a workbook. Excel writes a few dozen; the limit is checked
+from the ZIP's end record before ``zipfile`` reads its whole directory into memory
+(about 1 KB per entry)."""
+
+XLSX_MAX_ROW_BYTES = 1_048_576
+"""Most sheet XML one row may take. openpyxl gathers a row's cells in a list before it
+hands the row over, so a row of millions of empty cells would take the memory before any
+column check could see it; a real row is a few kilobytes."""
+
+XLSX_MAX_TREE_PART_BYTES = 16 * 1_048_576
+"""Largest part openpyxl parses whole into a tree (content types, relationships, the
+workbook part, styles): a tree takes some twenty times its XML in memory, and these
+parts take kilobytes. The sheet and the shared strings are streamed instead."""
+
+_READ_CHUNK = 1 << 20
+
+
+def parse_rows(
+    path: str | Path, *, limits: ImportLimits | None = None
+) -> Iterator[tuple[int, dict[str, object]]]:
     """The data rows of a CSV or XLSX file, as ``(row number, {column: raw value})``.
 
     Row numbers are what a spreadsheet shows: the header is row 1. Blank rows are
     skipped. Values are as read: text from a CSV; text, numbers, dates or None from
     an XLSX. Values to the right of the last column, if any, are under
-    ``EXTRA_VALUES``. The file is read and its header checked before this returns;
-    ``ImportFileInvalid`` says what is wrong with it.
+    ``EXTRA_VALUES``. ``limits`` defaults to the settings' (``ImportLimits``).
+
+    The file is streamed: it is opened and its header checked before this returns,
+    the rows are read as they are asked for. ``ImportFileInvalid`` says what is wrong
+    with the file as a whole, whether found before this returns (unreadable, not a
+    workbook, too large, wrong header) or while the rows are read (a row past
+    ``max_rows``, a value right of ``max_columns``, damaged data further on).
     """
-    table = _read_table(Path(path))
-    header = next(table, None)
-    if header is None:
+    limits = limits or ImportLimits.from_settings()
+    table = _read_table(Path(path), limits)
+    first = next(table, None)
+    if first is None:
         raise ImportFileInvalid(
             f"The file is empty; its first row must be the header: {', '.join(COLUMNS)}."
         )
+    number, header = first
+    if number != 1:
+        raise ImportFileInvalid(f"Row 1 is empty; it must be the header: {', '.join(COLUMNS)}.")
     columns = _header_columns(header)
     return _data_rows(table, columns)
 
 
-def _read_table(path: Path) -> Iterator[list[object]]:
+def _read_table(path: Path, limits: ImportLimits) -> Iterator[tuple[int, list[object]]]:
+    """The file's rows as ``(row number, cells)``, row 1 first; rows may be skipped."""
     if not path.is_file():
         raise ImportFileInvalid("There is no such file.")
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ImportFileInvalid(
+            f"Only .csv and .xlsx files can be imported, not '{path.suffix or path.name}' "
+            "(save an old .xls workbook as .xlsx)."
+        )
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise ImportFileInvalid(
+            f"The file is {_megabytes(size)}; one import reads at most "
+            f"{_megabytes(limits.max_bytes)} (REDRESS_IMPORT_MAX_BYTES). "
+            "Split the records into several files."
+        )
     if suffix == ".csv":
-        return _csv_table(path)
-    if suffix == ".xlsx":
-        return _xlsx_table(path)
-    raise ImportFileInvalid(
-        f"Only .csv and .xlsx files can be imported, not '{path.suffix or path.name}' "
-        "(save an old .xls workbook as .xlsx)."
+        return _csv_table(path, limits)
+    return _xlsx_table(path, limits)
+
+
+def _megabytes(size: int) -> str:
+    if size < 1_048_576:
+        return f"{size / 1024:,.1f} KB"
+    return f"{size / 1_048_576:,.1f} MB"
+
+
+def _beyond_last_column(number: int, column: int, limits: ImportLimits) -> ImportFileInvalid:
+    last = get_column_letter(limits.max_columns)
+    return ImportFileInvalid(
+        f"row {number}, column {get_column_letter(column)}: holds a value, but an import "
+        f"reads only columns A to {last} (REDRESS_IMPORT_MAX_COLUMNS). The records take "
+        f"the first {len(COLUMNS)} columns; delete everything to the right of them."
     )
 
 
-def _csv_table(path: Path) -> Iterator[list[object]]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # WPS and Excel on a Chinese system save "CSV" in the ANSI code page, GBK, of
-        # which GB18030 is the superset.
+def _beyond_last_row(number: int, limits: ImportLimits) -> ImportFileInvalid:
+    return ImportFileInvalid(
+        f"row {number}: the sheet goes on past row {limits.max_rows + 1:,}, and one import "
+        f"takes at most {limits.max_rows:,} records (REDRESS_IMPORT_MAX_ROWS). Split the "
+        "records into several files, or delete the rows below them (a blank row that "
+        "carries formatting counts as a row)."
+    )
+
+
+# CSV
+
+
+def _csv_table(path: Path, limits: ImportLimits) -> Iterator[tuple[int, list[object]]]:
+    encoding = _csv_encoding(path)
+    return _csv_rows(path, encoding, limits)
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) or GB18030, decided over the whole file, in chunks."""
+    # WPS and Excel on a Chinese system save "CSV" in the ANSI code page, GBK, of which
+    # GB18030 is the superset.
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            text = raw.decode("gb18030").removeprefix("\ufeff")
+            for chunk in _file_chunks(path):
+                if b"\x00" in chunk:
+                    # No text CSV holds a NUL byte (PostgreSQL could not store one
+                    # either): this is UTF-16 "Unicode text" or a binary file.
+                    raise ImportFileInvalid(
+                        "The file contains NUL bytes, so it is not a CSV text file (it may "
+                        "be UTF-16 'Unicode text' or a workbook renamed .csv); save it as "
+                        "'CSV UTF-8'."
+                    )
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
         except UnicodeDecodeError:
+            continue
+        return encoding
+    raise ImportFileInvalid("The file is neither UTF-8 nor GB18030 text; save it as 'CSV UTF-8'.")
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while chunk := handle.read(_READ_CHUNK):
+            yield chunk
+
+
+def _csv_rows(path: Path, encoding: str, limits: ImportLimits) -> Iterator[tuple[int, list]]:
+    with path.open(encoding=encoding, newline="") as handle:
+        try:
+            for number, cells in enumerate(csv.reader(_csv_lines(handle)), start=1):
+                if number == 1 and cells:
+                    cells[0] = cells[0].removeprefix("\ufeff")  # GB18030 encodes a BOM too
+                if number > limits.max_rows + 1 and any(cell.strip() for cell in cells):
+                    raise _beyond_last_row(number, limits)
+                if len(cells) > limits.max_columns:
+                    far = [i for i, cell in enumerate(cells) if cell.strip()]
+                    if far and far[-1] >= limits.max_columns:
+                        raise _beyond_last_column(number, far[-1] + 1, limits)
+                    del cells[limits.max_columns :]
+                yield number, cells
+        except csv.Error as exc:
+            raise ImportFileInvalid(f"The file is not readable as CSV: {exc}.") from None
+
+
+def _csv_lines(handle: io.TextIOBase) -> Iterator[str]:
+    number = 0
+    while line := handle.readline(CSV_MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > CSV_MAX_LINE_CHARS:
             raise ImportFileInvalid(
-                "The file is neither UTF-8 nor GB18030 text; save it as 'CSV UTF-8'."
-            ) from None
+                f"Line {number} of the file is longer than {CSV_MAX_LINE_CHARS:,} "
+                "characters, which no row of records is; this is not a CSV table of records."
+            )
+        yield line
+
+
+# XLSX
+
+
+class _RowTooLarge(Exception):
+    """Raised from inside the XML parser's read: one row of the sheet is too large."""
+
+
+class _MeteredSource(io.RawIOBase):
+    """The sheet's XML as the parser reads it, counting the bytes since the last row.
+
+    ``openpyxl`` collects a whole row before handing it over; reading is the only
+    place a huge row can be stopped before it is in memory.
+    """
+
+    def __init__(self, source):
+        self.source = source
+        self.since_row = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.since_row += len(data)
+        if self.since_row > XLSX_MAX_ROW_BYTES:
+            raise _RowTooLarge
+        return data
+
+
+def _xlsx_table(path: Path, limits: ImportLimits) -> Iterator[tuple[int, list[object]]]:
+    """The first worksheet's rows, read with openpyxl's own readers, one step at a time.
+
+    ``load_workbook(read_only=True)`` would size every sheet on opening it, which for a
+    sheet without a ``<dimension>`` element means parsing the whole sheet (and keeping
+    an element per row) before the first row is read: 16 s and 525 MB for a 45 KB file
+    of empty rows. The steps below are ``ExcelReader.read``'s, less the sheets.
+    """
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+
+    _xlsx_package_check(path, limits)
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise ImportFileInvalid(f"The file is not readable as CSV: {exc}.") from None
-    return iter(rows)
+        reader = ExcelReader(str(path), read_only=True, data_only=True)
+    except _XLSX_DAMAGE as exc:
+        raise _not_a_workbook(exc) from None
+    try:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        sheet_path = next(
+            (
+                rel.target
+                for _sheet, rel in reader.parser.find_sheets()
+                if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+            ),
+            None,
+        )
+    except _XLSX_DAMAGE as exc:
+        reader.archive.close()
+        raise _not_a_workbook(exc) from None
+    if sheet_path is None:
+        reader.archive.close()
+        raise ImportFileInvalid("The file is not a valid XLSX workbook: it has no sheet.")
+    return _xlsx_rows(reader, sheet_path, limits)
 
 
-def _xlsx_table(path: Path) -> Iterator[list[object]]:
-    from openpyxl import load_workbook
+def _xlsx_package_check(path: Path, limits: ImportLimits) -> None:
+    """Refuse what is no workbook, or unpacks to more than ``max_bytes``, before reading it.
+
+    ``zipfile`` never returns more than an entry's declared size (a longer stream fails
+    its CRC check), so the declared sizes bound what reading can unpack: a ZIP bomb is
+    refused here on its directory alone.
+    """
+    with path.open("rb") as handle:
+        parts = _zip_entry_count(handle)
+    if parts is None:
+        raise ImportFileInvalid(
+            "The file is not a valid XLSX workbook: it is not a ZIP archive, which every "
+            ".xlsx file is (an old .xls workbook or a CSV renamed .xlsx? Save it as .xlsx)."
+        )
+    if parts > XLSX_MAX_PARTS:
+        raise ImportFileInvalid(
+            f"The file is not a valid XLSX workbook: it has {parts:,} parts, where a "
+            f"workbook has a few dozen (at most {XLSX_MAX_PARTS:,} are read)."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise _not_a_workbook(exc) from None
+    for entry in entries:
+        if _parsed_whole(entry.filename) and entry.file_size > XLSX_MAX_TREE_PART_BYTES:
+            raise ImportFileInvalid(
+                f"The file is not a valid XLSX workbook: its part {entry.filename} unpacks "
+                f"to {_megabytes(entry.file_size)}, where it takes a few kilobytes (at most "
+                f"{_megabytes(XLSX_MAX_TREE_PART_BYTES)} is read)."
+            )
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > limits.max_bytes:
+        largest = max(entries, key=lambda entry: entry.file_size)
+        raise ImportFileInvalid(
+            f"The workbook unpacks to {_megabytes(unpacked)} ({largest.filename} alone to "
+            f"{_megabytes(largest.file_size)} from {_megabytes(largest.compress_size)}); "
+            f"one import reads at most {_megabytes(limits.max_bytes)} "
+            "(REDRESS_IMPORT_MAX_BYTES). Split the records into several files."
+        )
+
+
+def _parsed_whole(name: str) -> bool:
+    return (
+        name == "[Content_Types].xml"
+        or name.endswith((".rels", "/workbook.xml"))
+        or name == "xl/styles.xml"
+    )
+
+
+def _zip_entry_count(handle) -> int | None:
+    """The number of entries a ZIP's end record declares; None if there is no end record.
+
+    Read from the last 64 KB (the end record and its comment) without ``zipfile``, which
+    builds an object for every entry of the directory before anything can be counted.
+    An entry count of 0xFFFF defers to a ZIP64 record: only archives far bigger than a
+    workbook need one, so it counts as too many.
+    """
+    handle.seek(0, io.SEEK_END)
+    size = handle.tell()
+    tail_size = min(size, 22 + 0xFFFF)
+    handle.seek(size - tail_size)
+    tail = handle.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    entries = struct.unpack_from("<H", tail, at + 10)[0]
+    return XLSX_MAX_PARTS + 1 if entries == 0xFFFF else entries
+
+
+def _xlsx_rows(reader, sheet_path: str, limits: ImportLimits) -> Iterator[tuple[int, list[object]]]:
+    """The first sheet's rows as the sheet numbers them, each cut to ``max_columns``.
+
+    openpyxl's ``iter_rows`` pads every row to its last cell: one value in column XFD
+    makes a row of 16,384 cells, and with ``max_col`` it silently drops what lies
+    beyond. Its sheet parser gives the cells a row really has, so a value past
+    ``max_columns`` is refused at its first row, not found after the whole sheet was
+    read. (This is the parser ``ReadOnlyWorksheet`` uses, called the same way; the
+    import tests read real workbooks through it.) ``reader`` is an ``ExcelReader``
+    that has read the workbook part, the shared strings and the styles.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    workbook = reader.wb
+    try:
+        with reader.archive.open(sheet_path) as raw:
+            source = _MeteredSource(raw)
+            parser = WorkSheetParser(
+                source,
+                reader.shared_strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=workbook._date_formats,
+                timedelta_formats=workbook._timedelta_formats,
+            )
+            for number, cells in parser.parse():
+                source.since_row = 0
+                if number > limits.max_rows + 1:
+                    raise _beyond_last_row(number, limits)
+                values: list[object] = []
+                for cell in cells:
+                    value, column = cell["value"], cell["column"]
+                    if _is_blank(value):
+                        continue
+                    if column > limits.max_columns:
+                        raise _beyond_last_column(number, column, limits)
+                    if column > len(values):
+                        values.extend([None] * (column - len(values)))
+                    values[column - 1] = value
+                yield number, values
+    except _RowTooLarge:
+        raise ImportFileInvalid(
+            "The file is not a valid XLSX workbook: a row of its first sheet takes more "
+            f"than {_megabytes(XLSX_MAX_ROW_BYTES)}, where a row of records takes a few "
+            "kilobytes."
+        ) from None
+    except _XLSX_DAMAGE as exc:
+        raise _not_a_workbook(exc) from None
+    finally:
+        reader.archive.close()
+
+
+# What a damaged or hostile workbook raises from zipfile, zlib, the XML parser (expat's
+# ParseError is a SyntaxError; defusedxml's refusals are ValueErrors) and openpyxl.
+_XLSX_DAMAGE = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    SyntaxError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OSError,
+)
+
+
+def _not_a_workbook(exc: BaseException) -> ImportFileInvalid:
+    return ImportFileInvalid(f"The file is not a valid XLSX workbook: {_damage(exc)}.")
+
+
+def _damage(exc: BaseException) -> str:
+    """What is wrong, in words for the person who has the file."""
+    while exc.__cause__ is not None:  # openpyxl wraps what went wrong in a ValueError
+        exc = exc.__cause__
+    from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
     from openpyxl.utils.exceptions import InvalidFileException
 
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError):
-        raise ImportFileInvalid("The file is not readable as an XLSX workbook.") from None
-    try:
-        sheet = workbook.worksheets[0]
-        # Some programs write a wrong size into the sheet; reading without it is safe.
-        sheet.reset_dimensions()
-        rows = [list(row) for row in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
-    return iter(rows)
+    if isinstance(exc, EntitiesForbidden):
+        return (
+            "its XML declares entities, which no workbook does (it is how 'billion laughs' "
+            "and external-entity attacks are built)"
+        )
+    if isinstance(exc, ExternalReferenceForbidden | DTDForbidden):
+        return "its XML refers to an outside document, which no workbook does"
+    if isinstance(exc, SyntaxError):  # expat's ParseError
+        return f"its XML is malformed ({exc})"
+    if isinstance(exc, zipfile.BadZipFile | zlib.error | EOFError):
+        return f"its compressed data is damaged ({exc})"
+    if isinstance(exc, KeyError):
+        return f"a part it needs is missing ({exc.args[0] if exc.args else exc})"
+    if isinstance(exc, InvalidFileException):
+        return str(exc)
+    return f"it cannot be read ({exc.__class__.__name__}: {exc})"
 
 
 def _header_columns(header: list[object]) -> list[str]:
@@ -277,10 +640,10 @@ def _header_columns(header: list[object]) -> list[str]:
 
 
 def _data_rows(
-    table: Iterator[list[object]], columns: list[str]
+    table: Iterator[tuple[int, list[object]]], columns: list[str]
 ) -> Iterator[tuple[int, dict[str, object]]]:
     width = len(columns)
-    for number, cells in enumerate(table, start=2):
+    for number, cells in table:
         if all(_is_blank(cell) for cell in cells):
             continue
         raw: dict[str, object] = dict.fromkeys(columns, "")
@@ -596,6 +959,7 @@ def import_records(
     partial: bool = False,
     dry_run: bool = False,
     today: datetime.date | None = None,
+    limits: ImportLimits | None = None,
 ) -> ImportReport:
     """Import the records in the file at ``path`` for ``agency``; report what happened.
 
@@ -604,10 +968,11 @@ def import_records(
     Rows already imported with the same values are counted ``unchanged`` and left
     alone. Subjects are matched by code or created (an existing subject keeps its
     name). ``dry_run`` does everything and then rolls it back. ``today`` (default: the
-    local date) is the latest ``listed_on`` accepted. Raises
-    ``ImportFileInvalid`` when the file cannot be read or its header is wrong.
+    local date) is the latest ``listed_on`` accepted; ``limits`` default to the
+    settings' (``ImportLimits``). Raises ``ImportFileInvalid`` when the file cannot be
+    read, goes past a limit or its header is wrong; nothing is imported then.
     """
-    rows = parse_rows(path)
+    rows = parse_rows(path, limits=limits)
     with transaction.atomic():
         checked = validate(rows, agency=agency, today=today)
         report = ImportReport(errors=checked.errors, partial=partial, dry_run=dry_run)

@@ -7,10 +7,14 @@ acts so that the test still reads as the story of that person.
 from __future__ import annotations
 
 import datetime
+import io
 import itertools
 
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+from pypdf import PdfWriter
 
 from cases.models import Case, Evidence, Material
 from cases.portal_services import api_token_create
@@ -27,34 +31,39 @@ _serial = itertools.count(1)
 
 
 def pdf_bytes(label: str = "") -> bytes:
-    """A tiny valid PDF; each call gives different content (identical files de-duplicate)."""
+    """A valid one-page PDF; each call gives different content (identical files de-duplicate)."""
     label = label or f"item {next(_serial)}"
-    return (
-        b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\n"
-        + f"% {label} {next(_serial)}\n".encode()
-        + b"trailer<</Root 1 0 R>>\n%%EOF\n"
-    )
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": f"{label} {next(_serial)}"})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
 
 
 def pdf_upload(label: str = "", name: str = "evidence.pdf") -> ContentFile:
     return ContentFile(pdf_bytes(label), name=name)
 
 
+def image_bytes(kind: str, size: tuple[int, int] = (1, 1)) -> bytes:
+    """A valid PNG or JPEG; each call gives different content (its text or comment)."""
+    buffer = io.BytesIO()
+    image = Image.new("RGB", size, (255, 255, 255))
+    if kind == "PNG":
+        text = PngInfo()
+        text.add_text("serial", f"{next(_serial)}")
+        image.save(buffer, "PNG", pnginfo=text)
+    else:
+        image.save(buffer, "JPEG", comment=f"{next(_serial)}".encode())
+    return buffer.getvalue()
+
+
 def png_upload(name: str = "photo.png") -> ContentFile:
-    return ContentFile(
-        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
-        + f"{next(_serial)}".encode(),
-        name=name,
-    )
+    return ContentFile(image_bytes("PNG"), name=name)
 
 
 def jpeg_upload(name: str = "scan.jpg") -> ContentFile:
-    return ContentFile(
-        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-        + f"{next(_serial)}".encode()
-        + b"\xff\xd9",
-        name=name,
-    )
+    return ContentFile(image_bytes("JPEG"), name=name)
 
 
 def days_ago(n: int) -> datetime.date:

@@ -20,7 +20,7 @@ from viewflow.workflow.status import STATUS
 from cases.models import Case, Evidence, Material, Role
 from cases.services import evidence_add
 from tests import factories
-from tests.helpers import restorable_record
+from tests.helpers import pdf_bytes, restorable_record
 from workflows import services as route
 from workflows.flows import FLOWS
 
@@ -32,10 +32,7 @@ S = Case.Status
 
 def pdf(label: str) -> ContentFile:
     """A small PDF whose bytes differ per label (identical files de-duplicate)."""
-    return ContentFile(
-        b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\n% " + label.encode() + b"\n%%EOF\n",
-        name=f"{label}.pdf",
-    )
+    return ContentFile(pdf_bytes(label), name=f"{label}.pdf")
 
 
 def file_restoration(company, agency, platforms, applicant, *, materials=True) -> Case:
@@ -496,7 +493,7 @@ def test_a_downloaded_name_is_the_sanitised_original_name(client, case, applican
     item = evidence_add(
         case=case,
         uploaded_by=applicant,
-        upload=ContentFile(b"%PDF-1.4\n% odd name\n%%EOF\n", name="../../etc/承诺书\x07.pdf"),
+        upload=ContentFile(pdf_bytes("odd name"), name="../../etc/承诺书\x07.pdf"),
         material=Material.OTHER,
     )
     browser(client, staff["intake"])

@@ -23,7 +23,7 @@ from django.utils import timezone
 from cases.models import Case, CaseRecord, Evidence, Material, Record
 from cases.services import evidence_add, evidence_review
 from tests import factories
-from tests.helpers import restorable_record
+from tests.helpers import pdf_bytes, restorable_record
 from workflows import services as route
 from workflows.flows import FLOWS
 from workflows.models import Deadline
@@ -34,7 +34,7 @@ _serial = itertools.count(1)
 
 def pdf() -> ContentFile:
     n = next(_serial)
-    return ContentFile(b"%PDF-1.4\n% item " + str(n).encode() + b"\n%%EOF\n", name=f"item-{n}.pdf")
+    return ContentFile(pdf_bytes(f"item {n}"), name=f"item-{n}.pdf")
 
 
 def open_task(case, name: str):

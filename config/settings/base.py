@@ -260,10 +260,20 @@ STORAGES["staticfiles"] = {
 
 # --- Uploads -----------------------------------------------------------------
 REDRESS_UPLOAD_MAX_BYTES = env_int("REDRESS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# Most pixels in an uploaded image (or an image inside an uploaded PDF), read from the
+# header: an A3 page scanned at 600 dpi has 70 million, a 50-megapixel photo 50 million.
+REDRESS_UPLOAD_MAX_IMAGE_PIXELS = env_int("REDRESS_UPLOAD_MAX_IMAGE_PIXELS", 100_000_000)
 # Dotted path to a callable(bytes) that raises cases.errors.UploadRejected for malware,
 # e.g. a small wrapper around a ClamAV daemon client (clamd); empty: no scanner.
 REDRESS_MALWARE_SCANNER = env_str("REDRESS_MALWARE_SCANNER", "")
 FILE_UPLOAD_PERMISSIONS = 0o640
+
+# --- Record import (manage.py import_records; docs/import-format.md) ----------
+# One import reads at most this many record rows, columns (A to the N-th) and bytes
+# (a CSV's size; an XLSX file's parts unpacked); past one, the whole file is refused.
+REDRESS_IMPORT_MAX_ROWS = env_int("REDRESS_IMPORT_MAX_ROWS", 100_000)
+REDRESS_IMPORT_MAX_COLUMNS = env_int("REDRESS_IMPORT_MAX_COLUMNS", 26)
+REDRESS_IMPORT_MAX_BYTES = env_int("REDRESS_IMPORT_MAX_BYTES", 128 * 1024 * 1024)
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 # --- Celery ------------------------------------------------------------------

@@ -6,6 +6,7 @@ role with the password ``demo``. Refuses to run with DEBUG off unless --force.
 """
 
 import datetime
+import io
 import random
 import secrets
 
@@ -15,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from pypdf import PdfWriter
 
 from cases import services
 from cases.identifiers import make_resident_id, make_uscc
@@ -76,14 +78,18 @@ INDUSTRY = ["科技", "贸易", "食品", "电子", "物流", "建筑", "医药"
 SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"]
 GIVEN = ["伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "军"]
 
-# A minimal, valid one-page PDF: demo evidence needs real content that passes the
-# content-type check, and nothing more.
-DEMO_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+def _one_page_pdf() -> bytes:
+    """A valid blank one-page PDF: demo evidence must pass the upload check (which reads
+    the PDF's structure), and needs nothing more."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+DEMO_PDF = _one_page_pdf()
 
 
 class Command(BaseCommand):
