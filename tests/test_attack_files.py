@@ -40,7 +40,7 @@ from cases.models import Case, Evidence, Material, Record, RepresentationRequest
 from cases.portal_services import representation_request
 from cases.services import evidence_add
 from tests import factories
-from tests.helpers import image_bytes, restorable_record, submit
+from tests.helpers import api_token, image_bytes, restorable_record, submit
 from tests.test_import import HEADER, company_fined, import_file, person_listed, write_csv
 
 NOT_A_WORKBOOK = "The file is not a valid XLSX workbook: "
@@ -907,11 +907,10 @@ def test_the_portal_shows_the_refusal_in_chinese(client, case, applicant):
 
 @pytest.mark.django_db
 def test_the_api_refuses_the_upload_with_the_code_and_the_field(case, applicant):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=applicant).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(applicant)}")
 
     response = client.post(
         f"/api/v1/cases/{case.pk}/evidence/",
