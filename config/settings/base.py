@@ -216,6 +216,10 @@ else:
         "letters": {"BACKEND": _local, "OPTIONS": {"location": LETTERS_ROOT}},
         "exports": {"BACKEND": _local, "OPTIONS": {"location": EXPORTS_ROOT}},
     }
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "config.staticfiles.AppDirectoriesFinder",  # Django's, without what no page uses
+]
 STORAGES["staticfiles"] = {
     "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
     if not DEBUG

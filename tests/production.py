@@ -1,0 +1,29 @@
+"""Running Redress the way the README's production steps do, from the tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_env(var_dir: Path, **extra: str) -> dict[str, str]:
+    """The process environment of a production install (README, "Running on PostgreSQL
+    with Celery and Redis"), without any setting of the test run itself."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "REDRESS_", "DATABASE_", "CELERY_"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY": "production-settings-under-test-" + "k3y" * 20,
+            "DJANGO_ALLOWED_HOSTS": "redress.example.gov.cn",
+            "REDRESS_VAR_DIR": str(var_dir),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **extra,
+        }
+    )
+    return env
