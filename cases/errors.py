@@ -69,3 +69,10 @@ class Duplicate(RedressError):
 
     code = "duplicate"
     http_status = 409
+
+
+class RequestTooLarge(RedressError):
+    """A request body larger than its endpoint accepts (refused before it is read)."""
+
+    code = "too_large"
+    http_status = 413

@@ -2,7 +2,8 @@
 
 The production static files are collected (a package's stylesheet that names a file it
 lacks no longer stops ``collectstatic``; ``check --deploy`` says when they were not
-collected).
+collected); a request larger than its endpoint accepts is refused with 413 before its
+body is read.
 
 The production path as a whole (gunicorn, a browser) is ``tests/test_production_path.py``.
 """
@@ -20,15 +21,18 @@ import pytest
 import viewflow
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, storages
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from config.middleware import MULTIPART_ALLOWANCE, UPLOAD_LIMITS
 from config.staticfiles import RedressStaticFilesStorage
 from documents.codes import verification_code_new
 from documents.models import Letter
 from tests import flow_helpers as flow
-from tests.helpers import restorable_record
+from tests.helpers import pdf_bytes, restorable_record
 from tests.production import ROOT, production_env
 
 MB = 1024 * 1024
@@ -150,3 +154,146 @@ def test_check_deploy_says_when_the_static_files_were_not_collected(tmp_path):
     assert result.returncode != 0
     assert "redress.E001" in result.stderr
     assert "collectstatic" in result.stderr
+
+
+# --- 15: request sizes ---------------------------------------------------------------------
+
+
+class BodyThatMustNotBeRead:
+    """``wsgi.input`` of a client that declared a large body: counts what is read of it."""
+
+    def __init__(self):
+        self.read_bytes = 0
+
+    def read(self, size=-1):
+        size = 64 * 1024 if size is None or size < 0 else min(size, 64 * 1024)
+        self.read_bytes += size
+        if self.read_bytes > 4 * MB:  # enough to tell; do not stream 100 MB through a test
+            return b""
+        return b"-" * size
+
+    def readline(self, size=-1):
+        return self.read(size)
+
+
+def post_declaring(client, path: str, length: int, **headers):
+    body = BodyThatMustNotBeRead()
+    response = client.generic(
+        "POST",
+        path,
+        b"",
+        **{
+            "CONTENT_TYPE": "multipart/form-data; boundary=xyz",
+            "CONTENT_LENGTH": str(length),
+            "wsgi.input": body,
+        },
+        **headers,
+    )
+    return response, body
+
+
+def test_a_huge_anonymous_post_to_the_verify_page_is_refused_before_it_is_read(db, case):
+    letter = issued_letter(case)
+
+    response, body = post_declaring(
+        Client(), reverse("documents:verify", args=[letter.verification_code]), 100 * MB
+    )
+
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+    assert response["Content-Type"].startswith("text/html")
+    assert b"100.0\xc2\xa0MB" in response.content  # what was sent, and the limit (5 MB)
+    assert b"5.0\xc2\xa0MB" in response.content
+
+
+def test_a_copy_of_a_letter_still_reaches_the_verify_page(client, case):
+    letter = issued_letter(case)
+
+    response = client.post(
+        reverse("documents:verify", args=[letter.verification_code]),
+        {"file": ContentFile(LETTER_PDF, name="copy.pdf")},
+    )
+
+    assert response.status_code == 200
+    assert response.context["match"] is True
+
+
+def test_an_evidence_file_over_the_limit_is_refused_in_the_api_shape_before_it_is_read(
+    settings, case, applicant
+):
+    settings.REDRESS_UPLOAD_MAX_BYTES = 1 * MB
+    client = token_client(applicant)
+
+    response, body = post_declaring(
+        client, f"/api/v1/cases/{case.pk}/evidence/", 1 * MB + MULTIPART_ALLOWANCE + 1
+    )
+
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+    assert response.json()["code"] == "too_large"
+    assert "1.0\xa0MB" in response.json()["message"]
+
+
+def test_an_evidence_file_at_the_limit_still_reaches_the_case(settings, case, applicant):
+    settings.REDRESS_UPLOAD_MAX_BYTES = 200_000
+    content = pdf_bytes("at the limit")
+    content += b"%" * (200_000 - len(content))
+    client = token_client(applicant)
+
+    response = client.post(
+        f"/api/v1/cases/{case.pk}/evidence/",
+        {"file": ContentFile(content, name="limit.pdf"), "material": "other"},
+        format="multipart",
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["size"] == 200_000
+
+
+def test_the_portals_upload_script_gets_the_reason_as_json(settings, client, case, applicant):
+    settings.REDRESS_UPLOAD_MAX_BYTES = 1 * MB
+    client.force_login(applicant)
+
+    response, body = post_declaring(
+        client,
+        reverse("portal:evidence_upload", args=[case.pk]),
+        30 * MB,
+        HTTP_X_REQUESTED_WITH="XMLHttpRequest",
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert response.status_code == 413
+    assert body.read_bytes == 0
+    assert "Send one file of at most 1.0\xa0MB at a time." in response.json()["message"]
+
+
+def test_any_other_address_takes_only_a_small_body(db):
+    page, page_body = post_declaring(Client(), "/accounts/login/", 2 * MB)
+    api, api_body = post_declaring(APIClient(), "/api/v1/auth/token/", 2 * MB)
+
+    assert (page.status_code, page_body.read_bytes) == (413, 0)
+    assert (api.status_code, api_body.read_bytes) == (413, 0)
+    assert api.json()["code"] == "too_large"
+
+
+def test_a_small_form_is_not_affected(client, applicant):
+    response = client.post("/accounts/login/", {"username": "acme", "password": "pw"})
+
+    assert response.status_code == 302
+
+
+def test_the_too_large_page_speaks_the_persons_language(db):
+    response, _ = post_declaring(
+        Client(), "/accounts/login/", 2 * MB, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+
+    assert response.status_code == 413
+    text = response.content.decode()
+    assert '<html lang="zh-hans">' in text
+    assert "请求" in text and "太大" in text
+
+
+def test_every_upload_limit_names_a_real_address():
+    arguments = {"documents:verify": ["CODE"], "portal:link_request": []}
+    for name in UPLOAD_LIMITS:
+        assert reverse(name, args=arguments.get(name, [1]))

@@ -26,6 +26,7 @@ fails instead.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -290,3 +291,23 @@ def test_the_readme_production_path_serves_every_page_with_its_static_files(
 
     assert problems == [], "\n".join(problems) + "\n" + log.read_text()[-4000:]
     assert " 500 " not in log.read_text()
+
+
+def test_a_body_larger_than_an_address_accepts_is_refused_before_it_is_sent(production_site):
+    """The client declares 100 MB and sends none of it: an answer at all proves the server
+    did not wait for the body."""
+    base_url, _log = production_site
+    address = urlsplit(base_url)
+    connection = http.client.HTTPSConnection(
+        address.hostname, address.port, context=_insecure_tls(), timeout=20
+    )
+    try:
+        connection.putrequest("POST", "/verify/ANYCODE/")
+        connection.putheader("Content-Type", "multipart/form-data; boundary=letter")
+        connection.putheader("Content-Length", str(100 * 1024 * 1024))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413
+        assert "5.0\xa0MB" in response.read().decode()
+    finally:
+        connection.close()

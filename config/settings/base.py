@@ -59,6 +59,9 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CsrfViewMiddleware, the first to read a form: a request larger than its
+    # endpoint accepts is refused (413) before its body is read.
+    "config.middleware.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -226,8 +229,15 @@ STORAGES["staticfiles"] = {
     else "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 
-# --- Uploads -----------------------------------------------------------------
+# --- Uploads and request sizes -------------------------------------------------------
+# A request is refused (413) before its body is read when its Content-Length is over what
+# its endpoint accepts (config.middleware.RequestBodyLimitMiddleware): an evidence file or
+# a proof of authorisation up to REDRESS_UPLOAD_MAX_BYTES, a copy of a letter up to
+# REDRESS_LETTER_COPY_MAX_BYTES (letters are about 100 KB), anything else
+# REDRESS_REQUEST_MAX_BYTES.
 REDRESS_UPLOAD_MAX_BYTES = env_int("REDRESS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+REDRESS_LETTER_COPY_MAX_BYTES = env_int("REDRESS_LETTER_COPY_MAX_BYTES", 5 * 1024 * 1024)
+REDRESS_REQUEST_MAX_BYTES = env_int("REDRESS_REQUEST_MAX_BYTES", 1024 * 1024)
 # Dotted path to a callable(bytes) that raises cases.errors.UploadRejected for malware,
 # e.g. a small wrapper around a ClamAV daemon client (clamd); empty: no scanner.
 REDRESS_MALWARE_SCANNER = env_str("REDRESS_MALWARE_SCANNER", "")
