@@ -1,7 +1,13 @@
-"""Project-wide HTTP rules.
+"""Project-wide HTTP rules: how big a request may be, how long a session lasts, and that
+nothing personal is kept in a cache.
 
 ``RequestBodyLimitMiddleware`` refuses a request whose declared ``Content-Length`` is
 more than its endpoint can accept, with 413, before anything reads the body.
+``SessionLifetimeMiddleware`` ends a session a fixed time after its sign-in, however
+active (the idle timeout is Django's own: ``SESSION_COOKIE_AGE`` with
+``SESSION_SAVE_EVERY_REQUEST``). ``NoStoreMiddleware`` marks every response that a view
+produced ``Cache-Control: no-store, private``; static files never reach it (whitenoise
+answers them first, with their long cache lifetime).
 """
 
 from __future__ import annotations
@@ -9,9 +15,12 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
 
 from cases.errors import RequestTooLarge
@@ -99,4 +108,55 @@ class RequestBodyLimitMiddleware:
             response = render(request, "413.html", {"message": message}, status=413)
         # The body was not read: the connection cannot carry another request.
         response["Connection"] = "close"
+        return response
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+SESSION_STARTED_KEY = "redress_signed_in_at"
+
+
+def session_started(sender, request, user, **kwargs) -> None:
+    """``user_logged_in``: the moment the absolute session lifetime counts from."""
+    if hasattr(request, "session"):
+        request.session[SESSION_STARTED_KEY] = timezone.now().timestamp()
+
+
+class SessionLifetimeMiddleware:
+    """Signs out a session ``REDRESS_SESSION_MAX_HOURS`` after its sign-in, however active.
+
+    The request then goes on as an anonymous one: a page sends the person to the login
+    page (as after the idle timeout), the API answers 401 in its error shape. A session
+    signed in before this rule existed counts from its first request after it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = timezone.now().timestamp()
+            started = request.session.setdefault(SESSION_STARTED_KEY, now)
+            if now - started > settings.REDRESS_SESSION_MAX_HOURS * 3600:
+                logger.info("Session of user %s ended: older than its maximum lifetime", user.pk)
+                logout(request)
+        return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store, private`` on every response a view produced.
+
+    Pages, the API's JSON, letters and evidence are personal data or case files: no
+    browser or proxy cache may keep them (a shared office computer's back button, a
+    caching proxy). Nothing Redress renders gains from a cache; static files, which do,
+    are answered by whitenoise before this middleware runs.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request) -> HttpResponse:
+        response = self.get_response(request)
+        add_never_cache_headers(response)
         return response

@@ -3,13 +3,15 @@
 The production static files are collected (a package's stylesheet that names a file it
 lacks no longer stops ``collectstatic``; ``check --deploy`` says when they were not
 collected); a request larger than its endpoint accepts is refused with 413 before its
-body is read.
+body is read; a session ends after 30 idle minutes and 12 hours at most, and nothing
+personal is left in a cache.
 
 The production path as a whole (gunicorn, a browser) is ``tests/test_production_path.py``.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import logging
@@ -297,3 +299,127 @@ def test_every_upload_limit_names_a_real_address():
     arguments = {"documents:verify": ["CODE"], "portal:link_request": []}
     for name in UPLOAD_LIMITS:
         assert reverse(name, args=arguments.get(name, [1]))
+
+
+# --- 16: sessions and caches ---------------------------------------------------------------
+
+
+class Clock:
+    """``timezone.now`` moved forward as the story needs."""
+
+    def __init__(self, monkeypatch):
+        self.now = timezone.now()
+        monkeypatch.setattr(timezone, "now", lambda: self.now)
+
+    def advance(self, **delta) -> None:
+        self.now += datetime.timedelta(**delta)
+
+
+def test_an_idle_session_ends_and_the_next_page_is_the_login_page(client, case, staff, monkeypatch):
+    clock = Clock(monkeypatch)
+    client.force_login(staff["intake"])
+    inbox = reverse("workflows:inbox")
+    assert client.get(inbox).status_code == 200
+
+    clock.advance(minutes=29)
+    assert client.get(inbox).status_code == 200
+    clock.advance(minutes=29)  # 58 minutes after signing in: each request restarts the wait
+    assert client.get(inbox).status_code == 200
+
+    clock.advance(minutes=31)
+    response = client.get(inbox)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_an_active_session_ends_twelve_hours_after_signing_in(client, case, staff, monkeypatch):
+    clock = Clock(monkeypatch)
+    client.force_login(staff["intake"])
+    inbox = reverse("workflows:inbox")
+    statuses = []
+    for _ in range(int(13 * 60 / 20)):  # a request every 20 minutes for 13 hours
+        clock.advance(minutes=20)
+        statuses.append(client.get(inbox).status_code)
+
+    signed_out_at = statuses.index(302)
+    assert (signed_out_at + 1) * 20 > 12 * 60  # not before 12 hours
+    assert (signed_out_at + 1) * 20 <= 12 * 60 + 20  # the first request after them
+    assert client.get(inbox).status_code == 302  # and it stays signed out
+
+
+def test_an_api_call_on_an_idle_session_answers_401_in_the_api_shape(applicant, case, monkeypatch):
+    clock = Clock(monkeypatch)
+    client = APIClient()
+    client.force_login(applicant)
+    assert client.get("/api/v1/cases/").status_code == 200
+
+    clock.advance(minutes=31)
+    response = client.get("/api/v1/cases/")
+
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+
+
+def test_the_session_lifetimes_come_from_the_environment(tmp_path):
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.SESSION_COOKIE_AGE, settings.SESSION_SAVE_EVERY_REQUEST, "
+            "settings.REDRESS_SESSION_MAX_HOURS)",
+        ],
+        cwd=ROOT,
+        env=production_env(
+            tmp_path, REDRESS_SESSION_IDLE_MINUTES="15", REDRESS_SESSION_MAX_HOURS="8"
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+
+    assert shown == ["900", "True", "8"]
+
+
+def _not_stored(response) -> bool:
+    control = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+    return {"no-store", "private"} <= control
+
+
+def test_nothing_personal_is_left_in_a_cache(client, case, applicant, staff):
+    letter = issued_letter(case)
+    item = case.evidence.order_by("id").first()
+    client.force_login(applicant)
+    portal_pages = [
+        client.get(reverse("portal:index")),
+        client.get(reverse("portal:case", args=[case.pk])),
+        client.get(reverse("portal:letter", args=[case.pk, letter.pk])),
+    ]
+    api = token_client(applicant)
+    api_answers = [
+        api.get("/api/v1/cases/"),
+        api.get(f"/api/v1/cases/{case.pk}/"),
+        api.get(f"/api/v1/cases/{case.pk}/letters/{letter.pk}/pdf/"),
+    ]
+    officer = Client()
+    officer.force_login(staff["intake"])
+    workspace = [
+        officer.get(reverse("workflows:case", args=[case.pk])),
+        officer.get(reverse("workflows:evidence_download", args=[item.pk])),
+    ]
+
+    for response in portal_pages + api_answers + workspace:
+        assert response.status_code == 200, response.status_code
+        assert _not_stored(response), response.get("Cache-Control")
+
+
+def test_static_files_keep_their_cache_lifetime(settings, db):
+    settings.WHITENOISE_USE_FINDERS = True  # serve from the apps, as collected files are
+
+    response = Client().get("/static/portal/portal.css")
+
+    assert response.status_code == 200
+    assert "no-store" not in response["Cache-Control"]
+    assert "max-age=" in response["Cache-Control"]

@@ -248,10 +248,12 @@ def test_the_readme_production_path_serves_every_page_with_its_static_files(
 ):
     base_url, log = production_site
     problems: list[str] = []
+    cache_control: dict[str, str] = {}
 
     def watch(page) -> None:
         def on_response(response) -> None:
             path = urlsplit(response.url).path
+            cache_control[path] = response.headers.get("cache-control", "")
             if response.status >= 500 or (path.startswith("/static/") and response.status >= 400):
                 problems.append(f"{response.status} {response.url}")
 
@@ -291,6 +293,11 @@ def test_the_readme_production_path_serves_every_page_with_its_static_files(
 
     assert problems == [], "\n".join(problems) + "\n" + log.read_text()[-4000:]
     assert " 500 " not in log.read_text()
+    # Pages with personal data stay out of caches; hashed static files are kept for long.
+    assert "no-store" in cache_control["/portal/"]
+    viewflow_css = next(p for p in cache_control if p.startswith("/static/viewflow/css/viewflow"))
+    assert "immutable" in cache_control[viewflow_css]
+    assert "no-store" not in cache_control[viewflow_css]
 
 
 def test_a_body_larger_than_an_address_accepts_is_refused_before_it_is_sent(production_site):

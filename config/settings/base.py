@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "config.middleware.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.SessionLifetimeMiddleware",
+    "config.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -133,6 +135,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 GUARDIAN_RAISE_403 = True
+
+# --- Sessions ----------------------------------------------------------------------------
+# A session ends after REDRESS_SESSION_IDLE_MINUTES without a request (Django's sliding
+# expiry: the cookie's and the stored session's lifetime restart with every request) and,
+# however active, REDRESS_SESSION_MAX_HOURS after its sign-in (SessionLifetimeMiddleware).
+# A shared office computer left signed in is signed out by itself.
+REDRESS_SESSION_IDLE_MINUTES = env_int("REDRESS_SESSION_IDLE_MINUTES", 30)
+REDRESS_SESSION_MAX_HOURS = env_int("REDRESS_SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = REDRESS_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 
 # --- Login throttling and lockout (django-axes) ------------------------------------
 # After REDRESS_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that
