@@ -4,7 +4,8 @@ The production static files are collected (a package's stylesheet that names a f
 lacks no longer stops ``collectstatic``; ``check --deploy`` says when they were not
 collected); a request larger than its endpoint accepts is refused with 413 before its
 body is read; a session ends after 30 idle minutes and 12 hours at most, and nothing
-personal is left in a cache.
+personal is left in a cache; an unhandled error answers a 500 in the API's error shape
+under /api/ and a plain page elsewhere, never a traceback.
 
 The production path as a whole (gunicorn, a browser) is ``tests/test_production_path.py``.
 """
@@ -29,6 +30,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from cases.apis import CaseViewSet
 from config.middleware import MULTIPART_ALLOWANCE, UPLOAD_LIMITS
 from config.staticfiles import RedressStaticFilesStorage
 from documents.codes import verification_code_new
@@ -423,3 +425,78 @@ def test_static_files_keep_their_cache_lifetime(settings, db):
     assert response.status_code == 200
     assert "no-store" not in response["Cache-Control"]
     assert "max-age=" in response["Cache-Control"]
+
+
+# --- 18: unhandled errors ------------------------------------------------------------------
+
+
+def _fail(*args, **kwargs):
+    raise RuntimeError("database exploded: secret detail")
+
+
+def test_an_unhandled_api_error_answers_500_in_the_api_shape_and_is_logged(
+    applicant, case, monkeypatch, caplog
+):
+    monkeypatch.setattr(CaseViewSet, "get_queryset", _fail)
+    client = token_client(applicant)
+    client.raise_request_exception = False
+
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        response = client.get("/api/v1/cases/")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "code": "server_error",
+        "message": "Something went wrong on our side. The error has been recorded: try "
+        "again later, or tell the administrator when it happened.",
+    }
+    logged = [r for r in caplog.records if r.name == "django.request" and r.exc_info]
+    assert logged and logged[0].exc_info[0] is RuntimeError
+
+
+def test_the_api_500_message_is_in_the_callers_language(applicant, case, monkeypatch):
+    monkeypatch.setattr(CaseViewSet, "get_queryset", _fail)
+    client = token_client(applicant)
+    client.raise_request_exception = False
+
+    response = client.get("/api/v1/cases/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert response.status_code == 500
+    assert response.json()["code"] == "server_error"
+    assert "出错" in response.json()["message"]
+
+
+def test_an_unhandled_page_error_answers_a_plain_500_page(applicant, monkeypatch):
+    monkeypatch.setattr("cases.views.cases_for", _fail)
+    client = Client(raise_request_exception=False)
+    client.force_login(applicant)
+
+    response = client.get(reverse("portal:index"))
+
+    assert response.status_code == 500
+    text = response.content.decode()
+    assert "Something went wrong" in text
+    assert "secret detail" not in text and "Traceback" not in text
+
+
+def test_the_500_page_speaks_the_persons_language(applicant, monkeypatch):
+    monkeypatch.setattr("cases.views.cases_for", _fail)
+    client = Client(raise_request_exception=False)
+    client.force_login(applicant)
+
+    response = client.get(reverse("portal:index"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert response.status_code == 500
+    assert '<html lang="zh-hans">' in response.content.decode()
+    assert "出错" in response.content.decode()
+
+
+def test_an_unknown_page_answers_the_404_page(client, applicant):
+    client.force_login(applicant)
+
+    response = client.get("/portal/no-such-page/")
+
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+    assert _not_stored(response)
