@@ -87,3 +87,10 @@ class TooManyRequests(RedressError):
 
     code = "too_many_requests"
     http_status = 429
+
+
+class RequestTooLarge(RedressError):
+    """A request body larger than its endpoint accepts (refused before it is read)."""
+
+    code = "too_large"
+    http_status = 413

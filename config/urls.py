@@ -21,3 +21,6 @@ urlpatterns = [
     path("", include("documents.urls")),
     path("", include("config.api_urls")),
 ]
+
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

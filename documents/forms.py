@@ -18,7 +18,9 @@ class LetterCopyForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        limit = getattr(settings, "REDRESS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+        # A letter is about 100 KB; the request itself is capped to the same size before
+        # it is read (config.middleware.RequestBodyLimitMiddleware).
+        limit = settings.REDRESS_LETTER_COPY_MAX_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
                 _("The file is larger than %(megabytes)s MB.")

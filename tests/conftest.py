@@ -5,11 +5,16 @@ there; tests marked ``postgres`` need that server and are deselected on SQLite b
 the test script (under ``CI=true`` the script refuses to run without PostgreSQL).
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import connection
 
 from cases.models import Role
 from tests import factories
+from tests.production import ROOT, production_env
 
 
 def pytest_collection_modifyitems(config, items):
@@ -132,3 +137,30 @@ def without_notifications():
     case_event_recorded.disconnect(dispatch_uid="notifications.on_case_event")
     yield
     case_event_recorded.connect(on_case_event, dispatch_uid="notifications.on_case_event")
+
+
+@pytest.fixture(scope="session")
+def production_static(tmp_path_factory) -> Path:
+    """``manage.py collectstatic --no-input`` run once under the production settings, as
+    the README's production steps do: its STATIC_ROOT (hashed files and the manifest).
+
+    It takes a while (hashing and compressing every static file), so the tests that
+    need a real production STATIC_ROOT share this one; point ``DJANGO_STATIC_ROOT`` at it.
+    """
+    var_dir = tmp_path_factory.mktemp("production-var")
+    static_root = var_dir / "static"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--no-input"],
+        cwd=ROOT,
+        env=production_env(var_dir),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"collectstatic --no-input under production settings exited {result.returncode}:\n"
+            + (result.stdout + result.stderr)[-4000:]
+        )
+    return static_root

@@ -59,8 +59,13 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CsrfViewMiddleware, the first to read a form: a request larger than its
+    # endpoint accepts is refused (413) before its body is read.
+    "config.middleware.RequestBodyLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.SessionLifetimeMiddleware",
+    "config.middleware.NoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -130,6 +135,16 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 GUARDIAN_RAISE_403 = True
+
+# --- Sessions ----------------------------------------------------------------------------
+# A session ends after REDRESS_SESSION_IDLE_MINUTES without a request (Django's sliding
+# expiry: the cookie's and the stored session's lifetime restart with every request) and,
+# however active, REDRESS_SESSION_MAX_HOURS after its sign-in (SessionLifetimeMiddleware).
+# A shared office computer left signed in is signed out by itself.
+REDRESS_SESSION_IDLE_MINUTES = env_int("REDRESS_SESSION_IDLE_MINUTES", 30)
+REDRESS_SESSION_MAX_HOURS = env_int("REDRESS_SESSION_MAX_HOURS", 12)
+SESSION_COOKIE_AGE = REDRESS_SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 
 # --- Login throttling and lockout (django-axes) ------------------------------------
 # After REDRESS_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that
@@ -252,17 +267,28 @@ else:
             "OPTIONS": {"location": AUDIT_CHECKPOINT_DIR, "file_permissions_mode": 0o440},
         },
     }
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "config.staticfiles.AppDirectoriesFinder",  # Django's, without what no page uses
+]
 STORAGES["staticfiles"] = {
     "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
     if not DEBUG
     else "django.contrib.staticfiles.storage.StaticFilesStorage"
 }
 
-# --- Uploads -----------------------------------------------------------------
+# --- Uploads and request sizes -------------------------------------------------------
+# A request is refused (413) before its body is read when its Content-Length is over what
+# its endpoint accepts (config.middleware.RequestBodyLimitMiddleware): an evidence file or
+# a proof of authorisation up to REDRESS_UPLOAD_MAX_BYTES, a copy of a letter up to
+# REDRESS_LETTER_COPY_MAX_BYTES (letters are about 100 KB), anything else
+# REDRESS_REQUEST_MAX_BYTES.
 REDRESS_UPLOAD_MAX_BYTES = env_int("REDRESS_UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 # Most pixels in an uploaded image (or an image inside an uploaded PDF), read from the
 # header: an A3 page scanned at 600 dpi has 70 million, a 50-megapixel photo 50 million.
 REDRESS_UPLOAD_MAX_IMAGE_PIXELS = env_int("REDRESS_UPLOAD_MAX_IMAGE_PIXELS", 100_000_000)
+REDRESS_LETTER_COPY_MAX_BYTES = env_int("REDRESS_LETTER_COPY_MAX_BYTES", 5 * 1024 * 1024)
+REDRESS_REQUEST_MAX_BYTES = env_int("REDRESS_REQUEST_MAX_BYTES", 1024 * 1024)
 # Dotted path to a callable(bytes) that raises cases.errors.UploadRejected for malware,
 # e.g. a small wrapper around a ClamAV daemon client (clamd); empty: no scanner.
 REDRESS_MALWARE_SCANNER = env_str("REDRESS_MALWARE_SCANNER", "")
