@@ -27,7 +27,6 @@ from django.core.files.storage import FileSystemStorage, storages
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cases.apis import CaseViewSet
@@ -36,7 +35,7 @@ from config.staticfiles import RedressStaticFilesStorage
 from documents.codes import verification_code_new
 from documents.models import Letter
 from tests import flow_helpers as flow
-from tests.helpers import pdf_bytes, restorable_record
+from tests.helpers import api_token, pdf_bytes, restorable_record
 from tests.production import ROOT, production_env
 
 MB = 1024 * 1024
@@ -82,7 +81,7 @@ def issued_letter(case) -> Letter:
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 
