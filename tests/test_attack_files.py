@@ -928,6 +928,8 @@ def test_the_api_refuses_the_upload_with_the_code_and_the_field(case, applicant)
 
 
 @pytest.mark.django_db
+# Django's image field opens the seal to validate it; Pillow warns past its own limit.
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_an_agency_seal_over_the_pixel_limit_is_refused_in_the_admin(admin_client, agency):
     response = admin_client.post(
         reverse("admin:cases_agency_change", args=[agency.pk]),
