@@ -61,11 +61,11 @@ def measure(n: int) -> list[tuple[str, float]]:
 
     from cases import events as events_module
     from cases import signing
-    from cases.events import event_payload, event_record, head_message, payload_hash
+    from cases.events import case_lock, event_payload, event_record, head_message, payload_hash
     from cases.models import Case, CaseEvent, ListType, RuleSet
     from cases.seeds import seed_national_defaults
-    from cases.services import case_lock, case_submit
     from tests import factories
+    from workflows.actions import case_submit
 
     seed_national_defaults(ListType, RuleSet)
     agency = factories.AgencyFactory(code="SZAMR")
@@ -101,7 +101,13 @@ def measure(n: int) -> list[tuple[str, float]]:
     def record(case: Case, i: int) -> float:
         started = time.perf_counter()
         with transaction.atomic():
-            event_record(case_lock(case), "bench", actor=officer, role="case_officer", note=str(i))
+            event_record(
+                case_lock(case),
+                "evidence_reviewed",
+                actor=officer,
+                role="case_officer",
+                note=str(i),
+            )
         return time.perf_counter() - started
 
     # Interleaved, one event of each kind in turn, so that the machine's load and the

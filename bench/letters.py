@@ -76,14 +76,16 @@ def peak_mb() -> float:
 
 
 def build_case():
-    """A restoration of four records, reviewed item by item and rejected: a 2-page letter."""
+    """A restoration of four records, reviewed item by item and rejected: a 2-page letter.
+
+    Filed, accepted, reviewed and signed through the route (``workflows.actions``), as
+    the portal and the officers' pages do it."""
     from django.contrib.auth import get_user_model
     from django.core.files.base import ContentFile
     from django.utils import timezone
 
-    from cases import services
+    from backoffice.management.commands.demo import DEMO_PDF
     from cases.identifiers import make_uscc
-    from cases.management.commands.demo import DEMO_PDF
     from cases.models import (
         Agency,
         Case,
@@ -99,6 +101,15 @@ def build_case():
         Role,
         Subject,
     )
+    from workflows import actions
+    from workflows.flows import FLOWS
+
+    def step(case, name, user, **data):
+        """``user`` claims the case's open task ``name`` and completes it with ``data``."""
+        node = getattr(FLOWS[case.kind].instance, name)
+        task = next(t for t in actions.open_tasks(case) if t.flow_task == node)
+        actions.task_claim(task=task, user=user)
+        return actions.task_complete(task=task, user=user, data=data)
 
     User = get_user_model()
     agency, _ = Agency.objects.update_or_create(
@@ -148,7 +159,7 @@ def build_case():
         for p in platforms:
             Publication.objects.create(record=record, platform=p, published_on=record.listed_on)
         records.append(record)
-    case = services.case_submit(
+    case = actions.case_submit(
         kind=Case.Kind.RESTORATION,
         subject=subject,
         records=records,
@@ -158,40 +169,47 @@ def build_case():
     )
     pdf = DEMO_PDF  # a valid PDF: evidence uploads read its structure
     for n, record in enumerate(records):
-        services.evidence_add(
+        actions.evidence_add(
             case=case,
             uploaded_by=applicant,
             upload=ContentFile(pdf + f"% {n} c\n".encode(), name=f"信用承诺书{n + 1}.pdf"),
             material=Material.COMMITMENT_LETTER,
             record=record,
         )
-        services.evidence_add(
+        actions.evidence_add(
             case=case,
             uploaded_by=applicant,
             upload=ContentFile(pdf + f"% {n} f\n".encode(), name=f"罚款缴纳凭证{n + 1}.pdf"),
             material=Material.FULFILMENT_PROOF,
             record=record,
         )
-    case = services.case_accept(case=case, officer=staff[Role.INTAKE])
+    step(case, "acceptance_check", staff[Role.INTAKE], decision="accept")
+    reviews = []
     for item in case.evidence.all():
         rejected = item.material == Material.FULFILMENT_PROOF and item.pk % 2 == 0
-        services.evidence_review(
-            evidence=item,
-            reviewer=staff[Role.CASE_OFFICER],
-            outcome=Evidence.Outcome.REJECTED if rejected else Evidence.Outcome.ACCEPTED,
-            reason="缴款凭证所载金额与处罚决定书确定的罚款金额不一致，且缺少银行回单。"
-            if rejected
-            else "",
+        reviews.append(
+            {
+                "evidence": item.pk,
+                "outcome": Evidence.Outcome.REJECTED if rejected else Evidence.Outcome.ACCEPTED,
+                "reason": "缴款凭证所载金额与处罚决定书确定的罚款金额不一致，且缺少银行回单。"
+                if rejected
+                else "",
+            }
         )
-    case = services.case_review_complete(
-        case=case, reviewer=staff[Role.CASE_OFFICER], recommendation=Case.Decision.REJECTED
+    step(
+        case,
+        "evidence_review",
+        staff[Role.CASE_OFFICER],
+        reviews=reviews,
+        recommendation=Case.Decision.REJECTED,
     )
     CaseRecord.objects.filter(case=case).update(
         reason="申请人未能证明已全部履行行政处罚决定，且整改报告未说明违法广告的下架时间。"
     )
-    return services.case_sign(
-        case=case,
-        signer=staff[Role.SIGNER],
+    return step(
+        case,
+        "sign_off",
+        staff[Role.SIGNER],
         decision=Case.Decision.REJECTED,
         reasons="经审查，申请人提交的证据不足以证明其已履行全部法定义务并完成整改，"
         "不符合《信用修复管理办法（试行）》规定的修复条件。",
@@ -213,8 +231,6 @@ def bench_letters(case, count: int, baseline_count: int) -> dict:
     from documents.fetcher import asset_bytes
     from documents.models import Letter
     from documents.rendering import PDF_VARIANT
-
-    services.letter_enqueue = lambda letter_id: None  # measure the worker's path, not the broker
 
     def one():
         letter = services.letter_request(case, Letter.Kind.REJECTION, language="zh-hans")
@@ -548,6 +564,11 @@ def main() -> None:
 
 
 def run(args) -> None:
+    from documents import services
+
+    # Measure the worker's path, not the broker: the bench renders in-process what a worker
+    # would, and the letters the case's decisions ask for are not queued anywhere.
+    services.letter_enqueue = lambda letter_id: None
     call_command("migrate", verbosity=0, skip_checks=True)
     case = build_case()
     print(f"Rendering {args.letters} letters...", flush=True)

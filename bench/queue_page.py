@@ -69,9 +69,8 @@ def seed(total: int):
     from viewflow.workflow.token import Token
 
     from cases.identifiers import make_uscc
-    from cases.models import Agency, Case, CaseEvent, Membership, Role, Subject
+    from cases.models import Agency, Case, CaseEvent, Deadline, Membership, Role, Subject
     from workflows.flows import RestorationFlow
-    from workflows.models import Deadline
 
     User = get_user_model()
     agencies = [

@@ -49,12 +49,12 @@ from cases.events import (
     GENESIS,
     canonical_json,
     case_event_payloads,
+    case_lock,
     chain_verify,
     head_message,
     head_sign,
 )
 from cases.models import Agency, AuditCheckpoint, Case, CaseEvent, ReferenceCounter
-from cases.services import case_lock
 
 logger = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ def reference_state(earlier: Iterable[dict] = ()) -> dict:
     """The reference counters (the high-water mark of each year, as far as any checkpoint
     knows) and the problems with them: a number never used by a case, a counter gone back.
 
-    References are issued without gaps (``cases.services.reference_allocate``), so a
+    References are issued without gaps (``cases.transitions.reference_allocate``), so a
     number below the counter with no case is a case that was deleted.
     """
     counters = {str(c.year): c.last for c in ReferenceCounter.objects.all()}

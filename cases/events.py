@@ -27,6 +27,7 @@ from django.utils import timezone
 from cases import signing
 from cases.models import Case, CaseEvent
 from cases.signals import case_event_recorded
+from cases.vocabulary import EventKind, event_kind_check
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +71,19 @@ def payload_hash(payload: dict) -> str:
     return hashlib.sha256(canonical_json(content)).hexdigest()
 
 
+def case_lock(case: Case | int) -> Case:
+    """Re-read the case under a row lock; the caller must be inside ``transaction.atomic``."""
+    pk = case.pk if isinstance(case, Case) else case
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("rule_set__list_type", "agency")
+        .get(pk=pk)
+    )
+
+
 def event_record(
     case: Case,
-    kind: str,
+    kind: EventKind | str,
     *,
     actor: AbstractBaseUser | None,
     role: str,
@@ -90,7 +101,12 @@ def event_record(
     (case, seq) constraint refuses a fork if a caller forgot. Signs the case's new
     head onto that row (one ``UPDATE``); without the audit key it raises
     ``KeyUnavailable`` and the change rolls back.
+
+    ``kind`` must be in the vocabulary (``cases.vocabulary.EventKind``), so that every
+    page can name the event in the reader's language; any other raises ``ValueError``.
+    What is stored and hashed is the kind's code, a plain string.
     """
+    kind = event_kind_check(kind).value
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change it records")
     if actor is None and not automated:

@@ -1010,7 +1010,7 @@ def import_records(
 def _subjects_for(rows: list[RowValues]) -> tuple[dict[str, Subject], int]:
     """The subject of each row's code, created where missing; and how many were created.
 
-    The contract of ``cases.services.subject_get_or_create``, for a whole file at once
+    The contract of ``cases.transitions.subject_get_or_create``, for a whole file at once
     (one call per new subject costs four queries: 10,000 new subjects took 11 s):
     codes were validated and normalised by ``clean_row``; an existing subject keeps
     its name, unless it has none yet (known only from a person's link request: it

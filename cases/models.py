@@ -5,7 +5,7 @@ Vocabulary follows DOMAIN.md's glossary: a *subject* is listed in a *record* by 
 *restoration* request about one or more records, judged under a *rule set*.
 
 Models hold data and invariants that a single row can check (``clean``); every
-state change goes through ``cases.services`` so that it is audited.
+state change goes through ``cases.transitions`` so that it is audited.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from guardian.models import UserObjectPermissionBase
 from knox.models import AbstractAuthToken
 from knox.settings import CONSTANTS as KNOX
 
+from cases.calendar import FACTS_VERSION, NATIONAL, DayOverride, explain_computation
+from cases.errors import InvalidIdentifier
 from cases.identifiers import validate_subject_code
 
 
@@ -282,7 +284,6 @@ class Subject(models.Model):
         return f"{self.name} ({self.code})"
 
     def clean(self) -> None:
-        from cases.errors import InvalidIdentifier
 
         try:
             self.code = validate_subject_code(self.code, self.kind)
@@ -439,7 +440,7 @@ class SubjectTie(models.Model):
     While in force it bars the person from acting as an officer on the subject's cases:
     an officer with a direct interest in a case, or another relationship that may affect
     impartial enforcement, recuses themselves (《中华人民共和国行政处罚法》第四十三条).
-    ``cases.policy.conflict_of_interest`` reads it with the ties Redress knows by itself
+    ``cases.access.conflict_of_interest`` reads it with the ties Redress knows by itself
     (a representation, an application, a company account).
     """
 
@@ -562,6 +563,12 @@ class Case(models.Model):
         Status.LEGAL_REVIEW,
         Status.SIGN_OFF,
         Status.REMOVAL,
+    )
+    # While these, the applicant (and the case officer) may add evidence.
+    EVIDENCE_OPEN_STATUSES = (
+        Status.SUBMITTED,
+        Status.AWAITING_MATERIALS,
+        Status.UNDER_REVIEW,
     )
     UNDECIDED_STATUSES = (
         Status.SUBMITTED,
@@ -834,6 +841,65 @@ class Evidence(models.Model):
         )
 
 
+class RevocationGround(models.TextChoices):
+    """Why an approved restoration is revoked: the conduct the rules name.
+
+    《信用修复管理办法》(NDRC Order 36) Art. 25 names all three; 《市场监督管理信用修复管理办法》
+    (SAMR Order 107) Art. 23 revokes a grant obtained by concealment or falsification
+    during the restoration, which covers the first two (``REVOCATION_BASIS``).
+    """
+
+    FALSE_MATERIALS = "false_materials", _("False materials were provided")
+    UNTRUE_COMMITMENT = "untrue_commitment", _("The credit commitment was seriously untrue")
+    COMMITMENT_NOT_PERFORMED = (
+        "commitment_not_performed",
+        _("The subject deliberately failed to perform its credit commitment"),
+    )
+
+
+# The articles each ground rests on, as a revocation records them (``Revocation.basis``).
+REVOCATION_BASIS = {
+    RevocationGround.FALSE_MATERIALS: (
+        "《信用修复管理办法》第二十五条；《市场监督管理信用修复管理办法》第二十三条"
+    ),
+    RevocationGround.UNTRUE_COMMITMENT: (
+        "《信用修复管理办法》第二十五条；《市场监督管理信用修复管理办法》第二十三条"
+    ),
+    RevocationGround.COMMITMENT_NOT_PERFORMED: "《信用修复管理办法》第二十五条",
+}
+
+
+class Revocation(models.Model):
+    """A signing official's revocation of an approved restoration: the ground, its
+    articles, the reasons and the evidence that supports it.
+
+    One per case (a revoked case stays revoked). Written only by
+    ``cases.transitions.revoke``, with the ``revoked`` event that carries the same facts
+    into the hash chain. What the rules attach to a revocation beyond re-publishing the
+    records (the three-year bar on a new application, the published revocation decision,
+    a legal review and several signers) reads from, or hangs off, this row.
+    """
+
+    EVIDENCE_MAX = 10  # files one revocation takes
+
+    Ground = RevocationGround
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="revocation")
+    ground = models.CharField(max_length=32, choices=RevocationGround.choices)
+    basis = models.CharField(
+        max_length=300, help_text=_("The articles the ground rests on, as they stood.")
+    )
+    reasons = models.TextField()
+    evidence = models.ManyToManyField(Evidence, related_name="revocations")
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.case} ({self.get_ground_display()})"
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     """Rows that are append-only: bulk updates and deletes are refused.
 
@@ -955,7 +1021,7 @@ class CaseUserObjectPermission(UserObjectPermissionBase):
 
 # --- the entity portal's accounts ----------------------------------------------------------------
 # Sign-up, company accounts and the proof that a person acts for a subject. Writes go
-# through ``cases.portal_services``; a ``Representation`` stays the one thing that lets a
+# through ``cases.accounts``; a ``Representation`` stays the one thing that lets a
 # person see a subject, these models record how it came about.
 
 
@@ -978,7 +1044,7 @@ class ApiToken(AbstractAuthToken):
 
     It expires ``REDRESS_API_TOKEN_HOURS`` after the login and is deleted when revoked:
     by the API's logout, by its holder on the token pages, by a new password (any path)
-    and by signing out of the web pages. Writes go through ``cases.portal_services``.
+    and by signing out of the web pages. Writes go through ``cases.accounts``.
     ``token_key`` holds the token's first characters (knox looks tokens up by them);
     the rest is never stored.
     """
@@ -1190,3 +1256,175 @@ class RepresentationRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} for {self.subject} ({self.status})"
+
+
+# --- the legal clock -----------------------------------------------------------------------------
+# Calendar overrides, each case's deadlines and the clock ledger (moved from the route's app
+# with their tables; the working-day calendar itself is ``cases.calendar``).
+
+
+class CalendarOverride(models.Model):
+    """A day declared working or non-working, nationally or for one agency.
+
+    Used for a State Council notice the holiday package does not have yet, a local
+    holiday, or an agency's own closure. Saving or deleting one recomputes the
+    running deadlines of open cases it affects.
+    """
+
+    day = models.DateField()
+    agency = models.ForeignKey(
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        help_text=_("Leave empty for a national override."),
+    )
+    is_working_day = models.BooleanField()
+    name = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["day", "agency"], name="calendaroverride_unique"),
+            models.UniqueConstraint(
+                fields=["day"], condition=Q(agency__isnull=True), name="calendaroverride_national"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.agency.code if self.agency_id else "national"
+        kind = "working day" if self.is_working_day else "holiday"
+        return f"{self.day} {kind}: {self.name} ({scope})"
+
+    def as_day(self):
+        """This row as the calendar's ``DayOverride`` value."""
+        return DayOverride(
+            day=self.day,
+            is_working_day=self.is_working_day,
+            name=self.name,
+            scope=self.agency.code if self.agency_id else NATIONAL,
+        )
+
+
+class CalendarYear(models.Model):
+    """A year whose national calendar the operator has loaded through overrides.
+
+    For a year the holiday package does not know, deadlines stay provisional until
+    the year is declared here (after its holidays and adjusted working days are
+    entered as national overrides).
+    """
+
+    year = models.PositiveIntegerField(primary_key=True)
+    source = models.CharField(
+        max_length=300, help_text=_("The State Council notice the overrides were taken from.")
+    )
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declared_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+class Deadline(models.Model):
+    """One legal deadline of a case, with how it was computed."""
+
+    class Step(models.TextChoices):
+        ACCEPTANCE = "acceptance", _("Acceptance check")
+        MATERIALS = "materials", _("Applicant to supply missing materials")
+        DECISION = "decision", _("Decision")
+        LETTER = "letter", _("Serve the decision letter")
+        REMOVAL = "removal", _("Withdrawal from every platform")
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        STOPPED = "stopped", _("Stopped")
+        MET = "met", _("Met")
+        MISSED = "missed", _("Missed")
+        CANCELLED = "cancelled", _("No longer applies")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="deadlines")
+    step = models.CharField(max_length=12, choices=Step.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started_on = models.DateField(help_text=_("The day counting (re)started from."))
+    working_days = models.PositiveIntegerField(
+        help_text=_("Working days counted from started_on (the remainder after a stop).")
+    )
+    due_on = models.DateField()
+    computation = models.TextField(
+        help_text=_("How due_on was computed, in English: the audit record.")
+    )
+    computation_facts = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "The same computation as codes and parameters, shown in the reader's language "
+            "(empty for deadlines computed before it was kept)."
+        ),
+    )
+    provisional = models.BooleanField(
+        default=False, help_text=_("A year in the span has no loaded national calendar.")
+    )
+    extended_days = models.PositiveIntegerField(default=0)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["status", "due_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.step} due {self.due_on}"
+
+    @property
+    def computation_text(self) -> str:
+        """How ``due_on`` was computed, in the active language.
+
+        A deadline computed before its facts were kept shows its stored English text.
+        """
+        facts = self.computation_facts
+        if not facts or facts.get("version") != FACTS_VERSION:
+            return self.computation
+        return explain_computation(facts)
+
+
+class ClockEntry(models.Model):
+    """The clock ledger: every start, stop, resumption, extension and recomputation."""
+
+    class Kind(models.TextChoices):
+        STARTED = "started", _("Started")
+        STOPPED = "stopped", _("Stopped")
+        RESUMED = "resumed", _("Resumed")
+        EXTENDED = "extended", _("Extended")
+        RECOMPUTED = "recomputed", _("Recomputed after a calendar change")
+        MET = "met", _("Met")
+        MISSED = "missed", _("Missed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="clock_entries")
+    deadline = models.ForeignKey(Deadline, on_delete=models.CASCADE, related_name="entries")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    days = models.IntegerField(default=0)
+    due_before = models.DateField(null=True, blank=True)
+    due_after = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "clock entries"
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.deadline.step} {self.kind}"

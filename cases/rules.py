@@ -13,8 +13,9 @@ from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from cases.errors import RuleViolation
-from cases.models import Agency, ListType, Record, RuleSet
+from cases import access
+from cases.errors import NotPermitted, RuleViolation, WrongState
+from cases.models import Agency, Case, ListType, Material, Record, Role, RuleSet
 
 
 def rule_set_in_force(
@@ -85,3 +86,113 @@ def rule_set_add_version(**fields) -> RuleSet:
         rule_set.full_clean()
         rule_set.save()
     return rule_set
+
+
+# --- what the rules say of a case and its records -------------------------------------
+
+SUBMITTABLE_RECORD_STATUSES = {
+    Case.Kind.OBJECTION: {Record.Status.ACTIVE, Record.Status.SUSPENDED, Record.Status.EXPIRED},
+    Case.Kind.RESTORATION: {Record.Status.ACTIVE},
+}
+
+
+def restoration_refusal(record: Record, *, on: datetime.date) -> str | None:
+    """Why a restoration of ``record`` cannot be requested on ``on``, or None if it can.
+
+    Used at submission and by the portal to refuse before anything is uploaded.
+    """
+    rule_set = rule_set_for_record(record, on=on)
+    if record.penalty_type in rule_set.barred_penalty_types:
+        return _(
+            "Record %(decision_no)s: a penalty of type '%(penalty_type)s' cannot be restored "
+            "under rule set %(rule_set)s."
+        ) % {
+            "decision_no": record.decision_no,
+            "penalty_type": record.get_penalty_type_display(),
+            "rule_set": rule_set.label,
+        }
+    if record.restorable_from and on < record.restorable_from:
+        return _(
+            "Record %(decision_no)s: restoration can be requested from %(date)s, when the "
+            "minimum publication period ends."
+        ) % {"decision_no": record.decision_no, "date": f"{record.restorable_from:%Y-%m-%d}"}
+    return None
+
+
+SEVERITY_ORDER = {"minor": 0, "general": 1, "serious": 2}
+
+
+def case_governing_rule_set(case: Case, *, on: datetime.date) -> RuleSet:
+    """The rule set a case is judged by: that of its most severe record.
+
+    Fixed on the case at acceptance; before acceptance it is looked up afresh so
+    that the acceptance and materials deadlines follow the rules in force.
+    """
+    if case.rule_set_id:
+        return case.rule_set
+    records = sorted(
+        (
+            cr.record
+            for cr in case.case_records.select_related("record__list_type", "record__agency")
+        ),
+        key=lambda r: (-SEVERITY_ORDER[r.severity], r.pk),
+    )
+    return rule_set_for_record(records[0], on=on)
+
+
+def missing_required_materials(case: Case, rule_set: RuleSet) -> list[str]:
+    """Required material codes with no evidence item in the case (restorations only).
+
+    The commitment letter is required per record (DOMAIN: 信用承诺书 per record); an
+    item not tied to a record covers every record.
+    """
+    if case.kind != Case.Kind.RESTORATION:
+        return []
+    have = list(case.evidence.values_list("material", "record_id"))
+    record_ids = list(case.case_records.values_list("record_id", flat=True))
+    missing = []
+    for material in rule_set.required_materials:
+        items = [rid for m, rid in have if m == material]
+        if not items or (
+            material == Material.COMMITMENT_LETTER
+            and None not in items
+            and any(rid not in items for rid in record_ids)
+        ):
+            missing.append(material)
+    return missing
+
+
+# --- revocation ------------------------------------------------------------------------
+
+# A grant can be revoked once it is made: while the platforms withdraw the records, in
+# the appeal window and after (SAMR Order 107 Art. 23 sets no time limit).
+REVOCABLE_DECISIONS = (Case.Decision.APPROVED, Case.Decision.PARTLY_APPROVED)
+REVOCABLE_STATUSES = (Case.Status.REMOVAL, Case.Status.APPEAL_WINDOW, Case.Status.CLOSED)
+
+
+def revocation_refusal(case: Case, official) -> NotPermitted | WrongState | None:
+    """Why ``official`` may not revoke ``case`` now, or None if they may.
+
+    Who first: a signing official of the case's agency with no tie to its subject
+    (``NotPermitted``; APL Art. 43 bars the applicant and anyone else tied to it). Then
+    what: an approved (or partly approved) restoration in ``REVOCABLE_STATUSES``
+    (``WrongState``). The case page offers the revocation only where this is None; the
+    transition asks it again under the case's lock.
+    """
+    try:
+        access.ensure_officer(official, Role.SIGNER, case, action=_("revoke a restoration"))
+    except NotPermitted as refusal:
+        return refusal
+    if case.kind != Case.Kind.RESTORATION or case.decision not in REVOCABLE_DECISIONS:
+        return WrongState(_("Only an approved restoration can be revoked."), code="not_revocable")
+    if case.status not in REVOCABLE_STATUSES:
+        return WrongState(
+            _("Case %(reference)s is %(status)s; it cannot %(action)s now.")
+            % {
+                "reference": case.reference,
+                "status": case.get_status_display().lower(),
+                "action": _("be revoked"),
+            },
+            code="wrong_state",
+        )
+    return None

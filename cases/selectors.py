@@ -21,26 +21,21 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from cases import policy
+from cases import access
 from cases.ids import id_parse
 from cases.models import (
     ApiToken,
     Case,
     CaseUserObjectPermission,
-    Membership,
     Organisation,
     OrganisationInvitation,
     OrganisationMember,
     Record,
     Representation,
     RepresentationRequest,
-    Role,
     Subject,
 )
-from notifications.models import Notification
 
-# The officers who may confirm a person's link to a subject that their agency lists.
-CONFIRMING_ROLES = (Role.INTAKE, Role.SUPERVISOR)
 INVITATION_VALID_FOR = datetime.timedelta(days=7)  # the invitation link's lifetime
 
 
@@ -58,10 +53,6 @@ def _represents(user: AbstractBaseUser, subject_ref: str) -> Exists:
             user=user, subject_id=OuterRef(subject_ref), confirmed_at__isnull=False
         )
     )
-
-
-def _member_of(user: AbstractBaseUser, agency_ref: str) -> Exists:
-    return Exists(Membership.objects.filter(user=user, agency_id=OuterRef(agency_ref)))
 
 
 def _removed_from_company(user: AbstractBaseUser, subject_ref: str) -> Exists:
@@ -85,7 +76,7 @@ def records_for(user: AbstractBaseUser) -> QuerySet[Record]:
     if not user.is_authenticated:
         return Record.objects.none()
     return Record.objects.filter(
-        _represents(user, "subject_id") | _member_of(user, "agency_id")
+        _represents(user, "subject_id") | access.serving(user, agency_field="agency_id")
     ).select_related("list_type", "agency", "subject")
 
 
@@ -107,7 +98,7 @@ def cases_for(user: AbstractBaseUser) -> QuerySet[Case]:
     return Case.objects.filter(
         (Q(applicant=user) & ~_removed_from_company(user, "subject_id"))
         | _represents(user, "subject_id")
-        | _member_of(user, "agency_id")
+        | access.serving(user, agency_field="agency_id")
         | granted
     ).select_related("subject", "agency")
 
@@ -117,7 +108,7 @@ def case_correspondents(case: Case) -> list:
     once they have left the subject's company account, the people who act for the subject
     now (its confirmed representatives), so the case's notices still reach the company."""
     applicant = case.applicant
-    if applicant.is_active and policy.acts_for_case(applicant, case):
+    if applicant.is_active and access.acts_for_case(applicant, case):
         return [applicant]
     User = get_user_model()
     return list(
@@ -145,7 +136,7 @@ def is_entity(user: AbstractBaseUser) -> bool:
     """Acts for a subject and holds no agency role."""
     return (
         user.is_authenticated
-        and not Membership.objects.filter(user=user).exists()
+        and not access.is_agency_member(user)
         and Representation.objects.filter(user=user).exists()
     )
 
@@ -172,15 +163,13 @@ def representation_requests_to_decide(user: AbstractBaseUser) -> QuerySet[Repres
     says the subject has no confirmed representative yet, so only an officer may confirm."""
     if not user.is_authenticated:
         return RepresentationRequest.objects.none()
-    confirming_agencies = Membership.objects.filter(user=user, role__in=CONFIRMING_ROLES).values(
-        "agency_id"
-    )
+    confirming_agencies = access.agencies_of(user, *access.CONFIRMING_ROLES)
     lists_subject = Exists(
         Record.objects.filter(subject_id=OuterRef("subject_id"), agency_id__in=confirming_agencies)
     )
     # As ``portal_services._capacity`` decides: an officer of an agency that lists the
     # subject decides as an officer, so not at all with a tie to it (APL Art. 43).
-    as_officer = lists_subject & ~policy.conflicted(user, subject_field="subject_id")
+    as_officer = lists_subject & ~access.conflicted(user, subject_field="subject_id")
     as_representative = _represents(user, "subject_id") & ~Q(user=user) & ~lists_subject
     first_link = ~Exists(
         Representation.objects.filter(subject_id=OuterRef("subject_id"), confirmed_at__isnull=False)
@@ -296,19 +285,6 @@ def organisation_invitation_of(
     if found is None:
         raise Http404("No such invitation.")
     return found
-
-
-# --- the portal: in-app notifications ----------------------------------------------------------------
-
-
-def notifications_for(user: AbstractBaseUser) -> QuerySet[Notification]:
-    """The person's in-app notifications about cases they may still see (or no case),
-    newest first: someone removed from a company account stops reading about its cases."""
-    if not user.is_authenticated:
-        return Notification.objects.none()
-    return Notification.objects.filter(user=user).filter(
-        Q(case__isnull=True) | Q(case__in=cases_for(user).values("pk"))
-    )
 
 
 # --- a person's API tokens -------------------------------------------------------------------------

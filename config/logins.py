@@ -9,7 +9,8 @@ address across all usernames, counted in axes' failure log over a short sliding 
 
 ``PasswordResetView`` is Django's (viewflow's ``AuthViewset`` mounts it at
 ``/accounts/password_reset/``) with a limit per address and per e-mail address typed
-(``cases.portal_services.password_reset_admit``).
+(``cases.accounts.password_reset_admit``); its mail goes through the outbox
+(``PasswordResetForm``).
 
 Why the database and not a cache-based limiter (django-ratelimit, REST framework's
 throttles): the counts must be shared by every web process, and Redress runs without a
@@ -24,13 +25,14 @@ import math
 from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessFailureLog
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
-from django.utils import timezone
+from django.utils import timezone, translation
 from viewflow.contrib.auth import AuthViewset
 
-from cases import portal_services
+from api.conventions import ADDRESS_THROTTLED, client_ip
+from cases import accounts
 from cases.errors import TooManyRequests
-from config.api import ADDRESS_THROTTLED, client_ip
 
 
 def address_failures(address: str | None) -> list:
@@ -88,6 +90,31 @@ class LoginThrottleHandler(AxesDatabaseHandler):
             request.axes_credentials = credentials
 
 
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form, whose mail is queued in the outbox instead of sent at once.
+
+    Django makes the link (its one-time token) for each active account with the address
+    typed and hands it here; ``cases.accounts.password_reset_send`` records the request
+    and the notifications outbox composes Django's own mail from it, in the language of
+    this page. The request never talks to the mail server: a server that is down delays
+    the mail (the worker retries it) instead of losing it, and how long the answer takes
+    does not tell whether the address has an account.
+    """
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        accounts.password_reset_send(
+            user=context["user"], link=context, language=translation.get_language()
+        )
+
+
 class PasswordResetView(auth_views.PasswordResetView):
     """Django's password reset request, limited per address and per e-mail address.
 
@@ -95,9 +122,11 @@ class PasswordResetView(auth_views.PasswordResetView):
     has an account and one that has none alike; nothing is mailed.
     """
 
+    form_class = PasswordResetForm
+
     def form_valid(self, form):
         try:
-            portal_services.password_reset_admit(
+            accounts.password_reset_admit(
                 address=client_ip(self.request), email=form.cleaned_data["email"]
             )
         except TooManyRequests as exc:

@@ -37,8 +37,10 @@ MULTIPART_ALLOWANCE = 256 * 1024
 UPLOAD_LIMITS = {
     "portal:evidence_upload": "REDRESS_UPLOAD_MAX_BYTES",  # evidence, from the portal
     "api:case-evidence": "REDRESS_UPLOAD_MAX_BYTES",  # evidence, from the API
+    "api:case-revoke": "REDRESS_UPLOAD_MAX_BYTES",  # a revocation's evidence, from the API
+    "workspace:case_revoke": "REDRESS_UPLOAD_MAX_BYTES",  # the same, from the workspace
     "portal:link_request": "REDRESS_UPLOAD_MAX_BYTES",  # proof of authorisation
-    "documents:verify": "REDRESS_LETTER_COPY_MAX_BYTES",  # a copy of a letter, to check
+    "letter_verify": "REDRESS_LETTER_COPY_MAX_BYTES",  # a copy of a letter, to check
 }
 
 

@@ -4,7 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.logins import RedressAuthViewset
-from workflows.views import home
+from portal.verification import letter_verify
+from workspace.views import home
 
 urlpatterns = [
     path("", home, name="home"),
@@ -15,11 +16,11 @@ urlpatterns = [
         "accounts/",
         RedressAuthViewset(allow_password_change=True, with_profile_view=False).urls,
     ),
-    path("workflow/", include("workflows.urls")),
-    path("portal/", include("cases.urls")),
-    path("", include("notifications.urls")),
-    path("", include("documents.urls")),
-    path("", include("config.api_urls")),
+    path("workflow/", include("workspace.urls")),
+    path("exports/", include("workspace.exports_urls")),
+    path("portal/", include("portal.urls")),
+    path("verify/<str:code>/", letter_verify, name="letter_verify"),
+    path("", include("api.urls")),
 ]
 
 handler404 = "config.views.page_not_found"

@@ -10,6 +10,7 @@ class DocumentsConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
+        from documents import tasks  # noqa: F401  (registers the Celery tasks its services queue by name)
         from documents.checks import (
             cjk_fonts_available,
             letter_font_available,

@@ -12,6 +12,8 @@ import subprocess
 
 from django.core.checks import Error, Warning
 
+from documents.fonts import SOURCE_FAMILY, _harfbuzz, source_font
+
 FONT_PACKAGE = "fonts-noto-cjk"
 WANTED_FAMILIES = ("Noto Serif CJK SC", "Noto Sans CJK SC")
 
@@ -96,7 +98,6 @@ def pdf_subsetter_available(app_configs=None, **kwargs):
 
 def letter_font_available(app_configs=None, **kwargs):
     """The letters' own cut of Noto Serif CJK SC can be made (else letters are ~2x slower)."""
-    from documents.fonts import SOURCE_FAMILY, _harfbuzz, source_font
 
     if source_font() is None:
         return []  # documents.E001 / W001 already say what is missing

@@ -22,10 +22,19 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from cases.errors import RedressError
-from cases.models import Case, CaseRecord, Evidence, Publication, Signature, Subject
+from cases.models import (
+    Case,
+    CaseRecord,
+    Deadline,
+    Evidence,
+    Publication,
+    Revocation,
+    Signature,
+    Subject,
+)
+from cases.rules import case_governing_rule_set
 from documents.fetcher import SEAL_SCHEME, SEALS_FOLDER, asset_bytes, asset_url
 from documents.models import Letter
-from workflows.models import Deadline
 
 K = Letter.Kind
 LANGUAGES = ("zh-hans", "en")
@@ -137,6 +146,19 @@ RECORD_OUTCOMES = {
         "rejected": "refused: stays published",
     },
 }
+# Why a restoration was revoked (``RevocationGround``), as the revocation letter says it.
+REVOCATION_GROUNDS = {
+    "zh-hans": {
+        "false_materials": "提供虚假材料",
+        "untrue_commitment": "信用承诺严重不实",
+        "commitment_not_performed": "故意不履行信用承诺",
+    },
+    "en": {
+        "false_materials": "you provided false materials",
+        "untrue_commitment": "your credit commitment was seriously untrue",
+        "commitment_not_performed": "you deliberately failed to perform your credit commitment",
+    },
+}
 MONTHS = [
     "January",
     "February",
@@ -221,7 +243,6 @@ def template_identity(kind: str, language: str) -> TemplateIdentity:
 
 def rule_version(case: Case, on: datetime.date) -> tuple[str, str]:
     """(label, legal basis) of the rule version the case is judged by."""
-    from cases.services import case_governing_rule_set
 
     try:
         rule_set = case_governing_rule_set(case, on=on)
@@ -419,6 +440,11 @@ def letter_facts(
         event = _event(case, "revoked")
         facts["revoked_on"] = format_date(local_day(event.at) if event else issued_on, language)
         facts["revocation_reason"] = event.note if event else ""
+        revocation = Revocation.objects.filter(case=case).first()
+        facts["revocation_ground"] = (
+            REVOCATION_GROUNDS[language].get(revocation.ground, "") if revocation else ""
+        )
+        facts["revocation_basis"] = revocation.basis if revocation else ""
         facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
     return facts
 

@@ -24,6 +24,9 @@ from urllib.parse import unquote_to_bytes
 from weasyprint import URLFetcher
 from weasyprint.urls import URLFetcherResponse
 
+from documents.fonts import letter_font
+from documents.models import Letter
+
 ASSET_SCHEME = "redress-asset:"
 SEAL_SCHEME = "redress-seal:"
 SEALS_FOLDER = "seals"
@@ -37,7 +40,6 @@ def _packaged(file_name: str) -> Callable[[], bytes]:
 
 
 def _letter_font() -> bytes | None:
-    from documents.fonts import letter_font
 
     return letter_font()
 
@@ -80,7 +82,6 @@ def seal_bytes(name: str) -> bytes:
     match = SEAL_NAME.match(name)
     if match is None:
         raise ResourceRefused(f"{name!r} is not a seal name")
-    from documents.models import Letter
 
     try:
         with Letter.storage().open(f"{SEALS_FOLDER}/{name}", "rb") as handle:
@@ -90,10 +91,6 @@ def seal_bytes(name: str) -> bytes:
     if hashlib.sha256(content).hexdigest() != match[1]:
         raise ResourceRefused(f"seal {name} does not match its hash")
     return content
-
-
-def data_uri(content: bytes, content_type: str) -> str:
-    return f"data:{content_type};base64,{base64.b64encode(content).decode('ascii')}"
 
 
 def _parse_data_uri(url: str) -> tuple[bytes, str]:

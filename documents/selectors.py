@@ -5,13 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from cases.models import Case, Membership, Role
+from cases import access
+from cases.models import Agency, Case, Role
 from documents.codes import verification_code_normalise
 from documents.models import Export, Letter
-
-
-def _agencies_where(user: AbstractBaseUser, role: str) -> QuerySet:
-    return Membership.objects.filter(user=user, role=role).values("agency_id")
 
 
 def letters_failed_for(user: AbstractBaseUser) -> QuerySet[Letter]:
@@ -21,10 +18,21 @@ def letters_failed_for(user: AbstractBaseUser) -> QuerySet[Letter]:
     return (
         Letter.objects.filter(
             status=Letter.Status.FAILED,
-            case__agency_id__in=_agencies_where(user, Role.SUPERVISOR),
+            case__agency_id__in=access.agencies_of(user, Role.SUPERVISOR),
         )
         .select_related("case", "case__agency", "case__subject")
         .order_by("failed_at", "id")
+    )
+
+
+def letter_of_supervised_agency(user: AbstractBaseUser, pk: int) -> Letter | None:
+    """The letter ``pk`` if it is of an agency where ``user`` is a supervisor, else None."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Letter.objects.filter(pk=pk, case__agency_id__in=access.agencies_of(user, Role.SUPERVISOR))
+        .select_related("case__agency")
+        .first()
     )
 
 
@@ -67,17 +75,16 @@ def exports_for(user: AbstractBaseUser) -> QuerySet[Export]:
     """Exports of the agencies ``user`` audits, newest first."""
     if not user.is_authenticated:
         return Export.objects.none()
-    return Export.objects.filter(agency_id__in=_agencies_where(user, Role.AUDITOR)).select_related(
-        "agency", "requested_by"
-    )
+    return Export.objects.filter(
+        agency_id__in=access.agencies_of(user, Role.AUDITOR)
+    ).select_related("agency", "requested_by")
 
 
-def audited_agencies(user: AbstractBaseUser):
-    from cases.models import Agency
-
+def audited_agencies(user: AbstractBaseUser) -> QuerySet[Agency]:
+    """The agencies ``user`` audits (whose decisions they may export), by code."""
     if not user.is_authenticated:
         return Agency.objects.none()
-    return Agency.objects.filter(pk__in=_agencies_where(user, Role.AUDITOR)).order_by("code")
+    return Agency.objects.filter(pk__in=access.agencies_of(user, Role.AUDITOR)).order_by("code")
 
 
 DECISION_LETTER_KINDS = (Letter.Kind.APPROVAL, Letter.Kind.REJECTION, Letter.Kind.NON_ACCEPTANCE)

@@ -12,20 +12,24 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
+import tempfile
 
+from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cases import policy
+from cases import access
 from cases.errors import InvalidInput, WrongState
-from cases.events import event_record
+from cases.events import case_lock, event_record
 from cases.models import Agency, Case, Role
 from documents.codes import verification_code_new
 from documents.content import final_signers, letter_html
+from documents.exports import export_write
 from documents.models import Export, Letter
 from documents.rendering import pdf_identifier, pdf_render
 from documents.signals import letter_stored
@@ -122,8 +126,8 @@ def letter_request(
 
 def letter_enqueue(letter_id: int) -> None:
     """Ask a worker to render the letter; if the broker is down, the sweep will."""
-    from documents.tasks import render_letter
-
+    # By name: documents.tasks imports this module (the task runs these services).
+    render_letter = current_app.tasks["documents.render_letter"]
     try:
         # Fail fast when the broker is down; the sweep renders the letter later.
         with render_letter.app.connection_for_write() as connection:
@@ -203,7 +207,6 @@ def letter_issue(letter: Letter, *, name: str, sha256: str, size: int) -> Letter
     The system issues the letter on a person's decision: the event is automated,
     has no actor, and names the decision's signers (or the deciding officer).
     """
-    from cases.services import case_lock
 
     case = case_lock(letter.case_id)
     status = Letter.objects.select_for_update().values_list("status", flat=True).get(pk=letter.pk)
@@ -251,7 +254,6 @@ def letter_issue(letter: Letter, *, name: str, sha256: str, size: int) -> Letter
 
 def letter_fail(letter: Letter, *, error: str) -> Letter:
     """Give up rendering a letter: supervisors see it as failed and can re-queue it."""
-    from cases.services import case_lock
 
     with transaction.atomic():
         case = case_lock(letter.case_id)
@@ -283,11 +285,10 @@ def letter_fail(letter: Letter, *, error: str) -> Letter:
 
 def letter_retry(letter: Letter, *, by: AbstractBaseUser) -> Letter:
     """A supervisor of the case's agency re-queues a failed letter (its text is unchanged)."""
-    from cases.services import case_lock
 
     with transaction.atomic():
         case = case_lock(letter.case_id)
-        policy.ensure_role(by, Role.SUPERVISOR, case.agency, action=_("re-queue a letter"))
+        access.ensure_role(by, Role.SUPERVISOR, case.agency, action=_("re-queue a letter"))
         letter = Letter.objects.select_for_update().get(pk=letter.pk)
         if letter.status != Letter.Status.FAILED:
             raise WrongState(
@@ -344,7 +345,7 @@ def export_request(
     *, agency: Agency, date_from: datetime.date, date_to: datetime.date, requested_by
 ) -> Export:
     """An auditor of ``agency`` asks for its decisions of a period; a worker writes the ZIP."""
-    policy.ensure_role(requested_by, Role.AUDITOR, agency, action=_("export its decisions"))
+    access.ensure_role(requested_by, Role.AUDITOR, agency, action=_("export its decisions"))
     if date_to < date_from:
         raise InvalidInput(_("The period ends before it starts."), field="date_to")
     with transaction.atomic():
@@ -358,8 +359,8 @@ def export_request(
 
 
 def export_enqueue(export_id: int) -> None:
-    from documents.tasks import export_decisions
-
+    """Ask a worker to write the export; if the broker is down, the sweep will."""
+    export_decisions = current_app.tasks["documents.export_decisions"]
     try:
         export_decisions.apply_async((export_id,), retry=False)
     except Exception:  # noqa: BLE001 - broker down: the sweep starts it later
@@ -368,12 +369,6 @@ def export_enqueue(export_id: int) -> None:
 
 def export_run(export: Export) -> Export:
     """Write the export's ZIP to the exports storage, recording progress as it goes."""
-    import tempfile
-
-    from django.core.files import File
-
-    from documents.exports import export_write
-
     claimed = Export.objects.filter(pk=export.pk, status=Export.Status.PENDING).update(
         status=Export.Status.RUNNING, started_at=timezone.now(), done=0, error=""
     )

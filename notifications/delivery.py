@@ -21,10 +21,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.events import event_record
-from cases.services import case_lock
+from cases import access
+from cases.errors import NotPermitted, WrongState
+from cases.events import case_lock, event_record
+from cases.models import Role
+from documents.models import Letter
+from documents.selectors import letters_for_attachment
 from notifications import signing
 from notifications.models import Message
+from notifications.services import message_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +135,6 @@ LETTERS_OF_MESSAGE = {
 
 def letters_pending(message: Message) -> bool:
     """Whether the letter this message carries is still being rendered."""
-    try:
-        from documents.models import Letter
-    except ImportError:
-        return False
     return Letter.objects.filter(
         case_id=message.case_id,
         kind__in=LETTERS_OF_MESSAGE.get(message.kind, ()),
@@ -152,11 +153,7 @@ def _postpone(message: Message) -> None:
 
 
 def letter_attachments(message: Message):
-    """The case's issued letters, as (file name, bytes), if the documents app has any."""
-    try:
-        from documents.selectors import letters_for_attachment
-    except ImportError:
-        return []
+    """The case's issued letters the message carries, as (file name, bytes)."""
     kinds = LETTERS_OF_MESSAGE.get(message.kind, ())
     return [
         (name, content)
@@ -261,13 +258,13 @@ def due_message_ids(limit: int = 500) -> list[int]:
 
 
 def message_retry(*, message: Message, by) -> Message:
-    """A supervisor sends a dead message again (attempts start over)."""
-    from cases import policy
-    from cases.errors import NotPermitted, WrongState
-    from cases.models import Role
-
+    """A supervisor sends a dead message again (attempts start over); a message about no
+    case (a mail about an account) only an administrator does, in the admin."""
+    if message.case_id is None and not by.is_superuser:
+        # It belongs to no agency, so to no supervisor: docs/decisions/0015.
+        raise NotPermitted(_("Only an administrator can retry a message that is about no case."))
     if not by.is_superuser and (
-        message.case_id is None or not policy.has_role(by, Role.SUPERVISOR, message.case.agency)
+        message.case_id is None or not access.has_role(by, Role.SUPERVISOR, message.case.agency)
     ):
         raise NotPermitted(_("Only a supervisor of the case's agency can retry its messages."))
     with transaction.atomic():
@@ -286,7 +283,5 @@ def message_retry(*, message: Message, by) -> Message:
                 role=Role.SUPERVISOR,
                 data={"message": locked.pk, "kind": locked.kind, "to": locked.recipient_label},
             )
-        from notifications.services import _ask_dispatcher
-
-        transaction.on_commit(lambda: _ask_dispatcher(locked.pk))
+        transaction.on_commit(lambda: message_dispatch(locked.pk))
     return locked

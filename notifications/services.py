@@ -11,17 +11,31 @@ import datetime
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 
+from celery import current_app
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
+from cases import access
 from cases.events import event_record
-from cases.models import Case, CaseEvent, CaseRecord, Material, Platform, Publication, Role
+from cases.models import (
+    Case,
+    CaseEvent,
+    CaseRecord,
+    Deadline,
+    Material,
+    Platform,
+    Publication,
+    Role,
+)
+from cases.selectors import case_correspondents
 from notifications import texts
-from notifications.models import Message, Notification, WebhookSignature
+from notifications.models import Message, Notification, WebhookReceipt, WebhookSignature
+from notifications.selectors import notifications_for
 from notifications.signing import DEFAULT_TOLERANCE, Verdict
 
 logger = logging.getLogger(__name__)
@@ -99,13 +113,14 @@ def outbox_enqueue(
                     "to": message.recipient_label,
                 },
             )
-        transaction.on_commit(lambda: _ask_dispatcher(message.pk))
+        transaction.on_commit(lambda: message_dispatch(message.pk))
     return message
 
 
-def _ask_dispatcher(message_id: int) -> None:
-    from notifications.tasks import deliver
-
+def message_dispatch(message_id: int) -> None:
+    """Ask a worker to deliver the message now; if the broker is down, the sweep will."""
+    # By name: notifications.tasks imports the delivery, which queues through here.
+    deliver = current_app.tasks["notifications.deliver"]
     try:
         # Fail fast when the broker is down (kombu would otherwise retry for seconds
         # inside the request that changed the case); the sweep sends the row later.
@@ -205,7 +220,6 @@ def on_case_event(sender, *, case: Case, event: CaseEvent, **kwargs) -> None:
 
 
 def _context(case: Case, **extra) -> dict:
-    from workflows.models import Deadline
 
     decision = (
         Deadline.objects.filter(case=case).order_by("-id").values("due_on", "working_days").first()
@@ -229,7 +243,6 @@ def _to_applicant(kind: str, **extra):
     subject now (``cases.selectors.case_correspondents``)."""
 
     def handler(case: Case, event: CaseEvent) -> None:
-        from cases.selectors import case_correspondents
 
         context = _context(case, **{k: f(case, event) for k, f in extra.items()})
         for user in case_correspondents(case):
@@ -340,7 +353,6 @@ def _on_platform_acknowledged(case: Case, event: CaseEvent) -> None:
 
 
 def _on_escalation(case: Case, event: CaseEvent) -> None:
-    from workflows.models import Deadline
 
     step = event.data.get("step", "")
     overdue = event.kind == "deadline_overdue"
@@ -351,11 +363,7 @@ def _on_escalation(case: Case, event: CaseEvent) -> None:
         state="已逾期" if overdue else "即将届满",
         state_en="overdue" if overdue else "due soon",
     )
-    User = get_user_model()
-    supervisors = User.objects.filter(
-        memberships__agency=case.agency, memberships__role=Role.SUPERVISOR, is_active=True
-    ).distinct()
-    for supervisor in supervisors:
+    for supervisor in access.people_holding(Role.SUPERVISOR, at=case.agency_id):
         notify_user(
             user=supervisor,
             case=case,
@@ -398,3 +406,45 @@ def signature_remember(*, platform: Platform, verdict: Verdict) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def receipt_record(*, platform: Platform, idempotency_key: str, outcome: str) -> bool:
+    """Record a platform's call under its ``Idempotency-Key``; False if that key was
+    received before (the call is then a replay and changes nothing).
+
+    Call inside the transaction that carries the call out, so that a failure forgets the
+    key with everything else."""
+    try:
+        with transaction.atomic():
+            WebhookReceipt.objects.create(
+                platform=platform, idempotency_key=idempotency_key, outcome=outcome
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def message_acknowledged(*, platform: Platform, idempotency_key: str) -> int:
+    """Mark our webhook ``idempotency_key`` to ``platform`` as acknowledged (the timeline
+    shows it); nothing if the platform named no message of ours."""
+    if not idempotency_key:
+        return 0
+    return Message.objects.filter(
+        platform=platform, idempotency_key=idempotency_key, acknowledged_at__isnull=True
+    ).update(acknowledged_at=timezone.now())
+
+
+# --- in-app notifications: read --------------------------------------------------------------
+
+
+def notifications_mark_read(
+    *, user: AbstractBaseUser, ids: Iterable[int] | None = None, case: Case | None = None
+) -> int:
+    """Mark the person's unread notifications read: all they may see, some by id, or one
+    case's. Returns how many were marked."""
+    unread = notifications_for(user).filter(read_at__isnull=True)
+    if ids is not None:
+        unread = unread.filter(pk__in=list(ids))
+    if case is not None:
+        unread = unread.filter(case=case)
+    return Notification.objects.filter(pk__in=unread.values("pk")).update(read_at=timezone.now())

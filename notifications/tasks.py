@@ -1,4 +1,4 @@
-"""Celery tasks: deliver one message, sweep the outbox, send the daily digest."""
+"""Celery tasks: deliver one message, sweep the outbox."""
 
 from celery import shared_task
 
@@ -18,17 +18,3 @@ def sweep() -> int:
         delivery.deliver(message_id)
         count += 1
     return count
-
-
-@shared_task(name="notifications.daily_digest", ignore_result=True)
-def daily_digest() -> int:
-    from notifications.digest import digests_send
-
-    return digests_send()
-
-
-@shared_task(name="notifications.materials_reminders", ignore_result=True)
-def materials_reminders() -> int:
-    from notifications.digest import materials_reminders_send
-
-    return materials_reminders_send()

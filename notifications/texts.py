@@ -1,10 +1,17 @@
 """What each message says, in Simplified Chinese and English.
 
-Plain ``str.format`` templates: messages are plain text (email, in-app), and the
-values come from our own records, formatted here rather than by the recipient.
+Case messages: plain ``str.format`` templates, both languages side by side; messages
+are plain text (email, in-app), and the values come from our own records, formatted
+here rather than by the recipient.
+
+Account mails (``ACCOUNT_TEXTS``): the message catalogue (``locale/zh_Hans``), like the
+account pages they come from; ``account_render`` formats them in the reader's language.
 """
 
 from __future__ import annotations
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     "accepted": {
@@ -128,3 +135,42 @@ def render(kind: str, language: str, **context) -> tuple[str, str]:
     texts = TEXTS[kind]
     subject, body = texts.get(language) or texts["en"]
     return subject.format(**context), body.format(**context)
+
+
+# --- mails about a person's account (no case) ------------------------------------------------
+# Keyed by the account event that calls for them (``cases.accounts.AccountEvent``).
+
+ACCOUNT_TEXTS = {
+    "email_verification_requested": (
+        _("Redress: confirm your e-mail address"),
+        _(
+            "Hello %(username)s,\n\n"
+            "follow this link within two days to activate your Redress account:\n\n"
+            "%(link)s\n\n"
+            "If you did not sign up, ignore this mail: the account stays inactive."
+        ),
+    ),
+    "organisation_invitation_sent": (
+        _("Redress: %(name)s invites you to its company account"),
+        _(
+            "%(inviter)s invites you to act for %(name)s (%(code)s) in Redress.\n\n"
+            "Sign up or sign in with this e-mail address (%(email)s), then follow this link "
+            "within seven days to accept:\n\n%(link)s\n"
+        ),
+    ),
+    "organisation_member_removed": (
+        _("Redress: you no longer act for %(name)s"),
+        _(
+            "%(by)s removed you from the company account of %(name)s (%(code)s) in Redress "
+            "on %(date)s. You no longer see its records and cases.\n\n"
+            "If this is a mistake, ask a colleague there to invite you again.\n"
+        ),
+    ),
+}
+
+
+def account_render(kind: str, language: str, **context) -> tuple[str, str]:
+    """(subject, body) of the account mail of ``kind`` in ``language``."""
+    subject, body = ACCOUNT_TEXTS[kind]
+    with translation.override(language):
+        return str(subject) % context, str(body) % context

@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.files.storage import FileSystemStorage
 from django.db import connection
 
-from cases.models import Role
+from cases.models import Agency, Evidence, Role
+from documents.models import Export, Letter
+from documents.tasks import export_decisions, render_letter
 from tests import factories
 from tests.production import ROOT, production_env
 
@@ -86,6 +89,20 @@ def _checkpoint_store(settings, tmp_path_factory):
         },
     }
     return location
+
+
+@pytest.fixture
+def private_files(tmp_path, monkeypatch):
+    """Letters, seals, evidence and exports are stored inside the test, not in ./var, and
+    the letter and export tasks are not sent to a broker: a story renders in-process
+    (``letter_render_now``) what the worker would. Returns the tasks queued meanwhile."""
+    for model, field in ((Letter, "pdf"), (Export, "file"), (Evidence, "file"), (Agency, "seal")):
+        location = tmp_path / f"{model._meta.model_name}-files"
+        monkeypatch.setattr(model._meta.get_field(field), "storage", FileSystemStorage(location))
+    queued = []
+    for task in (render_letter, export_decisions):
+        monkeypatch.setattr(task, "apply_async", lambda *a, task=task, **k: queued.append(task))
+    return queued
 
 
 @pytest.fixture

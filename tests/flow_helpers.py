@@ -1,10 +1,12 @@
-"""The route as people walk it through ``workflows.services``: file a case, find the step
-that is open for someone, claim it and do it, fire the clock's timers.
+"""The route as people walk it through ``workflows.actions``: file a case, upload its
+evidence, find the step that is open for someone, claim it and do it, answer, acknowledge,
+fire the clock's timers.
 
-Each helper names who acts, so a test still reads as the story of that person. Only
-``workflows.services`` (the route's entry points) and viewflow's timer dispatcher move a
-case along its route here; evidence is uploaded as the portal does it
-(``cases.services.evidence_add``, through ``tests.helpers``).
+These are the one set of steps the stories share: each helper names who acts, so a test
+still reads as the story of that person, and each goes the public way the portal, the
+officers' pages and the API go (``workflows.actions``; viewflow's timer dispatcher for
+the clock). Nothing here calls the case transitions underneath the route
+(``tests/test_layers.py`` holds every test to that).
 """
 
 from __future__ import annotations
@@ -16,11 +18,10 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
-from cases.models import Case, Evidence, Material
+from cases.models import Case, Deadline, Evidence, Material
 from tests import helpers
-from workflows import services as route
+from workflows import actions
 from workflows.flows import FLOWS
-from workflows.models import Deadline
 
 APPROVED = Case.Decision.APPROVED
 PARTLY_APPROVED = Case.Decision.PARTLY_APPROVED
@@ -30,34 +31,62 @@ REJECTED = Case.Decision.REJECTED
 # --- filing and materials ------------------------------------------------------------------
 
 
+def submit(kind, subject, records, applicant, **kwargs) -> Case:
+    """The applicant files a case of ``kind`` with no materials yet (an officer files it
+    at the counter with ``filed_by=`` and ``channel=``)."""
+    kwargs.setdefault("grounds", "The fine was paid and the conduct corrected.")
+    return actions.case_submit(
+        kind=kind, subject=subject, records=records, applicant=applicant, **kwargs
+    )
+
+
 def file_restoration(subject, records, applicant, *, with_materials=True, **kwargs) -> Case:
     """The applicant files a restoration; by default with a commitment letter per record and
     proof that the penalty was fulfilled (what the rule sets require)."""
-    kwargs.setdefault("grounds", "The fine was paid and the conduct corrected.")
-    case = route.case_file(
-        kind=Case.Kind.RESTORATION,
-        subject=subject,
-        records=records,
-        applicant=applicant,
-        **kwargs,
-    )
+    case = submit(Case.Kind.RESTORATION, subject, records, applicant, **kwargs)
     if with_materials:
-        helpers.add_restoration_materials(case, applicant)
+        add_restoration_materials(case, applicant)
     return case
 
 
 def file_objection(subject, records, applicant, **kwargs) -> Case:
     """The applicant files an objection with one item of evidence that the record is wrong."""
     kwargs.setdefault("grounds", "The decision names the wrong branch.")
-    case = route.case_file(
-        kind=Case.Kind.OBJECTION,
-        subject=subject,
-        records=records,
-        applicant=applicant,
+    case = submit(Case.Kind.OBJECTION, subject, records, applicant, **kwargs)
+    add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
+    return case
+
+
+def add_evidence(case, user, material=Material.OTHER, record=None, **kwargs) -> Evidence:
+    """``user`` uploads one PDF of ``material`` (``source=`` for an officer's own evidence)."""
+    return actions.evidence_add(
+        case=case,
+        uploaded_by=user,
+        upload=helpers.pdf_upload(material),
+        material=material,
+        record=record,
         **kwargs,
     )
-    helpers.add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
-    return case
+
+
+def add_restoration_materials(case, applicant) -> list[Evidence]:
+    """A commitment letter per record and one proof that the penalty was fulfilled."""
+    items = [
+        add_evidence(case, applicant, Material.COMMITMENT_LETTER, record=cr.record)
+        for cr in case.case_records.select_related("record")
+    ]
+    items.append(add_evidence(case, applicant, Material.FULFILMENT_PROOF))
+    return items
+
+
+def restoration_accepted(subject, records, applicant, staff) -> Case:
+    """A restoration filed with its materials and accepted by the intake officer."""
+    return accept(file_restoration(subject, records, applicant), staff["intake"])
+
+
+def objection_accepted(subject, records, applicant, staff) -> Case:
+    """An objection filed with its evidence and accepted by the intake officer."""
+    return accept(file_objection(subject, records, applicant), staff["intake"])
 
 
 def missing(*materials: str) -> list[dict]:
@@ -68,7 +97,7 @@ def missing(*materials: str) -> list[dict]:
 def supply(case, applicant, *materials: str) -> None:
     """The applicant uploads one item of each material asked for."""
     for material in materials:
-        helpers.add_evidence(case, applicant, material)
+        add_evidence(case, applicant, material)
 
 
 # --- tasks ------------------------------------------------------------------------------------
@@ -87,7 +116,7 @@ def tasks_of(case, name: str, *statuses: str) -> list[Task]:
 
 def open_task(case, name: str) -> Task:
     """The one open task of step ``name``; fails loudly when there is none or several."""
-    found = [t for t in route.open_tasks(refresh(case)) if t.flow_task == node(case, name)]
+    found = [t for t in actions.open_tasks(refresh(case)) if t.flow_task == node(case, name)]
     assert len(found) == 1, f"expected one open {name} task, found {open_steps(case)}"
     return found[0]
 
@@ -96,23 +125,32 @@ def open_steps(case) -> list[str]:
     """The open steps of the case, as a queue shows them: ``name`` or ``name@owner``."""
     return [
         f"{t.flow_task.name}@{t.owner.get_username()}" if t.owner_id else t.flow_task.name
-        for t in route.open_tasks(refresh(case))
+        for t in actions.open_tasks(refresh(case))
     ]
 
 
 def claim(case, name: str, user) -> Task:
     task = open_task(case, name)
-    return route.task_claim(task=task, user=user)
+    return actions.task_claim(task=task, user=user)
+
+
+def complete(case, name: str, user, **data) -> Case:
+    """``user`` completes the task of step ``name`` they hold, with ``data``."""
+    return actions.task_complete(task=open_task(case, name), user=user, data=data)
 
 
 def step(case, name: str, user, **data) -> Case:
     """``user`` claims the open task of step ``name`` and completes it with ``data``."""
     task = claim(case, name, user)
-    return route.task_complete(task=task, user=user, data=data)
+    return actions.task_complete(task=task, user=user, data=data)
 
 
-def accept(case, intake) -> Case:
-    return step(case, "acceptance_check", intake, decision="accept", note="Materials complete.")
+def accept(case, intake, note="Materials complete.") -> Case:
+    return step(case, "acceptance_check", intake, decision="accept", note=note)
+
+
+def not_accept(case, intake, reasons: str) -> Case:
+    return step(case, "acceptance_check", intake, decision="not_accept", reasons=reasons)
 
 
 def request_materials_at_acceptance(case, intake, *materials) -> Case:
@@ -133,17 +171,39 @@ def reviews_accepting_every_item(case) -> list[dict]:
     ]
 
 
-def review(case, officer, recommendation=APPROVED, record_outcomes=None, **data) -> Case:
-    """The case officer accepts every unreviewed item and recommends ``recommendation``."""
+def review(
+    case, officer, recommendation=APPROVED, record_outcomes=None, *, reviews=None, **data
+) -> Case:
+    """The case officer reviews the evidence (by default: accepts every unreviewed item) and
+    recommends ``recommendation`` (``corrections=`` for an objection upheld by correcting)."""
     return step(
         case,
         "evidence_review",
         officer,
-        reviews=reviews_accepting_every_item(case),
+        reviews=reviews_accepting_every_item(case) if reviews is None else reviews,
         recommendation=recommendation,
         record_outcomes=record_outcomes,
         note="Reviewed item by item.",
         **data,
+    )
+
+
+def request_materials_in_review(case, officer, *materials, reviews=()) -> Case:
+    """The case officer records ``reviews`` and asks the applicant for ``materials``."""
+    return step(
+        case,
+        "evidence_review",
+        officer,
+        reviews=list(reviews),
+        action="request_materials",
+        missing=missing(*materials),
+        note="Please supply everything listed at once.",
+    )
+
+
+def legal_review(case, reviewer, *, passed=True, note="The decision has a legal basis.") -> Case:
+    return step(
+        case, "legal_review", reviewer, decision="pass" if passed else "send_back", note=note
     )
 
 
@@ -169,7 +229,7 @@ def worker_renders_letters(case) -> Case:
 def acknowledge_everywhere(record) -> None:
     """Every platform holding ``record`` confirms it withdrew it."""
     for publication in record.publications.order_by("platform__code"):
-        route.platform_acknowledge(publication=publication, note="Withdrawn.")
+        actions.publication_acknowledge(publication=publication, note="Withdrawn.")
 
 
 # --- reading the case ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""What the case stories share: small valid uploads, and the steps of the route.
+"""What the case stories are made of: small valid uploads, listed records, API tokens.
 
-Each step calls the services as the people of the story would; a helper names who
-acts so that the test still reads as the story of that person.
+The steps of the route (filing, uploading, claiming and doing tasks) are in
+``tests.flow_helpers``, which takes them through ``workflows.actions`` as people do.
 """
 
 from __future__ import annotations
@@ -16,15 +16,8 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from pypdf import PdfWriter
 
-from cases.models import Case, Evidence, Material
-from cases.portal_services import api_token_create
-from cases.services import (
-    case_accept,
-    case_review_complete,
-    case_submit,
-    evidence_add,
-    evidence_review,
-)
+from cases.accounts import api_token_create
+from cases.errors import UploadRejected
 from tests import factories
 
 _serial = itertools.count(1)
@@ -88,78 +81,8 @@ def serious_record(subject, agency, platforms=(), **fields):
     )
 
 
-def submit(kind, subject, records, applicant, **kwargs) -> Case:
-    kwargs.setdefault("grounds", "The fine was paid and the conduct corrected.")
-    return case_submit(kind=kind, subject=subject, records=records, applicant=applicant, **kwargs)
-
-
-def add_evidence(case, user, material=Material.OTHER, record=None, **kwargs) -> Evidence:
-    return evidence_add(
-        case=case,
-        uploaded_by=user,
-        upload=pdf_upload(material),
-        material=material,
-        record=record,
-        **kwargs,
-    )
-
-
-def add_restoration_materials(case, applicant) -> list[Evidence]:
-    """A commitment letter per record and one proof that the penalty was fulfilled."""
-    items = [
-        add_evidence(case, applicant, Material.COMMITMENT_LETTER, record=cr.record)
-        for cr in case.case_records.select_related("record")
-    ]
-    items.append(add_evidence(case, applicant, Material.FULFILMENT_PROOF))
-    return items
-
-
-def restoration_accepted(subject, records, applicant, staff) -> Case:
-    case = submit(Case.Kind.RESTORATION, subject, records, applicant)
-    add_restoration_materials(case, applicant)
-    return case_accept(case=case, officer=staff["intake"])
-
-
-def objection_accepted(subject, records, applicant, staff) -> Case:
-    case = submit(
-        Case.Kind.OBJECTION, subject, records, applicant, grounds="The decision names a branch."
-    )
-    add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
-    return case_accept(case=case, officer=staff["intake"])
-
-
-def review_every_item(case, officer, outcome=Evidence.Outcome.ACCEPTED, reason="") -> None:
-    for item in case.evidence.all():
-        evidence_review(evidence=item, reviewer=officer, outcome=outcome, reason=reason)
-
-
-def review_and_recommend(
-    case, officer, recommendation, record_outcomes=None, corrections=None
-) -> Case:
-    """The case officer accepts every item and completes the review with a recommendation."""
-    review_every_item(case, officer)
-    return case_review_complete(
-        case=case,
-        reviewer=officer,
-        recommendation=recommendation,
-        record_outcomes=record_outcomes,
-        corrections=corrections,
-    )
-
-
-def event_kinds(case) -> list[str]:
-    return list(case.events.order_by("seq").values_list("kind", flat=True))
-
-
-def last_event(case, kind):
-    """The case's latest event of ``kind`` (other events, e.g. notifications, may follow it)."""
-    return case.events.filter(kind=kind).latest("seq")
-
-
 def refuse_every_upload(content: bytes) -> None:
     """A malware scanner for REDRESS_MALWARE_SCANNER that finds something in every file."""
-    from cases.errors import UploadRejected
-
     raise UploadRejected("The scanner found Eicar-Test-Signature.", code="malware_found")
 
 

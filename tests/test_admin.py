@@ -11,10 +11,10 @@ import pytest
 from django.db import transaction
 from django.urls import reverse
 
-from cases.events import event_record
+from cases.events import case_lock, event_record
 from cases.models import Case, CaseEvent, RuleSet
-from cases.services import case_lock, case_submit
 from tests import factories
+from workflows import actions
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def record(company, agency, platforms):
 
 @pytest.fixture
 def case(company, agency, applicant, record):
-    case = case_submit(
+    case = actions.case_submit(
         kind=Case.Kind.OBJECTION,
         subject=company,
         records=[record],

@@ -18,15 +18,14 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from cases.clock import deadline_start
 from cases.identifiers import make_uscc
-from cases.models import Case, Evidence, Record, Role
+from cases.models import Case, Deadline, Evidence, Record, Role
 from documents.models import Letter
 from documents.services import letter_render_now, letter_request
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import api_token, pdf_bytes, restorable_record
-from workflows.clock import deadline_start
-from workflows.models import Deadline
 
 GROUNDS = "The fine was paid on 2025-03-01 and the conduct corrected."
 

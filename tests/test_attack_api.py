@@ -25,8 +25,8 @@ from django.urls import reverse
 from django.utils.html import escape
 from rest_framework.test import APIClient
 
-from cases import portal_services
-from cases.errors import InvalidIdentifier, InvalidInput, NotPermitted
+from cases import accounts
+from cases.errors import InvalidIdentifier, NotPermitted
 from cases.identifiers import make_uscc, validate_uscc
 from cases.ids import id_parse, whole_number
 from cases.imports import import_records
@@ -37,7 +37,7 @@ from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import api_token, pdf_bytes, restorable_record
 from tests.receiver import WebhookReceiver
-from workflows import services as route
+from workflows import actions
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
@@ -198,16 +198,37 @@ def test_ids_in_a_body_or_a_filter_in_another_scripts_digits_are_refused(
     assert tasks.json()["field"] == "case"
 
 
-def test_the_route_refuses_a_task_number_in_another_scripts_digits(filed):
+def test_a_task_number_in_another_scripts_digits_or_unknown_takes_no_task(filed, staff):
     task = flow.open_task(filed, "acceptance_check")
-    with pytest.raises(InvalidInput) as refused:
-        route.task_get(arabic(task.pk))
-    assert refused.value.field == "task"
+    client, pages = api(staff["intake"]), signed_in(staff["intake"])
+    claim_page = reverse("workspace:task_claim", args=[task.pk])
+
+    for number in (arabic(task.pk), str(task.pk + 1000), "abc"):
+        response = client.post(f"/api/v1/tasks/{number}/claim/")
+        assert response.status_code == 404, number
+        assert response.json()["code"] == "not_found"
+        page = claim_page.replace(f"/{task.pk}/", f"/{number}/")
+        assert pages.post(page).status_code == 404, page
+
+
+def test_a_task_number_in_another_scripts_digits_claims_and_completes_nothing(filed, staff):
+    task = flow.open_task(filed, "acceptance_check")
+    client = api(staff["intake"])
+
+    claimed = client.post(f"/api/v1/tasks/{arabic(task.pk)}/claim/")
+    completed = client.post(
+        f"/api/v1/tasks/{arabic(task.pk)}/complete/", {"decision": "accept"}, format="json"
+    )
+
+    assert (claimed.status_code, completed.status_code) == (404, 404)
+    assert claimed.json()["code"] == completed.json()["code"] == "not_found"
+
+    assert flow.open_steps(filed) == ["acceptance_check"]
 
 
 def test_a_page_number_too_large_for_the_database_shows_the_first_page(filed, staff):
     client = signed_in(staff["supervisor"])
-    for address in ("workflows:inbox", "workflows:queue", "workflows:cases"):
+    for address in ("workspace:inbox", "workspace:queue", "workspace:cases"):
         response = client.get(reverse(address), {"page": "9" * 40})
         assert response.status_code == 200, address
         assert client.get(reverse(address), {"page": "²"}).status_code == 200
@@ -230,7 +251,7 @@ def test_a_supervisor_cannot_name_an_officer_in_another_scripts_digits(filed, st
     other = factories.officer(Role.INTAKE, agency, "intake-2")
 
     signed_in(staff["supervisor"]).post(
-        reverse("workflows:task_assign", args=[task.pk]), {"assignee": arabic(other.pk)}
+        reverse("workspace:task_assign", args=[task.pk]), {"assignee": arabic(other.pk)}
     )
 
     task.refresh_from_db()
@@ -383,19 +404,18 @@ def test_a_server_error_does_not_spend_the_signature(
     client, removal, record, creditchina, monkeypatch
 ):
     """The platform may send the very same call again after our 500."""
-    from workflows import services as route_services
 
     publication = record.publications.get(platform=creditchina)
     call = signed_call(creditchina, {"publication": publication.pk}, key="cc-1")
-    real = route_services.platform_acknowledge
+    real = actions.publication_acknowledge
 
     def crash(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(route_services, "platform_acknowledge", crash)
+    monkeypatch.setattr(actions, "publication_acknowledge", crash)
     with pytest.raises(RuntimeError):
         post_call(client, creditchina, call)
-    monkeypatch.setattr(route_services, "platform_acknowledge", real)
+    monkeypatch.setattr(actions, "publication_acknowledge", real)
 
     assert not WebhookSignature.objects.exists()
     assert post_call(client, creditchina, call).status_code == 200
@@ -484,7 +504,7 @@ def test_a_second_completion_of_a_single_signer_sign_off_is_409_task_closed(acce
 
 def test_claiming_a_done_task_is_409_task_closed_not_already_claimed(filed, staff, agency):
     task = flow.claim(filed, "acceptance_check", staff["intake"])
-    route.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
+    actions.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
     colleague = factories.officer(Role.INTAKE, agency, "intake-2")
 
     for user in (staff["intake"], colleague):
@@ -500,7 +520,7 @@ def test_a_cancelled_task_is_409_task_closed_even_for_someone_not_eligible(
     filed, applicant, staff, agency
 ):
     task = flow.open_task(filed, "acceptance_check")
-    route.case_withdraw(case=filed, applicant=applicant, reason="Paid elsewhere.")
+    actions.case_withdraw(case=filed, applicant=applicant, reason="Paid elsewhere.")
     auditor = factories.officer(Role.AUDITOR, agency, "auditor-szamr")
     task.refresh_from_db()
     assert task.status == "CANCELED"
@@ -521,11 +541,11 @@ def test_a_cancelled_task_is_409_task_closed_even_for_someone_not_eligible(
 def test_the_workspace_says_a_done_task_is_closed_before_judging_the_form(accepted, staff):
     client = signed_in(staff["signer"])
     task = flow.claim(accepted, "sign_off", staff["signer"])
-    route.task_complete(
+    actions.task_complete(
         task=task, user=staff["signer"], data={"decision": "approved", "reasons": "Paid."}
     )
 
-    response = client.post(reverse("workflows:task_complete", args=[task.pk]), {})
+    response = client.post(reverse("workspace:task_complete", args=[task.pk]), {})
 
     assert response.status_code == 409
     assert f"Task {task.pk} is done: it cannot be completed." in response.content.decode()
@@ -603,9 +623,7 @@ def test_an_officer_trying_codes_gets_the_same_refusal_for_any_well_formed_code(
     for code in (company.code, unlisted_code()):
         upload = SimpleUploadedFile("authorisation.pdf", pdf_bytes(), "application/pdf")
         with pytest.raises(NotPermitted) as refused:
-            portal_services.representation_request(
-                user=officer, code=code, upload=upload, kind="legal"
-            )
+            accounts.representation_request(user=officer, code=code, upload=upload, kind="legal")
         refusals.append((refused.value.code, refused.value.message))
 
     assert (

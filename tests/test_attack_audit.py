@@ -26,28 +26,37 @@ from django.utils import timezone
 
 from cases import signing
 from cases.anchoring import checkpoint_open
-from cases.events import GENESIS, event_payload, event_record, head_message, payload_hash
+from cases.events import (
+    GENESIS,
+    case_lock,
+    event_payload,
+    event_record,
+    head_message,
+    payload_hash,
+)
 from cases.models import AuditCheckpoint, Case, CaseEvent
-from cases.services import case_lock, case_not_accept, case_revoke, case_sign
 from cases.tasks import audit_checkpoints
 from documents.exports import export_verify, spreadsheet_cell
 from documents.models import Letter
 from tests import factories
 from tests.attacker import attacker_sql
-from tests.helpers import (
+from tests.flow_helpers import (
+    not_accept,
     objection_accepted,
-    restorable_record,
     restoration_accepted,
-    review_and_recommend,
+    review,
+    sign,
     submit,
 )
-from tests.test_exports import at, decide, issue, private_files  # noqa: F401 - a fixture
+from tests.helpers import pdf_upload, restorable_record
+from tests.test_exports import at, decide, issue
+from workflows import actions
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # The stories count and number events; the messages a case event queues (and their own
 # events) are the notifications tests' business.
-pytestmark = pytest.mark.usefixtures("without_notifications")
+pytestmark = pytest.mark.usefixtures("without_notifications", "private_files")
 
 # --- an export as the auditor gets it ---------------------------------------------------------
 
@@ -162,9 +171,7 @@ def test_a_non_acceptance_is_exported_with_its_letter_and_events(
     case = submit(
         Case.Kind.OBJECTION, company, [restorable_record(company, agency, platforms)], applicant
     )
-    case = case_not_accept(
-        case=case, officer=staff["intake"], reasons="The record is not this agency's."
-    )
+    case = not_accept(case, staff["intake"], reasons="The record is not this agency's.")
     letter = issue(case, Letter.Kind.NON_ACCEPTANCE)
     today = timezone.localdate()
 
@@ -193,7 +200,13 @@ def test_a_revocation_is_exported_in_the_period_it_was_revoked(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
     case = decide(case, staff, Case.Decision.APPROVED, at("2026-03-10", "10:00"))
-    case = case_revoke(case=case, official=staff["signer"], reason="The commitment was false.")
+    case = actions.case_revoke(
+        case=case,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="The commitment was false.",
+        evidence=[pdf_upload("revocation")],
+    )
     letter = issue(case, Letter.Kind.REVOCATION)
     today = timezone.localdate()
 
@@ -217,30 +230,30 @@ def test_approvals_partial_approvals_rejections_and_non_acceptances_are_all_expo
     approved = decide(approved, staff, Case.Decision.APPROVED, timezone.now())
     two = [restorable_record(company, agency, platforms) for _ in range(2)]
     partly = objection_accepted(company, two, applicant, staff)
-    review_and_recommend(
+    review(
         partly,
         staff["case_officer"],
         Case.Decision.PARTLY_APPROVED,
         record_outcomes={two[0].pk: "upheld", two[1].pk: "rejected"},
     )
-    partly = case_sign(
-        case=partly,
-        signer=staff["signer"],
-        decision=Case.Decision.PARTLY_APPROVED,
+    partly = sign(
+        partly,
+        staff["signer"],
+        Case.Decision.PARTLY_APPROVED,
         reasons="Only the first record was wrong.",
     )
     rejected = objection_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
     rejected = decide(rejected, staff, Case.Decision.REJECTED, timezone.now())
-    refused = case_not_accept(
-        case=submit(
+    refused = not_accept(
+        submit(
             Case.Kind.OBJECTION,
             company,
             [restorable_record(company, agency, platforms)],
             applicant,
         ),
-        officer=staff["intake"],
+        staff["intake"],
         reasons="Filed with the wrong agency.",
     )
     today = timezone.localdate()
@@ -259,21 +272,27 @@ def test_approvals_partial_approvals_rejections_and_non_acceptances_are_all_expo
 def test_the_migration_dates_earlier_non_acceptances_and_revocations_from_their_events(
     company, agency, platforms, applicant, staff
 ):
-    refused = case_not_accept(
-        case=submit(
+    refused = not_accept(
+        submit(
             Case.Kind.OBJECTION,
             company,
             [restorable_record(company, agency, platforms)],
             applicant,
         ),
-        officer=staff["intake"],
+        staff["intake"],
         reasons="Filed with the wrong agency.",
     )
     revoked = restoration_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
     revoked = decide(revoked, staff, Case.Decision.APPROVED, at("2026-03-10", "10:00"))
-    revoked = case_revoke(case=revoked, official=staff["signer"], reason="False commitment.")
+    revoked = actions.case_revoke(
+        case=revoked,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="False commitment.",
+        evidence=[pdf_upload("revocation")],
+    )
     # As a database from before the change has them.
     Case.objects.filter(pk=refused.pk).update(decided_at=None)
     Case.objects.filter(pk=revoked.pk).update(revoked_at=None)
@@ -431,7 +450,7 @@ def test_checkpoints_are_signed_chained_and_copied_outside_the_database(
     case = story_case(company, agency, applicant, officer)
     assert audit_checkpoints() == 1  # what Celery beat runs
     checkpoint()  # nothing changed: no new checkpoint
-    append(case, "legal_review_requested", actor=officer)
+    append(case, "review_completed", actor=officer)
     checkpoint()
 
     first, second = AuditCheckpoint.objects.filter(agency=agency).order_by("seq")
@@ -459,7 +478,7 @@ def test_every_event_signs_its_cases_head_with_one_more_query(
         locked = case_lock(case)
         # The last event, the new event, the case row's head: nothing else is read or written.
         with django_assert_num_queries(3):
-            event = event_record(locked, "clock_stopped", actor=None, role="system", automated=True)
+            event = event_record(locked, "closed", actor=None, role="system", automated=True)
     case.refresh_from_db()
     assert (case.head_seq, case.head_hash) == (4, event.hash)
     assert (
@@ -638,7 +657,7 @@ def test_cutting_a_chain_and_putting_back_an_older_signed_head_is_found_by_the_c
     """An insider who kept the signed head of event #2 cannot make the cut invisible."""
     case = story_case(company, agency, applicant, officer)
     kept = Case.objects.values_list("head_seq", "head_hash", "head_signature").get(pk=case.pk)
-    append(case, "legal_review_requested", actor=officer)
+    append(case, "review_completed", actor=officer)
     checkpoint()
 
     attacker_sql(f"DELETE FROM {EVENTS} WHERE case_id = %s AND seq = 4", [case.pk])
@@ -684,7 +703,7 @@ def test_deleting_the_latest_checkpoint_is_found_by_its_copy_outside_the_databas
 ):
     case = story_case(company, agency, applicant, officer)
     checkpoint()
-    append(case, "legal_review_requested", actor=officer)
+    append(case, "review_completed", actor=officer)
     checkpoint()
 
     # Back to before event #4: drop it, its head, and the checkpoint that vouched for it.

@@ -30,10 +30,17 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from notifications import tasks
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
 NEW_PASSWORD = "Correct-Horse-Battery-9"
+
+
+def delivered() -> list:
+    """The mails sent so far: the worker delivers what the outbox holds, as its sweep does."""
+    tasks.sweep()
+    return mail.outbox
 
 
 def log_in_api(username="acme", password="pw", address="10.0.0.1", **extra):  # noqa: S107
@@ -211,7 +218,7 @@ def test_a_password_reset_ends_every_token_and_session(applicant):
     stranger = Client()
 
     stranger.post("/accounts/password_reset/", {"email": "acme@example.test"})
-    link = re.search(r"/accounts/reset/\S+/", mail.outbox[-1].body).group(0)
+    link = re.search(r"/accounts/reset/\S+/", delivered()[-1].body).group(0)
     form = stranger.get(link, follow=True)
     response = stranger.post(
         form.redirect_chain[-1][0],
@@ -471,16 +478,16 @@ def test_password_reset_mails_are_limited_per_address(applicant):
         "Too many password reset requests from your address: try again in 60 minutes."
         in refused.content.decode()
     )
-    assert mail.outbox == []
+    assert delivered() == []
     assert ask_reset("acme@example.test", address="10.0.0.2").status_code == 302
-    assert len(mail.outbox) == 1
+    assert len(delivered()) == 1
 
 
 def test_password_reset_mails_are_limited_per_account_from_any_address(applicant):
     codes = [ask_reset("ACME@example.test", address=f"10.0.1.{n}").status_code for n in range(4)]
 
     assert codes == [302, 302, 302, 429]
-    assert len(mail.outbox) == 3
+    assert len(delivered()) == 3
 
 
 def test_the_limits_answer_alike_whether_or_not_an_account_has_the_address(applicant):
@@ -510,7 +517,7 @@ def test_password_reset_is_open_again_after_the_window(applicant):
     )
 
     assert ask_reset("acme@example.test").status_code == 302
-    assert len(mail.outbox) == 4
+    assert len(delivered()) == 4
 
 
 def test_the_reset_table_keeps_no_email_address(applicant):

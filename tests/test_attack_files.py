@@ -35,13 +35,14 @@ from pypdf.generic import (
 )
 
 from cases import uploads
+from cases.accounts import representation_request
 from cases.errors import UploadRejected
 from cases.models import Case, Evidence, Material, Record, RepresentationRequest
-from cases.portal_services import representation_request
-from cases.services import evidence_add
 from tests import factories
-from tests.helpers import api_token, image_bytes, restorable_record, submit
+from tests.flow_helpers import submit
+from tests.helpers import api_token, image_bytes, restorable_record
 from tests.test_import import HEADER, company_fined, import_file, person_listed, write_csv
+from workflows import actions
 
 NOT_A_WORKBOOK = "The file is not a valid XLSX workbook: "
 
@@ -666,7 +667,7 @@ def encrypted(user_password: str) -> bytes:
 
 
 def upload(case, user, content: bytes, name: str):
-    return evidence_add(
+    return actions.evidence_add(
         case=case,
         uploaded_by=user,
         upload=ContentFile(content, name=name),

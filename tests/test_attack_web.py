@@ -29,7 +29,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases.apis import CaseViewSet
+from api.cases import CaseViewSet
 from config.middleware import MULTIPART_ALLOWANCE, UPLOAD_LIMITS
 from config.staticfiles import RedressStaticFilesStorage
 from documents.codes import verification_code_new
@@ -199,7 +199,7 @@ def test_a_huge_anonymous_post_to_the_verify_page_is_refused_before_it_is_read(d
     letter = issued_letter(case)
 
     response, body = post_declaring(
-        Client(), reverse("documents:verify", args=[letter.verification_code]), 100 * MB
+        Client(), reverse("letter_verify", args=[letter.verification_code]), 100 * MB
     )
 
     assert response.status_code == 413
@@ -213,7 +213,7 @@ def test_a_copy_of_a_letter_still_reaches_the_verify_page(client, case):
     letter = issued_letter(case)
 
     response = client.post(
-        reverse("documents:verify", args=[letter.verification_code]),
+        reverse("letter_verify", args=[letter.verification_code]),
         {"file": ContentFile(LETTER_PDF, name="copy.pdf")},
     )
 
@@ -297,7 +297,7 @@ def test_the_too_large_page_speaks_the_persons_language(db):
 
 
 def test_every_upload_limit_names_a_real_address():
-    arguments = {"documents:verify": ["CODE"], "portal:link_request": []}
+    arguments = {"letter_verify": ["CODE"], "portal:link_request": []}
     for name in UPLOAD_LIMITS:
         assert reverse(name, args=arguments.get(name, [1]))
 
@@ -319,7 +319,7 @@ class Clock:
 def test_an_idle_session_ends_and_the_next_page_is_the_login_page(client, case, staff, monkeypatch):
     clock = Clock(monkeypatch)
     client.force_login(staff["intake"])
-    inbox = reverse("workflows:inbox")
+    inbox = reverse("workspace:inbox")
     assert client.get(inbox).status_code == 200
 
     clock.advance(minutes=29)
@@ -337,7 +337,7 @@ def test_an_idle_session_ends_and_the_next_page_is_the_login_page(client, case, 
 def test_an_active_session_ends_twelve_hours_after_signing_in(client, case, staff, monkeypatch):
     clock = Clock(monkeypatch)
     client.force_login(staff["intake"])
-    inbox = reverse("workflows:inbox")
+    inbox = reverse("workspace:inbox")
     statuses = []
     for _ in range(int(13 * 60 / 20)):  # a request every 20 minutes for 13 hours
         clock.advance(minutes=20)
@@ -407,8 +407,8 @@ def test_nothing_personal_is_left_in_a_cache(client, case, applicant, staff):
     officer = Client()
     officer.force_login(staff["intake"])
     workspace = [
-        officer.get(reverse("workflows:case", args=[case.pk])),
-        officer.get(reverse("workflows:evidence_download", args=[item.pk])),
+        officer.get(reverse("workspace:case", args=[case.pk])),
+        officer.get(reverse("workspace:evidence_download", args=[item.pk])),
     ]
 
     for response in portal_pages + api_answers + workspace:
@@ -467,7 +467,7 @@ def test_the_api_500_message_is_in_the_callers_language(applicant, case, monkeyp
 
 
 def test_an_unhandled_page_error_answers_a_plain_500_page(applicant, monkeypatch):
-    monkeypatch.setattr("cases.views.cases_for", _fail)
+    monkeypatch.setattr("portal.views.cases_for", _fail)
     client = Client(raise_request_exception=False)
     client.force_login(applicant)
 
@@ -480,7 +480,7 @@ def test_an_unhandled_page_error_answers_a_plain_500_page(applicant, monkeypatch
 
 
 def test_the_500_page_speaks_the_persons_language(applicant, monkeypatch):
-    monkeypatch.setattr("cases.views.cases_for", _fail)
+    monkeypatch.setattr("portal.views.cases_for", _fail)
     client = Client(raise_request_exception=False)
     client.force_login(applicant)
 

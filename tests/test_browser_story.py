@@ -203,7 +203,7 @@ def test_restoration_from_filing_to_downloaded_letter(
             [Material.COMMITMENT_LETTER, Material.FULFILMENT_PROOF]
         )
 
-        officer_case = reverse("workflows:case", args=[case.pk])
+        officer_case = reverse("workspace:case", args=[case.pk])
 
         def claim_and_complete(officer, name: str, fill) -> None:
             story.sign_in(officer, officer_case)

@@ -18,7 +18,7 @@ from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.calendar import (
+from cases.calendar import (
     CalendarYearUnknown,
     CountedDay,
     DayOverride,

@@ -8,26 +8,23 @@ import datetime
 import pytest
 from django.utils import timezone, translation
 
+from cases.calendar import DayOverride, WorkingCalendar, explain_computation
+from cases.clock import deadline_start
 from cases.errors import InvalidInput, NotPermitted, WrongState
-from cases.models import Case, Material
-from cases.services import (
-    case_accept,
-    case_extend_deadline,
-    case_materials_resubmit,
-    case_request_materials,
-)
-from tests.helpers import (
+from cases.models import CalendarOverride, Case, ClockEntry, Deadline, Material
+from tests.flow_helpers import (
+    accept,
     add_evidence,
     add_restoration_materials,
     last_event,
     objection_accepted,
-    restorable_record,
+    request_materials_in_review,
     restoration_accepted,
+    step,
     submit,
 )
-from workflows.calendar import DayOverride, WorkingCalendar, explain_computation
-from workflows.clock import deadline_start, deadlines_recompute
-from workflows.models import CalendarOverride, ClockEntry, Deadline
+from tests.helpers import restorable_record
+from workflows import actions
 
 DECISION = Deadline.Step.DECISION
 
@@ -164,11 +161,7 @@ def test_the_clock_stops_with_the_working_days_left_and_resumes_from_the_resume_
     Deadline.objects.filter(case=case, step=DECISION).update(started_on=started)
     left = 20 - calendar.working_days_between(started, today)
 
-    case_request_materials(
-        case=case,
-        officer=staff["case_officer"],
-        missing=[{"material": Material.CORRECTION_EVIDENCE, "detail": "The registry extract."}],
-    )
+    request_materials_in_review(case, staff["case_officer"], Material.CORRECTION_EVIDENCE)
 
     stopped = deadline(case, DECISION)
     assert stopped.status == Deadline.Status.STOPPED
@@ -176,7 +169,7 @@ def test_the_clock_stops_with_the_working_days_left_and_resumes_from_the_resume_
     assert stopped.entries.last().days == left
 
     add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
-    case_materials_resubmit(case=case, applicant=applicant)
+    actions.case_resubmit(case=case, applicant=applicant)
 
     resumed = deadline(case, DECISION)
     assert resumed.pk == stopped.pk
@@ -198,9 +191,11 @@ def test_the_clock_stops_with_the_working_days_left_and_resumes_from_the_resume_
 def test_the_acceptance_clock_stops_while_materials_are_missing(company, record, applicant, staff):
     case = submit(Case.Kind.RESTORATION, company, [record], applicant)
 
-    case_request_materials(
-        case=case,
-        officer=staff["intake"],
+    step(
+        case,
+        "acceptance_check",
+        staff["intake"],
+        decision="request_materials",
         missing=[
             {"material": Material.COMMITMENT_LETTER, "detail": "Signed."},
             {"material": Material.FULFILMENT_PROOF, "detail": "Bank receipt."},
@@ -215,8 +210,8 @@ def test_the_acceptance_clock_stops_while_materials_are_missing(company, record,
     assert materials.status == Deadline.Status.RUNNING
 
     add_restoration_materials(case, applicant)
-    case_materials_resubmit(case=case, applicant=applicant)
-    case_accept(case=case, officer=staff["intake"])
+    actions.case_resubmit(case=case, applicant=applicant)
+    accept(case, staff["intake"])
 
     acceptance.refresh_from_db()
     assert acceptance.status == Deadline.Status.MET
@@ -233,7 +228,7 @@ def test_a_supervisor_extends_a_deadline_naming_who_approved_it_and_why(
     before = deadline(case, DECISION)
     reason = "Site inspection needed; the bureau's inspector is away."
 
-    extended = case_extend_deadline(
+    extended = actions.deadline_extend(
         case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason=reason
     )
 
@@ -262,7 +257,7 @@ def test_an_extended_deadline_names_in_chinese_who_approved_it_and_why(
     case = restoration_accepted(company, [record], applicant, staff)
     reason = "需现场核查，核查人员出差。"
 
-    extended = case_extend_deadline(
+    extended = actions.deadline_extend(
         case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason=reason
     )
 
@@ -286,7 +281,7 @@ def test_only_a_supervisor_can_extend_a_deadline(company, record, applicant, sta
     due_on = deadline(case, DECISION).due_on
 
     with pytest.raises(NotPermitted) as refused:
-        case_extend_deadline(
+        actions.deadline_extend(
             case=case, supervisor=staff["case_officer"], step=DECISION, days=5, reason="Busy."
         )
 
@@ -299,7 +294,7 @@ def test_an_extension_needs_a_reason(company, record, applicant, staff):
     case = restoration_accepted(company, [record], applicant, staff)
 
     with pytest.raises(InvalidInput) as refused:
-        case_extend_deadline(
+        actions.deadline_extend(
             case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason="  "
         )
 
@@ -309,14 +304,10 @@ def test_an_extension_needs_a_reason(company, record, applicant, staff):
 
 def test_a_stopped_deadline_cannot_be_extended(company, record, applicant, staff):
     case = objection_accepted(company, [record], applicant, staff)
-    case_request_materials(
-        case=case,
-        officer=staff["case_officer"],
-        missing=[{"material": Material.CORRECTION_EVIDENCE, "detail": "The registry extract."}],
-    )
+    request_materials_in_review(case, staff["case_officer"], Material.CORRECTION_EVIDENCE)
 
     with pytest.raises(WrongState) as refused:
-        case_extend_deadline(
+        actions.deadline_extend(
             case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason="Waiting."
         )
 
@@ -336,7 +327,7 @@ def test_a_new_national_holiday_moves_a_running_deadline_by_one_working_day(
     holiday = WorkingCalendar().add_working_days(today, 1).due
     CalendarOverride.objects.create(day=holiday, is_working_day=False, name="Typhoon closure")
 
-    deadlines_recompute(reason="typhoon closure declared")
+    actions.calendar_changed(reason="typhoon closure declared")
 
     after = deadline(case, Deadline.Step.ACCEPTANCE)
     assert after.due_on == WorkingCalendar().add_working_days(before.due_on, 1).due
@@ -361,7 +352,7 @@ def test_a_holiday_after_a_deadline_moves_nothing(company, record, applicant):
     later = before.due_on + datetime.timedelta(days=30)
     CalendarOverride.objects.create(day=later, is_working_day=False, name="Local holiday")
 
-    deadlines_recompute(reason="local holiday declared")
+    actions.calendar_changed(reason="local holiday declared")
 
     assert deadline(case, Deadline.Step.ACCEPTANCE).due_on == before.due_on
     assert ledger(before) == [ClockEntry.Kind.STARTED]

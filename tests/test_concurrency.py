@@ -38,7 +38,7 @@ from tests.flow_helpers import (
     worker_renders_letters,
 )
 from tests.helpers import restorable_record
-from workflows import services as route
+from workflows import actions, selectors
 from workflows.flows import FLOWS
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -149,9 +149,10 @@ def test_two_officers_claiming_one_task_at_once_one_gets_it_the_other_is_told_wh
 
     def claimer(user_pk):
         def contender(start):
-            task, officer = route.task_get(task_pk), user(user_pk)
+            officer = user(user_pk)
+            task = selectors.task_for_officer(officer, task_pk)  # the task as a page finds it
             start()
-            route.task_claim(task=task, user=officer)
+            actions.task_claim(task=task, user=officer)
             return officer.get_username()
 
         return contender
@@ -165,8 +166,8 @@ def test_two_officers_claiming_one_task_at_once_one_gets_it_the_other_is_told_wh
     if refused.code == "already_claimed":
         assert refused.message == f"Task {task_pk} was already claimed by {winner}."
     else:
-        assert refused.message == route.BUSY_MESSAGE
-    task = route.task_get(task_pk)
+        assert refused.message == actions.BUSY_MESSAGE
+    task = selectors.task_for_officer(staff["supervisor"], task_pk)
     assert task.status == STATUS.ASSIGNED
     assert task.owner.get_username() == winner
     assert open_steps(case) == [f"acceptance_check@{winner}"]
@@ -176,10 +177,10 @@ def test_a_claim_while_the_case_is_busy_elsewhere_says_to_try_again(case, staff)
     task = open_task(case, "acceptance_check")
 
     with process_lock_held_elsewhere(case), pytest.raises(WrongState) as refused:
-        route.task_claim(task=task, user=staff["intake"])
+        actions.task_claim(task=task, user=staff["intake"])
 
     assert refused.value.code == "busy"
-    assert refused.value.message == route.BUSY_MESSAGE
+    assert refused.value.message == actions.BUSY_MESSAGE
     assert open_steps(case) == ["acceptance_check"]
 
 
@@ -191,9 +192,10 @@ def test_an_officer_who_submits_the_acceptance_twice_at_once_moves_the_case_once
     task_pk = claim(case, "acceptance_check", staff["intake"]).pk
 
     def submit(start):
-        task, officer = route.task_get(task_pk), user(intake_pk)
+        officer = user(intake_pk)
+        task = selectors.task_for_officer(officer, task_pk)
         start()
-        return route.task_complete(task=task, user=officer, data={"decision": "accept"}).status
+        return actions.task_complete(task=task, user=officer, data={"decision": "accept"}).status
 
     outcomes = race(submit, submit)
 
@@ -222,7 +224,7 @@ def test_two_platforms_acknowledging_at_once_close_the_case_into_its_appeal_wind
         def contender(start):
             publication = record.publications.get(pk=pk)
             start()
-            return route.platform_acknowledge(publication=publication).status
+            return actions.publication_acknowledge(publication=publication).status
 
         return contender
 
@@ -246,7 +248,7 @@ def _file_twice_with_one_key(company, agency, platforms, applicant):
 
     def filer(start):
         start()
-        return route.case_file(
+        return actions.case_submit(
             kind=Case.Kind.RESTORATION,
             subject=company,
             records=[record],
@@ -290,10 +292,10 @@ BUSY_BUG = (
 
 def test_a_withdrawal_while_the_case_is_busy_elsewhere_says_to_try_again(case, applicant):
     with process_lock_held_elsewhere(case), pytest.raises(WrongState) as refused:
-        route.case_withdraw(case=case, applicant=applicant, reason="Settled.")
+        actions.case_withdraw(case=case, applicant=applicant, reason="Settled.")
 
     assert refused.value.code == "busy"
-    assert refused.value.message == route.BUSY_MESSAGE
+    assert refused.value.message == actions.BUSY_MESSAGE
     assert refresh(case).status == Case.Status.SUBMITTED
     assert open_steps(case) == ["acceptance_check"]
 
@@ -303,7 +305,7 @@ def test_a_resubmission_while_the_case_is_busy_elsewhere_says_to_try_again(case,
     supply(case, applicant, Material.CREDIT_REPORT)
 
     with process_lock_held_elsewhere(case), pytest.raises(WrongState) as refused:
-        route.case_resubmit(case=case, applicant=applicant)
+        actions.case_resubmit(case=case, applicant=applicant)
 
     assert refused.value.code == "busy"
     assert refresh(case).status == Case.Status.AWAITING_MATERIALS
@@ -316,10 +318,10 @@ def test_the_last_acknowledgement_while_the_case_is_busy_elsewhere_says_to_try_a
     sign(case, staff["signer"])
     worker_renders_letters(case)  # the decision is served; removal begins
     first, last = case.records.get().publications.order_by("platform__code")
-    route.platform_acknowledge(publication=first)
+    actions.publication_acknowledge(publication=first)
 
     with process_lock_held_elsewhere(case), pytest.raises(WrongState) as refused:
-        route.platform_acknowledge(publication=last)
+        actions.publication_acknowledge(publication=last)
 
     assert refused.value.code == "busy"
     last.refresh_from_db()

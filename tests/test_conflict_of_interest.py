@@ -22,7 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases import policy, services
+from cases import access, accounts
+from cases.accounts import representation_confirm, representation_reject
 from cases.errors import InvalidInput, NotPermitted
 from cases.models import (
     Case,
@@ -37,20 +38,11 @@ from cases.models import (
     Role,
     SubjectTie,
 )
-from cases.portal_services import representation_confirm, representation_reject
 from cases.selectors import representation_requests_to_decide
 from tests import factories, helpers
 from tests import flow_helpers as flow
-from tests.helpers import (
-    add_restoration_materials,
-    pdf_bytes,
-    pdf_upload,
-    restorable_record,
-    review_every_item,
-    serious_record,
-)
-from workflows import selectors
-from workflows import services as route
+from tests.helpers import pdf_bytes, pdf_upload, restorable_record, serious_record
+from workflows import actions, selectors
 
 S = Case.Status
 ARTICLE = "《中华人民共和国行政处罚法》第四十三条"
@@ -137,7 +129,7 @@ def test_a_representative_with_officer_roles_cannot_accept_or_approve_their_own_
     )
     assert filed.status_code == 201  # acting for the company is theirs to do
     case = Case.objects.get(pk=filed.json()["id"])
-    add_restoration_materials(case, insider)
+    flow.add_restoration_materials(case, insider)
     acceptance = flow.open_task(case, "acceptance_check")
 
     # Their queue does not offer the acceptance check; the API refuses it by id.
@@ -152,16 +144,16 @@ def test_a_representative_with_officer_roles_cannot_accept_or_approve_their_own_
 
     # The workspace refuses it too: the case page says why and offers nothing to do.
     pages = browser(insider)
-    page = pages.get(reverse("workflows:case", args=[case.pk]))
+    page = pages.get(reverse("workspace:case", args=[case.pk]))
     assert page.status_code == 200
     assert "You represent" in page.context["recusal"]
     assert [row.can_claim for row in page.context["task_rows"]] == [False]
     assert "Article 43" in page.context["task_rows"][0].why_not
-    claimed = pages.post(reverse("workflows:task_claim", args=[acceptance.pk]))
+    claimed = pages.post(reverse("workspace:task_claim", args=[acceptance.pk]))
     assert claimed.status_code == 302
     assert any("Article 43" in m for m in messages_of(claimed))
     completed = pages.post(
-        reverse("workflows:task_complete", args=[acceptance.pk]), {"decision": "accept"}
+        reverse("workspace:task_complete", args=[acceptance.pk]), {"decision": "accept"}
     )
     assert completed.status_code == 403
     assert flow.refresh(case).status == S.SUBMITTED
@@ -177,12 +169,12 @@ def test_a_representative_with_officer_roles_cannot_accept_or_approve_their_own_
             f"/api/v1/tasks/{sign_off.pk}/complete/", {"decision": "approved"}, format="json"
         )
     )
-    pages.post(reverse("workflows:task_claim", args=[sign_off.pk]))
+    pages.post(reverse("workspace:task_claim", args=[sign_off.pk]))
     signed = pages.post(
-        reverse("workflows:task_complete", args=[sign_off.pk]), {"decision": "approved"}
+        reverse("workspace:task_complete", args=[sign_off.pk]), {"decision": "approved"}
     )
     assert signed.status_code == 403
-    assigned = route.tasks_assign(
+    assigned = actions.tasks_assign(
         tasks=[sign_off], supervisor=staff[Role.SUPERVISOR], assignee=insider
     )
     assert assigned.done == [] and "Article 43" in assigned.skipped[sign_off.pk]
@@ -303,11 +295,11 @@ def test_every_tie_to_the_subject_bars_an_intake_officer_from_the_acceptance_che
     task = flow.open_task(case, "acceptance_check")
 
     with pytest.raises(NotPermitted) as refused:
-        route.task_claim(task=task, user=officer)
+        actions.task_claim(task=task, user=officer)
 
     assert refused.value.code == "conflict_of_interest"
     assert refused.value.basis == ARTICLE
-    assert policy.conflict_of_interest(officer, company).tie == expected
+    assert access.conflict_of_interest(officer, company).tie == expected
     assert task.pk not in set(selectors.tasks_queue(officer).values_list("pk", flat=True))
     assert flow.open_steps(case) == ["acceptance_check"]
 
@@ -369,9 +361,6 @@ def test_a_tie_to_one_company_bars_its_case_and_leaves_another_companys_case_fre
 # --- every place an officer acts on a case ----------------------------------------------------
 
 
-ITEMS_REVIEWED = "items_reviewed"  # under review, every item reviewed: ready to complete
-
-
 def _case_at(status, company, agency, platforms, applicant, staff, *, serious=False) -> Case:
     """A case that colleagues with no tie have brought to ``status``."""
     make = serious_record if serious else restorable_record
@@ -380,9 +369,6 @@ def _case_at(status, company, agency, platforms, applicant, staff, *, serious=Fa
         return case
     flow.accept(case, staff[Role.INTAKE])
     if status == S.UNDER_REVIEW:
-        return flow.refresh(case)
-    if status == ITEMS_REVIEWED:
-        review_every_item(flow.refresh(case), staff[Role.CASE_OFFICER])
         return flow.refresh(case)
     flow.review(case, staff[Role.CASE_OFFICER])
     if status == S.LEGAL_REVIEW:
@@ -394,56 +380,55 @@ def _case_at(status, company, agency, platforms, applicant, staff, *, serious=Fa
     return flow.refresh(case)
 
 
+# Each as the officer does it, through the route: the steps of the case are claimed and
+# completed (the refusal comes when the step is claimed), the rest are actions of their own.
 ACTIONS = {
-    "accept": (
-        S.SUBMITTED,
-        lambda case, user: services.case_accept(case=case, officer=user),
-    ),
+    "accept": (S.SUBMITTED, lambda case, user: flow.accept(case, user)),
     "ask for missing materials": (
         S.SUBMITTED,
-        lambda case, user: services.case_request_materials(
-            case=case, officer=user, missing=flow.missing("credit_report")
+        lambda case, user: flow.step(
+            case,
+            "acceptance_check",
+            user,
+            decision="request_materials",
+            missing=flow.missing("credit_report"),
         ),
     ),
-    "refuse to accept": (
-        S.SUBMITTED,
-        lambda case, user: services.case_not_accept(case=case, officer=user, reasons="No."),
-    ),
+    "refuse to accept": (S.SUBMITTED, lambda case, user: flow.not_accept(case, user, "No.")),
     "add evidence as an officer": (
         S.UNDER_REVIEW,
-        lambda case, user: services.evidence_add(
+        lambda case, user: actions.evidence_add(
             case=case, uploaded_by=user, upload=pdf_upload(), source=Evidence.Source.OFFICER
         ),
     ),
-    "review an item of evidence": (
+    "review the evidence and recommend": (
         S.UNDER_REVIEW,
-        lambda case, user: services.evidence_review(
-            evidence=case.evidence.first(), reviewer=user, outcome=Evidence.Outcome.ACCEPTED
+        lambda case, user: flow.review(case, user, Case.Decision.REJECTED),
+    ),
+    "ask for more during the review": (
+        S.UNDER_REVIEW,
+        lambda case, user: flow.request_materials_in_review(
+            case,
+            user,
+            "credit_report",
+            reviews=[{"evidence": case.evidence.first().pk, "outcome": "accepted"}],
         ),
     ),
-    "complete the review": (
-        ITEMS_REVIEWED,
-        lambda case, user: services.case_review_complete(
-            case=case, reviewer=user, recommendation=Case.Decision.REJECTED
-        ),
-    ),
-    "do the legal review": (
-        S.LEGAL_REVIEW,
-        lambda case, user: services.case_legal_review(case=case, reviewer=user, passed=True),
-    ),
-    "sign the decision": (
-        S.SIGN_OFF,
-        lambda case, user: services.case_sign(
-            case=case, signer=user, decision=Case.Decision.APPROVED
-        ),
-    ),
+    "do the legal review": (S.LEGAL_REVIEW, lambda case, user: flow.legal_review(case, user)),
+    "sign the decision": (S.SIGN_OFF, lambda case, user: flow.sign(case, user)),
     "revoke the restoration": (
         S.REMOVAL,
-        lambda case, user: route.case_revoke(case=case, official=user, reason="False commitment."),
+        lambda case, user: actions.case_revoke(
+            case=case,
+            official=user,
+            ground="untrue_commitment",
+            reasons="False commitment.",
+            evidence=[pdf_upload("revocation")],
+        ),
     ),
     "extend a deadline": (
         S.UNDER_REVIEW,
-        lambda case, user: route.deadline_extend(
+        lambda case, user: actions.deadline_extend(
             case=case, supervisor=user, step="decision", days=5, reason="Busy."
         ),
     ),
@@ -467,7 +452,7 @@ def test_the_insider_is_refused_every_officer_action_on_their_companys_case(
     assert refused.value.code == "conflict_of_interest"
     assert refused.value.basis == ARTICLE
     case = flow.refresh(case)
-    assert case.status == (S.UNDER_REVIEW if status == ITEMS_REVIEWED else status)
+    assert case.status == status
     assert (flow.event_kinds(case), case.evidence.count(), flow.publication_statuses(record)) == (
         before
     )
@@ -483,7 +468,7 @@ def test_an_officer_with_a_tie_cannot_file_on_the_subjects_behalf(
     company, agency, platforms, record, applicant, insider
 ):
     with pytest.raises(NotPermitted) as refused:
-        services.case_submit(
+        actions.case_submit(
             kind=Case.Kind.RESTORATION,
             subject=company,
             records=[record],
@@ -507,12 +492,12 @@ def test_a_supervisor_is_not_offered_and_cannot_assign_an_officer_with_a_tie(
     task = flow.open_task(case, "acceptance_check")
     supervisor = browser(staff[Role.SUPERVISOR])
 
-    page = supervisor.get(reverse("workflows:case", args=[case.pk]))
+    page = supervisor.get(reverse("workspace:case", args=[case.pk]))
     choices = page.context["task_rows"][0].assign_form.fields["assignee"].queryset
     assert staff[Role.INTAKE] in choices and insider not in choices
 
     posted = supervisor.post(
-        reverse("workflows:task_assign", args=[task.pk]), {"assignee": insider.pk}
+        reverse("workspace:task_assign", args=[task.pk]), {"assignee": insider.pk}
     )
     assert posted.status_code == 302
     said = " ".join(messages_of(posted))
@@ -537,7 +522,7 @@ def test_bulk_assignment_skips_each_task_of_a_subject_the_assignee_has_a_tie_to(
     tasks = [flow.open_task(ours, "acceptance_check"), flow.open_task(theirs, "acceptance_check")]
 
     response = browser(staff[Role.SUPERVISOR]).post(
-        reverse("workflows:tasks_assign"),
+        reverse("workspace:tasks_assign"),
         {"assignee": insider.pk, "tasks": [t.pk for t in tasks]},
     )
 
@@ -546,7 +531,7 @@ def test_bulk_assignment_skips_each_task_of_a_subject_the_assignee_has_a_tie_to(
     assert any(f"Skipped #{tasks[0].pk}" in m and "Article 43" in m for m in said), said
     assert flow.open_steps(ours) == ["acceptance_check"]
     assert flow.open_steps(theirs) == ["acceptance_check@insider"]
-    result = route.tasks_assign(
+    result = actions.tasks_assign(
         tasks=[tasks[0]], supervisor=staff[Role.SUPERVISOR], assignee=insider
     )
     assert result.done == [] and "Article 43" in result.skipped[tasks[0].pk]
@@ -558,19 +543,21 @@ def test_a_supervisor_with_a_tie_neither_assigns_nor_releases_nor_extends_on_the
     case = flow.file_restoration(company, [record], applicant)
     task = flow.claim(case, "acceptance_check", staff[Role.INTAKE])
 
-    page = browser(insider).get(reverse("workflows:case", args=[case.pk]))
+    page = browser(insider).get(reverse("workspace:case", args=[case.pk]))
     assert page.context["task_rows"][0].assign_form is None
     assert page.context["extend_forms"] == {}
 
-    result = route.tasks_assign(
+    result = actions.tasks_assign(
         tasks=[task], supervisor=insider, assignee=factories.officer(Role.INTAKE, agency, "li")
     )
     assert result.done == [] and "Article 43" in result.skipped[task.pk]
     with pytest.raises(NotPermitted) as refused:
-        route.task_unassign(task=task, user=insider)
+        actions.task_release(task=task, user=insider)
     assert refused.value.code == "conflict_of_interest"
     with pytest.raises(NotPermitted) as refused:
-        route.deadline_extend(case=case, supervisor=insider, step="acceptance", days=2, reason="x")
+        actions.deadline_extend(
+            case=case, supervisor=insider, step="acceptance", days=2, reason="x"
+        )
     assert refused.value.code == "conflict_of_interest"
     assert flow.open_steps(case) == ["acceptance_check@intake-szamr"]
 
@@ -581,7 +568,7 @@ def test_an_officer_who_holds_a_task_when_a_tie_appears_sees_it_flagged_and_can_
     officer = staff[Role.INTAKE]
     case = flow.file_restoration(company, [record], applicant)
     task = flow.claim(case, "acceptance_check", officer)
-    services.subject_tie_record(
+    accounts.subject_tie_record(
         user=officer,
         subject_code=company.code,
         kind=SubjectTie.Kind.CLOSE_RELATIVE,
@@ -591,9 +578,9 @@ def test_an_officer_who_holds_a_task_when_a_tie_appears_sees_it_flagged_and_can_
     inbox = selectors.tasks_inbox(officer).get(pk=task.pk)
     assert inbox.conflicted is True
     with pytest.raises(NotPermitted) as refused:
-        route.task_complete(task=task, user=officer, data={"decision": "accept"})
+        actions.task_complete(task=task, user=officer, data={"decision": "accept"})
     assert refused.value.code == "conflict_of_interest"
-    route.task_unassign(task=task, user=officer)
+    actions.task_release(task=task, user=officer)
     assert flow.open_steps(case) == ["acceptance_check"]
 
 
@@ -650,7 +637,7 @@ def test_an_intake_officer_with_a_tie_neither_confirms_nor_rejects_a_link_to_tha
 
     assert request in representation_requests_to_decide(staff[Role.INTAKE])
     representation_confirm(request=request, by=staff[Role.INTAKE])
-    assert policy.represents(stranger, company)
+    assert access.represents(stranger, company)
 
 
 def test_a_link_is_not_confirmed_for_someone_who_has_become_an_officer(
@@ -664,7 +651,7 @@ def test_a_link_is_not_confirmed_for_someone_who_has_become_an_officer(
         representation_confirm(request=request, by=staff[Role.INTAKE])
 
     assert refused.value.code == "officer"
-    assert not policy.represents(person, company)
+    assert not access.represents(person, company)
 
 
 # --- an officer declares a tie ----------------------------------------------------------------
@@ -676,11 +663,11 @@ def test_an_officer_declares_a_tie_in_the_workspace_and_is_barred_from_then_on(
     officer = staff[Role.INTAKE]
     case = flow.file_restoration(company, [record], applicant)
     pages = browser(officer)
-    page = pages.get(reverse("workflows:case", args=[case.pk]))
+    page = pages.get(reverse("workspace:case", args=[case.pk]))
     assert f"?subject={company.code}" in page.content.decode()
 
     declared = pages.post(
-        reverse("workflows:ties"),
+        reverse("workspace:ties"),
         {"subject_code": company.code, "kind": "close_relative", "note": "My sister runs it."},
     )
 
@@ -691,7 +678,7 @@ def test_an_officer_declares_a_tie_in_the_workspace_and_is_barred_from_then_on(
         officer,
         timezone.localdate(),
     )
-    listed = pages.get(reverse("workflows:ties"))
+    listed = pages.get(reverse("workspace:ties"))
     assert company.name in listed.content.decode()
     with pytest.raises(NotPermitted) as refused:
         flow.claim(case, "acceptance_check", officer)
@@ -703,7 +690,7 @@ def test_declaring_a_tie_to_an_unknown_code_says_so_and_records_nothing(agency, 
     unknown = factories.SubjectFactory.build().code
 
     response = browser(staff[Role.INTAKE]).post(
-        reverse("workflows:ties"), {"subject_code": unknown, "kind": "employment"}
+        reverse("workspace:ties"), {"subject_code": unknown, "kind": "employment"}
     )
 
     assert response.status_code == 400
@@ -714,12 +701,12 @@ def test_declaring_a_tie_to_an_unknown_code_says_so_and_records_nothing(agency, 
 def test_another_tie_needs_a_note_and_only_an_administrator_records_someone_elses(company, staff):
     officer = staff[Role.INTAKE]
     with pytest.raises(InvalidInput) as refused:
-        services.subject_tie_record(
+        accounts.subject_tie_record(
             user=officer, subject_code=company.code, kind="other", recorded_by=officer
         )
     assert refused.value.field == "note"
     with pytest.raises(NotPermitted):
-        services.subject_tie_record(
+        accounts.subject_tie_record(
             user=officer, subject_code=company.code, kind="employment", recorded_by=staff["signer"]
         )
     assert not SubjectTie.objects.exists()

@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
 from cases.models import Agency, Case, Membership, Role
-from workflows.services import open_tasks
+from workflows.actions import open_tasks
 
 
 @pytest.fixture

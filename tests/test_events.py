@@ -21,15 +21,16 @@ from django.utils import timezone
 from cases.events import (
     GENESIS,
     case_event_payloads,
+    case_lock,
     chain_verify,
     event_payload,
     event_record,
     payload_hash,
 )
 from cases.models import Case, CaseEvent
-from cases.services import case_lock, case_submit
 from tests import factories
 from tests.attacker import attacker_sql
+from workflows import actions
 
 EVENTS_TABLE = CaseEvent._meta.db_table
 
@@ -48,7 +49,7 @@ def officer(agency):
 
 def objection(company, agency, applicant, *, grounds="The fine was paid on the day."):
     record = factories.RecordFactory(subject=company, agency=agency)
-    return case_submit(
+    return actions.case_submit(
         kind=Case.Kind.OBJECTION,
         subject=company,
         records=[record],
@@ -147,7 +148,7 @@ def test_an_event_records_the_rule_version_the_case_is_under(case, officer):
     rule_set = factories.list_type().rule_sets.get(severity="general", version=1)
     Case.objects.filter(pk=case.pk).update(rule_set=rule_set)
 
-    event = append(case, "legal_review_requested", actor=officer)
+    event = append(case, "review_completed", actor=officer)
 
     assert event.rule_version == rule_set.label == "penalty_publication/general v1 (2019-01-01)"
     assert chain_verify(case_event_payloads(case)) is None
@@ -220,13 +221,13 @@ def test_an_event_without_a_person_must_be_marked_automated(case):
     with transaction.atomic():
         locked = case_lock(case)
         with pytest.raises(ValueError, match="marked automated"):
-            event_record(locked, "reminder_sent", actor=None, role="system")
+            event_record(locked, "closed", actor=None, role="system")
 
     assert CaseEvent.objects.filter(case=case).count() == 3
 
 
 def test_an_automated_event_has_no_actor_and_says_so(case):
-    event = append(case, "reminder_sent", actor=None, role="system", automated=True)
+    event = append(case, "closed", actor=None, role="system", automated=True)
 
     assert event.seq == 4
     assert event.actor is None
@@ -239,7 +240,7 @@ def test_what_is_hashed_is_what_is_stored(case, officer):
     """Values that JSON changes on the way in (dates, tuples) are hashed as stored."""
     append(
         case,
-        "clock_stopped",
+        "evidence_reviewed",
         actor=officer,
         data={"until": datetime.date(2025, 3, 1), "items": ("commitment_letter",)},
     )

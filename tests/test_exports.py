@@ -15,43 +15,24 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.urls import include, path
 from django.utils import timezone
 
 from cases import signing
 from cases.events import event_payload
-from cases.models import Agency, Case, CaseEvent, Evidence, Role
-from cases.services import case_sign
+from cases.models import Case, CaseEvent, Role
 from documents.exports import export_verify
 from documents.models import Export, Letter
 from documents.services import letter_render_now, letter_request
-from documents.tasks import export_decisions, render_letter
+from documents.tasks import export_decisions
 from tests import factories
-from tests.helpers import (
-    objection_accepted,
-    restorable_record,
-    restoration_accepted,
-    review_and_recommend,
-)
-
-urlpatterns = [path("", include("documents.urls"))]
+from tests.flow_helpers import objection_accepted, restoration_accepted, review, sign
+from tests.helpers import restorable_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-@pytest.fixture(autouse=True)
-def private_files(tmp_path, monkeypatch):
-    """Letters, seals, evidence, exports and queued tasks stay inside the test, not in ./var."""
-    for model, field in ((Letter, "pdf"), (Export, "file"), (Evidence, "file"), (Agency, "seal")):
-        location = tmp_path / f"{model._meta.model_name}-files"
-        monkeypatch.setattr(model._meta.get_field(field), "storage", FileSystemStorage(location))
-    queued = []
-    for task in (render_letter, export_decisions):
-        monkeypatch.setattr(task, "apply_async", lambda *a, task=task, **k: queued.append(task))
-    return queued
+pytestmark = pytest.mark.usefixtures("private_files")
 
 
 def at(day: str, clock: str) -> datetime.datetime:
@@ -60,10 +41,10 @@ def at(day: str, clock: str) -> datetime.datetime:
 
 
 def decide(case, staff, decision, when, **kwargs):
-    review_and_recommend(case, staff["case_officer"], decision)
+    review(case, staff["case_officer"], decision)
     if decision != Case.Decision.APPROVED:
         kwargs.setdefault("reasons", "The evidence does not show the record is wrong.")
-    case = case_sign(case=case, signer=staff["signer"], decision=decision, **kwargs)
+    case = sign(case, staff["signer"], decision, **kwargs)
     Case.objects.filter(pk=case.pk).update(decided_at=when)
     case.refresh_from_db()
     return case
@@ -268,7 +249,6 @@ def test_verify_export_names_a_changed_letter_a_missing_file_and_an_altered_even
 # --- the auditor's page ----------------------------------------------------------------------
 
 
-@pytest.mark.urls(__name__)
 def test_an_auditor_exports_from_the_web_page_and_watches_its_progress(
     client, march, agency, staff, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -1,6 +1,6 @@
 """Objections and restorations walked through the route as the people in them live it.
 
-Every step here goes through ``workflows.services``, as the officers' pages, the API and
+Every step here goes through ``workflows.actions``, as the officers' pages, the API and
 the portal do: an officer finds the open task of the case, claims it and completes it;
 the applicant resubmits or withdraws; each platform acknowledges. What is asserted is
 what someone would notice: the case's status, the records and their publications, which
@@ -9,12 +9,13 @@ the process has finished.
 """
 
 import pytest
+from django.http import Http404
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import PROCESS, STATUS
 from viewflow.workflow.timers import fire_due_timers
 
 from cases.errors import InvalidInput, NotPermitted, WrongState
-from cases.models import Case, CaseEvent, Evidence, Material, Publication, Record, Role
+from cases.models import Case, CaseEvent, Deadline, Evidence, Material, Publication, Record, Role
 from documents import services as letters
 from tests import factories
 from tests.flow_helpers import (
@@ -45,10 +46,9 @@ from tests.flow_helpers import (
     tasks_of,
     worker_renders_letters,
 )
-from tests.helpers import restorable_record, serious_record
-from workflows import services as route
+from tests.helpers import pdf_upload, restorable_record, serious_record
+from workflows import actions, selectors
 from workflows.flows import APPEAL_WINDOW
-from workflows.models import Deadline
 
 S = Case.Status
 
@@ -131,12 +131,12 @@ def test_an_approved_restoration_closes_only_when_every_platform_has_acknowledge
     assert open_steps(case) == ["await_removal"]  # nothing for an officer: the platforms act
 
     first, second = record.publications.order_by("platform__code")
-    route.platform_acknowledge(publication=first, note="已撤下")
+    actions.publication_acknowledge(publication=first, note="已撤下")
     assert refresh(case).status == S.REMOVAL
     assert open_steps(case) == ["await_removal"]
     assert "appeal_window" not in scheduled_tasks(case)
 
-    route.platform_acknowledge(publication=second, note="已撤下")
+    actions.publication_acknowledge(publication=second, note="已撤下")
     case = refresh(case)
     assert case.status == S.APPEAL_WINDOW
     assert publication_statuses(record) == {Publication.Status.WITHDRAWN}
@@ -391,7 +391,7 @@ def test_the_applicant_withdraws_and_nothing_is_left_open(
 ):
     case = reach(file_objection(company, [record], applicant), staff, applicant)
 
-    case = route.case_withdraw(case=case, applicant=applicant, reason="Settled with the bureau.")
+    case = actions.case_withdraw(case=case, applicant=applicant, reason="Settled with the bureau.")
 
     record.refresh_from_db()
     assert case.status == S.WITHDRAWN
@@ -417,8 +417,12 @@ def test_a_signer_revokes_a_restoration_obtained_by_a_false_commitment(
     acknowledge_everywhere(record)
     assert scheduled_tasks(case) == ["appeal_window"]
 
-    case = route.case_revoke(
-        case=case, official=staff["signer"], reason="The commitment letter was false."
+    case = actions.case_revoke(
+        case=case,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="The commitment letter was false.",
+        evidence=[pdf_upload("revocation")],
     )
 
     record.refresh_from_db()
@@ -431,7 +435,8 @@ def test_a_signer_revokes_a_restoration_obtained_by_a_false_commitment(
     assert refresh(case).process.finished is not None
     revoked = last_event(case, "revoked")
     assert revoked.actor == staff["signer"]
-    assert revoked.data == {"reinstated": [record.decision_no]}
+    assert revoked.data["reinstated"] == [record.decision_no]
+    assert revoked.data["ground"] == "untrue_commitment"
 
 
 def test_a_restoration_revoked_while_platforms_are_withdrawing_stops_waiting_for_them(
@@ -444,7 +449,13 @@ def test_a_restoration_revoked_while_platforms_are_withdrawing_stops_waiting_for
     worker_renders_letters(case)
     assert open_steps(case) == ["await_removal"]
 
-    case = route.case_revoke(case=case, official=staff["signer"], reason="False commitment.")
+    case = actions.case_revoke(
+        case=case,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="False commitment.",
+        evidence=[pdf_upload("revocation")],
+    )
 
     record.refresh_from_db()
     assert case.status == S.REVOKED
@@ -460,10 +471,10 @@ def test_a_step_of_a_withdrawn_case_can_no_longer_be_claimed(
 ):
     case = accept(file_objection(company, [record], applicant), staff["intake"])
     review_task = open_task(case, "evidence_review")
-    route.case_withdraw(case=case, applicant=applicant)
+    actions.case_withdraw(case=case, applicant=applicant)
 
     with pytest.raises(WrongState) as refused:
-        route.task_claim(task=review_task, user=staff["case_officer"])
+        actions.task_claim(task=review_task, user=staff["case_officer"])
 
     assert refused.value.code == "task_closed"
     assert refused.value.message == f"Task {review_task.pk} was cancelled: it cannot be claimed."
@@ -479,7 +490,7 @@ def test_a_decided_case_cannot_be_withdrawn_and_keeps_waiting_for_the_platforms(
     worker_renders_letters(case)
 
     with pytest.raises(WrongState) as refused:
-        route.case_withdraw(case=case, applicant=applicant)
+        actions.case_withdraw(case=case, applicant=applicant)
 
     assert refused.value.code == "wrong_state"
     assert refresh(case).status == S.REMOVAL
@@ -503,7 +514,7 @@ def test_materials_requested_at_the_acceptance_check_bring_the_case_back_to_that
     assert scheduled_tasks(case) == ["await_materials__timeout"]
 
     supply(case, applicant, Material.COMMITMENT_LETTER, Material.FULFILMENT_PROOF)
-    case = route.case_resubmit(case=case, applicant=applicant, note="Both attached.")
+    case = actions.case_resubmit(case=case, applicant=applicant, note="Both attached.")
 
     assert case.status == S.SUBMITTED
     assert open_steps(case) == ["acceptance_check"]
@@ -537,7 +548,7 @@ def test_materials_requested_during_evidence_review_bring_the_case_back_to_the_r
     assert deadline(case, Deadline.Step.DECISION).status == Deadline.Status.STOPPED
 
     supply(case, applicant, Material.FULFILMENT_PROOF)
-    case = route.case_resubmit(case=case, applicant=applicant)
+    case = actions.case_resubmit(case=case, applicant=applicant)
 
     assert case.status == S.UNDER_REVIEW
     assert open_steps(case) == ["evidence_review"]
@@ -560,7 +571,7 @@ def test_resubmitting_without_the_listed_material_keeps_the_case_waiting(
     supply(case, applicant, Material.COMMITMENT_LETTER)
 
     with pytest.raises(WrongState) as refused:
-        route.case_resubmit(case=case, applicant=applicant)
+        actions.case_resubmit(case=case, applicant=applicant)
 
     assert refused.value.code == "materials_missing"
     assert "Proof the penalty was fulfilled" in refused.value.message
@@ -619,7 +630,7 @@ def test_a_serious_case_needs_two_different_signers_after_its_legal_review(
     assert open_steps(case) == ["sign_off"]  # a new task, for a second official
     second_task = open_task(case, "sign_off")
     with pytest.raises(NotPermitted) as refused:
-        route.task_claim(task=second_task, user=staff["signer"])
+        actions.task_claim(task=second_task, user=staff["signer"])
     assert refused.value.code == "not_eligible"
     assert refused.value.message == "You have signed this case already: a second official signs it."
     assert open_steps(case) == ["sign_off"]
@@ -743,7 +754,13 @@ def test_every_decision_on_the_route_names_the_person_who_took_it(
     step(serious, "legal_review", staff["legal_reviewer"], decision="pass")
     sign(serious, staff["signer"], APPROVED)
     sign(serious, second_signer, APPROVED)
-    route.case_revoke(case=serious, official=staff["signer"], reason="False commitment.")
+    actions.case_revoke(
+        case=serious,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="False commitment.",
+        evidence=[pdf_upload("revocation")],
+    )
     refused = file_objection(company, [restorable_record(company, agency, platforms)], applicant)
     step(refused, "acceptance_check", staff["intake"], decision="not_accept", reasons="Not ours.")
 
@@ -784,7 +801,7 @@ def test_an_officer_without_the_intake_role_cannot_claim_the_acceptance_check(
     task = open_task(case, "acceptance_check")
 
     with pytest.raises(NotPermitted) as refused:
-        route.task_claim(task=task, user=staff["case_officer"])
+        actions.task_claim(task=task, user=staff["case_officer"])
 
     assert refused.value.code == "not_eligible"
     assert "intake officer of SZAMR" in refused.value.message
@@ -876,7 +893,7 @@ def test_completing_a_task_someone_else_claimed_is_refused(
     task = claim(case, "acceptance_check", staff["intake"])
 
     with pytest.raises(NotPermitted) as refused:
-        route.task_complete(task=task, user=colleague, data={"decision": "accept"})
+        actions.task_complete(task=task, user=colleague, data={"decision": "accept"})
 
     assert refused.value.code == "not_owner"
     assert refused.value.message == f"Task {task.pk} is assigned to intake-szamr."
@@ -891,7 +908,7 @@ def test_completing_an_unclaimed_task_asks_to_claim_it_first(
     task = open_task(case, "acceptance_check")
 
     with pytest.raises(NotPermitted) as refused:
-        route.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
+        actions.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
 
     assert refused.value.code == "not_owner"
     assert refused.value.message == "Claim the task before completing it."
@@ -903,10 +920,10 @@ def test_completing_a_task_twice_is_refused_the_second_time(
 ):
     case = file_restoration(company, [record], applicant)
     task = claim(case, "acceptance_check", staff["intake"])
-    route.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
+    actions.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
 
     with pytest.raises(WrongState) as refused:
-        route.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
+        actions.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
 
     assert refused.value.code == "task_closed"
     assert refused.value.http_status == 409
@@ -922,7 +939,7 @@ def test_a_task_with_a_bad_decision_is_refused_and_stays_with_its_owner(
     task = claim(case, "acceptance_check", staff["intake"])
 
     with pytest.raises(InvalidInput) as refused:
-        route.task_complete(task=task, user=staff["intake"], data={"decision": "maybe"})
+        actions.task_complete(task=task, user=staff["intake"], data={"decision": "maybe"})
 
     assert refused.value.field == "decision"
     assert open_steps(case) == ["acceptance_check@intake-szamr"]
@@ -938,27 +955,21 @@ def test_claiming_a_task_someone_already_claimed_names_who_has_it(
     task = claim(case, "acceptance_check", staff["intake"])
 
     with pytest.raises(WrongState) as refused:
-        route.task_claim(task=task, user=colleague)
+        actions.task_claim(task=task, user=colleague)
 
     assert refused.value.code == "already_claimed"
     assert refused.value.message == f"Task {task.pk} was already claimed by intake-szamr."
     assert open_steps(case) == ["acceptance_check@intake-szamr"]
 
 
-def test_a_malformed_task_number_is_invalid_input():
-    with pytest.raises(InvalidInput) as refused:
-        route.task_get("abc")
-
-    assert refused.value.field == "task"
-    assert refused.value.message == "'abc' is not a task number."
+def test_a_malformed_task_number_finds_no_task(staff):
+    with pytest.raises(Http404, match="No such task"):
+        selectors.task_for_officer(staff["intake"], "abc")
 
 
-@pytest.mark.django_db
-def test_an_unknown_task_number_is_not_found():
-    with pytest.raises(NotPermitted) as refused:
-        route.task_get(987654)
-
-    assert refused.value.code == "not_found"
+def test_an_unknown_task_number_finds_no_task(staff):
+    with pytest.raises(Http404, match="No such task"):
+        selectors.task_for_officer(staff["intake"], 987654)
 
 
 def test_a_system_step_cannot_be_claimed_by_a_person(
@@ -970,7 +981,7 @@ def test_a_system_step_cannot_be_claimed_by_a_person(
     )
 
     with pytest.raises(WrongState) as refused:
-        route.task_claim(task=open_task(case, "await_materials"), user=staff["intake"])
+        actions.task_claim(task=open_task(case, "await_materials"), user=staff["intake"])
 
     assert refused.value.code == "not_a_task"
 
@@ -983,13 +994,13 @@ def test_an_officer_gives_a_claimed_task_back_to_the_queue(
     task = claim(case, "acceptance_check", staff["intake"])
 
     with pytest.raises(NotPermitted):
-        route.task_unassign(task=task, user=colleague)
+        actions.task_release(task=task, user=colleague)
     assert open_steps(case) == ["acceptance_check@intake-szamr"]
 
-    route.task_unassign(task=task, user=staff["intake"])
+    actions.task_release(task=task, user=staff["intake"])
 
     assert open_steps(case) == ["acceptance_check"]
-    route.task_claim(task=task, user=colleague)
+    actions.task_claim(task=task, user=colleague)
     assert open_steps(case) == ["acceptance_check@intake2-szamr"]
 
 
@@ -1018,7 +1029,7 @@ def test_a_supervisor_assigns_tasks_in_bulk_and_sees_why_some_were_skipped(
         open_task(in_review, "evidence_review"),
     ]
 
-    result = route.tasks_assign(tasks=tasks, supervisor=supervisor, assignee=intake)
+    result = actions.tasks_assign(tasks=tasks, supervisor=supervisor, assignee=intake)
 
     assert result.done == [tasks[0].pk]
     assert result.skipped == {
@@ -1042,12 +1053,12 @@ def test_a_supervisor_reassigns_a_claimed_task_to_another_eligible_officer(
     case = file_restoration(company, [record], applicant)
     task = claim(case, "acceptance_check", staff["intake"])
 
-    result = route.tasks_assign(tasks=[task], supervisor=staff["supervisor"], assignee=colleague)
+    result = actions.tasks_assign(tasks=[task], supervisor=staff["supervisor"], assignee=colleague)
 
     assert result.done == [task.pk]
     assert result.skipped == {}
     assert open_steps(case) == ["acceptance_check@intake2-szamr"]
-    case = route.task_complete(task=task, user=colleague, data={"decision": "accept"})
+    case = actions.task_complete(task=task, user=colleague, data={"decision": "accept"})
     assert case.status == S.UNDER_REVIEW
     assert last_event(case, "accepted").actor == colleague
 
@@ -1060,7 +1071,9 @@ def test_a_supervisor_cannot_assign_the_sign_off_to_the_officer_who_reviewed(
     review(case, all_rounder, APPROVED)
     task = open_task(case, "sign_off")
 
-    result = route.tasks_assign(tasks=[task], supervisor=staff["supervisor"], assignee=all_rounder)
+    result = actions.tasks_assign(
+        tasks=[task], supervisor=staff["supervisor"], assignee=all_rounder
+    )
 
     assert result.done == []
     assert result.skipped == {task.pk: "You reviewed this case: a different official signs it."}

@@ -3,6 +3,7 @@ client in Chinese, and no string a person can see is left without its translatio
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -14,10 +15,11 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from cases.models import Case, Material
+from cases.vocabulary import EventKind
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import api_token, restorable_record
@@ -154,7 +156,18 @@ def test_every_string_a_person_can_see_has_a_chinese_translation(tmp_path):
     copy.mkdir()
     for name in ("manage.py", "pyproject.toml"):
         shutil.copy(ROOT / name, copy / name)
-    for folder in ("cases", "workflows", "notifications", "documents", "config", "templates"):
+    for folder in (
+        "cases",
+        "documents",
+        "notifications",
+        "workflows",
+        "portal",
+        "workspace",
+        "api",
+        "backoffice",
+        "config",
+        "templates",
+    ):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (copy / "locale").mkdir()
     subprocess.run(
@@ -185,3 +198,110 @@ def test_every_string_a_person_can_see_has_a_chinese_translation(tmp_path):
         + compared.stderr
     )
     assert "#, fuzzy" not in CATALOGUE.read_text(encoding="utf-8").split('msgstr ""', 1)[1]
+
+
+# --- the vocabulary of case events ----------------------------------------------------------------
+
+# Where the project's code lives (tests write events too, but only kinds of this code).
+CODE_FOLDERS = (
+    "cases",
+    "documents",
+    "notifications",
+    "workflows",
+    "portal",
+    "workspace",
+    "api",
+    "backoffice",
+    "config",
+    "bench",
+)
+
+
+class KindScan(ast.NodeVisitor):
+    """The kinds each ``event_record(case, kind, ...)`` call of one module can write.
+
+    A kind is found where it is written as a literal, an ``EventKind`` member, either
+    branch of a conditional, or a module-level name or mapping of those (the outbox's
+    status → kind table); any other expression is reported as unreadable, so a kind
+    cannot slip past the check by being computed.
+    """
+
+    def __init__(self, tree: ast.Module, where: str):
+        self.where = where
+        self.module_values = {
+            target.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        self.kinds: dict[str, list[str]] = {}
+        self.unreadable: list[str] = []
+
+    def visit_Call(self, node: ast.Call):
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name == "event_record":
+            kind = node.args[1] if len(node.args) > 1 else None
+            kind = kind or next((k.value for k in node.keywords if k.arg == "kind"), None)
+            place = f"{self.where}:{node.lineno}"
+            for value in self.resolve(kind, place):
+                self.kinds.setdefault(value, []).append(place)
+        self.generic_visit(node)
+
+    def resolve(self, node, place: str) -> list[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return [node.value]
+        if isinstance(node, ast.Attribute) and getattr(node.value, "id", None) == "EventKind":
+            member = getattr(EventKind, node.attr, None)
+            return [member.value if member is not None else f"EventKind.{node.attr}"]
+        if isinstance(node, ast.IfExp):
+            return self.resolve(node.body, place) + self.resolve(node.orelse, place)
+        if isinstance(node, ast.Name) and node.id in self.module_values:
+            return self.resolve(self.module_values[node.id], place)
+        if isinstance(node, ast.Subscript):
+            return self.resolve(node.value, place)
+        if isinstance(node, ast.Dict):
+            return [kind for value in node.values for kind in self.resolve(value, place)]
+        self.unreadable.append(f"{place}: {ast.unparse(node) if node else '(no kind)'}")
+        return []
+
+
+def kinds_the_code_writes() -> tuple[dict[str, list[str]], list[str]]:
+    kinds: dict[str, list[str]] = {}
+    unreadable: list[str] = []
+    for folder in CODE_FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            scan = KindScan(tree, str(path.relative_to(ROOT)))
+            scan.visit(tree)
+            for kind, places in scan.kinds.items():
+                kinds.setdefault(kind, []).extend(places)
+            unreadable.extend(scan.unreadable)
+    return kinds, unreadable
+
+
+def test_every_kind_of_event_the_code_writes_has_a_label():
+    written, unreadable = kinds_the_code_writes()
+
+    assert unreadable == [], (
+        "event_record is called with a kind this check cannot read; write it as a literal "
+        "or an EventKind member:\n" + "\n".join(unreadable)
+    )
+    # The scan sees the domain's, the letters' and the outbox's kinds (it looks at all).
+    assert {"decided", "letter_issued", "notification_dead"} <= set(written)
+    unlabelled = {kind: places for kind, places in written.items() if kind not in EventKind.values}
+    assert unlabelled == {}, (
+        "Kinds of event without a label: add each to cases.vocabulary.EventKind "
+        f"(label, Chinese translation, whether the applicant sees it): {unlabelled}"
+    )
+
+
+@pytest.mark.parametrize("kind", list(EventKind), ids=EventKind.values)
+def test_every_kind_of_event_reads_in_chinese(kind):
+    with translation.override("en"):
+        english = str(kind.label)
+    with translation.override("zh-hans"):
+        chinese = str(kind.label)
+
+    assert chinese != english, f"{kind.value}: {english!r} has no Chinese translation"
+    assert HAN.search(chinese), chinese

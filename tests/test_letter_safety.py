@@ -17,40 +17,27 @@ from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage
 from django.utils import timezone
 from pypdf import PdfReader
 
-from cases.models import Agency, Case, Evidence
-from cases.services import case_not_accept
+from cases.models import Case
 from documents import fetcher as fetcher_module
 from documents.fetcher import (
     ASSET_SCHEME,
     SEAL_SCHEME,
     LetterURLFetcher,
     ResourceRefused,
-    data_uri,
 )
-from documents.models import Export, Letter
+from documents.models import Letter
 from documents.rendering import pdf_identifier, pdf_render
 from documents.services import letter_render_now, letter_request
-from documents.tasks import export_decisions, render_letter
 from tests import factories
-from tests.helpers import restorable_record, submit
+from tests.flow_helpers import not_accept, submit
+from tests.helpers import restorable_record
 
 SECRET = b"root:x:0:0"
 
-
-@pytest.fixture(autouse=True)
-def private_files(tmp_path, monkeypatch):
-    """Letters, seals, evidence, exports and queued tasks stay inside the test, not in ./var."""
-    for model, field in ((Letter, "pdf"), (Export, "file"), (Evidence, "file"), (Agency, "seal")):
-        location = tmp_path / f"{model._meta.model_name}-files"
-        monkeypatch.setattr(model._meta.get_field(field), "storage", FileSystemStorage(location))
-    queued = []
-    for task in (render_letter, export_decisions):
-        monkeypatch.setattr(task, "apply_async", lambda *a, task=task, **k: queued.append(task))
-    return queued
+pytestmark = pytest.mark.usefixtures("private_files")
 
 
 @pytest.fixture
@@ -143,9 +130,9 @@ def test_hostile_names_grounds_and_reasons_are_printed_as_text(
         applicant,
         grounds=f'申请事由 <style>@import url("{base}/evil.css");</style> {base}/x',
     )
-    case = case_not_accept(
-        case=case,
-        officer=staff["intake"],
+    case = not_accept(
+        case,
+        staff["intake"],
         reasons=f'<link rel=stylesheet href="{base}/evil.css"><img src="file:///etc/passwd">',
     )
 
@@ -230,7 +217,7 @@ def test_the_letter_fetcher_refuses_everything_but_data_and_our_assets(url, monk
 def test_the_letter_fetcher_serves_data_uris_and_named_assets():
     fetcher = LetterURLFetcher()
 
-    image = fetcher.fetch(data_uri(b"\x89PNG\r\n\x1a\n", "image/png"))
+    image = fetcher.fetch("data:image/png;base64,iVBORw0KGgo=")
     assert image.read() == b"\x89PNG\r\n\x1a\n" and image.content_type == "image/png"
     assert fetcher.fetch("data:text/plain,hello%20there").read() == b"hello there"
 

@@ -15,29 +15,19 @@ from pathlib import Path
 import pytest
 from django.core.checks import Error
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.urls import include, path
+from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 from pypdf import PdfReader
 
 from cases.errors import NotPermitted, WrongState
 from cases.events import case_event_payloads, chain_verify
-from cases.models import Agency, Case, CaseRecord, Evidence, Material, Role
-from cases.services import (
-    case_accept,
-    case_not_accept,
-    case_request_materials,
-    case_review_complete,
-    case_revoke,
-    case_sign,
-    evidence_review,
-)
+from cases.models import Agency, Case, CaseRecord, Deadline, Evidence, Material, Role
 from documents import checks, services
 from documents.content import letter_html
-from documents.models import Export, Letter
+from documents.models import Letter
 from documents.selectors import letters_failed_for, letters_for_attachment
 from documents.services import (
     letter_pdf,
@@ -47,33 +37,24 @@ from documents.services import (
     letters_render_pending,
 )
 from documents.signals import letter_stored
-from documents.tasks import export_decisions, render_letter
+from documents.tasks import render_letter
 from tests import factories
-from tests.helpers import (
+from tests.flow_helpers import (
+    accept,
     add_evidence,
-    restorable_record,
+    not_accept,
     restoration_accepted,
-    review_and_recommend,
+    review,
+    sign,
+    step,
     submit,
 )
-from workflows.models import Deadline
-
-# The verification page lives at the site root; config/urls.py includes documents.urls.
-urlpatterns = [path("", include("documents.urls"))]
+from tests.helpers import pdf_upload, restorable_record
+from workflows import actions
 
 K = Letter.Kind
 
-
-@pytest.fixture(autouse=True)
-def private_files(tmp_path, monkeypatch):
-    """Letters, seals, evidence, exports and queued tasks stay inside the test, not in ./var."""
-    for model, field in ((Letter, "pdf"), (Export, "file"), (Evidence, "file"), (Agency, "seal")):
-        location = tmp_path / f"{model._meta.model_name}-files"
-        monkeypatch.setattr(model._meta.get_field(field), "storage", FileSystemStorage(location))
-    queued = []
-    for task in (render_letter, export_decisions):
-        monkeypatch.setattr(task, "apply_async", lambda *a, task=task, **k: queued.append(task))
-    return queued
+pytestmark = pytest.mark.usefixtures("private_files")
 
 
 # --- reading a letter as its recipient does -----------------------------------------------
@@ -156,9 +137,11 @@ def test_the_materials_request_lists_every_missing_item_its_deadline_and_the_sto
     company, record, applicant, staff
 ):
     case = submit(Case.Kind.RESTORATION, company, [record], applicant)
-    case = case_request_materials(
-        case=case,
-        officer=staff["intake"],
+    case = step(
+        case,
+        "acceptance_check",
+        staff["intake"],
+        decision="request_materials",
         missing=[
             {"material": Material.COMMITMENT_LETTER, "detail": "每条记录一份"},
             {"material": Material.FULFILMENT_PROOF, "detail": "罚款缴纳凭证"},
@@ -180,7 +163,7 @@ def test_a_non_acceptance_notice_gives_the_reasons_and_the_right_of_appeal(
     company, record, applicant, staff
 ):
     case = submit(Case.Kind.RESTORATION, company, [record], applicant)
-    case = case_not_accept(case=case, officer=staff["intake"], reasons="该记录不属于本机关管辖。")
+    case = not_accept(case, staff["intake"], reasons="该记录不属于本机关管辖。")
 
     letter, text = issue(case, K.NON_ACCEPTANCE, decided_by=staff["intake"])
 
@@ -197,12 +180,12 @@ def test_a_partly_approved_restoration_says_what_is_removed_where_and_warns_abou
     removed = restorable_record(company, agency, platforms)
     case = restoration_accepted(company, [removed, kept], applicant, staff)
     outcomes = {removed.pk: CaseRecord.Outcome.UPHELD, kept.pk: CaseRecord.Outcome.REJECTED}
-    review_and_recommend(case, staff["case_officer"], Case.Decision.PARTLY_APPROVED, outcomes)
+    review(case, staff["case_officer"], Case.Decision.PARTLY_APPROVED, outcomes)
     CaseRecord.objects.filter(case=case, record=kept).update(reason="该处罚尚未履行完毕。")
-    case = case_sign(
-        case=case,
-        signer=staff["signer"],
-        decision=Case.Decision.PARTLY_APPROVED,
+    case = sign(
+        case,
+        staff["signer"],
+        Case.Decision.PARTLY_APPROVED,
         reasons="一条记录准予修复，另一条不予修复。",
         record_outcomes=outcomes,
     )
@@ -224,21 +207,24 @@ def test_a_rejection_ties_each_reason_to_its_evidence_and_names_the_appeal_bodie
 ):
     case = submit(Case.Kind.OBJECTION, company, [record], applicant)
     proof = add_evidence(case, applicant, Material.CORRECTION_EVIDENCE, record=record)
-    case = case_accept(case=case, officer=staff["intake"])
-    evidence_review(
-        evidence=proof,
-        reviewer=staff["case_officer"],
-        outcome=Evidence.Outcome.REJECTED,
-        reason="回执所载日期晚于公示日期。",
-    )
-    case_review_complete(
-        case=case, reviewer=staff["case_officer"], recommendation=Case.Decision.REJECTED
+    case = accept(case, staff["intake"])
+    review(
+        case,
+        staff["case_officer"],
+        Case.Decision.REJECTED,
+        reviews=[
+            {
+                "evidence": proof.pk,
+                "outcome": Evidence.Outcome.REJECTED,
+                "reason": "回执所载日期晚于公示日期。",
+            }
+        ],
     )
     CaseRecord.objects.filter(case=case).update(reason="记录所载分支机构与登记信息一致。")
-    case = case_sign(
-        case=case,
-        signer=staff["signer"],
-        decision=Case.Decision.REJECTED,
+    case = sign(
+        case,
+        staff["signer"],
+        Case.Decision.REJECTED,
         reasons="申请人提交的证据不能证明记录有误。",
     )
 
@@ -262,8 +248,8 @@ def test_a_rejection_ties_each_reason_to_its_evidence_and_names_the_appeal_bodie
 def test_the_withdrawal_notice_explains_publicly_what_was_withdrawn_and_where(
     accepted, record, staff
 ):
-    review_and_recommend(accepted, staff["case_officer"], Case.Decision.APPROVED)
-    case = case_sign(case=accepted, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    review(accepted, staff["case_officer"], Case.Decision.APPROVED)
+    case = sign(accepted, staff["signer"], Case.Decision.APPROVED)
 
     letter, text = issue(case, K.WITHDRAWAL_NOTICE)
 
@@ -275,10 +261,14 @@ def test_the_withdrawal_notice_explains_publicly_what_was_withdrawn_and_where(
 def test_a_revocation_decision_names_the_reason_and_the_records_published_again(
     accepted, record, staff
 ):
-    review_and_recommend(accepted, staff["case_officer"], Case.Decision.APPROVED)
-    case_sign(case=accepted, signer=staff["signer"], decision=Case.Decision.APPROVED)
-    case = case_revoke(
-        case=accepted, official=staff["signer"], reason="信用承诺书所述整改情况不实。"
+    review(accepted, staff["case_officer"], Case.Decision.APPROVED)
+    sign(accepted, staff["signer"], Case.Decision.APPROVED)
+    case = actions.case_revoke(
+        case=accepted,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="信用承诺书所述整改情况不实。",
+        evidence=[pdf_upload("revocation")],
     )
 
     letter, text = issue(case, K.REVOCATION, decided_by=staff["signer"])
@@ -291,11 +281,11 @@ def test_a_revocation_decision_names_the_reason_and_the_records_published_again(
 
 
 def test_an_english_rendering_carries_the_same_facts(accepted, staff):
-    review_and_recommend(accepted, staff["case_officer"], Case.Decision.REJECTED)
-    case = case_sign(
-        case=accepted,
-        signer=staff["signer"],
-        decision=Case.Decision.REJECTED,
+    review(accepted, staff["case_officer"], Case.Decision.REJECTED)
+    case = sign(
+        accepted,
+        staff["signer"],
+        Case.Decision.REJECTED,
         reasons="The commitment letter is unsigned.",
     )
 
@@ -341,7 +331,7 @@ def test_a_rare_character_in_a_name_is_drawn_from_the_full_chinese_font(agency, 
     record = restorable_record(person, agency, platforms)
     applicant = factories.representative(person, "wang")
     case = submit(Case.Kind.OBJECTION, person, [record], applicant)
-    case = case_not_accept(case=case, officer=staff["intake"], reasons="不属于本机关管辖。")
+    case = not_accept(case, staff["intake"], reasons="不属于本机关管辖。")
 
     letter, text = issue(case, K.NON_ACCEPTANCE)
 
@@ -450,7 +440,6 @@ def test_issuing_a_letter_records_its_hash_in_the_case_log_as_an_automated_step(
     assert received == [(letter.pk, accepted.pk, Letter.Status.ISSUED)]
 
 
-@pytest.mark.urls(__name__)
 def test_anyone_can_check_a_copy_of_a_letter_on_its_verification_page(client, accepted, staff):
     letter, _ = issue(accepted, K.ACCEPTANCE)
     url = f"/verify/{letter.verification_code}/"
@@ -477,7 +466,6 @@ def test_anyone_can_check_a_copy_of_a_letter_on_its_verification_page(client, ac
     assert client.get(f"/verify/{letter.code_display.lower()}/").status_code == 200
 
 
-@pytest.mark.urls(__name__)
 def test_an_unknown_or_malformed_code_is_no_such_letter(client, accepted):
     pending = letter_request(accepted, K.ACCEPTANCE)  # requested, not yet rendered
 
@@ -499,7 +487,6 @@ def test_the_outbox_can_attach_a_cases_issued_letters(accepted):
 # --- failures and retries ------------------------------------------------------------------
 
 
-@pytest.mark.urls(__name__)
 def test_a_letter_that_keeps_failing_goes_to_failed_and_a_supervisor_requeues_it(
     client, accepted, staff, agency, other_agency, monkeypatch
 ):
@@ -530,7 +517,9 @@ def test_a_letter_that_keeps_failing_goes_to_failed_and_a_supervisor_requeues_it
         letter_retry(letter, by=staff[Role.INTAKE])
     # The supervisor's page has a button for it.
     client.force_login(supervisor)
-    page = client.post(f"/letters/{letter.pk}/retry/", {"next": "/supervisor/"})
+    page = client.post(
+        reverse("workspace:letter_retry", args=[letter.pk]), {"next": "/supervisor/"}
+    )
     assert page.status_code == 302 and page["Location"] == "/supervisor/"
     letter.refresh_from_db()
     assert letter.status == Letter.Status.PENDING

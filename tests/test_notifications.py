@@ -26,11 +26,10 @@ from django.utils import timezone, translation
 from viewflow.workflow.timers import fire_due_timers
 
 from cases.errors import NotPermitted, WrongState
-from cases.models import Case, Material, Role
+from cases.models import Case, Deadline, Material, Role
 from documents.models import Letter
 from documents.services import letter_kind_for_decision, letter_render_now, letter_request
 from notifications import delivery, tasks
-from notifications.digest import digests_send, materials_reminders_send
 from notifications.models import Message, Notification
 from notifications.services import idempotency_key, outbox_enqueue
 from tests import factories
@@ -51,8 +50,8 @@ from tests.flow_helpers import (
 from tests.flow_helpers import fire as fire_timers
 from tests.helpers import pdf_bytes, restorable_record
 from tests.notification_helpers import SmtpServer, free_port, messages_of, notification_timeline
-from workflows import services as route
-from workflows.models import Deadline
+from workflows import actions
+from workflows.digest import digests_send, materials_reminders_send
 
 SENT = Message.Status.SENT
 DEAD = Message.Status.DEAD
@@ -401,7 +400,7 @@ def test_the_decision_email_carries_the_letter_pdf(
 
 def test_a_withdrawal_email_carries_no_letter(company, record, applicant, staff, smtp, monkeypatch):
     case = accepted(company, record, applicant, staff)
-    route.case_withdraw(case=case, applicant=applicant, reason="Settled.")
+    actions.case_withdraw(case=case, applicant=applicant, reason="Settled.")
     monkeypatch.setattr(delivery, "letter_attachments", lambda m: pytest.fail("not asked"))
 
     delivery.deliver(one(messages_of(case, kind="withdrawn")).pk)
@@ -499,7 +498,7 @@ def test_the_applicant_is_told_each_time_a_platform_withdraws_the_record(
     assert refresh(case).status == Case.Status.REMOVAL
 
     for publication in record.publications.order_by("platform__code"):
-        route.platform_acknowledge(publication=publication, note="Withdrawn.")
+        actions.publication_acknowledge(publication=publication, note="Withdrawn.")
 
     done = messages_of(case, kind="removal_done")
     assert [m.subject for m in done] == [
@@ -544,7 +543,7 @@ def test_a_case_no_longer_waiting_for_materials_gets_no_reminder(company, record
         case, staff["intake"], Material.COMMITMENT_LETTER, Material.FULFILMENT_PROOF
     )
     due = deadline(case, Deadline.Step.MATERIALS).due_on
-    route.case_withdraw(case=case, applicant=applicant, reason="No longer needed.")
+    actions.case_withdraw(case=case, applicant=applicant, reason="No longer needed.")
 
     assert materials_reminders_send(today=due) == 0
 

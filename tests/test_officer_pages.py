@@ -4,7 +4,7 @@ An intake officer finds an acceptance check in the queue, claims it and decides 
 the case page; a case officer reviews the evidence item by item; a supervisor hands
 out tasks and extends a deadline; an auditor reads; nobody sees another agency's cases,
 and an entity's representative is not let in at all. Cases move through
-``workflows.services`` exactly as the demo moves them; the pages are driven with
+``workflows.actions`` exactly as the demo moves them; the pages are driven with
 Django's test client and what is asserted is what the person would see.
 """
 
@@ -14,15 +14,14 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils.html import escape
-from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases.models import Case, Evidence, Material, Role
-from cases.services import evidence_add
 from tests import factories
+from tests import flow_helpers as flow
+from tests.flow_helpers import accept, open_task, review, step
 from tests.helpers import pdf_bytes, restorable_record
-from workflows import services as route
-from workflows.flows import FLOWS
+from workflows import actions
 
 S = Case.Status
 
@@ -30,62 +29,10 @@ S = Case.Status
 # --- the story's steps -----------------------------------------------------------------------
 
 
-def pdf(label: str) -> ContentFile:
-    """A small PDF whose bytes differ per label (identical files de-duplicate)."""
-    return ContentFile(pdf_bytes(label), name=f"{label}.pdf")
-
-
 def file_restoration(company, agency, platforms, applicant, *, materials=True) -> Case:
     """The applicant files a restoration of one record, with the materials the rules ask for."""
     record = restorable_record(company, agency, platforms)
-    case = route.case_file(
-        kind=Case.Kind.RESTORATION,
-        subject=company,
-        records=[record],
-        grounds="The fine was paid and the conduct corrected.",
-        applicant=applicant,
-    )
-    if materials:
-        evidence_add(
-            case=case,
-            uploaded_by=applicant,
-            upload=pdf(f"commitment-{case.pk}"),
-            material=Material.COMMITMENT_LETTER,
-            record=record,
-        )
-        evidence_add(
-            case=case,
-            uploaded_by=applicant,
-            upload=pdf(f"receipt-{case.pk}"),
-            material=Material.FULFILMENT_PROOF,
-        )
-    return case
-
-
-def open_task(case, name: str) -> Task:
-    node = getattr(FLOWS[case.kind].instance, name)
-    return next(t for t in route.open_tasks(case) if t.flow_task == node)
-
-
-def step(case, name: str, user, **data) -> Case:
-    """``user`` claims the open task ``name`` of the case and completes it with ``data``."""
-    task = open_task(case, name)
-    route.task_claim(task=task, user=user)
-    return route.task_complete(task=task, user=user, data=data)
-
-
-def accepted(case, staff) -> Case:
-    return step(case, "acceptance_check", staff["intake"], decision="accept")
-
-
-def reviewed(case, officer, recommendation=Case.Decision.APPROVED) -> Case:
-    return step(
-        case,
-        "evidence_review",
-        officer,
-        reviews=[{"evidence": e.pk, "outcome": "accepted"} for e in case.evidence.all()],
-        recommendation=recommendation,
-    )
+    return flow.file_restoration(company, [record], applicant, with_materials=materials)
 
 
 def browser(client, user):
@@ -94,7 +41,7 @@ def browser(client, user):
 
 
 def url(name, *args):
-    return reverse(f"workflows:{name}", args=args)
+    return reverse(f"workspace:{name}", args=args)
 
 
 def page(client, name, *args):
@@ -132,7 +79,7 @@ def test_an_intake_officer_finds_the_acceptance_check_in_the_queue_and_nothing_o
 
 
 def test_each_role_sees_only_the_steps_of_its_role_in_the_queue(client, case, staff):
-    accepted(case, staff)
+    accept(case, staff["intake"])
 
     assert case.reference in page(browser(client, staff["case_officer"]), "queue")
     for role in ("intake", "legal_reviewer", "signer"):
@@ -164,7 +111,7 @@ def test_claiming_from_the_queue_moves_the_task_to_the_inbox(client, case, staff
 
 
 def test_a_completed_task_moves_to_the_archive(client, case, staff):
-    accepted(case, staff)
+    accept(case, staff["intake"])
     browser(client, staff["intake"])
 
     archive = page(client, "archive")
@@ -271,7 +218,7 @@ def test_completing_a_task_twice_shows_that_it_is_done_instead_of_failing(client
 def test_claiming_a_task_someone_else_took_says_who_has_it(client, case, staff, agency):
     colleague = factories.officer(Role.INTAKE, agency, username="intake2-szamr")
     task = open_task(case, "acceptance_check")
-    route.task_claim(task=task, user=colleague)
+    actions.task_claim(task=task, user=colleague)
     browser(client, staff["intake"])
 
     response = client.post(url("task_claim", task.pk), follow=True)
@@ -294,7 +241,7 @@ def test_releasing_a_task_puts_it_back_in_the_queue(client, case, staff):
 
 
 def test_the_case_officer_reviews_each_item_and_recommends_from_the_case_page(client, case, staff):
-    accepted(case, staff)
+    accept(case, staff["intake"])
     officer = staff["case_officer"]
     browser(client, officer)
     task = open_task(case, "evidence_review")
@@ -326,7 +273,7 @@ def test_the_case_officer_reviews_each_item_and_recommends_from_the_case_page(cl
 def test_completing_the_review_with_an_unreviewed_item_keeps_the_officers_input(
     client, case, staff
 ):
-    accepted(case, staff)
+    accept(case, staff["intake"])
     browser(client, staff["case_officer"])
     task = open_task(case, "evidence_review")
     client.post(url("task_claim", task.pk))
@@ -351,7 +298,7 @@ def test_completing_the_review_with_an_unreviewed_item_keeps_the_officers_input(
 
 
 def test_the_signer_approves_from_the_case_page(client, case, staff):
-    reviewed(accepted(case, staff), staff["case_officer"])
+    review(accept(case, staff["intake"]), staff["case_officer"])
     browser(client, staff["signer"])
     task = open_task(case, "sign_off")
     client.post(url("task_claim", task.pk))
@@ -364,10 +311,10 @@ def test_the_signer_approves_from_the_case_page(client, case, staff):
     assert case.status == S.REMOVAL
 
 
-def test_a_signer_is_not_offered_the_sign_off_of_a_case_they_reviewed(client, case, staff, agency):
+def test_a_signer_is_not_offered_the_sign_off_of_a_case_they_review(client, case, staff, agency):
     all_rounder = factories.officer(Role.CASE_OFFICER, agency, username="all-rounder")
     all_rounder = factories.officer(Role.SIGNER, agency, username="all-rounder")
-    reviewed(accepted(case, staff), all_rounder)
+    review(accept(case, staff["intake"]), all_rounder)
     assert case.reference in page(browser(client, staff["signer"]), "queue")
 
     browser(client, all_rounder)
@@ -384,7 +331,7 @@ def test_a_signer_is_not_offered_the_sign_off_of_a_case_they_reviewed(client, ca
 def test_the_case_page_shows_subject_records_evidence_timeline_and_clock(
     client, case, staff, platforms
 ):
-    accepted(case, staff)
+    accept(case, staff["intake"])
     browser(client, staff["case_officer"])
 
     body = page(client, "case", case.pk)
@@ -407,7 +354,7 @@ def test_the_case_page_shows_subject_records_evidence_timeline_and_clock(
 
 
 def test_a_supervisor_extends_the_decision_deadline_and_the_clock_shows_it(client, case, staff):
-    accepted(case, staff)
+    accept(case, staff["intake"])
     decision = case.deadlines.get(step="decision")
     due_before = decision.due_on
     browser(client, staff["supervisor"])
@@ -428,7 +375,7 @@ def test_a_supervisor_extends_the_decision_deadline_and_the_clock_shows_it(clien
 
 
 def test_an_extension_without_a_reason_is_refused_on_the_form(client, case, staff):
-    accepted(case, staff)
+    accept(case, staff["intake"])
     decision = case.deadlines.get(step="decision")
     browser(client, staff["supervisor"])
 
@@ -439,7 +386,7 @@ def test_an_extension_without_a_reason_is_refused_on_the_form(client, case, staf
 
 
 def test_an_officer_who_is_not_a_supervisor_cannot_extend_a_deadline(client, case, staff):
-    accepted(case, staff)
+    accept(case, staff["intake"])
     decision = case.deadlines.get(step="decision")
     browser(client, staff["intake"])
 
@@ -455,7 +402,7 @@ def test_the_case_list_filters_by_status_and_finds_a_subject_by_code(
     client, case, staff, company, agency, platforms, applicant
 ):
     other = file_restoration(company, agency, platforms, applicant)
-    accepted(other, staff)
+    accept(other, staff["intake"])
     browser(client, staff["intake"])
 
     under_review = client.get(url("cases"), {"status": "under_review"}).content.decode()
@@ -490,7 +437,7 @@ def test_an_officer_previews_and_downloads_evidence_with_safe_headers(client, ca
 
 
 def test_a_downloaded_name_is_the_sanitised_original_name(client, case, applicant, staff):
-    item = evidence_add(
+    item = actions.evidence_add(
         case=case,
         uploaded_by=applicant,
         upload=ContentFile(pdf_bytes("odd name"), name="../../etc/承诺书\x07.pdf"),
@@ -594,7 +541,7 @@ def test_a_supervisor_assigns_queue_tasks_in_bulk_and_sees_the_one_already_claim
     browser(client, staff["supervisor"])
     listed = page(client, "agency_tasks")
     assert all(f'value="{t.pk}"' in listed for t in tasks)
-    route.task_claim(task=tasks[2], user=colleague)  # while the supervisor looks at the list
+    actions.task_claim(task=tasks[2], user=colleague)  # while the supervisor looks at the list
 
     response = client.post(
         url("tasks_assign"),
@@ -617,7 +564,7 @@ def test_a_bulk_assignment_reports_tasks_the_officer_may_not_do(
     client, company, agency, platforms, applicant, staff
 ):
     waiting = file_restoration(company, agency, platforms, applicant)
-    in_review = accepted(file_restoration(company, agency, platforms, applicant), staff)
+    in_review = accept(file_restoration(company, agency, platforms, applicant), staff["intake"])
     tasks = [open_task(waiting, "acceptance_check"), open_task(in_review, "evidence_review")]
     browser(client, staff["supervisor"])
 
@@ -662,7 +609,7 @@ def test_only_a_supervisor_sees_the_agency_tasks(client, staff):
 def test_a_supervisor_reassigns_a_claimed_task_from_the_case_page(client, case, staff, agency):
     colleague = factories.officer(Role.INTAKE, agency, username="intake2-szamr")
     task = open_task(case, "acceptance_check")
-    route.task_claim(task=task, user=staff["intake"])
+    actions.task_claim(task=task, user=staff["intake"])
     browser(client, staff["supervisor"])
     assert url("task_assign", task.pk) in page(client, "case", case.pk)
 
@@ -679,7 +626,7 @@ def test_the_case_page_offers_a_supervisor_only_officers_who_may_take_the_step(
 ):
     all_rounder = factories.officer(Role.CASE_OFFICER, agency, username="all-rounder")
     all_rounder = factories.officer(Role.SIGNER, agency, username="all-rounder")
-    reviewed(accepted(case, staff), all_rounder)
+    review(accept(case, staff["intake"]), all_rounder)
     browser(client, staff["supervisor"])
 
     body = page(client, "case", case.pk)
@@ -693,7 +640,7 @@ def test_the_case_page_offers_a_supervisor_only_officers_who_may_take_the_step(
 
 def test_viewflows_execute_link_of_a_task_opens_the_case_page(client, case, staff):
     task = open_task(case, "acceptance_check")
-    route.task_claim(task=task, user=staff["intake"])
+    actions.task_claim(task=task, user=staff["intake"])
     browser(client, staff["intake"])
 
     response = client.get(task.flow_task.reverse("execute", args=[task.process_id, task.pk]))
@@ -705,7 +652,7 @@ def test_viewflows_execute_link_of_a_task_opens_the_case_page(client, case, staf
 def test_an_officer_reads_the_case_page_in_chinese_down_to_the_waiting_step_and_the_clock(
     client, case, staff
 ):
-    reviewed(accepted(case, staff), staff["case_officer"])
+    review(accept(case, staff["intake"]), staff["case_officer"])
     step(case, "sign_off", staff["signer"], decision="approved")
     client = browser(client, staff["supervisor"])
 

@@ -4,12 +4,15 @@ The world: two companies (A and B), each with a representative; agency X (Shenzh
 with one officer per role and an auditor; agency Y (Guangzhou) with an officer and an
 auditor; an insider who represents company A and holds intake, signing and supervisor
 roles at X (the outside test's attacker: APL Art. 43 bars them from A's cases, not from
-B's); an administrator with no agency; and anonymous visitors. Three cases, each at its
-acceptance check with evidence and an issued letter:
+B's); a signing official of Y; an administrator with no agency; and anonymous visitors.
+Three cases, each at its acceptance check with evidence and an issued letter:
 
 * ``A@X``: company A's case at agency X;
 * ``B@X``: company B's case at agency X (for A: another entity's);
 * ``B@Y``: company B's case at agency Y (for X: another agency's).
+
+and beside each, an approved restoration of the same company at the same agency (the
+records withdrawn from the platforms), for revoking.
 
 Each test is one role at one page or endpoint, tried on all three cases, and asserts
 the status code for each: what the role may see answers 200 (or does the thing), what
@@ -38,6 +41,7 @@ from rest_framework.test import APIClient
 
 from cases.models import (
     Case,
+    Deadline,
     Evidence,
     Membership,
     Organisation,
@@ -50,14 +54,13 @@ from documents.models import Letter
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import api_token, pdf_bytes, restorable_record
-from workflows import services as route
-from workflows.models import Deadline
+from workflows import actions
 
 TARGETS = ("A@X", "B@X", "B@Y")
 
 X_OFFICERS = ("intake_x", "case_officer_x", "legal_x", "signer_x", "supervisor_x")
 X_MEMBERS = (*X_OFFICERS, "insider_x", "auditor_x")
-Y_MEMBERS = ("officer_y", "auditor_y")
+Y_MEMBERS = ("officer_y", "signer_y", "auditor_y")
 ENTITIES = ("entity_a", "entity_b")
 ROLES = (
     "anonymous",
@@ -65,6 +68,7 @@ ROLES = (
     *X_OFFICERS,
     "insider_x",
     "officer_y",
+    "signer_y",
     "auditor_x",
     "auditor_y",
     "admin",
@@ -76,6 +80,8 @@ AGENCY_OF = {**dict.fromkeys(X_MEMBERS, "X"), **dict.fromkeys(Y_MEMBERS, "Y")}
 # Who holds the acceptance check's role (intake) at which agency.
 INTAKE_AT = {"intake_x": "X", "officer_y": "Y", "insider_x": "X"}
 SUPERVISOR_AT = {"supervisor_x": "X", "insider_x": "X"}
+# Who holds the signing role (and so may revoke an approved restoration) at which agency.
+SIGNER_AT = {"signer_x": "X", "insider_x": "X", "signer_y": "Y"}
 # Officers with a tie to a company: no officer's action on its cases (APL Art. 43).
 TIED_TO = {"insider_x": "A"}
 
@@ -120,6 +126,7 @@ class World:
     organisations: dict  # each company's account ("A", "B")
     colleagues: dict  # a second member of each account (its membership row)
     invitations: dict  # a pending invitation of each account
+    approved: dict  # an approved restoration beside each case, for revoking
 
     def task(self, target: str):
         return flow.open_task(self.cases[target], "acceptance_check")
@@ -164,6 +171,7 @@ def _build_world() -> World:
         "signer_x": factories.officer(Role.SIGNER, x, "signer-x"),
         "supervisor_x": factories.officer(Role.SUPERVISOR, x, "supervisor-x"),
         "officer_y": factories.officer(Role.INTAKE, y, "officer-y"),
+        "signer_y": factories.officer(Role.SIGNER, y, "signer-y"),
         "auditor_x": factories.officer(Role.AUDITOR, x, "auditor-x"),
         "auditor_y": factories.officer(Role.AUDITOR, y, "auditor-y"),
         "insider_x": factories.representative(companies["A"], "insider-x"),
@@ -186,7 +194,16 @@ def _build_world() -> World:
         invitations[key] = OrganisationInvitation.objects.create(
             organisation=organisation, email=f"new-{key.lower()}@example.test", invited_by=entity
         )
-    cases, records, free, evidence, letters = {}, {}, {}, {}, {}
+    cases, records, free, evidence, letters, approved = {}, {}, {}, {}, {}, {}
+    # Who takes each agency's approved restorations through the route (not roles tried).
+    route = {
+        "X": (users["intake_x"], users["case_officer_x"], users["signer_x"]),
+        "Y": (
+            users["officer_y"],
+            factories.officer(Role.CASE_OFFICER, y, "case-officer-y"),
+            users["signer_y"],
+        ),
+    }
     for target in TARGETS:
         company, where = companies[subject(target)], agencies[agency(target)]
         applicant = users[f"entity_{subject(target).lower()}"]
@@ -196,8 +213,24 @@ def _build_world() -> World:
         free[target] = restorable_record(company, where)
         evidence[target] = case.evidence.order_by("id").first()
         letters[target] = _letter(case)
+        intake, reviewer, signer = route[agency(target)]
+        done = flow.file_restoration(
+            company, [restorable_record(company, where, platforms)], applicant
+        )
+        flow.accept(done, intake)
+        flow.review(done, reviewer, flow.APPROVED)
+        approved[target] = flow.sign(done, signer, flow.APPROVED)
     return World(
-        users, cases, records, free, evidence, letters, organisations, colleagues, invitations
+        users,
+        cases,
+        records,
+        free,
+        evidence,
+        letters,
+        organisations,
+        colleagues,
+        invitations,
+        approved,
     )
 
 
@@ -314,7 +347,7 @@ def _do_evidence(world, client, target):
 def _do_complete(world, client, target, role):
     task = world.task(target)
     if _claim(role, target) == 200:
-        route.task_claim(task=task, user=world.users[role])
+        actions.task_claim(task=task, user=world.users[role])
     return client.post(
         f"/api/v1/tasks/{task.pk}/complete/",
         {"decision": "accept", "note": "Complete."},
@@ -322,10 +355,36 @@ def _do_complete(world, client, target, role):
     )
 
 
+def _revoke(role, target, *, done=200):
+    """A signing official of the case's agency with no tie to its subject revokes; anyone
+    else who sees the case is refused (403), anyone who does not gets 404."""
+    if role == "anonymous":
+        return 401
+    if not sees(role, target):
+        return 404
+    return done if SIGNER_AT.get(role) == agency(target) and not tied(role, target) else 403
+
+
+def _revocation(target) -> dict:
+    return {
+        "ground": "untrue_commitment",
+        "reasons": "The commitment letter was untrue.",
+        "evidence": [SimpleUploadedFile("proof.pdf", pdf_bytes(target), "application/pdf")],
+    }
+
+
+def _do_revoke(world, client, target):
+    return client.post(
+        f"/api/v1/cases/{world.approved[target].pk}/revoke/",
+        _revocation(target),
+        format="multipart",
+    )
+
+
 def _do_release(world, client, target, role):
     task = world.task(target)
     owner = world.users["intake_x" if agency(target) == "X" else "officer_y"]
-    route.task_claim(task=task, user=owner)
+    actions.task_claim(task=task, user=owner)
     return client.post(f"/api/v1/tasks/{task.pk}/release/")
 
 
@@ -374,6 +433,7 @@ API_ENDPOINTS = {
     ),
     "POST complete": (lambda w, c, t, r: _do_complete(w, c, t, r), _claim),
     "POST release": (lambda w, c, t, r: _do_release(w, c, t, r), _release),
+    "POST revoke": (lambda w, c, t, r: _do_revoke(w, c, t), _revoke),
 }
 
 
@@ -430,6 +490,7 @@ def test_api_list(world, role, listing):
         visible = {world.records[t].pk for t in TARGETS} | {
             world.free_records[t].pk for t in TARGETS
         }
+        visible |= {r.pk for t in TARGETS for r in world.approved[t].records.all()}
         assert listed <= visible
 
 
@@ -546,7 +607,7 @@ PAGES = {
     ),
     # The public verification page: a letter's code is meant to be checked by anyone.
     "verify a letter": (
-        lambda w, t: _url("documents:verify", w.letters[t].verification_code),
+        lambda w, t: _url("letter_verify", w.letters[t].verification_code),
         lambda role, t: 200,
     ),
 }
@@ -577,6 +638,41 @@ def test_claiming_from_the_workspace(world, role):
     assert got == expected
     claimed = {t for t in TARGETS if world.task(t).owner_id is not None}
     assert claimed == {t for t in TARGETS if INTAKE_AT.get(role) == agency(t) and not tied(role, t)}
+
+
+def _revoke_on_the_page(role, target):
+    """The case page's revocation form: log in first; entities and the admin are refused
+    the workspace (403), another agency's case is 404; a signer of the agency without a
+    tie revokes and is sent back to the case page (302); any other officer gets 403."""
+    if role == "anonymous":
+        return 302
+    if role not in AGENCY_OF:
+        return 403
+    if not member_of_agency(role, target):
+        return 404
+    return _revoke(role, target, done=302)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_revoking_from_the_workspace(world, role):
+    client = browser(world, role)
+    offered, got = {}, {}
+    for target in TARGETS:
+        case = world.approved[target]
+        page = client.get(f"/workflow/cases/{case.pk}/")
+        offered[target] = (
+            page.status_code == 200 and "Revoke this restoration" in page.content.decode()
+        )
+        response = client.post(
+            f"/workflow/cases/{case.pk}/revoke/", {**_revocation(target), "confirm": "on"}
+        )
+        got[target] = response.status_code
+    expected = {t: _revoke_on_the_page(role, t) for t in TARGETS}
+    assert got == expected
+    may = {t for t in TARGETS if role != "anonymous" and expected[t] == 302}
+    assert offered == {t: t in may for t in TARGETS}
+    revoked = {t for t in TARGETS if Case.objects.get(pk=world.approved[t].pk).status == "revoked"}
+    assert revoked == may
 
 
 def test_anonymous_visitors_of_the_workspace_are_sent_to_log_in(world):
@@ -646,7 +742,7 @@ def _insider_assigns_as_supervisor(world, target):
 
 def _insider_releases_as_supervisor(world, target):
     task = world.task(target)
-    route.task_claim(task=task, user=world.users["intake_x"])
+    actions.task_claim(task=task, user=world.users["intake_x"])
     return _outcome(browser(world, "insider_x").post(f"/workflow/tasks/{task.pk}/release/"))
 
 

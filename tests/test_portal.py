@@ -3,7 +3,7 @@ restored, filing an objection or a restoration with what the rules ask for, uplo
 evidence, answering a request for missing materials, withdrawing, and following the case
 (deadlines, the stopped clock, letters, notifications) in English or Chinese.
 
-Officers act through ``workflows.services`` (``tests.flow_helpers``) as they do in their
+Officers act through ``workflows.actions`` (``tests.flow_helpers``) as they do in their
 workspace; what is asserted is what the representative sees.
 """
 
@@ -25,13 +25,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from cases.models import Case, Evidence, Material, PortalAccount
+from cases.clock import deadline_start
+from cases.models import Case, Deadline, Evidence, Material, PortalAccount
 from notifications.models import Notification
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import days_ago, pdf_bytes, png_upload, restorable_record
-from workflows.clock import deadline_start
-from workflows.models import Deadline
 
 EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64
 

@@ -1,6 +1,11 @@
 """The route of a case, as the applicant, the intake officer, the case officer and the
 signing official live it: submission, acceptance check, missing materials, review,
 decision, list removal on every platform, and the ways a case ends early.
+
+Every step goes the public way (``workflows.actions``, through ``tests.flow_helpers``):
+an officer claims the open task of the case and completes it, the applicant answers or
+withdraws, a platform acknowledges, the clock's timers fire. A refusal is asserted as
+the person meets it there: the step refused to them, or no such step open at all.
 """
 
 import datetime
@@ -9,64 +14,56 @@ import pytest
 from django.utils import timezone
 
 from cases.errors import Duplicate, InvalidInput, NotPermitted, RuleViolation, WrongState
-from cases.models import Case, CaseRecord, Evidence, Material, Publication, Record
-from cases.services import (
-    case_accept,
-    case_lapse,
-    case_materials_resubmit,
-    case_not_accept,
-    case_request_materials,
-    case_review_complete,
-    case_revoke,
-    case_sign,
-    case_withdraw,
-    evidence_review,
-    publication_acknowledge,
-)
+from cases.models import Case, CaseRecord, Deadline, Evidence, Material, Publication, Record
 from tests import factories
-from tests.helpers import (
+from tests.flow_helpers import (
+    accept,
     add_evidence,
     add_restoration_materials,
-    days_ago,
+    claim,
+    deadline,
     event_kinds,
+    fire,
     last_event,
+    missing,
+    not_accept,
     objection_accepted,
-    restorable_record,
+    open_steps,
+    open_task,
+    publication_statuses,
+    refresh,
+    request_materials_in_review,
     restoration_accepted,
-    review_and_recommend,
+    review,
+    scheduled_timer,
+    sign,
+    step,
     submit,
 )
-from workflows.models import Deadline
+from tests.helpers import days_ago, pdf_upload, restorable_record
+from workflows import actions
 
 RESTORATION = Case.Kind.RESTORATION
 OBJECTION = Case.Kind.OBJECTION
-
-
-def publication_statuses(record):
-    return set(record.publications.values_list("status", flat=True))
-
-
-def deadline(case, step):
-    return Deadline.objects.filter(case=case, step=step).latest("id")
 
 
 def approved_restoration(company, agency, platforms, applicant, staff):
     """A restoration of one record on both platforms, approved and signed."""
     record = restorable_record(company, agency, platforms)
     case = restoration_accepted(company, [record], applicant, staff)
-    review_and_recommend(case, staff["case_officer"], Case.Decision.APPROVED)
-    case = case_sign(case=case, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    review(case, staff["case_officer"], Case.Decision.APPROVED)
+    case = sign(case, staff["signer"], Case.Decision.APPROVED)
     return case, record
 
 
 def rejected_objection(company, agency, platforms, applicant, staff):
     record = restorable_record(company, agency, platforms)
     case = objection_accepted(company, [record], applicant, staff)
-    review_and_recommend(case, staff["case_officer"], Case.Decision.REJECTED)
-    case = case_sign(
-        case=case,
-        signer=staff["signer"],
-        decision=Case.Decision.REJECTED,
+    review(case, staff["case_officer"], Case.Decision.REJECTED)
+    case = sign(
+        case,
+        staff["signer"],
+        Case.Decision.REJECTED,
         reasons="The decision names the right branch.",
     )
     return case, record
@@ -84,15 +81,15 @@ def test_an_approved_restoration_removes_the_record_and_waits_for_every_platform
     assert case.reference.startswith(f"RD-{timezone.localdate().year}-")
 
     add_restoration_materials(case, applicant)
-    case = case_accept(case=case, officer=staff["intake"])
+    case = accept(case, staff["intake"])
     assert case.status == Case.Status.UNDER_REVIEW
     assert case.rule_set.label.startswith("penalty_publication/general v1")
 
-    case = review_and_recommend(case, staff["case_officer"], Case.Decision.APPROVED)
+    case = review(case, staff["case_officer"], Case.Decision.APPROVED)
     # The general rule set has no legal review and one signer.
     assert case.status == Case.Status.SIGN_OFF
 
-    case = case_sign(case=case, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    case = sign(case, staff["signer"], Case.Decision.APPROVED)
 
     record.refresh_from_db()
     assert case.status == Case.Status.REMOVAL
@@ -108,11 +105,11 @@ def test_the_case_closes_into_the_appeal_window_when_every_platform_acknowledged
     case, record = approved_restoration(company, agency, platforms, applicant, staff)
     first, second = record.publications.order_by("platform__code")
 
-    publication_acknowledge(publication=first)
+    actions.publication_acknowledge(publication=first)
     case.refresh_from_db()
     assert case.status == Case.Status.REMOVAL
 
-    publication_acknowledge(publication=second)
+    actions.publication_acknowledge(publication=second)
     case.refresh_from_db()
     assert case.status == Case.Status.APPEAL_WINDOW
     assert case.closed_at is not None
@@ -124,13 +121,13 @@ def test_the_case_closes_into_the_appeal_window_when_every_platform_acknowledged
 def test_a_repeated_acknowledgement_changes_nothing(company, agency, platforms, applicant, staff):
     case, record = approved_restoration(company, agency, platforms, applicant, staff)
     for publication in record.publications.all():
-        publication_acknowledge(publication=publication)
+        actions.publication_acknowledge(publication=publication)
     publication = record.publications.first()
     publication.refresh_from_db()
     acknowledged_at = publication.acknowledged_at
     events_before = case.events.count()
 
-    again = publication_acknowledge(publication=publication)
+    again = actions.publication_acknowledge(publication=publication)
 
     case.refresh_from_db()
     assert again.status == Publication.Status.WITHDRAWN
@@ -145,7 +142,7 @@ def test_a_platform_cannot_acknowledge_a_withdrawal_nobody_requested(
     record = restorable_record(company, agency, platforms)
 
     with pytest.raises(WrongState) as refused:
-        publication_acknowledge(publication=record.publications.first())
+        actions.publication_acknowledge(publication=record.publications.first())
 
     assert refused.value.code == "no_withdrawal_requested"
     assert publication_statuses(record) == {Publication.Status.PUBLISHED}
@@ -172,9 +169,9 @@ def test_an_upheld_objection_removes_the_record_from_every_platform(
 ):
     record = restorable_record(company, agency, platforms)
     case = objection_accepted(company, [record], applicant, staff)
-    review_and_recommend(case, staff["case_officer"], Case.Decision.APPROVED)
+    review(case, staff["case_officer"], Case.Decision.APPROVED)
 
-    case = case_sign(case=case, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    case = sign(case, staff["signer"], Case.Decision.APPROVED)
 
     record.refresh_from_db()
     assert case.status == Case.Status.REMOVAL
@@ -185,13 +182,13 @@ def test_an_upheld_objection_removes_the_record_from_every_platform(
 def _uphold_with_correction(company, agency, platforms, applicant, staff):
     record = restorable_record(company, agency, platforms)
     case = objection_accepted(company, [record], applicant, staff)
-    review_and_recommend(
+    review(
         case,
         staff["case_officer"],
         Case.Decision.APPROVED,
         corrections={record.pk: "Branch: 福田分公司 (not 南山分公司)."},
     )
-    case = case_sign(case=case, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    case = sign(case, staff["signer"], Case.Decision.APPROVED)
     record.refresh_from_db()
     return case, record
 
@@ -220,18 +217,19 @@ def test_the_case_officer_states_the_correction_when_completing_the_review(
 ):
     record = restorable_record(company, agency, platforms)
     case = objection_accepted(company, [record], applicant, staff)
-    for item in case.evidence.all():
-        evidence_review(
-            evidence=item, reviewer=staff["case_officer"], outcome=Evidence.Outcome.ACCEPTED
-        )
 
-    case_review_complete(
-        case=case,
-        reviewer=staff["case_officer"],
+    step(
+        case,
+        "evidence_review",
+        staff["case_officer"],
+        reviews=[
+            {"evidence": item.pk, "outcome": Evidence.Outcome.ACCEPTED}
+            for item in case.evidence.all()
+        ],
         recommendation=Case.Decision.APPROVED,
         corrections={record.pk: "Branch: 福田分公司."},
     )
-    case_sign(case=case, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    sign(case, staff["signer"], Case.Decision.APPROVED)
 
     record.refresh_from_db()
     assert record.status == Record.Status.ACTIVE
@@ -261,14 +259,12 @@ def test_a_partial_approval_removes_one_record_and_keeps_the_other(
     kept = restorable_record(company, agency, platforms)
     case = restoration_accepted(company, [upheld, kept], applicant, staff)
     outcomes = {upheld.pk: CaseRecord.Outcome.UPHELD, kept.pk: CaseRecord.Outcome.REJECTED}
-    review_and_recommend(
-        case, staff["case_officer"], Case.Decision.PARTLY_APPROVED, record_outcomes=outcomes
-    )
+    review(case, staff["case_officer"], Case.Decision.PARTLY_APPROVED, record_outcomes=outcomes)
 
-    case = case_sign(
-        case=case,
-        signer=staff["signer"],
-        decision=Case.Decision.PARTLY_APPROVED,
+    case = sign(
+        case,
+        staff["signer"],
+        Case.Decision.PARTLY_APPROVED,
         reasons="The second fine is still unpaid.",
         record_outcomes=outcomes,
     )
@@ -291,7 +287,7 @@ def test_a_partial_recommendation_must_name_every_record(
     case = restoration_accepted(company, [upheld, unnamed], applicant, staff)
 
     with pytest.raises(InvalidInput) as refused:
-        review_and_recommend(
+        review(
             case,
             staff["case_officer"],
             Case.Decision.PARTLY_APPROVED,
@@ -302,6 +298,7 @@ def test_a_partial_recommendation_must_name_every_record(
     assert refused.value.field == "record_outcomes"
     assert "for every record" in refused.value.message
     assert case.status == Case.Status.UNDER_REVIEW
+    assert open_steps(case) == ["evidence_review@case_officer-szamr"]
 
 
 def test_a_signer_can_sign_the_recommended_partial_approval_as_it_stands(
@@ -310,17 +307,17 @@ def test_a_signer_can_sign_the_recommended_partial_approval_as_it_stands(
     upheld = restorable_record(company, agency, platforms)
     kept = restorable_record(company, agency, platforms)
     case = restoration_accepted(company, [upheld, kept], applicant, staff)
-    review_and_recommend(
+    review(
         case,
         staff["case_officer"],
         Case.Decision.PARTLY_APPROVED,
         record_outcomes={upheld.pk: CaseRecord.Outcome.UPHELD, kept.pk: "rejected"},
     )
 
-    case = case_sign(
-        case=case,
-        signer=staff["signer"],
-        decision=Case.Decision.PARTLY_APPROVED,
+    case = sign(
+        case,
+        staff["signer"],
+        Case.Decision.PARTLY_APPROVED,
         reasons="The second fine is still unpaid.",
     )
 
@@ -337,11 +334,12 @@ def test_not_accepting_a_case_needs_reasons(company, agency, platforms, applican
     case = submit(OBJECTION, company, [restorable_record(company, agency, platforms)], applicant)
 
     with pytest.raises(InvalidInput) as refused:
-        case_not_accept(case=case, officer=staff["intake"], reasons="  ")
+        not_accept(case, staff["intake"], reasons="  ")
 
     case.refresh_from_db()
     assert refused.value.field == "reasons"
     assert case.status == Case.Status.SUBMITTED
+    assert open_steps(case) == ["acceptance_check@intake-szamr"]
 
 
 def test_a_case_not_accepted_is_closed_with_its_reasons(
@@ -349,9 +347,7 @@ def test_a_case_not_accepted_is_closed_with_its_reasons(
 ):
     case = submit(OBJECTION, company, [restorable_record(company, agency, platforms)], applicant)
 
-    case = case_not_accept(
-        case=case, officer=staff["intake"], reasons="The record belongs to another agency."
-    )
+    case = not_accept(case, staff["intake"], reasons="The record belongs to another agency.")
 
     assert case.status == Case.Status.NOT_ACCEPTED
     assert case.decision_reasons == "The record belongs to another agency."
@@ -370,7 +366,7 @@ def test_accepting_a_restoration_without_a_commitment_letter_for_each_record_is_
     add_evidence(case, applicant, Material.FULFILMENT_PROOF)
 
     with pytest.raises(WrongState) as refused:
-        case_accept(case=case, officer=staff["intake"])
+        accept(case, staff["intake"])
 
     case.refresh_from_db()
     assert refused.value.code == "materials_missing"
@@ -387,21 +383,24 @@ def test_an_intake_officer_of_another_agency_cannot_accept_the_case(
     stranger = factories.officer("intake", other_agency, username="intake-guangzhou")
 
     with pytest.raises(NotPermitted) as refused:
-        case_accept(case=case, officer=stranger)
+        accept(case, stranger)
 
     case.refresh_from_db()
-    assert refused.value.code == "role_required"
+    assert refused.value.code == "not_eligible"
     assert "SZAMR" in refused.value.message
     assert case.status == Case.Status.SUBMITTED
+    assert open_steps(case) == ["acceptance_check"]
 
 
 # --- missing materials ----------------------------------------------------------------------
 
 
 def _request_all_restoration_materials(case, officer):
-    return case_request_materials(
-        case=case,
-        officer=officer,
+    return step(
+        case,
+        "acceptance_check",
+        officer,
+        decision="request_materials",
         missing=[
             {"material": Material.COMMITMENT_LETTER, "detail": "One per record, signed."},
             {"material": Material.FULFILMENT_PROOF, "detail": "Bank receipt of the fine."},
@@ -430,14 +429,24 @@ def test_a_second_request_for_materials_while_one_is_open_is_refused(
     company, agency, platforms, applicant, staff
 ):
     case = submit(RESTORATION, company, [restorable_record(company, agency, platforms)], applicant)
+    check = open_task(case, "acceptance_check")
     _request_all_restoration_materials(case, staff["intake"])
 
-    with pytest.raises(WrongState):
-        case_request_materials(
-            case=case,
-            officer=staff["intake"],
-            missing=[{"material": Material.CREDIT_REPORT, "detail": "Forgot this one."}],
+    # The acceptance check that asked is done; the case waits for the applicant, with no
+    # step open for an officer to ask again.
+    assert open_steps(case) == ["await_materials"]
+    with pytest.raises(WrongState) as refused:
+        actions.task_complete(
+            task=check,
+            user=staff["intake"],
+            data={"decision": "request_materials", "missing": missing(Material.CREDIT_REPORT)},
         )
+
+    assert refused.value.code == "task_closed"
+    assert [m["material"] for m in refresh(case).missing_materials] == [
+        "commitment_letter",
+        "fulfilment_proof",
+    ]
 
 
 def test_a_request_for_materials_that_leaves_out_a_missing_required_material_is_refused(
@@ -446,13 +455,16 @@ def test_a_request_for_materials_that_leaves_out_a_missing_required_material_is_
     case = submit(RESTORATION, company, [restorable_record(company, agency, platforms)], applicant)
 
     with pytest.raises(InvalidInput) as refused:
-        case_request_materials(
-            case=case,
-            officer=staff["intake"],
+        step(
+            case,
+            "acceptance_check",
+            staff["intake"],
+            decision="request_materials",
             missing=[{"material": Material.COMMITMENT_LETTER, "detail": "One per record."}],
         )
 
     assert "Proof the penalty was fulfilled" in refused.value.message
+    assert refresh(case).status == Case.Status.SUBMITTED
 
 
 def test_resubmitting_without_a_listed_material_is_refused_naming_it(
@@ -464,7 +476,7 @@ def test_resubmitting_without_a_listed_material_is_refused_naming_it(
     add_evidence(case, applicant, Material.COMMITMENT_LETTER, record=record)
 
     with pytest.raises(WrongState) as refused:
-        case_materials_resubmit(case=case, applicant=applicant)
+        actions.case_resubmit(case=case, applicant=applicant)
 
     case.refresh_from_db()
     assert refused.value.code == "materials_missing"
@@ -480,13 +492,13 @@ def test_resubmitting_every_listed_material_returns_the_case_to_the_acceptance_c
     _request_all_restoration_materials(case, staff["intake"])
     add_restoration_materials(case, applicant)
 
-    case = case_materials_resubmit(case=case, applicant=applicant)
+    case = actions.case_resubmit(case=case, applicant=applicant)
 
     assert case.status == Case.Status.SUBMITTED
     assert case.missing_materials == []
     assert deadline(case, Deadline.Step.ACCEPTANCE).status == Deadline.Status.RUNNING
     assert deadline(case, Deadline.Step.MATERIALS).status == Deadline.Status.MET
-    assert case_accept(case=case, officer=staff["intake"]).status == Case.Status.UNDER_REVIEW
+    assert accept(case, staff["intake"]).status == Case.Status.UNDER_REVIEW
 
 
 def test_an_item_that_needs_more_goes_back_to_review_once_the_applicant_supplied_more(
@@ -496,22 +508,23 @@ def test_an_item_that_needs_more_goes_back_to_review_once_the_applicant_supplied
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
     item = case.evidence.get()
-    evidence_review(
-        evidence=item,
-        reviewer=staff["case_officer"],
-        outcome=Evidence.Outcome.NEEDS_MORE,
-        reason="The bank receipt is cut off.",
-    )
-    case = case_request_materials(
-        case=case,
-        officer=staff["case_officer"],
-        missing=[{"material": Material.CORRECTION_EVIDENCE, "detail": "The full receipt."}],
+    case = request_materials_in_review(
+        case,
+        staff["case_officer"],
+        Material.CORRECTION_EVIDENCE,
+        reviews=[
+            {
+                "evidence": item.pk,
+                "outcome": Evidence.Outcome.NEEDS_MORE,
+                "reason": "The bank receipt is cut off.",
+            }
+        ],
     )
     assert case.status == Case.Status.AWAITING_MATERIALS
     assert deadline(case, Deadline.Step.DECISION).status == Deadline.Status.STOPPED
 
     add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
-    case = case_materials_resubmit(case=case, applicant=applicant)
+    case = actions.case_resubmit(case=case, applicant=applicant)
 
     item.refresh_from_db()
     assert case.status == Case.Status.UNDER_REVIEW
@@ -525,19 +538,24 @@ def test_completing_a_review_with_an_item_that_needs_more_is_refused(
     case = objection_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
-    evidence_review(
-        evidence=case.evidence.get(),
-        reviewer=staff["case_officer"],
-        outcome=Evidence.Outcome.NEEDS_MORE,
-        reason="The bank receipt is cut off.",
-    )
+    item = case.evidence.get()
 
     with pytest.raises(WrongState) as refused:
-        case_review_complete(
-            case=case, reviewer=staff["case_officer"], recommendation=Case.Decision.REJECTED
+        review(
+            case,
+            staff["case_officer"],
+            Case.Decision.REJECTED,
+            reviews=[
+                {
+                    "evidence": item.pk,
+                    "outcome": Evidence.Outcome.NEEDS_MORE,
+                    "reason": "The bank receipt is cut off.",
+                }
+            ],
         )
 
     assert refused.value.code == "evidence_needs_more"
+    assert refresh(case).status == Case.Status.UNDER_REVIEW
 
 
 # --- lapse ------------------------------------------------------------------------------------
@@ -546,11 +564,7 @@ def test_completing_a_review_with_an_item_that_needs_more_is_refused(
 def _objection_waiting_for_materials(company, agency, platforms, applicant, staff):
     record = restorable_record(company, agency, platforms)
     case = objection_accepted(company, [record], applicant, staff)
-    case_request_materials(
-        case=case,
-        officer=staff["case_officer"],
-        missing=[{"material": Material.CORRECTION_EVIDENCE, "detail": "The registry extract."}],
-    )
+    request_materials_in_review(case, staff["case_officer"], Material.CORRECTION_EVIDENCE)
     return case, record
 
 
@@ -560,8 +574,9 @@ def test_a_case_lapses_after_the_materials_deadline_and_the_records_come_back(
     case, record = _objection_waiting_for_materials(company, agency, platforms, applicant, staff)
     Deadline.objects.filter(case=case, step=Deadline.Step.MATERIALS).update(due_on=days_ago(1))
 
-    case = case_lapse(case=case)
+    fire(scheduled_timer(case, "await_materials__timeout"))  # the clock reached the moment
 
+    case = refresh(case)
     record.refresh_from_db()
     assert case.status == Case.Status.LAPSED
     assert record.status == Record.Status.ACTIVE
@@ -577,13 +592,19 @@ def test_a_case_cannot_lapse_before_its_materials_deadline(
     company, agency, platforms, applicant, staff
 ):
     case, _ = _objection_waiting_for_materials(company, agency, platforms, applicant, staff)
+    due_on = deadline(case, Deadline.Step.MATERIALS).due_on
 
-    with pytest.raises(WrongState) as refused:
-        case_lapse(case=case)
+    fired = fire()  # the timer sweep runs today, long before the deadline
 
-    case.refresh_from_db()
-    assert refused.value.code == "not_due"
-    assert case.status == Case.Status.AWAITING_MATERIALS
+    # The lapse is armed for the first moment after the deadline, not before.
+    lapse_at = timezone.localtime(scheduled_timer(case, "await_materials__timeout").scheduled)
+    assert lapse_at == timezone.make_aware(
+        datetime.datetime.combine(due_on + datetime.timedelta(days=1), datetime.time.min)
+    )
+    assert fired == 0
+    assert refresh(case).status == Case.Status.AWAITING_MATERIALS
+    assert open_steps(case) == ["await_materials"]
+    assert "lapsed" not in event_kinds(case)
 
 
 # --- withdrawal -------------------------------------------------------------------------------
@@ -595,7 +616,7 @@ def test_the_applicant_withdraws_an_objection_and_the_record_is_no_longer_disput
     record = restorable_record(company, agency, platforms)
     case = objection_accepted(company, [record], applicant, staff)
 
-    case = case_withdraw(case=case, applicant=applicant, reason="Settled with the bureau.")
+    case = actions.case_withdraw(case=case, applicant=applicant, reason="Settled with the bureau.")
 
     record.refresh_from_db()
     assert case.status == Case.Status.WITHDRAWN
@@ -609,7 +630,7 @@ def test_a_decided_case_cannot_be_withdrawn(company, agency, platforms, applican
     case, _ = rejected_objection(company, agency, platforms, applicant, staff)
 
     with pytest.raises(WrongState) as refused:
-        case_withdraw(case=case, applicant=applicant)
+        actions.case_withdraw(case=case, applicant=applicant)
 
     assert refused.value.code == "wrong_state"
     assert refused.value.http_status == 409
@@ -622,7 +643,7 @@ def test_a_stranger_cannot_withdraw_someone_elses_case(
     stranger = factories.representative(factories.SubjectFactory(), "someone-else")
 
     with pytest.raises(NotPermitted) as refused:
-        case_withdraw(case=case, applicant=stranger)
+        actions.case_withdraw(case=case, applicant=stranger)
 
     case.refresh_from_db()
     assert refused.value.code == "not_applicant"
@@ -637,10 +658,14 @@ def test_revoking_an_approved_restoration_republishes_the_record_everywhere(
 ):
     case, record = approved_restoration(company, agency, platforms, applicant, staff)
     for publication in record.publications.all():
-        publication_acknowledge(publication=publication)
+        actions.publication_acknowledge(publication=publication)
 
-    case = case_revoke(
-        case=case, official=staff["signer"], reason="The commitment letter was false."
+    case = actions.case_revoke(
+        case=case,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="The commitment letter was false.",
+        evidence=[pdf_upload("revocation")],
     )
 
     record.refresh_from_db()
@@ -655,11 +680,17 @@ def test_revoking_an_approved_restoration_republishes_the_record_everywhere(
 def test_an_objection_cannot_be_revoked(company, agency, platforms, applicant, staff):
     record = restorable_record(company, agency, platforms)
     case = objection_accepted(company, [record], applicant, staff)
-    review_and_recommend(case, staff["case_officer"], Case.Decision.APPROVED)
-    case = case_sign(case=case, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    review(case, staff["case_officer"], Case.Decision.APPROVED)
+    case = sign(case, staff["signer"], Case.Decision.APPROVED)
 
     with pytest.raises(WrongState) as refused:
-        case_revoke(case=case, official=staff["signer"], reason="Changed our mind.")
+        actions.case_revoke(
+            case=case,
+            official=staff["signer"],
+            ground="untrue_commitment",
+            reasons="Changed our mind.",
+            evidence=[pdf_upload("revocation")],
+        )
 
     assert refused.value.code == "not_revocable"
 
@@ -667,16 +698,17 @@ def test_an_objection_cannot_be_revoked(company, agency, platforms, applicant, s
 def test_a_rejected_restoration_cannot_be_revoked(company, agency, platforms, applicant, staff):
     record = restorable_record(company, agency, platforms)
     case = restoration_accepted(company, [record], applicant, staff)
-    review_and_recommend(case, staff["case_officer"], Case.Decision.REJECTED)
-    case = case_sign(
-        case=case,
-        signer=staff["signer"],
-        decision=Case.Decision.REJECTED,
-        reasons="The fine is unpaid.",
-    )
+    review(case, staff["case_officer"], Case.Decision.REJECTED)
+    case = sign(case, staff["signer"], Case.Decision.REJECTED, reasons="The fine is unpaid.")
 
     with pytest.raises(WrongState) as refused:
-        case_revoke(case=case, official=staff["signer"], reason="The commitment was false.")
+        actions.case_revoke(
+            case=case,
+            official=staff["signer"],
+            ground="untrue_commitment",
+            reasons="The commitment was false.",
+            evidence=[pdf_upload("revocation")],
+        )
 
     case.refresh_from_db()
     assert refused.value.code == "not_revocable"
@@ -850,22 +882,28 @@ def test_signing_a_case_still_under_review_is_a_conflict(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
 
-    with pytest.raises(WrongState) as refused:
-        case_sign(case=case, signer=staff["signer"], decision=Case.Decision.APPROVED)
+    # There is no sign-off to take yet: the one open step is the review, not the signer's.
+    assert open_steps(case) == ["evidence_review"]
+    with pytest.raises(NotPermitted) as refused:
+        claim(case, "evidence_review", staff["signer"])
 
-    assert refused.value.code == "wrong_state"
-    assert refused.value.http_status == 409
-    assert case.reference in refused.value.message
+    assert refused.value.code == "not_eligible"
+    assert refused.value.http_status == 403
+    assert refused.value.message == "This step needs a case officer of SZAMR."
+    assert refresh(case).status == Case.Status.UNDER_REVIEW
+    assert not case.signatures.exists()
 
 
 def test_accepting_a_case_twice_is_a_conflict(company, agency, platforms, applicant, staff):
-    case = objection_accepted(
-        company, [restorable_record(company, agency, platforms)], applicant, staff
-    )
+    case = submit(OBJECTION, company, [restorable_record(company, agency, platforms)], applicant)
+    add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
+    check = claim(case, "acceptance_check", staff["intake"])
+    actions.task_complete(task=check, user=staff["intake"], data={"decision": "accept"})
 
     with pytest.raises(WrongState) as refused:
-        case_accept(case=case, officer=staff["intake"])
+        actions.task_complete(task=check, user=staff["intake"], data={"decision": "accept"})
 
+    assert refused.value.code == "task_closed"
     assert refused.value.http_status == 409
     assert event_kinds(case).count("accepted") == 1
 
@@ -876,11 +914,12 @@ def test_evidence_cannot_be_reviewed_before_the_case_is_accepted(
     case = submit(OBJECTION, company, [restorable_record(company, agency, platforms)], applicant)
     item = add_evidence(case, applicant, Material.CORRECTION_EVIDENCE)
 
-    with pytest.raises(WrongState) as refused:
-        evidence_review(
-            evidence=item, reviewer=staff["case_officer"], outcome=Evidence.Outcome.ACCEPTED
-        )
+    # The evidence review is not open yet: the one open step is the intake officer's.
+    assert open_steps(case) == ["acceptance_check"]
+    with pytest.raises(NotPermitted) as refused:
+        claim(case, "acceptance_check", staff["case_officer"])
 
     item.refresh_from_db()
-    assert refused.value.http_status == 409
+    assert refused.value.code == "not_eligible"
+    assert refused.value.http_status == 403
     assert item.review_outcome == Evidence.Outcome.PENDING

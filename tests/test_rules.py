@@ -10,11 +10,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from cases.errors import RuleViolation
-from cases.models import Case, RuleSet
+from cases.models import RuleSet
 from cases.rules import publication_periods, rule_set_add_version, rule_set_in_force
 from cases.seeds import NATIONAL_EFFECTIVE_FROM
-from cases.services import case_submit
 from tests import factories
+from tests.flow_helpers import accept, file_objection
 
 D = datetime.date
 
@@ -190,23 +190,33 @@ def test_a_version_cannot_end_publication_before_restoration_is_allowed():
 
 def test_a_version_no_case_used_can_still_be_corrected():
     version = add_version()
-    version.legal_basis = "Corrected citation"
+    version.legal_basis = "《信用修复管理办法》第十二条"
 
     version.full_clean()
     version.save()
 
+    saved = RuleSet.objects.get(pk=version.pk)
+    assert saved.legal_basis == "《信用修复管理办法》第十二条"
+    # Corrected in place: the same version 2, its figures and date as they were.
+    assert saved.version == 2
+    assert saved.label == "penalty_publication/general v2 (2025-07-01)"
+    assert (saved.effective_from, saved.agency) == (D(2025, 7, 1), None)
+    assert (saved.min_publication_months, saved.max_publication_months) == (6, 12)
+    assert saved.required_materials == ["commitment_letter"]
+    assert saved.barred_penalty_types == ["licence_revocation"]
+    assert not saved.is_in_use()
+    assert sorted(
+        RuleSet.objects.filter(
+            list_type__code="penalty_publication", severity="general", agency=None
+        ).values_list("version", flat=True)
+    ) == [1, 2]
 
-def test_a_version_a_case_was_accepted_under_cannot_change(company, agency, applicant):
+
+def test_a_version_a_case_was_accepted_under_cannot_change(company, agency, applicant, staff):
     version = add_version(effective_from=D(2025, 1, 1))
     record = factories.RecordFactory(subject=company, agency=agency)
-    case = case_submit(
-        kind=Case.Kind.OBJECTION,
-        subject=company,
-        records=[record],
-        grounds="Paid.",
-        applicant=applicant,
-    )
-    Case.objects.filter(pk=case.pk).update(rule_set=version)
+    case = accept(file_objection(company, [record], applicant, grounds="Paid."), staff["intake"])
+    assert case.rule_set == version  # the version in force on the day of acceptance
 
     version.refresh_from_db()
     version.min_publication_months = 1

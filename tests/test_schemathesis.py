@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from cases.accounts import api_token_create
 from cases.models import Role
-from cases.portal_services import api_token_create
 from config.wsgi import application
 from documents.codes import verification_code_new
 from documents.models import Letter

@@ -1,32 +1,33 @@
 """Evidence review, legal review and sign-off: a named person at each step, never the same
 person twice (four eyes), and a collective decision for serious cases.
+
+Each step is taken as officers take it, through the route (``tests.flow_helpers``): a
+four-eyes refusal is the step refused to that person when they try to take it.
 """
 
 import pytest
 
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.models import Case, CaseEvent, CaseRecord, Evidence, Material, Record, Signature
-from cases.services import (
-    case_legal_review,
-    case_not_accept,
-    case_review_complete,
-    case_revoke,
-    case_sign,
-    evidence_review,
-)
 from tests import factories
-from tests.helpers import (
+from tests.flow_helpers import (
     add_evidence,
+    claim,
     event_kinds,
     last_event,
+    legal_review,
+    not_accept,
     objection_accepted,
-    restorable_record,
+    open_steps,
+    request_materials_in_review,
     restoration_accepted,
-    review_and_recommend,
-    review_every_item,
-    serious_record,
+    review,
+    sign,
     submit,
+    supply,
 )
+from tests.helpers import pdf_upload, restorable_record, serious_record
+from workflows import actions
 
 APPROVED = Case.Decision.APPROVED
 REJECTED = Case.Decision.REJECTED
@@ -41,8 +42,8 @@ def serious_case_at_sign_off(company, agency, platforms, applicant, staff, recor
     """A serious restoration reviewed, recommended for approval and legally reviewed."""
     records = records or [serious_record(company, agency, platforms)]
     case = restoration_accepted(company, records, applicant, staff)
-    review_and_recommend(case, staff["case_officer"], APPROVED)
-    return case_legal_review(case=case, reviewer=staff["legal_reviewer"], passed=True)
+    review(case, staff["case_officer"], APPROVED)
+    return legal_review(case, staff["legal_reviewer"])
 
 
 # --- four eyes ----------------------------------------------------------------------------
@@ -54,14 +55,16 @@ def test_signer_cannot_sign_a_case_they_reviewed(company, agency, platforms, app
     case = restoration_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
-    review_and_recommend(case, li, APPROVED)
+    review(case, li, APPROVED)
 
     with pytest.raises(NotPermitted) as refused:
-        case_sign(case=case, signer=li, decision=APPROVED)
+        sign(case, li, APPROVED)
 
     case.refresh_from_db()
-    assert refused.value.code == "four_eyes"
+    assert refused.value.code == "not_eligible"
+    assert refused.value.message == "You reviewed this case: a different official signs it."
     assert case.status == Case.Status.SIGN_OFF
+    assert open_steps(case) == ["sign_off"]
     assert not case.signatures.exists()
 
 
@@ -73,13 +76,23 @@ def test_signer_cannot_sign_a_case_whose_evidence_they_reviewed(
     case = restoration_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
-    review_every_item(case, li)
-    case_review_complete(case=case, reviewer=staff["case_officer"], recommendation=APPROVED)
+    # Li accepts every item and asks for one more; the case officer completes the review.
+    request_materials_in_review(
+        case,
+        li,
+        Material.CREDIT_REPORT,
+        reviews=[{"evidence": item.pk, "outcome": "accepted"} for item in case.evidence.all()],
+    )
+    supply(case, applicant, Material.CREDIT_REPORT)
+    actions.case_resubmit(case=case, applicant=applicant)
+    review(case, staff["case_officer"], APPROVED)
 
     with pytest.raises(NotPermitted) as refused:
-        case_sign(case=case, signer=li, decision=APPROVED)
+        sign(case, li, APPROVED)
 
-    assert refused.value.code == "four_eyes"
+    assert refused.value.code == "not_eligible"
+    assert refused.value.message == "You reviewed this case: a different official signs it."
+    assert not case.signatures.exists()
 
 
 def test_signer_cannot_sign_a_case_they_legally_reviewed(
@@ -90,13 +103,14 @@ def test_signer_cannot_sign_a_case_they_legally_reviewed(
     case = restoration_accepted(
         company, [serious_record(company, agency, platforms)], applicant, staff
     )
-    review_and_recommend(case, staff["case_officer"], APPROVED)
-    case_legal_review(case=case, reviewer=wang, passed=True)
+    review(case, staff["case_officer"], APPROVED)
+    legal_review(case, wang)
 
     with pytest.raises(NotPermitted) as refused:
-        case_sign(case=case, signer=wang, decision=APPROVED)
+        sign(case, wang, APPROVED)
 
-    assert refused.value.code == "four_eyes"
+    assert refused.value.code == "not_eligible"
+    assert refused.value.message == "You reviewed this case: a different official signs it."
     assert not case.signatures.exists()
 
 
@@ -108,14 +122,17 @@ def test_legal_reviewer_cannot_be_the_case_officer_who_reviewed_the_case(
     case = restoration_accepted(
         company, [serious_record(company, agency, platforms)], applicant, staff
     )
-    case = review_and_recommend(case, zhao, APPROVED)
+    case = review(case, zhao, APPROVED)
     assert case.status == Case.Status.LEGAL_REVIEW
 
     with pytest.raises(NotPermitted) as refused:
-        case_legal_review(case=case, reviewer=zhao, passed=True)
+        legal_review(case, zhao)
 
     case.refresh_from_db()
-    assert refused.value.code == "four_eyes"
+    assert refused.value.code == "not_eligible"
+    assert refused.value.message == (
+        "You did the evidence review of this case: another person does its legal review."
+    )
     assert case.status == Case.Status.LEGAL_REVIEW
     assert case.legal_reviewer is None
 
@@ -126,15 +143,20 @@ def test_legal_review_sends_a_case_back_only_with_a_reason(
     case = restoration_accepted(
         company, [serious_record(company, agency, platforms)], applicant, staff
     )
-    review_and_recommend(case, staff["case_officer"], APPROVED)
+    review(case, staff["case_officer"], APPROVED)
+    task = claim(case, "legal_review", staff["legal_reviewer"])
 
     with pytest.raises(InvalidInput):
-        case_legal_review(case=case, reviewer=staff["legal_reviewer"], passed=False)
-    case = case_legal_review(
-        case=case,
-        reviewer=staff["legal_reviewer"],
-        passed=False,
-        note="The receipt does not match the decision number.",
+        actions.task_complete(
+            task=task, user=staff["legal_reviewer"], data={"decision": "send_back"}
+        )
+    case = actions.task_complete(
+        task=task,
+        user=staff["legal_reviewer"],
+        data={
+            "decision": "send_back",
+            "note": "The receipt does not match the decision number.",
+        },
     )
 
     assert case.status == Case.Status.UNDER_REVIEW
@@ -151,11 +173,11 @@ def test_a_serious_case_goes_through_legal_review_before_sign_off(
         company, [serious_record(company, agency, platforms)], applicant, staff
     )
 
-    case = review_and_recommend(case, staff["case_officer"], APPROVED)
+    case = review(case, staff["case_officer"], APPROVED)
     assert case.status == Case.Status.LEGAL_REVIEW
     assert case.rule_set.signers_required == 2
 
-    case = case_legal_review(case=case, reviewer=staff["legal_reviewer"], passed=True)
+    case = legal_review(case, staff["legal_reviewer"])
     assert case.status == Case.Status.SIGN_OFF
     assert case.legal_reviewer == staff["legal_reviewer"]
 
@@ -166,7 +188,7 @@ def test_after_the_first_of_two_signatures_the_case_waits_and_the_record_is_unch
     record = serious_record(company, agency, platforms)
     case = serious_case_at_sign_off(company, agency, platforms, applicant, staff, [record])
 
-    case = case_sign(case=case, signer=staff["signer"], decision=APPROVED)
+    case = sign(case, staff["signer"], APPROVED)
 
     record.refresh_from_db()
     assert case.status == Case.Status.SIGN_OFF
@@ -181,13 +203,15 @@ def test_the_same_signer_cannot_sign_a_serious_case_twice(
     company, agency, platforms, applicant, staff
 ):
     case = serious_case_at_sign_off(company, agency, platforms, applicant, staff)
-    case_sign(case=case, signer=staff["signer"], decision=APPROVED)
+    sign(case, staff["signer"], APPROVED)
 
     with pytest.raises(NotPermitted) as refused:
-        case_sign(case=case, signer=staff["signer"], decision=APPROVED)
+        sign(case, staff["signer"], APPROVED)
 
     case.refresh_from_db()
-    assert refused.value.code == "already_signed"
+    assert refused.value.code == "not_eligible"
+    assert refused.value.message == "You have signed this case already: a second official signs it."
+    assert open_steps(case) == ["sign_off"]
     assert case.status == Case.Status.SIGN_OFF
     assert case.signatures.count() == 1
 
@@ -197,9 +221,9 @@ def test_a_second_signer_makes_the_serious_decision_take_effect(
 ):
     record = serious_record(company, agency, platforms)
     case = serious_case_at_sign_off(company, agency, platforms, applicant, staff, [record])
-    case_sign(case=case, signer=staff["signer"], decision=APPROVED)
+    sign(case, staff["signer"], APPROVED)
 
-    case = case_sign(case=case, signer=second_signer, decision=APPROVED)
+    case = sign(case, second_signer, APPROVED)
 
     record.refresh_from_db()
     assert case.status == Case.Status.REMOVAL
@@ -215,14 +239,9 @@ def test_a_second_signer_who_disagrees_sends_the_case_back_and_a_new_round_start
 ):
     record = serious_record(company, agency, platforms)
     case = serious_case_at_sign_off(company, agency, platforms, applicant, staff, [record])
-    case_sign(case=case, signer=staff["signer"], decision=APPROVED)
+    sign(case, staff["signer"], APPROVED)
 
-    case = case_sign(
-        case=case,
-        signer=second_signer,
-        decision=REJECTED,
-        reasons="The commitment letter is unsigned.",
-    )
+    case = sign(case, second_signer, REJECTED, reasons="The commitment letter is unsigned.")
 
     record.refresh_from_db()
     assert case.status == Case.Status.UNDER_REVIEW
@@ -232,9 +251,9 @@ def test_a_second_signer_who_disagrees_sends_the_case_back_and_a_new_round_start
     assert "signoff_disagreed" in event_kinds(case)
 
     # Round 2: reviewed again; the first signer may sign again in the new round.
-    case_review_complete(case=case, reviewer=staff["case_officer"], recommendation=APPROVED)
-    case_legal_review(case=case, reviewer=staff["legal_reviewer"], passed=True)
-    case = case_sign(case=case, signer=staff["signer"], decision=APPROVED)
+    review(case, staff["case_officer"], APPROVED)
+    legal_review(case, staff["legal_reviewer"])
+    case = sign(case, staff["signer"], APPROVED)
 
     assert case.status == Case.Status.SIGN_OFF
     assert list(case.signatures.values_list("round", "signer__username")) == [
@@ -251,18 +270,18 @@ def test_two_signers_who_split_the_records_differently_have_not_agreed(
     second = serious_record(company, agency, platforms)
     case = serious_case_at_sign_off(company, agency, platforms, applicant, staff, [first, second])
     upheld, rejected = CaseRecord.Outcome.UPHELD, CaseRecord.Outcome.REJECTED
-    case_sign(
-        case=case,
-        signer=staff["signer"],
-        decision=Case.Decision.PARTLY_APPROVED,
+    sign(
+        case,
+        staff["signer"],
+        Case.Decision.PARTLY_APPROVED,
         reasons="Only the first fine is paid.",
         record_outcomes={first.pk: upheld, second.pk: rejected},
     )
 
-    case = case_sign(
-        case=case,
-        signer=second_signer,
-        decision=Case.Decision.PARTLY_APPROVED,
+    case = sign(
+        case,
+        second_signer,
+        Case.Decision.PARTLY_APPROVED,
         reasons="Only the second fine is paid.",
         record_outcomes={first.pk: rejected, second.pk: upheld},
     )
@@ -291,9 +310,7 @@ def test_electronic_monitoring_evidence_cannot_be_accepted_without_a_review_note
     )
 
     with pytest.raises(InvalidInput) as refused:
-        evidence_review(
-            evidence=reading, reviewer=staff["case_officer"], outcome=Evidence.Outcome.ACCEPTED
-        )
+        review(case, staff["case_officer"], REJECTED)  # accepts every item, without a note
 
     reading.refresh_from_db()
     assert refused.value.field == "reason"
@@ -312,13 +329,23 @@ def test_electronic_monitoring_evidence_counts_once_a_person_recorded_the_review
         case, staff["case_officer"], source=Evidence.Source.ELECTRONIC_MONITORING
     )
 
-    reading = evidence_review(
-        evidence=reading,
-        reviewer=staff["case_officer"],
-        outcome=Evidence.Outcome.ACCEPTED,
-        reason="Calibration certificate checked; readings match the site visit.",
+    review(
+        case,
+        staff["case_officer"],
+        APPROVED,
+        reviews=[
+            {
+                "evidence": item.pk,
+                "outcome": Evidence.Outcome.ACCEPTED,
+                "reason": "Calibration certificate checked; readings match the site visit."
+                if item == reading
+                else "",
+            }
+            for item in case.evidence.all()
+        ],
     )
 
+    reading.refresh_from_db()
     assert reading.counts
     assert reading.reviewed_by == staff["case_officer"]
     reviewed = last_event(case, "evidence_reviewed")
@@ -333,7 +360,7 @@ def test_an_unreviewed_item_blocks_completing_the_review(
     )
 
     with pytest.raises(WrongState) as refused:
-        case_review_complete(case=case, reviewer=staff["case_officer"], recommendation=REJECTED)
+        review(case, staff["case_officer"], REJECTED, reviews=[])
 
     case.refresh_from_db()
     assert refused.value.code == "evidence_unreviewed"
@@ -346,15 +373,17 @@ def test_a_request_cannot_be_upheld_without_accepted_evidence(
     case = objection_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
-    review_every_item(
-        case,
-        staff["case_officer"],
-        outcome=Evidence.Outcome.REJECTED,
-        reason="The extract is from another company.",
-    )
+    every_item_rejected = [
+        {
+            "evidence": item.pk,
+            "outcome": Evidence.Outcome.REJECTED,
+            "reason": "The extract is from another company.",
+        }
+        for item in case.evidence.all()
+    ]
 
     with pytest.raises(WrongState) as refused:
-        case_review_complete(case=case, reviewer=staff["case_officer"], recommendation=APPROVED)
+        review(case, staff["case_officer"], APPROVED, reviews=every_item_rejected)
 
     case.refresh_from_db()
     assert refused.value.code == "no_accepted_evidence"
@@ -366,14 +395,19 @@ def test_rejecting_an_item_needs_a_reason(company, agency, platforms, applicant,
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
 
+    item = case.evidence.get()
+
     with pytest.raises(InvalidInput) as refused:
-        evidence_review(
-            evidence=case.evidence.get(),
-            reviewer=staff["case_officer"],
-            outcome=Evidence.Outcome.REJECTED,
+        review(
+            case,
+            staff["case_officer"],
+            REJECTED,
+            reviews=[{"evidence": item.pk, "outcome": Evidence.Outcome.REJECTED}],
         )
 
+    item.refresh_from_db()
     assert refused.value.field == "reason"
+    assert item.review_outcome == Evidence.Outcome.PENDING
 
 
 # --- sign-off ----------------------------------------------------------------------------------
@@ -383,10 +417,10 @@ def test_a_rejection_must_state_its_reasons(company, agency, platforms, applican
     case = objection_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
-    review_and_recommend(case, staff["case_officer"], REJECTED)
+    review(case, staff["case_officer"], REJECTED)
 
     with pytest.raises(InvalidInput) as refused:
-        case_sign(case=case, signer=staff["signer"], decision=REJECTED, reasons=" ")
+        sign(case, staff["signer"], REJECTED, reasons=" ")
 
     case.refresh_from_db()
     assert refused.value.field == "reasons"
@@ -400,12 +434,14 @@ def test_only_a_signing_official_of_the_agency_can_sign(
     case = restoration_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
-    review_and_recommend(case, staff["case_officer"], APPROVED)
+    review(case, staff["case_officer"], APPROVED)
 
     with pytest.raises(NotPermitted) as refused:
-        case_sign(case=case, signer=staff["supervisor"], decision=APPROVED)
+        sign(case, staff["supervisor"], APPROVED)
 
-    assert refused.value.code == "role_required"
+    assert refused.value.code == "not_eligible"
+    assert refused.value.message == "This step needs a signing official of SZAMR."
+    assert open_steps(case) == ["sign_off"]
     assert not Signature.objects.exists()
 
 
@@ -415,13 +451,19 @@ def test_every_decision_event_names_the_person_who_took_it(
     approved = restoration_accepted(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
-    review_and_recommend(approved, staff["case_officer"], APPROVED)
-    approved = case_sign(case=approved, signer=staff["signer"], decision=APPROVED)
-    case_revoke(case=approved, official=staff["signer"], reason="False commitment.")
+    review(approved, staff["case_officer"], APPROVED)
+    approved = sign(approved, staff["signer"], APPROVED)
+    actions.case_revoke(
+        case=approved,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="False commitment.",
+        evidence=[pdf_upload("revocation")],
+    )
     refused = submit(
         Case.Kind.OBJECTION, company, [restorable_record(company, agency, platforms)], applicant
     )
-    case_not_accept(case=refused, officer=staff["intake"], reasons="Out of our remit.")
+    not_accept(refused, staff["intake"], reasons="Out of our remit.")
 
     decisions = CaseEvent.objects.filter(
         kind__in=["accepted", "decided", "revoked", "not_accepted"]

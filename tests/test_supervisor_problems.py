@@ -10,7 +10,7 @@ from notifications.models import Message
 from tests import factories
 from tests.flow_helpers import accept, file_objection
 
-PAGE = "workflows:agency_problems"
+PAGE = "workspace:agency_problems"
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_sending_a_dead_message_again_queues_it_and_says_so_on_the_timeline(
     dead = give_up(accepted_case.messages.first())
     client.force_login(staff["supervisor"])
 
-    response = client.post(reverse("workflows:message_retry", args=[dead.pk]), follow=True)
+    response = client.post(reverse("workspace:message_retry", args=[dead.pk]), follow=True)
 
     dead.refresh_from_db()
     assert dead.status == Message.Status.PENDING
@@ -72,7 +72,7 @@ def test_rendering_a_failed_letter_again_puts_it_back_in_the_queue(client, staff
     letter_fail(letter, error="RuntimeError: boom")
     client.force_login(staff["supervisor"])
 
-    client.post(reverse("documents:letter_retry", args=[letter.pk]), {"next": reverse(PAGE)})
+    client.post(reverse("workspace:letter_retry", args=[letter.pk]), {"next": reverse(PAGE)})
 
     letter.refresh_from_db()
     assert letter.status == Letter.Status.PENDING
@@ -91,6 +91,6 @@ def test_only_supervisors_open_the_page_and_only_for_their_agency(
     page = client.get(reverse(PAGE))
     assert page.status_code == 200
     assert f'data-message="{dead.pk}"' not in page.content.decode()
-    assert client.post(reverse("workflows:message_retry", args=[dead.pk])).status_code == 404
+    assert client.post(reverse("workspace:message_retry", args=[dead.pk])).status_code == 404
     dead.refresh_from_db()
     assert dead.status == Message.Status.DEAD

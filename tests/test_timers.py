@@ -21,7 +21,18 @@ from django.utils import timezone
 from viewflow.workflow.status import PROCESS, STATUS
 from viewflow.workflow.timers import fire_due_timers
 
-from cases.models import Case, Material, Publication, Record
+from cases.calendar import DayOverride, WorkingCalendar
+from cases.clock import deadline_start
+from cases.models import (
+    CalendarOverride,
+    CalendarYear,
+    Case,
+    ClockEntry,
+    Deadline,
+    Material,
+    Publication,
+    Record,
+)
 from tests.flow_helpers import (
     APPROVED,
     accept,
@@ -42,11 +53,8 @@ from tests.flow_helpers import (
     timers,
     worker_renders_letters,
 )
-from tests.helpers import restorable_record
-from workflows import services as route
-from workflows.calendar import DayOverride, WorkingCalendar
-from workflows.clock import deadline_start
-from workflows.models import CalendarOverride, CalendarYear, ClockEntry, Deadline
+from tests.helpers import pdf_upload, restorable_record
+from workflows import actions
 from workflows.nodes import DeadlineMoment
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -130,7 +138,7 @@ def test_the_near_timer_before_national_day_fires_on_the_working_sunday(case):
 
 
 def test_the_near_timer_escalates_and_leaves_the_acceptance_check_with_its_officer(case, staff):
-    task = route.task_claim(task=open_task(case, "acceptance_check"), user=staff["intake"])
+    task = actions.task_claim(task=open_task(case, "acceptance_check"), user=staff["intake"])
     near = scheduled_timer(case, NEAR)
     near.scheduled = timezone.now() - datetime.timedelta(minutes=1)
     near.save(update_fields=["scheduled"])
@@ -153,7 +161,7 @@ def test_the_near_timer_escalates_and_leaves_the_acceptance_check_with_its_offic
     assert refresh(case).status == S.SUBMITTED
     assert process_status(case) == PROCESS.NEW
 
-    case = route.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
+    case = actions.task_complete(task=task, user=staff["intake"], data={"decision": "accept"})
     assert case.status == S.UNDER_REVIEW
     assert timers(case, OVERDUE)[0].status == STATUS.CANCELED
 
@@ -214,7 +222,7 @@ def test_timers_of_a_new_acceptance_check_follow_the_resumed_clock(
     )
     supply(case, applicant, Material.COMMITMENT_LETTER, Material.FULFILMENT_PROOF)
 
-    route.case_resubmit(case=case, applicant=applicant)
+    actions.case_resubmit(case=case, applicant=applicant)
 
     resumed = deadline(case, Deadline.Step.ACCEPTANCE)
     assert resumed.status == Deadline.Status.RUNNING
@@ -230,7 +238,7 @@ def test_timers_of_a_new_acceptance_check_follow_the_resumed_clock(
 def test_a_supervisor_extension_moves_the_armed_timers_to_the_new_due_date(case, staff):
     before = deadline(case, Deadline.Step.ACCEPTANCE)
 
-    extended = route.deadline_extend(
+    extended = actions.deadline_extend(
         case=case,
         supervisor=staff["supervisor"],
         step=Deadline.Step.ACCEPTANCE,
@@ -259,7 +267,7 @@ def test_a_new_national_holiday_moves_the_deadline_a_working_day_and_rearms_its_
     closure = WorkingCalendar().add_working_days(before.started_on, 1).due
     CalendarOverride.objects.create(day=closure, is_working_day=False, name="Typhoon closure")
 
-    moved = route.calendar_changed(reason="typhoon closure declared")
+    moved = actions.calendar_changed(reason="typhoon closure declared")
 
     after = deadline(case, Deadline.Step.ACCEPTANCE)
     with_closure = WorkingCalendar(
@@ -284,7 +292,7 @@ def test_an_override_added_in_the_admin_is_named_in_each_readers_language(case, 
     closure = WorkingCalendar().add_working_days(before.started_on, 1).due
 
     admin_client.post(
-        reverse("admin:workflows_calendaroverride_add"),
+        reverse("admin:cases_calendaroverride_add"),
         {"day": closure.isoformat(), "agency": "", "is_working_day": "", "name": "台风停工"},
     )
 
@@ -304,7 +312,7 @@ def test_a_holiday_outside_every_running_span_moves_no_timer(case):
     later = deadline(case, Deadline.Step.ACCEPTANCE).due_on + datetime.timedelta(days=40)
     CalendarOverride.objects.create(day=later, is_working_day=False, name="Local fair")
 
-    assert route.calendar_changed(reason="local fair") == 0
+    assert actions.calendar_changed(reason="local fair") == 0
 
     assert scheduled_timer(case, OVERDUE).scheduled == overdue_at
 
@@ -377,7 +385,7 @@ def test_removal_escalates_when_a_platform_has_not_acknowledged_within_the_deadl
     overdue = scheduled_timer(case, "await_removal__timeout")
     assert overdue.scheduled == at(removal.due_on + datetime.timedelta(days=1))
     first, second = record.publications.order_by("platform__code")
-    route.platform_acknowledge(publication=first)
+    actions.publication_acknowledge(publication=first)
     overdue.scheduled = timezone.now() - datetime.timedelta(minutes=1)
     overdue.save(update_fields=["scheduled"])
 
@@ -391,7 +399,7 @@ def test_removal_escalates_when_a_platform_has_not_acknowledged_within_the_deadl
     assert refresh(case).status == S.REMOVAL
     assert open_steps(case) == ["await_removal"]  # still waiting for the second platform
 
-    route.platform_acknowledge(publication=second)
+    actions.publication_acknowledge(publication=second)
 
     assert refresh(case).status == S.APPEAL_WINDOW
     assert set(record.publications.values_list("status", flat=True)) == {
@@ -402,7 +410,7 @@ def test_removal_escalates_when_a_platform_has_not_acknowledged_within_the_deadl
 def test_the_appeal_window_timer_closes_the_case_and_ends_its_process(approved, record):
     case = approved
     for publication in record.publications.all():
-        route.platform_acknowledge(publication=publication)
+        actions.publication_acknowledge(publication=publication)
     window = scheduled_timer(case, "appeal_window")
     # Reconsideration within 60 days, a lawsuit within 6 months: the longer one counts.
     assert window.scheduled == refresh(case).decided_at + relativedelta(months=6)
@@ -427,13 +435,19 @@ def test_a_restoration_revoked_after_its_appeal_window_closed_is_republished(
 ):
     case = approved
     for publication in record.publications.all():
-        route.platform_acknowledge(publication=publication)
+        actions.publication_acknowledge(publication=publication)
     window = scheduled_timer(case, "appeal_window")
     window.scheduled = timezone.now() - datetime.timedelta(minutes=1)
     window.save(update_fields=["scheduled"])
     fire_due_timers()
 
-    case = route.case_revoke(case=case, official=staff["signer"], reason="False commitment.")
+    case = actions.case_revoke(
+        case=case,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="False commitment.",
+        evidence=[pdf_upload("revocation")],
+    )
 
     record.refresh_from_db()
     assert case.status == S.REVOKED
@@ -448,7 +462,7 @@ def test_a_restoration_revoked_after_its_appeal_window_closed_is_republished(
 def test_a_closed_case_has_no_deadline_still_running(approved, record):
     case = approved
     for publication in record.publications.all():
-        route.platform_acknowledge(publication=publication)
+        actions.publication_acknowledge(publication=publication)
     window = scheduled_timer(case, "appeal_window")
     window.scheduled = timezone.now() - datetime.timedelta(minutes=1)
     window.save(update_fields=["scheduled"])
@@ -538,7 +552,7 @@ def test_a_deadline_running_into_2027_is_provisional_until_2027_is_loaded(case):
     # The operator loads the 2027 New Year holiday and declares the year.
     CalendarOverride.objects.create(day=D(2027, 1, 1), is_working_day=False, name="元旦")
     CalendarYear.objects.create(year=2027, source="国务院办公厅关于2027年部分节假日安排的通知")
-    moved = route.calendar_changed(reason="national calendar for 2027 declared")
+    moved = actions.calendar_changed(reason="national calendar for 2027 declared")
 
     running.refresh_from_db()
     assert moved >= 1
@@ -563,7 +577,7 @@ def test_an_overdue_deadline_that_is_extended_is_watched_again_at_its_new_due_da
     fire_due_timers()
     assert deadline(case, Deadline.Step.ACCEPTANCE).escalated_at is not None
 
-    extended = route.deadline_extend(
+    extended = actions.deadline_extend(
         case=case,
         supervisor=staff["supervisor"],
         step=Deadline.Step.ACCEPTANCE,

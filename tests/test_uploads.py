@@ -12,17 +12,10 @@ from django.core.files.base import ContentFile
 
 from cases.errors import NotPermitted, UploadRejected, WrongState
 from cases.models import Case, Evidence, Material
-from cases.services import case_withdraw, evidence_add
 from tests import factories
-from tests.helpers import (
-    jpeg_upload,
-    last_event,
-    pdf_bytes,
-    pdf_upload,
-    png_upload,
-    restorable_record,
-    submit,
-)
+from tests.flow_helpers import last_event, submit
+from tests.helpers import jpeg_upload, pdf_bytes, pdf_upload, png_upload, restorable_record
+from workflows import actions
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +42,7 @@ def stored_files() -> set[str]:
 
 
 def upload(case, user, file, **kwargs):
-    return evidence_add(case=case, uploaded_by=user, upload=file, **kwargs)
+    return actions.evidence_add(case=case, uploaded_by=user, upload=file, **kwargs)
 
 
 # --- accepted files --------------------------------------------------------------------------
@@ -218,7 +211,7 @@ def test_an_officer_of_another_agency_cannot_add_evidence(case, other_agency):
 
 
 def test_evidence_cannot_be_added_to_a_closed_case(case, applicant):
-    case_withdraw(case=case, applicant=applicant, reason="Filed by mistake.")
+    actions.case_withdraw(case=case, applicant=applicant, reason="Filed by mistake.")
     files_before = stored_files()
 
     with pytest.raises(WrongState) as refused:

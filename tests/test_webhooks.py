@@ -43,10 +43,10 @@ from tests.flow_helpers import (
     tasks_of,
     worker_renders_letters,
 )
-from tests.helpers import restorable_record
+from tests.helpers import pdf_upload, restorable_record
 from tests.notification_helpers import free_port, messages_of, notification_timeline
 from tests.receiver import WebhookReceiver
-from workflows import services as route
+from workflows import actions
 
 SECRETS = {"creditchina": "s3cret-creditchina-0123456789", "gsxt": "s3cret-gsxt-9876543210"}
 
@@ -404,7 +404,13 @@ def test_revoking_a_partly_approved_restoration_republishes_only_what_was_withdr
     )
     assert case.case_records.get(record=unpaid).outcome == CaseRecord.Outcome.REJECTED
 
-    route.case_revoke(case=case, official=staff["signer"], reason="The commitment was false.")
+    actions.case_revoke(
+        case=case,
+        official=staff["signer"],
+        ground="untrue_commitment",
+        reasons="The commitment was false.",
+        evidence=[pdf_upload("revocation")],
+    )
 
     republished = webhooks_of(case, kind="record_republished")
     assert {m.payload["record"]["decision_no"] for m in republished} == {paid.decision_no}

@@ -1,16 +1,16 @@
 """The route of a case, as DOMAIN.md draws it, on django-viewflow.
 
 Both kinds of request share one route (``CaseRoute``); ``ObjectionFlow`` and
-``RestorationFlow`` are the two processes built from it. Human steps are
-``RoleView`` nodes (a role at the case's agency, four-eyes rules in the node);
-the applicant's answers and platforms' acknowledgements resume ``Handle``
-nodes; the legal clock drives timer boundaries (escalation, lapse). Each step
-calls one case service, which checks, changes the case and records the event.
+``RestorationFlow`` are the two processes built from it. Human steps are ``RoleView``
+nodes: the step's role at the case's agency (``cases.access.STEP_ROLES``, by the
+step's name), no tie to the subject, four eyes (``cases.access.step_refusal``); the
+applicant's answers and platforms' acknowledgements resume ``Handle`` nodes; the legal
+clock drives timer boundaries (escalation, lapse). Each step calls one case service,
+which checks, changes the case and records the event.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime
 
 from dateutil.relativedelta import relativedelta
@@ -19,10 +19,18 @@ from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.base import Node
 
-from cases import services
-from cases.models import Case, Role
-from workflows.models import Deadline
-from workflows.nodes import DeadlineMoment, RoleView, case_of, status_is
+from cases import transitions
+from cases.models import Case, Deadline
+from documents.selectors import decision_letter_issued
+from workflows.nodes import (
+    DeadlineMoment,
+    DeadlineTimer,
+    RoleView,
+    case_of,
+    route_node_copy,
+    status_is,
+    task_page,
+)
 
 S = Case.Status
 STEP = Deadline.Step
@@ -32,13 +40,6 @@ STEP = Deadline.Step
 APPEAL_WINDOW = relativedelta(months=6)
 
 
-def task_view(request, **kwargs):
-    """Officers do tasks on the case page; viewflow's execute URL sends them there."""
-    from workflows.views import task_execute
-
-    return task_execute(request, **kwargs)
-
-
 class CaseRoute:
     """The steps shared by objections and restorations (a mixin, not a flow itself)."""
 
@@ -46,30 +47,33 @@ class CaseRoute:
     lock_impl = lock.select_for_update_lock
 
     def __init_subclass__(cls, **kwargs):
-        # viewflow copies each node into the flow class shallowly, so two flows
-        # built from one mixin would share a host node's list of boundary events
-        # and arm every timer twice. Give each flow its own copies first.
+        # Each flow built from the route gets its own copy of every step, so that it
+        # arms only its own timers (see ``route_node_copy``).
         for name in dir(cls):
             node = getattr(cls, name, None)
             if isinstance(node, Node) and name not in cls.__dict__:
-                own = copy.copy(node)
-                own._boundary_events = []
-                setattr(cls, name, own)
+                setattr(cls, name, route_node_copy(node))
         super().__init_subclass__(**kwargs)
 
     start = flow.StartHandle(this.start_case).Next(this.acceptance_check)
 
+    # A ``RoleView`` step is done by whoever holds its role at the case's agency
+    # (``cases.access.STEP_ROLES``: acceptance check → intake officer, evidence review →
+    # case officer, legal review → legal reviewer, sign-off → signing official).
+
     acceptance_check = (
-        RoleView(task_view, role=Role.INTAKE, perform=this.do_acceptance_check)
+        RoleView(task_page, perform=this.do_acceptance_check)
         .Annotation(title="Acceptance check")
-        .OnTimeout(
-            DeadlineMoment(STEP.ACCEPTANCE, "near"), this.acceptance_near, interrupting=False
-        )
-        .OnTimeout(
-            DeadlineMoment(STEP.ACCEPTANCE, "overdue"), this.acceptance_overdue, interrupting=False
-        )
         .Next(this.after_acceptance_check)
     )
+    # The deadline timers keep the names viewflow gave them when they were chained with
+    # ``.OnTimeout``: stored tasks name their node.
+    acceptance_check__timeout = DeadlineTimer(
+        this.acceptance_check, DeadlineMoment(STEP.ACCEPTANCE, "near"), interrupting=False
+    ).Next(this.acceptance_near)
+    acceptance_check__timeout_2 = DeadlineTimer(
+        this.acceptance_check, DeadlineMoment(STEP.ACCEPTANCE, "overdue"), interrupting=False
+    ).Next(this.acceptance_overdue)
     after_acceptance_check = (
         flow.Switch()
         .Case(this.evidence_review, status_is(S.UNDER_REVIEW))
@@ -80,9 +84,11 @@ class CaseRoute:
     await_materials = (
         flow.Handle(this.materials_received)
         .Annotation(title="Waiting for missing materials")
-        .OnTimeout(DeadlineMoment(STEP.MATERIALS, "overdue"), this.lapse)
         .Next(this.after_materials)
     )
+    await_materials__timeout = DeadlineTimer(
+        this.await_materials, DeadlineMoment(STEP.MATERIALS, "overdue")
+    ).Next(this.lapse)
     after_materials = (
         flow.Switch()
         .Case(this.evidence_review, status_is(S.UNDER_REVIEW))
@@ -91,14 +97,16 @@ class CaseRoute:
     lapse = flow.Function(this.lapse_case).Next(this.end)
 
     evidence_review = (
-        RoleView(task_view, role=Role.CASE_OFFICER, perform=this.do_evidence_review)
+        RoleView(task_page, perform=this.do_evidence_review)
         .Annotation(title="Evidence review")
-        .OnTimeout(DeadlineMoment(STEP.DECISION, "near"), this.decision_near, interrupting=False)
-        .OnTimeout(
-            DeadlineMoment(STEP.DECISION, "overdue"), this.decision_overdue, interrupting=False
-        )
         .Next(this.after_evidence_review)
     )
+    evidence_review__timeout = DeadlineTimer(
+        this.evidence_review, DeadlineMoment(STEP.DECISION, "near"), interrupting=False
+    ).Next(this.decision_near)
+    evidence_review__timeout_2 = DeadlineTimer(
+        this.evidence_review, DeadlineMoment(STEP.DECISION, "overdue"), interrupting=False
+    ).Next(this.decision_overdue)
     after_evidence_review = (
         flow.Switch()
         .Case(this.await_materials, status_is(S.AWAITING_MATERIALS))
@@ -107,12 +115,7 @@ class CaseRoute:
     )
 
     legal_review = (
-        RoleView(
-            task_view,
-            role=Role.LEGAL_REVIEWER,
-            perform=this.do_legal_review,
-            barred=this.legal_review_barred,
-        )
+        RoleView(task_page, perform=this.do_legal_review)
         .Annotation(title="Legal review")
         .Next(this.after_legal_review)
     )
@@ -121,7 +124,7 @@ class CaseRoute:
     )
 
     sign_off = (
-        RoleView(task_view, role=Role.SIGNER, perform=this.do_sign_off, barred=this.sign_off_barred)
+        RoleView(task_page, perform=this.do_sign_off)
         .Annotation(title="Sign-off")
         .Next(this.after_sign_off)
     )
@@ -134,17 +137,17 @@ class CaseRoute:
 
     # The decision takes effect for the applicant when its letter is served: the
     # route waits until the worker has stored the PDF (resumed by
-    # ``workflows.services.letter_served``), then withdraws the records or opens the
+    # ``workflows.actions.letter_served``), then withdraws the records or opens the
     # appeal window. A letter stored before the route gets here is not waited for.
     decision_served = (
         flow.Switch().Case(this.after_letter, this.letter_is_stored).Default(this.await_letter)
     )
     await_letter = (
-        flow.Handle(this.letter_stored)
-        .Annotation(title="Decision letter")
-        .OnTimeout(DeadlineMoment(STEP.LETTER, "overdue"), this.letter_overdue, interrupting=False)
-        .Next(this.after_letter)
+        flow.Handle(this.letter_stored).Annotation(title="Decision letter").Next(this.after_letter)
     )
+    await_letter__timeout = DeadlineTimer(
+        this.await_letter, DeadlineMoment(STEP.LETTER, "overdue"), interrupting=False
+    ).Next(this.letter_overdue)
     after_letter = (
         flow.Switch()
         .Case(this.await_removal, status_is(S.REMOVAL))
@@ -155,11 +158,11 @@ class CaseRoute:
     await_removal = (
         flow.Handle(this.removal_acknowledged)
         .Annotation(title="Withdrawal from every platform")
-        .OnTimeout(
-            DeadlineMoment(STEP.REMOVAL, "overdue"), this.removal_overdue, interrupting=False
-        )
         .Next(this.appeal_window)
     )
+    await_removal__timeout = DeadlineTimer(
+        this.await_removal, DeadlineMoment(STEP.REMOVAL, "overdue"), interrupting=False
+    ).Next(this.removal_overdue)
 
     appeal_window = flow.Timer(this.appeal_window_ends).Next(this.close)
     close = flow.Function(this.close_case).Next(this.end)
@@ -189,15 +192,15 @@ class CaseRoute:
         case = case_of(activation)
         decision = data.get("decision")
         if decision == "accept":
-            services.case_accept(case=case, officer=user, note=data.get("note", ""))
+            transitions.accept(case=case, officer=user, note=data.get("note", ""))
         elif decision == "request_materials":
-            services.case_request_materials(
+            transitions.request_materials(
                 case=case, officer=user, missing=data.get("missing", []), note=data.get("note", "")
             )
         elif decision == "not_accept":
-            services.case_not_accept(case=case, officer=user, reasons=data.get("reasons", ""))
+            transitions.not_accept(case=case, officer=user, reasons=data.get("reasons", ""))
         else:
-            raise services.InvalidInput(
+            raise transitions.InvalidInput(
                 "Choose accept, request_materials or not_accept.", field="decision"
             )
 
@@ -207,22 +210,22 @@ class CaseRoute:
         for review in data.get("reviews", []):
             item = by_id.get(int(review.get("evidence", 0) or 0))
             if item is None:
-                raise services.InvalidInput(
+                raise transitions.InvalidInput(
                     f"Evidence {review.get('evidence')!r} is not part of this case.",
                     field="reviews",
                 )
-            services.evidence_review(
+            transitions.review_evidence(
                 evidence=item,
                 reviewer=user,
                 outcome=review.get("outcome", ""),
                 reason=review.get("reason", ""),
             )
         if data.get("action") == "request_materials":
-            services.case_request_materials(
+            transitions.request_materials(
                 case=case, officer=user, missing=data.get("missing", []), note=data.get("note", "")
             )
         else:
-            services.case_review_complete(
+            transitions.complete_review(
                 case=case,
                 reviewer=user,
                 recommendation=data.get("recommendation", ""),
@@ -231,28 +234,16 @@ class CaseRoute:
                 note=data.get("note", ""),
             )
 
-    def legal_review_barred(self, user, case: Case) -> str | None:
-        if user.pk in services.reviewers_of(case, legal=False):
-            return "You did the evidence review of this case: another person does its legal review."
-        return None
-
     def do_legal_review(self, activation, user, data: dict) -> None:
-        services.case_legal_review(
+        transitions.legal_review(
             case=case_of(activation),
             reviewer=user,
             passed=data.get("decision") == "pass",
             note=data.get("note", ""),
         )
 
-    def sign_off_barred(self, user, case: Case) -> str | None:
-        if user.pk in services.reviewers_of(case):
-            return "You reviewed this case: a different official signs it."
-        if case.signatures.filter(round=case.signoff_round, signer=user).exists():
-            return "You have signed this case already: a second official signs it."
-        return None
-
     def do_sign_off(self, activation, user, data: dict) -> None:
-        services.case_sign(
+        transitions.sign(
             case=case_of(activation),
             signer=user,
             decision=data.get("decision", ""),
@@ -262,21 +253,20 @@ class CaseRoute:
         )
 
     def materials_received(self, activation) -> None:
-        """Resumed by ``workflows.services.case_resubmit`` after the service ran."""
+        """Resumed by ``workflows.actions.case_resubmit`` after the service ran."""
 
     def letter_is_stored(self, activation) -> bool:
-        from documents.selectors import decision_letter_issued
 
         return decision_letter_issued(case_of(activation))
 
     def letter_stored(self, activation) -> None:
-        """Resumed by ``workflows.services.letter_served`` when the letter is stored."""
+        """Resumed by ``workflows.actions.letter_served`` when the letter is stored."""
 
     def removal_acknowledged(self, activation) -> None:
-        """Resumed by ``workflows.services.platform_acknowledge`` when all platforms have."""
+        """Resumed by ``workflows.actions.publication_acknowledge`` when all platforms have."""
 
     def lapse_case(self, activation) -> None:
-        services.case_lapse(case=case_of(activation))
+        transitions.lapse(case=case_of(activation))
 
     def appeal_window_ends(self, activation) -> datetime.datetime:
         case = case_of(activation)
@@ -284,13 +274,14 @@ class CaseRoute:
         return decided + APPEAL_WINDOW
 
     def close_case(self, activation) -> None:
-        services.case_close(case=case_of(activation))
+        transitions.close(case=case_of(activation))
 
     def escalate(self, activation) -> None:
-        boundary = activation.task.previous.first()
-        moment = boundary.flow_task._delay if boundary is not None else None
-        if isinstance(moment, DeadlineMoment):
-            services.deadline_escalate(
+        """Escalate the deadline whose timer led here (the task's previous one)."""
+        timer = activation.task.previous.first()
+        if timer is not None and isinstance(timer.flow_task, DeadlineTimer):
+            moment = timer.flow_task.moment
+            transitions.escalate_deadline(
                 case=case_of(activation), step=moment.step, overdue=moment.when == "overdue"
             )
 

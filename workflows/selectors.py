@@ -9,6 +9,8 @@ reference cannot be probed.
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -27,89 +29,57 @@ from django.http import Http404
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from cases import policy
+from cases import access
 from cases.ids import id_parse
 from cases.models import (
     Case,
     CaseEvent,
     CaseRecord,
+    ClockEntry,
+    Deadline,
     Evidence,
-    Membership,
     Publication,
+    Revocation,
     Role,
     Signature,
 )
 from workflows.flows import FLOWS
-from workflows.models import ClockEntry, Deadline
 
 OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
 HUMAN = "HUMAN"
 
 
-# --- who the person is in the workspace ------------------------------------------------------
-
-
-memberships_of = policy.memberships_of
-
-
-def is_agency_member(user: AbstractBaseUser) -> bool:
-    """Whether ``user`` works at or audits an agency (and so may use the workspace)."""
-    return bool(memberships_of(user))
-
-
-def is_officer(user: AbstractBaseUser) -> bool:
-    """Whether ``user`` holds an officer's role (not only an auditor's) at some agency."""
-    return any(roles - {Role.AUDITOR} for roles in memberships_of(user).values())
-
-
-def agencies_where(user: AbstractBaseUser, role: str) -> set[int]:
-    return {agency_id for agency_id, roles in memberships_of(user).items() if role in roles}
-
-
-def _member_agencies(user: AbstractBaseUser, *roles: str) -> QuerySet:
-    """The agency ids where ``user`` holds any role (or one of ``roles``), as a subquery."""
-    memberships = Membership.objects.filter(user=user)
-    if roles:
-        memberships = memberships.filter(role__in=roles)
-    return memberships.values("agency_id")
-
-
-def _holds_task_role(user: AbstractBaseUser) -> Exists:
-    """The task's role (``owner_permission``, a role code) is held by ``user`` at its agency."""
-    return Exists(
-        Membership.objects.filter(
-            user=user,
-            agency_id=OuterRef("process__case__agency_id"),
-            role=OuterRef("owner_permission"),
-        )
-    )
+# --- who may take which task -----------------------------------------------------------------
+# Asked of ``cases.access``: the one answer to which agencies a person serves and in which
+# roles, and who may take which step.
 
 
 def _nodes(name: str) -> list:
     return [getattr(flow.instance, name) for flow in FLOWS.values()]
 
 
-def _barred(user: AbstractBaseUser) -> Q:
-    """Tasks the engine would refuse ``user`` for the four-eyes rules (see ``nodes.RoleView``).
+def _holds_task_role(user) -> Exists:
+    """The task's role (``owner_permission``, a role code) is held by ``user`` at its agency."""
+    return access.serving(
+        user, agency_field="process__case__agency_id", role=OuterRef("owner_permission")
+    )
 
-    The legal review is not for the case officer who reviewed; the sign-off is not
-    for either reviewer, nor for an official who already signed this round.
+
+def _may_take(user) -> Q:
+    """Tasks ``user`` may take, as ``access.step_refusal`` decides for one: the task's role
+    (``owner_permission``, a role code) held at its agency, no tie to its subject (APL
+    Art. 43), not barred by four eyes.
+
+    ``user`` is a person, or a reference to one two queries out
+    (``OuterRef(OuterRef("pk"))`` from a list of people): the same filter lists a
+    person's queue and the people who may take some of a set of tasks.
     """
-    signed_this_round = Exists(
-        Signature.objects.filter(
-            case_id=OuterRef("process__case__id"),
-            round=OuterRef("process__case__signoff_round"),
-            signer=user,
-        )
-    )
-    return (Q(flow_task__in=_nodes("legal_review")) & Q(process__case__review_officer=user)) | (
-        Q(flow_task__in=_nodes("sign_off"))
-        & (
-            Q(process__case__review_officer=user)
-            | Q(process__case__legal_reviewer=user)
-            | signed_this_round
-        )
-    )
+    barred = [
+        Q(flow_task__in=_nodes(step))
+        & access.four_eyes_barred_cases(user, step, case_field="process__case__id")
+        for step in sorted(access.four_eyes_steps())
+    ]
+    return _holds_task_role(user) & ~_conflicted(user) & ~functools.reduce(operator.or_, barred)
 
 
 def running_due_on() -> Subquery:
@@ -133,8 +103,8 @@ def _task_list(queryset: QuerySet) -> QuerySet:
 
 
 def _conflicted(user: AbstractBaseUser) -> Q:
-    """Tasks of cases whose subject ``user`` has a tie to (APL Art. 43, ``policy.conflicted``)."""
-    return policy.conflicted(user, subject_field="process__case__subject_id")
+    """Tasks of cases whose subject ``user`` has a tie to (APL Art. 43, ``access.conflicted``)."""
+    return access.conflicted(user, subject_field="process__case__subject_id")
 
 
 def tasks_inbox(user: AbstractBaseUser) -> QuerySet:
@@ -159,13 +129,13 @@ def tasks_queue(user: AbstractBaseUser) -> QuerySet:
 
     The step's role is held at the case's agency, they have no tie to the case's
     subject and the four-eyes rules do not bar them (the engine would refuse those
-    anyway, so they are not offered).
+    anyway, so they are not offered). A disabled account takes nothing.
     """
+    if not user.is_active:
+        return Task.objects.none()
     return (
         _task_list(Task.objects.filter(status=STATUS.NEW, owner__isnull=True))
-        .filter(_holds_task_role(user))
-        .exclude(_barred(user))
-        .exclude(_conflicted(user))
+        .filter(_may_take(user))
         .annotate(due_on=running_due_on())
         .order_by("created", "id")
     )
@@ -177,7 +147,7 @@ def tasks_archive(user: AbstractBaseUser) -> QuerySet:
         Task.objects.filter(
             owner=user,
             status=STATUS.DONE,
-            process__case__agency_id__in=_member_agencies(user),
+            process__case__agency_id__in=access.agencies_of(user),
         )
     ).order_by("-finished", "-id")
 
@@ -188,7 +158,7 @@ def tasks_of_agency(supervisor: AbstractBaseUser) -> QuerySet:
         _task_list(
             Task.objects.filter(
                 status__in=OPEN_TASK_STATUSES,
-                process__case__agency_id__in=_member_agencies(supervisor, Role.SUPERVISOR),
+                process__case__agency_id__in=access.agencies_of(supervisor, Role.SUPERVISOR),
             )
         )
         .annotate(due_on=running_due_on())
@@ -205,7 +175,7 @@ def task_for_officer(user: AbstractBaseUser, pk) -> Task:
         Task.objects.filter(
             pk=pk,
             flow_task_type=HUMAN,
-            process__case__agency_id__in=_member_agencies(user),
+            process__case__agency_id__in=access.agencies_of(user),
         )
         .select_related("process__case", "owner")
         .first()
@@ -225,7 +195,7 @@ def cases_for_officer(
 
     ``search`` matches the case reference, or the subject's code or name.
     """
-    cases = Case.objects.filter(agency_id__in=_member_agencies(user)).select_related(
+    cases = Case.objects.filter(agency_id__in=access.agencies_of(user)).select_related(
         "subject", "agency"
     )
     if status:
@@ -254,7 +224,7 @@ def case_for_officer(user: AbstractBaseUser, pk) -> Case:
     if pk is None:
         raise Http404("No such case.")
     case = (
-        Case.objects.filter(pk=pk, agency_id__in=_member_agencies(user))
+        Case.objects.filter(pk=pk, agency_id__in=access.agencies_of(user))
         .select_related(
             "subject",
             "agency",
@@ -282,10 +252,12 @@ class CaseDetail:
     clock_entries: list[ClockEntry]
     signatures: list[Signature]
     open_tasks: list[Task]
+    revocation: Revocation | None = None
 
 
 def case_detail(case: Case) -> CaseDetail:
-    """The records, evidence, timeline, clock, signatures and open tasks of ``case``."""
+    """The records, evidence, timeline, clock, signatures, open tasks and (for a revoked
+    restoration) the revocation of ``case``."""
     case_records = list(
         case.case_records.select_related("record__list_type", "record__agency")
         .prefetch_related(
@@ -320,6 +292,14 @@ def case_detail(case: Case) -> CaseDetail:
             .select_related("owner")
             .order_by("id")
         )
+    revocation = None
+    if case.status == Case.Status.REVOKED:
+        revocation = (
+            Revocation.objects.filter(case=case)
+            .select_related("revoked_by")
+            .prefetch_related("evidence")
+            .first()
+        )
     return CaseDetail(
         case_records=case_records,
         evidence=evidence,
@@ -328,6 +308,7 @@ def case_detail(case: Case) -> CaseDetail:
         clock_entries=clock_entries,
         signatures=signatures,
         open_tasks=open_tasks,
+        revocation=revocation,
     )
 
 
@@ -336,43 +317,59 @@ def evidence_for_officer(user: AbstractBaseUser, pk) -> Evidence:
     pk = id_parse(pk)
     if pk is None:
         raise Http404("No such evidence.")
-    evidence = Evidence.objects.filter(pk=pk, case__agency_id__in=_member_agencies(user)).first()
+    evidence = Evidence.objects.filter(pk=pk, case__agency_id__in=access.agencies_of(user)).first()
     if evidence is None:
         raise Http404("No such evidence.")
     return evidence
 
 
-def officers_for(
-    case: Case, role: str, *, exclude: set[int] = frozenset(), without_ties: bool = False
-) -> QuerySet:
-    """People holding ``role`` at the case's agency (candidates a supervisor may assign).
+# --- whom a supervisor may give a task ---------------------------------------------------------
 
-    ``without_ties`` leaves out anyone with a tie to the case's subject (APL Art. 43):
-    the choice offered. A posted choice is checked against the list with them, so that
-    the service says why such a person cannot take the task.
+
+def assignees_for(task: Task, case: Case) -> QuerySet:
+    """The people a supervisor is offered for ``task`` of ``case``: exactly those
+    ``workflows.actions.tasks_assign`` accepts (``access.assignable``: the step's role at the
+    case's agency, no tie to its subject, not barred by four eyes), but its owner (it is
+    theirs already); nobody once the task can no longer be assigned. One query."""
+    if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
+        return get_user_model().objects.none()
+    people = access.assignable(case, task.flow_task.name)
+    if task.owner_id is not None:
+        people = people.exclude(pk=task.owner_id)
+    return people
+
+
+def assignees_for_tasks(supervisor: AbstractBaseUser, task_ids) -> QuerySet:
+    """The people a supervisor is offered for a bulk assignment of the waiting tasks
+    ``task_ids`` (the page's): everyone ``workflows.actions.tasks_assign`` accepts for at
+    least one of them that the supervisor may assign (of their agencies, no tie of theirs
+    to its subject); each task the chosen person may not take is reported as skipped.
+    One query, however many tasks and people.
     """
-    users = (
-        get_user_model()
-        .objects.filter(
-            is_active=True, memberships__agency_id=case.agency_id, memberships__role=role
-        )
-        .exclude(pk__in=exclude)
+    supervised = access.agencies_of(supervisor, Role.SUPERVISOR)
+    tasks = Task.objects.filter(
+        pk__in=list(task_ids),
+        status=STATUS.NEW,
+        owner__isnull=True,
+        process__case__agency_id__in=supervised,
+    ).exclude(_conflicted(supervisor))
+    # Two queries out: the person of the list, from inside the task's own subqueries.
+    person = OuterRef(OuterRef("pk"))
+    return (
+        access.people_holding(at=supervised)
+        .filter(Exists(tasks.filter(_may_take(person))))
+        .order_by("username")
     )
-    if without_ties:
-        users = users.exclude(policy.conflicted_users(case.subject_id))
-    return users.distinct().order_by("username")
+
+
+def officers_for(case: Case, role: str) -> QuerySet:
+    """Everyone holding ``role`` at the case's agency: a posted choice of assignee is checked
+    against them, so that the service says why one of them cannot take the task."""
+    return access.people_holding(role, at=case.agency_id).order_by("username")
 
 
 def officers_of_agencies(supervisor: AbstractBaseUser) -> QuerySet:
     """The officers of the agencies where ``supervisor`` is a supervisor."""
-    officer_roles = [r for r in Role.values if r != Role.AUDITOR]
-    return (
-        get_user_model()
-        .objects.filter(
-            is_active=True,
-            memberships__agency_id__in=_member_agencies(supervisor, Role.SUPERVISOR),
-            memberships__role__in=officer_roles,
-        )
-        .distinct()
-        .order_by("username")
+    return access.people_holding(at=access.agencies_of(supervisor, Role.SUPERVISOR)).order_by(
+        "username"
     )

@@ -12,6 +12,9 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
+from workflows.actions import letters_served_resume
+from workflows.digest import digests_send, materials_reminders_send
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,8 +26,6 @@ def fire_timers() -> int:
     viewflow's dispatcher records a failing step as a task in ERROR and carries on;
     those are logged loudly here so that a broken escalation is not silent.
     """
-    from workflows.services import letters_served_resume
-
     fired = fire_due_timers()
     if fired:
         logger.info("Fired %d workflow timers", fired)
@@ -35,3 +36,15 @@ def fire_timers() -> int:
     if failed:
         logger.error("%d workflow tasks are in ERROR and need an administrator", failed)
     return fired
+
+
+@shared_task(name="workflows.daily_digest", ignore_result=True)
+def daily_digest() -> int:
+    """Each officer's morning digest of their open steps and deadlines."""
+    return digests_send()
+
+
+@shared_task(name="workflows.materials_reminders", ignore_result=True)
+def materials_reminders() -> int:
+    """Remind applicants whose missing-materials deadline is near."""
+    return materials_reminders_send()

@@ -47,10 +47,17 @@ INSTALLED_APPS = [
     "csp",
     "viewflow",
     "viewflow.workflow",
+    # The layers, bottom up (docs/decisions/0014): the domain, the subscribers, the
+    # route, the interfaces; ``config`` wires them together.
     "cases",
-    "workflows",
-    "notifications",
     "documents",
+    "notifications",
+    "workflows",
+    "portal",
+    "workspace",
+    "api",
+    "backoffice",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -157,7 +164,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("REDRESS_LOGIN_LOCKOUT_MI
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_LOCKOUT_CALLABLE = "config.api.lockout_response"
+AXES_LOCKOUT_CALLABLE = "api.conventions.lockout_response"
 # A refused attempt checks no password, so it is no guess: it neither counts as a failure
 # nor prolongs a lockout (an officer who retries behind a throttled address is not pushed
 # into a lockout of their own username).
@@ -187,7 +194,7 @@ REDRESS_PASSWORD_RESET_WINDOW = datetime.timedelta(
 # The client's address is REMOTE_ADDR unless REDRESS_TRUSTED_PROXY_COUNT proxies (that
 # overwrite X-Forwarded-For) stand in front: a header a client can set never decides it.
 REDRESS_TRUSTED_PROXY_COUNT = env_int("REDRESS_TRUSTED_PROXY_COUNT", 0)
-AXES_CLIENT_IP_CALLABLE = "config.api.client_ip"
+AXES_CLIENT_IP_CALLABLE = "api.conventions.client_ip"
 
 # --- Content Security Policy (django-csp) -------------------------------------------
 # Scripts only from our own static files (viewflow's frontend has no inline script; a
@@ -346,17 +353,17 @@ REST_FRAMEWORK = {
     # Token first: an unauthenticated call gets 401 with WWW-Authenticate, not 403.
     # Session calls (the browsable docs) still need the CSRF token for unsafe methods.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "config.authentication.ApiTokenAuthentication",
+        "api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON bodies; the evidence upload takes multipart, the token endpoint forms too.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "config.api.ErrorDocumentingAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.conventions.ErrorDocumentingAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.NoCountPagination",
+    "DEFAULT_PAGINATION_CLASS": "api.conventions.NoCountPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "EXCEPTION_HANDLER": "api.conventions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
 }
 # API tokens (django-rest-knox): a new token for every login, stored as a SHA-512 hash,
@@ -391,14 +398,14 @@ SPECTACULAR_SETTINGS = {
         "CaseDecisionEnum": "cases.models.Case.Decision",
         "RecordStatusEnum": "cases.models.Record.Status",
         "PublicationStatusEnum": "cases.models.Publication.Status",
-        "DeadlineStatusEnum": "workflows.models.Deadline.Status",
-        "DeadlineStepEnum": "workflows.models.Deadline.Step",
-        "ClockEntryKindEnum": "workflows.models.ClockEntry.Kind",
+        "DeadlineStatusEnum": "cases.models.Deadline.Status",
+        "DeadlineStepEnum": "cases.models.Deadline.Step",
+        "ClockEntryKindEnum": "cases.models.ClockEntry.Kind",
         "EvidenceOutcomeEnum": "cases.models.Evidence.Outcome",
         "EvidenceSourceEnum": "cases.models.Evidence.Source",
         "LanguageEnum": "config.settings.base.LANGUAGES",
-        "AcceptanceDecisionEnum": "workflows.apis.ACCEPTANCE_DECISIONS",
-        "LegalReviewDecisionEnum": "workflows.apis.LEGAL_REVIEW_DECISIONS",
+        "AcceptanceDecisionEnum": "api.task_endpoints.ACCEPTANCE_DECISIONS",
+        "LegalReviewDecisionEnum": "api.task_endpoints.LEGAL_REVIEW_DECISIONS",
     },
 }
 
@@ -453,7 +460,7 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": env_int("REDRESS_OUTBOX_SWEEP_SECONDS", 15),
         },
         "daily-digest": {
-            "task": "notifications.daily_digest",
+            "task": "workflows.daily_digest",
             "schedule": crontab(hour=REDRESS_DIGEST_HOUR, minute=0),
         },
         "render-pending-letters": {
@@ -461,7 +468,7 @@ CELERY_BEAT_SCHEDULE.update(
             "schedule": env_int("REDRESS_LETTER_SWEEP_SECONDS", 60),
         },
         "materials-reminders": {
-            "task": "notifications.materials_reminders",
+            "task": "workflows.materials_reminders",
             "schedule": crontab(hour=REDRESS_DIGEST_HOUR, minute=5),
         },
         "audit-checkpoints": {

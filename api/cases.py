@@ -1,0 +1,778 @@
+"""REST endpoints for records, cases, evidence and letters (translation only: services do the work).
+
+Reads come from ``cases.selectors`` (scoped to the caller in the database), writes go
+through ``workflows.actions`` and ``cases.transitions``. A case or letter outside the
+caller's reach is 404, never 403, so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+from django.db.models import Prefetch
+from django.http import FileResponse, Http404
+from django.utils.translation import gettext as _
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+
+from api.conventions import ErrorSerializer, IdField, StrictCharField
+from cases import access, rules, selectors
+from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
+from cases.identifiers import subject_code_identify
+from cases.ids import id_parse
+from cases.models import (
+    REVOCATION_BASIS,
+    Case,
+    CaseEvent,
+    CaseRecord,
+    ClockEntry,
+    Deadline,
+    Evidence,
+    Material,
+    Publication,
+    Record,
+    Revocation,
+    RevocationGround,
+)
+from cases.vocabulary import event_note_for_applicant, event_shown_to_applicant
+from documents.models import Letter
+from workflows import actions
+
+IDEMPOTENCY_KEY_MAX = 64
+
+# --- serializers ---------------------------------------------------------------------------
+
+
+class PublicationSerializer(serializers.ModelSerializer):
+    platform = serializers.CharField(source="platform.code")
+
+    class Meta:
+        model = Publication
+        fields = ["platform", "status", "published_on", "acknowledged_at"]
+
+
+class RecordSerializer(serializers.ModelSerializer):
+    list_type = serializers.CharField(source="list_type.code")
+    subject_code = serializers.CharField(source="subject.code")
+    subject_name = serializers.CharField(source="subject.name")
+    agency = serializers.CharField(source="agency.code")
+    publications = PublicationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Record
+        fields = [
+            "id",
+            "list_type",
+            "subject_code",
+            "subject_name",
+            "agency",
+            "decision_no",
+            "legal_basis",
+            "severity",
+            "penalty_type",
+            "listed_on",
+            "restorable_from",
+            "expires_on",
+            "status",
+            "corrected_text",
+            "publications",
+        ]
+
+
+class CaseListSerializer(serializers.ModelSerializer):
+    subject_code = serializers.CharField(source="subject.code")
+    subject_name = serializers.CharField(source="subject.name")
+    agency = serializers.CharField(source="agency.code")
+
+    class Meta:
+        model = Case
+        fields = [
+            "id",
+            "reference",
+            "kind",
+            "status",
+            "decision",
+            "subject_code",
+            "subject_name",
+            "agency",
+            "submitted_at",
+            "decided_at",
+        ]
+
+
+class DeadlineSerializer(serializers.ModelSerializer):
+    computation = serializers.CharField(
+        source="computation_text",
+        read_only=True,
+        help_text=(
+            "How due_on was computed, one fact per line (skipped holidays and weekends, "
+            "adjusted working days, extensions), in the language of the request: the "
+            "language cookie, else Accept-Language (zh-hans, the default, or en)."
+        ),
+    )
+
+    class Meta:
+        model = Deadline
+        fields = [
+            "step",
+            "status",
+            "started_on",
+            "working_days",
+            "due_on",
+            "provisional",
+            "extended_days",
+            "computation",
+        ]
+
+
+class ClockEntrySerializer(serializers.ModelSerializer):
+    step = serializers.CharField(source="deadline.step")
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
+    approved_by = serializers.CharField(
+        source="approved_by.username", default=None, allow_null=True
+    )
+
+    class Meta:
+        model = ClockEntry
+        fields = [
+            "step",
+            "kind",
+            "at",
+            "actor",
+            "approved_by",
+            "reason",
+            "days",
+            "due_before",
+            "due_after",
+        ]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name")
+    role = serializers.CharField(source="actor_role")
+
+    class Meta:
+        model = CaseEvent
+        fields = ["seq", "kind", "at", "actor", "role", "automated", "note", "hash"]
+
+
+class EvidenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Evidence
+        fields = [
+            "id",
+            "material",
+            "record",
+            "original_name",
+            "content_type",
+            "size",
+            "sha256",
+            "source",
+            "uploaded_at",
+            "review_outcome",
+            "review_reason",
+            "reviewed_at",
+        ]
+
+
+class CaseRecordOutcomeSerializer(serializers.ModelSerializer):
+    """A record of the case, with what the case decided about it."""
+
+    record = RecordSerializer()
+
+    class Meta:
+        model = CaseRecord
+        fields = ["record", "outcome", "reason", "correction"]
+
+
+class CurrentStepSerializer(serializers.Serializer):
+    task = serializers.IntegerField(help_text="The task's id under /api/v1/tasks/.")
+    step = serializers.CharField(help_text="e.g. acceptance_check, evidence_review, sign_off.")
+    status = serializers.CharField()
+    owner = serializers.CharField(allow_null=True, help_text="Who holds the task, if anyone.")
+
+
+class RevocationSerializer(serializers.ModelSerializer):
+    """Why an approved restoration was revoked, and the evidence ids behind it."""
+
+    evidence = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True, help_text="Ids of the evidence items (in ``evidence``)."
+    )
+
+    class Meta:
+        model = Revocation
+        fields = ["ground", "basis", "reasons", "revoked_at", "evidence"]
+
+
+class CaseDetailSerializer(CaseListSerializer):
+    records = CaseRecordOutcomeSerializer(many=True, read_only=True, source="case_records")
+    current_steps = serializers.SerializerMethodField()
+    deadlines = DeadlineSerializer(many=True, read_only=True)
+    clock = ClockEntrySerializer(many=True, read_only=True, source="clock_entries")
+    timeline = serializers.SerializerMethodField()
+    evidence = EvidenceSerializer(many=True, read_only=True)
+    rule_version = serializers.CharField(source="rule_set.label", default=None, allow_null=True)
+    revocation = RevocationSerializer(
+        read_only=True, allow_null=True, help_text="Null unless the restoration was revoked."
+    )
+
+    class Meta(CaseListSerializer.Meta):
+        fields = [
+            *CaseListSerializer.Meta.fields,
+            "grounds",
+            "channel",
+            "language",
+            "missing_materials",
+            "decision_reasons",
+            "rule_version",
+            "records",
+            "current_steps",
+            "deadlines",
+            "clock",
+            "timeline",
+            "evidence",
+            "revocation",
+        ]
+
+    @extend_schema_field(EventSerializer(many=True))
+    def get_timeline(self, case) -> list[dict]:
+        """Officers and auditors read the whole trail; the applicant's side reads what
+        the vocabulary shows an applicant (``cases.vocabulary``), with officers named by
+        role only and the officers' working notes left out."""
+        events = EventSerializer(case.events.all(), many=True).data
+        request = self.context.get("request")
+        if request is not None and access.roles_at(request.user, case.agency_id):
+            return events
+        shown = [event for event in events if event_shown_to_applicant(event["kind"])]
+        for event in shown:
+            if event["role"] not in {"applicant", "system", "platform"}:
+                event["actor"] = ""
+            if not event_note_for_applicant(event["kind"]):
+                event["note"] = ""
+        return shown
+
+    @extend_schema_field(CurrentStepSerializer(many=True))
+    def get_current_steps(self, case) -> list[dict]:
+        """The steps open now: a person's task, or the applicant's (``await_materials``)."""
+        return [
+            {
+                "task": t.pk,
+                "step": t.flow_task.name,
+                "status": t.status,
+                "owner": t.owner.get_username() if t.owner_id else None,
+            }
+            for t in actions.open_tasks(case)
+            if t.flow_task_type == "HUMAN" or t.flow_task.name.startswith("await_")
+        ]
+
+
+# What a subject code looks like: 18 characters of the USCC alphabet (a resident ID's
+# digits and X are in it), letters in either case. The check characters, the region
+# and the date of birth are checked by cases.identifiers, which names what is wrong.
+SUBJECT_CODE_PATTERN = "^[0-9A-HJ-NP-RTUWXYa-hj-np-rtuwxy]{18}$"
+SUBJECT_CODE_SCHEMA = {
+    "type": "string",
+    "minLength": 18,
+    "maxLength": 18,
+    "pattern": SUBJECT_CODE_PATTERN,
+    "description": "A Unified Social Credit Code or a resident ID number (18 characters). "
+    "A code of this shape whose check characters fail is refused with 400 naming the "
+    "wrong character.",
+}
+
+
+def subject_code_checked(value: str) -> str:
+    """The normalised code, or InvalidIdentifier naming what is wrong with it (field
+    ``subject_code``). Computed from the code alone: it reveals nothing about who exists.
+
+    Exactly the schema's shape: spaces around a code are refused too, not trimmed."""
+    try:
+        code = subject_code_identify(value)[0]
+    except InvalidIdentifier as error:
+        error.field = "subject_code"
+        raise
+    if not re.fullmatch(SUBJECT_CODE_PATTERN, value):
+        raise InvalidIdentifier(
+            _("Send the code's 18 characters without spaces around them."),
+            code="character",
+            field="subject_code",
+        )
+    return code
+
+
+@extend_schema_field(SUBJECT_CODE_SCHEMA)
+class SubjectCodeField(StrictCharField):
+    """A subject code in a body; what is wrong with a bad one is named by the identifier
+    checks (``subject_code_checked``), with the error code they give."""
+
+    def __init__(self, **kwargs):
+        # The lengths are for the schema: a code of another length is refused first,
+        # by the identifier checks, with their message.
+        super().__init__(trim_whitespace=False, min_length=18, max_length=18, **kwargs)
+
+    def to_internal_value(self, data):
+        return subject_code_checked(super().to_internal_value(data))
+
+
+class SubjectCodeFormField(forms.CharField):
+    """A subject code in a filter: normalised, or 400 naming what is wrong with it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strip=False, **kwargs)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return value
+        try:
+            return subject_code_checked(value)
+        except InvalidIdentifier as error:
+            raise forms.ValidationError(error.message, code=error.code) from None
+
+
+@extend_schema_field(SUBJECT_CODE_SCHEMA)
+class SubjectCodeFilter(filters.CharFilter):
+    field_class = SubjectCodeFormField
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Case.Kind.choices)
+    subject_code = SubjectCodeField()
+    record_ids = serializers.ListField(child=IdField(), min_length=1, max_length=100)
+    grounds = StrictCharField(max_length=10_000)
+    language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
+
+
+class EvidenceUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="PDF, PNG or JPEG (decided by the content).")
+    material = serializers.ChoiceField(choices=Material.choices, default=Material.OTHER)
+    record = IdField(required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=2000)
+
+
+class RevocationRequestSerializer(serializers.Serializer):
+    ground = serializers.ChoiceField(
+        choices=RevocationGround.choices,
+        help_text="The conduct the rules name, each with its articles: "
+        + "; ".join(f"{code}: {basis}" for code, basis in REVOCATION_BASIS.items())
+        + ".",
+    )
+    reasons = StrictCharField(
+        max_length=5000, help_text="What was found, written to the applicant (the letter)."
+    )
+    evidence = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=Revocation.EVIDENCE_MAX,
+        help_text="One part per file (PDF, PNG or JPEG, decided by the content), each kept "
+        "as the official's evidence of the case; the files together at most "
+        "REDRESS_UPLOAD_MAX_BYTES.",
+    )
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = StrictCharField(required=False, allow_blank=True, max_length=2000)
+
+
+class NoteSerializer(serializers.Serializer):
+    note = StrictCharField(required=False, allow_blank=True, max_length=5000)
+
+
+class LetterSerializer(serializers.ModelSerializer):
+    pdf = serializers.SerializerMethodField()
+    verification_code = serializers.CharField(source="code_display")
+
+    class Meta:
+        model = Letter
+        fields = [
+            "id",
+            "kind",
+            "language",
+            "status",
+            "issued_at",
+            "verification_code",
+            "rule_version",
+            "sha256",
+            "size",
+            "pdf",
+        ]
+
+    @extend_schema_field({"type": "string", "format": "uri", "nullable": True})
+    def get_pdf(self, letter) -> str | None:
+        """Where to download the PDF, once the letter is issued (null before)."""
+        if letter.status != Letter.Status.ISSUED or not letter.pdf:
+            return None
+        address = f"/api/v1/cases/{letter.case_id}/letters/{letter.pk}/pdf/"
+        request = self.context.get("request")
+        return request.build_absolute_uri(address) if request is not None else address
+
+
+# --- filters ---------------------------------------------------------------------------------
+
+
+class RecordFilter(filters.FilterSet):
+    subject_code = SubjectCodeFilter(field_name="subject__code")
+    list_type = filters.CharFilter(field_name="list_type__code")
+    status = filters.ChoiceFilter(choices=Record.Status.choices)
+
+    class Meta:
+        model = Record
+        fields = ["subject_code", "list_type", "status"]
+
+
+class CaseFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Case.Status.choices)
+    kind = filters.ChoiceFilter(choices=Case.Kind.choices)
+    reference = filters.CharFilter()
+    subject_code = SubjectCodeFilter(field_name="subject__code")
+
+    class Meta:
+        model = Case
+        fields = ["status", "kind", "reference", "subject_code"]
+
+
+class LetterFilter(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=Letter.Kind.choices)
+    language = filters.ChoiceFilter(choices=settings.LANGUAGES)
+    status = filters.ChoiceFilter(choices=Letter.Status.choices)
+
+    class Meta:
+        model = Letter
+        fields = ["kind", "language", "status"]
+
+
+# --- views ---------------------------------------------------------------------------------
+
+CASE_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="The case's id.")
+
+
+class RecordViewSet(viewsets.ReadOnlyModelViewSet):
+    """Records an entity's subjects are on, or an officer's (or auditor's) agency made."""
+
+    serializer_class = RecordSerializer
+    filterset_class = RecordFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Record.objects.none()
+        return selectors.records_for(self.request.user).prefetch_related(
+            Prefetch("publications", queryset=Publication.objects.select_related("platform"))
+        )
+
+    def get_object(self):
+        pk = _id_or_404(self.kwargs["pk"])
+        record = self.get_queryset().filter(pk=pk).first()
+        if record is None:
+            raise Http404("No such record.")
+        return record
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Record id.")]
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+
+def _id_or_404(value) -> int:
+    """A path id as an int; anything malformed or out of range is simply not found."""
+    pk = id_parse(value)
+    if pk is None:
+        raise Http404("Not found.")
+    return pk
+
+
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Objections and restoration requests the caller may see, and what the applicant does."""
+
+    filterset_class = CaseFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Case.objects.none()
+        return selectors.cases_for(self.request.user)
+
+    def get_serializer_class(self):
+        return CaseDetailSerializer if self.action == "retrieve" else CaseListSerializer
+
+    def get_object(self):
+        case = selectors.case_for(self.request.user, _id_or_404(self.kwargs["pk"]))
+        if self.action == "retrieve":
+            case = _case_with_detail(case.pk)
+        return case
+
+    @extend_schema(parameters=[CASE_ID])
+    def retrieve(self, request, *args, **kwargs):
+        """The case: status, current steps, deadlines (with how each was computed), the
+        clock ledger, the timeline, the records and the evidence."""
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        request=CaseCreateSerializer,
+        responses={201: CaseDetailSerializer, 200: CaseDetailSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
+                OpenApiParameter.HEADER,
+                description="Repeat a submission safely: the same key returns the case "
+                "already filed (200) instead of filing a second one (201).",
+            )
+        ],
+    )
+    def create(self, request):
+        """File an objection or a restoration request for a subject the caller acts for."""
+        body = CaseCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        key = (request.headers.get("Idempotency-Key") or "").strip()
+        if len(key) > IDEMPOTENCY_KEY_MAX:
+            raise InvalidInput(
+                _("An Idempotency-Key has at most %(max)s characters.")
+                % {"max": IDEMPOTENCY_KEY_MAX},
+                field="Idempotency-Key",
+            )
+        code = data["subject_code"]  # checked and normalised by SubjectCodeField
+        subject = selectors.subjects_for(request.user).filter(code=code).first()
+        if subject is None:
+            raise InvalidInput(
+                _("You do not act for a subject with that code."), field="subject_code"
+            )
+        records = list(Record.objects.filter(pk__in=data["record_ids"], subject=subject))
+        if len(records) != len(set(data["record_ids"])):
+            raise InvalidInput(
+                _("Some record ids are not records of this subject."), field="record_ids"
+            )
+        repeated = bool(key) and (
+            Case.objects.filter(applicant=request.user, idempotency_key=key).exists()
+        )
+        case = actions.case_submit(
+            kind=data["kind"],
+            subject=subject,
+            records=records,
+            grounds=data["grounds"],
+            applicant=request.user,
+            channel=Case.Channel.API,
+            language=data.get("language"),
+            idempotency_key=key,
+        )
+        return Response(
+            CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data,
+            status=status.HTTP_200_OK if repeated else status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": EvidenceUploadSerializer},
+        responses={201: EvidenceSerializer},
+        parameters=[CASE_ID],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def evidence(self, request, pk=None):
+        """Upload one evidence file (multipart): checked by content, stored with its SHA-256."""
+        case = self.get_object()
+        body = EvidenceUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        record = None
+        if data.get("record") is not None:
+            record = case.records.filter(pk=data["record"]).first()
+            if record is None:
+                raise InvalidInput(_("That record is not part of this case."), field="record")
+        try:
+            item = actions.evidence_add(
+                case=case,
+                uploaded_by=request.user,
+                upload=data["file"],
+                material=data["material"],
+                record=record,
+                description=data.get("description", ""),
+            )
+        except UploadRejected as exc:
+            exc.field = exc.field or "file"
+            raise
+        return Response(EvidenceSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ReasonSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """Withdraw an undecided case (the applicant or a representative of the subject)."""
+        body = ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = actions.case_withdraw(
+            case=self.get_object(),
+            applicant=request.user,
+            reason=body.validated_data.get("reason", ""),
+        )
+        return Response(CaseListSerializer(case).data)
+
+    @extend_schema(
+        request={"multipart/form-data": RevocationRequestSerializer},
+        responses={200: CaseDetailSerializer},
+        parameters=[CASE_ID],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def revoke(self, request, pk=None):
+        """Revoke an approved restoration (a signing official of the case's agency): the
+        records are published again on every platform and the applicant is told.
+
+        Multipart, with the ``ground``, the ``reasons`` and one ``evidence`` part per
+        file, uploaded here with the revocation. Who may not revoke is told so (403)
+        before anything is read, and a case that is not an approved restoration
+        (409 ``not_revocable``) or no longer in a revocable state (409 ``wrong_state``)
+        likewise; a missing ground, reasons or evidence, or a refused file, is 400 naming
+        the field."""
+        case = self.get_object()
+        refusal = rules.revocation_refusal(case, request.user)
+        if refusal is not None:
+            raise refusal
+        body = RevocationRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        case = actions.case_revoke(
+            case=case,
+            official=request.user,
+            ground=data["ground"],
+            reasons=data["reasons"],
+            evidence=data["evidence"],
+        )
+        return Response(
+            CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data
+        )
+
+    @extend_schema(
+        request=NoteSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
+    )
+    @action(detail=True, methods=["post"])
+    def resubmit(self, request, pk=None):
+        """Answer a request for missing materials (upload them first)."""
+        body = NoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = actions.case_resubmit(
+            case=self.get_object(), applicant=request.user, note=body.validated_data.get("note", "")
+        )
+        return Response(CaseListSerializer(case).data)
+
+
+def _case_with_detail(pk: int) -> Case:
+    """The case with everything its detail shows, each relation read in one query."""
+    return (
+        Case.objects.select_related("subject", "agency", "rule_set__list_type", "revocation")
+        .prefetch_related(
+            "revocation__evidence",
+            Prefetch("deadlines", queryset=Deadline.objects.order_by("created_at", "id")),
+            Prefetch(
+                "clock_entries",
+                queryset=ClockEntry.objects.select_related(
+                    "deadline", "actor", "approved_by"
+                ).order_by("at", "id"),
+            ),
+            Prefetch("events", queryset=CaseEvent.objects.order_by("seq")),
+            Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
+            Prefetch(
+                "case_records",
+                queryset=CaseRecord.objects.select_related(
+                    "record__list_type", "record__subject", "record__agency"
+                )
+                .prefetch_related(
+                    Prefetch(
+                        "record__publications",
+                        queryset=Publication.objects.select_related("platform"),
+                    )
+                )
+                .order_by("id"),
+            ),
+        )
+        .get(pk=pk)
+    )
+
+
+class PdfRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: application/pdf``; the view streams the file itself."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if isinstance(data, bytes):
+            return data
+        return JSONRenderer().render(data)
+
+
+LETTER_PARAMS = [
+    OpenApiParameter("case_pk", int, OpenApiParameter.PATH, description="The case's id."),
+]
+
+
+@extend_schema(parameters=LETTER_PARAMS)
+class LetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The letters of a case the caller may see, and each one's PDF.
+
+    The applicant's side (the subject's representatives) sees issued letters only; the
+    agency's officers and auditors also see letters still being rendered or failed.
+    """
+
+    serializer_class = LetterSerializer
+    filterset_class = LetterFilter
+
+    def case(self) -> Case:
+        if not hasattr(self, "_case"):
+            self._case = selectors.case_for(self.request.user, _id_or_404(self.kwargs["case_pk"]))
+        return self._case
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Letter.objects.none()
+        case = self.case()
+        letters = Letter.objects.filter(case=case)
+        if not access.roles_at(self.request.user, case.agency_id):
+            letters = letters.filter(status=Letter.Status.ISSUED)
+        return letters
+
+    def get_object(self):
+        pk = _id_or_404(self.kwargs["pk"])
+        letter = self.get_queryset().filter(pk=pk).first()
+        if letter is None:
+            raise Http404("No such letter.")
+        return letter
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Letter id.")]
+    )
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Letter id.")],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, 409: ErrorSerializer},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, PdfRenderer])
+    def pdf(self, request, case_pk=None, pk=None):
+        """The issued letter's PDF, byte for byte as stored (its SHA-256 is on the letter)."""
+        letter = self.get_object()
+        if letter.status != Letter.Status.ISSUED or not letter.pdf:
+            raise WrongState(
+                _("This letter is %(status)s: it has no PDF yet.")
+                % {"status": letter.get_status_display().lower()},
+                code="letter_not_issued",
+            )
+        try:
+            handle = letter.pdf.open("rb")
+        except FileNotFoundError:
+            raise Http404("The letter's file is missing from storage.") from None
+        response = FileResponse(
+            handle, as_attachment=True, filename=letter.file_name, content_type="application/pdf"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response

@@ -1,0 +1,117 @@
+"""The endpoint platforms call back: ``POST /api/v1/platforms/<code>/acknowledgements/``.
+
+A platform confirms, in a call signed like our webhooks, that it withdrew a record; the
+route moves on when every platform of the case has (``workflows.actions``).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.db import transaction
+from django.http import JsonResponse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from cases.errors import RedressError
+from cases.ids import id_parse, whole_number
+from cases.models import Platform, Publication
+from notifications import signing
+from notifications.services import message_acknowledged, receipt_record, signature_remember
+from workflows import actions
+
+
+def error(status: int, code: str, message: str, **extra) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, **extra}, status=status)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class AcknowledgementView(View):
+    """``POST /api/v1/platforms/<code>/acknowledgements/``: a platform confirms a withdrawal.
+
+    The call is signed like our webhooks (HMAC-SHA256 with the platform's secret over
+    the timestamp and the body, ``v1``; or over the timestamp, the ``Idempotency-Key``
+    and the body, ``v2``). A stale timestamp or a bad signature is refused with 401.
+    Each signature is accepted once: the same signed call again is refused with 409
+    ``replayed`` whatever key it carries, and so is a call whose ``Idempotency-Key`` was
+    already received; neither changes anything. The body names the publication and,
+    optionally, the idempotency key of our withdrawal request it answers.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request, code: str):
+        platform = Platform.objects.filter(code=code, is_active=True).first()
+        if platform is None:
+            return error(404, "not_found", _("No such platform."))
+        key = (request.headers.get(signing.IDEMPOTENCY_HEADER) or "").strip()
+        verdict = signing.verify(
+            platform.webhook_secret,
+            timestamp=request.headers.get(signing.TIMESTAMP_HEADER),
+            signature_value=request.headers.get(signing.SIGNATURE_HEADER),
+            body=request.body,
+            idempotency_key=key,
+            versions=signing.VERSIONS if settings.REDRESS_WEBHOOK_ACCEPT_V1 else ("v2",),
+        )
+        if not verdict.ok:
+            return error(
+                401, "bad_signature", _("Refused: %(reason)s.") % {"reason": verdict.reason}
+            )
+        with transaction.atomic():
+            # The signature is spent by any answer but a server error (which rolls this
+            # back, so the platform may send the very same call again).
+            if not signature_remember(platform=platform, verdict=verdict):
+                return error(409, "replayed", _("This call was already received; nothing changed."))
+            return self.acknowledge(request, platform, key)
+
+    def acknowledge(self, request, platform: Platform, key: str):
+        if not key or len(key) > 64 or not key.isprintable():
+            return error(400, "idempotency_key", _("Send an Idempotency-Key header (1-64 chars)."))
+        try:
+            data = json.loads(request.body or b"{}")
+            raw = data["publication"]
+        except (ValueError, KeyError, TypeError):
+            raw = None
+        if whole_number(raw) is None:  # a JSON integer (or a string of ASCII digits)
+            return error(
+                400,
+                "invalid_input",
+                _("The body must be JSON with a numeric 'publication'."),
+                field="publication",
+            )
+        if data.get("status", "withdrawn") != "withdrawn":
+            return error(
+                400,
+                "invalid_input",
+                _("Only status 'withdrawn' can be acknowledged."),
+                field="status",
+            )
+        publication_id = id_parse(raw)  # None: a number no publication can have
+        publication = (
+            Publication.objects.filter(pk=publication_id, platform=platform).first()
+            if publication_id is not None
+            else None
+        )
+        if publication is None:
+            return error(404, "not_found", _("This platform holds no such publication."))
+        try:
+            with transaction.atomic():
+                if not receipt_record(
+                    platform=platform, idempotency_key=key, outcome="acknowledged"
+                ):
+                    return error(
+                        409, "replayed", _("This call was already received; nothing changed.")
+                    )
+                actions.publication_acknowledge(
+                    publication=publication, note=str(data.get("note", ""))[:500]
+                )
+                message_acknowledged(
+                    platform=platform, idempotency_key=str(data.get("idempotency_key", ""))
+                )
+        except RedressError as exc:
+            return error(exc.http_status, exc.code, exc.message)
+        publication.refresh_from_db()
+        return JsonResponse({"status": publication.status, "publication": publication.pk})

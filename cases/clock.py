@@ -1,0 +1,300 @@
+"""The legal clock of a case: deadlines in working days and their ledger.
+
+Every start, stop (waiting for the applicant), resumption, extension and
+recomputation writes a ``ClockEntry``; each ``Deadline`` keeps how its due date
+was computed twice, in the same save: as English text (``computation``, the
+audit record) and as facts (``computation_facts``) shown in the reader's
+language. Callers are the case services, inside their transaction.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.utils import timezone
+
+from cases.calendar import (
+    DeadlineComputation,
+    WorkingCalendar,
+    explain_computation,
+)
+from cases.models import Agency, CalendarOverride, CalendarYear, Case, ClockEntry, Deadline
+
+
+def calendar_for(agency: Agency | None) -> WorkingCalendar:
+    """The working calendar of an agency: national calendar, national and own overrides."""
+    rows = CalendarOverride.objects.filter(agency__isnull=True)
+    if agency is not None:
+        rows = CalendarOverride.objects.filter(
+            agency__isnull=True
+        ) | CalendarOverride.objects.filter(agency=agency)
+    overrides = [row.as_day() for row in rows.select_related("agency")]
+    known_years = CalendarYear.objects.values_list("year", flat=True)
+    return WorkingCalendar(
+        overrides, known_years=known_years, agency=agency.code if agency else None
+    )
+
+
+def _today() -> datetime.date:
+    return timezone.localdate()
+
+
+def _computation(computed: DeadlineComputation, **prefix: Any) -> dict[str, Any]:
+    """``computation`` (English) and ``computation_facts`` of a deadline, from one set of facts.
+
+    ``prefix`` is what (re)started the count (see ``DeadlineComputation.as_facts``).
+    """
+    facts = computed.as_facts(prefix=prefix or None)
+    return {
+        "computation": explain_computation(facts, language="en"),
+        "computation_facts": facts,
+    }
+
+
+def deadline_start(
+    case: Case,
+    step: str,
+    *,
+    working_days: int,
+    actor: AbstractBaseUser | None,
+    reason: str = "",
+    on: datetime.date | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> Deadline:
+    """Start counting ``working_days`` for ``step`` from ``on`` (today by default)."""
+    on = on or _today()
+    calendar = calendar or calendar_for(case.agency)
+    computed = calendar.add_working_days(on, working_days)
+    deadline = Deadline.objects.create(
+        case=case,
+        step=step,
+        started_on=on,
+        working_days=working_days,
+        due_on=computed.due,
+        provisional=computed.provisional,
+        **_computation(computed),
+    )
+    _entry(
+        deadline,
+        ClockEntry.Kind.STARTED,
+        actor=actor,
+        reason=reason,
+        days=working_days,
+        due_after=computed.due,
+    )
+    return deadline
+
+
+def deadline_running(case: Case, step: str) -> Deadline | None:
+    return (
+        Deadline.objects.filter(
+            case=case, step=step, status__in=[Deadline.Status.RUNNING, Deadline.Status.STOPPED]
+        )
+        .order_by("-id")
+        .first()
+    )
+
+
+def deadline_stop(deadline: Deadline, *, actor: AbstractBaseUser | None, reason: str) -> Deadline:
+    """Stop the clock (e.g. waiting for the applicant); keeps the working days left.
+
+    The day of the stop counts as used: the office worked on the case that day.
+    """
+    today = _today()
+    calendar = calendar_for(deadline.case.agency)
+    used = max(calendar.working_days_between(deadline.started_on, today), 0)
+    remaining = max(deadline.working_days - used, 0)
+    deadline.status = Deadline.Status.STOPPED
+    deadline.working_days = remaining
+    deadline.save(update_fields=["status", "working_days"])
+    _entry(
+        deadline,
+        ClockEntry.Kind.STOPPED,
+        actor=actor,
+        reason=reason,
+        days=remaining,
+        due_before=deadline.due_on,
+    )
+    return deadline
+
+
+def deadline_resume(deadline: Deadline, *, actor: AbstractBaseUser | None, reason: str) -> Deadline:
+    """Restart a stopped clock from today with the working days that were left."""
+    today = _today()
+    calendar = calendar_for(deadline.case.agency)
+    computed = calendar.add_working_days(today, deadline.working_days)
+    before = deadline.due_on
+    deadline.status = Deadline.Status.RUNNING
+    deadline.started_on = today
+    deadline.due_on = computed.due
+    _set_computation(
+        deadline,
+        computed,
+        kind="resumed",
+        on=today.isoformat(),
+        working_days=deadline.working_days,
+    )
+    deadline.save(
+        update_fields=[
+            "status",
+            "started_on",
+            "due_on",
+            "computation",
+            "computation_facts",
+            "provisional",
+        ]
+    )
+    _entry(
+        deadline,
+        ClockEntry.Kind.RESUMED,
+        actor=actor,
+        reason=reason,
+        days=deadline.working_days,
+        due_before=before,
+        due_after=computed.due,
+    )
+    return deadline
+
+
+def deadline_extend(
+    deadline: Deadline, *, days: int, approved_by: AbstractBaseUser, reason: str
+) -> Deadline:
+    """Extend a running deadline; names who approved it and why (DOMAIN: every extension)."""
+    calendar = calendar_for(deadline.case.agency)
+    before = deadline.due_on
+    deadline.working_days += days
+    deadline.extended_days += days
+    computed = calendar.add_working_days(deadline.started_on, deadline.working_days)
+    deadline.due_on = computed.due
+    _set_computation(
+        deadline,
+        computed,
+        kind="extended",
+        days=days,
+        approved_by=approved_by.get_username(),
+        reason=reason,
+    )
+    deadline.escalated_at = None
+    deadline.save(
+        update_fields=[
+            "working_days",
+            "extended_days",
+            "due_on",
+            "computation",
+            "computation_facts",
+            "provisional",
+            "escalated_at",
+        ]
+    )
+    _entry(
+        deadline,
+        ClockEntry.Kind.EXTENDED,
+        actor=approved_by,
+        approved_by=approved_by,
+        reason=reason,
+        days=days,
+        due_before=before,
+        due_after=computed.due,
+    )
+    return deadline
+
+
+def deadline_close(
+    deadline: Deadline, *, actor: AbstractBaseUser | None, cancelled: bool = False, reason: str = ""
+) -> Deadline:
+    """Close a deadline: met (done on or before the due date), missed, or cancelled."""
+    now = timezone.now()
+    if cancelled:
+        deadline.status = Deadline.Status.CANCELLED
+        kind = ClockEntry.Kind.CANCELLED
+    elif timezone.localdate(now) <= deadline.due_on:
+        deadline.status = Deadline.Status.MET
+        kind = ClockEntry.Kind.MET
+    else:
+        deadline.status = Deadline.Status.MISSED
+        kind = ClockEntry.Kind.MISSED
+    deadline.closed_at = now
+    deadline.save(update_fields=["status", "closed_at"])
+    _entry(deadline, kind, actor=actor, reason=reason, due_before=deadline.due_on)
+    return deadline
+
+
+def deadlines_close_all(case: Case, *, actor: AbstractBaseUser | None, reason: str) -> None:
+    """Cancel every deadline of the case still running or stopped (withdrawal, lapse, ...)."""
+    for deadline in Deadline.objects.filter(
+        case=case, status__in=[Deadline.Status.RUNNING, Deadline.Status.STOPPED]
+    ):
+        deadline_close(deadline, actor=actor, cancelled=True, reason=reason)
+
+
+def deadlines_recompute(
+    *, agency: Agency | None = None, reason: str, cause: dict | None = None
+) -> list[Deadline]:
+    """Recompute running deadlines after a calendar change; returns those that moved.
+
+    ``agency=None`` means a national change: every agency's deadlines are checked.
+    ``cause`` (``calendar.recompute_cause``) lets the computation name the change in
+    the reader's language; ``reason`` is the ledger's text.
+    """
+    running = Deadline.objects.filter(status=Deadline.Status.RUNNING).select_related("case__agency")
+    if agency is not None:
+        running = running.filter(case__agency=agency)
+    calendars: dict[int, WorkingCalendar] = {}
+    moved: list[Deadline] = []
+    for deadline in running.iterator(chunk_size=500):
+        agency_id = deadline.case.agency_id
+        if agency_id not in calendars:
+            calendars[agency_id] = calendar_for(deadline.case.agency)
+        computed = calendars[agency_id].add_working_days(deadline.started_on, deadline.working_days)
+        if computed.due == deadline.due_on and computed.provisional == deadline.provisional:
+            continue
+        before = deadline.due_on
+        deadline.due_on = computed.due
+        prefix = {"kind": "recomputed", "reason": reason}
+        if cause:
+            prefix["cause"] = cause
+        _set_computation(deadline, computed, **prefix)
+        deadline.save(update_fields=["due_on", "computation", "computation_facts", "provisional"])
+        _entry(
+            deadline,
+            ClockEntry.Kind.RECOMPUTED,
+            actor=None,
+            reason=reason,
+            due_before=before,
+            due_after=computed.due,
+        )
+        moved.append(deadline)
+    return moved
+
+
+def _set_computation(deadline: Deadline, computed: DeadlineComputation, **prefix: Any) -> None:
+    for name, value in _computation(computed, **prefix).items():
+        setattr(deadline, name, value)
+    deadline.provisional = computed.provisional
+
+
+def _entry(
+    deadline: Deadline,
+    kind: str,
+    *,
+    actor,
+    reason: str = "",
+    days: int = 0,
+    approved_by=None,
+    due_before=None,
+    due_after=None,
+) -> ClockEntry:
+    return ClockEntry.objects.create(
+        case_id=deadline.case_id,
+        deadline=deadline,
+        kind=kind,
+        at=timezone.now(),
+        actor=actor,
+        approved_by=approved_by,
+        reason=reason,
+        days=days,
+        due_before=due_before,
+        due_after=due_after,
+    )

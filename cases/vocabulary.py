@@ -1,0 +1,147 @@
+"""What the case events are called: one vocabulary for every page, API and check.
+
+Every kind of event the code records is an ``EventKind``: its code (stored in the
+event and hashed into the case's chain, so it never changes), its label (English
+source, Chinese in the catalogue) and what the applicant sees of it. ``event_record``
+refuses a kind that is not here, so a new kind cannot be written without a label;
+``tests/test_i18n.py`` checks that every kind the code writes is here and translated.
+
+The applicant's side (the entity portal, the API read by an applicant) shows what the
+applicant did or was told and each step their case took, including escalations and
+assignments written for them; it leaves out the delivery mechanics of letters and
+messages (failures, retries), which are the officers' to mend. An officer's note is
+shown to the applicant only where the note is written to them (reasons, requests,
+decisions); other notes are the officers' working notes.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cases.models import Role
+
+
+class EventKind(models.TextChoices):
+    """Every kind of case event, with its label."""
+
+    # The request and its intake (《信用修复管理办法》第十六条).
+    SUBMITTED = "submitted", _("Request submitted")
+    EVIDENCE_ADDED = "evidence_added", _("Evidence added")
+    ACCEPTED = "accepted", _("Accepted: the decision clock started")
+    MATERIALS_REQUESTED = "materials_requested", _("Missing materials requested")
+    MATERIALS_RESUBMITTED = "materials_resubmitted", _("Missing materials supplied")
+    LAPSED = "lapsed", _("Lapsed")
+    NOT_ACCEPTED = "not_accepted", _("Not accepted")
+    # The review, four eyes and the decision.
+    EVIDENCE_REVIEWED = "evidence_reviewed", _("Evidence reviewed")
+    REVIEW_COMPLETED = "review_completed", _("Evidence review completed")
+    LEGAL_REVIEW_PASSED = "legal_review_passed", _("Legal review passed")
+    LEGAL_REVIEW_SENT_BACK = "legal_review_sent_back", _("Sent back by the legal review")
+    SIGNED = "signed", _("Signed by an official")
+    SIGNOFF_DISAGREED = "signoff_disagreed", _("The signing officials disagreed")
+    DECIDED = "decided", _("Decided")
+    # After the decision.
+    PLATFORM_ACKNOWLEDGED = "platform_acknowledged", _("A platform confirmed the withdrawal")
+    WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
+    REVOKED = "revoked", _("Restoration revoked")
+    CLOSED = "closed", _("Closed")
+    # The clock and the supervisors.
+    DEADLINE_EXTENDED = "deadline_extended", _("Deadline extended")
+    DEADLINE_NEAR = "deadline_near", _("Deadline near: brought to a supervisor")
+    DEADLINE_OVERDUE = "deadline_overdue", _("Deadline passed: brought to a supervisor")
+    TASK_ASSIGNED = "task_assigned", _("Work assigned to an officer by a supervisor")
+    # Letters (documents) and messages (notifications).
+    LETTER_ISSUED = "letter_issued", _("Letter issued")
+    LETTER_FAILED = "letter_failed", _("Letter could not be produced")
+    LETTER_REQUEUED = "letter_requeued", _("Letter queued again by a supervisor")
+    NOTIFICATION_QUEUED = "notification_queued", _("Notification queued")
+    NOTIFICATION_SENT = "notification_sent", _("Notification delivered")
+    NOTIFICATION_FAILED = "notification_failed", _("Notification not delivered: will try again")
+    NOTIFICATION_DEAD = "notification_dead", _("Notification given up after repeated failures")
+    NOTIFICATION_RETRIED = "notification_retried", _("Notification sent again by a supervisor")
+
+    @property
+    def shown_to_applicant(self) -> bool:
+        """Whether the applicant's timeline (portal, API) lists events of this kind."""
+        return self not in OFFICERS_ONLY
+
+    @property
+    def note_for_applicant(self) -> bool:
+        """Whether the note of such an event is written to the applicant."""
+        return self in NOTES_FOR_APPLICANT
+
+
+# How letters and messages were produced and delivered: the officers' to watch and mend.
+# (That a letter was issued, or a notification queued, is shown: the applicant was told.)
+OFFICERS_ONLY = frozenset(
+    {
+        EventKind.LETTER_FAILED,
+        EventKind.LETTER_REQUEUED,
+        EventKind.NOTIFICATION_SENT,
+        EventKind.NOTIFICATION_FAILED,
+        EventKind.NOTIFICATION_DEAD,
+        EventKind.NOTIFICATION_RETRIED,
+    }
+)
+
+# Notes written to the applicant: the applicant's own, requests, reasons, decisions and
+# why a deadline moved (《信用修复管理办法》第十六条: reasons for a refusal; an extension is
+# told with its reason). Every other note is an officer's working note.
+NOTES_FOR_APPLICANT = frozenset(
+    {
+        EventKind.SUBMITTED,
+        EventKind.ACCEPTED,
+        EventKind.MATERIALS_REQUESTED,
+        EventKind.MATERIALS_RESUBMITTED,
+        EventKind.NOT_ACCEPTED,
+        EventKind.LAPSED,
+        EventKind.DECIDED,
+        EventKind.WITHDRAWN,
+        EventKind.REVOKED,
+        EventKind.DEADLINE_EXTENDED,
+        EventKind.CLOSED,
+    }
+)
+
+# Who acted: an officer's role, or one of the parties outside the agency.
+ACTOR_ROLE_LABELS = {
+    **dict(Role.choices),
+    "applicant": _("Applicant"),
+    "system": _("System"),
+    "platform": _("Platform"),
+}
+
+
+def event_kind_check(kind: str) -> EventKind:
+    """The vocabulary's entry for ``kind``; ``ValueError`` naming the fix if there is none."""
+    try:
+        return EventKind(kind)
+    except ValueError:
+        raise ValueError(
+            f"Unknown event kind {kind!r}: add it to cases.vocabulary.EventKind with its "
+            "label (and its Chinese translation) and whether the applicant sees it."
+        ) from None
+
+
+def event_label(kind: str) -> str:
+    """What a person reads for an event of ``kind``, in the active language."""
+    if kind in EventKind.values:
+        return EventKind(kind).label
+    # Not reachable through event_record; a row written around it still reads as words.
+    return str(_("Other event"))
+
+
+def event_shown_to_applicant(kind: str) -> bool:
+    return kind in EventKind.values and EventKind(kind).shown_to_applicant
+
+
+def event_note_for_applicant(kind: str) -> bool:
+    return kind in EventKind.values and EventKind(kind).note_for_applicant
+
+
+def actor_role_label(role: str) -> str:
+    """What a person reads for the role an event was recorded under."""
+    if role in ACTOR_ROLE_LABELS:
+        return str(ACTOR_ROLE_LABELS[role])
+    return str(_("Other role")) if role else ""

@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+
+
+class ProjectConfig(AppConfig):
+    """The project's own wiring, above every layer: checks and signals that concern the
+    whole site (sessions, static files) rather than one app."""
+
+    name = "config"
+    label = "project"
+    verbose_name = "Redress"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+        from django.core import checks
+
+        from config.middleware import session_started
+        from config.staticfiles import static_manifest_check
+
+        # check --deploy: the production static files were collected.
+        checks.register(static_manifest_check, checks.Tags.staticfiles, deploy=True)
+        # Every sign-in (login page, admin, a new account's first sign-in) starts the
+        # session's absolute lifetime (config.middleware.SessionLifetimeMiddleware).
+        user_logged_in.connect(session_started, dispatch_uid="config.session_started")

@@ -1,0 +1,508 @@
+"""The route's entry points: file a case, claim and do tasks, answer, acknowledge.
+
+Views, the API, commands and the demo call these, never the flow nodes
+directly. Each one runs the case service that changes the case and moves the
+viewflow process on, under the process lock and in one transaction, so a case
+and its process never disagree.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from viewflow.workflow.exceptions import FlowLockFailed
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import access, clock, transitions
+from cases.calendar import recompute_cause_text
+from cases.errors import InvalidInput, NotPermitted, WrongState
+from cases.models import Case, Deadline, Evidence, Material, Publication, Record, Role
+from documents.selectors import DECISION_LETTER_KINDS, decision_letters_issued
+from workflows.flows import FLOWS
+from workflows.nodes import DeadlineTimer, RoleView, case_of, deadline_timers
+
+logger = logging.getLogger(__name__)
+
+OPEN_TASK_STATUSES = (STATUS.NEW, STATUS.ASSIGNED, STATUS.STARTED)
+# Nothing more happens to a task in these: done, cancelled (the case was withdrawn or
+# moved on), or replaced by a revived copy.
+CLOSED_TASK_STATUSES = (STATUS.DONE, STATUS.CANCELED, STATUS.REVIVED)
+BUSY_MESSAGE = "Someone else is working on this case at this moment; try again in a few seconds."
+
+
+# --- filing ---------------------------------------------------------------------------
+
+
+def case_submit(**kwargs) -> Case:
+    """Submit a case (see ``cases.transitions.submit``) and start its process."""
+    with transaction.atomic():
+        case = transitions.submit(**kwargs)
+        if case.process_id is None:
+            FLOWS[case.kind].start.run(case=case)
+    return case
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+
+def evidence_add(
+    *,
+    case: Case,
+    uploaded_by: AbstractBaseUser,
+    upload,
+    material: str = Material.OTHER,
+    record: Record | None = None,
+    source: str = Evidence.Source.APPLICANT,
+    description: str = "",
+) -> Evidence:
+    """Add one evidence file to a case: the applicant's, or an officer's.
+
+    The file is checked (size, type by content, active content, scanner) before anything
+    is stored, and a refused file leaves nothing behind; the same content again returns
+    the item already there. Evidence moves no step of the route: the case's own row lock
+    orders it against the steps that read the evidence.
+    """
+    return transitions.add_evidence(
+        case=case,
+        uploaded_by=uploaded_by,
+        upload=upload,
+        material=material,
+        record=record,
+        source=source,
+        description=description,
+    )
+
+
+# --- tasks ------------------------------------------------------------------------------
+
+
+def _human_node(task: Task) -> RoleView:
+    node = task.flow_task
+    if not isinstance(node, RoleView):
+        raise WrongState("This step is done by the system, not by a person.", code="not_a_task")
+    return node
+
+
+def _locked(task: Task):
+    return task.flow_task.flow_class.lock(task.process_id)
+
+
+def task_ensure_open(task: Task, *, to: str = "complete") -> None:
+    """Raise WrongState ``task_closed`` (409) if ``task`` is done or cancelled.
+
+    Checked before who is asking: whoever repeats an action on a closed task is told
+    that it is closed, not whether they could have done it (``to`` is "complete" or
+    "claim", for the message).
+    """
+    if task.status not in CLOSED_TASK_STATUSES:
+        return
+    done = task.status == STATUS.DONE
+    if to == "claim":
+        message = (
+            _("Task %(task)s is done: it cannot be claimed.")
+            if done
+            else _("Task %(task)s was cancelled: it cannot be claimed.")
+        )
+    else:
+        message = (
+            _("Task %(task)s is done: it cannot be completed.")
+            if done
+            else _("Task %(task)s was cancelled: it cannot be completed.")
+        )
+    raise WrongState(message % {"task": task.pk}, code="task_closed")
+
+
+def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
+    """Take an unassigned task. Of two people claiming at once, exactly one gets it."""
+    node = _human_node(task)
+    try:
+        with _locked(task), transaction.atomic():
+            task.refresh_from_db()
+            task_ensure_open(task, to="claim")
+            if task.status != STATUS.NEW or task.owner_id is not None:
+                owner = task.owner.get_username() if task.owner_id else "nobody"
+                raise WrongState(
+                    f"Task {task.pk} was already claimed by {owner}."
+                    if task.owner_id
+                    else f"Task {task.pk} is {task.status.lower()}.",
+                    code="already_claimed" if task.owner_id else "wrong_state",
+                )
+            refusal = node.refusal(user, task)
+            if refusal is not None:
+                raise refusal
+            node.activation_class(task).assign(user)
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+    return task
+
+
+def task_release(*, task: Task, user: AbstractBaseUser) -> Task:
+    """Give a task back to the queue: its owner, or a supervisor of the agency.
+
+    The owner may always give their task back (an officer who finds a tie to the case's
+    subject should); a supervisor with a tie to it may not take it from someone else.
+    """
+    _human_node(task)
+    try:
+        with _locked(task), transaction.atomic():
+            task.refresh_from_db()
+            if task.status != STATUS.ASSIGNED:
+                raise WrongState(f"Task {task.pk} is not assigned.", code="wrong_state")
+            case = case_of(task)
+            if task.owner_id != user.pk:
+                if not access.has_role(user, Role.SUPERVISOR, case.agency):
+                    raise NotPermitted("Only its owner or a supervisor can release a task.")
+                access.ensure_no_conflict(user, case.subject_id, action=_("release this task"))
+            task.flow_task.activation_class(task).unassign()
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+    return task
+
+
+def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
+    """Do the step: run its case service with the person's decision, then move on.
+
+    The caller must own the task (claim it first) and still be eligible for it.
+    Two people completing at once: the first wins, the second is told the task
+    is done.
+    """
+    node = _human_node(task)
+    try:
+        with _locked(task), transaction.atomic():
+            task.refresh_from_db()
+            task_ensure_open(task)
+            if task.status not in OPEN_TASK_STATUSES:
+                raise WrongState(
+                    f"Task {task.pk} is {task.status.lower()}: it cannot be completed.",
+                    code="wrong_state",
+                )
+            # Who may not do the step at all is told why (a tie to the subject, four
+            # eyes), rather than to claim a task they could not claim either.
+            refusal = node.refusal(user, task)
+            if refusal is not None:
+                raise refusal
+            if task.status == STATUS.NEW or task.owner_id is None:
+                raise NotPermitted("Claim the task before completing it.", code="not_owner")
+            if task.owner_id != user.pk:
+                raise NotPermitted(
+                    f"Task {task.pk} is assigned to {task.owner.get_username()}.",
+                    code="not_owner",
+                )
+            activation = node.activation_class(task)
+            if task.status == STATUS.ASSIGNED:
+                activation.start(None)
+            node.perform(activation, user, data)
+            activation.execute()
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+    return case_of(task)
+
+
+@dataclass
+class BulkResult:
+    """What a bulk action did, item by item: nothing fails silently."""
+
+    done: list[int] = field(default_factory=list)
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def tasks_assign(
+    *,
+    tasks: Iterable[Task],
+    supervisor: AbstractBaseUser,
+    assignee: AbstractBaseUser,
+    only_unassigned: bool = False,
+) -> BulkResult:
+    """A supervisor assigns (or reassigns) tasks of their agency to an eligible officer.
+
+    Each task is handled on its own: one that is finished, of another agency or not
+    fit for the assignee is reported, not hidden. With ``only_unassigned`` (a bulk
+    assignment from the queue) a task someone claimed meanwhile is reported as
+    already claimed instead of being taken from them. Neither the supervisor nor the
+    assignee may have a tie to the case's subject (APL Art. 43): such a task is
+    skipped with the reason.
+    """
+    result = BulkResult()
+    for task in tasks:
+        try:
+            node = _human_node(task)
+            with _locked(task), transaction.atomic():
+                task.refresh_from_db()
+                case = case_of(task)
+                if not access.has_role(supervisor, Role.SUPERVISOR, case.agency):
+                    raise NotPermitted(f"Not a task of your agency ({case.reference}).")
+                access.ensure_no_conflict(supervisor, case.subject_id, action=_("assign this task"))
+                if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
+                    raise WrongState(f"Task is {task.status.lower()}.")
+                if task.owner_id == assignee.pk:
+                    raise WrongState("Already assigned to them.")
+                if only_unassigned and task.owner_id is not None:
+                    raise WrongState(
+                        f"Task {task.pk} was already claimed by {task.owner.get_username()}.",
+                        code="already_claimed",
+                    )
+                refusal = node.refusal(assignee, task, case, by=supervisor)
+                if refusal is not None:
+                    raise refusal
+                activation = node.activation_class(task)
+                if task.status == STATUS.NEW:
+                    activation.assign(assignee)
+                else:
+                    activation.reassign(assignee)
+                transitions.note_assignment(
+                    case=case, supervisor=supervisor, task=task, assignee=assignee
+                )
+            result.done.append(task.pk)
+        except (WrongState, NotPermitted, InvalidInput) as exc:
+            result.skipped[task.pk] = exc.message
+        except FlowLockFailed:
+            result.skipped[task.pk] = BUSY_MESSAGE
+    return result
+
+
+# --- the applicant's and the platforms' side ---------------------------------------------
+
+
+def _resume_handle(case: Case, node_name: str) -> bool:
+    """Run the waiting Handle node of the case's process, if it is waiting."""
+    flow_class = FLOWS[case.kind]
+    node = getattr(flow_class.instance, node_name)
+    task = Task.objects.filter(
+        process_id=case.process_id, flow_task=node, status=STATUS.NEW
+    ).first()
+    if task is None:
+        return False
+    node.run(task)
+    return True
+
+
+@contextmanager
+def _process_locked(*cases: Case):
+    """The process lock(s) first, then the transaction: the order task_complete uses.
+
+    Taking viewflow's lock inside our own transaction, after the case row lock,
+    would invert that order; on PostgreSQL a failed NOWAIT there aborts the whole
+    transaction instead of retrying. A lock that cannot be had is "busy".
+    """
+    ordered = sorted({c.pk: c for c in cases if c.process_id}.values(), key=lambda c: c.process_id)
+    try:
+        with ExitStack() as stack:
+            for case in ordered:
+                stack.enter_context(FLOWS[case.kind].lock(case.process_id))
+            with transaction.atomic():
+                yield
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+
+
+def case_resubmit(*, case: Case, applicant: AbstractBaseUser, note: str = "") -> Case:
+    """The applicant has supplied the missing materials: the case goes back to its step."""
+    with _process_locked(case):
+        case = transitions.resubmit(case=case, applicant=applicant, note=note)
+        _resume_handle(case, "await_materials")
+    return case
+
+
+def case_withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") -> Case:
+    """The applicant withdraws an undecided case; its open tasks are cancelled."""
+    with _process_locked(case):
+        case = transitions.withdraw(case=case, applicant=applicant, reason=reason)
+        _process_cancel(case)
+    return case
+
+
+def case_revoke(
+    *, case: Case, official: AbstractBaseUser, ground: str, reasons: str, evidence: Sequence
+) -> Case:
+    """A signing official revokes an approved restoration on a ground the rules name, with
+    the reasons and the evidence files that support it (``cases.transitions.revoke``):
+    the records are published again and whatever the process still waits for (the
+    platforms' acknowledgements, the appeal window) is cancelled."""
+    with _process_locked(case):
+        case = transitions.revoke(
+            case=case, official=official, ground=ground, reasons=reasons, evidence=evidence
+        )
+        _process_cancel(case)
+    return case
+
+
+def _process_cancel(case: Case) -> None:
+    if case.process_id is None:
+        return
+    process = case.process
+    if process.finished is None:
+        FLOWS[case.kind].instance.cancel(process)
+
+
+def publication_acknowledge(*, publication: Publication, note: str = "") -> Publication:
+    """A platform confirms it withdrew a record; the case moves on when all have."""
+    waiting = list(
+        Case.objects.filter(
+            case_records__record_id=publication.record_id,
+            status=Case.Status.REMOVAL,
+            process__isnull=False,
+        )
+    )
+    with _process_locked(*waiting):
+        publication = transitions.acknowledge_withdrawal(publication=publication, note=note)
+        for case in Case.objects.filter(
+            pk__in=[c.pk for c in waiting], status=Case.Status.APPEAL_WINDOW
+        ):
+            _resume_handle(case, "await_removal")
+    return publication
+
+
+# --- the clock ------------------------------------------------------------------------------
+
+
+def deadline_extend(
+    *, case: Case, supervisor: AbstractBaseUser, step: str, days: int, reason: str
+) -> Deadline:
+    """A supervisor extends a deadline; the step's escalation timers move with it."""
+    with transaction.atomic():
+        deadline = transitions.extend_deadline(
+            case=case, supervisor=supervisor, step=step, days=days, reason=reason
+        )
+        timers_rearm(case)
+    return deadline
+
+
+def calendar_changed(*, agency=None, reason: str = "", cause: dict | None = None) -> int:
+    """Recompute open cases' deadlines after a calendar change and move their timers.
+
+    Give ``cause`` (``cases.calendar.recompute_cause``) where the change is one the
+    calendar knows, so readers see it in their language; ``reason`` is then its English.
+    """
+    if cause and not reason:
+        with translation.override("en"):
+            reason = recompute_cause_text(cause)
+    with transaction.atomic():
+        moved = clock.deadlines_recompute(agency=agency, reason=reason, cause=cause)
+        for case in Case.objects.filter(pk__in={d.case_id for d in moved}):
+            timers_rearm(case)
+    return len(moved)
+
+
+def timers_rearm(case: Case) -> int:
+    """Point the case's deadline timers at the deadlines as they now stand; the number
+    of timers moved or armed.
+
+    Armed timers move; a deadline timer that already fired (an overdue deadline
+    since extended) is armed again for its open task, so the new due date is
+    watched too.
+    """
+    if case.process_id is None:
+        return 0
+    armed = list(
+        Task.objects.filter(process_id=case.process_id, status=STATUS.SCHEDULED).prefetch_related(
+            "previous"
+        )
+    )
+    return _timers_move(case, armed) + _timers_arm_fired(case, armed)
+
+
+def _timers_move(case: Case, armed: Sequence[Task]) -> int:
+    """Reschedule each armed deadline timer to its moment on the case's clock as it now
+    stands; the number moved."""
+    moved = 0
+    for task in armed:
+        if not isinstance(task.flow_task, DeadlineTimer):
+            continue
+        at = task.flow_task.moment.at(case)
+        if task.scheduled != at:
+            task.scheduled = at
+            task.save(update_fields=["scheduled"])
+            moved += 1
+    return moved
+
+
+def _timers_arm_fired(case: Case, armed: Sequence[Task]) -> int:
+    """Arm again, for each open task of the case, the deadline timers of its step that
+    are not armed for it (they fired) and whose moment is still ahead; the number armed."""
+    armed_for = {(t.flow_task, host.pk) for t in armed for host in t.previous.all()}
+    now = timezone.now()
+    rearmed = 0
+    for host in Task.objects.filter(process_id=case.process_id, status__in=OPEN_TASK_STATUSES):
+        for timer in deadline_timers(host.flow_task):
+            if (timer, host.pk) not in armed_for and timer.moment.at(case) > now:
+                timer.arm(host)
+                rearmed += 1
+    return rearmed
+
+
+def open_tasks(case: Case) -> Sequence[Task]:
+    if case.process_id is None:
+        return []
+    return list(
+        Task.objects.filter(process_id=case.process_id, status__in=OPEN_TASK_STATUSES)
+        .select_related("owner")
+        .order_by("id")
+    )
+
+
+def letter_served(*, case: Case, letter) -> None:
+    """A letter was stored. A decision's (or non-acceptance's) letter serves the
+    decision: the letter-service deadline is met (or missed) and the route, waiting
+    for it, moves on.
+
+    Connected to ``documents.signals.letter_stored``; runs after the letter's commit.
+    """
+
+    if letter.kind not in DECISION_LETTER_KINDS:
+        return
+    with _process_locked(case):
+        deadline = clock.deadline_running(case, Deadline.Step.LETTER)
+        if deadline is not None:
+            clock.deadline_close(
+                deadline, actor=None, reason=f"letter {letter.verification_code} issued"
+            )
+        _resume_handle(case, "await_letter")
+
+
+def on_letter_stored(sender, *, letter, case, **kwargs) -> None:
+    """``documents.signals.letter_stored``: serve the decision the letter carries."""
+    try:
+        letter_served(case=case, letter=letter)
+    except WrongState:  # the process is busy: the timer sweep moves the route on
+        logger.warning("Case %s busy when its letter was stored; the sweep resumes it", case.pk)
+
+
+def letters_served_resume() -> int:
+    """Move on every route still waiting for a decision letter that is already stored.
+
+    ``letter_served`` runs after the letter's commit; if the process was busy then,
+    or the worker died between storing and resuming, the route would wait for ever.
+    The timer sweep calls this, so it moves on at the next sweep instead.
+    """
+
+    waiting = Task.objects.filter(
+        flow_task__in=[flow.instance.await_letter for flow in FLOWS.values()],
+        status=STATUS.NEW,
+    ).values("process_id")
+    # One query: the stored decision letters of the waiting cases, newest first per case.
+    letters = (
+        decision_letters_issued()
+        .filter(case__process_id__in=waiting)
+        .select_related("case")
+        .order_by("case_id", "-stored_at", "-id")
+    )
+    resumed, seen = 0, set()
+    for letter in letters:
+        if letter.case_id in seen:
+            continue
+        seen.add(letter.case_id)
+        case = letter.case
+        try:
+            letter_served(case=case, letter=letter)
+        except WrongState:
+            continue  # busy again: the next sweep tries once more
+        resumed += 1
+    return resumed

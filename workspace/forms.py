@@ -1,0 +1,473 @@
+"""Forms of the officers' pages: what a person posts, turned into what a step expects.
+
+Each task form's ``to_data()`` returns the dict the flow's ``do_<step>`` method reads
+(see ``workflows/flows.py``); the case services judge it, so a form checks only what
+a person can fix on the page (a missing choice, a missing reason).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from cases.ids import IdChoiceField, id_parse
+from cases.models import (
+    REVOCATION_BASIS,
+    Case,
+    CaseRecord,
+    Evidence,
+    Material,
+    Revocation,
+    SubjectTie,
+)
+from documents.selectors import audited_agencies
+
+TEXTAREA = forms.Textarea(attrs={"rows": 3})
+
+
+class MissingMaterialsMixin:
+    """A checkbox per kind of material with a detail text each: the complete list at once."""
+
+    def add_material_fields(self) -> None:
+        for material in Material:
+            self.fields[f"missing_{material.value}"] = forms.BooleanField(
+                label=material.label, required=False
+            )
+            self.fields[f"detail_{material.value}"] = forms.CharField(
+                label=_("What exactly is missing: %(material)s") % {"material": material.label},
+                required=False,
+                max_length=500,
+            )
+
+    def material_rows(self) -> list[tuple]:
+        return [(self[f"missing_{m.value}"], self[f"detail_{m.value}"]) for m in Material]
+
+    def missing(self) -> list[dict]:
+        data = self.cleaned_data
+        return [
+            {"material": m.value, "detail": (data.get(f"detail_{m.value}") or "").strip()}
+            for m in Material
+            if data.get(f"missing_{m.value}")
+        ]
+
+    def check_missing(self) -> None:
+        if not self.missing():
+            self.add_error(None, _("Tick every missing material (at least one)."))
+        other = self.cleaned_data.get(f"detail_{Material.OTHER.value}", "")
+        if self.cleaned_data.get(f"missing_{Material.OTHER.value}") and not other.strip():
+            self.add_error(f"detail_{Material.OTHER.value}", _("Describe the other material."))
+
+
+class RecordOutcomesMixin:
+    """A choice per record of the case, for a partial decision."""
+
+    def add_record_fields(self, case_records) -> None:
+        self.case_records = list(case_records)
+        for cr in self.case_records:
+            self.fields[f"record_{cr.record_id}"] = forms.ChoiceField(
+                label=_("Outcome for %(decision_no)s") % {"decision_no": cr.record.decision_no},
+                choices=[("", "—"), *(c for c in CaseRecord.Outcome.choices if c[0] != "pending")],
+                required=False,
+                initial=cr.outcome if cr.outcome != CaseRecord.Outcome.PENDING else "",
+            )
+
+    def record_fields(self) -> list:
+        return [self[f"record_{cr.record_id}"] for cr in self.case_records]
+
+    def record_outcomes(self) -> dict[int, str]:
+        return {
+            cr.record_id: self.cleaned_data[f"record_{cr.record_id}"]
+            for cr in self.case_records
+            if self.cleaned_data.get(f"record_{cr.record_id}")
+        }
+
+    def check_record_outcomes(self) -> None:
+        for cr in self.case_records:
+            if not self.cleaned_data.get(f"record_{cr.record_id}"):
+                self.add_error(
+                    f"record_{cr.record_id}",
+                    _("A partial decision names the outcome of every record."),
+                )
+
+
+class AcceptanceCheckForm(MissingMaterialsMixin, forms.Form):
+    """Intake officer: accept, ask for every missing material at once, or not accept."""
+
+    ACCEPT, REQUEST_MATERIALS, NOT_ACCEPT = "accept", "request_materials", "not_accept"
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        widget=forms.RadioSelect,
+        choices=[
+            (ACCEPT, _("Accept: the materials are complete")),
+            (REQUEST_MATERIALS, _("Ask for missing materials (the complete list)")),
+            (NOT_ACCEPT, _("Do not accept")),
+        ],
+    )
+    reasons = forms.CharField(label=_("Reasons for not accepting"), required=False, widget=TEXTAREA)
+    note = forms.CharField(label=_("Note"), required=False, widget=TEXTAREA)
+
+    def __init__(self, *args, case: Case, detail=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_material_fields()
+
+    def clean(self):
+        data = super().clean()
+        decision = data.get("decision")
+        if decision == self.REQUEST_MATERIALS:
+            self.check_missing()
+        if decision == self.NOT_ACCEPT and not (data.get("reasons") or "").strip():
+            self.add_error("reasons", _("Give the reasons for not accepting."))
+        return data
+
+    def to_data(self) -> dict:
+        data = self.cleaned_data
+        result = {"decision": data["decision"], "note": data["note"]}
+        if data["decision"] == self.REQUEST_MATERIALS:
+            result["missing"] = self.missing()
+        if data["decision"] == self.NOT_ACCEPT:
+            result["reasons"] = data["reasons"]
+        return result
+
+
+class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form):
+    """Case officer: an outcome and reason per evidence item, then complete or ask for more."""
+
+    COMPLETE, REQUEST_MATERIALS = "complete", "request_materials"
+
+    action = forms.ChoiceField(
+        label=_("Then"),
+        widget=forms.RadioSelect,
+        choices=[
+            (COMPLETE, _("Complete the review with a recommendation")),
+            (REQUEST_MATERIALS, _("Ask the applicant for missing materials")),
+        ],
+    )
+    recommendation = forms.ChoiceField(
+        label=_("Recommendation"),
+        choices=[("", "—"), *Case.Decision.choices],
+        required=False,
+    )
+    note = forms.CharField(label=_("Review note"), required=False, widget=TEXTAREA)
+
+    def __init__(self, *args, case: Case, detail, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.evidence = list(detail.evidence)
+        for item in self.evidence:
+            self.fields[f"outcome_{item.pk}"] = forms.ChoiceField(
+                label=_("Outcome for %(name)s") % {"name": item.original_name},
+                choices=[
+                    ("", _("Leave as it is")),
+                    *(c for c in Evidence.Outcome.choices if c[0] != Evidence.Outcome.PENDING),
+                ],
+                required=False,
+            )
+            self.fields[f"reason_{item.pk}"] = forms.CharField(
+                label=_("Reason for %(name)s") % {"name": item.original_name},
+                required=False,
+                max_length=2000,
+            )
+        self.add_record_fields(detail.case_records)
+        self.add_material_fields()
+
+    def evidence_rows(self) -> list[tuple]:
+        return [
+            (item, self[f"outcome_{item.pk}"], self[f"reason_{item.pk}"]) for item in self.evidence
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("action") == self.COMPLETE:
+            if not data.get("recommendation"):
+                self.add_error("recommendation", _("Choose a recommendation."))
+            elif data["recommendation"] == Case.Decision.PARTLY_APPROVED:
+                self.check_record_outcomes()
+        if data.get("action") == self.REQUEST_MATERIALS:
+            self.check_missing()
+        return data
+
+    def reviews(self) -> list[dict]:
+        return [
+            {
+                "evidence": item.pk,
+                "outcome": self.cleaned_data[f"outcome_{item.pk}"],
+                "reason": self.cleaned_data.get(f"reason_{item.pk}", ""),
+            }
+            for item in self.evidence
+            if self.cleaned_data.get(f"outcome_{item.pk}")
+        ]
+
+    def to_data(self) -> dict:
+        data = self.cleaned_data
+        result = {"reviews": self.reviews(), "action": data["action"], "note": data["note"]}
+        if data["action"] == self.REQUEST_MATERIALS:
+            result["missing"] = self.missing()
+        else:
+            result["recommendation"] = data["recommendation"]
+            if data["recommendation"] == Case.Decision.PARTLY_APPROVED:
+                result["record_outcomes"] = self.record_outcomes()
+        return result
+
+
+class LegalReviewForm(forms.Form):
+    """Legal reviewer: pass to sign-off, or send back to the case officer with a note."""
+
+    PASS, SEND_BACK = "pass", "send_back"
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        widget=forms.RadioSelect,
+        choices=[
+            (PASS, _("Pass to sign-off")),
+            (SEND_BACK, _("Send back to the case officer")),
+        ],
+    )
+    note = forms.CharField(label=_("Note"), required=False, widget=TEXTAREA)
+
+    def __init__(self, *args, case: Case, detail=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == self.SEND_BACK and not (data.get("note") or "").strip():
+            self.add_error("note", _("Say why the case is sent back."))
+        return data
+
+    def to_data(self) -> dict:
+        return {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
+
+
+class SignOffForm(RecordOutcomesMixin, forms.Form):
+    """Signing official: approve, partly approve (per record) or reject with reasons."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"), widget=forms.RadioSelect, choices=Case.Decision.choices
+    )
+    reasons = forms.CharField(
+        label=_("Reasons (tied to the evidence)"), required=False, widget=TEXTAREA
+    )
+    note = forms.CharField(label=_("Note"), required=False, widget=TEXTAREA)
+
+    def __init__(self, *args, case: Case, detail, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_record_fields(detail.case_records)
+        if case.recommendation:
+            self.fields["decision"].initial = case.recommendation
+
+    def clean(self):
+        data = super().clean()
+        decision = data.get("decision")
+        if decision and decision != Case.Decision.APPROVED and not data.get("reasons", "").strip():
+            self.add_error("reasons", _("State the reasons, tied to the evidence."))
+        if decision == Case.Decision.PARTLY_APPROVED:
+            self.check_record_outcomes()
+        return data
+
+    def to_data(self) -> dict:
+        data = self.cleaned_data
+        result = {"decision": data["decision"], "reasons": data["reasons"], "note": data["note"]}
+        if data["decision"] == Case.Decision.PARTLY_APPROVED:
+            result["record_outcomes"] = self.record_outcomes()
+        return result
+
+
+TASK_FORMS: dict[str, type[forms.Form]] = {
+    "acceptance_check": AcceptanceCheckForm,
+    "evidence_review": EvidenceReviewForm,
+    "legal_review": LegalReviewForm,
+    "sign_off": SignOffForm,
+}
+
+
+def task_form(step: str, *, case: Case, detail, data=None) -> forms.Form | None:
+    """The form of step ``step`` for ``case``, bound to ``data`` when given."""
+    form_class = TASK_FORMS.get(step)
+    if form_class is None:
+        return None
+    return form_class(data, case=case, detail=detail)
+
+
+# --- revoking a restoration ---------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.FileInput):
+    """``<input type="file" multiple>``: the browser sends every chosen file."""
+
+    allow_multiple_selected = True
+
+
+class FilesField(forms.FileField):
+    """One or more files from one input, each cleaned as a ``FileField`` would; a list."""
+
+    widget = MultipleFileInput
+
+    def __init__(self, *, max_files: int, **kwargs):
+        self.max_files = max_files
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        files = [item for item in (data if isinstance(data, list | tuple) else [data]) if item]
+        if not files:
+            if self.required:
+                raise ValidationError(self.error_messages["required"], code="required")
+            return []
+        if len(files) > self.max_files:
+            raise ValidationError(
+                _("Choose at most %(count)s files."),
+                code="max_files",
+                params={"count": self.max_files},
+            )
+        return [super(FilesField, self).clean(item, initial) for item in files]
+
+
+class RevocationForm(forms.Form):
+    """Signing official: revoke an approved restoration on a ground the rules name, with
+    the reasons and the evidence files that support it, and confirm what it does."""
+
+    ground = forms.ChoiceField(
+        label=_("Ground"),
+        widget=forms.RadioSelect,
+        choices=[
+            (
+                ground.value,
+                # Translators: a ground of revocation and the articles it rests on.
+                format_lazy(_("{ground} ({articles})"), ground=ground.label, articles=basis),
+            )
+            for ground, basis in REVOCATION_BASIS.items()
+        ],
+        error_messages={"required": _("Choose the ground of the revocation.")},
+    )
+    reasons = forms.CharField(
+        label=_("Reasons"),
+        widget=TEXTAREA,
+        max_length=5000,
+        help_text=_("What was found. The applicant reads this in the revocation letter."),
+        error_messages={"required": _("State why the restoration is revoked.")},
+    )
+    evidence = FilesField(
+        label=_("Evidence"),
+        max_files=Revocation.EVIDENCE_MAX,
+        help_text=format_lazy(
+            _(
+                "One or more PDF, PNG or JPEG files (at most {count}) that support the "
+                "revocation; they are kept as your evidence of the case. If the page comes "
+                "back with an error, choose the files again."
+            ),
+            count=Revocation.EVIDENCE_MAX,
+        ),
+        error_messages={
+            "required": _("Add at least one evidence file that supports the revocation.")
+        },
+    )
+    confirm = forms.BooleanField(
+        label=_(
+            "I understand: the records are published again on every platform, what the case "
+            "still waits for is cancelled, and the applicant is told. This cannot be undone."
+        ),
+        error_messages={"required": _("Confirm that you mean to revoke this restoration.")},
+    )
+
+    def to_data(self) -> dict:
+        """The arguments of ``workflows.actions.case_revoke`` besides the case and official."""
+        data = self.cleaned_data
+        return {"ground": data["ground"], "reasons": data["reasons"], "evidence": data["evidence"]}
+
+
+# --- supervisors' and lists' forms --------------------------------------------------------------
+
+
+class IdListField(forms.Field):
+    """Ticked rows of a list: a list of whole numbers."""
+
+    widget = forms.CheckboxSelectMultiple
+    default_error_messages = {
+        "required": _("Select at least one task."),
+        "invalid": _("Select tasks from the list."),
+    }
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        ids = {id_parse(v) for v in value}
+        if None in ids:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return sorted(ids)
+
+
+class TaskAssignForm(forms.Form):
+    """Supervisor: give one task to an eligible officer of the agency."""
+
+    assignee = IdChoiceField(label=_("Assign to"), queryset=None)
+
+    def __init__(self, *args, officers, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = officers
+
+
+class BulkAssignForm(TaskAssignForm):
+    """Supervisor: give the ticked tasks to one officer."""
+
+    tasks = IdListField(label=_("Tasks"))
+
+
+class DeadlineExtendForm(forms.Form):
+    """Supervisor: extend a running deadline, naming why."""
+
+    days = forms.IntegerField(label=_("Working days"), min_value=1, max_value=60)
+    reason = forms.CharField(label=_("Reason"), widget=TEXTAREA, max_length=2000)
+
+
+class CaseFilterForm(forms.Form):
+    """Filter and search the case list."""
+
+    q = forms.CharField(label=_("Reference, subject code or name"), required=False, max_length=100)
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any")), *Case.Status.choices]
+    )
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("Any")), *Case.Kind.choices]
+    )
+
+
+class TieDeclareForm(forms.Form):
+    """An officer declares their own tie to a subject (APL Art. 43: they recuse themselves)."""
+
+    subject_code = forms.CharField(
+        label=_("Subject code"),
+        max_length=18,
+        help_text=_("The Unified Social Credit Code or resident ID of the subject."),
+    )
+    kind = forms.ChoiceField(label=_("Kind of tie"), choices=SubjectTie.Kind.choices)
+    note = forms.CharField(label=_("Note"), widget=TEXTAREA, max_length=2000, required=False)
+    valid_from = forms.DateField(
+        label=_("Barred from"),
+        required=False,
+        help_text=_("Empty: from today."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    valid_until = forms.DateField(
+        label=_("Barred until"),
+        required=False,
+        help_text=_("Empty: until an administrator ends the tie."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+class ExportForm(forms.Form):
+    agency = IdChoiceField(label=_("Agency"), queryset=None, empty_label=None)
+    date_from = forms.DateField(
+        label=_("Date from"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(label=_("Date to"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["agency"].queryset = audited_agencies(user)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            self.add_error("date_to", _("The period ends before it starts."))
+        return data

@@ -1,0 +1,797 @@
+"""Officers' pages: inbox, queue, archive, cases, the case page, and doing a task.
+
+Views translate between HTTP and the route: reads come from ``workflows.selectors``
+(scoped to the person's agencies), writes go through ``workflows.actions``. A
+``RedressError`` from a service is shown to the person on the page with its HTTP
+status, never as a server error.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.generic import TemplateView
+from viewflow.workflow.models import Task
+
+from cases import access, accounts, rules
+from cases.errors import RedressError
+from cases.ids import ID_MAX, id_parse, whole_number
+from cases.models import Deadline, Material, Role
+from cases.selectors import api_token_of, api_tokens_of
+from cases.uploads import ALLOWED_TYPES, sanitise_name
+from cases.vocabulary import actor_role_label, event_label
+from documents import services as documents_services
+from documents.selectors import letter_of_supervised_agency, letters_failed_for
+from notifications.delivery import message_retry
+from notifications.selectors import messages_dead_for
+from workflows import actions, selectors
+from workflows.nodes import step_label
+from workspace.forms import (
+    BulkAssignForm,
+    CaseFilterForm,
+    DeadlineExtendForm,
+    RevocationForm,
+    TaskAssignForm,
+    TieDeclareForm,
+    task_form,
+)
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+
+# Evidence a browser may show inline (uploads are checked by content to be one of these).
+INLINE_TYPES = set(ALLOWED_TYPES)
+EVIDENCE_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+
+
+def home(request):
+    """``/``: officers go to their workspace, entities (and people who just signed up) to
+    the portal, administrators to the admin; anyone else logs in first."""
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if access.is_agency_member(request.user):
+        return redirect("workspace:index")
+    if request.user.is_staff and not request.user.representations.exists():
+        return redirect("admin:index")
+    return redirect("portal:index")
+
+
+def workspace_index(request):
+    """The workspace's start page: an officer's inbox, an auditor's case list."""
+    if access.is_officer(request.user):
+        return redirect("workspace:inbox")
+    return redirect("workspace:cases")
+
+
+def process_detail(request, process_pk: int, **kwargs):
+    """viewflow's process page: the case page shows the process, scoped to the agency."""
+    process_pk = id_parse(process_pk)  # the URL's digits may exceed the database's integer
+    case = (
+        selectors.cases_for_officer(request.user).filter(process_id=process_pk).first()
+        if process_pk is not None
+        else None
+    )
+    if case is None:
+        raise Http404("No such case.")
+    return redirect("workspace:case", pk=case.pk)
+
+
+# --- the frame every page shares ------------------------------------------------------------
+
+
+@dataclass
+class SlicePage:
+    """A page of a list that knows whether there is a next page without counting rows."""
+
+    rows: list
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+
+def page_of(queryset, request, size: int = PAGE_SIZE) -> SlicePage:
+    """Fetch one page plus one row: a COUNT over a permission-filtered list is not cheap."""
+    # A page number that is not one (or so far that its offset would not fit the
+    # database's integer) shows the first page.
+    number = whole_number(request.GET.get("page"), minimum=1, maximum=ID_MAX // (size + 1)) or 1
+    start = (number - 1) * size
+    rows = list(queryset[start : start + size + 1])
+    return SlicePage(rows=rows[:size], number=number, has_next=len(rows) > size)
+
+
+class WorkspaceMixin:
+    """Context every page of the workspace needs (the menu shows what the person may use)."""
+
+    title = ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        context.update(
+            title=self.title,
+            is_supervisor=bool(access.agency_ids(user, Role.SUPERVISOR)),
+            is_officer=access.is_officer(user),
+        )
+        return context
+
+
+def _safe_next(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return fallback
+
+
+# --- task lists ---------------------------------------------------------------------------------
+
+
+class TaskListView(WorkspaceMixin, TemplateView, metaclass=ABCMeta):
+    """A page of tasks; each list says which tasks it shows."""
+
+    template_name = "workspace/task_list.html"
+    list_name = ""
+    empty_text = ""
+
+    @abstractmethod
+    def tasks(self):
+        """The queryset of tasks this list shows to ``self.request.user``."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = page_of(self.tasks(), self.request)
+        context.update(
+            page=page,
+            rows=[(task, step_label(task)) for task in page.rows],
+            list_name=self.list_name,
+            empty_text=self.empty_text,
+        )
+        return context
+
+
+class InboxView(TaskListView):
+    title = _("Inbox")
+    list_name = "inbox"
+    empty_text = _("No task is assigned to you.")
+
+    def tasks(self):
+        return selectors.tasks_inbox(self.request.user)
+
+
+class QueueView(TaskListView):
+    title = _("Queue")
+    list_name = "queue"
+    empty_text = _("No unassigned task waits for your roles.")
+
+    def tasks(self):
+        return selectors.tasks_queue(self.request.user)
+
+
+class ArchiveView(TaskListView):
+    title = _("Archive")
+    list_name = "archive"
+    empty_text = _("You have not completed any task yet.")
+
+    def tasks(self):
+        return selectors.tasks_archive(self.request.user)
+
+
+class SupervisorMixin:
+    def dispatch(self, request, *args, **kwargs):
+        if not access.agency_ids(request.user, Role.SUPERVISOR):
+            raise PermissionDenied(gettext("Only a supervisor can assign tasks."))
+        return super().dispatch(request, *args, **kwargs)
+
+
+class AgencyQueueView(SupervisorMixin, TaskListView):
+    """Supervisor: the agency's open tasks; assign the unassigned ones in bulk."""
+
+    title = _("Agency tasks")
+    list_name = "agency"
+    template_name = "workspace/agency_tasks.html"
+
+    @property
+    def show_assigned(self) -> bool:
+        return self.request.GET.get("assigned") == "1"
+
+    @property
+    def empty_text(self):
+        if self.show_assigned:
+            return _("No task of your agency is assigned.")
+        return _("No task of your agency waits to be assigned.")
+
+    def tasks(self):
+        tasks = selectors.tasks_of_agency(self.request.user)
+        return tasks.filter(owner__isnull=not self.show_assigned)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        # Offered: whoever the assignment accepts for at least one task of the page (a
+        # posted choice is checked against every officer of the agencies instead, so that
+        # each task the person may not take is reported with the reason).
+        offered = selectors.assignees_for_tasks(
+            self.request.user, [task.pk for task, _step in context["rows"]]
+        )
+        form = kwargs.get("form") or BulkAssignForm(officers=offered)
+        form.fields["assignee"].queryset = offered
+        context.update(show_assigned=self.show_assigned, form=form)
+        return context
+
+
+class AgencyProblemsView(SupervisorMixin, WorkspaceMixin, TemplateView):
+    """Supervisor: messages given up after every retry, and letters that failed to render.
+
+    Nothing is lost: each can be sent or rendered again from here.
+    """
+
+    title = _("Delivery and letter problems")
+    template_name = "workspace/agency_problems.html"
+
+    def get_context_data(self, **kwargs):
+
+        context = super().get_context_data(**kwargs)
+        context.update(
+            dead_messages=list(messages_dead_for(self.request.user)[:100]),
+            failed_letters=list(letters_failed_for(self.request.user).select_related("case")[:100]),
+        )
+        return context
+
+
+class MessageRetryView(SupervisorMixin, View):
+    """Supervisor: send a dead message again."""
+
+    def post(self, request, pk: int):
+
+        message = messages_dead_for(request.user).filter(pk=pk).first()
+        if message is None:
+            raise Http404("No such message.")
+        try:
+            message_retry(message=message, by=request.user)
+        except RedressError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                gettext("Message %(number)s is queued again.") % {"number": message.pk},
+            )
+        return redirect("workspace:agency_problems")
+
+
+class LetterRetryView(View):
+    """A supervisor re-queues a letter that failed to render (the supervisors' page)."""
+
+    def post(self, request, pk: int):
+        letter = letter_of_supervised_agency(request.user, pk)
+        if letter is None:
+            raise Http404("No such letter.")
+        try:
+            documents_services.letter_retry(letter, by=request.user)
+        except RedressError as exc:
+            return JsonResponse(exc.as_dict(), status=exc.http_status)
+        next_url = request.POST.get("next", "")
+        if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+            return redirect(next_url)
+        return JsonResponse({"status": letter.status, "letter": letter.pk})
+
+
+class BulkAssignView(SupervisorMixin, View):
+    """Supervisor: give the ticked unassigned tasks to an officer; report each one skipped."""
+
+    def post(self, request):
+        supervisor = request.user
+        form = BulkAssignForm(request.POST, officers=selectors.officers_of_agencies(supervisor))
+        if not form.is_valid():
+            view = AgencyQueueView(request=request, args=(), kwargs={})
+            context = view.get_context_data(form=form)
+            return TemplateResponse(request, view.template_name, context, status=400)
+        assignee = form.cleaned_data["assignee"]
+        ids = form.cleaned_data["tasks"]
+        tasks = {
+            task.pk: task
+            for task in selectors.tasks_of_agency(supervisor).filter(pk__in=ids).order_by("id")
+        }
+        result = actions.BulkResult()
+        for pk in ids:
+            if pk not in tasks:
+                result.skipped[pk] = gettext("No such open task in your agency.")
+        outcome = actions.tasks_assign(
+            tasks=list(tasks.values()),
+            supervisor=supervisor,
+            assignee=assignee,
+            only_unassigned=True,
+        )
+        result.done.extend(outcome.done)
+        result.skipped.update(outcome.skipped)
+        if result.done:
+            messages.success(
+                request,
+                gettext("Assigned to %(user)s: %(tasks)s.")
+                % {
+                    "user": assignee.get_username(),
+                    "tasks": ", ".join(_task_name(tasks[pk]) for pk in result.done),
+                },
+            )
+        for pk, reason in sorted(result.skipped.items()):
+            messages.warning(
+                request,
+                gettext("Skipped %(task)s: %(reason)s")
+                % {"task": _task_name(tasks[pk]) if pk in tasks else f"#{pk}", "reason": reason},
+            )
+        return redirect("workspace:agency_tasks")
+
+
+def _task_name(task: Task) -> str:
+    case = task.process.case
+    return f"#{task.pk} {case.reference} {step_label(task)}"
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+
+class CaseListView(WorkspaceMixin, TemplateView):
+    title = _("Cases")
+    template_name = "workspace/case_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = CaseFilterForm(self.request.GET or None)
+        filters = form.cleaned_data if form.is_valid() else {}
+        cases = selectors.cases_for_officer(
+            self.request.user,
+            status=filters.get("status", ""),
+            kind=filters.get("kind", ""),
+            search=filters.get("q", ""),
+        )
+        context.update(form=form, page=page_of(cases, self.request))
+        return context
+
+
+@dataclass
+class TaskRow:
+    """An open task of the case as this person may act on it."""
+
+    task: Task
+    label: str
+    mine: bool = False
+    can_claim: bool = False
+    can_release: bool = False
+    why_not: str = ""
+    form: object = None
+    assign_form: object = None
+
+
+class CaseDetailView(WorkspaceMixin, TemplateView):
+    template_name = "workspace/case_detail.html"
+
+    def get(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        return self.render_case(case)
+
+    def render_case(
+        self, case, *, status=200, bound_task=None, bound_form=None, extend=None, revocation=None
+    ):
+        """The case page; ``bound_form`` re-shows the posted form of ``bound_task``,
+        ``revocation`` the posted revocation form."""
+        context = self.get_context_data(
+            case=case,
+            bound_task=bound_task,
+            bound_form=bound_form,
+            extend=extend,
+            revocation=revocation,
+        )
+        return self.render_to_response(context, status=status)
+
+    def get_context_data(
+        self, *, case, bound_task=None, bound_form=None, extend=None, revocation=None, **kwargs
+    ):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        detail = selectors.case_detail(case)
+        roles = access.roles_at(user, case.agency_id)
+        # An officer with a tie to the subject reads the case but acts on nothing of it
+        # (APL Art. 43): no assigning, no extending; each task says why not.
+        conflict = None
+        if roles & access.OFFICER_ROLES:
+            conflict = access.conflict_of_interest(user, case.subject_id)
+        is_supervisor = Role.SUPERVISOR in roles and conflict is None
+        rows = [
+            self.task_row(task, case, detail, roles, bound_task, bound_form, conflict)
+            for task in detail.open_tasks
+        ]
+        extend_forms = {}
+        if is_supervisor:
+            for deadline in detail.deadlines:
+                if deadline.status != Deadline.Status.RUNNING:
+                    continue
+                if extend is not None and extend[0] == deadline.pk:
+                    extend_forms[deadline.pk] = extend[1]
+                else:
+                    extend_forms[deadline.pk] = DeadlineExtendForm(
+                        auto_id=f"id_extend_{deadline.pk}_%s"
+                    )
+        # A signing official of the agency, with no tie to the subject, may revoke an
+        # approved restoration (NDRC Order 36 Art. 25, SAMR Order 107 Art. 23); nobody
+        # else is offered the form.
+        may_revoke = (
+            Role.SIGNER in roles
+            and conflict is None
+            and case.status in rules.REVOCABLE_STATUSES
+            and rules.revocation_refusal(case, user) is None
+        )
+        timeline = [(e, event_label(e.kind), actor_role_label(e.actor_role)) for e in detail.events]
+        context.update(
+            title=case.reference,
+            case=case,
+            detail=detail,
+            task_rows=rows,
+            case_supervisor=is_supervisor,
+            recusal=conflict.message(action=gettext("act on this case as an officer"))
+            if conflict is not None
+            else "",
+            extend_forms=extend_forms,
+            revocation_form=(revocation or RevocationForm()) if may_revoke else None,
+            revocation_evidence={item.pk for item in detail.revocation.evidence.all()}
+            if detail.revocation
+            else set(),
+            deadline_rows=[(d, extend_forms.get(d.pk)) for d in detail.deadlines],
+            timeline=timeline,
+            notes=[row for row in timeline if row[0].note],
+            missing_materials=[
+                (Material(m["material"]).label if m.get("material") in Material.values else "", m)
+                for m in case.missing_materials
+            ],
+        )
+        return context
+
+    def task_row(self, task, case, detail, roles, bound_task, bound_form, conflict) -> TaskRow:
+        user = self.request.user
+        node = task.flow_task
+        row = TaskRow(task=task, label=step_label(task))
+        role = getattr(node, "role", None)
+        if task.owner_id == user.pk:
+            row.mine = True
+            row.can_release = True
+            row.why_not = node.ineligibility(user, task, case) or ""
+            if not row.why_not:
+                if bound_task is not None and bound_task.pk == task.pk:
+                    row.form = bound_form
+                else:
+                    row.form = task_form(node.name, case=case, detail=detail)
+        elif task.owner_id is None and role in roles:
+            row.why_not = node.ineligibility(user, task, case) or ""
+            row.can_claim = not row.why_not
+        if Role.SUPERVISOR in roles and role is not None and conflict is None:
+            row.can_release = row.can_release or task.owner_id is not None
+            # Offered: exactly the people the assignment accepts (role, ties, four eyes).
+            row.assign_form = TaskAssignForm(
+                officers=selectors.assignees_for(task, case), auto_id=f"id_task_{task.pk}_%s"
+            )
+        return row
+
+
+# --- doing a task -----------------------------------------------------------------------------
+
+
+class TaskActionView(View, metaclass=ABCMeta):
+    """A POST about one task of a case of the person's agencies (404 for any other)."""
+
+    def post(self, request, pk):
+        task = selectors.task_for_officer(request.user, pk)
+        case = task.process.case
+        return self.act(request, task, case)
+
+    @abstractmethod
+    def act(self, request, task, case):
+        """Do the action and answer the request."""
+
+    def back_to_case(self, request, case):
+        return HttpResponseRedirect(
+            _safe_next(request, reverse("workspace:case", kwargs={"pk": case.pk}))
+        )
+
+
+class TaskClaimView(TaskActionView):
+    def act(self, request, task, case):
+        try:
+            actions.task_claim(task=task, user=request.user)
+        except RedressError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                gettext("You took %(step)s of %(case)s.")
+                % {"step": step_label(task), "case": case.reference},
+            )
+        return self.back_to_case(request, case)
+
+
+class TaskReleaseView(TaskActionView):
+    def act(self, request, task, case):
+        try:
+            actions.task_release(task=task, user=request.user)
+        except RedressError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                gettext("%(step)s of %(case)s is back in the queue.")
+                % {"step": step_label(task), "case": case.reference},
+            )
+        return self.back_to_case(request, case)
+
+
+class TaskAssignView(TaskActionView):
+    """Supervisor: give one task (claimed or not) to an eligible officer of the agency."""
+
+    def act(self, request, task, case):
+        if not access.has_role(request.user, Role.SUPERVISOR, case.agency_id):
+            raise PermissionDenied(gettext("Only a supervisor of the agency can assign its tasks."))
+        # Checked against everyone holding the step's role at the agency (a wider list than
+        # offered), so that the service says why one of them cannot take the task.
+        officers = selectors.officers_for(case, getattr(task.flow_task, "role", ""))
+        form = TaskAssignForm(request.POST, officers=officers)
+        if not form.is_valid():
+            messages.error(
+                request, gettext("Choose an officer of the agency who holds the step's role.")
+            )
+            return self.back_to_case(request, case)
+        assignee = form.cleaned_data["assignee"]
+        result = actions.tasks_assign(tasks=[task], supervisor=request.user, assignee=assignee)
+        if result.done:
+            messages.success(
+                request,
+                gettext("%(step)s is now assigned to %(user)s.")
+                % {"step": step_label(task), "user": assignee.get_username()},
+            )
+        for reason in result.skipped.values():
+            messages.error(request, reason)
+        return self.back_to_case(request, case)
+
+
+class TaskCompleteView(TaskActionView):
+    """Do the step with the posted decision; a refusal re-shows the form with its status."""
+
+    def act(self, request, task, case):
+        detail = selectors.case_detail(case)
+        form = task_form(task.flow_task.name, case=case, detail=detail, data=request.POST)
+        if form is None:
+            raise Http404("This step is done by the system.")
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        try:
+            actions.task_ensure_open(task)  # a closed task: say so before judging the form
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status)
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, bound_task=task, bound_form=form)
+        try:
+            actions.task_complete(task=task, user=request.user, data=form.to_data())
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            case = selectors.case_for_officer(request.user, case.pk)
+            return page.render_case(case, status=exc.http_status, bound_task=task, bound_form=form)
+        messages.success(
+            request,
+            gettext("%(step)s of %(case)s is done.")
+            % {"step": step_label(task), "case": case.reference},
+        )
+        return redirect("workspace:case", pk=case.pk)
+
+
+class DeadlineExtendView(View):
+    """Supervisor: extend a running deadline of the case by working days, naming why."""
+
+    def post(self, request, pk, deadline_pk):
+        case = selectors.case_for_officer(request.user, pk)
+        deadline = Deadline.objects.filter(pk=deadline_pk, case=case).first()
+        if deadline is None:
+            raise Http404("No such deadline.")
+        form = DeadlineExtendForm(request.POST, auto_id=f"id_extend_{deadline.pk}_%s")
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, extend=(deadline.pk, form))
+        try:
+            actions.deadline_extend(
+                case=case,
+                supervisor=request.user,
+                step=deadline.step,
+                days=form.cleaned_data["days"],
+                reason=form.cleaned_data["reason"],
+            )
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status, extend=(deadline.pk, form))
+        messages.success(request, gettext("The deadline was extended."))
+        return redirect("workspace:case", pk=case.pk)
+
+
+class CaseRevokeView(View):
+    """A signing official revokes an approved restoration from the case page.
+
+    Who may not revoke, or a case that cannot be revoked, is told so with its status
+    (403, 409) before the form is judged; a form with a field missing comes back with
+    it highlighted (400); a refusal of the revocation itself re-shows the form with the
+    reason at its field.
+    """
+
+    def post(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        refusal = rules.revocation_refusal(case, request.user)
+        if refusal is not None:
+            messages.error(request, refusal.message)
+            return page.render_case(case, status=refusal.http_status)
+        form = RevocationForm(request.POST, request.FILES)
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, revocation=form)
+        try:
+            actions.case_revoke(case=case, official=request.user, **form.to_data())
+        except RedressError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            messages.error(request, exc.message)
+            case = selectors.case_for_officer(request.user, case.pk)
+            return page.render_case(case, status=exc.http_status, revocation=form)
+        messages.success(
+            request,
+            gettext(
+                "The restoration of %(case)s is revoked: its records are published again on "
+                "every platform, and the applicant is told."
+            )
+            % {"case": case.reference},
+        )
+        return redirect("workspace:case", pk=case.pk)
+
+
+# --- ties to subjects ----------------------------------------------------------------------------
+
+
+class TiesView(WorkspaceMixin, TemplateView):
+    """An officer's ties to subjects: those on record, and a form to declare one.
+
+    APL Art. 43: an officer with a tie to a case recuses themselves. A declared tie bars
+    them from the subject's cases at once; only an administrator can end it.
+    """
+
+    title = _("My ties to subjects")
+    template_name = "workspace/ties.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if not access.is_officer(request.user):
+            raise PermissionDenied(gettext("Only an officer declares ties to subjects."))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = kwargs.get("form") or TieDeclareForm(
+            initial={"subject_code": self.request.GET.get("subject", "")[:18]}
+        )
+        context.update(
+            form=form,
+            ties=list(
+                self.request.user.subject_ties.select_related("subject", "recorded_by")[:200]
+            ),
+            today=timezone.localdate(),
+            subjects=list(access.subjects_tied_to(self.request.user)[:200]),
+        )
+        return context
+
+    def post(self, request):
+        form = TieDeclareForm(request.POST)
+        if form.is_valid():
+            try:
+                tie = accounts.subject_tie_record(
+                    user=request.user, recorded_by=request.user, **form.cleaned_data
+                )
+            except RedressError as exc:
+                field = exc.field if exc.field in form.fields else None
+                form.add_error(field, exc.message)
+            else:
+                messages.success(
+                    request,
+                    gettext("Your tie to %(subject)s is on record: you no longer act on its cases.")
+                    % {"subject": tie.subject.name},
+                )
+                return redirect("workspace:ties")
+        messages.error(request, gettext("Check the highlighted fields."))
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+# --- evidence files ------------------------------------------------------------------------------
+
+
+class EvidenceFileView(View):
+    """Stream an evidence file from storage to an officer of the case's agency.
+
+    The content type is the one detected from the content at upload; ``nosniff``
+    and a CSP ``sandbox`` keep a crafted file from running as a page of ours.
+    """
+
+    as_attachment = False
+
+    def get(self, request, pk):
+        evidence = selectors.evidence_for_officer(request.user, pk)
+        inline = not self.as_attachment and evidence.content_type in INLINE_TYPES
+        content_type = evidence.content_type if evidence.content_type in INLINE_TYPES else None
+        try:
+            content = evidence.file.storage.open(evidence.file.name, "rb")
+        except FileNotFoundError:
+            logger.error("Evidence %s (%s) is missing from storage", evidence.pk, evidence.sha256)
+            raise Http404("The file of this evidence item is missing.") from None
+        response = FileResponse(
+            content,
+            as_attachment=not inline,
+            filename=sanitise_name(evidence.original_name),
+            content_type=content_type or "application/octet-stream",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = EVIDENCE_CSP
+        response["Cache-Control"] = "private, no-cache"
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+
+class EvidenceDownloadView(EvidenceFileView):
+    as_attachment = True
+
+
+class ApiTokensView(WorkspaceMixin, TemplateView):
+    """The officer's own API tokens that still work; POST revokes one (``token``) or all."""
+
+    title = _("API tokens")
+    template_name = "workspace/api_tokens.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            tokens=list(api_tokens_of(self.request.user)[:100]),
+            token_hours=settings.REDRESS_API_TOKEN_HOURS,
+        )
+        return context
+
+    def post(self, request):
+        if request.POST.get("all"):
+            count = accounts.api_tokens_revoke_all(
+                user=request.user, reason="revoked by the holder on the token page"
+            )
+            messages.success(
+                request,
+                ngettext("%(count)s token is revoked.", "%(count)s tokens are revoked.", count)
+                % {"count": count},
+            )
+        else:
+            token = api_token_of(request.user, request.POST.get("token"))
+            accounts.api_token_revoke(token=token, by=request.user)
+            messages.success(
+                request, gettext("Token %(prefix)s… is revoked.") % {"prefix": token.prefix}
+            )
+        return redirect("workspace:api_tokens")
