@@ -28,6 +28,7 @@ from knox.settings import CONSTANTS as KNOX
 from cases.calendar import FACTS_VERSION, NATIONAL, DayOverride, explain_computation
 from cases.errors import InvalidIdentifier
 from cases.identifiers import validate_subject_code
+from cases.law import INSTRUMENT_CHOICES, Citation, citations_render
 
 
 class Severity(models.TextChoices):
@@ -37,13 +38,35 @@ class Severity(models.TextChoices):
 
 
 class PenaltyType(models.TextChoices):
+    """Kinds of penalty or listing, as APL Art. 9 and Order 36 Arts. 8–10 name them."""
+
     WARNING = "warning", _("Warning")
+    CRITICISM = "criticism", _("Circulated criticism")
     FINE = "fine", _("Fine")
     CONFISCATION = "confiscation", _("Confiscation of unlawful gains")
     LISTING = "listing", _("Listing")
-    SUSPENSION = "suspension", _("Suspension of business")
+    LICENCE_SUSPENSION = "licence_suspension", _("Suspension of a licence")
+    QUALIFICATION_DOWNGRADE = "qualification_downgrade", _("Lowering of a qualification grade")
     LICENCE_REVOCATION = "licence_revocation", _("Licence revocation")
+    BUSINESS_RESTRICTION = "business_restriction", _("Restriction of production or business")
+    SUSPENSION = "suspension", _("Order to stop production or business")
+    CLOSURE = "closure", _("Order to close")
     PRACTICE_RESTRICTION = "practice_restriction", _("Restriction of practice")
+
+
+class Procedure(models.TextChoices):
+    """The penalty procedure (APL Arts. 51 and 54); simplified penalties are minor."""
+
+    ORDINARY = "ordinary", _("Ordinary procedure")
+    SIMPLIFIED = "simplified", _("Simplified procedure")
+
+
+class DayKind(models.TextChoices):
+    """How a period counts: most credit rules say working days; the court rules' 15 and
+    10 days are calendar days (GUIDE §0.2)."""
+
+    WORKING = "working", _("working days")
+    CALENDAR = "calendar", _("calendar days")
 
 
 class Material(models.TextChoices):
@@ -61,6 +84,15 @@ class Material(models.TextChoices):
 region_code_validator = RegexValidator(
     r"^\d{6}$", _("A region code is the 6-digit administrative division code, e.g. 440300.")
 )
+
+
+class Sector(models.TextChoices):
+    """The field an agency regulates, which picks the rules its records follow."""
+
+    MARKET_REGULATION = "market_regulation", _("Market regulation (SAMR rules)")
+    COURT = "court", _("People's court")
+    TAX = "tax", _("Tax")
+    OTHER = "other", _("Other sector (national rules)")
 
 
 class Agency(models.Model):
@@ -81,6 +113,16 @@ class Agency(models.Model):
         max_length=300, blank=True, help_text=_("Court with jurisdiction over a lawsuit.")
     )
     seal = models.ImageField(upload_to="seals/", blank=True)
+    sector = models.CharField(
+        _("sector"),
+        max_length=24,
+        choices=Sector.choices,
+        default=Sector.OTHER,
+        help_text=_(
+            "Which rules govern this agency's records: a sector standard prevails over the "
+            "national defaults (《信用修复管理办法》第十一条)."
+        ),
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -159,6 +201,34 @@ class RuleSet(models.Model):
     )
     version = models.PositiveIntegerField(editable=False)
     effective_from = models.DateField()
+    effective_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("Last day this version applies (e.g. the day before a repeal); empty if open."),
+    )
+    instrument = models.CharField(
+        max_length=20,
+        choices=INSTRUMENT_CHOICES,
+        blank=True,
+        help_text=_("The instrument this version implements."),
+    )
+    sector = models.CharField(
+        max_length=24,
+        choices=Sector.choices,
+        blank=True,
+        help_text=_(
+            "Empty: any agency. A sector's version prevails for agencies of that sector "
+            "(《信用修复管理办法》第十一条)."
+        ),
+    )
+    citations = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            "The article each value comes from, by field name: "
+            '{"min_publication_months": [{"instrument": "ndrc36", "article": 12}]}.'
+        ),
+    )
     legal_basis = models.CharField(max_length=300, blank=True)
 
     min_publication_months = models.PositiveIntegerField(
@@ -200,6 +270,101 @@ class RuleSet(models.Model):
     signers_required = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1)]
     )
+
+    # -- classification and publication (Order 36 Arts. 8–12, SAMR Order 107 Arts. 6–10)
+    published = models.BooleanField(
+        default=True,
+        help_text=_("Whether records of this tier are published at all (minor: not in principle)."),
+    )
+    never_published_penalty_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Penalty types never published, e.g. a SAMR warning (Order 107 Art. 7)."),
+    )
+    natural_persons_published = models.BooleanField(
+        default=True,
+        help_text=_(
+            "Whether information about natural persons goes on Credit China "
+            "(not in principle: 《信用修复管理办法》第十二条)."
+        ),
+    )
+    no_early_repair_penalty_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Penalty types with no early repair: publication ends only at the maximum period "
+            "(e.g. SAMR Order 107 Art. 8(3))."
+        ),
+    )
+    minor_fine_limit_business = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_(
+            "A fine up to this amount on a business is minor (SAMR: 50,000). Empty: "
+            "the sector has not set one; configure the agency's own figure."
+        ),
+    )
+    minor_fine_limit_person = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("A fine up to this amount on a person is minor (SAMR: 5,000)."),
+    )
+    auto_end = models.BooleanField(
+        default=True,
+        help_text=_("Publication ends by itself at the maximum period (Order 36 Art. 12)."),
+    )
+
+    # -- deadlines (Order 36 Art. 16, SAMR Order 107 Arts. 14–17)
+    day_kinds = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_(
+            'How each *_days field counts, where not in working days: {"objection_review_days": '
+            '"calendar"} (the court rules\' 15 days, GUIDE §0.2).'
+        ),
+    )
+    extension_days = models.PositiveIntegerField(
+        default=10, help_text=_("Working days one extension may add (Order 36 Art. 16).")
+    )
+    extension_needs_head_approval = models.BooleanField(
+        default=False, help_text=_("SAMR Order 107 Art. 16: the head approves an extension.")
+    )
+    refusal_needs_head_approval = models.BooleanField(
+        default=False,
+        help_text=_("SAMR Order 107 Arts. 14 and 17: a non-acceptance or refusal needs the head."),
+    )
+    materials_notice_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Working days to send the one request for missing materials (SAMR: 2)."),
+    )
+
+    # -- revocation (Order 36 Art. 25, SAMR Order 107 Art. 23)
+    revocation_publication_months = models.PositiveIntegerField(
+        null=True, blank=True, help_text=_("How long a revocation decision is published.")
+    )
+    revocation_bar_months = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("How long after a revocation no new restoration of the record is accepted."),
+    )
+
+    # -- bankruptcy reorganisation (Order 36 Art. 20, SAMR Order 107 Art. 22)
+    temporary_restoration_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text=_("Working days to shield a record during reorganisation; empty: not offered."),
+    )
+
+    # -- collective decision (APL Art. 57)
+    collective_decision_required = models.BooleanField(
+        default=False, help_text=_("The signers decide in a recorded meeting (APL Art. 57).")
+    )
+
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -210,20 +375,20 @@ class RuleSet(models.Model):
         # NULLs are distinct in a plain unique constraint.
         constraints = [
             models.UniqueConstraint(
-                fields=["list_type", "severity", "agency", "effective_from"],
+                fields=["list_type", "severity", "agency", "sector", "effective_from"],
                 name="ruleset_one_version_per_day",
             ),
             models.UniqueConstraint(
-                fields=["list_type", "severity", "effective_from"],
+                fields=["list_type", "severity", "sector", "effective_from"],
                 condition=Q(agency__isnull=True),
                 name="ruleset_one_national_version_per_day",
             ),
             models.UniqueConstraint(
-                fields=["list_type", "severity", "agency", "version"],
+                fields=["list_type", "severity", "agency", "sector", "version"],
                 name="ruleset_unique_version",
             ),
             models.UniqueConstraint(
-                fields=["list_type", "severity", "version"],
+                fields=["list_type", "severity", "sector", "version"],
                 condition=Q(agency__isnull=True),
                 name="ruleset_unique_national_version",
             ),
@@ -231,7 +396,7 @@ class RuleSet(models.Model):
         indexes = [models.Index(fields=["list_type", "severity", "effective_from"])]
 
     def __str__(self) -> str:
-        scope = self.agency.code if self.agency_id else "national"
+        scope = self.agency.code if self.agency_id else (self.sector or "national")
         return f"{self.list_type.code}/{self.severity} v{self.version} ({scope}, {self.effective_from})"
 
     @property
@@ -245,9 +410,27 @@ class RuleSet(models.Model):
         if unknown:
             raise ValidationError({"required_materials": f"Unknown material codes: {unknown}."})
         valid_penalties = set(PenaltyType.values)
-        unknown = [p for p in self.barred_penalty_types if p not in valid_penalties]
-        if unknown:
-            raise ValidationError({"barred_penalty_types": f"Unknown penalty types: {unknown}."})
+        for name in (
+            "barred_penalty_types",
+            "never_published_penalty_types",
+            "no_early_repair_penalty_types",
+        ):
+            unknown = [p for p in getattr(self, name) if p not in valid_penalties]
+            if unknown:
+                raise ValidationError({name: f"Unknown penalty types: {unknown}."})
+        field_names = {f.name for f in self._meta.get_fields()}
+        for name, data in (self.citations or {}).items():
+            if name not in field_names:
+                raise ValidationError({"citations": f"No rule field named {name!r}."})
+            try:
+                [Citation.parse(c) for c in _as_list(data)]
+            except ValueError as exc:
+                raise ValidationError({"citations": str(exc)}) from exc
+        for name, kind in (self.day_kinds or {}).items():
+            if name not in field_names or kind not in DayKind.values:
+                raise ValidationError({"day_kinds": f"{name!r}: {kind!r} is not a kind of day."})
+        if self.effective_until and self.effective_until < self.effective_from:
+            raise ValidationError({"effective_until": "A version cannot end before it starts."})
         if (
             self.max_publication_months is not None
             and self.max_publication_months < self.min_publication_months
@@ -263,6 +446,21 @@ class RuleSet(models.Model):
 
     def is_in_use(self) -> bool:
         return Case.objects.filter(rule_set_id=self.pk).exists()
+
+    def cited(self, field: str) -> list[Citation]:
+        """The articles the value of ``field`` rests on (empty when none was recorded)."""
+        return [Citation.parse(c) for c in _as_list(self.citations.get(field))]
+
+    def citation_text(self, field: str, language: str | None = None) -> str:
+        """``field``'s articles as a reader sees them, e.g. 《信用修复管理办法》第十二条."""
+        return citations_render(_as_list(self.citations.get(field)), language)
+
+    def day_kind(self, field: str) -> str:
+        return self.day_kinds.get(field, DayKind.WORKING)
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
 
 
 class Subject(models.Model):
@@ -308,6 +506,34 @@ class Record(models.Model):
     legal_basis = models.CharField(max_length=500, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices)
     penalty_type = models.CharField(max_length=30, choices=PenaltyType.choices)
+    penalty_types = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Every penalty type the decision imposed; the longest period applies "
+            "(《信用修复管理办法》第十二条)."
+        ),
+    )
+    fine_amount = models.DecimalField(
+        _("fine (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    procedure = models.CharField(
+        max_length=12, choices=Procedure.choices, default=Procedure.ORDINARY
+    )
+    decided_on = models.DateField(
+        _("decision document date"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Periods run from this date (《信用修复管理办法》第七条); empty: the listing date."
+        ),
+    )
+    term_ends_on = models.DateField(
+        _("end of the penalty's own term"),
+        null=True,
+        blank=True,
+        help_text=_("A suspension or practising ban: publication is not ended before this date."),
+    )
     listed_on = models.DateField()
     restorable_from = models.DateField(
         null=True, blank=True, help_text=_("End of the minimum publication period.")

@@ -11,6 +11,7 @@ import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from cases import access
@@ -23,17 +24,26 @@ def rule_set_in_force(
 ) -> RuleSet:
     """The rule version that governs a record of this kind on this date.
 
-    Raises ``RuleViolation`` (code ``no_rule_set``) when none is configured: a
-    case is never judged by rules nobody wrote down.
+    A version applies from ``effective_from`` to ``effective_until`` (inclusive). The
+    most specific one wins: the agency's own, then the national version of the
+    agency's sector (a sector standard prevails, 《信用修复管理办法》第十一条), then
+    the national default. Raises ``RuleViolation`` (code ``no_rule_set``) when none is
+    configured: a case is never judged by rules nobody wrote down.
     """
-    candidates = RuleSet.objects.filter(
-        list_type=list_type, severity=severity, effective_from__lte=on
-    ).select_related("list_type", "agency")
+    candidates = (
+        RuleSet.objects.filter(list_type=list_type, severity=severity, effective_from__lte=on)
+        .filter(Q(effective_until__isnull=True) | Q(effective_until__gte=on))
+        .select_related("list_type", "agency")
+        .order_by("-effective_from")
+    )
     if agency is not None:
-        own = candidates.filter(agency=agency).order_by("-effective_from").first()
+        own = candidates.filter(agency=agency).first()
         if own is not None:
             return own
-    national = candidates.filter(agency__isnull=True).order_by("-effective_from").first()
+        sector = candidates.filter(agency__isnull=True, sector=agency.sector).first()
+        if sector is not None:
+            return sector
+    national = candidates.filter(agency__isnull=True, sector="").first()
     if national is None:
         raise RuleViolation(
             _(
@@ -78,6 +88,7 @@ def rule_set_add_version(**fields) -> RuleSet:
                 list_type=fields["list_type"],
                 severity=fields["severity"],
                 agency=fields.get("agency"),
+                sector=fields.get("sector", ""),
             )
             .values_list("version", flat=True)
         )

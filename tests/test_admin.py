@@ -127,6 +127,14 @@ def rule_set_form(**overrides):
         "barred_penalty_types": '["licence_revocation"]',
         "objection_window_days": "",
         "signers_required": "1",
+        "published": "on",
+        "natural_persons_published": "on",
+        "auto_end": "on",
+        "never_published_penalty_types": "[]",
+        "no_early_repair_penalty_types": "[]",
+        "day_kinds": "{}",
+        "citations": "{}",
+        "extension_days": "10",
         "note": "",
     }
     return {**form, **overrides}
