@@ -25,8 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import signing
-from cases.models import Case, CaseEvent
-from cases.signals import case_event_recorded
+from cases.models import Case, CaseEvent, Record, RecordEvent
+from cases.signals import case_event_recorded, record_event_recorded
 from cases.vocabulary import EventKind, event_kind_check
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,73 @@ def event_record(
         previous=(last["seq"], last["hash"]) if last else (0, ""),
     )
     case_event_recorded.send(sender=CaseEvent, case=case, event=event)
+    return event
+
+
+def record_event_payload(event: RecordEvent) -> dict:
+    """A record event as hashed: plain JSON types only, the record named by its agency,
+    decision number and subject (what stays true of it)."""
+    record = event.record
+    return {
+        "record": f"{record.agency.code}|{record.decision_no}|{record.subject.code}",
+        "seq": event.seq,
+        "kind": event.kind,
+        "role": event.actor_role,
+        "automated": event.automated,
+        "at": _iso(event.at),
+        "before": event.before,
+        "after": event.after,
+        "note": event.note,
+        "data": event.data,
+        "rule_version": event.rule_version,
+        "prev_hash": event.prev_hash,
+        "hash": event.hash,
+    }
+
+
+def record_event_record(
+    record: Record,
+    kind: EventKind | str,
+    *,
+    role: str,
+    before: dict | None = None,
+    after: dict | None = None,
+    note: str = "",
+    data: dict | None = None,
+    rule_version: str = "",
+    at: datetime | None = None,
+) -> RecordEvent:
+    """Append an event to the record's own trail (something that happened to the record
+    outside any case, done by the system or a platform: always automated).
+
+    Like ``event_record``: inside the caller's transaction, after the caller locked the
+    record row; the unique (record, seq) constraint refuses a fork. ``kind`` must be in
+    the vocabulary. Sends ``record_event_recorded`` so that the subscribers queue what
+    the event calls for.
+    """
+    kind = event_kind_check(kind).value
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError(
+            "record_event_record must run inside the transaction of the change it records"
+        )
+    last = RecordEvent.objects.filter(record=record).order_by("-seq").values("seq", "hash").first()
+    event = RecordEvent(
+        record=record,
+        seq=(last["seq"] + 1) if last else 1,
+        kind=kind,
+        actor_role=role,
+        automated=True,
+        at=at or timezone.now(),
+        before=_plain(before or {}),
+        after=_plain(after or {}),
+        note=note,
+        data=_plain(data or {}),
+        rule_version=rule_version,
+        prev_hash=last["hash"] if last else GENESIS,
+    )
+    event.hash = payload_hash(record_event_payload(event))
+    event.save()
+    record_event_recorded.send(sender=RecordEvent, record=record, event=event)
     return event
 
 

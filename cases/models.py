@@ -557,6 +557,8 @@ class Record(models.Model):
         indexes = [
             models.Index(fields=["subject", "status"]),
             models.Index(fields=["agency", "status"]),
+            # The daily end of publications (``cases.expiry``) reads due records by these.
+            models.Index(fields=["status", "expires_on"], name="record_due_to_end"),
         ]
 
     def __str__(self) -> str:
@@ -1195,6 +1197,48 @@ class CaseEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("Case events are append-only: an event cannot be deleted.")
+
+
+class RecordEvent(models.Model):
+    """One entry of a record's own audit trail: what happened to it outside any case.
+
+    Publication that ends by itself at the maximum period (《信用修复管理办法》第十二条)
+    is nobody's decision and may concern a record no case was ever filed for; it is
+    recorded here, hash-chained per record like a case's events (``cases.events``), and
+    also in the chain of every open case of the record.
+    """
+
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=50)
+    actor_role = models.CharField(max_length=20, blank=True)
+    automated = models.BooleanField(default=True)
+    at = models.DateTimeField()
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    rule_version = models.CharField(max_length=120, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["record_id", "seq"]
+        constraints = [models.UniqueConstraint(fields=["record", "seq"], name="recordevent_chain")]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id}#{self.seq} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or kwargs.get("force_update"):
+            raise TypeError("Record events are append-only: an event cannot be changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Record events are append-only: an event cannot be deleted.")
 
 
 class AuditCheckpoint(models.Model):

@@ -123,6 +123,21 @@ def case_correspondents(case: Case) -> list:
     )
 
 
+def subject_correspondents(subject: Subject) -> list:
+    """Who the agency writes to about a subject's record outside any case: the people
+    who act for the subject (its active, confirmed representatives)."""
+    User = get_user_model()
+    return list(
+        User.objects.filter(
+            is_active=True,
+            representations__subject=subject,
+            representations__confirmed_at__isnull=False,
+        )
+        .distinct()
+        .order_by("pk")
+    )
+
+
 def case_for(user: AbstractBaseUser, pk) -> Case:
     """One case the user may see, or 404 (for a malformed id too)."""
     pk = _id_or_404(pk, "No such case.")

@@ -16,3 +16,9 @@ case_event_recorded = Signal()
 # data (a dict of what the receivers need, e.g. the link the person is to follow), event
 # (an id unique to this event, from which receivers key what they write).
 account_event_recorded = Signal()
+
+# Sent by ``cases.events.record_event_record`` right after an event is appended to a
+# record's own trail (publication ended at the maximum period, a platform's
+# acknowledgement of that withdrawal), inside the transaction of the change, like
+# ``case_event_recorded``. Arguments: record, event.
+record_event_recorded = Signal()

@@ -27,7 +27,7 @@ from cases.errors import (
     UploadRejected,
     WrongState,
 )
-from cases.events import case_lock, event_record
+from cases.events import case_lock, event_record, record_event_record
 from cases.identifiers import guess_subject_kind, validate_subject_code
 from cases.models import (
     REVOCATION_BASIS,
@@ -1157,6 +1157,14 @@ def _record_decided(cr: CaseRecord) -> int:
     if cr.outcome != CaseRecord.Outcome.UPHELD:
         _record_restore(cr)
         return 0
+    if record.status == Record.Status.EXPIRED:
+        # Publication ended at its maximum while the case ran (《信用修复管理办法》第十二条,
+        # cases.expiry): nothing is published again, and the platforms were already
+        # asked to withdraw it; a correction is kept on the record.
+        if cr.correction:
+            record.corrected_text = cr.correction
+            record.save(update_fields=["corrected_text", "updated_at"])
+        return 0
     if cr.case.kind == Case.Kind.OBJECTION and cr.correction:
         record.status = Record.Status.ACTIVE
         record.corrected_text = cr.correction
@@ -1202,6 +1210,18 @@ def acknowledge_withdrawal(*, publication: Publication, note: str = "") -> Publi
         publication.acknowledged_at = timezone.now()
         publication.save(update_fields=["status", "acknowledged_at"])
         if case is None:
+            # A withdrawal no case waits for (publication ended at its maximum,
+            # cases.expiry): the acknowledgement goes on the record's own trail.
+            record = Record.objects.select_for_update(of=("self",)).get(pk=publication.record_id)
+            record_event_record(
+                record,
+                "platform_acknowledged",
+                role="platform",
+                before={"publication": Publication.Status.WITHDRAWAL_REQUESTED},
+                after={"publication": publication.status},
+                note=note,
+                data={"platform": publication.platform.code, "record": record.decision_no},
+            )
             return publication
         case = case_lock(case)
         before = _snapshot(case)

@@ -43,6 +43,12 @@ class EventKind(models.TextChoices):
     DECIDED = "decided", _("Decided")
     # After the decision.
     PLATFORM_ACKNOWLEDGED = "platform_acknowledged", _("A platform confirmed the withdrawal")
+    # Publication ends by itself at the maximum period (《信用修复管理办法》第十二条): on the
+    # record's own trail (``RecordEvent``) and on that of each open case of the record.
+    PUBLICATION_EXPIRED = (
+        "publication_expired",
+        _("Publication ended by itself at the maximum period"),
+    )
     WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
     REVOKED = "revoked", _("Restoration revoked")
     CLOSED = "closed", _("Closed")

@@ -30,9 +30,11 @@ from cases.models import (
     Material,
     Platform,
     Publication,
+    Record,
+    RecordEvent,
     Role,
 )
-from cases.selectors import case_correspondents
+from cases.selectors import case_correspondents, subject_correspondents
 from notifications import texts
 from notifications.models import Message, Notification, WebhookReceipt, WebhookSignature
 from notifications.selectors import notifications_for
@@ -177,12 +179,18 @@ def recipient_language(user, case: Case | None) -> str:
     return account.language if account is not None else settings.LANGUAGE_CODE
 
 
-def platform_notify(*, case: Case, publication: Publication, action: str, key: str) -> Message:
-    """Tell a platform what to do with a record it holds, as a signed webhook."""
+def platform_notify(
+    *, case: Case | None, publication: Publication, action: str, key: str, reason: str = ""
+) -> Message:
+    """Tell a platform what to do with a record it holds, as a signed webhook.
+
+    ``case`` is None where no case causes it (publication ended at its maximum period):
+    the payload then names no case, and ``reason`` says why (``publication_expired``).
+    """
     record = publication.record
     payload = {
         "action": action,
-        "case": case.reference,
+        "case": case.reference if case is not None else "",
         "publication": publication.pk,
         "record": {
             "decision_no": record.decision_no,
@@ -196,6 +204,8 @@ def platform_notify(*, case: Case, publication: Publication, action: str, key: s
         "acknowledge_url": settings.REDRESS_SITE_URL.rstrip("/")
         + f"/api/v1/platforms/{publication.platform.code}/acknowledgements/",
     }
+    if reason:
+        payload["reason"] = reason
     message_key = idempotency_key(key, "platform", publication.pk, action)
     payload["idempotency_key"] = message_key
     return outbox_enqueue(
@@ -385,6 +395,62 @@ _HANDLERS = {
     "deadline_near": _on_escalation,
     "deadline_overdue": _on_escalation,
 }
+
+
+# --- what each event on a record's own trail sends ----------------------------------------
+
+
+def on_record_event(sender, *, record: Record, event: RecordEvent, **kwargs) -> None:
+    """Queue the messages a record event calls for (connected in NotificationsConfig.ready)."""
+    if event.kind == "publication_expired":
+        _on_publication_expired(record, event)
+
+
+def _on_publication_expired(record: Record, event: RecordEvent) -> None:
+    """Publication ended at its maximum period: every platform still showing the record is
+    asked to withdraw it, as after a decision, and the people who act for the subject are
+    told, with the date and the article (《信用修复管理办法》第十二条)."""
+    key = idempotency_key("record", record.pk, event.seq)
+    publications = (
+        record.publications.filter(status=Publication.Status.WITHDRAWAL_REQUESTED)
+        .select_related("platform", "record__list_type", "record__subject", "record__agency")
+        .order_by("platform__code")
+    )
+    platforms = []
+    for publication in publications:
+        platforms.append(publication.platform)
+        platform_notify(
+            case=None,
+            publication=publication,
+            action="record_withdrawal_requested",
+            key=key,
+            reason="publication_expired",
+        )
+    context = {
+        "record": record.decision_no,
+        "subject_name": record.subject.name,
+        "list_type": record.list_type.name,
+        "list_type_en": record.list_type.name_en or record.list_type.name,
+        "agency": record.agency.name,
+        "agency_en": record.agency.name_en or record.agency.name,
+        "expires_on": event.data.get("expires_on", ""),
+        "ended_on": event.data.get("ended_on", ""),
+        "article_zh": event.data.get("article_zh", ""),
+        "article_en": event.data.get("article_en", ""),
+        "platforms": "、".join(p.name for p in platforms) or "—",
+        "platforms_en": ", ".join(p.name_en or p.name for p in platforms) or "—",
+        "url": records_url(record),
+    }
+    for user in subject_correspondents(record.subject):
+        notify_user(user=user, case=None, kind="publication_expired", context=context, key=key)
+
+
+def records_url(record: Record) -> str:
+    try:
+        path = reverse("portal:records") + f"#record-{record.pk}"
+    except NoReverseMatch:
+        path = "/records/"
+    return settings.REDRESS_SITE_URL.rstrip("/") + path
 
 
 def signature_remember(*, platform: Platform, verdict: Verdict) -> bool:

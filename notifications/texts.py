@@ -101,6 +101,22 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "{agency_en} revoked the restoration ({reasons}); the record is published again.\n{url}",
         ),
     },
+    # Publication ended at its maximum period (《信用修复管理办法》第十二条): no case needed.
+    "publication_expired": {
+        "zh-hans": (
+            "【信用修复】{record} 已于 {ended_on} 自动停止公示",
+            "{subject_name} 的失信信息（{list_type}，决定文书号 {record}，{agency}）最长公示期已于 "
+            "{expires_on} 届满。依据{article_zh}，该信息自 {ended_on} 起自动停止公示，"
+            "已通知 {platforms} 撤下。\n{url}",
+        ),
+        "en": (
+            "[Redress] Publication of {record} ended on {ended_on}",
+            "The maximum publication period of the record of {subject_name} ({list_type_en}, "
+            "decision {record}, {agency_en}) ended on {expires_on}. Under {article_en}, its "
+            "publication ended by itself on {ended_on}; {platforms_en} were asked to withdraw "
+            "it.\n{url}",
+        ),
+    },
     "escalation": {
         "zh-hans": (
             "【督办】案件 {reference} {step}期限{state}",

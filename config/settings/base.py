@@ -475,5 +475,11 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "cases.audit_checkpoints",
             "schedule": REDRESS_AUDIT_CHECKPOINT_MINUTES * 60,
         },
+        # Publication ends by itself at the maximum period (《信用修复管理办法》第十二条),
+        # once a day, early: a record due today is withdrawn before the day's work.
+        "end-publications": {
+            "task": "cases.end_publications",
+            "schedule": crontab(hour=env_int("REDRESS_END_PUBLICATIONS_HOUR", 1), minute=0),
+        },
     }
 )
