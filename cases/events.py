@@ -260,7 +260,9 @@ def chain_verify(payloads: Iterable[dict]) -> BrokenLink | None:
     expected_prev = GENESIS
     expected_seq = 1
     for payload in payloads:
-        ref, seq, kind = payload["case"], payload["seq"], payload["kind"]
+        # A case's chain names its case; a record's own trail names its record.
+        ref = payload["case"] if "case" in payload else f"record {payload['record']}"
+        seq, kind = payload["seq"], payload["kind"]
         if seq != expected_seq:
             return BrokenLink(ref, seq, kind, f"expected event #{expected_seq}: events are missing")
         if payload["prev_hash"] != expected_prev:
@@ -287,3 +289,13 @@ def chain_verify(payloads: Iterable[dict]) -> BrokenLink | None:
 def case_event_payloads(case: Case) -> Iterator[dict]:
     for event in CaseEvent.objects.filter(case=case).order_by("seq").iterator():
         yield event_payload(event, reference=case.reference)
+
+
+def record_event_payloads(record: Record) -> Iterator[dict]:
+    for event in (
+        RecordEvent.objects.filter(record=record)
+        .select_related("record__agency", "record__subject")
+        .order_by("seq")
+        .iterator()
+    ):
+        yield record_event_payload(event)

@@ -23,8 +23,8 @@ from celery import current_app
 from celery.schedules import crontab
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
-from django.core.management import call_command
-from django.db import connection
+from django.core.management import CommandError, call_command
+from django.db import IntegrityError, connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -37,6 +37,7 @@ from notifications import signing
 from notifications.models import Message, Notification
 from tests import factories
 from tests import flow_helpers as flow
+from tests.attacker import attacker_sql
 from tests.factories import list_type
 from tests.helpers import api_token
 
@@ -263,7 +264,7 @@ def test_a_minor_fine_ends_by_itself_after_its_three_month_maximum(
     assert fine.status == Record.Status.EXPIRED
 
 
-def test_the_record_trail_is_a_hash_chain(monkeypatch, fine):
+def test_the_record_trail_is_a_hash_chain_that_verify_events_checks(monkeypatch, fine):
     run_daily_task_on(monkeypatch, datetime.date(2026, 7, 3))
     [event] = fine.events.all()
 
@@ -272,6 +273,17 @@ def test_the_record_trail_is_a_hash_chain(monkeypatch, fine):
         RecordEvent.objects.filter(pk=event.pk).update(note="changed")
     with pytest.raises(TypeError):
         event.delete()
+    call_command("verify_events", stdout=io.StringIO())  # intact: no error
+
+    # Someone moves the end date in the database: verify_events names the record.
+    attacker_sql(
+        "UPDATE cases_recordevent SET data = %s WHERE id = %s",
+        [json.dumps({**event.data, "expires_on": "2026-12-31"}), event.pk],
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="1 records' own event trails are broken"):
+        call_command("verify_events", stdout=out)
+    assert f"record SZAMR|{fine.decision_no}|{fine.subject.code}: event #1" in out.getvalue()
 
 
 def test_a_dry_run_lists_what_would_end_and_changes_nothing(fine, company):
@@ -407,3 +419,12 @@ def test_two_runs_at_once_end_each_record_once(postgres_only, company, agency, r
     assert sorted(ended) == sorted(r.pk for r in records)  # each once, by one run or the other
     assert RecordEvent.objects.filter(kind="publication_expired").count() == 20
     assert Message.objects.filter(kind="record_withdrawal_requested").count() == 40
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_to_change_a_record_event(postgres_only, monkeypatch, fine):
+    run_daily_task_on(monkeypatch, datetime.date(2026, 7, 3))
+    [event] = fine.events.all()
+
+    with pytest.raises(IntegrityError, match="append-only"), connection.cursor() as cursor:
+        cursor.execute("UPDATE cases_recordevent SET note = 'x' WHERE id = %s", [event.pk])

@@ -10,6 +10,8 @@ shows). Then, for the whole database: every case the latest signed checkpoint of
 agency lists is still there with at least the event it vouched for (the checkpoint is
 read from the database and from the write-once store, whichever is newer), checkpoints
 follow each other, and no case reference is missing (they are issued without gaps).
+Each record's own trail (events outside a case: publication ended at its maximum) must
+link and match its hashes too.
 
 Prints one line per problem, in words an auditor can act on, and exits non-zero; or a
 summary when everything holds. Cases are read one at a time, so memory use does not
@@ -33,8 +35,8 @@ from cases.anchoring import (
     head_problem,
     reference_state,
 )
-from cases.events import BrokenLink, case_event_payloads, chain_verify
-from cases.models import Agency, AuditCheckpoint, Case
+from cases.events import BrokenLink, case_event_payloads, chain_verify, record_event_payloads
+from cases.models import Agency, AuditCheckpoint, Case, Record, RecordEvent
 
 
 class Command(BaseCommand):
@@ -69,6 +71,7 @@ class Command(BaseCommand):
 
         checked = events = 0
         broken: list[str] = []
+        broken_records: list[str] = []
         present: set[str] = set()
         for case in cases.iterator():
             checked += 1
@@ -113,6 +116,13 @@ class Command(BaseCommand):
                     if reference not in present and reference not in vouched:
                         others.append(f"{reference}: {text} (recorded by {_label(body)})")
             others.extend(reference_state(bodies)["problems"])
+            # A record's own trail (publication ended at its maximum, cases.expiry).
+            with_trail = RecordEvent.objects.values("record_id")
+            for record in Record.objects.filter(pk__in=with_trail).order_by("pk").iterator():
+                link = chain_verify(record_event_payloads(record))
+                if link is not None:
+                    broken_records.append(str(link))
+                    self.stdout.write(self.style.ERROR(str(link)))
 
         for problem in dict.fromkeys(others):
             self.stdout.write(self.style.ERROR(problem))
@@ -121,6 +131,8 @@ class Command(BaseCommand):
         failures = []
         if broken:
             failures.append(f"{len(broken)} of {checked} case chains are broken.")
+        if broken_records:
+            failures.append(f"{len(broken_records)} records' own event trails are broken.")
         unique_others = len(dict.fromkeys(others))
         if unique_others:
             failures.append(
