@@ -28,9 +28,9 @@ from cases.rules import rule_set_for_record
 
 
 class Finding(models.TextChoices):
-    QUALIFIES = "qualifies", gettext_lazy("Qualifies")
-    NOT_YET = "not_yet", gettext_lazy("Not yet")
-    BARRED = "barred", gettext_lazy("Barred")
+    QUALIFIES = "qualifies", gettext_lazy("Qualifies for restoration")
+    NOT_YET = "not_yet", gettext_lazy("Not yet restorable")
+    BARRED = "barred", gettext_lazy("Barred from restoration")
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,13 @@ class Eligibility:
                 "date": f"{self.earliest:%Y-%m-%d}"
             }
         if self.finding == Finding.BARRED:
-            penalties = ", ".join(str(PenaltyType(p).label) for p in self.penalty_types)
+            penalties = ", ".join(str(PenaltyType(p).label).lower() for p in self.penalty_types)
             if self.ends_on is not None:
                 text = _(
-                    "Barred: no early restoration of a %(penalty)s; publication ends on %(date)s."
+                    "Barred: no early restoration for %(penalty)s; publication ends on %(date)s."
                 ) % {"penalty": penalties, "date": f"{self.ends_on:%Y-%m-%d}"}
             else:
-                text = _("Barred: a %(penalty)s cannot be restored.") % {"penalty": penalties}
+                text = _("Barred: %(penalty)s cannot be restored.") % {"penalty": penalties}
             return f"{text} {citation}" if citation else text
         return _("Qualifies: a restoration can be requested now.")
 

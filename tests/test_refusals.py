@@ -182,6 +182,27 @@ def test_a_barred_penalty_is_barred_naming_the_article(company, agency, platform
     assert "Credit Restoration Measures (NDRC Order No. 36), Art. 2" in finding.sentence
 
 
+def test_a_penalty_with_no_early_restoration_is_barred_until_publication_ends(
+    company, agency, platforms, order36
+):
+    no_early = order36_general(
+        effective_from=datetime.date(2026, 4, 3),
+        no_early_repair_penalty_types=["licence_revocation"],
+        citations={"no_early_repair_penalty_types": [cite("samr107", 8, None, 3)]},
+    )
+    record = general_penalty(company, agency, platforms, no_early)
+    record.penalty_type = "licence_revocation"
+    record.save()
+
+    finding = restoration_eligibility(record, on=datetime.date(2026, 12, 7))
+
+    assert (finding.finding, finding.ends_on) == (Finding.BARRED, datetime.date(2027, 10, 1))
+    assert finding.sentence == (
+        "Barred: no early restoration for licence revocation; publication ends on 2027-10-01. "
+        "Market Regulation Credit Restoration Measures (SAMR Order No. 107), Art. 8, item 3"
+    )
+
+
 # --- (d) a record that qualifies shows as qualifying -----------------------------------------
 
 
