@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
-from cases.models import Case, Material
+from cases.models import Material
 from cases.vocabulary import EventKind
 from tests import factories
 from tests import flow_helpers as flow

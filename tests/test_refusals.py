@@ -22,10 +22,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from cases import transitions
 from cases.eligibility import Finding, restoration_eligibility
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.law import cite
-from cases import transitions
 from cases.models import Case, ListType, Membership, Role, Sector
 from cases.rules import publication_periods, rule_set_add_version
 from documents.models import Letter
@@ -277,7 +277,7 @@ def test_an_early_restoration_filed_through_the_portal_ends_in_a_reasoned_non_ac
     assert decided.actor == intake
     assert decided.data["findings"][0]["earliest"] == "2027-01-01"
 
-    letter, letter_text = issue(case, Letter.Kind.NON_ACCEPTANCE, decided_by=intake)
+    _letter, letter_text = issue(case, Letter.Kind.NON_ACCEPTANCE, decided_by=intake)
     assert says(letter_text, "不予受理", "申请时最短公示期尚未届满。")
     assert says(letter_text, "自 2027年1月1日 起方可申请信用修复", ORDER36_ART12_ZH)
     assert says(letter_text, "最早可于 2027年1月1日 起重新提出申请")
@@ -397,7 +397,7 @@ def test_under_samr_rules_a_non_acceptance_waits_for_another_officials_approval(
     decided = flow.last_event(case, "not_accepted")
     assert (decided.actor, decided.actor_role) == (head, Role.SIGNER)
     assert decided.data["proposed_by"] == intake.get_username()
-    letter, letter_text = issue(case, Letter.Kind.NON_ACCEPTANCE, decided_by=head)
+    _letter, letter_text = issue(case, Letter.Kind.NON_ACCEPTANCE, decided_by=head)
     assert says(letter_text, "本决定已经本机关负责人批准")
     assert says(letter_text, "《市场监督管理信用修复管理办法》第十四条第三款")
     assert says(letter_text, "2027年1月1日", ORDER36_ART12_ZH)
