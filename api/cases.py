@@ -27,7 +27,13 @@ from rest_framework.response import Response
 from api.conventions import ErrorSerializer, IdField, StrictCharField
 from cases import access, rules, selectors
 from cases.eligibility import Finding, case_eligibility, restoration_eligibility
-from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
+from cases.errors import (
+    InvalidIdentifier,
+    InvalidInput,
+    RedressError,
+    UploadRejected,
+    WrongState,
+)
 from cases.identifiers import subject_code_identify
 from cases.ids import id_parse
 from cases.models import (
@@ -291,7 +297,11 @@ class CaseDetailSerializer(CaseListSerializer):
     def get_eligibility(self, case) -> list[dict]:
         """For a restoration: what the rules say of each record on the day it was filed,
         as the acceptance check reads it (empty for an objection)."""
-        return EligibilitySerializer(case_eligibility(case), many=True).data
+        try:
+            findings = case_eligibility(case)
+        except RedressError:  # no rule version in force: the case says so elsewhere
+            return []
+        return EligibilitySerializer(findings, many=True).data
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, case) -> list[dict]:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.eligibility import case_eligibility
+from cases.errors import RedressError
 from cases.ids import IdChoiceField, id_parse
 from cases.models import (
     REVOCATION_BASIS,
@@ -95,6 +96,15 @@ class RecordOutcomesMixin:
                 )
 
 
+def findings_of(case: Case) -> list:
+    """The findings of ``case``'s records (``cases.eligibility``); none when no rule version
+    is in force for them (the case page says what is wrong with the rules elsewhere)."""
+    try:
+        return case_eligibility(case)
+    except RedressError:
+        return []
+
+
 def findings_as_reasons(findings, *, language: str) -> str:
     """The records that do not qualify, one line each, in the case's language: a draft of
     the reasons for a non-acceptance, for the officer to confirm or rewrite."""
@@ -133,7 +143,7 @@ class AcceptanceCheckForm(MissingMaterialsMixin, forms.Form):
     def __init__(self, *args, case: Case, detail=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_material_fields()
-        self.findings = case_eligibility(case)
+        self.findings = findings_of(case)
         self.fields["reasons"].initial = findings_as_reasons(self.findings, language=case.language)
 
     def clean(self):
@@ -174,7 +184,7 @@ class RefusalApprovalForm(forms.Form):
     def __init__(self, *args, case: Case, detail=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.case = case
-        self.findings = case_eligibility(case)
+        self.findings = findings_of(case)
 
     def clean(self):
         data = super().clean()
