@@ -22,9 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from cases import transitions
 from cases.eligibility import Finding, restoration_eligibility
-from cases.errors import InvalidInput, NotPermitted, WrongState
+from cases.errors import InvalidInput, NotPermitted
 from cases.law import cite
 from cases.models import Case, ListType, Membership, Role, Sector
 from cases.rules import publication_periods, rule_set_add_version
@@ -429,15 +428,19 @@ def test_a_head_who_does_not_approve_sends_the_case_back_to_the_acceptance_check
     assert not case.letters.filter(kind=Letter.Kind.NON_ACCEPTANCE).exists()
 
 
-def test_without_the_heads_approval_a_second_proposal_is_refused(
+def test_without_the_heads_approval_the_non_acceptance_does_not_take_effect(
     applicant, company, agency, platforms, samr, staff
 ):
     record = general_penalty(company, agency, platforms, samr)
     case = flow.file_restoration(company, [record], applicant)
     case = flow.not_accept(case, staff["intake"], reasons="最短公示期尚未届满。")
 
-    with pytest.raises(WrongState) as waiting:
-        transitions.not_accept(case=case, officer=staff["intake"], reasons="Again.")
+    with pytest.raises(NotPermitted) as not_a_signer:
+        flow.claim(case, "refusal_approval", staff["intake"])
+    case = flow.worker_renders_letters(case)
 
-    assert waiting.value.code == "approval_pending"
-    assert flow.refresh(case).status == Case.Status.SUBMITTED
+    assert not_a_signer.value.code == "not_eligible"
+    assert case.status == Case.Status.SUBMITTED
+    assert case.decided_at is None
+    assert not case.letters.filter(kind=Letter.Kind.NON_ACCEPTANCE).exists()
+    assert flow.open_steps(case) == ["refusal_approval"]
