@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -25,7 +26,14 @@ from rest_framework.response import Response
 
 from api.conventions import ErrorSerializer, IdField, StrictCharField
 from cases import access, rules, selectors
-from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
+from cases.eligibility import Finding, case_eligibility, restoration_eligibility
+from cases.errors import (
+    InvalidIdentifier,
+    InvalidInput,
+    RedressError,
+    UploadRejected,
+    WrongState,
+)
 from cases.identifiers import subject_code_identify
 from cases.ids import id_parse
 from cases.models import (
@@ -85,6 +93,47 @@ class RecordSerializer(serializers.ModelSerializer):
             "corrected_text",
             "publications",
         ]
+
+
+class CitationSerializer(serializers.Serializer):
+    """One article of one instrument, as stored in the rule data and as a reader reads it."""
+
+    instrument = serializers.CharField(help_text="e.g. ndrc36, samr107.")
+    article = serializers.IntegerField()
+    paragraph = serializers.IntegerField(allow_null=True)
+    item = serializers.IntegerField(allow_null=True)
+    zh = serializers.CharField(help_text="e.g. 《信用修复管理办法》第十二条.")
+    en = serializers.CharField()
+
+
+class EligibilitySerializer(serializers.Serializer):
+    """Whether a record qualifies for a restoration on a day, and if not, until when and
+    by which article (``cases.eligibility``). Filing is never refused for this: a
+    request filed anyway is decided by the agency, with reasons."""
+
+    record = serializers.IntegerField(source="record.pk")
+    decision_no = serializers.CharField(source="record.decision_no")
+    on = serializers.DateField(help_text="The day the finding is for.")
+    finding = serializers.ChoiceField(
+        choices=Finding.choices,
+        help_text="qualifies; not_yet (from ``earliest``); barred (by ``citations``).",
+    )
+    earliest = serializers.DateField(
+        allow_null=True, help_text="The first day a restoration may be requested, when known."
+    )
+    ends_on = serializers.DateField(
+        allow_null=True,
+        help_text="For a penalty with no early restoration: the day publication ends.",
+    )
+    penalty_types = serializers.ListField(
+        child=serializers.CharField(), help_text="The penalty types that bar it, if barred."
+    )
+    basis = serializers.CharField(help_text="The rule field the finding rests on.")
+    citations = CitationSerializer(many=True, help_text="The articles the finding rests on.")
+    message = serializers.CharField(
+        source="sentence", help_text="The finding as a sentence, in the request's language."
+    )
+    rule_version = serializers.CharField(source="rule_set.label")
 
 
 class CaseListSerializer(serializers.ModelSerializer):
@@ -223,6 +272,7 @@ class CaseDetailSerializer(CaseListSerializer):
     revocation = RevocationSerializer(
         read_only=True, allow_null=True, help_text="Null unless the restoration was revoked."
     )
+    eligibility = serializers.SerializerMethodField()
 
     class Meta(CaseListSerializer.Meta):
         fields = [
@@ -240,7 +290,18 @@ class CaseDetailSerializer(CaseListSerializer):
             "timeline",
             "evidence",
             "revocation",
+            "eligibility",
         ]
+
+    @extend_schema_field(EligibilitySerializer(many=True))
+    def get_eligibility(self, case) -> list[dict]:
+        """For a restoration: what the rules say of each record on the day it was filed,
+        as the acceptance check reads it (empty for an objection)."""
+        try:
+            findings = case_eligibility(case)
+        except RedressError:  # no rule version in force: the case says so elsewhere
+            return []
+        return EligibilitySerializer(findings, many=True).data
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, case) -> list[dict]:
@@ -479,6 +540,20 @@ class RecordViewSet(viewsets.ReadOnlyModelViewSet):
     )
     def retrieve(self, request, *args, **kwargs):
         return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Record id.")],
+        responses={200: EligibilitySerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def eligibility(self, request, pk=None):
+        """Whether the record qualifies for a restoration today: ``qualifies``, ``not_yet``
+        with the earliest date, or ``barred``, each with the articles it rests on. Ask
+        before filing; a restoration filed anyway becomes a case all the same, and the
+        agency decides it with reasons (《信用修复管理办法》第十六条)."""
+        record = self.get_object()
+        finding = restoration_eligibility(record, on=timezone.localdate())
+        return Response(EligibilitySerializer(finding).data)
 
 
 def _id_or_404(value) -> int:

@@ -32,6 +32,7 @@ from workflows import actions, selectors
 # The decisions each step takes (evidence_review decides through ``recommendation``).
 ACCEPTANCE_DECISIONS = ["accept", "request_materials", "not_accept"]
 LEGAL_REVIEW_DECISIONS = ["pass", "send_back"]
+REFUSAL_APPROVAL_DECISIONS = ["approve", "decline"]
 SIGN_OFF_DECISIONS = Case.Decision.choices
 
 
@@ -96,7 +97,7 @@ class StepSerializer(serializers.Serializer):
     A field of another step is refused (400 naming it) rather than ignored, so a
     client that sends ``recommendation`` to a sign-off learns it at once; the schema
     says the same with ``additionalProperties: false`` (``StepSerializerExtension``),
-    which also keeps the four bodies of ``oneOf`` apart.
+    which also keeps the bodies of ``oneOf`` apart.
     """
 
     step = ""
@@ -138,6 +139,17 @@ class AcceptanceCheckSerializer(StepSerializer):
     reasons = StrictCharField(
         required=False, allow_blank=True, max_length=5000, help_text="With not_accept."
     )
+    note = _note()
+
+
+class RefusalApprovalSerializer(StepSerializer):
+    """At ``refusal_approval`` (rules needing the head's approval of a non-acceptance,
+    SAMR Order 107 Art. 14(3)): a signing official other than the proposer approves the
+    non-acceptance, or declines it saying why (``note``), which returns the case to the
+    acceptance check."""
+
+    step = "refusal_approval"
+    decision = serializers.ChoiceField(choices=REFUSAL_APPROVAL_DECISIONS)
     note = _note()
 
 
@@ -190,6 +202,7 @@ STEP_BODIES = {
     body.step: body
     for body in (
         AcceptanceCheckSerializer,
+        RefusalApprovalSerializer,
         EvidenceReviewSerializer,
         LegalReviewSerializer,
         SignOffSerializer,
@@ -303,7 +316,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def complete(self, request, pk=None):
         """Do the step with the person's decision (claim the task first).
 
-        The body is the one of the task's step (its ``step`` field): one of the four
+        The body is the one of the task's step (its ``step`` field): one of the
         shapes of the schema's ``oneOf``, with exactly that step's fields; a field of
         another step is refused with 400 naming it. A task already done or cancelled is
         409 ``task_closed``, whoever asks."""

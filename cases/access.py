@@ -491,6 +491,8 @@ STEP_ROLES = {
     "evidence_review": Role.CASE_OFFICER,
     "legal_review": Role.LEGAL_REVIEWER,
     "sign_off": Role.SIGNER,
+    # The head's approval of a proposed non-acceptance (SAMR Order 107 Art. 14(3)).
+    "refusal_approval": Role.SIGNER,
 }
 
 REVIEW_EVENT_KINDS = ("evidence_reviewed", "review_completed")
@@ -537,6 +539,17 @@ def _legally_reviewed() -> list[_ActSource]:
     ]
 
 
+def _proposed_non_acceptance() -> list[_ActSource]:
+    """Proposed not accepting the case (in any round)."""
+    return [
+        _ActSource(
+            CaseEvent.objects.filter(kind="non_acceptance_proposed", actor__isnull=False),
+            "case_id",
+            "actor_id",
+        )
+    ]
+
+
 def _signed_this_round() -> list[_ActSource]:
     """Signed the decision in the case's current sign-off round."""
     return [
@@ -576,6 +589,12 @@ FOUR_EYES = (
         "already_signed",
         gettext_lazy("You have signed this case already: a second official signs it."),
         _signed_this_round,
+    ),
+    FourEyes(
+        "refusal_approval",
+        "four_eyes",
+        gettext_lazy("You proposed not accepting this case: another official approves it."),
+        _proposed_non_acceptance,
     ),
 )
 

@@ -878,6 +878,25 @@ class Case(models.Model):
         help_text=_("The legal reviewer who passed the case."),
     )
     signoff_round = models.PositiveIntegerField(default=1)
+    non_acceptance_proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_(
+            "The intake officer who proposed not accepting the case, where the head must "
+            "approve it (SAMR Order 107 Art. 14(3))."
+        ),
+    )
+    non_acceptance_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The signing official who approved the non-acceptance."),
+    )
     process = models.OneToOneField(
         "viewflow.Process",
         null=True,

@@ -107,29 +107,6 @@ SUBMITTABLE_RECORD_STATUSES = {
 }
 
 
-def restoration_refusal(record: Record, *, on: datetime.date) -> str | None:
-    """Why a restoration of ``record`` cannot be requested on ``on``, or None if it can.
-
-    Used at submission and by the portal to refuse before anything is uploaded.
-    """
-    rule_set = rule_set_for_record(record, on=on)
-    if record.penalty_type in rule_set.barred_penalty_types:
-        return _(
-            "Record %(decision_no)s: a penalty of type '%(penalty_type)s' cannot be restored "
-            "under rule set %(rule_set)s."
-        ) % {
-            "decision_no": record.decision_no,
-            "penalty_type": record.get_penalty_type_display(),
-            "rule_set": rule_set.label,
-        }
-    if record.restorable_from and on < record.restorable_from:
-        return _(
-            "Record %(decision_no)s: restoration can be requested from %(date)s, when the "
-            "minimum publication period ends."
-        ) % {"decision_no": record.decision_no, "date": f"{record.restorable_from:%Y-%m-%d}"}
-    return None
-
-
 SEVERITY_ORDER = {"minor": 0, "general": 1, "serious": 2}
 
 

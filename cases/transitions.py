@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from cases import access, clock
+from cases.eligibility import case_eligibility, restoration_eligibility
 from cases.errors import (
     Duplicate,
     InvalidInput,
@@ -49,7 +50,6 @@ from cases.rules import (
     SUBMITTABLE_RECORD_STATUSES,
     case_governing_rule_set,
     missing_required_materials,
-    restoration_refusal,
     revocation_refusal,
     rule_set_for_record,
 )
@@ -159,8 +159,10 @@ def submit(
     The applicant must be a confirmed representative of the subject, unless an
     officer of the records' agency with no tie to the subject (APL Art. 43) files on
     the subject's behalf (``filed_by``).
-    A restoration is refused here, with the reason, before the minimum period or
-    for a penalty type the rule set bars. Repeating a submission with the same
+    A restoration that does not qualify (too early, or a penalty the rules bar) is
+    filed all the same: the finding per record (``cases.eligibility``) is recorded with
+    the submission and shown at the acceptance check, where a person decides
+    (《信用修复管理办法》第十六条第二款). Repeating a submission with the same
     ``idempotency_key`` returns the case already filed instead of a second one.
     """
     filed_by = filed_by or applicant
@@ -181,6 +183,7 @@ def submit(
         return existing
     today = timezone.localdate()
     _ensure_fileable(kind, records, on=today)
+    findings = _eligibility_findings(kind, records, on=today)
     with transaction.atomic():
         locked = _records_locked(records)
         # The same submission may have won the lock a moment ago.
@@ -210,7 +213,7 @@ def submit(
             year=today.year,
         )
         _acceptance_clock_start(case, actor=filed_by, on=today)
-        _submission_recorded(case, role=role, records=locked)
+        _submission_recorded(case, role=role, records=locked, findings=findings)
     return case
 
 
@@ -296,8 +299,8 @@ def _ensure_fileable(kind: str, records: Sequence[Record], *, on) -> None:
     """Raise unless a case of ``kind`` may be filed against each record ``on`` that day.
 
     Record by record: ``WrongState`` (``record_state``) for a record in a status the
-    kind does not take, then ``RuleViolation`` for a restoration the rule set refuses
-    or an objection past its window.
+    kind does not take, then ``RuleViolation`` for an objection past its window. Whether
+    a restoration qualifies is not a reason to refuse filing (see ``submit``).
     """
     allowed = SUBMITTABLE_RECORD_STATUSES[kind]
     for record in records:
@@ -311,18 +314,16 @@ def _ensure_fileable(kind: str, records: Sequence[Record], *, on) -> None:
                 },
                 code="record_state",
             )
-        if kind == Case.Kind.RESTORATION:
-            _ensure_restorable(record, on=on)
-        else:
+        if kind == Case.Kind.OBJECTION:
             _ensure_objection_in_time(record, on=on)
 
 
-def _ensure_restorable(record: Record, *, on) -> None:
-    """Raise ``RuleViolation`` (``restoration_not_allowed``) with the rule set's reason if
-    ``record`` cannot be restored ``on`` that day."""
-    reason = restoration_refusal(record, on=on)
-    if reason:
-        raise RuleViolation(reason, code="restoration_not_allowed")
+def _eligibility_findings(kind: str, records: Sequence[Record], *, on) -> list[dict]:
+    """For a restoration, what the rules say of each record ``on`` the filing day (as
+    ``Eligibility.as_data``); nothing for an objection."""
+    if kind != Case.Kind.RESTORATION:
+        return []
+    return [restoration_eligibility(record, on=on).as_data() for record in records]
 
 
 def _ensure_objection_in_time(record: Record, *, on) -> None:
@@ -400,22 +401,23 @@ def _acceptance_clock_start(case: Case, *, actor: AbstractBaseUser, on) -> None:
     )
 
 
-def _submission_recorded(case: Case, *, role: str, records: Sequence[Record]) -> None:
+def _submission_recorded(
+    case: Case, *, role: str, records: Sequence[Record], findings: Sequence[dict] = ()
+) -> None:
     """Record the ``submitted`` event: who filed, in which role, how, and against which
-    records; an officer filing on the subject's behalf names the applicant."""
+    records, with what the rules said of each (``findings``, a restoration's); an officer
+    filing on the subject's behalf names the applicant."""
     on_behalf = case.filed_by_id != case.applicant_id
+    data = {
+        "kind": case.kind,
+        "channel": case.channel,
+        "records": [r.decision_no for r in records],
+        "on_behalf_of": case.applicant.get_username() if on_behalf else "",
+    }
+    if findings:
+        data["eligibility"] = list(findings)
     event_record(
-        case,
-        "submitted",
-        actor=case.filed_by,
-        role=role,
-        after={"status": case.status},
-        data={
-            "kind": case.kind,
-            "channel": case.channel,
-            "records": [r.decision_no for r in records],
-            "on_behalf_of": case.applicant.get_username() if on_behalf else "",
-        },
+        case, "submitted", actor=case.filed_by, role=role, after={"status": case.status}, data=data
     )
 
 
@@ -721,7 +723,16 @@ def lapse(*, case: Case) -> Case:
 
 
 def not_accept(*, case: Case, officer: AbstractBaseUser, reasons: str) -> Case:
-    """Refuse to accept a case, with the reasons (served in a non-acceptance letter)."""
+    """Decide not to accept a case, with the reasons (served in a non-acceptance letter).
+
+    The intake officer's reasons are theirs to write (a form may prefill them from the
+    findings, never decide them); what the rules say of each record on the filing day
+    (``cases.eligibility``) is recorded beside them, and the letter states it with the
+    earliest date to apply again. Where the rule version needs the head's approval
+    (``refusal_needs_head_approval``; SAMR Order 107 Art. 14(3): 不予受理的，应当经负责人
+    批准), this only proposes the non-acceptance: the case stays in its acceptance check
+    until a signing official approves it (``non_acceptance_approve``).
+    """
     reasons = (reasons or "").strip()
     if not reasons:
         raise InvalidInput(_("Give the reasons for not accepting."), field="reasons")
@@ -729,27 +740,140 @@ def not_accept(*, case: Case, officer: AbstractBaseUser, reasons: str) -> Case:
         case = case_lock(case)
         access.ensure_officer(officer, Role.INTAKE, case, action=_("refuse a case"))
         ensure_state(case, Case.Status.SUBMITTED, action=_("be refused"))
+        if case.non_acceptance_proposed_by_id:
+            raise WrongState(
+                _("A non-acceptance of %(reference)s awaits the head's approval already.")
+                % {"reference": case.reference},
+                code="approval_pending",
+            )
+        rule_set = case_governing_rule_set(case, on=timezone.localdate())
+        findings = [e.as_data() for e in case_eligibility(case)]
+        if not rule_set.refusal_needs_head_approval:
+            _not_accepted(case, actor=officer, role=Role.INTAKE, reasons=reasons, findings=findings)
+            return case
         before = _snapshot(case)
-        clock.deadlines_close_all(case, actor=officer, reason="not accepted")
-        now = timezone.now()
-        case.status = Case.Status.NOT_ACCEPTED
+        case.non_acceptance_proposed_by = officer
         case.decision_reasons = reasons
-        # Not accepting is a decision (不予受理决定), appealable like any other: it has a date.
-        case.decided_at = now
-        case.closed_at = now
-        case.save(
-            update_fields=["status", "decision_reasons", "decided_at", "closed_at", "updated_at"]
-        )
+        case.save(update_fields=["non_acceptance_proposed_by", "decision_reasons", "updated_at"])
         event_record(
             case,
-            "not_accepted",
+            "non_acceptance_proposed",
             actor=officer,
             role=Role.INTAKE,
             before=before,
             after=_snapshot(case),
             note=reasons,
+            data={
+                "findings": findings,
+                "rule_set": rule_set.label,
+                "approval_basis": rule_set.citations.get("refusal_needs_head_approval", []),
+            },
         )
     return case
+
+
+def non_acceptance_approve(
+    *, case: Case, head: AbstractBaseUser, approve: bool, note: str = ""
+) -> Case:
+    """The head's answer to a proposed non-acceptance (SAMR Order 107 Art. 14(3)).
+
+    A signing official of the agency (the head or the official the agency lets sign for
+    them), never the officer who proposed it (four eyes), approves: the non-acceptance
+    takes effect, recording who approved it, and its letter says so. Or they do not
+    approve, saying why (``note``): the proposal is withdrawn and the intake officer
+    decides the acceptance check again.
+    """
+    note = (note or "").strip()
+    with transaction.atomic():
+        case = case_lock(case)
+        access.ensure_officer(head, Role.SIGNER, case, action=_("approve a non-acceptance"))
+        ensure_state(case, Case.Status.SUBMITTED, action=_("be refused"))
+        if not case.non_acceptance_proposed_by_id:
+            raise WrongState(
+                _("No non-acceptance of %(reference)s awaits approval.")
+                % {"reference": case.reference},
+                code="no_proposal",
+            )
+        access.ensure_four_eyes(head, case, "refusal_approval")
+        proposal = case.events.filter(kind="non_acceptance_proposed").order_by("-seq").first()
+        findings = proposal.data.get("findings", []) if proposal else []
+        if approve:
+            case.non_acceptance_approved_by = head
+            _not_accepted(
+                case,
+                actor=head,
+                role=Role.SIGNER,
+                reasons=case.decision_reasons,
+                findings=findings,
+                proposed_by=case.non_acceptance_proposed_by,
+                note=note,
+            )
+            return case
+        if not note:
+            raise InvalidInput(_("Say why the non-acceptance is not approved."), field="note")
+        before = _snapshot(case)
+        case.non_acceptance_proposed_by = None
+        case.decision_reasons = ""
+        case.save(update_fields=["non_acceptance_proposed_by", "decision_reasons", "updated_at"])
+        event_record(
+            case,
+            "non_acceptance_declined",
+            actor=head,
+            role=Role.SIGNER,
+            before=before,
+            after=_snapshot(case),
+            note=note,
+        )
+    return case
+
+
+def _not_accepted(
+    case: Case,
+    *,
+    actor: AbstractBaseUser,
+    role: str,
+    reasons: str,
+    findings: list[dict],
+    proposed_by: AbstractBaseUser | None = None,
+    note: str = "",
+) -> None:
+    """The non-acceptance takes effect (under the caller's lock): the case is decided and
+    closed, its clock stops, and the ``not_accepted`` event (which requests the letter)
+    records the reasons, the findings and, where the head approved, who proposed it."""
+    before = _snapshot(case)
+    clock.deadlines_close_all(case, actor=actor, reason="not accepted")
+    now = timezone.now()
+    case.status = Case.Status.NOT_ACCEPTED
+    case.decision_reasons = reasons
+    # Not accepting is a decision (不予受理决定), appealable like any other: it has a date.
+    case.decided_at = now
+    case.closed_at = now
+    case.save(
+        update_fields=[
+            "status",
+            "decision_reasons",
+            "decided_at",
+            "closed_at",
+            "non_acceptance_approved_by",
+            "updated_at",
+        ]
+    )
+    data = {"findings": findings}
+    if proposed_by is not None:
+        data["proposed_by"] = proposed_by.get_username()
+        data["approved_by"] = actor.get_username()
+        if note:
+            data["approval_note"] = note
+    event_record(
+        case,
+        "not_accepted",
+        actor=actor,
+        role=role,
+        before=before,
+        after=_snapshot(case),
+        note=reasons,
+        data=data,
+    )
 
 
 # --- evidence review ----------------------------------------------------------------

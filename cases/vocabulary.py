@@ -33,6 +33,15 @@ class EventKind(models.TextChoices):
     MATERIALS_RESUBMITTED = "materials_resubmitted", _("Missing materials supplied")
     LAPSED = "lapsed", _("Lapsed")
     NOT_ACCEPTED = "not_accepted", _("Not accepted")
+    # SAMR Order 107 Art. 14(3): a non-acceptance needs the head's approval.
+    NON_ACCEPTANCE_PROPOSED = (
+        "non_acceptance_proposed",
+        _("Non-acceptance proposed: awaiting the head's approval"),
+    )
+    NON_ACCEPTANCE_DECLINED = (
+        "non_acceptance_declined",
+        _("Non-acceptance not approved by the head: back to the acceptance check"),
+    )
     # The review, four eyes and the decision.
     EVIDENCE_REVIEWED = "evidence_reviewed", _("Evidence reviewed")
     REVIEW_COMPLETED = "review_completed", _("Evidence review completed")
@@ -88,6 +97,10 @@ OFFICERS_ONLY = frozenset(
         EventKind.NOTIFICATION_FAILED,
         EventKind.NOTIFICATION_DEAD,
         EventKind.NOTIFICATION_RETRIED,
+        # The agency's internal approval of a non-acceptance: the applicant is told the
+        # decision itself (``not_accepted``), with who approved it, in the letter.
+        EventKind.NON_ACCEPTANCE_PROPOSED,
+        EventKind.NON_ACCEPTANCE_DECLINED,
     }
 )
 

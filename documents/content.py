@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from cases.errors import RedressError
+from cases.law import Citation, citations_render
 from cases.models import (
     Case,
     CaseRecord,
@@ -436,6 +437,8 @@ def letter_facts(
         facts["reapply_from"] = format_date(
             reapply_from or _earliest_reapplication(case, records, issued_on), language
         )
+    elif kind == K.NON_ACCEPTANCE:
+        facts.update(_non_acceptance(case, language))
     elif kind == K.REVOCATION:
         event = _event(case, "revoked")
         facts["revoked_on"] = format_date(local_day(event.at) if event else issued_on, language)
@@ -482,6 +485,71 @@ def _materials_request(case: Case, language: str) -> dict:
         "materials_working_days": materials.working_days if materials else None,
         "resubmit_url": settings.REDRESS_SITE_URL.rstrip("/") + "/",
     }
+
+
+# 《信用修复管理办法》第十八条: the applicant may object to a non-acceptance decision
+# (异议申诉), through Credit China or to the agency directly.
+NON_ACCEPTANCE_OBJECTION = Citation("ndrc36", 18)
+
+
+def _non_acceptance(case: Case, language: str) -> dict:
+    """What the rules said of each record on the filing day (recorded with the decision),
+    the earliest day to apply again, and whether the head approved the decision."""
+    event = _event(case, "not_accepted")
+    data = event.data if event is not None else {}
+    findings = [_finding(f, language) for f in data.get("findings", [])]
+    waiting = [f["earliest"] for f in data.get("findings", []) if f["finding"] == "not_yet"]
+    barred = any(f["finding"] == "barred" for f in data.get("findings", []))
+    reapply_from = max(datetime.date.fromisoformat(d) for d in waiting) if waiting else None
+    approval_basis = ""
+    if case.non_acceptance_approved_by_id:
+        proposal = _event(case, "non_acceptance_proposed")
+        if proposal is not None:
+            approval_basis = citations_render(proposal.data.get("approval_basis", []), language)
+    return {
+        "findings": findings,
+        "reapply_from": format_date(reapply_from, language) if reapply_from else "",
+        "all_barred": barred and len(findings) == sum(1 for f in findings if f["barred"]),
+        "approved_by_head": bool(case.non_acceptance_approved_by_id),
+        "approval_basis": approval_basis,
+        "objection_basis": NON_ACCEPTANCE_OBJECTION.render(language),
+    }
+
+
+def _finding(finding: dict, language: str) -> dict:
+    """One record's finding as the letter states it, with its articles."""
+    citation = citations_render(finding.get("citations", []), language)
+    en = language == "en"
+    penalties = (", " if en else "、").join(
+        PENALTIES[language].get(p, p) for p in finding.get("penalty_types", [])
+    )
+    kind = finding.get("finding")
+    if kind == "not_yet":
+        day = format_date(datetime.date.fromisoformat(finding["earliest"]), language)
+        text = (
+            f"the minimum publication period has not ended: a restoration may be requested "
+            f"from {day}"
+            if en
+            else f"最短公示期尚未届满，自 {day} 起方可申请信用修复"
+        )
+    elif kind == "barred" and finding.get("ends_on"):
+        day = format_date(datetime.date.fromisoformat(finding["ends_on"]), language)
+        text = (
+            f"a {penalties} allows no early restoration; its publication ends on {day}"
+            if en
+            else f"{penalties}不得提前修复，公示期至 {day} 届满"
+        )
+    elif kind == "barred":
+        text = f"a {penalties} cannot be restored" if en else f"{penalties}不予信用修复"
+    else:
+        text = (
+            "the record met the conditions as to time and penalty"
+            if en
+            else "该记录在公示期限和处罚种类方面符合申请条件"
+        )
+    if citation:
+        text += f" ({citation})" if en else f"（依据：{citation}）"
+    return {"decision_no": finding.get("decision_no", ""), "text": text, "barred": kind == "barred"}
 
 
 def _earliest_reapplication(case: Case, records: list[dict], issued_on: datetime.date):

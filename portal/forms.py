@@ -16,9 +16,10 @@ from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.utils.translation import gettext_lazy as _
 
+from cases.eligibility import Eligibility, restoration_eligibility
 from cases.errors import RedressError
 from cases.models import Case, Material, Record, RuleSet, Subject
-from cases.rules import SUBMITTABLE_RECORD_STATUSES, restoration_refusal, rule_set_for_record
+from cases.rules import SUBMITTABLE_RECORD_STATUSES, rule_set_for_record
 
 # --- accounts --------------------------------------------------------------------------------------
 
@@ -133,6 +134,9 @@ class RecordGuide:
     rule_set: RuleSet | None = None
     rule_error: str = ""
     required: list[str] = field(default_factory=list)
+    # Whether a restoration qualifies today, with the earliest date and the article: told
+    # before filing, but no reason to refuse the filing (a person decides).
+    eligibility: Eligibility | None = None
     restoration_refusal: str = ""
     objection_until: datetime.date | None = None
     objection_refusal: str = ""
@@ -153,6 +157,11 @@ class RecordGuide:
         return self.restoration_refusal or self.open_restoration
 
     @property
+    def restoration_finding(self) -> str:
+        """Whether the record qualifies for a restoration today, as a sentence."""
+        return self.eligibility.sentence if self.eligibility is not None else ""
+
+    @property
     def objection_problem(self) -> str:
         return self.objection_refusal or self.open_objection
 
@@ -166,8 +175,9 @@ class RecordGuide:
 
 
 def record_guides(records, *, today: datetime.date, open_cases=None) -> list[RecordGuide]:
-    """For each record: the rule set in force today, the materials a restoration needs and
-    why a restoration or an objection cannot be filed today (empty when it can)."""
+    """For each record: the rule set in force today, the materials a restoration needs,
+    whether a restoration qualifies (``cases.eligibility``), and why a restoration or an
+    objection cannot be filed today (empty when it can)."""
     open_cases = open_cases or {}
     guides = []
     for record in records:
@@ -189,7 +199,7 @@ def record_guides(records, *, today: datetime.date, open_cases=None) -> list[Rec
                 % {"status": record.get_status_display().lower()}
             )
         else:
-            guide.restoration_refusal = restoration_refusal(record, on=today) or ""
+            guide.eligibility = restoration_eligibility(record, on=today, rule_set=guide.rule_set)
         window = guide.rule_set.objection_window_days
         if record.status not in SUBMITTABLE_RECORD_STATUSES[Case.Kind.OBJECTION]:
             guide.objection_refusal = str(
@@ -208,7 +218,10 @@ def record_guides(records, *, today: datetime.date, open_cases=None) -> list[Rec
 
 
 class CaseFilingForm(forms.Form):
-    """Kind, records and grounds; refuses what the rules refuse before anything is filed.
+    """Kind, records and grounds; refuses what cannot be filed (a record in another open
+    case, a closed objection window, records of several agencies) before anything is filed.
+    A restoration that does not qualify yet is filed if the applicant insists: the page
+    has told them why and until when, and the agency answers with reasons.
 
     ``form_token`` is a UUID made when the page is shown: a second submission of the
     same page (a double click, a reload) returns the case the first one filed.

@@ -394,13 +394,17 @@ def test_a_record_of_another_subject_cannot_be_slipped_into_a_case(
     assert response.json()["field"] == "record_ids"
 
 
-def test_a_restoration_before_the_minimum_period_is_refused_with_the_rule(
+def test_a_restoration_before_the_minimum_period_is_told_before_filing_and_filed_anyway(
     applicant, company, agency
 ):
     early = factories.RecordFactory(subject=company, agency=agency, listed_on=timezone.localdate())
+    told = api(applicant).get(f"/api/v1/records/{early.pk}/eligibility/")
     response = file_case(api(applicant), early)
-    assert response.status_code == 409
-    assert response.json()["code"] == "restoration_not_allowed"
+    assert told.status_code == 200
+    assert told.json()["finding"] == "not_yet"
+    assert told.json()["earliest"] == f"{early.restorable_from:%Y-%m-%d}"
+    assert response.status_code == 201
+    assert Case.objects.get().status == Case.Status.SUBMITTED
 
 
 # --- evidence ---------------------------------------------------------------------------------

@@ -825,6 +825,7 @@ def test_the_complete_body_is_documented_per_step_and_each_step_takes_only_its_o
     ]
     assert steps == [
         "AcceptanceCheckRequest",
+        "RefusalApprovalRequest",
         "EvidenceReviewRequest",
         "LegalReviewRequest",
         "SignOffRequest",
@@ -837,6 +838,7 @@ def test_the_complete_body_is_documented_per_step_and_each_step_takes_only_its_o
     }
     assert decisions == {
         "AcceptanceCheckRequest": ["accept", "request_materials", "not_accept"],
+        "RefusalApprovalRequest": ["approve", "decline"],
         "LegalReviewRequest": ["pass", "send_back"],
         "SignOffRequest": ["approved", "partly_approved", "rejected"],
     }

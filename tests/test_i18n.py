@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
-from cases.models import Case, Material
+from cases.models import Material
 from cases.vocabulary import EventKind
 from tests import factories
 from tests import flow_helpers as flow
@@ -62,19 +62,17 @@ def file_case(client, record, **overrides):
 # --- what the services refuse, in the reader's language ------------------------------------
 
 
-def test_an_early_restoration_is_refused_in_chinese_over_the_api(applicant, company, agency):
+def test_an_early_restoration_is_told_in_chinese_over_the_api(applicant, company, agency):
     early = factories.RecordFactory(subject=company, agency=agency, listed_on=timezone.localdate())
 
-    response = file_case(chinese_api(applicant), early)
+    response = chinese_api(applicant).get(f"/api/v1/records/{early.pk}/eligibility/")
 
-    assert response.status_code == 409
+    assert response.status_code == 200
     body = response.json()
-    assert body["code"] == "restoration_not_allowed"  # the machine-readable part stays
+    assert body["finding"] == "not_yet"  # the machine-readable part stays
     assert body["message"] == (
-        f"记录 {early.decision_no}：最短公示期届满后，即自 "
-        f"{early.restorable_from:%Y-%m-%d} 起方可申请信用修复。"
+        f"尚不符合：最短公示期届满后，即自 {early.restorable_from:%Y-%m-%d} 起方可申请。"
     )
-    assert not Case.objects.exists()
 
 
 def test_a_subject_code_with_a_wrong_check_character_is_explained_in_chinese(applicant, record):

@@ -200,28 +200,30 @@ def test_an_objection_filed_from_the_portal_becomes_a_case_in_the_acceptance_che
     assert f"Already in open case {case.reference}." in text(portal.get(url("file")))
 
 
-def test_an_early_or_barred_restoration_is_refused_with_the_reason_before_anything_is_filed(
+def test_an_early_or_barred_restoration_is_told_with_the_reason_before_filing_and_filed_anyway(
     portal, company, agency, early_record
 ):
     barred = factories.RecordFactory(
         subject=company, agency=agency, penalty_type="licence_revocation", listed_on=days_ago(300)
     )
-    early_reason = (
-        f"Record {early_record.decision_no}: restoration can be requested from "
-        f"{early_record.restorable_from:%Y-%m-%d}, when the minimum publication period ends."
+    early_finding = (
+        f"Not yet: from {early_record.restorable_from:%Y-%m-%d}, when the minimum "
+        "publication period ends."
     )
 
     form = text(portal.get(url("file")))
-    refused = file_from_portal(portal, "restoration", [early_record])
-    refused_barred = file_from_portal(portal, "restoration", [barred])
+    records_page = text(portal.get(url("records")))
+    filed = file_from_portal(portal, "restoration", [early_record])
+    filed_barred = file_from_portal(portal, "restoration", [barred])
 
-    assert escape(early_reason) in form  # shown beside the record, before any upload
-    assert f'data-refusal-restoration="{escape(early_reason)}"' in form
-    assert refused.status_code == 400
-    assert escape(early_reason) in text(refused)
-    assert "cannot be restored under rule set" in text(refused_barred)
-    assert url("evidence_upload", 1) not in text(refused)
-    assert not Case.objects.exists()
+    assert escape(early_finding) in form  # shown beside the record, before any upload
+    assert escape(early_finding) in records_page
+    assert "Barred: licence revocation cannot be restored." in form
+    assert "You may file anyway" in form
+    assert 'data-refusal-restoration=""' in form  # the page does not block the filing
+    cases = list(Case.objects.order_by("id"))
+    assert [filed["Location"], filed_barred["Location"]] == [url("case", c.pk) for c in cases]
+    assert [flow.open_steps(c) for c in cases] == [["acceptance_check"], ["acceptance_check"]]
 
 
 def test_a_double_submitted_form_files_one_case(portal, record):

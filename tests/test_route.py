@@ -718,7 +718,7 @@ def test_a_rejected_restoration_cannot_be_revoked(company, agency, platforms, ap
 # --- submission refused -----------------------------------------------------------------------
 
 
-def test_a_restoration_before_the_minimum_period_is_refused_naming_the_date(
+def test_a_restoration_before_the_minimum_period_is_filed_with_the_date_on_record(
     company, agency, platforms, applicant
 ):
     restorable_from = timezone.localdate() + datetime.timedelta(days=30)
@@ -726,23 +726,23 @@ def test_a_restoration_before_the_minimum_period_is_refused_naming_the_date(
         company, agency, platforms, listed_on=days_ago(60), restorable_from=restorable_from
     )
 
-    with pytest.raises(RuleViolation) as refused:
-        submit(RESTORATION, company, [record], applicant)
+    case = submit(RESTORATION, company, [record], applicant)
 
-    assert refused.value.code == "restoration_not_allowed"
-    assert f"{restorable_from:%Y-%m-%d}" in refused.value.message
-    assert not Case.objects.exists()
+    [finding] = last_event(case, "submitted").data["eligibility"]
+    assert (finding["finding"], finding["earliest"]) == ("not_yet", f"{restorable_from:%Y-%m-%d}")
+    assert open_steps(case) == ["acceptance_check"]  # a person decides
 
 
-def test_a_licence_revocation_cannot_be_restored(company, agency, platforms, applicant):
+def test_a_licence_revocation_the_rules_bar_is_filed_with_the_bar_on_record(
+    company, agency, platforms, applicant
+):
     record = restorable_record(company, agency, platforms, penalty_type="licence_revocation")
 
-    with pytest.raises(RuleViolation) as refused:
-        submit(RESTORATION, company, [record], applicant)
+    case = submit(RESTORATION, company, [record], applicant)
 
-    assert refused.value.code == "restoration_not_allowed"
-    assert "Licence revocation" in refused.value.message
-    assert not Case.objects.exists()
+    [finding] = last_event(case, "submitted").data["eligibility"]
+    assert (finding["finding"], finding["penalty_types"]) == ("barred", ["licence_revocation"])
+    assert case.status == Case.Status.SUBMITTED
 
 
 def test_an_objection_to_an_abnormal_operations_listing_after_30_days_is_refused(

@@ -78,7 +78,26 @@ class CaseRoute:
         flow.Switch()
         .Case(this.evidence_review, status_is(S.UNDER_REVIEW))
         .Case(this.await_materials, status_is(S.AWAITING_MATERIALS))
+        .Case(this.refusal_approval, this.non_acceptance_awaits_approval)
         .Default(this.decision_served)  # not accepted: a decision, served by its letter
+    )
+
+    # Where the rules need the head's approval of a non-acceptance (SAMR Order 107
+    # Art. 14(3)), the intake officer's "not accept" is a proposal: a signing official
+    # other than the proposer approves it (then it is served) or sends the case back to
+    # the acceptance check. The acceptance deadline keeps running meanwhile.
+    refusal_approval = (
+        RoleView(task_page, perform=this.do_refusal_approval)
+        .Annotation(title="Approval of a non-acceptance")
+        .Next(this.after_refusal_approval)
+    )
+    refusal_approval__timeout = DeadlineTimer(
+        this.refusal_approval, DeadlineMoment(STEP.ACCEPTANCE, "overdue"), interrupting=False
+    ).Next(this.acceptance_overdue)
+    after_refusal_approval = (
+        flow.Switch()
+        .Case(this.acceptance_check, status_is(S.SUBMITTED))
+        .Default(this.decision_served)
     )
 
     await_materials = (
@@ -203,6 +222,21 @@ class CaseRoute:
             raise transitions.InvalidInput(
                 "Choose accept, request_materials or not_accept.", field="decision"
             )
+
+    def non_acceptance_awaits_approval(self, activation) -> bool:
+        case = case_of(activation)
+        return case.status == S.SUBMITTED and case.non_acceptance_proposed_by_id is not None
+
+    def do_refusal_approval(self, activation, user, data: dict) -> None:
+        decision = data.get("decision")
+        if decision not in ("approve", "decline"):
+            raise transitions.InvalidInput("Choose approve or decline.", field="decision")
+        transitions.non_acceptance_approve(
+            case=case_of(activation),
+            head=user,
+            approve=decision == "approve",
+            note=data.get("note", ""),
+        )
 
     def do_evidence_review(self, activation, user, data: dict) -> None:
         case = case_of(activation)

@@ -201,6 +201,7 @@ def status_is(*statuses: str) -> Callable:
 
 STEP_LABELS = {
     "acceptance_check": gettext_lazy("Acceptance check"),
+    "refusal_approval": gettext_lazy("Approval of a non-acceptance"),
     "await_materials": gettext_lazy("Waiting for missing materials"),
     "evidence_review": gettext_lazy("Evidence review"),
     "legal_review": gettext_lazy("Legal review"),

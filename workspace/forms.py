@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from cases.eligibility import case_eligibility
+from cases.errors import RedressError
 from cases.ids import IdChoiceField, id_parse
 from cases.models import (
     REVOCATION_BASIS,
@@ -92,8 +96,35 @@ class RecordOutcomesMixin:
                 )
 
 
+def findings_of(case: Case) -> list:
+    """The findings of ``case``'s records (``cases.eligibility``); none when no rule version
+    is in force for them (the case page says what is wrong with the rules elsewhere)."""
+    try:
+        return case_eligibility(case)
+    except RedressError:
+        return []
+
+
+def findings_as_reasons(findings, *, language: str) -> str:
+    """The records that do not qualify, one line each, in the case's language: a draft of
+    the reasons for a non-acceptance, for the officer to confirm or rewrite."""
+    with translation.override(language):
+        return "\n".join(
+            gettext("Record %(decision_no)s: %(finding)s")
+            % {"decision_no": f.record.decision_no, "finding": f.sentence}
+            for f in findings
+            if not f.qualifies
+        )
+
+
 class AcceptanceCheckForm(MissingMaterialsMixin, forms.Form):
-    """Intake officer: accept, ask for every missing material at once, or not accept."""
+    """Intake officer: accept, ask for every missing material at once, or not accept.
+
+    The form shows what the rules say of each record on the filing day (``findings``,
+    from ``cases.eligibility``) and drafts the reasons from the records that do not
+    qualify; nothing is chosen for the officer: they decide, and confirm or rewrite the
+    reasons.
+    """
 
     ACCEPT, REQUEST_MATERIALS, NOT_ACCEPT = "accept", "request_materials", "not_accept"
 
@@ -112,6 +143,8 @@ class AcceptanceCheckForm(MissingMaterialsMixin, forms.Form):
     def __init__(self, *args, case: Case, detail=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_material_fields()
+        self.findings = findings_of(case)
+        self.fields["reasons"].initial = findings_as_reasons(self.findings, language=case.language)
 
     def clean(self):
         data = super().clean()
@@ -130,6 +163,37 @@ class AcceptanceCheckForm(MissingMaterialsMixin, forms.Form):
         if data["decision"] == self.NOT_ACCEPT:
             result["reasons"] = data["reasons"]
         return result
+
+
+class RefusalApprovalForm(forms.Form):
+    """Signing official: approve the proposed non-acceptance, or send the case back to the
+    acceptance check saying why (SAMR Order 107 Art. 14(3))."""
+
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        widget=forms.RadioSelect,
+        choices=[
+            ("approve", _("Approve: the case is not accepted, with the reasons proposed")),
+            ("decline", _("Do not approve: back to the acceptance check")),
+        ],
+    )
+    note = forms.CharField(
+        label=_("Note (required not to approve)"), required=False, widget=TEXTAREA
+    )
+
+    def __init__(self, *args, case: Case, detail=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.case = case
+        self.findings = findings_of(case)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "decline" and not (data.get("note") or "").strip():
+            self.add_error("note", _("Say why the non-acceptance is not approved."))
+        return data
+
+    def to_data(self) -> dict:
+        return {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
 
 
 class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form):
@@ -275,6 +339,7 @@ class SignOffForm(RecordOutcomesMixin, forms.Form):
 
 TASK_FORMS: dict[str, type[forms.Form]] = {
     "acceptance_check": AcceptanceCheckForm,
+    "refusal_approval": RefusalApprovalForm,
     "evidence_review": EvidenceReviewForm,
     "legal_review": LegalReviewForm,
     "sign_off": SignOffForm,
