@@ -68,7 +68,8 @@ def _holds_task_role(user) -> Exists:
 def _may_take(user) -> Q:
     """Tasks ``user`` may take, as ``access.step_refusal`` decides for one: the task's role
     (``owner_permission``, a role code) held at its agency, no tie to its subject (APL
-    Art. 43), not barred by four eyes.
+    Art. 43), the legal qualification where the step needs it (APL Art. 58 ¶2), not barred
+    by four eyes.
 
     ``user`` is a person, or a reference to one two queries out
     (``OuterRef(OuterRef("pk"))`` from a list of people): the same filter lists a
@@ -79,7 +80,18 @@ def _may_take(user) -> Q:
         & access.four_eyes_barred_cases(user, step, case_field="process__case__id")
         for step in sorted(access.four_eyes_steps())
     ]
-    return _holds_task_role(user) & ~_conflicted(user) & ~functools.reduce(operator.or_, barred)
+    # A step that needs the legal qualification (APL Art. 58 ¶2) is offered only to a
+    # person with it on record.
+    unqualified = [
+        Q(flow_task__in=_nodes(step)) & ~access.legally_qualified(user)
+        for step in sorted(access.QUALIFIED_STEPS)
+    ]
+    return (
+        _holds_task_role(user)
+        & ~_conflicted(user)
+        & ~functools.reduce(operator.or_, barred)
+        & ~functools.reduce(operator.or_, unqualified)
+    )
 
 
 def running_due_on() -> Subquery:
