@@ -19,7 +19,7 @@ from django.core.files.storage import storages
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from knox.models import AbstractAuthToken
@@ -862,12 +862,14 @@ def legal_review_ground_citation(ground: str) -> Citation:
 
 
 def legal_review_grounds_text(grounds, language: str | None = None) -> list[str]:
-    """Each recorded ground as a reader sees it: its label and its article."""
-    return [
-        f"{LegalReviewGround(g).label} ({legal_review_ground_citation(g).render(language)})"
-        for g in grounds or ()
-        if g in LegalReviewGround.values
-    ]
+    """Each recorded ground as a reader sees it: its label and its article, in ``language``
+    (the active language when None)."""
+    with translation.override(language or translation.get_language()):
+        return [
+            f"{LegalReviewGround(g).label} ({legal_review_ground_citation(g).render(language)})"
+            for g in grounds or ()
+            if g in LegalReviewGround.values
+        ]
 
 
 class Case(models.Model):

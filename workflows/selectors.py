@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -37,6 +37,7 @@ from cases.models import (
     CaseRecord,
     ClockEntry,
     Deadline,
+    DecisionMeeting,
     Evidence,
     Publication,
     Revocation,
@@ -100,6 +101,7 @@ def running_due_on() -> Subquery:
         Deadline.objects.filter(
             case_id=OuterRef("process__case__id"), status=Deadline.Status.RUNNING
         )
+        .exclude(step=Deadline.Step.STATEMENT)  # the party's period, not the agency's
         .order_by("-id")
         .values("due_on")[:1]
     )
@@ -224,6 +226,7 @@ def cases_for_officer(
     return cases.annotate(
         due_on=Subquery(
             Deadline.objects.filter(case_id=OuterRef("pk"), status=Deadline.Status.RUNNING)
+            .exclude(step=Deadline.Step.STATEMENT)
             .order_by("-id")
             .values("due_on")[:1]
         )
@@ -265,11 +268,12 @@ class CaseDetail:
     signatures: list[Signature]
     open_tasks: list[Task]
     revocation: Revocation | None = None
+    meetings: list[DecisionMeeting] = field(default_factory=list)
 
 
 def case_detail(case: Case) -> CaseDetail:
-    """The records, evidence, timeline, clock, signatures, open tasks and (for a revoked
-    restoration) the revocation of ``case``."""
+    """The records, evidence, timeline, clock, signatures, decision meetings, open tasks and
+    (for a revoked restoration) the revocation of ``case``."""
     case_records = list(
         case.case_records.select_related("record__list_type", "record__agency")
         .prefetch_related(
@@ -312,7 +316,14 @@ def case_detail(case: Case) -> CaseDetail:
             .prefetch_related("evidence")
             .first()
         )
+    meetings = list(
+        DecisionMeeting.objects.filter(case=case)
+        .select_related("recorded_by")
+        .prefetch_related("participants")
+        .order_by("round", "id")
+    )
     return CaseDetail(
+        meetings=meetings,
         case_records=case_records,
         evidence=evidence,
         events=events,
