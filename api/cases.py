@@ -43,6 +43,7 @@ from cases.models import (
     CaseRecord,
     ClockEntry,
     Deadline,
+    DecisionMeeting,
     Evidence,
     Material,
     Publication,
@@ -225,6 +226,10 @@ class EvidenceSerializer(serializers.ModelSerializer):
             "size",
             "sha256",
             "source",
+            "monitoring_device",
+            "monitoring_location",
+            "monitoring_approval_ref",
+            "monitoring_approval_on",
             "uploaded_at",
             "review_outcome",
             "review_reason",
@@ -247,6 +252,17 @@ class CurrentStepSerializer(serializers.Serializer):
     step = serializers.CharField(help_text="e.g. acceptance_check, evidence_review, sign_off.")
     status = serializers.CharField()
     owner = serializers.CharField(allow_null=True, help_text="Who holds the task, if anyone.")
+
+
+class DecisionMeetingSerializer(serializers.Serializer):
+    round = serializers.IntegerField()
+    held_on = serializers.DateField()
+    participants = serializers.SerializerMethodField()
+    minutes_name = serializers.CharField()
+    minutes_sha256 = serializers.CharField()
+
+    def get_participants(self, meeting) -> list[str]:
+        return [p.get_username() for p in meeting.participants.all()]
 
 
 class RevocationSerializer(serializers.ModelSerializer):
@@ -273,10 +289,20 @@ class CaseDetailSerializer(CaseListSerializer):
         read_only=True, allow_null=True, help_text="Null unless the restoration was revoked."
     )
     eligibility = serializers.SerializerMethodField()
+    legal_review_grounds = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The grounds of APL Art. 58(1) the case officer recorded (empty: none).",
+    )
+    meetings = DecisionMeetingSerializer(
+        many=True, read_only=True, help_text="Collective decision meetings (APL Art. 57)."
+    )
 
     class Meta(CaseListSerializer.Meta):
         fields = [
             *CaseListSerializer.Meta.fields,
+            "legal_review_grounds",
+            "meetings",
             "grounds",
             "channel",
             "language",
@@ -436,6 +462,20 @@ class RevocationRequestSerializer(serializers.Serializer):
         help_text="One part per file (PDF, PNG or JPEG, decided by the content), each kept "
         "as the official's evidence of the case; the files together at most "
         "REDRESS_UPLOAD_MAX_BYTES.",
+    )
+
+
+class StatementSerializer(serializers.Serializer):
+    statement = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=10000,
+        help_text="The party's statement and defence (陈述、申辩); required unless waived.",
+    )
+    waived = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="True: the party expressly waives its statement (APL Art. 62).",
     )
 
 
@@ -675,6 +715,25 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(EvidenceSerializer(item).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
+        request=StatementSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
+    )
+    @action(detail=True, methods=["post"])
+    def statement(self, request, pk=None):
+        """The party states its case and defends (陈述、申辩) on evidence from electronic
+        monitoring it was told of, or expressly waives it (APL Arts. 41, 45, 62): the
+        applicant or a representative of the subject, while the period runs (409
+        ``no_statement_period`` otherwise)."""
+        body = StatementSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = actions.case_statement(
+            case=self.get_object(),
+            applicant=request.user,
+            statement=body.validated_data.get("statement", ""),
+            waived=body.validated_data.get("waived", False),
+        )
+        return Response(CaseListSerializer(case).data)
+
+    @extend_schema(
         request=ReasonSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
     )
     @action(detail=True, methods=["post"])
@@ -752,6 +811,12 @@ def _case_with_detail(pk: int) -> Case:
             ),
             Prefetch("events", queryset=CaseEvent.objects.order_by("seq")),
             Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
+            Prefetch(
+                "meetings",
+                queryset=DecisionMeeting.objects.prefetch_related("participants").order_by(
+                    "round", "id"
+                ),
+            ),
             Prefetch(
                 "case_records",
                 queryset=CaseRecord.objects.select_related(

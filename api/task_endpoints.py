@@ -26,7 +26,7 @@ from viewflow.workflow.models import Task
 from api.conventions import IdField, StrictCharField
 from cases.errors import WrongState
 from cases.ids import ID_MAX, ID_MIN, IdFormField, id_parse
-from cases.models import Case, Evidence, Material
+from cases.models import Case, Evidence, LegalReviewGround, Material
 from workflows import actions, selectors
 
 # The decisions each step takes (evidence_review decides through ``recommendation``).
@@ -175,6 +175,19 @@ class EvidenceReviewSerializer(StepSerializer):
     )
     missing = MissingItemSerializer(
         many=True, required=False, help_text="With request_materials: every missing item."
+    )
+    legal_review_grounds = serializers.ListField(
+        child=serializers.ChoiceField(choices=LegalReviewGround.choices),
+        required=False,
+        help_text=(
+            "With complete: the grounds of Administrative Penalties Law Art. 58(1) that apply "
+            "(public_interest: item 1; major_rights_hearing: item 2; complex: item 3; "
+            "other_law: item 4, naming the provision in legal_review_other_basis); an empty "
+            "list or none records that none applies. Any ground sends the case to legal review."
+        ),
+    )
+    legal_review_other_basis = StrictCharField(
+        required=False, allow_blank=True, max_length=500, help_text="With other_law."
     )
     note = _note()
 

@@ -9,7 +9,8 @@ It answers, for every page, API view, choice list and service:
   ``Representation`` of the case's subject, or its applicant;
 - who is barred from a step of a case, and why (``step_refusal``, ``assignable``): the
   step's role at the case's agency (``STEP_ROLES``), a tie to the case's subject
-  (``conflict_of_interest``, APL Art. 43) and four eyes across rounds (``FOUR_EYES``,
+  (``conflict_of_interest``, APL Art. 43), the legal qualification a legal review needs
+  (``QUALIFIED_STEPS``, APL Art. 58 ¶2) and four eyes across rounds (``FOUR_EYES``,
   docs/decisions/0005).
 
 Each rule is defined once and read three ways: for one person and one case (with the
@@ -45,6 +46,7 @@ from cases.models import (
     RepresentationRequest,
     Role,
     Signature,
+    StaffProfile,
     Subject,
     SubjectTie,
 )
@@ -479,6 +481,74 @@ def subjects_tied_to(user: AbstractBaseUser) -> QuerySet[Subject]:
     return Subject.objects.filter(conflicted(user, subject_field="pk")).order_by("name")
 
 
+# --- the legal reviewer's qualification -----------------------------------------------------------
+# 《中华人民共和国行政处罚法》第五十八条第二款：行政机关中初次从事行政处罚决定法制审核的人员，
+# 应当通过国家统一法律职业资格考试取得法律职业资格。Redress asks every legal reviewer for the
+# certificate on record (``StaffProfile``): it cannot tell a first review from a later one
+# by someone who never held the qualification, and an administrator records it once.
+
+QUALIFICATION_BASIS = "《中华人民共和国行政处罚法》第五十八条第二款"
+# The steps only a person with the legal qualification on record may take or do.
+QUALIFIED_STEPS = frozenset({"legal_review"})
+
+
+def legally_qualified_people(*, user_field: str = "pk") -> Q:
+    """A filter for people (``user_field``: the path to a user's id) whose legal professional
+    qualification is on record."""
+    return Q(
+        **{
+            f"{user_field}__in": StaffProfile.objects.exclude(legal_qualification_no="")
+            .filter(legal_qualification_recorded_on__isnull=False)
+            .values("user_id")
+        }
+    )
+
+
+def legally_qualified(user: Person) -> Exists:
+    """Whether ``user`` (a person, or a reference to one inside a query) holds the legal
+    professional qualification on record, as an expression."""
+    return Exists(
+        StaffProfile.objects.filter(
+            user_id=_person_id(user), legal_qualification_recorded_on__isnull=False
+        ).exclude(legal_qualification_no="")
+    )
+
+
+def is_legally_qualified(user: AbstractBaseUser) -> bool:
+    profile = StaffProfile.objects.filter(user_id=user.pk).first()
+    return profile is not None and profile.legally_qualified
+
+
+def qualification_refusal(
+    user: AbstractBaseUser, step: str, *, by: AbstractBaseUser | None = None
+) -> NotPermitted | None:
+    """The refusal if ``step`` needs the legal qualification and ``user`` has none on record."""
+    if step not in QUALIFIED_STEPS or is_legally_qualified(user):
+        return None
+    if by is not None and by.pk != user.pk:
+        message = _(
+            "%(person)s has no legal professional qualification on record, so they may not do "
+            "a legal review (Administrative Penalties Law, Article 58(2)). An administrator "
+            "records the certificate number on their staff profile."
+        ) % {"person": user.get_username()}
+    else:
+        message = _(
+            "A legal review needs the legal professional qualification (Administrative "
+            "Penalties Law, Article 58(2)), and none is on record for you. Ask an administrator "
+            "to record your certificate number (国家统一法律职业资格证书编号) on your staff "
+            "profile, then claim the task again."
+        )
+    return NotPermitted(message, code="not_qualified", basis=QUALIFICATION_BASIS)
+
+
+def ensure_legally_qualified(user: AbstractBaseUser, step: str) -> None:
+    """Raise ``NotPermitted`` (``not_qualified``) if ``step`` needs a qualification ``user``
+    does not have on record: the case services' own check."""
+    refusal = qualification_refusal(user, step)
+    if refusal is not None:
+        raise refusal
+
+
 # --- the steps of the route: who may take and do each -------------------------------------------
 # DOMAIN.md: the same person may not both review and sign the same case. Four eyes hold in
 # every round of a case (docs/decisions/0005): a case sent back and reviewed again does not
@@ -658,10 +728,11 @@ def step_refusal(
     raise; None if they may.
 
     In order: an active account; the step's role (``STEP_ROLES``) at the case's agency; no
-    tie to the case's subject (APL Art. 43, ``conflict_of_interest``); the four-eyes rules
-    (``FOUR_EYES``). ``by`` is someone else asking for ``user`` (a supervisor assigning
-    them): a tie is then told without its kind. Every refusal but a tie's has the code
-    ``not_eligible`` (the route's answer to "may this person take this task"); the case
+    tie to the case's subject (APL Art. 43, ``conflict_of_interest``); the legal
+    qualification a legal review needs (APL Art. 58 ¶2, ``QUALIFIED_STEPS``); the four-eyes
+    rules (``FOUR_EYES``). ``by`` is someone else asking for ``user`` (a supervisor assigning
+    them): a tie is then told without its kind. Every refusal but a tie's and a missing
+    qualification's (``not_qualified``) has the code ``not_eligible`` (the route's answer to "may this person take this task"); the case
     services name the four-eyes rule itself (``ensure_four_eyes``).
     """
     if user is None or not user.is_authenticated:
@@ -682,6 +753,9 @@ def step_refusal(
     conflict = conflict_refusal(user, case.subject_id, action=_("take or do this step"), acting=by)
     if conflict is not None:
         return conflict
+    unqualified = qualification_refusal(user, step, by=by)
+    if unqualified is not None:
+        return unqualified
     rule = four_eyes_bar(user, case, step)
     if rule is not None:
         return NotPermitted(str(rule.sentence), code="not_eligible")
@@ -690,11 +764,13 @@ def step_refusal(
 
 def assignable(case: Case, step: str) -> QuerySet:
     """The people ``step_refusal`` lets take ``step`` of ``case``, by user name: active,
-    holding the step's role at the case's agency, with no tie to its subject and not barred
-    by four eyes. One query."""
+    holding the step's role at the case's agency, with no tie to its subject, qualified
+    where the step needs it and not barred by four eyes. One query."""
+    people = people_holding(STEP_ROLES[step], at=case.agency_id)
+    if step in QUALIFIED_STEPS:
+        people = people.filter(legally_qualified_people())
     return (
-        people_holding(STEP_ROLES[step], at=case.agency_id)
-        .exclude(conflicted_users(case.subject_id))
+        people.exclude(conflicted_users(case.subject_id))
         .exclude(four_eyes_barred_people(case, step))
         .order_by("username")
     )

@@ -19,7 +19,7 @@ from django.core.files.storage import storages
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from knox.models import AbstractAuthToken
@@ -365,6 +365,19 @@ class RuleSet(models.Model):
         default=False, help_text=_("The signers decide in a recorded meeting (APL Art. 57).")
     )
 
+    # -- statement and defence on electronic-monitoring evidence (APL Arts. 41, 44, 45, 62)
+    monitoring_statement_days = models.PositiveIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Working days the party has to state its case and defend (陈述、申辩) after being "
+            "told of evidence from electronic monitoring. The Administrative Penalties Law "
+            "(Art. 41) sets no period for this: the agency configures it. The default of 5 "
+            "follows the 5 days the Law gives to ask for a hearing (Art. 64); its 3, 5 and 7 "
+            "days are working days (Art. 85)."
+        ),
+    )
+
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -620,6 +633,60 @@ class Membership(models.Model):
         return f"{self.user} — {self.get_role_display()} at {self.agency.code}"
 
 
+# 《中华人民共和国行政处罚法》第五十八条第二款
+LEGAL_QUALIFICATION_BASIS = "《中华人民共和国行政处罚法》第五十八条第二款"
+
+
+class StaffProfile(models.Model):
+    """What Redress knows of an officer as a person, whatever agency they serve.
+
+    The legal qualification (法律职业资格) is personal, not a role at one agency: APL
+    Art. 58 ¶2 requires it of whoever does the legal review of a penalty decision for the
+    first time, so a legal reviewer without one on record may not claim or do a legal
+    review (``cases.access.step_refusal``).
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    legal_qualification_no = models.CharField(
+        _("legal professional qualification certificate number"),
+        max_length=32,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9]{6,32}$",
+                _("Enter the certificate number as printed: 6 to 32 letters and digits."),
+            )
+        ],
+        help_text=_(
+            "国家统一法律职业资格证书编号. 初次从事行政处罚决定法制审核的人员，应当通过国家统一"
+            "法律职业资格考试取得法律职业资格 (Administrative Penalties Law, Art. 58 ¶2): a "
+            "legal reviewer without a number here cannot claim or do a legal review."
+        ),
+    )
+    legal_qualification_recorded_on = models.DateField(
+        _("qualification recorded on"),
+        null=True,
+        blank=True,
+        help_text=_("The day the certificate was checked and recorded."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    @property
+    def legally_qualified(self) -> bool:
+        return bool(self.legal_qualification_no and self.legal_qualification_recorded_on)
+
+    def clean(self) -> None:
+        if bool(self.legal_qualification_no) != bool(self.legal_qualification_recorded_on):
+            raise ValidationError(
+                _("Record the certificate number and the day it was recorded together.")
+            )
+
+
 class Representation(models.Model):
     """A user acting for a subject (a company's representative, or the person themselves).
 
@@ -763,6 +830,50 @@ class ReferenceCounter(models.Model):
         return f"{self.year}: {self.last}"
 
 
+class LegalReviewGround(models.TextChoices):
+    """Why a case needs a legal review (法制审核) before the decision: APL Art. 58 ¶1.
+
+    《中华人民共和国行政处罚法》第五十八条：有下列情形之一，在行政机关负责人作出行政处罚的
+    决定之前，应当由从事行政处罚决定法制审核的人员进行法制审核 (``LEGAL_REVIEW_GROUND_ITEM``
+    gives each ground's item).
+    """
+
+    PUBLIC_INTEREST = "public_interest", _("It involves a major public interest")
+    MAJOR_RIGHTS_HEARING = (
+        "major_rights_hearing",
+        _(
+            "It directly concerns major rights of the party or a third party, and a hearing was held"
+        ),
+    )
+    COMPLEX = "complex", _("It is difficult or complex and involves several legal relationships")
+    OTHER_LAW = "other_law", _("Another law or regulation requires a legal review")
+
+
+# The item of APL Art. 58 ¶1 each ground is.
+LEGAL_REVIEW_GROUND_ITEM = {
+    LegalReviewGround.PUBLIC_INTEREST: 1,
+    LegalReviewGround.MAJOR_RIGHTS_HEARING: 2,
+    LegalReviewGround.COMPLEX: 3,
+    LegalReviewGround.OTHER_LAW: 4,
+}
+
+
+def legal_review_ground_citation(ground: str) -> Citation:
+    """The article a ground rests on, e.g. 《中华人民共和国行政处罚法》第五十八条第一款第（三）项."""
+    return Citation("apl", 58, 1, LEGAL_REVIEW_GROUND_ITEM[LegalReviewGround(ground)])
+
+
+def legal_review_grounds_text(grounds, language: str | None = None) -> list[str]:
+    """Each recorded ground as a reader sees it: its label and its article, in ``language``
+    (the active language when None)."""
+    with translation.override(language or translation.get_language()):
+        return [
+            f"{LegalReviewGround(g).label} ({legal_review_ground_citation(g).render(language)})"
+            for g in grounds or ()
+            if g in LegalReviewGround.values
+        ]
+
+
 class Case(models.Model):
     """An objection or a restoration request about one or more records of one subject."""
 
@@ -877,6 +988,19 @@ class Case(models.Model):
         related_name="+",
         help_text=_("The legal reviewer who passed the case."),
     )
+    legal_review_grounds = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "The grounds of APL Art. 58 the case officer recorded (LegalReviewGround codes); "
+            "empty: none applies. Any ground sends the case to legal review."
+        ),
+    )
+    legal_review_other_basis = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=_("For the ground 'another law or regulation': which provision."),
+    )
     signoff_round = models.PositiveIntegerField(default=1)
     non_acceptance_proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -951,6 +1075,16 @@ class Case(models.Model):
     @property
     def is_undecided(self) -> bool:
         return self.status in self.UNDECIDED_STATUSES
+
+    @property
+    def legal_review_required(self) -> bool:
+        """Whether the case goes to legal review: the rule set asks for it, or the case
+        officer recorded a ground of APL Art. 58."""
+        ruled = bool(self.rule_set_id and self.rule_set.legal_review_required)
+        return ruled or bool(self.legal_review_grounds)
+
+    def legal_review_grounds_text(self, language: str | None = None) -> list[str]:
+        return legal_review_grounds_text(self.legal_review_grounds, language)
 
 
 class Signature(models.Model):
@@ -1058,6 +1192,26 @@ class Evidence(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # Electronic monitoring (APL Art. 41): the device, and the legal and technical review
+    # (法制和技术审核) it passed before its records may be used.
+    monitoring_device = models.CharField(
+        _("monitoring device"), max_length=100, blank=True, help_text=_("The device's identifier.")
+    )
+    monitoring_location = models.CharField(
+        _("device location"),
+        max_length=300,
+        blank=True,
+        help_text=_("Where the device is set up (its location is published, APL Art. 41)."),
+    )
+    monitoring_approval_ref = models.CharField(
+        _("legal and technical approval"),
+        max_length=100,
+        blank=True,
+        help_text=_("Reference of the device's legal and technical review (法制和技术审核)."),
+    )
+    monitoring_approval_on = models.DateField(
+        _("approved on"), null=True, blank=True, help_text=_("Date of that review.")
+    )
 
     class Meta:
         ordering = ["uploaded_at", "id"]
@@ -1086,6 +1240,47 @@ class Evidence(models.Model):
             and self.reviewed_by_id is not None
             and self.reviewed_at is not None
         )
+
+
+def meeting_minutes_path(instance: DecisionMeeting, filename: str) -> str:
+    """Random storage name, like evidence: the uploaded name is never a path."""
+    return f"minutes/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class DecisionMeeting(models.Model):
+    """The meeting in which the agency's heads decided a case collectively.
+
+    《中华人民共和国行政处罚法》第五十七条第二款：对情节复杂或者重大违法行为给予行政处罚，
+    行政机关负责人应当集体讨论决定. Where the rule set asks for a collective decision, no
+    signer decides a sign-off round before its meeting is on record: the day, who took part
+    (people of the agency) and the minutes (a checked upload, kept like evidence).
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="meetings")
+    round = models.PositiveIntegerField(help_text=_("The sign-off round the meeting decided."))
+    held_on = models.DateField(_("held on"))
+    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    minutes = models.FileField(
+        upload_to=meeting_minutes_path, storage=evidence_storage, max_length=200
+    )
+    minutes_name = models.CharField(max_length=200)
+    minutes_sha256 = models.CharField(max_length=64)
+    minutes_size = models.PositiveBigIntegerField()
+    minutes_type = models.CharField(max_length=100)
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["round", "recorded_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "round"], name="meeting_one_per_round")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} meeting of {self.held_on}"
 
 
 class RevocationGround(models.TextChoices):
@@ -1629,6 +1824,7 @@ class Deadline(models.Model):
         DECISION = "decision", _("Decision")
         LETTER = "letter", _("Serve the decision letter")
         REMOVAL = "removal", _("Withdrawal from every platform")
+        STATEMENT = "statement", _("Party to state its case and defend (陈述、申辩)")
 
     class Status(models.TextChoices):
         RUNNING = "running", _("Running")

@@ -8,6 +8,7 @@ workflow call these functions and nothing else to change a case.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -35,7 +36,9 @@ from cases.models import (
     Case,
     CaseRecord,
     Deadline,
+    DecisionMeeting,
     Evidence,
+    LegalReviewGround,
     Material,
     Publication,
     Record,
@@ -56,6 +59,8 @@ from cases.rules import (
 from cases.uploads import CheckedUpload, sanitise_name, upload_check
 
 APPLICANT_ROLE = "applicant"
+MEETING_BASIS = "《中华人民共和国行政处罚法》第五十七条第二款"
+STATEMENT_BASIS = "《中华人民共和国行政处罚法》第四十一条、第四十五条、第六十二条"
 
 
 # --- subjects ---------------------------------------------------------------
@@ -948,11 +953,18 @@ def complete_review(
     record_outcomes: dict[int, str] | None = None,
     corrections: dict[int, str] | None = None,
     note: str = "",
+    legal_review_grounds: Sequence[str] | None = None,
+    legal_review_other_basis: str = "",
 ) -> Case:
     """Finish the evidence review with a recommendation; on to legal review or sign-off.
 
     ``corrections`` (objections only) gives, per upheld record, the corrected text:
     the record is then corrected instead of removed.
+
+    ``legal_review_grounds`` are the grounds of APL Art. 58 ¶1 the case officer finds
+    (``LegalReviewGround``; none: an empty list), with ``legal_review_other_basis`` naming
+    the provision for "another law or regulation". The case goes to legal review when the
+    rule set asks for it or a ground is recorded (``Case.legal_review_required``).
 
     Every item must have been reviewed by a person; an item still marked "needs more"
     must be asked for (``case_request_materials``) rather than decided around.
@@ -963,6 +975,7 @@ def complete_review(
             % {"recommendation": repr(recommendation)},
             field="recommendation",
         )
+    grounds, other_basis = _legal_review_grounds(legal_review_grounds, legal_review_other_basis)
     with transaction.atomic():
         case = case_lock(case)
         access.ensure_officer(reviewer, Role.CASE_OFFICER, case, action=_("complete a review"))
@@ -987,12 +1000,21 @@ def complete_review(
         before = _snapshot(case)
         case.review_officer = reviewer
         case.recommendation = recommendation
+        case.legal_review_grounds = grounds
+        case.legal_review_other_basis = other_basis
         case.status = (
-            Case.Status.LEGAL_REVIEW
-            if case.rule_set.legal_review_required
-            else Case.Status.SIGN_OFF
+            Case.Status.LEGAL_REVIEW if case.legal_review_required else Case.Status.SIGN_OFF
         )
-        case.save(update_fields=["review_officer", "recommendation", "status", "updated_at"])
+        case.save(
+            update_fields=[
+                "review_officer",
+                "recommendation",
+                "legal_review_grounds",
+                "legal_review_other_basis",
+                "status",
+                "updated_at",
+            ]
+        )
         event_record(
             case,
             "review_completed",
@@ -1001,9 +1023,45 @@ def complete_review(
             before=before,
             after=_snapshot(case),
             note=note,
-            data={"recommendation": recommendation},
+            data={
+                "recommendation": recommendation,
+                "legal_review_grounds": grounds,
+                "legal_review_by_rule_set": bool(case.rule_set.legal_review_required),
+            },
         )
+        if grounds:
+            # APL Art. 58 ¶1: the grounds on record, each with its item, on the timeline.
+            event_record(
+                case,
+                "legal_review_grounds_recorded",
+                actor=reviewer,
+                role=Role.CASE_OFFICER,
+                note=other_basis,
+                data={"grounds": grounds},
+            )
     return case
+
+
+def _legal_review_grounds(grounds: Sequence[str] | None, other_basis: str) -> tuple[list, str]:
+    """The recorded grounds of APL Art. 58 ¶1, known and once each in the order of the
+    article, and the provision behind "another law or regulation" (required with it)."""
+    grounds = list(grounds or [])
+    unknown = [g for g in grounds if g not in LegalReviewGround.values]
+    if unknown:
+        raise InvalidInput(
+            _("Unknown ground of legal review %(ground)s.") % {"ground": repr(unknown[0])},
+            field="legal_review_grounds",
+        )
+    ordered = [g for g in LegalReviewGround.values if g in grounds]
+    other_basis = (other_basis or "").strip()
+    if LegalReviewGround.OTHER_LAW in ordered and not other_basis:
+        raise InvalidInput(
+            _("Name the law or regulation that requires a legal review of this case."),
+            field="legal_review_other_basis",
+        )
+    if LegalReviewGround.OTHER_LAW not in ordered:
+        other_basis = ""
+    return ordered, other_basis
 
 
 def _apply_record_outcomes(
@@ -1051,6 +1109,7 @@ def legal_review(*, case: Case, reviewer: AbstractBaseUser, passed: bool, note: 
     with transaction.atomic():
         case = case_lock(case)
         access.ensure_officer(reviewer, Role.LEGAL_REVIEWER, case, action=_("do a legal review"))
+        access.ensure_legally_qualified(reviewer, "legal_review")  # APL Art. 58 ¶2
         ensure_state(case, Case.Status.LEGAL_REVIEW, action=_("be legally reviewed"))
         access.ensure_four_eyes(reviewer, case, "legal_review")
         if not passed and not note.strip():
@@ -1096,6 +1155,8 @@ def sign(
         access.ensure_officer(signer, Role.SIGNER, case, action=_("sign a decision"))
         ensure_state(case, Case.Status.SIGN_OFF, action=_("be signed"))
         access.ensure_four_eyes(signer, case, "sign_off")
+        _ensure_meeting_recorded(case)
+        _ensure_statement_heard(case)
         signatures = list(case.signatures.filter(round=case.signoff_round))
         before = _snapshot(case)
         if signatures and _signers_disagree(
@@ -1130,6 +1191,51 @@ def sign(
             signers=[s.signer.get_username() for s in signatures] + [signer.get_username()],
         )
     return case
+
+
+def _ensure_meeting_recorded(case: Case) -> None:
+    """APL Art. 57 ¶2: where the rule set asks for a collective decision, no signer decides
+    a sign-off round before its meeting is on record (``record_meeting``)."""
+    if not case.rule_set.collective_decision_required:
+        return
+    if not case.meetings.filter(round=case.signoff_round).exists():
+        raise WrongState(
+            _(
+                "This case is decided collectively by the agency's heads (Administrative "
+                "Penalties Law, Article 57): record the meeting (date, participants, minutes) "
+                "before signing."
+            ),
+            code="meeting_not_recorded",
+            basis=MEETING_BASIS,
+        )
+
+
+def _ensure_statement_heard(case: Case) -> None:
+    """APL Arts. 41, 45 and 62: no decision relies on evidence from electronic monitoring
+    while the party's period to state its case and defend runs and it has not done so."""
+    deadline = _statement_period(case)
+    if deadline is not None and timezone.localdate() <= deadline.due_on:
+        raise WrongState(
+            _(
+                "The party was told of evidence from electronic monitoring and may state its "
+                "case and defend until %(due)s (Administrative Penalties Law, Articles 41 and "
+                "62): sign after that day, or once the party has made its statement."
+            )
+            % {"due": deadline.due_on.isoformat()},
+            code="statement_period_running",
+            basis=STATEMENT_BASIS,
+        )
+
+
+def _statement_period(case: Case) -> Deadline | None:
+    """The party's running period to state its case and defend, the latest first."""
+    return (
+        Deadline.objects.filter(
+            case=case, step=Deadline.Step.STATEMENT, status=Deadline.Status.RUNNING
+        )
+        .order_by("-due_on", "-id")
+        .first()
+    )
 
 
 def _decision_reasons(decision: str, reasons: str | None) -> str:
@@ -1219,6 +1325,10 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
     case.decision = decision
     case.decision_reasons = reasons
     case.decided_at = now
+    for period in Deadline.objects.filter(
+        case=case, step=Deadline.Step.STATEMENT, status=Deadline.Status.RUNNING
+    ):
+        clock.deadline_close(period, actor=signer, reason="the period ended without a statement")
     _clock_decided(case, decision=decision, signer=signer)
     withdrawals = sum(_record_decided(cr) for cr in case.case_records.select_related("record"))
     if withdrawals:
@@ -1572,6 +1682,7 @@ def add_evidence(
     record: Record | None = None,
     source: str = Evidence.Source.APPLICANT,
     description: str = "",
+    monitoring: dict | None = None,
 ) -> Evidence:
     """Check and store one evidence file for a case.
 
@@ -1579,6 +1690,11 @@ def add_evidence(
     written; a refused file leaves nothing behind. Uploading the same content to
     the same case again returns the item already there (``Duplicate`` is not raised:
     a retried upload is not an error).
+
+    Evidence from electronic monitoring (an officer's, APL Art. 41) names in
+    ``monitoring`` the device (``device``, ``location``) and its legal and technical
+    approval (``approval_ref``, ``approval_on``); the party is then told of it and given
+    the rule set's period to state its case and defend (``monitoring_notified``).
     """
     if material not in Material.values:
         raise InvalidInput(
@@ -1588,6 +1704,9 @@ def add_evidence(
         raise InvalidInput(
             _("Unknown source %(source)s.") % {"source": repr(source)}, field="source"
         )
+    device = (
+        _monitoring_device(monitoring) if source == Evidence.Source.ELECTRONIC_MONITORING else {}
+    )
     checked = upload_check(upload)
     stored = []
     try:
@@ -1604,7 +1723,7 @@ def add_evidence(
             ensure_state(case, *Case.EVIDENCE_OPEN_STATUSES, action=_("take new evidence"))
             if record is not None and not case.case_records.filter(record=record).exists():
                 raise InvalidInput(_("That record is not part of this case."), field="record")
-            evidence, _created = _evidence_store(
+            evidence, created = _evidence_store(
                 case=case,
                 checked=checked,
                 uploaded_by=uploaded_by,
@@ -1614,11 +1733,224 @@ def add_evidence(
                 record=record,
                 description=description,
                 stored=stored,
+                device=device,
             )
+            if created and device:
+                _monitoring_notify(case, evidence, officer=uploaded_by)
     except BaseException:
         _files_remove(stored)
         raise
     return evidence
+
+
+MONITORING_FIELDS = {
+    "device": "monitoring_device",
+    "location": "monitoring_location",
+    "approval_ref": "monitoring_approval_ref",
+    "approval_on": "monitoring_approval_on",
+}
+
+
+def _monitoring_device(monitoring: dict | None) -> dict:
+    """The device facts of an item from electronic monitoring, as ``Evidence`` fields; APL
+    Art. 41 asks for the device's legal and technical review (法制和技术审核), so every
+    fact is required."""
+    monitoring = monitoring or {}
+    device = {}
+    for key, field in MONITORING_FIELDS.items():
+        value = monitoring.get(key)
+        if isinstance(value, str):
+            value = value.strip()
+        if not value:
+            raise InvalidInput(
+                _(
+                    "Evidence from electronic monitoring names the device, where it is, and "
+                    "the reference and date of its legal and technical review (Administrative "
+                    "Penalties Law, Article 41)."
+                ),
+                field=field,
+            )
+        device[field] = value
+    approval_on = device["monitoring_approval_on"]
+    if isinstance(approval_on, str):
+        try:
+            approval_on = datetime.date.fromisoformat(approval_on)
+        except ValueError:
+            raise InvalidInput(
+                _("Give the date of the approval as YYYY-MM-DD."), field="monitoring_approval_on"
+            ) from None
+    if approval_on > timezone.localdate():
+        raise InvalidInput(
+            _("The device's approval cannot be dated in the future."),
+            field="monitoring_approval_on",
+        )
+    device["monitoring_approval_on"] = approval_on
+    return device
+
+
+def _monitoring_notify(case: Case, evidence: Evidence, *, officer: AbstractBaseUser) -> Deadline:
+    """Tell the party of evidence from electronic monitoring and start its period to state
+    its case and defend (APL Art. 41 ¶3: 及时告知当事人违法事实 … 为当事人查询、陈述和申辩
+    提供便利; Arts. 44, 45). The period is the rule set's: the Law sets none for this notice.
+    The message goes through the outbox (the ``monitoring_notified`` event)."""
+    rule_set = case_governing_rule_set(case, on=timezone.localdate())
+    days = rule_set.monitoring_statement_days
+    deadline = clock.deadline_start(
+        case,
+        Deadline.Step.STATEMENT,
+        working_days=days,
+        actor=officer,
+        reason="the party may state its case and defend on evidence from electronic monitoring",
+    )
+    event_record(
+        case,
+        "monitoring_notified",
+        actor=officer,
+        role=Role.CASE_OFFICER,
+        after={"evidence": evidence.pk, "statement_due_on": deadline.due_on.isoformat()},
+        data={
+            "evidence": evidence.pk,
+            "device": evidence.monitoring_device,
+            "location": evidence.monitoring_location,
+            "approval_ref": evidence.monitoring_approval_ref,
+            "approval_on": evidence.monitoring_approval_on.isoformat(),
+            "working_days": days,
+            "due_on": deadline.due_on.isoformat(),
+        },
+    )
+    return deadline
+
+
+def submit_statement(
+    *, case: Case, applicant: AbstractBaseUser, statement: str = "", waived: bool = False
+) -> Case:
+    """The party states its case and defends (陈述、申辩) on evidence from electronic
+    monitoring, or says expressly that it waives that right (APL Art. 62: 当事人明确放弃
+    陈述或者申辩权利的除外). Ends the running period; the officers re-examine what it says
+    (APL Art. 45)."""
+    statement = (statement or "").strip()
+    if not waived and not statement:
+        raise InvalidInput(_("Write your statement and defence."), field="statement")
+    with transaction.atomic():
+        case = case_lock(case)
+        access.ensure_applicant(applicant, case, action=_("state the case and defend"))
+        ensure_state(case, *Case.UNDECIDED_STATUSES, action=_("take a statement"))
+        periods = list(
+            Deadline.objects.filter(
+                case=case, step=Deadline.Step.STATEMENT, status=Deadline.Status.RUNNING
+            )
+        )
+        if not periods:
+            raise WrongState(
+                _("No period to state your case and defend is running on this case."),
+                code="no_statement_period",
+            )
+        for period in periods:
+            clock.deadline_close(
+                period,
+                actor=applicant,
+                reason="the party waived its statement"
+                if waived
+                else "the party made its statement",
+            )
+        event_record(
+            case,
+            "statement_waived" if waived else "statement_made",
+            actor=applicant,
+            role=APPLICANT_ROLE,
+            note=statement,
+        )
+    return case
+
+
+# --- collective decision ----------------------------------------------------------------
+
+
+MEETING_MIN_PARTICIPANTS = 2  # a collective discussion (集体讨论) has more than one head
+
+
+def record_meeting(
+    *,
+    case: Case,
+    signer: AbstractBaseUser,
+    held_on: datetime.date,
+    participants: Sequence[AbstractBaseUser],
+    minutes,
+    note: str = "",
+) -> DecisionMeeting:
+    """A signing official records the meeting in which the agency's heads discussed and
+    decided the case (APL Art. 57 ¶2): its day, who took part (people of the agency) and
+    the minutes (a file checked like evidence). One meeting per sign-off round; the
+    signers may sign once it is on record."""
+    if held_on > timezone.localdate():
+        raise InvalidInput(_("The meeting cannot be dated in the future."), field="held_on")
+    people = {p.pk: p for p in participants}
+    if len(people) < MEETING_MIN_PARTICIPANTS:
+        raise InvalidInput(
+            _("A collective decision is discussed by at least two of the agency's heads."),
+            field="participants",
+        )
+    checked = upload_check(minutes)
+    stored = []
+    try:
+        with transaction.atomic():
+            case = case_lock(case)
+            access.ensure_officer(signer, Role.SIGNER, case, action=_("record a decision meeting"))
+            ensure_state(case, Case.Status.SIGN_OFF, action=_("have its decision meeting recorded"))
+            if not case.rule_set.collective_decision_required:
+                raise WrongState(
+                    _("The rules of this case do not call for a collective decision."),
+                    code="no_collective_decision",
+                )
+            if case.meetings.filter(round=case.signoff_round).exists():
+                raise WrongState(
+                    _("The meeting of this sign-off round is on record already."),
+                    code="meeting_recorded",
+                )
+            outsiders = sorted(
+                p.get_username() for p in people.values() if not access.roles_at(p, case.agency_id)
+            )
+            if outsiders:
+                raise InvalidInput(
+                    _("%(people)s do not work at %(agency)s.")
+                    % {"people": ", ".join(outsiders), "agency": case.agency.code},
+                    field="participants",
+                )
+            meeting = DecisionMeeting(
+                case=case,
+                round=case.signoff_round,
+                held_on=held_on,
+                minutes_name=checked.name,
+                minutes_sha256=checked.sha256,
+                minutes_size=checked.size,
+                minutes_type=checked.content_type,
+                note=(note or "").strip(),
+                recorded_by=signer,
+            )
+            meeting.minutes.save("minutes", ContentFile(checked.content), save=False)
+            stored.append(meeting.minutes.name)
+            meeting.save()
+            meeting.participants.set(people.values())
+            event_record(
+                case,
+                "decision_meeting_recorded",
+                actor=signer,
+                role=Role.SIGNER,
+                after={"meeting": meeting.pk},
+                note=meeting.note,
+                data={
+                    "round": meeting.round,
+                    "held_on": held_on.isoformat(),
+                    "participants": sorted(p.get_username() for p in people.values()),
+                    "minutes_sha256": checked.sha256,
+                    "minutes_name": checked.name,
+                },
+            )
+    except BaseException:
+        for name in stored:
+            DecisionMeeting.minutes.field.storage.delete(name)
+        raise
+    return meeting
 
 
 def _evidence_store(
@@ -1632,6 +1964,7 @@ def _evidence_store(
     record: Record | None = None,
     description: str = "",
     stored: list[str],
+    device: dict | None = None,
 ) -> tuple[Evidence, bool]:
     """Store one checked upload as evidence of the locked ``case``, with its
     ``evidence_added`` event; ``(item, True)``. The same content already in the case is
@@ -1654,6 +1987,7 @@ def _evidence_store(
         source=source,
         description=description,
         uploaded_by=uploaded_by,
+        **(device or {}),
     )
     evidence.file.save("evidence", ContentFile(checked.content), save=False)
     stored.append(evidence.file.name)

@@ -42,11 +42,26 @@ class EventKind(models.TextChoices):
         "non_acceptance_declined",
         _("Non-acceptance not approved by the head: back to the acceptance check"),
     )
+    # Evidence from electronic monitoring: the party is told and heard (APL Arts. 41, 45, 62).
+    MONITORING_NOTIFIED = (
+        "monitoring_notified",
+        _("Party told of evidence from electronic monitoring: it may state its case and defend"),
+    )
+    STATEMENT_MADE = "statement_made", _("The party stated its case and defended")
+    STATEMENT_WAIVED = "statement_waived", _("The party waived its statement and defence")
     # The review, four eyes and the decision.
     EVIDENCE_REVIEWED = "evidence_reviewed", _("Evidence reviewed")
     REVIEW_COMPLETED = "review_completed", _("Evidence review completed")
+    LEGAL_REVIEW_GROUNDS_RECORDED = (
+        "legal_review_grounds_recorded",
+        _("Grounds for a legal review recorded (Administrative Penalties Law, Article 58)"),
+    )
     LEGAL_REVIEW_PASSED = "legal_review_passed", _("Legal review passed")
     LEGAL_REVIEW_SENT_BACK = "legal_review_sent_back", _("Sent back by the legal review")
+    DECISION_MEETING_RECORDED = (
+        "decision_meeting_recorded",
+        _("Collective decision meeting recorded (Administrative Penalties Law, Article 57)"),
+    )
     SIGNED = "signed", _("Signed by an official")
     SIGNOFF_DISAGREED = "signoff_disagreed", _("The signing officials disagreed")
     DECIDED = "decided", _("Decided")
@@ -113,6 +128,8 @@ NOTES_FOR_APPLICANT = frozenset(
         EventKind.ACCEPTED,
         EventKind.MATERIALS_REQUESTED,
         EventKind.MATERIALS_RESUBMITTED,
+        EventKind.STATEMENT_MADE,
+        EventKind.STATEMENT_WAIVED,
         EventKind.NOT_ACCEPTED,
         EventKind.LAPSED,
         EventKind.DECIDED,

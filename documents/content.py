@@ -27,6 +27,7 @@ from cases.models import (
     Case,
     CaseRecord,
     Deadline,
+    DecisionMeeting,
     Evidence,
     Publication,
     Revocation,
@@ -40,7 +41,7 @@ from documents.models import Letter
 K = Letter.Kind
 LANGUAGES = ("zh-hans", "en")
 TEMPLATE_DIR = "letters"
-SHARED_PARTS = ("base.html", "_records.html", "_appeal.html")
+SHARED_PARTS = ("base.html", "_records.html", "_appeal.html", "_review.html")
 ASSETS_HASHED = ("seal.svg",)
 SEAL_MAX_BYTES = 512 * 1024
 
@@ -426,7 +427,9 @@ def letter_facts(
         facts.update(_acceptance(case, language))
     elif kind == K.MATERIALS_REQUEST:
         facts.update(_materials_request(case, language))
-    elif kind in (K.APPROVAL, K.WITHDRAWAL_NOTICE):
+    if kind in (K.APPROVAL, K.REJECTION):
+        facts["review_record"] = review_record(case, language)
+    if kind in (K.APPROVAL, K.WITHDRAWAL_NOTICE):
         facts["upheld"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
         facts["refused"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED]
         facts["removal_days"] = case.rule_set.removal_days if case.rule_set_id else None
@@ -450,6 +453,53 @@ def letter_facts(
         facts["revocation_basis"] = revocation.basis if revocation else ""
         facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
     return facts
+
+
+def review_record(case: Case, language: str) -> dict:
+    """How the decision was reviewed and made, as the decision letter records it: the legal
+    review and its grounds (APL Art. 58), the collective decision meeting (APL Art. 57) and
+    the party's statement on evidence from electronic monitoring (APL Arts. 41, 45)."""
+    passed = _event(case, "legal_review_passed")
+    meeting = (
+        DecisionMeeting.objects.filter(case=case, round=case.signoff_round)
+        .prefetch_related("participants")
+        .first()
+    )
+    statements = [
+        {
+            "waived": event.kind == "statement_waived",
+            "on": format_date(local_day(event.at), language),
+        }
+        for event in case.events.filter(kind__in=["statement_made", "statement_waived"]).order_by(
+            "seq"
+        )
+    ]
+    notices = [
+        {
+            "device": event.data.get("device", ""),
+            "due_on": format_date(datetime.date.fromisoformat(event.data["due_on"]), language)
+            if event.data.get("due_on")
+            else "",
+        }
+        for event in case.events.filter(kind="monitoring_notified").order_by("seq")
+    ]
+    return {
+        "legal_review": case.legal_review_required,
+        "grounds": case.legal_review_grounds_text(language),
+        "other_basis": case.legal_review_other_basis,
+        "by_rule_set": bool(case.rule_set_id and case.rule_set.legal_review_required),
+        "legal_review_on": format_date(local_day(passed.at), language) if passed else "",
+        "meeting": {
+            "held_on": format_date(meeting.held_on, language),
+            "participants": [
+                p.get_full_name() or p.get_username() for p in meeting.participants.all()
+            ],
+        }
+        if meeting is not None
+        else None,
+        "notices": notices,
+        "statements": statements,
+    }
 
 
 def _acceptance(case: Case, language: str) -> dict:

@@ -287,6 +287,21 @@ def _on_accepted(case: Case, event: CaseEvent) -> None:
         _platforms(case, event, "record_disputed")
 
 
+def _on_monitoring_notified(case: Case, event: CaseEvent) -> None:
+    """APL Art. 41 ¶3: the party is told of evidence from electronic monitoring and of its
+    period to state its case and defend (the event's facts, not the latest deadline)."""
+    data = event.data
+    _to_applicant(
+        "monitoring_notified",
+        device=lambda c, e: data.get("device", ""),
+        location=lambda c, e: data.get("location", ""),
+        approval_ref=lambda c, e: data.get("approval_ref", ""),
+        approval_on=lambda c, e: data.get("approval_on", ""),
+        statement_due=lambda c, e: data.get("due_on", ""),
+        statement_days=lambda c, e: data.get("working_days", ""),
+    )(case, event)
+
+
 def _on_decided(case: Case, event: CaseEvent) -> None:
     _to_applicant(
         "decided",
@@ -390,6 +405,7 @@ _HANDLERS = {
     "lapsed": _on_lapsed_or_withdrawn("lapsed"),
     "withdrawn": _on_lapsed_or_withdrawn("withdrawn"),
     "decided": _on_decided,
+    "monitoring_notified": _on_monitoring_notified,
     "revoked": _on_revoked,
     "platform_acknowledged": _on_platform_acknowledged,
     "deadline_near": _on_escalation,

@@ -49,6 +49,25 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "Please supply the missing materials by {deadline}:\n{missing}\n{url}",
         ),
     },
+    "monitoring_notified": {
+        "zh-hans": (
+            "【信用修复】案件 {reference}：电子技术监控设备记录的违法事实告知",
+            "{agency}在案件 {reference} 中采用了电子技术监控设备（编号 {device}，设置地点：{location}；"
+            "法制和技术审核：{approval_ref}，{approval_on}）记录的事实作为证据。\n"
+            "根据《中华人民共和国行政处罚法》第四十一条、第四十五条，您有权查询、陈述和申辩。"
+            "请于 {statement_due} 前（{statement_days} 个工作日）在案件页面提交陈述、申辩意见，"
+            "或明确放弃。期限届满前，本机关不依据该证据作出决定。\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference}: evidence from electronic monitoring",
+            "{agency_en} relies in case {reference} on facts recorded by an electronic monitoring "
+            "device ({device}, at {location}; legal and technical approval {approval_ref} of "
+            "{approval_on}).\nUnder Articles 41 and 45 of the Administrative Penalties Law you "
+            "may check it, state your case and defend. Send your statement on the case page by "
+            "{statement_due} ({statement_days} working days), or say that you waive it. No "
+            "decision relies on this evidence before then.\n{url}",
+        ),
+    },
     "not_accepted": {
         "zh-hans": ("【信用修复】案件 {reference} 不予受理", "不予受理理由：{reasons}\n{url}"),
         "en": ("[Redress] Case {reference} not accepted", "Reasons: {reasons}\n{url}"),

@@ -345,3 +345,24 @@ class LetterCopyForm(forms.Form):
                 % {"megabytes": limit // (1024 * 1024)}
             )
         return upload
+
+
+class StatementForm(forms.Form):
+    """The party states its case and defends on evidence from electronic monitoring (APL
+    Arts. 41, 45), or expressly waives it (Art. 62)."""
+
+    statement = forms.CharField(
+        label=_("Your statement and defence (陈述、申辩)"),
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+    waived = forms.BooleanField(
+        label=_("I waive my statement and defence on this evidence."), required=False
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("waived") and not (data.get("statement") or "").strip():
+            self.add_error("statement", _("Write your statement and defence, or waive it."))
+        return data

@@ -51,6 +51,7 @@ urlpatterns = [
     path("cases/<int:pk>/evidence/", views.evidence_upload, name="evidence_upload"),
     path("cases/<int:pk>/materials-supplied/", views.materials_supplied, name="materials_supplied"),
     path("cases/<int:pk>/withdraw/", views.case_withdraw, name="withdraw"),
+    path("cases/<int:pk>/statement/", views.case_statement, name="statement"),
     path("cases/<int:pk>/letters/<int:letter_pk>/", views.letter_download, name="letter"),
     path("notifications/", views.notifications, name="notifications"),
     path("api-tokens/", views.api_tokens, name="api_tokens"),

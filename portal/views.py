@@ -81,6 +81,7 @@ from portal.forms import (
     RepresentationDecisionForm,
     RepresentationRequestForm,
     SignUpForm,
+    StatementForm,
     VerificationResendForm,
     record_guides,
 )
@@ -875,6 +876,15 @@ def _case_context(request, case: Case, *, upload_form=None) -> dict:
         "can_upload": can_upload,
         "upload_form": upload_form,
         "can_withdraw": case.is_undecided,
+        "statement_period": next(
+            (
+                d
+                for d in reversed(detail.deadlines)
+                if d.step == Deadline.Step.STATEMENT and d.status == Deadline.Status.RUNNING
+            ),
+            None,
+        ),
+        "statement_form": StatementForm(),
         "can_resubmit": case.status == Case.Status.AWAITING_MATERIALS,
         "resubmit_form": MaterialsSuppliedForm(),
         "max_upload_mb": settings.REDRESS_UPLOAD_MAX_BYTES // 1_048_576,
@@ -1033,6 +1043,30 @@ def materials_supplied(request, pk):
             request,
             gettext("Thank you: the case is back with the agency and its clock runs again."),
         )
+    return redirect("portal:case", pk=case.pk)
+
+
+@entity_view
+@require_POST
+def case_statement(request, pk):
+    """The party's statement and defence on evidence from electronic monitoring, or its
+    waiver (APL Arts. 41, 45, 62)."""
+    case = case_for(request.user, pk)
+    form = StatementForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("portal:case", pk=case.pk)
+    try:
+        actions.case_statement(
+            case=case,
+            applicant=request.user,
+            statement=form.cleaned_data["statement"],
+            waived=form.cleaned_data["waived"],
+        )
+    except RedressError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, gettext("Thank you: the agency has your statement."))
     return redirect("portal:case", pk=case.pk)
 
 

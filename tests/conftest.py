@@ -13,7 +13,7 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.db import connection
 
-from cases.models import Agency, Evidence, Role
+from cases.models import Agency, DecisionMeeting, Evidence, Role
 from documents.models import Export, Letter
 from documents.tasks import export_decisions, render_letter
 from tests import factories
@@ -96,7 +96,13 @@ def private_files(tmp_path, monkeypatch):
     """Letters, seals, evidence and exports are stored inside the test, not in ./var, and
     the letter and export tasks are not sent to a broker: a story renders in-process
     (``letter_render_now``) what the worker would. Returns the tasks queued meanwhile."""
-    for model, field in ((Letter, "pdf"), (Export, "file"), (Evidence, "file"), (Agency, "seal")):
+    for model, field in (
+        (Letter, "pdf"),
+        (Export, "file"),
+        (Evidence, "file"),
+        (Agency, "seal"),
+        (DecisionMeeting, "minutes"),
+    ):
         location = tmp_path / f"{model._meta.model_name}-files"
         monkeypatch.setattr(model._meta.get_field(field), "storage", FileSystemStorage(location))
     queued = []

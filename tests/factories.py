@@ -15,6 +15,8 @@ from cases.models import (
     Publication,
     Record,
     Representation,
+    Role,
+    StaffProfile,
     Subject,
 )
 
@@ -102,12 +104,29 @@ class RecordFactory(factory.django.DjangoModelFactory):
             Publication.objects.create(record=self, platform=platform, published_on=self.listed_on)
 
 
-def officer(role: str, agency: Agency, username: str | None = None, **kwargs):
-    """A user holding ``role`` at ``agency``."""
+def officer(
+    role: str, agency: Agency, username: str | None = None, *, qualified: bool = True, **kwargs
+):
+    """A user holding ``role`` at ``agency``; a legal reviewer with the legal professional
+    qualification on record unless ``qualified=False`` (APL Art. 58 ¶2)."""
     user = UserFactory(username=username or f"{role}-{agency.code}".lower(), **kwargs)
     Membership.objects.get_or_create(user=user, agency=agency, role=role)
     user.__dict__.pop("_redress_roles", None)
+    if role == Role.LEGAL_REVIEWER and qualified:
+        legal_qualification(user)
     return user
+
+
+def legal_qualification(user, number: str = "A20184403041234") -> StaffProfile:
+    """``user``'s legal professional qualification, on record since 2025-01-02."""
+    profile, _ = StaffProfile.objects.update_or_create(
+        user=user,
+        defaults={
+            "legal_qualification_no": number,
+            "legal_qualification_recorded_on": datetime.date(2025, 1, 2),
+        },
+    )
+    return profile
 
 
 def representative(subject: Subject, username: str | None = None, *, confirmed: bool = True):

@@ -57,8 +57,20 @@ def file_objection(subject, records, applicant, **kwargs) -> Case:
     return case
 
 
+# An electronic monitoring device and its legal and technical approval (APL Art. 41).
+MONITORING_DEVICE = {
+    "device": "SZ-EM-0042",
+    "location": "深圳市南山区科技园南区排污口",
+    "approval_ref": "深市监法技审〔2024〕12号",
+    "approval_on": datetime.date(2024, 6, 3),
+}
+
+
 def add_evidence(case, user, material=Material.OTHER, record=None, **kwargs) -> Evidence:
-    """``user`` uploads one PDF of ``material`` (``source=`` for an officer's own evidence)."""
+    """``user`` uploads one PDF of ``material`` (``source=`` for an officer's own evidence;
+    an item from electronic monitoring names ``MONITORING_DEVICE`` unless told otherwise)."""
+    if kwargs.get("source") == Evidence.Source.ELECTRONIC_MONITORING:
+        kwargs.setdefault("monitoring", MONITORING_DEVICE)
     return actions.evidence_add(
         case=case,
         uploaded_by=user,

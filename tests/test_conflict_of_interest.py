@@ -460,6 +460,7 @@ def test_the_insider_is_refused_every_officer_action_on_their_companys_case(
     colleague = factories.UserFactory(username="colleague")
     for role in (Role.INTAKE, Role.CASE_OFFICER, Role.LEGAL_REVIEWER, Role.SIGNER, Role.SUPERVISOR):
         Membership.objects.create(user=colleague, agency=agency, role=role)
+    factories.legal_qualification(colleague)  # a legal reviewer's, APL Art. 58 ¶2
     act(case, colleague)
     assert flow.event_kinds(flow.refresh(case)) != before[0]
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from cases.models import Case, CaseRecord, Deadline, Evidence, Material, Record
 from tests import factories
 from tests.flow_helpers import (
+    MONITORING_DEVICE,
     accept,
     claim,
     complete,
@@ -198,13 +199,17 @@ def test_a_case_page_runs_as_many_queries_with_100_evidence_items_and_events_as_
         the applicant for one more, who supplies it: the review is open again, claimed."""
         reviews = []
         for n in range(count - 1):
+            source = next(sources)
             item = actions.evidence_add(
                 case=case,
                 uploaded_by=officer,
                 upload=pdf(),
                 material=Material.CORRECTION_EVIDENCE,
                 record=record,
-                source=next(sources),
+                source=source,
+                monitoring=MONITORING_DEVICE
+                if source == Evidence.Source.ELECTRONIC_MONITORING
+                else None,
             )
             if n % 4 == 0:
                 reviews.append({"evidence": item.pk, "outcome": "accepted", "reason": "Seen."})

@@ -62,8 +62,13 @@ def evidence_add(
     record: Record | None = None,
     source: str = Evidence.Source.APPLICANT,
     description: str = "",
+    monitoring: dict | None = None,
 ) -> Evidence:
     """Add one evidence file to a case: the applicant's, or an officer's.
+
+    An officer's item from electronic monitoring names its device and the device's legal
+    and technical approval in ``monitoring`` (APL Art. 41); the party is told of it and
+    the sign-off waits for its statement or the end of its period (``case_statement``).
 
     The file is checked (size, type by content, active content, scanner) before anything
     is stored, and a refused file leaves nothing behind; the same content again returns
@@ -78,6 +83,40 @@ def evidence_add(
         record=record,
         source=source,
         description=description,
+        monitoring=monitoring,
+    )
+
+
+def case_statement(
+    *, case: Case, applicant: AbstractBaseUser, statement: str = "", waived: bool = False
+) -> Case:
+    """The party states its case and defends on evidence from electronic monitoring, or
+    waives it (``cases.transitions.submit_statement``); moves no step of the route, but
+    the sign-off no longer waits for the period's end."""
+    return transitions.submit_statement(
+        case=case, applicant=applicant, statement=statement, waived=waived
+    )
+
+
+def meeting_record(
+    *,
+    case: Case,
+    signer: AbstractBaseUser,
+    held_on,
+    participants: Sequence[AbstractBaseUser],
+    minutes,
+    note: str = "",
+):
+    """A signing official records the collective decision meeting of the case's sign-off
+    round (APL Art. 57 ¶2, ``cases.transitions.record_meeting``); the signers may sign
+    once it is on record."""
+    return transitions.record_meeting(
+        case=case,
+        signer=signer,
+        held_on=held_on,
+        participants=participants,
+        minutes=minutes,
+        note=note,
     )
 
 

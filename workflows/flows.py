@@ -59,7 +59,10 @@ class CaseRoute:
 
     # A ``RoleView`` step is done by whoever holds its role at the case's agency
     # (``cases.access.STEP_ROLES``: acceptance check → intake officer, evidence review →
-    # case officer, legal review → legal reviewer, sign-off → signing official).
+    # case officer, legal review → legal reviewer with the legal qualification on record,
+    # APL Art. 58 ¶2, sign-off → signing official). The case goes to legal review when the
+    # rule set asks for it or the case officer recorded a ground of APL Art. 58 ¶1
+    # (``Case.legal_review_required``).
 
     acceptance_check = (
         RoleView(task_page, perform=this.do_acceptance_check)
@@ -266,6 +269,8 @@ class CaseRoute:
                 record_outcomes=data.get("record_outcomes"),
                 corrections=data.get("corrections"),
                 note=data.get("note", ""),
+                legal_review_grounds=data.get("legal_review_grounds"),
+                legal_review_other_basis=data.get("legal_review_other_basis", ""),
             )
 
     def do_legal_review(self, activation, user, data: dict) -> None:

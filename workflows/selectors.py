@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -37,6 +37,7 @@ from cases.models import (
     CaseRecord,
     ClockEntry,
     Deadline,
+    DecisionMeeting,
     Evidence,
     Publication,
     Revocation,
@@ -68,7 +69,8 @@ def _holds_task_role(user) -> Exists:
 def _may_take(user) -> Q:
     """Tasks ``user`` may take, as ``access.step_refusal`` decides for one: the task's role
     (``owner_permission``, a role code) held at its agency, no tie to its subject (APL
-    Art. 43), not barred by four eyes.
+    Art. 43), the legal qualification where the step needs it (APL Art. 58 ¶2), not barred
+    by four eyes.
 
     ``user`` is a person, or a reference to one two queries out
     (``OuterRef(OuterRef("pk"))`` from a list of people): the same filter lists a
@@ -79,7 +81,18 @@ def _may_take(user) -> Q:
         & access.four_eyes_barred_cases(user, step, case_field="process__case__id")
         for step in sorted(access.four_eyes_steps())
     ]
-    return _holds_task_role(user) & ~_conflicted(user) & ~functools.reduce(operator.or_, barred)
+    # A step that needs the legal qualification (APL Art. 58 ¶2) is offered only to a
+    # person with it on record.
+    unqualified = [
+        Q(flow_task__in=_nodes(step)) & ~access.legally_qualified(user)
+        for step in sorted(access.QUALIFIED_STEPS)
+    ]
+    return (
+        _holds_task_role(user)
+        & ~_conflicted(user)
+        & ~functools.reduce(operator.or_, barred)
+        & ~functools.reduce(operator.or_, unqualified)
+    )
 
 
 def running_due_on() -> Subquery:
@@ -88,6 +101,7 @@ def running_due_on() -> Subquery:
         Deadline.objects.filter(
             case_id=OuterRef("process__case__id"), status=Deadline.Status.RUNNING
         )
+        .exclude(step=Deadline.Step.STATEMENT)  # the party's period, not the agency's
         .order_by("-id")
         .values("due_on")[:1]
     )
@@ -212,6 +226,7 @@ def cases_for_officer(
     return cases.annotate(
         due_on=Subquery(
             Deadline.objects.filter(case_id=OuterRef("pk"), status=Deadline.Status.RUNNING)
+            .exclude(step=Deadline.Step.STATEMENT)
             .order_by("-id")
             .values("due_on")[:1]
         )
@@ -253,11 +268,12 @@ class CaseDetail:
     signatures: list[Signature]
     open_tasks: list[Task]
     revocation: Revocation | None = None
+    meetings: list[DecisionMeeting] = field(default_factory=list)
 
 
 def case_detail(case: Case) -> CaseDetail:
-    """The records, evidence, timeline, clock, signatures, open tasks and (for a revoked
-    restoration) the revocation of ``case``."""
+    """The records, evidence, timeline, clock, signatures, decision meetings, open tasks and
+    (for a revoked restoration) the revocation of ``case``."""
     case_records = list(
         case.case_records.select_related("record__list_type", "record__agency")
         .prefetch_related(
@@ -300,7 +316,14 @@ def case_detail(case: Case) -> CaseDetail:
             .prefetch_related("evidence")
             .first()
         )
+    meetings = list(
+        DecisionMeeting.objects.filter(case=case)
+        .select_related("recorded_by")
+        .prefetch_related("participants")
+        .order_by("round", "id")
+    )
     return CaseDetail(
+        meetings=meetings,
         case_records=case_records,
         evidence=evidence,
         events=events,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import translation
+from django.utils.functional import lazy
 from django.utils.text import format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -22,9 +23,11 @@ from cases.models import (
     Case,
     CaseRecord,
     Evidence,
+    LegalReviewGround,
     Material,
     Revocation,
     SubjectTie,
+    legal_review_ground_citation,
 )
 from documents.selectors import audited_agencies
 
@@ -194,6 +197,8 @@ class RefusalApprovalForm(forms.Form):
 
     def to_data(self) -> dict:
         return {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
+# A ground's article in the reader's language, read when the form is shown.
+_citation_lazy = lazy(lambda ground: legal_review_ground_citation(ground).render(), str)
 
 
 class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form):
@@ -214,10 +219,39 @@ class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form)
         choices=[("", "—"), *Case.Decision.choices],
         required=False,
     )
+    legal_review_grounds = forms.MultipleChoiceField(
+        label=_("Grounds for a legal review (Administrative Penalties Law, Article 58)"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        choices=[
+            (
+                ground.value,
+                # Translators: a ground for a legal review and the item of the article.
+                format_lazy(
+                    _("{ground} ({article})"),
+                    ground=ground.label,
+                    article=_citation_lazy(ground),
+                ),
+            )
+            for ground in LegalReviewGround
+        ],
+        help_text=_(
+            "Tick every ground that applies; none ticked records that none applies. Any "
+            "ground sends the case to legal review, as does a rule set that requires one."
+        ),
+    )
+    legal_review_other_basis = forms.CharField(
+        label=_("Law or regulation requiring a legal review"),
+        required=False,
+        max_length=500,
+        help_text=_("With the last ground: name the provision."),
+    )
     note = forms.CharField(label=_("Review note"), required=False, widget=TEXTAREA)
 
     def __init__(self, *args, case: Case, detail, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["legal_review_grounds"].initial = case.legal_review_grounds
+        self.fields["legal_review_other_basis"].initial = case.legal_review_other_basis
         self.evidence = list(detail.evidence)
         for item in self.evidence:
             self.fields[f"outcome_{item.pk}"] = forms.ChoiceField(
@@ -250,6 +284,14 @@ class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form)
                 self.check_record_outcomes()
         if data.get("action") == self.REQUEST_MATERIALS:
             self.check_missing()
+        if (
+            LegalReviewGround.OTHER_LAW in (data.get("legal_review_grounds") or [])
+            and not (data.get("legal_review_other_basis") or "").strip()
+        ):
+            self.add_error(
+                "legal_review_other_basis",
+                _("Name the law or regulation that requires a legal review of this case."),
+            )
         return data
 
     def reviews(self) -> list[dict]:
@@ -272,6 +314,8 @@ class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form)
             result["recommendation"] = data["recommendation"]
             if data["recommendation"] == Case.Decision.PARTLY_APPROVED:
                 result["record_outcomes"] = self.record_outcomes()
+            result["legal_review_grounds"] = data["legal_review_grounds"]
+            result["legal_review_other_basis"] = data["legal_review_other_basis"]
         return result
 
 
@@ -438,6 +482,42 @@ class RevocationForm(forms.Form):
         """The arguments of ``workflows.actions.case_revoke`` besides the case and official."""
         data = self.cleaned_data
         return {"ground": data["ground"], "reasons": data["reasons"], "evidence": data["evidence"]}
+
+
+# --- the collective decision meeting (APL Art. 57) ----------------------------------------------
+
+
+class DecisionMeetingForm(forms.Form):
+    """Signing official: the meeting in which the agency's heads decided the case."""
+
+    held_on = forms.DateField(
+        label=_("Meeting held on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    participants = forms.ModelMultipleChoiceField(
+        label=_("Participants"),
+        queryset=None,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The agency's heads and officers who took part (at least two)."),
+    )
+    minutes = forms.FileField(
+        label=_("Minutes"),
+        help_text=_("The signed minutes of the meeting: a PDF, PNG or JPEG file."),
+    )
+    note = forms.CharField(label=_("Note"), required=False, widget=TEXTAREA, max_length=2000)
+
+    def __init__(self, *args, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["participants"].queryset = people
+        self.fields["participants"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+    def to_data(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "held_on": data["held_on"],
+            "participants": list(data["participants"]),
+            "minutes": data["minutes"],
+            "note": data["note"],
+        }
 
 
 # --- supervisors' and lists' forms --------------------------------------------------------------

@@ -30,7 +30,7 @@ from viewflow.workflow.models import Task
 from cases import access, accounts, rules
 from cases.errors import RedressError
 from cases.ids import ID_MAX, id_parse, whole_number
-from cases.models import Deadline, Material, Role
+from cases.models import Case, Deadline, Material, Role, legal_review_grounds_text
 from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from cases.vocabulary import actor_role_label, event_label
@@ -44,6 +44,7 @@ from workspace.forms import (
     BulkAssignForm,
     CaseFilterForm,
     DeadlineExtendForm,
+    DecisionMeetingForm,
     RevocationForm,
     TaskAssignForm,
     TieDeclareForm,
@@ -395,21 +396,38 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         return self.render_case(case)
 
     def render_case(
-        self, case, *, status=200, bound_task=None, bound_form=None, extend=None, revocation=None
+        self,
+        case,
+        *,
+        status=200,
+        bound_task=None,
+        bound_form=None,
+        extend=None,
+        revocation=None,
+        meeting=None,
     ):
         """The case page; ``bound_form`` re-shows the posted form of ``bound_task``,
-        ``revocation`` the posted revocation form."""
+        ``revocation`` the posted revocation form, ``meeting`` the posted meeting form."""
         context = self.get_context_data(
             case=case,
             bound_task=bound_task,
             bound_form=bound_form,
             extend=extend,
             revocation=revocation,
+            meeting=meeting,
         )
         return self.render_to_response(context, status=status)
 
     def get_context_data(
-        self, *, case, bound_task=None, bound_form=None, extend=None, revocation=None, **kwargs
+        self,
+        *,
+        case,
+        bound_task=None,
+        bound_form=None,
+        extend=None,
+        revocation=None,
+        meeting=None,
+        **kwargs,
     ):
         context = super().get_context_data(**kwargs)
         user = self.request.user
@@ -445,8 +463,13 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             and case.status in rules.REVOCABLE_STATUSES
             and rules.revocation_refusal(case, user) is None
         )
-        timeline = [(e, event_label(e.kind), actor_role_label(e.actor_role)) for e in detail.events]
+        timeline = [(e, event_what(e), actor_role_label(e.actor_role)) for e in detail.events]
         context.update(
+            meeting_form=(meeting or meeting_form(case))
+            if may_record_meeting(case, detail, roles, conflict)
+            else None,
+            legal_review_grounds=case.legal_review_grounds_text(),
+            statement_periods=[d for d in detail.deadlines if d.step == Deadline.Step.STATEMENT],
             title=case.reference,
             case=case,
             detail=detail,
@@ -667,6 +690,60 @@ class CaseRevokeView(View):
                 "The restoration of %(case)s is revoked: its records are published again on "
                 "every platform, and the applicant is told."
             )
+            % {"case": case.reference},
+        )
+        return redirect("workspace:case", pk=case.pk)
+
+
+def event_what(event) -> str:
+    """What the timeline says of an event: its label, and for the grounds of a legal review
+    each ground with its article (APL Art. 58 ¶1)."""
+    label = str(event_label(event.kind))
+    if event.kind == "legal_review_grounds_recorded":
+        grounds = legal_review_grounds_text(event.data.get("grounds"))
+        if grounds:
+            return f"{label}: {'; '.join(grounds)}"
+    return label
+
+
+def may_record_meeting(case, detail, roles, conflict) -> bool:
+    """A signing official of the agency, with no tie to the subject, records the decision
+    meeting of a case its rules decide collectively (APL Art. 57 ¶2), once per round."""
+    return (
+        Role.SIGNER in roles
+        and conflict is None
+        and case.status == Case.Status.SIGN_OFF
+        and case.rule_set_id is not None
+        and case.rule_set.collective_decision_required
+        and not any(m.round == case.signoff_round for m in detail.meetings)
+    )
+
+
+def meeting_form(case, data=None, files=None) -> DecisionMeetingForm:
+    return DecisionMeetingForm(
+        data, files, people=access.people_holding(at=case.agency_id).order_by("username")
+    )
+
+
+class DecisionMeetingView(View):
+    """A signing official records the collective decision meeting from the case page."""
+
+    def post(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        form = meeting_form(case, request.POST, request.FILES)
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, meeting=form)
+        try:
+            actions.meeting_record(case=case, signer=request.user, **form.to_data())
+        except RedressError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status, meeting=form)
+        messages.success(
+            request,
+            gettext("The decision meeting of %(case)s is on record: the signers may sign.")
             % {"case": case.reference},
         )
         return redirect("workspace:case", pk=case.pk)

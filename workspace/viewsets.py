@@ -105,6 +105,11 @@ class Workspace(Application):
         workspace_view(views.CaseRevokeView.as_view()),
         name="case_revoke",
     )
+    case_meeting_path = path(
+        "cases/<int:pk>/meeting/",
+        workspace_view(views.DecisionMeetingView.as_view()),
+        name="case_meeting",
+    )
     evidence_preview_path = path(
         "evidence/<int:pk>/preview/",
         workspace_view(views.EvidenceFileView.as_view()),

@@ -42,6 +42,7 @@ from cases.models import (
     Representation,
     Revocation,
     RuleSet,
+    StaffProfile,
     Subject,
     SubjectTie,
 )
@@ -404,12 +405,36 @@ class MembershipInline(admin.TabularInline):
     extra = 0
 
 
+class StaffProfileInline(admin.StackedInline):
+    """The officer's legal professional qualification: a legal reviewer acts only with it
+    on record (《中华人民共和国行政处罚法》第五十八条第二款)."""
+
+    model = StaffProfile
+    fk_name = "user"
+    extra = 0
+    max_num = 1
+    can_delete = False
+    fields = ["legal_qualification_no", "legal_qualification_recorded_on"]
+    verbose_name = _("staff profile")
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """Officers' staff profiles: the legal qualification a legal review needs (APL Art. 58 ¶2)."""
+
+    list_display = ["user", "legal_qualification_no", "legal_qualification_recorded_on"]
+    search_fields = ["user__username", "legal_qualification_no"]
+    fields = ["user", "legal_qualification_no", "legal_qualification_recorded_on", "updated_at"]
+    readonly_fields = ["updated_at"]
+    autocomplete_fields = ["user"]
+
+
 admin.site.unregister(User)
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, StaffProfileInline]
     list_filter = [*BaseUserAdmin.list_filter, "memberships__role", "memberships__agency"]
 
     def save_related(self, request, form, formsets, change):

@@ -33,6 +33,7 @@ from cases.models import (
     Record,
     Representation,
     Role,
+    StaffProfile,
     Subject,
 )
 from cases.rules import publication_periods, rule_set_in_force
@@ -197,6 +198,13 @@ class Command(BaseCommand):
             user = make(username, first, last)
             for role in roles:
                 Membership.objects.create(user=user, agency=szamr, role=role)
+            if Role.LEGAL_REVIEWER in roles:
+                # APL Art. 58 ¶2: a legal reviewer acts with the qualification on record.
+                StaffProfile.objects.create(
+                    user=user,
+                    legal_qualification_no="A20184403000001",
+                    legal_qualification_recorded_on=datetime.date(2025, 1, 2),
+                )
         auditor = make("auditor", "审计", "赵")
         for agency in agencies.values():
             Membership.objects.create(user=auditor, agency=agency, role=Role.AUDITOR)
