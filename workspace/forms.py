@@ -197,6 +197,8 @@ class RefusalApprovalForm(forms.Form):
 
     def to_data(self) -> dict:
         return {"decision": self.cleaned_data["decision"], "note": self.cleaned_data["note"]}
+
+
 # A ground's article in the reader's language, read when the form is shown.
 _citation_lazy = lazy(lambda ground: legal_review_ground_citation(ground).render(), str)
 

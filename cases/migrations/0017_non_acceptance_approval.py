@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0015_rule_versions_cited'),
+        ('cases', '0016_record_events'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0015_rule_versions_cited'),
+        ('cases', '0017_non_acceptance_approval'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
