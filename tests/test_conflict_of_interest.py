@@ -736,8 +736,12 @@ def test_granting_a_role_in_the_user_page_warns_too_and_an_auditor_role_does_not
 ):
     def save(role):
         change = reverse("admin:auth_user_change", args=[applicant.pk])
-        form = admin_client.get(change).context["adminform"].form
+        page = admin_client.get(change)
+        form = page.context["adminform"].form
         data = {k: v for k, v in form.initial.items() if v is not None and k != "password"}
+        for inline in page.context["inline_admin_formsets"]:  # every inline's management form
+            management = inline.formset.management_form
+            data.update({management.add_prefix(k): v for k, v in management.initial.items()})
         data.update(
             {
                 "date_joined_0": "2026-01-05",
