@@ -135,6 +135,7 @@ def rule_set_form(**overrides):
         "day_kinds": "{}",
         "citations": "{}",
         "extension_days": "10",
+        "monitoring_statement_days": "5",
         "note": "",
     }
     return {**form, **overrides}
