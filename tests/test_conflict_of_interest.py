@@ -751,6 +751,8 @@ def test_granting_a_role_in_the_user_page_warns_too_and_an_auditor_role_does_not
                 "memberships-0-agency": agency.pk,
                 "memberships-0-role": role,
                 "memberships-0-since": "2026-01-05",
+                "staff_profile-TOTAL_FORMS": "0",  # no legal qualification recorded
+                "staff_profile-INITIAL_FORMS": "0",
             }
         )
         data.pop("last_login", None)
