@@ -18,7 +18,7 @@ from viewflow.urls import Application, Site, route
 from viewflow.workflow.flow.viewset import FlowViewset
 
 from cases import access
-from workflows.flows import ObjectionFlow, RestorationFlow
+from workflows.flows import ObjectionFlow, ReorganisationFlow, RestorationFlow
 from workspace import views
 
 
@@ -147,7 +147,13 @@ class WorkflowSite(Site):
 
     workspace_path = route(
         "",
-        Workspace(viewsets=[FlowSteps(ObjectionFlow), FlowSteps(RestorationFlow)]),
+        Workspace(
+            viewsets=[
+                FlowSteps(ObjectionFlow),
+                FlowSteps(RestorationFlow),
+                FlowSteps(ReorganisationFlow),
+            ]
+        ),
     )
 
 
