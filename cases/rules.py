@@ -218,6 +218,11 @@ def missing_required_materials(case: Case, rule_set: RuleSet) -> list[str]:
     return missing
 
 
+# A temporary restoration whose plan can still fail (《信用修复管理办法》第二十条第二款):
+# granted, while the platforms shield the records, in the appeal window and after.
+PLAN_FAILURE_STATUSES = (Case.Status.REMOVAL, Case.Status.APPEAL_WINDOW, Case.Status.CLOSED)
+
+
 # --- revocation ------------------------------------------------------------------------
 
 # A grant can be revoked once it is made: while the platforms withdraw the records, in

@@ -46,6 +46,7 @@ from cases.models import (
     Subject,
 )
 from cases.rules import (
+    PLAN_FAILURE_STATUSES,
     SUBMITTABLE_RECORD_STATUSES,
     case_governing_rule_set,
     missing_required_materials,
@@ -1462,11 +1463,6 @@ def revoke(
         _files_remove(stored)
         raise
     return case
-
-
-# A temporary restoration whose plan can still fail: granted, while the platforms
-# shield the records, in the appeal window and after.
-PLAN_FAILURE_STATUSES = (Case.Status.REMOVAL, Case.Status.APPEAL_WINDOW, Case.Status.CLOSED)
 
 
 def fail_plan(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) -> Case:

@@ -105,6 +105,11 @@ class Workspace(Application):
         workspace_view(views.CaseRevokeView.as_view()),
         name="case_revoke",
     )
+    case_plan_failed_path = path(
+        "cases/<int:pk>/plan-failed/",
+        workspace_view(views.CasePlanFailureView.as_view()),
+        name="case_plan_failed",
+    )
     evidence_preview_path = path(
         "evidence/<int:pk>/preview/",
         workspace_view(views.EvidenceFileView.as_view()),
