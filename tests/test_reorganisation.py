@@ -168,7 +168,7 @@ def grant(case, staff, measures=MEASURES) -> Case:
 # --- the story: shielded during the plan, published again when it fails -------------------------
 
 
-def test_an_enterprise_in_reorganisation_is_shielded_on_every_platform_and_republished_when_the_plan_fails(  # noqa: E501
+def test_an_enterprise_in_reorganisation_is_shielded_on_every_platform_and_republished_when_the_plan_fails(
     client, company, agency, applicant, staff, record, platforms
 ):
     rules_of(agency, temporary_restoration_days=10, citation=cite("ndrc36", 20))
@@ -388,9 +388,7 @@ def test_a_market_regulation_record_shielded_with_samrs_statement_is_restored_in
     assert record.status == Record.Status.REMOVED
     assert flow.publication_statuses(record) == {Publication.Status.WITHDRAWAL_REQUESTED}
     assert set(webhooks(restoration, "record_withdrawal_requested")) == {"creditchina", "gsxt"}
-    every_platform_confirms(
-        client, restoration, record, "record_withdrawal_requested", "withdrawn"
-    )
+    every_platform_confirms(client, restoration, record, "record_withdrawal_requested", "withdrawn")
     assert flow.refresh(restoration).status == S.APPEAL_WINDOW
     assert flow.publication_statuses(record) == {Publication.Status.WITHDRAWN}
 
