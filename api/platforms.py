@@ -118,6 +118,7 @@ class AcknowledgementView(View):
                     platform=platform, idempotency_key=str(data.get("idempotency_key", ""))
                 )
         except RedressError as exc:
-            return error(exc.http_status, exc.code, exc.message)
+            extra = {"field": exc.field} if exc.field else {}
+            return error(exc.http_status, exc.code, exc.message, **extra)
         publication.refresh_from_db()
         return JsonResponse({"status": publication.status, "publication": publication.pk})

@@ -1227,23 +1227,20 @@ def _record_decided(cr: CaseRecord) -> int:
 
 
 # What a platform confirms, by what it was asked: the publication's status once it has,
-# the event the case records, and the status the case waits in meanwhile.
+# and the status the case waits in meanwhile.
 ACKNOWLEDGEMENTS = {
-    Publication.Status.WITHDRAWAL_REQUESTED: (
-        Publication.Status.WITHDRAWN,
-        "platform_acknowledged",
-        Case.Status.REMOVAL,
-    ),
-    Publication.Status.SHIELD_REQUESTED: (
-        Publication.Status.SHIELDED,
-        "platform_shielded",
-        Case.Status.REMOVAL,
-    ),
+    Publication.Status.WITHDRAWAL_REQUESTED: (Publication.Status.WITHDRAWN, Case.Status.REMOVAL),
+    Publication.Status.SHIELD_REQUESTED: (Publication.Status.SHIELDED, Case.Status.REMOVAL),
     Publication.Status.REPUBLICATION_REQUESTED: (
         Publication.Status.PUBLISHED,
-        "platform_republished",
         Case.Status.PLAN_FAILED,
     ),
+}
+# The event the case records for each.
+ACKNOWLEDGED_EVENTS = {
+    Publication.Status.WITHDRAWAL_REQUESTED: "platform_acknowledged",
+    Publication.Status.SHIELD_REQUESTED: "platform_shielded",
+    Publication.Status.REPUBLICATION_REQUESTED: "platform_republished",
 }
 
 
@@ -1275,7 +1272,7 @@ def acknowledge_publication(
                 % {"record": publication.record, "platform": publication.platform},
                 code="no_withdrawal_requested",
             )
-        done, event_kind, waiting = ACKNOWLEDGEMENTS[publication.status]
+        done, waiting = ACKNOWLEDGEMENTS[publication.status]
         if status is not None and status != done:
             raise InvalidInput(
                 _("%(platform)s was asked to make %(record)s %(status)s, not %(said)s.")
@@ -1312,7 +1309,7 @@ def acknowledge_publication(
             case.save(update_fields=["status", "closed_at", "updated_at"])
         event_record(
             case,
-            event_kind,
+            ACKNOWLEDGED_EVENTS[requested],
             actor=None,
             role="platform",
             automated=True,

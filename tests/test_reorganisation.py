@@ -33,13 +33,12 @@ from cases.clock import calendar_for
 from cases.errors import InvalidInput, NotPermitted, RuleViolation, WrongState
 from cases.law import cite
 from cases.models import Case, Deadline, Material, Publication, Record, RuleSet, Sector
-from cases.rules import rule_set_add_version, rule_set_in_force
 from documents.models import Letter
 from notifications import signing
 from notifications.models import Message
 from tests import factories
 from tests import flow_helpers as flow
-from tests.helpers import api_token, pdf_bytes, restorable_record
+from tests.helpers import agency_rules, api_token, pdf_bytes, restorable_record
 from tests.notification_helpers import messages_of
 from workflows import actions
 
@@ -67,21 +66,9 @@ def _platform_secrets(platforms):
 def rules_of(agency, *, temporary_restoration_days, citation=None) -> RuleSet:
     """The agency's own rule version for general penalties, with the values these stories
     rely on set here (not taken from the seeds)."""
-    base = rule_set_in_force(
-        list_type=factories.list_type(),
-        severity="general",
-        on=timezone.localdate(),
-        agency=agency,
-    )
-    skip = {"id", "version", "created_at", "agency", "effective_from", "effective_until"}
-    fields = {f.name: getattr(base, f.name) for f in RuleSet._meta.concrete_fields}
-    fields = {name: value for name, value in fields.items() if name not in skip}
-    citations = dict(base.citations or {})
-    if citation is not None:
-        citations["temporary_restoration_days"] = [citation]
-    fields.update(
-        agency=agency,
-        effective_from=datetime.date(2020, 1, 1),
+    citations = {"temporary_restoration_days": [citation]} if citation is not None else {}
+    return agency_rules(
+        agency,
         temporary_restoration_days=temporary_restoration_days,
         citations=citations,
         acceptance_days=3,
@@ -94,7 +81,6 @@ def rules_of(agency, *, temporary_restoration_days, citation=None) -> RuleSet:
         required_materials=[Material.COMMITMENT_LETTER, Material.FULFILMENT_PROOF],
         barred_penalty_types=[],
     )
-    return rule_set_add_version(**fields)
 
 
 @pytest.fixture
@@ -284,6 +270,13 @@ def test_an_enterprise_in_reorganisation_is_shielded_on_every_platform_and_repub
     assert detail["kind"] == "reorganisation"
     assert detail["lifted_measures"] == MEASURES
 
+    # The officers see it too, and the case officer is offered to record a failed plan.
+    client.force_login(staff["case_officer"])
+    workspace = client.get(f"/workflow/cases/{case.pk}/").content.decode()
+    assert "Temporarily shielded (reorganisation)" in workspace
+    assert MEASURES in workspace
+    assert "The plan was not carried out" in workspace
+
     # The court terminates the plan: the case officer records it with the ruling.
     officer_api = token_client(staff["case_officer"])
     failed = officer_api.post(
@@ -352,6 +345,8 @@ def test_a_market_regulation_record_shielded_with_samrs_statement_is_restored_in
     case = Case.objects.get(kind=Case.Kind.REORGANISATION, subject=company)
     assert filed.status_code == 302
     assert filed["Location"] == f"/portal/cases/{case.pk}/"
+    needed = client.get(f"/portal/cases/{case.pk}/").content.decode()
+    assert "Court ruling approving the reorganisation plan or composition agreement" in needed
     uploaded = client.post(
         f"/portal/cases/{case.pk}/evidence/",
         {"material": "court_ruling", "record": "", "files": [ruling("composition-ruling")]},
