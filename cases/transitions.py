@@ -1150,7 +1150,11 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
             Deadline.Step.REMOVAL,
             working_days=case.rule_set.removal_days,
             actor=signer,
-            reason="every platform to withdraw the record",
+            reason=(
+                "every platform to shield the record"
+                if case.kind == Case.Kind.REORGANISATION
+                else "every platform to withdraw the record"
+            ),
         )
     else:
         case.status = Case.Status.APPEAL_WINDOW
@@ -1195,9 +1199,11 @@ def _record_decided(cr: CaseRecord) -> int:
     """Give one record of a decided case its outcome; the number of platforms asked to
     withdraw it.
 
-    An upheld objection with a correction corrects the record and publishes it again;
-    any other upheld record is removed and every platform still showing it is asked to
-    withdraw it. A record not upheld returns to how it was before the case.
+    An upheld objection with a correction corrects the record and publishes it again; an
+    upheld temporary restoration shields the record and asks every platform to shield
+    it (《信用修复管理办法》第二十条); any other upheld record is removed and every platform
+    still showing it is asked to withdraw it. A record not upheld returns to how it was
+    before the case.
     """
     record = cr.record
     if cr.outcome != CaseRecord.Outcome.UPHELD:
