@@ -317,6 +317,7 @@ class CaseDetailSerializer(CaseListSerializer):
             "evidence",
             "revocation",
             "eligibility",
+            "lifted_measures",
         ]
 
     @extend_schema_field(EligibilitySerializer(many=True))
@@ -476,6 +477,16 @@ class StatementSerializer(serializers.Serializer):
         required=False,
         default=False,
         help_text="True: the party expressly waives its statement (APL Art. 62).",
+    )
+
+
+class PlanFailureSerializer(serializers.Serializer):
+    reasons = StrictCharField(
+        max_length=5000, help_text="What the court ruled, written to the applicant."
+    )
+    ruling = serializers.FileField(
+        help_text="The court's ruling terminating the reorganisation plan or composition "
+        "agreement (PDF, PNG or JPEG, decided by the content)."
     )
 
 
@@ -643,7 +654,9 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         ],
     )
     def create(self, request):
-        """File an objection or a restoration request for a subject the caller acts for."""
+        """File an objection, a restoration request or a request for temporary restoration
+        during reorganisation (``reorganisation``, with the court's ruling uploaded as
+        ``court_ruling`` evidence) for a subject the caller acts for."""
         body = CaseCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
@@ -777,6 +790,32 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             ground=data["ground"],
             reasons=data["reasons"],
             evidence=data["evidence"],
+        )
+        return Response(
+            CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": PlanFailureSerializer},
+        responses={200: CaseDetailSerializer},
+        parameters=[CASE_ID],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser], url_path="plan-failed")
+    def plan_failed(self, request, pk=None):
+        """Record that the court terminated the plan of a granted temporary restoration (a
+        case officer of the case's agency), with the ``reasons`` and the court's
+        ``ruling``: the shielded records are published again, each platform asked and
+        acknowledging (《信用修复管理办法》第二十条第二款, 《市场监督管理信用修复管理办法》
+        第二十二条第三款). 403 for anyone else, 409 for a case that is not a granted
+        temporary restoration or has no record shielded any more."""
+        case = self.get_object()
+        body = PlanFailureSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        case = actions.case_plan_fail(
+            case=case,
+            officer=request.user,
+            reasons=body.validated_data["reasons"],
+            ruling=body.validated_data["ruling"],
         )
         return Response(
             CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data

@@ -1,7 +1,9 @@
 """The endpoint platforms call back: ``POST /api/v1/platforms/<code>/acknowledgements/``.
 
-A platform confirms, in a call signed like our webhooks, that it withdrew a record; the
-route moves on when every platform of the case has (``workflows.actions``).
+A platform confirms, in a call signed like our webhooks, that it did what it was asked
+with a record: withdrew it, shielded it during a reorganisation, or published it again
+after a failed plan; the route moves on when every platform of the case has
+(``workflows.actions``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from cases.models import Platform, Publication
 from notifications import signing
 from notifications.services import message_acknowledged, receipt_record, signature_remember
 from workflows import actions
+
+# What a platform may say it did (``status`` in its call); it must be what it was asked.
+ACKNOWLEDGED_STATUSES = ("withdrawn", "shielded", "published")
 
 
 def error(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -82,11 +87,12 @@ class AcknowledgementView(View):
                 _("The body must be JSON with a numeric 'publication'."),
                 field="publication",
             )
-        if data.get("status", "withdrawn") != "withdrawn":
+        status = data.get("status")
+        if status is not None and status not in ACKNOWLEDGED_STATUSES:
             return error(
                 400,
                 "invalid_input",
-                _("Only status 'withdrawn' can be acknowledged."),
+                _("Only status 'withdrawn', 'shielded' or 'published' can be acknowledged."),
                 field="status",
             )
         publication_id = id_parse(raw)  # None: a number no publication can have
@@ -106,12 +112,13 @@ class AcknowledgementView(View):
                         409, "replayed", _("This call was already received; nothing changed.")
                     )
                 actions.publication_acknowledge(
-                    publication=publication, note=str(data.get("note", ""))[:500]
+                    publication=publication, note=str(data.get("note", ""))[:500], status=status
                 )
                 message_acknowledged(
                     platform=platform, idempotency_key=str(data.get("idempotency_key", ""))
                 )
         except RedressError as exc:
-            return error(exc.http_status, exc.code, exc.message)
+            extra = {"field": exc.field} if exc.field else {}
+            return error(exc.http_status, exc.code, exc.message, **extra)
         publication.refresh_from_db()
         return JsonResponse({"status": publication.status, "publication": publication.pk})

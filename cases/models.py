@@ -78,6 +78,22 @@ class Material(models.TextChoices):
     CREDIT_REPORT = "credit_report", _("Credit report")
     CORRECTION_EVIDENCE = "correction_evidence", _("Evidence that the record is wrong")
     IDENTITY_PROOF = "identity_proof", _("Proof of identity or authorisation")
+    # Bankruptcy reorganisation or composition (《信用修复管理办法》第二十条,
+    # 《市场监督管理信用修复管理办法》第二十二条): the court's rulings.
+    COURT_RULING = (
+        "court_ruling",
+        _("Court ruling approving the reorganisation plan or composition agreement"),
+    )
+    COMPLETION_RULING = (
+        "completion_ruling",
+        _(
+            "Court ruling confirming the reorganisation plan or composition agreement was carried out"
+        ),
+    )
+    TERMINATION_RULING = (
+        "termination_ruling",
+        _("Court ruling terminating the reorganisation plan or composition agreement"),
+    )
     OTHER = "other", _("Other")
 
 
@@ -509,6 +525,9 @@ class Record(models.Model):
         ACTIVE = "active", _("Active")
         DISPUTED = "disputed", _("Disputed")
         SUSPENDED = "suspended", _("Publication suspended")
+        # Temporarily shielded while a reorganisation plan or composition agreement is
+        # carried out (《信用修复管理办法》第二十条).
+        SHIELDED = "shielded", _("Temporarily shielded (reorganisation)")
         REMOVED = "removed", _("Removed")
         EXPIRED = "expired", _("Expired")
 
@@ -586,6 +605,9 @@ class Publication(models.Model):
         DISPUTED = "disputed", _("Flagged as disputed")
         WITHDRAWAL_REQUESTED = "withdrawal_requested", _("Withdrawal requested")
         WITHDRAWN = "withdrawn", _("Withdrawn (acknowledged)")
+        SHIELD_REQUESTED = "shield_requested", _("Temporary shielding requested")
+        SHIELDED = "shielded", _("Temporarily shielded (acknowledged)")
+        REPUBLICATION_REQUESTED = "republication_requested", _("Publication again requested")
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="publications")
     platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="publications")
@@ -880,6 +902,10 @@ class Case(models.Model):
     class Kind(models.TextChoices):
         OBJECTION = "objection", _("Objection (异议)")
         RESTORATION = "restoration", _("Credit restoration (信用修复)")
+        REORGANISATION = (
+            "reorganisation",
+            _("Temporary restoration in reorganisation or composition (临时信用修复)"),
+        )
 
     class Status(models.TextChoices):
         SUBMITTED = "submitted", _("Submitted: acceptance check")
@@ -894,6 +920,7 @@ class Case(models.Model):
         LAPSED = "lapsed", _("Lapsed")
         WITHDRAWN = "withdrawn", _("Withdrawn")
         REVOKED = "revoked", _("Restoration revoked")
+        PLAN_FAILED = "plan_failed", _("Plan failed: publication restored")
 
     OPEN_STATUSES = (
         Status.SUBMITTED,
@@ -928,7 +955,7 @@ class Case(models.Model):
         OFFICER = "officer", _("Filed by an officer on the entity's behalf")
 
     reference = models.CharField(max_length=20, unique=True, editable=False)
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
     subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="cases")
     records = models.ManyToManyField(Record, through="CaseRecord", related_name="cases")
@@ -980,6 +1007,13 @@ class Case(models.Model):
         help_text=_("The case officer who completed the evidence review."),
     )
     recommendation = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    lifted_measures = models.TextField(
+        blank=True,
+        help_text=_(
+            "Temporary restoration: the disciplinary measures lifted while the plan is carried "
+            "out, no more than needed (《信用修复管理办法》第二十条)."
+        ),
+    )
     legal_reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from cases import access
 from cases.errors import NotPermitted, RuleViolation, WrongState
-from cases.models import Agency, Case, ListType, Material, Record, Role, RuleSet
+from cases.models import Agency, Case, ListType, Material, Record, Role, RuleSet, Subject
 
 
 def rule_set_in_force(
@@ -103,8 +103,45 @@ def rule_set_add_version(**fields) -> RuleSet:
 
 SUBMITTABLE_RECORD_STATUSES = {
     Case.Kind.OBJECTION: {Record.Status.ACTIVE, Record.Status.SUSPENDED, Record.Status.EXPIRED},
-    Case.Kind.RESTORATION: {Record.Status.ACTIVE},
+    # A shielded record is restored in full with the court's completion ruling
+    # (《信用修复管理办法》第二十条第三款).
+    Case.Kind.RESTORATION: {Record.Status.ACTIVE, Record.Status.SHIELDED},
+    Case.Kind.REORGANISATION: {Record.Status.ACTIVE},
 }
+
+# What a request for temporary restoration during reorganisation carries: the court's
+# ruling approving the plan or agreement (《信用修复管理办法》第二十条第一款,
+# 《市场监督管理信用修复管理办法》第二十二条第一款); the restoration of a shielded
+# record after the plan, the ruling that it was carried out (第二十条第三款, 第二十二条第二款).
+REORGANISATION_MATERIALS = (Material.COURT_RULING,)
+COMPLETION_MATERIALS = (Material.COMPLETION_RULING,)
+
+
+def temporary_restoration_refusal(record: Record, *, on: datetime.date) -> str | None:
+    """Why temporary restoration of ``record`` during a bankruptcy reorganisation or
+    composition cannot be requested on ``on``, or None if it can.
+
+    Only an enterprise goes through reorganisation or composition (《信用修复管理办法》
+    第二十条: 重整企业或管理人); and only where the rule version in force offers it, i.e.
+    gives its ``temporary_restoration_days``. No minimum publication period applies.
+    """
+    if record.subject.kind == Subject.Kind.NATURAL:
+        return _(
+            "Record %(decision_no)s: temporary restoration during reorganisation or "
+            "composition is for an enterprise, not a natural person."
+        ) % {"decision_no": record.decision_no}
+    rule_set = rule_set_for_record(record, on=on)
+    if rule_set.temporary_restoration_days is None:
+        return _(
+            "Record %(decision_no)s: rule set %(rule_set)s offers no temporary restoration "
+            "during reorganisation or composition; ask %(agency)s, or request a restoration "
+            "once the plan has been carried out."
+        ) % {
+            "decision_no": record.decision_no,
+            "rule_set": rule_set.label,
+            "agency": record.agency.name,
+        }
+    return None
 
 
 SEVERITY_ORDER = {"minor": 0, "general": 1, "serious": 2}
@@ -129,17 +166,25 @@ def case_governing_rule_set(case: Case, *, on: datetime.date) -> RuleSet:
 
 
 def missing_required_materials(case: Case, rule_set: RuleSet) -> list[str]:
-    """Required material codes with no evidence item in the case (restorations only).
+    """Required material codes with no evidence item in the case (restorations and
+    temporary restorations only).
 
     The commitment letter is required per record (DOMAIN: 信用承诺书 per record); an
-    item not tied to a record covers every record.
+    item not tied to a record covers every record. A temporary restoration needs the
+    court's ruling (``REORGANISATION_MATERIALS``); a restoration of a shielded record
+    needs, besides the rule set's materials, the ruling that the plan was carried out.
     """
-    if case.kind != Case.Kind.RESTORATION:
+    if case.kind == Case.Kind.OBJECTION:
         return []
     have = list(case.evidence.values_list("material", "record_id"))
+    if case.kind == Case.Kind.REORGANISATION:
+        return [m for m in REORGANISATION_MATERIALS if m not in {m for m, _r in have}]
     record_ids = list(case.case_records.values_list("record_id", flat=True))
+    required = list(rule_set.required_materials)
+    if case.case_records.filter(status_before=Record.Status.SHIELDED).exists():
+        required += [m for m in COMPLETION_MATERIALS if m not in required]
     missing = []
-    for material in rule_set.required_materials:
+    for material in required:
         items = [rid for m, rid in have if m == material]
         if not items or (
             material == Material.COMMITMENT_LETTER
@@ -148,6 +193,11 @@ def missing_required_materials(case: Case, rule_set: RuleSet) -> list[str]:
         ):
             missing.append(material)
     return missing
+
+
+# A temporary restoration whose plan can still fail (《信用修复管理办法》第二十条第二款):
+# granted, while the platforms shield the records, in the appeal window and after.
+PLAN_FAILURE_STATUSES = (Case.Status.REMOVAL, Case.Status.APPEAL_WINDOW, Case.Status.CLOSED)
 
 
 # --- revocation ------------------------------------------------------------------------

@@ -50,11 +50,13 @@ from cases.models import (
     Subject,
 )
 from cases.rules import (
+    PLAN_FAILURE_STATUSES,
     SUBMITTABLE_RECORD_STATUSES,
     case_governing_rule_set,
     missing_required_materials,
     revocation_refusal,
     rule_set_for_record,
+    temporary_restoration_refusal,
 )
 from cases.uploads import CheckedUpload, sanitise_name, upload_check
 
@@ -223,10 +225,11 @@ def submit(
 
 
 def _ensure_known_kind(kind: str) -> None:
-    """Raise ``InvalidInput`` (field ``kind``) unless ``kind`` is objection or restoration."""
+    """Raise ``InvalidInput`` (field ``kind``) unless ``kind`` is a ``Case.Kind``."""
     if kind not in Case.Kind.values:
         raise InvalidInput(
-            _("Unknown kind %(kind)s: use objection or restoration.") % {"kind": repr(kind)},
+            _("Unknown kind %(kind)s: use objection, restoration or reorganisation.")
+            % {"kind": repr(kind)},
             field="kind",
         )
 
@@ -319,7 +322,11 @@ def _ensure_fileable(kind: str, records: Sequence[Record], *, on) -> None:
                 },
                 code="record_state",
             )
-        if kind == Case.Kind.OBJECTION:
+        if kind == Case.Kind.REORGANISATION:
+            reason = temporary_restoration_refusal(record, on=on)
+            if reason:
+                raise RuleViolation(reason, code="temporary_restoration_not_offered")
+        elif kind == Case.Kind.OBJECTION:
             _ensure_objection_in_time(record, on=on)
 
 
@@ -498,18 +505,7 @@ def accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Case:
         acceptance = clock.deadline_running(case, Deadline.Step.ACCEPTANCE)
         if acceptance is not None:
             clock.deadline_close(acceptance, actor=officer, reason="accepted")
-        review_days = (
-            rule_set.objection_review_days
-            if case.kind == Case.Kind.OBJECTION
-            else rule_set.restoration_review_days
-        )
-        clock.deadline_start(
-            case,
-            Deadline.Step.DECISION,
-            working_days=review_days,
-            actor=officer,
-            reason=f"accepted under {rule_set.label}",
-        )
+        _decision_clock_start(case, rule_set=rule_set, officer=officer)
         event_record(
             case,
             "accepted",
@@ -521,6 +517,41 @@ def accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Case:
             data={"rule_set": rule_set.label},
         )
     return case
+
+
+def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) -> None:
+    """Start the decision deadline of a case just accepted under ``rule_set``.
+
+    An objection or a restoration counts its review days from acceptance. A temporary
+    restoration during reorganisation counts ``temporary_restoration_days`` from the
+    day the complete request was received (《信用修复管理办法》第二十条: 自收到申请之日起;
+    《市场监督管理信用修复管理办法》第二十二条): the day it was filed, or the day the
+    missing materials arrived if some were asked for.
+    """
+    if case.kind != Case.Kind.REORGANISATION:
+        days = (
+            rule_set.objection_review_days
+            if case.kind == Case.Kind.OBJECTION
+            else rule_set.restoration_review_days
+        )
+        clock.deadline_start(
+            case,
+            Deadline.Step.DECISION,
+            working_days=days,
+            actor=officer,
+            reason=f"accepted under {rule_set.label}",
+        )
+        return
+    completed = case.events.filter(kind="materials_resubmitted").order_by("-seq").first()
+    received = completed.at if completed is not None else case.submitted_at
+    clock.deadline_start(
+        case,
+        Deadline.Step.DECISION,
+        working_days=rule_set.temporary_restoration_days,
+        actor=officer,
+        on=timezone.localdate(received),
+        reason=f"temporary restoration, from receipt, under {rule_set.label}",
+    )
 
 
 # Who asks for missing materials at each stage, and whose deadline stops meanwhile.
@@ -1141,15 +1172,19 @@ def sign(
     reasons: str = "",
     record_outcomes: dict[int, str] | None = None,
     note: str = "",
+    lifted_measures: str = "",
 ) -> Case:
     """An accountable official signs the decision: approve, partly approve or reject.
 
     The signer may not be the case officer or the legal reviewer of the case. Where
     the rule set asks for a collective decision, the decision takes effect when that
     many different signers have signed the same decision; a signer who disagrees
-    sends the case back to review. A rejection states its reasons.
+    sends the case back to review. A rejection states its reasons. Granting a
+    temporary restoration during reorganisation names the disciplinary measures it
+    lifts, no more than the plan needs (``lifted_measures``, 《信用修复管理办法》第二十条).
     """
     reasons = _decision_reasons(decision, reasons)
+    lifted_measures = (lifted_measures or "").strip()
     with transaction.atomic():
         case = case_lock(case)
         access.ensure_officer(signer, Role.SIGNER, case, action=_("sign a decision"))
@@ -1157,6 +1192,17 @@ def sign(
         access.ensure_four_eyes(signer, case, "sign_off")
         _ensure_meeting_recorded(case)
         _ensure_statement_heard(case)
+        if case.kind == Case.Kind.REORGANISATION and decision != Case.Decision.REJECTED:
+            if not lifted_measures:
+                raise InvalidInput(
+                    _(
+                        "Name the disciplinary measures lifted while the plan is carried out "
+                        "(only those that hinder it), or write that none are."
+                    ),
+                    field="lifted_measures",
+                )
+            case.lifted_measures = lifted_measures
+            case.save(update_fields=["lifted_measures", "updated_at"])
         signatures = list(case.signatures.filter(round=case.signoff_round))
         before = _snapshot(case)
         if signatures and _signers_disagree(
@@ -1338,7 +1384,11 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
             Deadline.Step.REMOVAL,
             working_days=case.rule_set.removal_days,
             actor=signer,
-            reason="every platform to withdraw the record",
+            reason=(
+                "every platform to shield the record"
+                if case.kind == Case.Kind.REORGANISATION
+                else "every platform to withdraw the record"
+            ),
         )
     else:
         case.status = Case.Status.APPEAL_WINDOW
@@ -1383,9 +1433,11 @@ def _record_decided(cr: CaseRecord) -> int:
     """Give one record of a decided case its outcome; the number of platforms asked to
     withdraw it.
 
-    An upheld objection with a correction corrects the record and publishes it again;
-    any other upheld record is removed and every platform still showing it is asked to
-    withdraw it. A record not upheld returns to how it was before the case.
+    An upheld objection with a correction corrects the record and publishes it again; an
+    upheld temporary restoration shields the record and asks every platform to shield
+    it (《信用修复管理办法》第二十条); any other upheld record is removed and every platform
+    still showing it is asked to withdraw it. A record not upheld returns to how it was
+    before the case.
     """
     record = cr.record
     if cr.outcome != CaseRecord.Outcome.UPHELD:
@@ -1399,6 +1451,13 @@ def _record_decided(cr: CaseRecord) -> int:
             record.corrected_text = cr.correction
             record.save(update_fields=["corrected_text", "updated_at"])
         return 0
+    if cr.case.kind == Case.Kind.REORGANISATION:
+        # Shielded, not removed, while the plan is carried out (《信用修复管理办法》第二十条).
+        record.status = Record.Status.SHIELDED
+        record.save(update_fields=["status", "updated_at"])
+        return record.publications.exclude(status=Publication.Status.WITHDRAWN).update(
+            status=Publication.Status.SHIELD_REQUESTED, acknowledged_at=None
+        )
     if cr.case.kind == Case.Kind.OBJECTION and cr.correction:
         record.status = Record.Status.ACTIVE
         record.corrected_text = cr.correction
@@ -1415,11 +1474,35 @@ def _record_decided(cr: CaseRecord) -> int:
 # --- list removal ---------------------------------------------------------------------
 
 
-def acknowledge_withdrawal(*, publication: Publication, note: str = "") -> Publication:
-    """A platform confirms it withdrew the record; the case closes when all have.
+# What a platform confirms, by what it was asked: the publication's status once it has,
+# and the status the case waits in meanwhile.
+ACKNOWLEDGEMENTS = {
+    Publication.Status.WITHDRAWAL_REQUESTED: (Publication.Status.WITHDRAWN, Case.Status.REMOVAL),
+    Publication.Status.SHIELD_REQUESTED: (Publication.Status.SHIELDED, Case.Status.REMOVAL),
+    Publication.Status.REPUBLICATION_REQUESTED: (
+        Publication.Status.PUBLISHED,
+        Case.Status.PLAN_FAILED,
+    ),
+}
+# The event the case records for each.
+ACKNOWLEDGED_EVENTS = {
+    Publication.Status.WITHDRAWAL_REQUESTED: "platform_acknowledged",
+    Publication.Status.SHIELD_REQUESTED: "platform_shielded",
+    Publication.Status.REPUBLICATION_REQUESTED: "platform_republished",
+}
 
-    Called from the platform's signed callback: the platform, not a person of the
-    agency, acts here, so the event is marked automated and names the platform.
+
+def acknowledge_publication(
+    *, publication: Publication, note: str = "", status: str | None = None
+) -> Publication:
+    """A platform confirms it did what it was asked with the record: withdrew it,
+    shielded it for a reorganisation, or published it again; the case moves on when
+    every platform has.
+
+    ``status`` is what the platform says it did (``withdrawn``, ``shielded``,
+    ``published``); when given it must be what it was asked. Called from the
+    platform's signed callback: the platform, not a person of the agency, acts here,
+    so the event is marked automated and names the platform.
     """
     with transaction.atomic():
         publication = (
@@ -1427,20 +1510,35 @@ def acknowledge_withdrawal(*, publication: Publication, note: str = "") -> Publi
             .select_related("record", "platform")
             .get(pk=publication.pk)
         )
-        if publication.status == Publication.Status.WITHDRAWN:
+        if publication.status in (Publication.Status.WITHDRAWN, Publication.Status.SHIELDED) and (
+            status is None or status == publication.status
+        ):
             return publication  # a repeated acknowledgement changes nothing
-        if publication.status != Publication.Status.WITHDRAWAL_REQUESTED:
+        if publication.status not in ACKNOWLEDGEMENTS:
             raise WrongState(
                 _("No withdrawal of %(record)s was requested from %(platform)s.")
                 % {"record": publication.record, "platform": publication.platform},
                 code="no_withdrawal_requested",
             )
+        done, waiting = ACKNOWLEDGEMENTS[publication.status]
+        if status is not None and status != done:
+            raise InvalidInput(
+                _("%(platform)s was asked to make %(record)s %(status)s, not %(said)s.")
+                % {
+                    "platform": publication.platform,
+                    "record": publication.record,
+                    "status": done,
+                    "said": status,
+                },
+                field="status",
+            )
+        requested = publication.status
         case = (
-            Case.objects.filter(case_records__record=publication.record, status=Case.Status.REMOVAL)
-            .order_by("-decided_at")
+            Case.objects.filter(case_records__record=publication.record, status=waiting)
+            .order_by("-decided_at", "-updated_at")
             .first()
         )
-        publication.status = Publication.Status.WITHDRAWN
+        publication.status = done
         publication.acknowledged_at = timezone.now()
         publication.save(update_fields=["status", "acknowledged_at"])
         if case is None:
@@ -1460,9 +1558,9 @@ def acknowledge_withdrawal(*, publication: Publication, note: str = "") -> Publi
         case = case_lock(case)
         before = _snapshot(case)
         pending = Publication.objects.filter(
-            record__case_records__case=case, status=Publication.Status.WITHDRAWAL_REQUESTED
+            record__case_records__case=case, status=requested
         ).exists()
-        if not pending:
+        if not pending and case.status == Case.Status.REMOVAL:
             removal = clock.deadline_running(case, Deadline.Step.REMOVAL)
             if removal is not None:
                 clock.deadline_close(removal, actor=None, reason="every platform acknowledged")
@@ -1471,7 +1569,7 @@ def acknowledge_withdrawal(*, publication: Publication, note: str = "") -> Publi
             case.save(update_fields=["status", "closed_at", "updated_at"])
         event_record(
             case,
-            "platform_acknowledged",
+            ACKNOWLEDGED_EVENTS[requested],
             actor=None,
             role="platform",
             automated=True,
@@ -1557,7 +1655,7 @@ def revoke(
             % {"count": Revocation.EVIDENCE_MAX},
             field="evidence",
         )
-    checked = [_revocation_upload_check(upload) for upload in uploads]
+    checked = [_upload_named_check(upload) for upload in uploads]
     stored: list[str] = []
     try:
         with transaction.atomic():
@@ -1624,7 +1722,96 @@ def revoke(
     return case
 
 
-def _revocation_upload_check(upload) -> CheckedUpload:
+def fail_plan(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) -> Case:
+    """The court terminated the reorganisation plan or composition agreement: the
+    records the temporary restoration shielded are published again on every platform.
+
+    《信用修复管理办法》第二十条第二款, 《市场监督管理信用修复管理办法》第二十二条第三款:
+    the original publication is restored. A case officer of the case's agency with no
+    tie to its subject records it, with ``reasons`` and the court's ``ruling`` (an
+    uploaded file, checked like any upload and kept as the officer's evidence). Each
+    record still shielded returns to active, each platform is asked to publish it again
+    (``Publication.Status.REPUBLICATION_REQUESTED``, acknowledged one by one), and the
+    measures the grant lifted apply again. A record restored in full meanwhile (a
+    completion ruling) stays as it is.
+    """
+    reasons = reasons.strip() if isinstance(reasons, str) else ""
+    if not reasons:
+        raise InvalidInput(_("State what the court ruled."), field="reasons")
+    if ruling is None:
+        raise InvalidInput(
+            _("Add the court's ruling terminating the plan or agreement."), field="ruling"
+        )
+    checked = _upload_named_check(ruling, field="ruling")
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            case = case_lock(case)
+            access.ensure_officer(
+                officer, Role.CASE_OFFICER, case, action=_("record that a plan failed")
+            )
+            if case.kind != Case.Kind.REORGANISATION or case.decision not in (
+                Case.Decision.APPROVED,
+                Case.Decision.PARTLY_APPROVED,
+            ):
+                raise WrongState(
+                    _("Only a granted temporary restoration ends with a failed plan."),
+                    code="not_temporary_restoration",
+                )
+            ensure_state(case, *PLAN_FAILURE_STATUSES, action=_("record a failed plan"))
+            shielded = [
+                cr.record
+                for cr in case.case_records.filter(
+                    outcome=CaseRecord.Outcome.UPHELD, record__status=Record.Status.SHIELDED
+                ).select_related("record")
+            ]
+            if not shielded:
+                raise WrongState(
+                    _("No record of case %(reference)s is shielded any more.")
+                    % {"reference": case.reference},
+                    code="nothing_shielded",
+                )
+            before = _snapshot(case)
+            item, _created = _evidence_store(
+                case=case,
+                checked=checked,
+                uploaded_by=officer,
+                role=Role.CASE_OFFICER,
+                source=Evidence.Source.OFFICER,
+                material=Material.TERMINATION_RULING,
+                stored=stored,
+            )
+            for record in shielded:
+                record.status = Record.Status.ACTIVE
+                record.save(update_fields=["status", "updated_at"])
+                record.publications.filter(
+                    status__in=(Publication.Status.SHIELD_REQUESTED, Publication.Status.SHIELDED)
+                ).update(status=Publication.Status.REPUBLICATION_REQUESTED, acknowledged_at=None)
+            clock.deadlines_close_all(case, actor=officer, reason="plan failed")
+            case.status = Case.Status.PLAN_FAILED
+            case.closed_at = case.closed_at or timezone.now()
+            case.save(update_fields=["status", "closed_at", "updated_at"])
+            event_record(
+                case,
+                "plan_failed",
+                actor=officer,
+                role=Role.CASE_OFFICER,
+                before=before,
+                after=_snapshot(case),
+                note=reasons,
+                data={
+                    "records": [r.decision_no for r in shielded],
+                    "ruling": {"id": item.pk, "sha256": item.sha256, "name": item.original_name},
+                    "measures_reinstated": case.lifted_measures,
+                },
+            )
+    except BaseException:
+        _files_remove(stored)
+        raise
+    return case
+
+
+def _upload_named_check(upload, *, field: str = "evidence") -> CheckedUpload:
     """``upload_check``, with a refusal that names the file and the field."""
     try:
         return upload_check(upload)
@@ -1633,7 +1820,7 @@ def _revocation_upload_check(upload) -> CheckedUpload:
             _("%(name)s is refused: %(reason)s")
             % {"name": sanitise_name(getattr(upload, "name", "") or ""), "reason": refusal.message},
             code=refusal.code,
-            field="evidence",
+            field=field,
         ) from refusal
 
 

@@ -75,6 +75,10 @@ class EventKind(models.TextChoices):
     )
     WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
     REVOKED = "revoked", _("Restoration revoked")
+    # Temporary restoration during reorganisation (《信用修复管理办法》第二十条).
+    PLATFORM_SHIELDED = "platform_shielded", _("A platform confirmed the temporary shielding")
+    PLAN_FAILED = "plan_failed", _("The plan failed: publication restored")
+    PLATFORM_REPUBLISHED = "platform_republished", _("A platform confirmed it publishes again")
     CLOSED = "closed", _("Closed")
     # The clock and the supervisors.
     DEADLINE_EXTENDED = "deadline_extended", _("Deadline extended")
@@ -135,6 +139,7 @@ NOTES_FOR_APPLICANT = frozenset(
         EventKind.DECIDED,
         EventKind.WITHDRAWN,
         EventKind.REVOKED,
+        EventKind.PLAN_FAILED,
         EventKind.DEADLINE_EXTENDED,
         EventKind.CLOSED,
     }

@@ -31,6 +31,7 @@ from cases.models import (
     Evidence,
     Publication,
     Revocation,
+    Sector,
     Signature,
     Subject,
 )
@@ -59,6 +60,7 @@ TITLES = {
         K.REJECTION: "{kind}决定书",
         K.WITHDRAWAL_NOTICE: "关于撤下公示信息的说明",
         K.REVOCATION: "撤销信用修复决定书",
+        K.TEMPORARY_RESTORATION: "临时信用修复决定书",
     },
     "en": {
         K.ACCEPTANCE: "Notice of Acceptance",
@@ -68,11 +70,20 @@ TITLES = {
         K.REJECTION: "Decision on the {kind}",
         K.WITHDRAWAL_NOTICE: "Notice of Withdrawal of Published Information",
         K.REVOCATION: "Decision to Revoke a Credit Restoration",
+        K.TEMPORARY_RESTORATION: "Decision on Temporary Credit Restoration",
     },
 }
 CASE_KINDS = {
-    "zh-hans": {Case.Kind.OBJECTION: "异议处理", Case.Kind.RESTORATION: "信用修复"},
-    "en": {Case.Kind.OBJECTION: "Objection", Case.Kind.RESTORATION: "Credit Restoration Request"},
+    "zh-hans": {
+        Case.Kind.OBJECTION: "异议处理",
+        Case.Kind.RESTORATION: "信用修复",
+        Case.Kind.REORGANISATION: "临时信用修复",
+    },
+    "en": {
+        Case.Kind.OBJECTION: "Objection",
+        Case.Kind.RESTORATION: "Credit Restoration Request",
+        Case.Kind.REORGANISATION: "Temporary Credit Restoration Request",
+    },
 }
 CODE_LABELS = {
     "zh-hans": {Subject.Kind.LEGAL: "统一社会信用代码", Subject.Kind.NATURAL: "公民身份号码"},
@@ -110,6 +121,9 @@ MATERIALS = {
         "credit_report": "信用报告",
         "correction_evidence": "证明记录有误的材料",
         "identity_proof": "身份证明或授权委托书",
+        "court_ruling": "人民法院批准重整计划或者认可和解协议的裁定书",
+        "completion_ruling": "人民法院确认重整计划或者和解协议执行完毕的裁定书",
+        "termination_ruling": "人民法院终止重整计划或者和解协议执行的裁定书",
         "other": "其他材料",
     },
     "en": {
@@ -119,6 +133,9 @@ MATERIALS = {
         "credit_report": "credit report",
         "correction_evidence": "evidence that the record is wrong",
         "identity_proof": "proof of identity or authorisation",
+        "court_ruling": "court ruling approving the reorganisation plan or composition agreement",
+        "completion_ruling": "court ruling confirming the plan or agreement was carried out",
+        "termination_ruling": "court ruling terminating the plan or agreement",
         "other": "other material",
     },
 }
@@ -442,6 +459,8 @@ def letter_facts(
         )
     elif kind == K.NON_ACCEPTANCE:
         facts.update(_non_acceptance(case, language))
+    elif kind == K.TEMPORARY_RESTORATION:
+        facts.update(_temporary_restoration(case, records, language))
     elif kind == K.REVOCATION:
         event = _event(case, "revoked")
         facts["revoked_on"] = format_date(local_day(event.at) if event else issued_on, language)
@@ -500,6 +519,31 @@ def review_record(case: Case, language: str) -> dict:
         "notices": notices,
         "statements": statements,
     }
+
+
+def _temporary_restoration(case: Case, records: list[dict], language: str) -> dict:
+    """What a grant of temporary restoration during reorganisation says: the records
+    shielded and where, the measures lifted, the article and the days it gives, and
+    what follows (the plan carried out or failed)."""
+    rule_set = case.rule_set
+    cited = rule_set.citation_text("temporary_restoration_days", language) if rule_set else ""
+    return {
+        "shielded": [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD],
+        "refused": [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED],
+        "lifted_measures": case.lifted_measures,
+        "article": cited or _temporary_restoration_article(case).render(language),
+        "temporary_days": rule_set.temporary_restoration_days if rule_set else None,
+        "removal_days": rule_set.removal_days if rule_set else None,
+        "with_notice": case.agency.sector == Sector.MARKET_REGULATION,
+    }
+
+
+def _temporary_restoration_article(case: Case) -> Citation:
+    """The article that provides temporary restoration, where the rule version records
+    none for its days: SAMR's for a market-regulation agency, otherwise Order 36's."""
+    if case.agency.sector == Sector.MARKET_REGULATION:
+        return Citation("samr107", 22)
+    return Citation("ndrc36", 20)
 
 
 def _acceptance(case: Case, language: str) -> dict:

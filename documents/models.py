@@ -38,6 +38,10 @@ class Letter(models.Model):
         REJECTION = "rejection", _("Decision: rejected (不予支持决定书)")
         WITHDRAWAL_NOTICE = "withdrawal_notice", _("Withdrawal notice (撤下公示信息说明)")
         REVOCATION = "revocation", _("Revocation decision (撤销信用修复决定书)")
+        TEMPORARY_RESTORATION = (
+            "temporary_restoration",
+            _("Temporary restoration decision (临时信用修复决定书)"),
+        )
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting to be rendered")
@@ -46,7 +50,7 @@ class Letter(models.Model):
         FAILED = "failed", _("Rendering failed")
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letters")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
     language = models.CharField(max_length=10, choices=settings.LANGUAGES)
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True

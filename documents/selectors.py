@@ -87,7 +87,12 @@ def audited_agencies(user: AbstractBaseUser) -> QuerySet[Agency]:
     return Agency.objects.filter(pk__in=access.agencies_of(user, Role.AUDITOR)).order_by("code")
 
 
-DECISION_LETTER_KINDS = (Letter.Kind.APPROVAL, Letter.Kind.REJECTION, Letter.Kind.NON_ACCEPTANCE)
+DECISION_LETTER_KINDS = (
+    Letter.Kind.APPROVAL,
+    Letter.Kind.REJECTION,
+    Letter.Kind.NON_ACCEPTANCE,
+    Letter.Kind.TEMPORARY_RESTORATION,
+)
 
 
 def decision_letters_issued() -> QuerySet[Letter]:

@@ -49,6 +49,13 @@ DECISION_KINDS = {
 }
 
 
+SIGNED_LETTER_KINDS = (
+    Letter.Kind.APPROVAL,
+    Letter.Kind.REJECTION,
+    Letter.Kind.TEMPORARY_RESTORATION,
+)
+
+
 class LetterRenderError(Exception):
     """Rendering or storing a letter failed; ``final`` when the letter was marked failed."""
 
@@ -58,7 +65,13 @@ class LetterRenderError(Exception):
 
 
 def letter_kind_for_decision(case: Case) -> str:
-    """The decision letter a decided case needs (approval or rejection)."""
+    """The decision letter a decided case needs (approval or rejection; a temporary
+    restoration granted during reorganisation has its own)."""
+    if case.kind == Case.Kind.REORGANISATION and case.decision in (
+        Case.Decision.APPROVED,
+        Case.Decision.PARTLY_APPROVED,
+    ):
+        return Letter.Kind.TEMPORARY_RESTORATION
     try:
         return DECISION_KINDS[case.decision]
     except KeyError:
@@ -92,7 +105,7 @@ def letter_request(
     language = language or case.language
     case = Case.objects.select_related("subject", "agency", "rule_set__list_type").get(pk=case.pk)
     issued_at = timezone.now().replace(microsecond=0)
-    signers = final_signers(case) if kind in (Letter.Kind.APPROVAL, Letter.Kind.REJECTION) else []
+    signers = final_signers(case) if kind in SIGNED_LETTER_KINDS else []
     for _attempt in range(5):
         code = verification_code_new()
         html, template, rule_version = letter_html(

@@ -33,6 +33,7 @@ from cases.models import (
     Record,
     RecordEvent,
     Role,
+    Sector,
 )
 from cases.selectors import case_correspondents, subject_correspondents
 from notifications import texts
@@ -47,6 +48,16 @@ PLATFORM_ACTIONS = {
     "accepted": ("record_disputed", "objection"),
     "decided": ("record_withdrawal_requested", None),
     "revoked": ("record_republished", None),
+    "plan_failed": ("record_republication_requested", None),
+}
+
+# What a platform is asked when a temporary restoration is granted (《信用修复管理办法》
+# 第二十条): shield the record. Market-regulation records carry SAMR's statement
+# (《市场监督管理信用修复管理办法》第二十二条).
+SHIELD_ACTION = "record_shield_requested"
+REORGANISATION_NOTICE = {
+    "text": "重整计划或者和解协议执行中",
+    "basis": "《市场监督管理信用修复管理办法》第二十二条",
 }
 
 
@@ -186,7 +197,8 @@ def platform_notify(
 
     ``case`` is None where no case causes it (publication ended at its maximum period):
     the payload then names no case, and ``reason`` says why (``publication_expired``).
-    """
+    A request to shield a market-regulation record carries the statement the platform
+    shows in its place (``notice``, SAMR Order 107 Art. 22)."""
     record = publication.record
     payload = {
         "action": action,
@@ -206,6 +218,8 @@ def platform_notify(
     }
     if reason:
         payload["reason"] = reason
+    if action == SHIELD_ACTION and record.agency.sector == Sector.MARKET_REGULATION:
+        payload["notice"] = REORGANISATION_NOTICE
     message_key = idempotency_key(key, "platform", publication.pk, action)
     payload["idempotency_key"] = message_key
     return outbox_enqueue(
@@ -309,7 +323,10 @@ def _on_decided(case: Case, event: CaseEvent) -> None:
         decision_en=lambda c, e: texts.DECISION_EN[c.decision],
         reasons=lambda c, e: c.decision_reasons,
     )(case, event)
-    _platforms(case, event, "record_withdrawal_requested")
+    if case.kind == Case.Kind.REORGANISATION:
+        _platforms(case, event, SHIELD_ACTION)
+    else:
+        _platforms(case, event, "record_withdrawal_requested")
     _lift_dispute(case, event)
 
 
@@ -341,12 +358,19 @@ def _on_revoked(case: Case, event: CaseEvent) -> None:
     )
 
 
+def _on_plan_failed(case: Case, event: CaseEvent) -> None:
+    _to_applicant("plan_failed", reasons=lambda c, e: e.note)(case, event)
+    _platforms(case, event, "record_republication_requested")
+
+
 def _platforms(case, event, action, statuses=None, *, upheld_only: bool = False) -> None:
     statuses = (
         statuses
         or {
             "record_disputed": [Publication.Status.DISPUTED],
             "record_withdrawal_requested": [Publication.Status.WITHDRAWAL_REQUESTED],
+            SHIELD_ACTION: [Publication.Status.SHIELD_REQUESTED],
+            "record_republication_requested": [Publication.Status.REPUBLICATION_REQUESTED],
         }[action]
     )
     # One filter() call: the outcome must be that of this case's link to the record.
@@ -369,6 +393,18 @@ def _on_platform_acknowledged(case: Case, event: CaseEvent) -> None:
     platform = Platform.objects.filter(code=event.data.get("platform")).first()
     _to_applicant(
         "removal_done",
+        platform=lambda c, e: platform.name if platform else e.data.get("platform", ""),
+        platform_en=lambda c, e: (
+            (platform.name_en or platform.name) if platform else e.data.get("platform", "")
+        ),
+        record=lambda c, e: e.data.get("record", ""),
+    )(case, event)
+
+
+def _on_platform_shielded(case: Case, event: CaseEvent) -> None:
+    platform = Platform.objects.filter(code=event.data.get("platform")).first()
+    _to_applicant(
+        "shield_done",
         platform=lambda c, e: platform.name if platform else e.data.get("platform", ""),
         platform_en=lambda c, e: (
             (platform.name_en or platform.name) if platform else e.data.get("platform", "")
@@ -408,6 +444,8 @@ _HANDLERS = {
     "monitoring_notified": _on_monitoring_notified,
     "revoked": _on_revoked,
     "platform_acknowledged": _on_platform_acknowledged,
+    "platform_shielded": _on_platform_shielded,
+    "plan_failed": _on_plan_failed,
     "deadline_near": _on_escalation,
     "deadline_overdue": _on_escalation,
 }

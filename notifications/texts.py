@@ -136,6 +136,28 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "it.\n{url}",
         ),
     },
+    "shield_done": {
+        "zh-hans": (
+            "【信用修复】{platform} 已临时屏蔽相关信息",
+            "{platform} 已确认临时屏蔽案件 {reference} 涉及的记录 {record}（重整计划或和解协议执行期间）。\n{url}",
+        ),
+        "en": (
+            "[Redress] {platform_en} shielded the record",
+            "{platform_en} confirmed it temporarily shielded record {record} (case {reference}) "
+            "while the plan is carried out.\n{url}",
+        ),
+    },
+    "plan_failed": {
+        "zh-hans": (
+            "【信用修复】案件 {reference}：重整计划或和解协议未执行成功",
+            "根据人民法院裁定（{reasons}），{agency}恢复公示临时屏蔽的信息，临时解除的措施恢复执行。\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference}: the plan was not carried out",
+            "Following the court's ruling ({reasons}), {agency_en} publishes the shielded "
+            "records again and the measures lifted apply again.\n{url}",
+        ),
+    },
     "escalation": {
         "zh-hans": (
             "【督办】案件 {reference} {step}期限{state}",
@@ -159,8 +181,12 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-KIND_ZH = {"objection": "异议", "restoration": "信用修复"}
-KIND_EN = {"objection": "objection", "restoration": "credit restoration"}
+KIND_ZH = {"objection": "异议", "restoration": "信用修复", "reorganisation": "临时信用修复"}
+KIND_EN = {
+    "objection": "objection",
+    "restoration": "credit restoration",
+    "reorganisation": "temporary credit restoration",
+}
 DECISION_ZH = {"approved": "准予", "partly_approved": "部分准予", "rejected": "不予准许"}
 DECISION_EN = {"approved": "approved", "partly_approved": "partly approved", "rejected": "rejected"}
 

@@ -19,7 +19,13 @@ from django.utils.translation import gettext_lazy as _
 from cases.eligibility import Eligibility, restoration_eligibility
 from cases.errors import RedressError
 from cases.models import Case, Material, Record, RuleSet, Subject
-from cases.rules import SUBMITTABLE_RECORD_STATUSES, rule_set_for_record
+from cases.rules import (
+    COMPLETION_MATERIALS,
+    REORGANISATION_MATERIALS,
+    SUBMITTABLE_RECORD_STATUSES,
+    rule_set_for_record,
+    temporary_restoration_refusal,
+)
 
 # --- accounts --------------------------------------------------------------------------------------
 
@@ -140,6 +146,8 @@ class RecordGuide:
     restoration_refusal: str = ""
     objection_until: datetime.date | None = None
     objection_refusal: str = ""
+    reorganisation_refusal: str = ""
+    reorganisation_required: list[str] = field(default_factory=list)
     open_cases: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -166,12 +174,33 @@ class RecordGuide:
         return self.objection_refusal or self.open_objection
 
     @property
+    def open_reorganisation(self) -> str:
+        return self.open_cases.get(Case.Kind.REORGANISATION, "")
+
+    @property
+    def reorganisation_problem(self) -> str:
+        """Why a temporary restoration during reorganisation cannot be filed (empty: it can)."""
+        return self.reorganisation_refusal or self.open_reorganisation
+
+    def problem(self, kind: str) -> str:
+        """Why a case of ``kind`` cannot be filed against the record now (empty: it can)."""
+        return {
+            Case.Kind.RESTORATION: self.restoration_problem,
+            Case.Kind.REORGANISATION: self.reorganisation_problem,
+        }.get(kind, self.objection_problem)
+
+    @property
     def can_restore(self) -> bool:
         return not self.restoration_problem
 
     @property
     def can_object(self) -> bool:
         return not self.objection_problem
+
+    @property
+    def can_file(self) -> bool:
+        """Whether some kind of request can be filed against the record now."""
+        return not all(self.problem(kind) for kind in Case.Kind.values)
 
 
 def record_guides(records, *, today: datetime.date, open_cases=None) -> list[RecordGuide]:
@@ -187,12 +216,21 @@ def record_guides(records, *, today: datetime.date, open_cases=None) -> list[Rec
         except RedressError as exc:
             guide.rule_error = exc.message
             guide.restoration_refusal = guide.objection_refusal = exc.message
+            guide.reorganisation_refusal = exc.message
             guides.append(guide)
             continue
-        guide.required = [
-            str(Material(m).label) if m in Material.values else m
-            for m in guide.rule_set.required_materials
-        ]
+        required = list(guide.rule_set.required_materials)
+        if record.status == Record.Status.SHIELDED:  # restored in full after the plan
+            required += COMPLETION_MATERIALS
+        guide.required = [str(Material(m).label) if m in Material.values else m for m in required]
+        guide.reorganisation_required = [str(Material(m).label) for m in REORGANISATION_MATERIALS]
+        if record.status not in SUBMITTABLE_RECORD_STATUSES[Case.Kind.REORGANISATION]:
+            guide.reorganisation_refusal = str(
+                _("The record is %(status)s: only an active record can be shielded.")
+                % {"status": record.get_status_display().lower()}
+            )
+        else:
+            guide.reorganisation_refusal = temporary_restoration_refusal(record, on=today) or ""
         if record.status not in SUBMITTABLE_RECORD_STATUSES[Case.Kind.RESTORATION]:
             guide.restoration_refusal = str(
                 _("The record is %(status)s: only an active record can be restored.")
@@ -236,7 +274,8 @@ class CaseFilingForm(forms.Form):
         max_length=5000,
         help_text=_(
             "For an objection: what is wrong in the record. For a restoration: how the "
-            "penalty was fulfilled and the conduct corrected."
+            "penalty was fulfilled and the conduct corrected. For a temporary restoration: "
+            "the court's ruling and which measures hinder the plan."
         ),
         widget=forms.Textarea(attrs={"rows": 5}),
     )
@@ -266,10 +305,7 @@ class CaseFilingForm(forms.Form):
             guide = self.guides.get(record.pk)
             if guide is None:
                 continue
-            if kind == Case.Kind.RESTORATION:
-                reason = guide.restoration_problem
-            else:
-                reason = guide.objection_problem
+            reason = guide.problem(kind)
             if reason:
                 problems.append(reason)
         for reason in problems:

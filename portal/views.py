@@ -797,9 +797,10 @@ def _letters(case: Case) -> list:
 
 
 def _still_needed(case: Case) -> list[str]:
-    """Materials the rules require that the case has no item of yet (restorations)."""
+    """Materials the rules require that the case has no item of yet (restorations, and
+    the court's ruling of a temporary restoration)."""
     # Before the acceptance check only: a request for missing materials lists them itself.
-    if case.kind != Case.Kind.RESTORATION or case.status != Case.Status.SUBMITTED:
+    if case.kind == Case.Kind.OBJECTION or case.status != Case.Status.SUBMITTED:
         return []
     try:
         rule_set = case_governing_rule_set(case, on=timezone.localdate())

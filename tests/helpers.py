@@ -18,6 +18,8 @@ from pypdf import PdfWriter
 
 from cases.accounts import api_token_create
 from cases.errors import UploadRejected
+from cases.models import RuleSet
+from cases.rules import rule_set_add_version, rule_set_in_force
 from tests import factories
 
 _serial = itertools.count(1)
@@ -70,6 +72,21 @@ def restorable_record(subject, agency, platforms=(), **fields):
     return factories.RecordFactory(
         subject=subject, agency=agency, published_on=list(platforms), **fields
     )
+
+
+def agency_rules(agency, *, severity: str = "general", **values):
+    """A rule version of the agency's own for ``severity`` penalties, in force since 2020,
+    copied from the one in force today with ``values`` set: a story names the values it
+    relies on instead of taking them from the seeds."""
+    base = rule_set_in_force(
+        list_type=factories.list_type(), severity=severity, on=timezone.localdate(), agency=agency
+    )
+    skip = {"id", "version", "created_at", "agency", "effective_from", "effective_until"}
+    fields = {
+        f.name: getattr(base, f.name) for f in RuleSet._meta.concrete_fields if f.name not in skip
+    }
+    fields.update(agency=agency, effective_from=datetime.date(2020, 1, 1), **values)
+    return rule_set_add_version(**fields)
 
 
 def serious_record(subject, agency, platforms=(), **fields):

@@ -15,8 +15,8 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases.models import Case
-from tests.flow_helpers import file_objection, file_restoration, open_task
-from tests.helpers import restorable_record
+from tests.flow_helpers import file_objection, file_restoration, open_task, submit
+from tests.helpers import agency_rules, restorable_record
 from workflows.flows import FLOWS
 from workflows.nodes import DeadlineTimer, deadline_timers, route_node_copy
 
@@ -39,8 +39,13 @@ def test_every_timer_of_the_route_is_a_deadline_timer_on_a_step_of_its_own_flow(
 def test_a_steps_task_arms_the_timers_of_its_own_flow_once(
     kind, company, agency, platforms, applicant
 ):
-    filed = file_objection if kind == Case.Kind.OBJECTION else file_restoration
-    case = filed(company, [restorable_record(company, agency, platforms)], applicant)
+    record = restorable_record(company, agency, platforms)
+    if kind == Case.Kind.REORGANISATION:
+        agency_rules(agency, temporary_restoration_days=10)
+        case = submit(kind, company, [record], applicant)
+    else:
+        filed = file_objection if kind == Case.Kind.OBJECTION else file_restoration
+        case = filed(company, [record], applicant)
 
     step = open_task(case, "acceptance_check")
     armed = Task.objects.filter(previous=step, status=STATUS.SCHEDULED).order_by("id")

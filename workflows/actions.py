@@ -373,6 +373,17 @@ def case_revoke(
     return case
 
 
+def case_plan_fail(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) -> Case:
+    """A case officer records that the court terminated the plan of a granted temporary
+    restoration, with the ruling (``cases.transitions.fail_plan``): the shielded records
+    are published again, each platform asked, and whatever the process still waits for
+    (the shielding's acknowledgements, the appeal window) is cancelled."""
+    with _process_locked(case):
+        case = transitions.fail_plan(case=case, officer=officer, reasons=reasons, ruling=ruling)
+        _process_cancel(case)
+    return case
+
+
 def _process_cancel(case: Case) -> None:
     if case.process_id is None:
         return
@@ -381,8 +392,12 @@ def _process_cancel(case: Case) -> None:
         FLOWS[case.kind].instance.cancel(process)
 
 
-def publication_acknowledge(*, publication: Publication, note: str = "") -> Publication:
-    """A platform confirms it withdrew a record; the case moves on when all have."""
+def publication_acknowledge(
+    *, publication: Publication, note: str = "", status: str | None = None
+) -> Publication:
+    """A platform confirms it did what it was asked with a record (withdrew, shielded or
+    published it again; ``status`` names which, if it says); the case moves on when all
+    have."""
     waiting = list(
         Case.objects.filter(
             case_records__record_id=publication.record_id,
@@ -391,7 +406,9 @@ def publication_acknowledge(*, publication: Publication, note: str = "") -> Publ
         )
     )
     with _process_locked(*waiting):
-        publication = transitions.acknowledge_withdrawal(publication=publication, note=note)
+        publication = transitions.acknowledge_publication(
+            publication=publication, note=note, status=status
+        )
         for case in Case.objects.filter(
             pk__in=[c.pk for c in waiting], status=Case.Status.APPEAL_WINDOW
         ):

@@ -1,7 +1,8 @@
 """The route of a case, as DOMAIN.md draws it, on django-viewflow.
 
-Both kinds of request share one route (``CaseRoute``); ``ObjectionFlow`` and
-``RestorationFlow`` are the two processes built from it. Human steps are ``RoleView``
+Every kind of request shares one route (``CaseRoute``); ``ObjectionFlow``,
+``RestorationFlow`` and ``ReorganisationFlow`` are the processes built from it (what
+differs by kind is what the case services do at each step, not the steps). Human steps are ``RoleView``
 nodes: the step's role at the case's agency (``cases.access.STEP_ROLES``, by the
 step's name), no tie to the subject, four eyes (``cases.access.step_refusal``); the
 applicant's answers and platforms' acknowledgements resume ``Handle`` nodes; the legal
@@ -289,6 +290,7 @@ class CaseRoute:
             reasons=data.get("reasons", ""),
             record_outcomes=data.get("record_outcomes"),
             note=data.get("note", ""),
+            lifted_measures=data.get("lifted_measures", ""),
         )
 
     def materials_received(self, activation) -> None:
@@ -344,4 +346,21 @@ class RestorationFlow(CaseRoute, flow.Flow):
     process_title = "Credit restoration"
 
 
-FLOWS = {Case.Kind.OBJECTION: ObjectionFlow, Case.Kind.RESTORATION: RestorationFlow}
+class ReorganisationFlow(CaseRoute, flow.Flow):
+    """Temporary restoration in reorganisation or composition (临时信用修复)
+
+    While a court-approved reorganisation plan or composition agreement is carried out,
+    the records are shielded on every platform and the measures that hinder the plan
+    lifted (《信用修复管理办法》第二十条, 《市场监督管理信用修复管理办法》第二十二条). The
+    same steps as a restoration; the grant shields instead of removing, and "withdrawal
+    from every platform" waits for each platform to confirm the shielding.
+    """
+
+    process_title = "Temporary restoration"
+
+
+FLOWS = {
+    Case.Kind.OBJECTION: ObjectionFlow,
+    Case.Kind.RESTORATION: RestorationFlow,
+    Case.Kind.REORGANISATION: ReorganisationFlow,
+}

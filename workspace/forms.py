@@ -359,18 +359,43 @@ class SignOffForm(RecordOutcomesMixin, forms.Form):
         label=_("Reasons (tied to the evidence)"), required=False, widget=TEXTAREA
     )
     note = forms.CharField(label=_("Note"), required=False, widget=TEXTAREA)
+    lifted_measures = forms.CharField(
+        label=_("Measures lifted while the plan is carried out"),
+        required=False,
+        widget=TEXTAREA,
+        help_text=_(
+            "Only the disciplinary measures that hinder the reorganisation plan or composition "
+            "agreement (minimum necessary, 《信用修复管理办法》第二十条); write that none are "
+            "if only the publication is shielded."
+        ),
+    )
 
     def __init__(self, *args, case: Case, detail, **kwargs):
         super().__init__(*args, **kwargs)
         self.add_record_fields(detail.case_records)
         if case.recommendation:
             self.fields["decision"].initial = case.recommendation
+        self.temporary = case.kind == Case.Kind.REORGANISATION
+        if not self.temporary:
+            del self.fields["lifted_measures"]
 
     def clean(self):
         data = super().clean()
         decision = data.get("decision")
         if decision and decision != Case.Decision.APPROVED and not data.get("reasons", "").strip():
             self.add_error("reasons", _("State the reasons, tied to the evidence."))
+        if (
+            self.temporary
+            and decision
+            and decision != Case.Decision.REJECTED
+            and not data.get("lifted_measures", "").strip()
+        ):
+            self.add_error(
+                "lifted_measures",
+                _(
+                    "Name the measures lifted while the plan is carried out, or write that none are."
+                ),
+            )
         if decision == Case.Decision.PARTLY_APPROVED:
             self.check_record_outcomes()
         return data
@@ -380,6 +405,8 @@ class SignOffForm(RecordOutcomesMixin, forms.Form):
         result = {"decision": data["decision"], "reasons": data["reasons"], "note": data["note"]}
         if data["decision"] == Case.Decision.PARTLY_APPROVED:
             result["record_outcomes"] = self.record_outcomes()
+        if self.temporary:
+            result["lifted_measures"] = data["lifted_measures"]
         return result
 
 
@@ -520,6 +547,34 @@ class DecisionMeetingForm(forms.Form):
             "minutes": data["minutes"],
             "note": data["note"],
         }
+
+
+class PlanFailureForm(forms.Form):
+    """Case officer: the court terminated the plan of a granted temporary restoration;
+    the shielded records are published again (《信用修复管理办法》第二十条第二款)."""
+
+    reasons = forms.CharField(
+        label=_("What the court ruled"),
+        widget=TEXTAREA,
+        max_length=5000,
+        error_messages={"required": _("State what the court ruled.")},
+    )
+    ruling = forms.FileField(
+        label=_("The court's ruling terminating the plan or agreement"),
+        help_text=_("A PDF, PNG or JPEG file; kept as your evidence of the case."),
+        error_messages={"required": _("Add the court's ruling terminating the plan or agreement.")},
+    )
+    confirm = forms.BooleanField(
+        label=_(
+            "I understand: the shielded records are published again on every platform and "
+            "the measures lifted apply again. This cannot be undone."
+        ),
+        error_messages={"required": _("Confirm that the plan failed.")},
+    )
+
+    def to_data(self) -> dict:
+        """The arguments of ``workflows.actions.case_plan_fail`` besides the case and officer."""
+        return {"reasons": self.cleaned_data["reasons"], "ruling": self.cleaned_data["ruling"]}
 
 
 # --- supervisors' and lists' forms --------------------------------------------------------------

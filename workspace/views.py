@@ -30,7 +30,8 @@ from viewflow.workflow.models import Task
 from cases import access, accounts, rules
 from cases.errors import RedressError
 from cases.ids import ID_MAX, id_parse, whole_number
-from cases.models import Case, Deadline, Material, Role, legal_review_grounds_text
+from cases.models import Case, Deadline, Material, Record, Role, legal_review_grounds_text
+from cases.rules import PLAN_FAILURE_STATUSES
 from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from cases.vocabulary import actor_role_label, event_label
@@ -45,6 +46,7 @@ from workspace.forms import (
     CaseFilterForm,
     DeadlineExtendForm,
     DecisionMeetingForm,
+    PlanFailureForm,
     RevocationForm,
     TaskAssignForm,
     TieDeclareForm,
@@ -405,9 +407,11 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         extend=None,
         revocation=None,
         meeting=None,
+        plan_failure=None,
     ):
         """The case page; ``bound_form`` re-shows the posted form of ``bound_task``,
-        ``revocation`` the posted revocation form, ``meeting`` the posted meeting form."""
+        ``revocation`` the posted revocation form, ``meeting`` the posted meeting form,
+        ``plan_failure`` the failed plan's."""
         context = self.get_context_data(
             case=case,
             bound_task=bound_task,
@@ -415,6 +419,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             extend=extend,
             revocation=revocation,
             meeting=meeting,
+            plan_failure=plan_failure,
         )
         return self.render_to_response(context, status=status)
 
@@ -427,6 +432,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         extend=None,
         revocation=None,
         meeting=None,
+        plan_failure=None,
         **kwargs,
     ):
         context = super().get_context_data(**kwargs)
@@ -463,8 +469,18 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             and case.status in rules.REVOCABLE_STATUSES
             and rules.revocation_refusal(case, user) is None
         )
+        # A case officer of the agency, with no tie to the subject, records that the court
+        # terminated the plan of a granted temporary restoration (Order 36 Art. 20).
+        may_record_failure = (
+            Role.CASE_OFFICER in roles
+            and conflict is None
+            and case.kind == Case.Kind.REORGANISATION
+            and case.status in PLAN_FAILURE_STATUSES
+            and case.case_records.filter(record__status=Record.Status.SHIELDED).exists()
+        )
         timeline = [(e, event_what(e), actor_role_label(e.actor_role)) for e in detail.events]
         context.update(
+            plan_failure_form=(plan_failure or PlanFailureForm()) if may_record_failure else None,
             meeting_form=(meeting or meeting_form(case))
             if may_record_meeting(case, detail, roles, conflict)
             else None,
@@ -744,6 +760,31 @@ class DecisionMeetingView(View):
         messages.success(
             request,
             gettext("The decision meeting of %(case)s is on record: the signers may sign.")
+            % {"case": case.reference},
+        )
+        return redirect("workspace:case", pk=case.pk)
+
+
+class CasePlanFailureView(View):
+    """A case officer records, from the case page, that the court terminated the plan of
+    a granted temporary restoration; the shielded records are published again."""
+
+    def post(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        form = PlanFailureForm(request.POST, request.FILES)
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, plan_failure=form)
+        try:
+            actions.case_plan_fail(case=case, officer=request.user, **form.to_data())
+        except RedressError as exc:
+            messages.error(request, exc.message)
+            case = selectors.case_for_officer(request.user, case.pk)
+            return page.render_case(case, status=exc.http_status)
+        messages.success(
+            request,
+            gettext("%(case)s: the plan failed; its records are published again on every platform.")
             % {"case": case.reference},
         )
         return redirect("workspace:case", pk=case.pk)

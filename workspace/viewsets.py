@@ -18,7 +18,7 @@ from viewflow.urls import Application, Site, route
 from viewflow.workflow.flow.viewset import FlowViewset
 
 from cases import access
-from workflows.flows import ObjectionFlow, RestorationFlow
+from workflows.flows import ObjectionFlow, ReorganisationFlow, RestorationFlow
 from workspace import views
 
 
@@ -110,6 +110,11 @@ class Workspace(Application):
         workspace_view(views.DecisionMeetingView.as_view()),
         name="case_meeting",
     )
+    case_plan_failed_path = path(
+        "cases/<int:pk>/plan-failed/",
+        workspace_view(views.CasePlanFailureView.as_view()),
+        name="case_plan_failed",
+    )
     evidence_preview_path = path(
         "evidence/<int:pk>/preview/",
         workspace_view(views.EvidenceFileView.as_view()),
@@ -152,7 +157,13 @@ class WorkflowSite(Site):
 
     workspace_path = route(
         "",
-        Workspace(viewsets=[FlowSteps(ObjectionFlow), FlowSteps(RestorationFlow)]),
+        Workspace(
+            viewsets=[
+                FlowSteps(ObjectionFlow),
+                FlowSteps(RestorationFlow),
+                FlowSteps(ReorganisationFlow),
+            ]
+        ),
     )
 
 
