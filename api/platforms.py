@@ -37,8 +37,10 @@ class AcknowledgementView(View):
     and the body, ``v2``). A stale timestamp or a bad signature is refused with 401.
     Each signature is accepted once: the same signed call again is refused with 409
     ``replayed`` whatever key it carries, and so is a call whose ``Idempotency-Key`` was
-    already received; neither changes anything. The body names the publication and,
-    optionally, the idempotency key of our withdrawal request it answers.
+    already received; neither changes anything. The body names the publication, its
+    ``status`` (``withdrawn``, the default, or ``published`` for a record published again
+    after a revocation or a revocation decision) and, optionally, the idempotency key
+    of our request it answers.
     """
 
     http_method_names = ["post"]
@@ -82,11 +84,14 @@ class AcknowledgementView(View):
                 _("The body must be JSON with a numeric 'publication'."),
                 field="publication",
             )
-        if data.get("status", "withdrawn") != "withdrawn":
+        # "withdrawn": a withdrawal; "published": published again after a revocation, or
+        # the revocation decision (decision 0016).
+        acknowledged = data.get("status", "withdrawn")
+        if acknowledged not in ("withdrawn", "published"):
             return error(
                 400,
                 "invalid_input",
-                _("Only status 'withdrawn' can be acknowledged."),
+                _("Only status 'withdrawn' or 'published' can be acknowledged."),
                 field="status",
             )
         publication_id = id_parse(raw)  # None: a number no publication can have
@@ -106,7 +111,9 @@ class AcknowledgementView(View):
                         409, "replayed", _("This call was already received; nothing changed.")
                     )
                 actions.publication_acknowledge(
-                    publication=publication, note=str(data.get("note", ""))[:500]
+                    publication=publication,
+                    note=str(data.get("note", ""))[:500],
+                    status=acknowledged,
                 )
                 message_acknowledged(
                     platform=platform, idempotency_key=str(data.get("idempotency_key", ""))

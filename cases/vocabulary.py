@@ -44,7 +44,15 @@ class EventKind(models.TextChoices):
     # After the decision.
     PLATFORM_ACKNOWLEDGED = "platform_acknowledged", _("A platform confirmed the withdrawal")
     WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
+    REVOCATION_PROPOSED = "revocation_proposed", _("Revocation proposed")
+    REVOCATION_LEGAL_REVIEW_PASSED = (
+        "revocation_legal_review_passed",
+        _("Revocation: legal review passed"),
+    )
+    REVOCATION_SIGNED = "revocation_signed", _("Revocation signed by an official")
+    REVOCATION_DROPPED = "revocation_dropped", _("Revocation not pursued")
     REVOKED = "revoked", _("Restoration revoked")
+    PLATFORM_PUBLISHED = "platform_published", _("A platform confirmed the publication")
     CLOSED = "closed", _("Closed")
     # The clock and the supervisors.
     DEADLINE_EXTENDED = "deadline_extended", _("Deadline extended")
@@ -82,6 +90,12 @@ OFFICERS_ONLY = frozenset(
         EventKind.NOTIFICATION_FAILED,
         EventKind.NOTIFICATION_DEAD,
         EventKind.NOTIFICATION_RETRIED,
+        # A revocation is deliberated inside the agency; the applicant is told when it
+        # takes effect (``revoked``, with its letter).
+        EventKind.REVOCATION_PROPOSED,
+        EventKind.REVOCATION_LEGAL_REVIEW_PASSED,
+        EventKind.REVOCATION_SIGNED,
+        EventKind.REVOCATION_DROPPED,
     }
 )
 

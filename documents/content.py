@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from cases.errors import RedressError
+from cases.law import citations_render
 from cases.models import (
     Case,
     CaseRecord,
@@ -32,7 +33,7 @@ from cases.models import (
     Signature,
     Subject,
 )
-from cases.rules import case_governing_rule_set
+from cases.rules import REVOCATION_BAR_BASIS, case_governing_rule_set
 from documents.fetcher import SEAL_SCHEME, SEALS_FOLDER, asset_bytes, asset_url
 from documents.models import Letter
 
@@ -344,6 +345,7 @@ def _records(case: Case, evidence: list[Evidence], language: str) -> list[dict]:
                 "penalty": PENALTIES[language].get(record.penalty_type, record.penalty_type),
                 "listed_on": format_date(record.listed_on, language),
                 "restorable_from": record.restorable_from,
+                "expires_on": format_date(record.expires_on, language),
                 "outcome": cr.outcome,
                 "outcome_label": RECORD_OUTCOMES[language].get(cr.outcome, cr.outcome),
                 "correction": cr.correction,
@@ -440,12 +442,24 @@ def letter_facts(
         event = _event(case, "revoked")
         facts["revoked_on"] = format_date(local_day(event.at) if event else issued_on, language)
         facts["revocation_reason"] = event.note if event else ""
-        revocation = Revocation.objects.filter(case=case).first()
+        revocation = (
+            Revocation.objects.filter(case=case, status=Revocation.Status.REVOKED)
+            .select_related("decision_record")
+            .first()
+        )
         facts["revocation_ground"] = (
             REVOCATION_GROUNDS[language].get(revocation.ground, "") if revocation else ""
         )
         facts["revocation_basis"] = revocation.basis if revocation else ""
         facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
+        # What follows (decision 0016): the period restarts with no early end, the decision
+        # is published, and no new restoration is accepted before the bar's end.
+        facts["bar_ends_on"] = format_date(revocation.bar_ends_on if revocation else None, language)
+        decision_record = revocation.decision_record if revocation else None
+        facts["published_until"] = format_date(
+            decision_record.expires_on if decision_record else None, language
+        )
+        facts["bar_basis"] = citations_render(REVOCATION_BAR_BASIS, language)
     return facts
 
 

@@ -192,6 +192,8 @@ def platform_notify(*, case: Case, publication: Publication, action: str, key: s
             "agency": record.agency.code,
             "status": record.status,
             "corrected_text": record.corrected_text,
+            # Published until (a revocation restarts the period, with no early end).
+            "expires_on": record.expires_on.isoformat() if record.expires_on else None,
         },
         "acknowledge_url": settings.REDRESS_SITE_URL.rstrip("/")
         + f"/api/v1/platforms/{publication.platform.code}/acknowledgements/",
@@ -306,14 +308,29 @@ def _on_lapsed_or_withdrawn(kind: str):
 
 
 def _on_revoked(case: Case, event: CaseEvent) -> None:
+    """The applicant is told; every platform that held a record publishes it again, and
+    publishes the revocation decision (decision 0016); each acknowledges like a
+    withdrawal (``status`` published)."""
     _to_applicant("revoked", reasons=lambda c, e: e.note)(case, event)
     _platforms(
         case,
         event,
         "record_republished",
-        statuses=[Publication.Status.PUBLISHED],
+        statuses=[Publication.Status.PUBLICATION_REQUESTED],
         upheld_only=True,
     )
+    revocation = case.revocation
+    if revocation is None or revocation.decision_record_id is None:
+        return
+    for publication in Publication.objects.filter(
+        record=revocation.decision_record_id, status=Publication.Status.PUBLICATION_REQUESTED
+    ).select_related("platform", "record__list_type", "record__subject", "record__agency"):
+        platform_notify(
+            case=case,
+            publication=publication,
+            action="revocation_published",
+            key=idempotency_key(case.reference, event.seq),
+        )
 
 
 def _platforms(case, event, action, statuses=None, *, upheld_only: bool = False) -> None:

@@ -323,8 +323,9 @@ class FilesField(forms.FileField):
 
 
 class RevocationForm(forms.Form):
-    """Signing official: revoke an approved restoration on a ground the rules name, with
-    the reasons and the evidence files that support it, and confirm what it does."""
+    """Signing official: propose to revoke an approved restoration on a ground the rules
+    name, with the reasons and the evidence files that support it, and confirm what it
+    does once signed."""
 
     ground = forms.ChoiceField(
         label=_("Ground"),
@@ -363,8 +364,9 @@ class RevocationForm(forms.Form):
     )
     confirm = forms.BooleanField(
         label=_(
-            "I understand: the records are published again on every platform, what the case "
-            "still waits for is cancelled, and the applicant is told. This cannot be undone."
+            "I understand: once the legal review passes and the signing officials sign, the "
+            "records are published again on every platform, what the case still waits for is "
+            "cancelled, and the applicant is told. This cannot be undone."
         ),
         error_messages={"required": _("Confirm that you mean to revoke this restoration.")},
     )
@@ -373,6 +375,56 @@ class RevocationForm(forms.Form):
         """The arguments of ``workflows.actions.case_revoke`` besides the case and official."""
         data = self.cleaned_data
         return {"ground": data["ground"], "reasons": data["reasons"], "evidence": data["evidence"]}
+
+
+class RevocationReviewForm(forms.Form):
+    """Legal reviewer: pass a proposed revocation on to the signers, or end it."""
+
+    passed = forms.TypedChoiceField(
+        label=_("Legal review"),
+        widget=forms.RadioSelect,
+        coerce=lambda value: value == "pass",
+        choices=[
+            ("pass", _("Passed: on to the signing officials")),
+            ("drop", _("Not passed: the revocation is not pursued")),
+        ],
+        error_messages={"required": _("Choose the outcome of the legal review.")},
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        widget=TEXTAREA,
+        max_length=5000,
+        required=False,
+        help_text=_("Required when the review does not pass: why."),
+    )
+
+    def to_data(self) -> dict:
+        return {"passed": self.cleaned_data["passed"], "note": self.cleaned_data["note"]}
+
+
+class RevocationSignForm(forms.Form):
+    """Signing official: sign a revocation that passed its legal review, or decline it."""
+
+    agree = forms.TypedChoiceField(
+        label=_("Signature"),
+        widget=forms.RadioSelect,
+        coerce=lambda value: value == "sign",
+        choices=[
+            ("sign", _("Sign the revocation")),
+            ("decline", _("Decline: the revocation is not pursued")),
+        ],
+        error_messages={"required": _("Choose whether you sign.")},
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        widget=TEXTAREA,
+        max_length=5000,
+        required=False,
+        help_text=_("Required when you decline: why."),
+    )
+
+    def to_data(self) -> dict:
+        return {"agree": self.cleaned_data["agree"], "note": self.cleaned_data["note"]}
 
 
 # --- supervisors' and lists' forms --------------------------------------------------------------
