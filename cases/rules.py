@@ -120,7 +120,8 @@ def restoration_refusal(record: Record, *, on: datetime.date) -> str | None:
         ) % {
             "decision_no": record.decision_no,
             "date": f"{record.restoration_barred_until:%Y-%m-%d}",
-            "basis": citations_render(REVOCATION_BAR_BASIS),
+            # Cited as the texts name themselves, as REVOCATION_BASIS is.
+            "basis": citations_render(REVOCATION_BAR_BASIS, "zh-hans"),
         }
     rule_set = rule_set_for_record(record, on=on)
     if record.penalty_type in rule_set.barred_penalty_types:

@@ -345,7 +345,7 @@ def _records(case: Case, evidence: list[Evidence], language: str) -> list[dict]:
                 "penalty": PENALTIES[language].get(record.penalty_type, record.penalty_type),
                 "listed_on": format_date(record.listed_on, language),
                 "restorable_from": record.restorable_from,
-                "expires_on": format_date(record.expires_on, language),
+                "expires_on": format_date(record.expires_on, language) if record.expires_on else "",
                 "outcome": cr.outcome,
                 "outcome_label": RECORD_OUTCOMES[language].get(cr.outcome, cr.outcome),
                 "correction": cr.correction,
@@ -454,10 +454,13 @@ def letter_facts(
         facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
         # What follows (decision 0016): the period restarts with no early end, the decision
         # is published, and no new restoration is accepted before the bar's end.
-        facts["bar_ends_on"] = format_date(revocation.bar_ends_on if revocation else None, language)
+        bar_ends_on = revocation.bar_ends_on if revocation else None
+        facts["bar_ends_on"] = format_date(bar_ends_on, language) if bar_ends_on else ""
         decision_record = revocation.decision_record if revocation else None
-        facts["published_until"] = format_date(
-            decision_record.expires_on if decision_record else None, language
+        facts["published_until"] = (
+            format_date(decision_record.expires_on, language)
+            if decision_record and decision_record.expires_on
+            else ""
         )
         facts["bar_basis"] = citations_render(REVOCATION_BAR_BASIS, language)
     return facts

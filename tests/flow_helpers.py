@@ -315,6 +315,16 @@ def revoked(*, case, official, ground, reasons, evidence) -> Case:
     return refresh(case)
 
 
+def revoked_after_proposal(case, staff) -> Case:
+    """The proposed revocation of ``case`` passes the legal review and is signed by a
+    second signing official (and the proposer, where the rules want two)."""
+    actions.case_revocation_review(case=case, reviewer=staff["legal_reviewer"], passed=True)
+    revocation = actions.case_revocation_sign(case=case, signer=second_signer(case))
+    if revocation.status != revocation.Status.REVOKED:
+        actions.case_revocation_sign(case=case, signer=revocation.proposed_by)
+    return refresh(case)
+
+
 def revoke(case, staff, *, ground="false_materials", reasons=None, evidence=None) -> Case:
     """Revoke an approved restoration as the agency does: ``staff["signer"]`` proposes,
     the legal reviewer passes it, and a second signing official signs (with the proposer
