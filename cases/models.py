@@ -1637,6 +1637,8 @@ class Deadline(models.Model):
 
     class Step(models.TextChoices):
         ACCEPTANCE = "acceptance", _("Acceptance check")
+        # SAMR Order 107 Art. 14 ¶2: everything missing is told at once within this period.
+        NOTICE = "notice", _("Tell the applicant everything missing, at once")
         MATERIALS = "materials", _("Applicant to supply missing materials")
         DECISION = "decision", _("Decision")
         LETTER = "letter", _("Serve the decision letter")

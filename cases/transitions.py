@@ -406,6 +406,16 @@ def _acceptance_clock_start(case: Case, *, actor: AbstractBaseUser, on) -> None:
         actor=actor,
         reason="submitted",
     )
+    if rule_set.materials_notice_days:
+        # SAMR Order 107 Art. 14 ¶2: an incomplete application is told, within this
+        # period and at once, everything it must supply (request_materials meets it).
+        clock.deadline_start(
+            case,
+            Deadline.Step.NOTICE,
+            working_days=rule_set.materials_notice_days,
+            actor=actor,
+            reason="submitted: any request for missing materials is due, complete, by then",
+        )
 
 
 def _submission_recorded(case: Case, *, role: str, records: Sequence[Record]) -> None:
@@ -499,6 +509,11 @@ def accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Case:
         acceptance = clock.deadline_running(case, Deadline.Step.ACCEPTANCE)
         if acceptance is not None:
             clock.deadline_close(acceptance, actor=officer, reason="accepted")
+        notice = clock.deadline_running(case, Deadline.Step.NOTICE)
+        if notice is not None:
+            clock.deadline_close(
+                notice, actor=officer, cancelled=True, reason="accepted: nothing was missing"
+            )
         review_days = (
             rule_set.objection_review_days
             if case.kind == Case.Kind.OBJECTION
@@ -536,8 +551,10 @@ def request_materials(
 ) -> Case:
     """Ask the applicant for everything that is missing, in one complete list.
 
-    ``missing`` is a list of ``{"material": code, "detail": text}``. The case's clock
-    stops until the materials arrive; the applicant gets a deadline to supply them.
+    ``missing`` is a list of ``{"material": code, "detail": text}``; a later request on
+    the same case also gives each item's ``"reason"``: how the applicant's resubmission
+    made it necessary (``_ensure_one_complete_request``). The case's clock stops until
+    the materials arrive; the applicant gets a deadline to supply them.
     Allowed at the acceptance check (intake officer) and during evidence review
     (case officer: the request-for-more-information loop).
     """
@@ -549,9 +566,17 @@ def request_materials(
         access.ensure_officer(officer, role, case, action=_("ask for missing materials"))
         before = _snapshot(case)
         rule_set = case_governing_rule_set(case, on=timezone.localdate())
-        _ensure_request_complete(case, rule_set, items)
+        resubmission = _ensure_one_complete_request(case, items)
+        if resubmission is None:
+            _ensure_request_complete(case, rule_set, items)
+        notice = clock.deadline_running(case, Deadline.Step.NOTICE)
+        if notice is not None:
+            clock.deadline_close(notice, actor=officer, reason="missing materials requested")
         _clock_wait_for_materials(case, step=step, rule_set=rule_set, officer=officer)
         _case_await_materials(case, items)
+        data = {"missing": items}
+        if resubmission is not None:
+            data["after_resubmission"] = resubmission.seq
         event_record(
             case,
             "materials_requested",
@@ -559,10 +584,55 @@ def request_materials(
             role=role,
             before=before,
             after=_snapshot(case),
-            note=note,
-            data={"missing": items},
+            note=_request_note(note, items),
+            data=data,
         )
     return case
+
+
+def _ensure_one_complete_request(case: Case, items: Sequence[dict]):
+    """Everything missing is asked for once (《信用修复管理办法》第十六条第二款 一次性告知;
+    《市场监督管理信用修复管理办法》第十四条第二款). None for the case's first request; for a
+    later one, the applicant's resubmission that made it necessary (its event).
+
+    A later request is refused (``WrongState`` ``materials_already_requested``) unless the
+    applicant resubmitted since the last request, and (``InvalidInput``, field
+    ``missing``) unless every item says why that resubmission made it necessary.
+    """
+    last = case.events.filter(kind="materials_requested").order_by("-seq").first()
+    if last is None:
+        return None
+    resubmission = (
+        case.events.filter(kind="materials_resubmitted", seq__gt=last.seq).order_by("-seq").first()
+    )
+    if resubmission is None:
+        raise WrongState(
+            _(
+                "Everything missing was asked for on %(date)s, at once (《信用修复管理办法》"
+                "第十六条第二款): a further request names only what the applicant's "
+                "resubmission made necessary, and there has been no resubmission since."
+            )
+            % {"date": f"{timezone.localdate(last.at):%Y-%m-%d}"},
+            code="materials_already_requested",
+        )
+    unexplained = [i for i in items if not i.get("reason")]
+    if unexplained:
+        raise InvalidInput(
+            _(
+                "Everything missing was asked for once already: for each item of a further "
+                "request, say how the resubmission made it necessary (%(materials)s)."
+            )
+            % {"materials": _material_labels(i["material"] for i in unexplained)},
+            field="missing",
+        )
+    return resubmission
+
+
+def _request_note(note: str, items: Sequence[dict]) -> str:
+    """The officer's note, followed by each item's reason where a later request gives one,
+    so the timeline shows why it was asked for."""
+    reasons = [f"{Material(i['material']).label}: {i['reason']}" for i in items if i.get("reason")]
+    return "\n".join(filter(None, [note.strip(), *reasons]))
 
 
 def _missing_items(missing: Sequence[dict]) -> list[dict]:
@@ -573,6 +643,8 @@ def _missing_items(missing: Sequence[dict]) -> list[dict]:
         {
             "material": str(m.get("material") or Material.OTHER),
             "detail": str(m.get("detail", "")).strip(),
+            # A later request says why the resubmission made the item necessary.
+            **({"reason": str(m["reason"]).strip()} if str(m.get("reason") or "").strip() else {}),
         }
         for m in missing
     ]

@@ -486,14 +486,22 @@ def _acceptance(case: Case, language: str) -> dict:
 
 def _materials_request(case: Case, language: str) -> dict:
     materials = _deadline(case, Deadline.Step.MATERIALS)
+    # A later request names only what the applicant's resubmission made necessary, with
+    # each item's reason (《信用修复管理办法》第十六条第二款 一次性告知).
+    request = _event(case, "materials_requested")
+    resubmission = None
+    if request is not None and request.data.get("after_resubmission"):
+        resubmission = case.events.filter(seq=request.data["after_resubmission"]).first()
     return {
         "missing": [
             {
                 "label": MATERIALS[language].get(item.get("material"), item.get("material")),
                 "detail": item.get("detail", ""),
+                "reason": item.get("reason", ""),
             }
             for item in case.missing_materials
         ],
+        "resubmitted_on": format_date(local_day(resubmission.at), language) if resubmission else "",
         "requested_on": format_date(local_day(case.materials_requested_at), language),
         "materials_due_on": format_date(materials.due_on if materials else None, language),
         "materials_working_days": materials.working_days if materials else None,

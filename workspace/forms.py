@@ -28,9 +28,15 @@ TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
 
 class MissingMaterialsMixin:
-    """A checkbox per kind of material with a detail text each: the complete list at once."""
+    """A checkbox per kind of material with a detail text each: the complete list at once.
 
-    def add_material_fields(self) -> None:
+    Where the case was asked for materials before, everything missing was told then
+    (《信用修复管理办法》第十六条第二款 一次性告知): a further request offers, and requires
+    for each ticked item, why the applicant's resubmission made it necessary.
+    """
+
+    def add_material_fields(self, case: Case) -> None:
+        self.later_request = case.events.filter(kind="materials_requested").exists()
         for material in Material:
             self.fields[f"missing_{material.value}"] = forms.BooleanField(
                 label=material.label, required=False
@@ -40,17 +46,35 @@ class MissingMaterialsMixin:
                 required=False,
                 max_length=500,
             )
+            if self.later_request:
+                self.fields[f"why_{material.value}"] = forms.CharField(
+                    label=_("How the resubmission made it necessary: %(material)s")
+                    % {"material": material.label},
+                    required=False,
+                    max_length=1000,
+                )
 
     def material_rows(self) -> list[tuple]:
-        return [(self[f"missing_{m.value}"], self[f"detail_{m.value}"]) for m in Material]
+        return [
+            (
+                self[f"missing_{m.value}"],
+                self[f"detail_{m.value}"],
+                self[f"why_{m.value}"] if self.later_request else None,
+            )
+            for m in Material
+        ]
 
     def missing(self) -> list[dict]:
         data = self.cleaned_data
-        return [
-            {"material": m.value, "detail": (data.get(f"detail_{m.value}") or "").strip()}
-            for m in Material
-            if data.get(f"missing_{m.value}")
-        ]
+        items = []
+        for m in Material:
+            if not data.get(f"missing_{m.value}"):
+                continue
+            item = {"material": m.value, "detail": (data.get(f"detail_{m.value}") or "").strip()}
+            if self.later_request:
+                item["reason"] = (data.get(f"why_{m.value}") or "").strip()
+            items.append(item)
+        return items
 
     def check_missing(self) -> None:
         if not self.missing():
@@ -58,6 +82,15 @@ class MissingMaterialsMixin:
         other = self.cleaned_data.get(f"detail_{Material.OTHER.value}", "")
         if self.cleaned_data.get(f"missing_{Material.OTHER.value}") and not other.strip():
             self.add_error(f"detail_{Material.OTHER.value}", _("Describe the other material."))
+        for item in self.missing():
+            if self.later_request and not item["reason"]:
+                self.add_error(
+                    f"why_{item['material']}",
+                    _(
+                        "Everything missing was asked for once already: say how the "
+                        "resubmission made this necessary."
+                    ),
+                )
 
 
 class RecordOutcomesMixin:
@@ -111,7 +144,7 @@ class AcceptanceCheckForm(MissingMaterialsMixin, forms.Form):
 
     def __init__(self, *args, case: Case, detail=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.add_material_fields()
+        self.add_material_fields(case)
 
     def clean(self):
         data = super().clean()
@@ -170,7 +203,7 @@ class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form)
                 max_length=2000,
             )
         self.add_record_fields(detail.case_records)
-        self.add_material_fields()
+        self.add_material_fields(case)
 
     def evidence_rows(self) -> list[tuple]:
         return [
