@@ -89,9 +89,11 @@ def objection_accepted(subject, records, applicant, staff) -> Case:
     return accept(file_objection(subject, records, applicant), staff["intake"])
 
 
-def missing(*materials: str) -> list[dict]:
-    """The complete list of missing items, as an officer states it."""
-    return [{"material": m, "detail": f"Please supply: {m}."} for m in materials]
+def missing(*materials: str, reason: str = "") -> list[dict]:
+    """The complete list of missing items, as an officer states it; a later request gives
+    each item's ``reason`` (how the applicant's resubmission made it necessary)."""
+    items = [{"material": m, "detail": f"Please supply: {m}."} for m in materials]
+    return [{**item, "reason": reason} for item in items] if reason else items
 
 
 def supply(case, applicant, *materials: str) -> None:

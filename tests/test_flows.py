@@ -270,9 +270,6 @@ def test_a_rejected_restoration_keeps_the_record_published_and_waits_in_the_appe
     assert case.status == S.APPEAL_WINDOW
     assert case.decision == REJECTED
     assert record.status == Record.Status.ACTIVE
-    # Every platform is asked to publish it again, and says so.
-    assert publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
-    acknowledge_published_everywhere(record)
     assert publication_statuses(record) == {Publication.Status.PUBLISHED}
     assert open_steps(case) == []
     assert scheduled_tasks(case) == ["appeal_window"]
