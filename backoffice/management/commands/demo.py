@@ -207,9 +207,7 @@ class Command(BaseCommand):
 
     def _subjects_and_records(self, rng, agencies, platforms, count):
         # Revocation decisions are written by the route, not listed by agencies.
-        list_types = {
-            lt.code: lt for lt in ListType.objects.exclude(code=REVOCATION_DECISION_LIST)
-        }
+        list_types = {lt.code: lt for lt in ListType.objects.exclude(code=REVOCATION_DECISION_LIST)}
         acme = Subject.objects.create(
             kind=Subject.Kind.LEGAL,
             code=make_uscc(org_body="MA5ACME1"),
