@@ -266,15 +266,50 @@ class DecisionMeetingSerializer(serializers.Serializer):
 
 
 class RevocationSerializer(serializers.ModelSerializer):
-    """Why an approved restoration was revoked, and the evidence ids behind it."""
+    """A revocation proposed or in effect: why, the evidence ids behind it, who proposed,
+    reviewed and signed it, and (in effect) the published decision and the bar's end."""
 
     evidence = serializers.PrimaryKeyRelatedField(
         many=True, read_only=True, help_text="Ids of the evidence items (in ``evidence``)."
     )
+    proposed_by = serializers.CharField(
+        source="proposed_by.get_username", default=None, allow_null=True
+    )
+    legal_reviewer = serializers.CharField(
+        source="legal_reviewer.get_username", default=None, allow_null=True
+    )
+    signers = serializers.SerializerMethodField()
+    decision_record = serializers.CharField(
+        source="decision_record.decision_no",
+        default=None,
+        allow_null=True,
+        help_text="The revocation decision as published (a record of its own).",
+    )
+    published_until = serializers.DateField(
+        source="decision_record.expires_on", default=None, allow_null=True
+    )
 
     class Meta:
         model = Revocation
-        fields = ["ground", "basis", "reasons", "revoked_at", "evidence"]
+        fields = [
+            "status",
+            "ground",
+            "basis",
+            "reasons",
+            "proposed_by",
+            "proposed_at",
+            "legal_reviewer",
+            "legal_reviewed_at",
+            "signers",
+            "revoked_at",
+            "evidence",
+            "decision_record",
+            "published_until",
+            "bar_ends_on",
+        ]
+
+    def get_signers(self, revocation) -> list[str]:
+        return [user.get_username() for user in revocation.signers.order_by("username")]
 
 
 class CaseDetailSerializer(CaseListSerializer):
@@ -285,8 +320,9 @@ class CaseDetailSerializer(CaseListSerializer):
     timeline = serializers.SerializerMethodField()
     evidence = EvidenceSerializer(many=True, read_only=True)
     rule_version = serializers.CharField(source="rule_set.label", default=None, allow_null=True)
-    revocation = RevocationSerializer(
-        read_only=True, allow_null=True, help_text="Null unless the restoration was revoked."
+    revocation = serializers.SerializerMethodField(
+        help_text="Null unless a revocation of the restoration is in effect or (to the "
+        "agency's officers) proposed."
     )
     eligibility = serializers.SerializerMethodField()
     legal_review_grounds = serializers.ListField(
@@ -329,6 +365,19 @@ class CaseDetailSerializer(CaseListSerializer):
         except RedressError:  # no rule version in force: the case says so elsewhere
             return []
         return EligibilitySerializer(findings, many=True).data
+
+    @extend_schema_field(RevocationSerializer(allow_null=True))
+    def get_revocation(self, case) -> dict | None:
+        """A proposal is deliberated inside the agency: the applicant's side reads the
+        revocation once it is in effect."""
+        revocation = case.revocation
+        if revocation is None:
+            return None
+        request = self.context.get("request")
+        officer = request is not None and access.roles_at(request.user, case.agency_id)
+        if revocation.status != Revocation.Status.REVOKED and not officer:
+            return None
+        return RevocationSerializer(revocation).data
 
     @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, case) -> list[dict]:
@@ -487,6 +536,30 @@ class PlanFailureSerializer(serializers.Serializer):
     ruling = serializers.FileField(
         help_text="The court's ruling terminating the reorganisation plan or composition "
         "agreement (PDF, PNG or JPEG, decided by the content)."
+    )
+
+
+class RevocationReviewSerializer(serializers.Serializer):
+    passed = serializers.BooleanField(
+        help_text="True: on to the signing officials; false: the revocation is not pursued."
+    )
+    note = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=5000,
+        help_text="The legal review's note; required when it does not pass.",
+    )
+
+
+class RevocationSignSerializer(serializers.Serializer):
+    agree = serializers.BooleanField(
+        default=True, help_text="True: sign; false: decline (the revocation is not pursued)."
+    )
+    note = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=5000,
+        help_text="Required when declining.",
     )
 
 
@@ -768,15 +841,19 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
     def revoke(self, request, pk=None):
-        """Revoke an approved restoration (a signing official of the case's agency): the
-        records are published again on every platform and the applicant is told.
+        """Propose to revoke an approved restoration (a signing official of the case's
+        agency). Nothing changes on the records yet: a legal reviewer of the agency who
+        did not propose it reviews it (``revocation/review/``), then the rule set's
+        number of signing officials sign it, not the proposer alone
+        (``revocation/sign/``); with the last signature the records are published again
+        on every platform, the revocation decision is published and the applicant is told.
 
         Multipart, with the ``ground``, the ``reasons`` and one ``evidence`` part per
-        file, uploaded here with the revocation. Who may not revoke is told so (403)
+        file, uploaded here with the proposal. Who may not propose is told so (403)
         before anything is read, and a case that is not an approved restoration
-        (409 ``not_revocable``) or no longer in a revocable state (409 ``wrong_state``)
-        likewise; a missing ground, reasons or evidence, or a refused file, is 400 naming
-        the field."""
+        (409 ``not_revocable``), no longer in a revocable state (409 ``wrong_state``) or
+        with a revocation already proposed (409 ``revocation_pending``) likewise; a
+        missing ground, reasons or evidence, or a refused file, is 400 naming the field."""
         case = self.get_object()
         refusal = rules.revocation_refusal(case, request.user)
         if refusal is not None:
@@ -784,7 +861,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         body = RevocationRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        case = actions.case_revoke(
+        actions.case_revocation_propose(
             case=case,
             official=request.user,
             ground=data["ground"],
@@ -822,6 +899,55 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
 
     @extend_schema(
+        request=RevocationReviewSerializer,
+        responses={200: CaseDetailSerializer},
+        parameters=[CASE_ID],
+    )
+    @action(detail=True, methods=["post"], url_path="revocation/review")
+    def revocation_review(self, request, pk=None):
+        """Legal review of a proposed revocation (a legal reviewer of the agency who did
+        not propose it): passed, it goes to the signing officials; not passed, with the
+        reasons in ``note``, it is not pursued. 403 for who may not, 409
+        ``no_revocation`` where none waits for a legal review."""
+        case = self.get_object()
+        body = RevocationReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        actions.case_revocation_review(
+            case=case,
+            reviewer=request.user,
+            passed=body.validated_data["passed"],
+            note=body.validated_data.get("note", ""),
+        )
+        return Response(
+            CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data
+        )
+
+    @extend_schema(
+        request=RevocationSignSerializer,
+        responses={200: CaseDetailSerializer},
+        parameters=[CASE_ID],
+    )
+    @action(detail=True, methods=["post"], url_path="revocation/sign")
+    def revocation_sign(self, request, pk=None):
+        """Sign (or decline, ``agree`` false, with a ``note``) a revocation that passed its
+        legal review (a signing official of the agency, not its legal reviewer, once).
+        It takes effect with the rule set's ``signers_required`` signatures, at least one
+        not the proposer's. 403 for who may not (``four_eyes``, ``already_signed``), 409
+        ``no_revocation`` where none waits for signatures."""
+        case = self.get_object()
+        body = RevocationSignSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        actions.case_revocation_sign(
+            case=case,
+            signer=request.user,
+            agree=body.validated_data["agree"],
+            note=body.validated_data.get("note", ""),
+        )
+        return Response(
+            CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data
+        )
+
+    @extend_schema(
         request=NoteSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
     )
     @action(detail=True, methods=["post"])
@@ -838,9 +964,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 def _case_with_detail(pk: int) -> Case:
     """The case with everything its detail shows, each relation read in one query."""
     return (
-        Case.objects.select_related("subject", "agency", "rule_set__list_type", "revocation")
+        Case.objects.select_related("subject", "agency", "rule_set__list_type")
         .prefetch_related(
-            "revocation__evidence",
             Prefetch("deadlines", queryset=Deadline.objects.order_by("created_at", "id")),
             Prefetch(
                 "clock_entries",

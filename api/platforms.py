@@ -42,8 +42,10 @@ class AcknowledgementView(View):
     and the body, ``v2``). A stale timestamp or a bad signature is refused with 401.
     Each signature is accepted once: the same signed call again is refused with 409
     ``replayed`` whatever key it carries, and so is a call whose ``Idempotency-Key`` was
-    already received; neither changes anything. The body names the publication and,
-    optionally, the idempotency key of our withdrawal request it answers.
+    already received; neither changes anything. The body names the publication, its
+    ``status`` (``withdrawn``, the default, or ``published`` for a record published again
+    after a revocation or a revocation decision) and, optionally, the idempotency key
+    of our request it answers.
     """
 
     http_method_names = ["post"]

@@ -73,6 +73,14 @@ class ReviewSerializer(serializers.Serializer):
 class MissingItemSerializer(serializers.Serializer):
     material = serializers.ChoiceField(choices=Material.choices)
     detail = StrictCharField(required=False, allow_blank=True, max_length=500)
+    reason = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=1000,
+        help_text="Required on a later request of the same case: how the applicant's "
+        "resubmission made this item necessary (everything missing is asked for once, "
+        "《信用修复管理办法》第十六条第二款).",
+    )
 
 
 class RecordKeyedField(serializers.DictField):

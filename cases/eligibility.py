@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy
 
 from cases.law import Citation, citations_render
 from cases.models import Case, PenaltyType, Record, RuleSet
-from cases.rules import rule_set_for_record
+from cases.rules import REVOCATION_BAR_BASIS, rule_set_for_record
 
 
 class Finding(models.TextChoices):
@@ -73,6 +73,12 @@ class Eligibility:
             return _("Not yet: from %(date)s, when the minimum publication period ends.") % {
                 "date": f"{self.earliest:%Y-%m-%d}"
             }
+        if self.finding == Finding.BARRED and self.basis == "revocation_bar_months":
+            text = _(
+                "Barred: a restoration of this record was revoked; no new restoration may be "
+                "requested before %(date)s."
+            ) % {"date": f"{self.earliest:%Y-%m-%d}"}
+            return f"{text} {citation}" if citation else text
         if self.finding == Finding.BARRED:
             penalties = ", ".join(str(PenaltyType(p).label).lower() for p in self.penalty_types)
             if self.ends_on is not None:
@@ -113,7 +119,8 @@ def restoration_eligibility(
 ) -> Eligibility:
     """Whether ``record`` may be restored on ``on``, by the rule version in force then.
 
-    Barred where the rule version bars a penalty type of the record (a law, regulation
+    Barred while a revocation's bar runs (``Record.restoration_barred_until``); barred
+    where the rule version bars a penalty type of the record (a law, regulation
     or central policy says so, 《信用修复管理办法》第二条) or allows it no early repair (SAMR
     Order 107 Art. 8(3): publication ends at the maximum period); not yet before
     ``record.restorable_from`` (the minimum publication period, and any term of the
@@ -122,6 +129,21 @@ def restoration_eligibility(
     on ``on``, when the caller has looked it up already.
     """
     rule_set = rule_set or rule_set_for_record(record, on=on)
+    if record.restoration_barred_until and on < record.restoration_barred_until:
+        # A restoration of it was revoked: no new one for the bar's length
+        # (《信用修复管理办法》第二十五条, 《市场监督管理信用修复管理办法》第二十三条第二款).
+        cited = rule_set.cited("revocation_bar_months") or [
+            Citation.parse(c) for c in REVOCATION_BAR_BASIS
+        ]
+        return Eligibility(
+            record,
+            on,
+            Finding.BARRED,
+            rule_set,
+            earliest=record.restoration_barred_until,
+            basis="revocation_bar_months",
+            citations=tuple(cited),
+        )
     types = penalty_types_of(record)
     barred = [t for t in types if t in rule_set.barred_penalty_types]
     if barred:

@@ -47,7 +47,16 @@ from openpyxl.utils import get_column_letter
 
 from cases.errors import InvalidIdentifier, InvalidInput, RuleViolation
 from cases.identifiers import subject_code_identify
-from cases.models import Agency, ListType, PenaltyType, Record, RuleSet, Severity, Subject
+from cases.models import (
+    REVOCATION_DECISION_LIST,
+    Agency,
+    ListType,
+    PenaltyType,
+    Record,
+    RuleSet,
+    Severity,
+    Subject,
+)
 from cases.rules import publication_periods, rule_set_in_force
 
 COLUMNS = (
@@ -804,7 +813,11 @@ def validate(
     in force. Lookups are batched: the query count does not grow with the rows.
     """
     today = today or timezone.localdate()
-    list_types = {list_type.code: list_type for list_type in ListType.objects.all()}
+    # A revocation decision is a record the route writes (decision 0016), never imported.
+    list_types = {
+        list_type.code: list_type
+        for list_type in ListType.objects.exclude(code=REVOCATION_DECISION_LIST)
+    }
     result = Validation(list_types=list_types)
     good: list[RowValues] = []
     first_seen: dict[tuple[str, str], int] = {}

@@ -576,6 +576,14 @@ class Record(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     platforms = models.ManyToManyField(Platform, through="Publication", related_name="records")
     corrected_text = models.TextField(blank=True)
+    restoration_barred_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "After a revoked restoration: no new restoration is accepted before this date "
+            "(《信用修复管理办法》第二十五条；《市场监督管理信用修复管理办法》第二十三条)."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -607,7 +615,9 @@ class Publication(models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn (acknowledged)")
         SHIELD_REQUESTED = "shield_requested", _("Temporary shielding requested")
         SHIELDED = "shielded", _("Temporarily shielded (acknowledged)")
-        REPUBLICATION_REQUESTED = "republication_requested", _("Publication again requested")
+        # Published again (a revoked restoration) or newly (a revocation decision): the
+        # platform was told and has not yet confirmed; PUBLISHED once it has.
+        PUBLICATION_REQUESTED = "publication_requested", _("Publication requested")
 
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="publications")
     platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="publications")
@@ -1120,6 +1130,17 @@ class Case(models.Model):
     def legal_review_grounds_text(self, language: str | None = None) -> list[str]:
         return legal_review_grounds_text(self.legal_review_grounds, language)
 
+    @property
+    def revocation(self) -> Revocation | None:
+        """The revocation proposed or in effect on this case (a dropped proposal is not),
+        or None."""
+        return (
+            self.revocations.exclude(status=Revocation.Status.DROPPED)
+            .select_related("proposed_by", "legal_reviewer", "revoked_by", "decision_record")
+            .order_by("-id")
+            .first()
+        )
+
 
 class Signature(models.Model):
     """An accountable official's sign-off of a decision; serious cases need two."""
@@ -1345,32 +1366,85 @@ REVOCATION_BASIS = {
 }
 
 
-class Revocation(models.Model):
-    """A signing official's revocation of an approved restoration: the ground, its
-    articles, the reasons and the evidence that supports it.
+# The list a published revocation decision is a record of (migration 0017).
+REVOCATION_DECISION_LIST = "revocation_decision"
 
-    One per case (a revoked case stays revoked). Written only by
-    ``cases.transitions.revoke``, with the ``revoked`` event that carries the same facts
-    into the hash chain. What the rules attach to a revocation beyond re-publishing the
-    records (the three-year bar on a new application, the published revocation decision,
-    a legal review and several signers) reads from, or hangs off, this row.
+
+class Revocation(models.Model):
+    """The revocation of an approved restoration: the ground, its articles, the reasons,
+    the evidence, and who proposed, reviewed and signed it.
+
+    Decided like a decision, not by one person (decision 0016): a signing official
+    proposes it, a legal reviewer of the agency who is not the proposer passes it, and
+    the rule set's number of signing officials sign it, not the proposer alone; only then
+    does it take effect (``revoked_at``). Written only by the revocation services of
+    ``cases.transitions``, each with its event. In effect, it names the published
+    revocation decision (``decision_record``) and the day the bar on a new restoration
+    ends (``bar_ends_on``; 《信用修复管理办法》第二十五条, 总局令第107号第二十三条).
     """
 
     EVIDENCE_MAX = 10  # files one revocation takes
 
     Ground = RevocationGround
 
-    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="revocation")
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed: legal review")
+        SIGN_OFF = "sign_off", _("Legal review passed: sign-off")
+        REVOKED = "revoked", _("In effect")
+        DROPPED = "dropped", _("Not pursued")
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="revocations")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
     ground = models.CharField(max_length=32, choices=RevocationGround.choices)
     basis = models.CharField(
         max_length=300, help_text=_("The articles the ground rests on, as they stood.")
     )
     reasons = models.TextField()
     evidence = models.ManyToManyField(Evidence, related_name="revocations")
-    revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
     )
-    revoked_at = models.DateTimeField(default=timezone.now)
+    proposed_at = models.DateTimeField(default=timezone.now)
+    legal_reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    legal_reviewed_at = models.DateTimeField(null=True, blank=True)
+    legal_review_note = models.TextField(blank=True)
+    signers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="revocations_signed"
+    )
+    dropped_note = models.TextField(blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The signing official whose signature made it take effect."),
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    decision_record = models.OneToOneField(
+        Record,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="revocation_published",
+        help_text=_("The revocation decision as published (a record of its own)."),
+    )
+    bar_ends_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("No new restoration of the records is accepted before this date."),
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=~Q(status="dropped"),
+                name="revocation_one_pursued_per_case",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.case} ({self.get_ground_display()})"
@@ -1854,6 +1928,8 @@ class Deadline(models.Model):
 
     class Step(models.TextChoices):
         ACCEPTANCE = "acceptance", _("Acceptance check")
+        # SAMR Order 107 Art. 14 ¶2: everything missing is told at once within this period.
+        NOTICE = "notice", _("Tell the applicant everything missing, at once")
         MATERIALS = "materials", _("Applicant to supply missing materials")
         DECISION = "decision", _("Decision")
         LETTER = "letter", _("Serve the decision letter")

@@ -16,7 +16,18 @@ from django.utils.translation import gettext as _
 
 from cases import access
 from cases.errors import NotPermitted, RuleViolation, WrongState
-from cases.models import Agency, Case, ListType, Material, Record, Role, RuleSet, Subject
+from cases.law import cite
+from cases.models import (
+    Agency,
+    Case,
+    ListType,
+    Material,
+    Record,
+    Revocation,
+    Role,
+    RuleSet,
+    Subject,
+)
 
 
 def rule_set_in_force(
@@ -146,6 +157,10 @@ def temporary_restoration_refusal(record: Record, *, on: datetime.date) -> str |
 
 SEVERITY_ORDER = {"minor": 0, "general": 1, "serious": 2}
 
+# No new restoration for three years after a revocation: 《信用修复管理办法》第二十五条
+# ("原失信信息3年内不得申请信用修复") and 总局令第107号第二十三条第二款.
+REVOCATION_BAR_BASIS = [cite("ndrc36", 25), cite("samr107", 23, 2)]
+
 
 def case_governing_rule_set(case: Case, *, on: datetime.date) -> RuleSet:
     """The rule set a case is judged by: that of its most severe record.
@@ -208,17 +223,26 @@ REVOCABLE_DECISIONS = (Case.Decision.APPROVED, Case.Decision.PARTLY_APPROVED)
 REVOCABLE_STATUSES = (Case.Status.REMOVAL, Case.Status.APPEAL_WINDOW, Case.Status.CLOSED)
 
 
-def revocation_refusal(case: Case, official) -> NotPermitted | WrongState | None:
-    """Why ``official`` may not revoke ``case`` now, or None if they may.
+def revocation_refusal(
+    case: Case, official, *, proposing: bool = True
+) -> NotPermitted | WrongState | None:
+    """Why ``official`` may not propose (or, ``proposing=False``, sign) the revocation of
+    ``case`` now, or None if they may.
 
     Who first: a signing official of the case's agency with no tie to its subject
     (``NotPermitted``; APL Art. 43 bars the applicant and anyone else tied to it). Then
     what: an approved (or partly approved) restoration in ``REVOCABLE_STATUSES``
-    (``WrongState``). The case page offers the revocation only where this is None; the
-    transition asks it again under the case's lock.
+    (``WrongState``) and, for a proposal, none already pursued (``revocation_pending``).
+    The case page offers the proposal only where this is None; the transition asks it
+    again under the case's lock.
     """
     try:
-        access.ensure_officer(official, Role.SIGNER, case, action=_("revoke a restoration"))
+        access.ensure_officer(
+            official,
+            Role.SIGNER,
+            case,
+            action=_("revoke a restoration") if proposing else _("sign a revocation"),
+        )
     except NotPermitted as refusal:
         return refusal
     if case.kind != Case.Kind.RESTORATION or case.decision not in REVOCABLE_DECISIONS:
@@ -232,5 +256,64 @@ def revocation_refusal(case: Case, official) -> NotPermitted | WrongState | None
                 "action": _("be revoked"),
             },
             code="wrong_state",
+        )
+    if proposing and case.revocations.exclude(status=Revocation.Status.DROPPED).exists():
+        return WrongState(
+            _(
+                "A revocation of %(reference)s is already proposed: it waits for its legal "
+                "review or its signatures."
+            )
+            % {"reference": case.reference},
+            code="revocation_pending",
+        )
+    return None
+
+
+def revocation_review_refusal(case: Case, user) -> NotPermitted | WrongState | None:
+    """Why ``user`` may not do the legal review of the revocation proposed on ``case``:
+    a legal reviewer of the agency, without a tie to the subject, who did not propose it."""
+    try:
+        access.ensure_officer(
+            user, Role.LEGAL_REVIEWER, case, action=_("review a proposed revocation")
+        )
+    except NotPermitted as refusal:
+        return refusal
+    revocation = case.revocation
+    if revocation is None or revocation.status != Revocation.Status.PROPOSED:
+        return WrongState(
+            _("No revocation of %(reference)s waits for this step.")
+            % {"reference": case.reference},
+            code="no_revocation",
+        )
+    if revocation.proposed_by_id == user.pk:
+        return NotPermitted(
+            _("You proposed this revocation: another person does its legal review."),
+            code="four_eyes",
+        )
+    return None
+
+
+def revocation_sign_refusal(case: Case, user) -> NotPermitted | WrongState | None:
+    """Why ``user`` may not sign the revocation of ``case`` now: a signing official of
+    the agency without a tie, not its legal reviewer, not one who signed it already."""
+    refusal = revocation_refusal(case, user, proposing=False)
+    if refusal is not None:
+        return refusal
+    revocation = case.revocation
+    if revocation is None or revocation.status != Revocation.Status.SIGN_OFF:
+        return WrongState(
+            _("No revocation of %(reference)s waits for this step.")
+            % {"reference": case.reference},
+            code="no_revocation",
+        )
+    if revocation.legal_reviewer_id == user.pk:
+        return NotPermitted(
+            _("You did the legal review of this revocation: a different official signs it."),
+            code="four_eyes",
+        )
+    if revocation.signers.filter(pk=user.pk).exists():
+        return NotPermitted(
+            _("You have signed this revocation already: another official signs it."),
+            code="already_signed",
         )
     return None

@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -33,13 +35,16 @@ from cases.events import case_lock, event_record, record_event_record
 from cases.identifiers import guess_subject_kind, validate_subject_code
 from cases.models import (
     REVOCATION_BASIS,
+    REVOCATION_DECISION_LIST,
     Case,
     CaseRecord,
     Deadline,
     DecisionMeeting,
     Evidence,
     LegalReviewGround,
+    ListType,
     Material,
+    PenaltyType,
     Publication,
     Record,
     ReferenceCounter,
@@ -51,10 +56,13 @@ from cases.models import (
 )
 from cases.rules import (
     PLAN_FAILURE_STATUSES,
+    SEVERITY_ORDER,
     SUBMITTABLE_RECORD_STATUSES,
     case_governing_rule_set,
     missing_required_materials,
     revocation_refusal,
+    revocation_review_refusal,
+    revocation_sign_refusal,
     rule_set_for_record,
     temporary_restoration_refusal,
 )
@@ -411,6 +419,16 @@ def _acceptance_clock_start(case: Case, *, actor: AbstractBaseUser, on) -> None:
         actor=actor,
         reason="submitted",
     )
+    if rule_set.materials_notice_days:
+        # SAMR Order 107 Art. 14 ¶2: an incomplete application is told, within this
+        # period and at once, everything it must supply (request_materials meets it).
+        clock.deadline_start(
+            case,
+            Deadline.Step.NOTICE,
+            working_days=rule_set.materials_notice_days,
+            actor=actor,
+            reason="submitted: any request for missing materials is due, complete, by then",
+        )
 
 
 def _submission_recorded(
@@ -505,6 +523,11 @@ def accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Case:
         acceptance = clock.deadline_running(case, Deadline.Step.ACCEPTANCE)
         if acceptance is not None:
             clock.deadline_close(acceptance, actor=officer, reason="accepted")
+        notice = clock.deadline_running(case, Deadline.Step.NOTICE)
+        if notice is not None:
+            clock.deadline_close(
+                notice, actor=officer, cancelled=True, reason="accepted: nothing was missing"
+            )
         _decision_clock_start(case, rule_set=rule_set, officer=officer)
         event_record(
             case,
@@ -566,8 +589,10 @@ def request_materials(
 ) -> Case:
     """Ask the applicant for everything that is missing, in one complete list.
 
-    ``missing`` is a list of ``{"material": code, "detail": text}``. The case's clock
-    stops until the materials arrive; the applicant gets a deadline to supply them.
+    ``missing`` is a list of ``{"material": code, "detail": text}``; a later request on
+    the same case also gives each item's ``"reason"``: how the applicant's resubmission
+    made it necessary (``_ensure_one_complete_request``). The case's clock stops until
+    the materials arrive; the applicant gets a deadline to supply them.
     Allowed at the acceptance check (intake officer) and during evidence review
     (case officer: the request-for-more-information loop).
     """
@@ -579,9 +604,17 @@ def request_materials(
         access.ensure_officer(officer, role, case, action=_("ask for missing materials"))
         before = _snapshot(case)
         rule_set = case_governing_rule_set(case, on=timezone.localdate())
-        _ensure_request_complete(case, rule_set, items)
+        resubmission = _ensure_one_complete_request(case, items)
+        if resubmission is None:
+            _ensure_request_complete(case, rule_set, items)
+        notice = clock.deadline_running(case, Deadline.Step.NOTICE)
+        if notice is not None:
+            clock.deadline_close(notice, actor=officer, reason="missing materials requested")
         _clock_wait_for_materials(case, step=step, rule_set=rule_set, officer=officer)
         _case_await_materials(case, items)
+        data = {"missing": items}
+        if resubmission is not None:
+            data["after_resubmission"] = resubmission.seq
         event_record(
             case,
             "materials_requested",
@@ -589,10 +622,55 @@ def request_materials(
             role=role,
             before=before,
             after=_snapshot(case),
-            note=note,
-            data={"missing": items},
+            note=_request_note(note, items),
+            data=data,
         )
     return case
+
+
+def _ensure_one_complete_request(case: Case, items: Sequence[dict]):
+    """Everything missing is asked for once (《信用修复管理办法》第十六条第二款 一次性告知;
+    《市场监督管理信用修复管理办法》第十四条第二款). None for the case's first request; for a
+    later one, the applicant's resubmission that made it necessary (its event).
+
+    A later request is refused (``WrongState`` ``materials_already_requested``) unless the
+    applicant resubmitted since the last request, and (``InvalidInput``, field
+    ``missing``) unless every item says why that resubmission made it necessary.
+    """
+    last = case.events.filter(kind="materials_requested").order_by("-seq").first()
+    if last is None:
+        return None
+    resubmission = (
+        case.events.filter(kind="materials_resubmitted", seq__gt=last.seq).order_by("-seq").first()
+    )
+    if resubmission is None:
+        raise WrongState(
+            _(
+                "Everything missing was asked for on %(date)s, at once (《信用修复管理办法》"
+                "第十六条第二款): a further request names only what the applicant's "
+                "resubmission made necessary, and there has been no resubmission since."
+            )
+            % {"date": f"{timezone.localdate(last.at):%Y-%m-%d}"},
+            code="materials_already_requested",
+        )
+    unexplained = [i for i in items if not i.get("reason")]
+    if unexplained:
+        raise InvalidInput(
+            _(
+                "Everything missing was asked for once already: for each item of a further "
+                "request, say how the resubmission made it necessary (%(materials)s)."
+            )
+            % {"materials": _material_labels(i["material"] for i in unexplained)},
+            field="missing",
+        )
+    return resubmission
+
+
+def _request_note(note: str, items: Sequence[dict]) -> str:
+    """The officer's note, followed by each item's reason where a later request gives one,
+    so the timeline shows why it was asked for."""
+    reasons = [f"{Material(i['material']).label}: {i['reason']}" for i in items if i.get("reason")]
+    return "\n".join(filter(None, [note.strip(), *reasons]))
 
 
 def _missing_items(missing: Sequence[dict]) -> list[dict]:
@@ -603,6 +681,8 @@ def _missing_items(missing: Sequence[dict]) -> list[dict]:
         {
             "material": str(m.get("material") or Material.OTHER),
             "detail": str(m.get("detail", "")).strip(),
+            # A later request says why the resubmission made the item necessary.
+            **({"reason": str(m["reason"]).strip()} if str(m.get("reason") or "").strip() else {}),
         }
         for m in missing
     ]
@@ -1479,7 +1559,7 @@ def _record_decided(cr: CaseRecord) -> int:
 ACKNOWLEDGEMENTS = {
     Publication.Status.WITHDRAWAL_REQUESTED: (Publication.Status.WITHDRAWN, Case.Status.REMOVAL),
     Publication.Status.SHIELD_REQUESTED: (Publication.Status.SHIELDED, Case.Status.REMOVAL),
-    Publication.Status.REPUBLICATION_REQUESTED: (
+    Publication.Status.PUBLICATION_REQUESTED: (
         Publication.Status.PUBLISHED,
         Case.Status.PLAN_FAILED,
     ),
@@ -1488,8 +1568,16 @@ ACKNOWLEDGEMENTS = {
 ACKNOWLEDGED_EVENTS = {
     Publication.Status.WITHDRAWAL_REQUESTED: "platform_acknowledged",
     Publication.Status.SHIELD_REQUESTED: "platform_shielded",
-    Publication.Status.REPUBLICATION_REQUESTED: "platform_republished",
+    Publication.Status.PUBLICATION_REQUESTED: "platform_republished",
 }
+
+
+def _plan_failure_waits(publication: Publication) -> bool:
+    """Whether a temporary restoration whose plan failed waits for this platform to
+    publish the record again (otherwise a re-publication follows a revocation)."""
+    return Case.objects.filter(
+        case_records__record_id=publication.record_id, status=Case.Status.PLAN_FAILED
+    ).exists()
 
 
 def acknowledge_publication(
@@ -1514,6 +1602,22 @@ def acknowledge_publication(
             status is None or status == publication.status
         ):
             return publication  # a repeated acknowledgement changes nothing
+        if not _plan_failure_waits(publication) and (
+            publication.status == Publication.Status.PUBLICATION_REQUESTED
+            or (publication.status == Publication.Status.PUBLISHED and publication.acknowledged_at)
+        ):
+            # Published again after a revocation, or the revocation decision (decision 0016).
+            if status not in (None, Publication.Status.PUBLISHED):
+                raise InvalidInput(
+                    _("%(platform)s was asked to publish %(record)s, not to make it %(said)s.")
+                    % {
+                        "platform": publication.platform,
+                        "record": publication.record,
+                        "said": status,
+                    },
+                    field="status",
+                )
+            return _publication_acknowledged_after_revocation(publication=publication, note=note)
         if publication.status not in ACKNOWLEDGEMENTS:
             raise WrongState(
                 _("No withdrawal of %(record)s was requested from %(platform)s.")
@@ -1581,6 +1685,61 @@ def acknowledge_publication(
     return publication
 
 
+def _publication_acknowledged_after_revocation(
+    *, publication: Publication, note: str = ""
+) -> Publication:
+    """A platform confirms it publishes a record again (a revoked restoration) or the
+    revocation decision itself: the publication is published, the revoked case's
+    timeline says so. Called from the platform's signed callback, like a withdrawal's."""
+    with transaction.atomic():
+        publication = (
+            Publication.objects.select_for_update(of=("self",))
+            .select_related("record", "platform")
+            .get(pk=publication.pk)
+        )
+        if publication.status == Publication.Status.PUBLISHED and publication.acknowledged_at:
+            return publication  # a repeated acknowledgement changes nothing
+        if publication.status != Publication.Status.PUBLICATION_REQUESTED:
+            raise WrongState(
+                _("No publication of %(record)s was requested from %(platform)s.")
+                % {"record": publication.record, "platform": publication.platform},
+                code="no_publication_requested",
+            )
+        publication.status = Publication.Status.PUBLISHED
+        publication.acknowledged_at = timezone.now()
+        publication.save(update_fields=["status", "acknowledged_at"])
+        revocation = (
+            Revocation.objects.filter(status=Revocation.Status.REVOKED)
+            .filter(
+                Q(decision_record=publication.record)
+                | Q(case__case_records__record=publication.record)
+            )
+            .order_by("-revoked_at")
+            .first()
+        )
+        if revocation is None:
+            return publication
+        case = case_lock(revocation.case_id)
+        pending = Publication.objects.filter(
+            Q(record__case_records__case=case) | Q(record=revocation.decision_record_id),
+            status=Publication.Status.PUBLICATION_REQUESTED,
+        ).count()
+        event_record(
+            case,
+            "platform_published",
+            actor=None,
+            role="platform",
+            automated=True,
+            note=note,
+            data={
+                "platform": publication.platform.code,
+                "record": publication.record.decision_no,
+                "pending": pending,
+            },
+        )
+    return publication
+
+
 # --- withdrawal, revocation, extension, closing ----------------------------------------
 
 
@@ -1608,15 +1767,15 @@ def withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") -> Ca
     return case
 
 
-def revoke(
+def revocation_propose(
     *,
     case: Case,
     official: AbstractBaseUser,
     ground: str,
     reasons: str,
     evidence: Sequence,
-) -> Case:
-    """Revoke an approved restoration obtained by deception; publish its records again.
+) -> Revocation:
+    """Propose to revoke an approved restoration obtained by deception.
 
     NDRC Order 36 Art. 25, SAMR Order 107 Art. 23. ``ground`` is a ``RevocationGround``
     (its articles are ``REVOCATION_BASIS``), ``reasons`` say what was found, and
@@ -1624,12 +1783,15 @@ def revoke(
     each is checked like any upload and kept as the official's evidence of the case
     (the same content already in the case is that item).
 
-    Refused before anything is read when ``official`` may not revoke the case or it is
+    A proposal changes nothing on the records: it goes to a legal reviewer
+    (``revocation_legal_review``) and then to the signing officials
+    (``revocation_sign``), and takes effect only with their signatures (decision 0016).
+
+    Refused before anything is read when ``official`` may not propose it or the case is
     not revocable (``rules.revocation_refusal``: ``NotPermitted``, ``WrongState``); then
-    for a missing ground, reasons or evidence (``InvalidInput`` naming the field) or a
-    refused file (``UploadRejected``, field ``evidence``), leaving nothing behind. The
-    ``Revocation`` row and the ``revoked`` event name the ground, its articles, the
-    reasons (the event's note) and every evidence item with its SHA-256.
+    where the rule version sets no revocation terms (``RuleViolation``), for a missing
+    ground, reasons or evidence (``InvalidInput`` naming the field) or a refused file
+    (``UploadRejected``, field ``evidence``), leaving nothing behind.
     """
     # Checked first on the case as it stands (the caller's copy may be older), so that
     # nobody is told about their input, nor has files read, before they may act at all.
@@ -1663,7 +1825,7 @@ def revoke(
             refusal = revocation_refusal(case, official)  # again, now that the case is locked
             if refusal is not None:
                 raise refusal
-            before = _snapshot(case)
+            _revocation_terms(case, on=timezone.localdate())  # the rules must say what follows
             items: dict[int, Evidence] = {}
             for upload in checked:
                 item, _created = _evidence_store(
@@ -1675,51 +1837,311 @@ def revoke(
                     stored=stored,
                 )
                 items.setdefault(item.pk, item)
-            reinstated = []
-            for cr in case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD).select_related(
-                "record"
-            ):
-                cr.record.status = Record.Status.ACTIVE
-                cr.record.save(update_fields=["status", "updated_at"])
-                cr.record.publications.update(
-                    status=Publication.Status.PUBLISHED, acknowledged_at=None
-                )
-                reinstated.append(cr.record.decision_no)
-            clock.deadlines_close_all(case, actor=official, reason="restoration revoked")
-            case.status = Case.Status.REVOKED
-            case.revoked_at = timezone.now()
-            case.save(update_fields=["status", "revoked_at", "updated_at"])
             revocation = Revocation.objects.create(
                 case=case,
                 ground=ground,
                 basis=REVOCATION_BASIS[ground],
                 reasons=reasons,
-                revoked_by=official,
-                revoked_at=case.revoked_at,
+                proposed_by=official,
             )
             revocation.evidence.set(items.values())
             event_record(
                 case,
-                "revoked",
+                "revocation_proposed",
                 actor=official,
                 role=Role.SIGNER,
-                before=before,
-                after=_snapshot(case),
                 note=reasons,
                 data={
+                    "revocation": revocation.pk,
                     "ground": ground,
                     "basis": revocation.basis,
                     "evidence": [
                         {"id": item.pk, "sha256": item.sha256, "name": item.original_name}
                         for item in items.values()
                     ],
-                    "reinstated": reinstated,
                 },
             )
     except BaseException:
         _files_remove(stored)
         raise
-    return case
+    return revocation
+
+
+def _revocation_locked(case: Case, *status: str) -> Revocation:
+    """The case's pursued revocation, locked; ``WrongState`` ``no_revocation`` unless one
+    is in ``status``."""
+    revocation = (
+        Revocation.objects.select_for_update()
+        .filter(case=case, status__in=status)
+        .order_by("-id")
+        .first()
+    )
+    if revocation is None:
+        raise WrongState(
+            _("No revocation of %(reference)s waits for this step.")
+            % {"reference": case.reference},
+            code="no_revocation",
+        )
+    return revocation
+
+
+def revocation_legal_review(
+    *, case: Case, reviewer: AbstractBaseUser, passed: bool, note: str = ""
+) -> Revocation:
+    """Legal review (法制审核) of a proposed revocation, by a legal reviewer of the agency
+    who did not propose it: passed, it goes to the signing officials; not passed (with
+    the reasons in ``note``), it is not pursued and the case stays as it was."""
+    note = (note or "").strip()
+    with transaction.atomic():
+        case = case_lock(case)
+        refusal = revocation_review_refusal(case, reviewer)  # who first, then what (under the lock)
+        if refusal is not None:
+            raise refusal
+        revocation = _revocation_locked(case, Revocation.Status.PROPOSED)
+        if not passed and not note:
+            raise InvalidInput(_("Say why the revocation is not pursued."), field="note")
+        revocation.legal_reviewer = reviewer
+        revocation.legal_reviewed_at = timezone.now()
+        revocation.legal_review_note = note
+        if passed:
+            revocation.status = Revocation.Status.SIGN_OFF
+        else:
+            revocation.status = Revocation.Status.DROPPED
+            revocation.dropped_note = note
+        revocation.save()
+        event_record(
+            case,
+            "revocation_legal_review_passed" if passed else "revocation_dropped",
+            actor=reviewer,
+            role=Role.LEGAL_REVIEWER,
+            before={"revocation": Revocation.Status.PROPOSED},
+            after={"revocation": revocation.status},
+            note=note,
+            data={"revocation": revocation.pk},
+        )
+    return revocation
+
+
+def revocation_sign(
+    *, case: Case, signer: AbstractBaseUser, agree: bool = True, note: str = ""
+) -> Revocation:
+    """A signing official signs a revocation that passed its legal review, or declines it.
+
+    It takes effect (``_revocation_take_effect``) once the rule set's ``signers_required``
+    different officials have signed and at least one of them is not the proposer: the
+    proposer may sign, but never alone. The legal reviewer does not sign. A signer who
+    declines (with the reasons in ``note``) ends the proposal: it is not pursued.
+    """
+    note = (note or "").strip()
+    with transaction.atomic():
+        case = case_lock(case)
+        refusal = revocation_sign_refusal(case, signer)  # who first, then what (under the lock)
+        if refusal is not None:
+            raise refusal
+        revocation = _revocation_locked(case, Revocation.Status.SIGN_OFF)
+        if not agree:
+            if not note:
+                raise InvalidInput(_("Say why the revocation is not pursued."), field="note")
+            revocation.status = Revocation.Status.DROPPED
+            revocation.dropped_note = note
+            revocation.save(update_fields=["status", "dropped_note"])
+            event_record(
+                case,
+                "revocation_dropped",
+                actor=signer,
+                role=Role.SIGNER,
+                before={"revocation": Revocation.Status.SIGN_OFF},
+                after={"revocation": revocation.status},
+                note=note,
+                data={"revocation": revocation.pk},
+            )
+            return revocation
+        revocation.signers.add(signer)
+        signers = list(revocation.signers.order_by("username"))
+        required = case.rule_set.signers_required if case.rule_set_id else 1
+        independent = any(s.pk != revocation.proposed_by_id for s in signers)
+        if len(signers) < required or not independent:
+            event_record(
+                case,
+                "revocation_signed",
+                actor=signer,
+                role=Role.SIGNER,
+                note=note,
+                data={
+                    "revocation": revocation.pk,
+                    "signatures": len(signers),
+                    "required": required,
+                    "proposer_only": not independent,
+                },
+            )
+            return revocation
+        _revocation_take_effect(
+            case, revocation, signer=signer, signers=[s.get_username() for s in signers]
+        )
+    return revocation
+
+
+def _revocation_terms(case: Case, *, on) -> dict:
+    """What a revocation on ``on`` sets, from the rule version in force for each record:
+    ``{"records": {record_id: (expires_on, bar_ends_on)}, "published_until": date}``.
+
+    《市场监督管理信用修复管理办法》第二十三条: the publication period restarts from the
+    revocation and may not end early (the record is restorable only when it expires);
+    the decision is published for ``revocation_publication_months`` and no restoration is
+    accepted for ``revocation_bar_months`` (《信用修复管理办法》第二十五条). A version that
+    sets neither is refused (``RuleViolation``): the consequences are the law's, not ours
+    to guess.
+    """
+    terms: dict = {"records": {}, "published_until": None}
+    for cr in case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD).select_related(
+        "record__list_type", "record__agency"
+    ):
+        rule_set = rule_set_for_record(cr.record, on=on)
+        if rule_set.revocation_bar_months is None or rule_set.revocation_publication_months is None:
+            raise RuleViolation(
+                _(
+                    "Rule version %(rule_set)s sets no publication period for a revocation "
+                    "decision or no bar on a new restoration: an administrator must set them "
+                    "before a restoration under it can be revoked."
+                )
+                % {"rule_set": rule_set.label},
+                code="no_revocation_terms",
+            )
+        expires_on = (
+            on + relativedelta(months=rule_set.max_publication_months)
+            if rule_set.max_publication_months is not None
+            else None
+        )
+        bar_ends_on = on + relativedelta(months=rule_set.revocation_bar_months)
+        terms["records"][cr.record_id] = (expires_on, bar_ends_on)
+        published_until = on + relativedelta(months=rule_set.revocation_publication_months)
+        terms["published_until"] = max(filter(None, [terms["published_until"], published_until]))
+    return terms
+
+
+def _revocation_take_effect(
+    case: Case, revocation: Revocation, *, signer: AbstractBaseUser, signers: list[str]
+) -> None:
+    """Make a signed revocation take effect: the prior state is restored.
+
+    Each upheld record is active again, its publication period restarted from today with
+    no early end (``restorable_from`` = ``expires_on``) and a new restoration barred until
+    ``restoration_barred_until``; every platform that held it is asked to publish it again
+    (``PUBLICATION_REQUESTED`` until it confirms). The revocation decision is published
+    as a record of its own on the same platforms. The case is revoked; what it still
+    waited for is cancelled by the caller.
+    """
+    today = timezone.localdate()
+    terms = _revocation_terms(case, on=today)
+    before = _snapshot(case)
+    reinstated, platforms = [], {}
+    for cr in case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD).select_related("record"):
+        record = cr.record
+        expires_on, bar_ends_on = terms["records"][record.pk]
+        record.status = Record.Status.ACTIVE
+        record.expires_on = expires_on
+        record.restorable_from = expires_on or bar_ends_on
+        record.restoration_barred_until = bar_ends_on
+        record.save(
+            update_fields=[
+                "status",
+                "expires_on",
+                "restorable_from",
+                "restoration_barred_until",
+                "updated_at",
+            ]
+        )
+        for publication in record.publications.select_related("platform"):
+            platforms[publication.platform_id] = publication.platform
+        record.publications.update(
+            status=Publication.Status.PUBLICATION_REQUESTED, acknowledged_at=None
+        )
+        reinstated.append(
+            {
+                "decision_no": record.decision_no,
+                "expires_on": f"{expires_on:%Y-%m-%d}" if expires_on else None,
+                "barred_until": f"{bar_ends_on:%Y-%m-%d}",
+            }
+        )
+    bar_ends_on = max(bar for _expires, bar in terms["records"].values())
+    decision = _revocation_decision_publish(
+        case, revocation, on=today, until=terms["published_until"], platforms=platforms.values()
+    )
+    clock.deadlines_close_all(case, actor=signer, reason="restoration revoked")
+    case.status = Case.Status.REVOKED
+    case.revoked_at = timezone.now()
+    case.save(update_fields=["status", "revoked_at", "updated_at"])
+    revocation.status = Revocation.Status.REVOKED
+    revocation.revoked_by = signer
+    revocation.revoked_at = case.revoked_at
+    revocation.decision_record = decision
+    revocation.bar_ends_on = bar_ends_on
+    revocation.save()
+    event_record(
+        case,
+        "revoked",
+        actor=signer,
+        role=Role.SIGNER,
+        before=before,
+        after=_snapshot(case),
+        note=revocation.reasons,
+        data={
+            "revocation": revocation.pk,
+            "ground": revocation.ground,
+            "basis": revocation.basis,
+            "proposed_by": revocation.proposed_by.get_username()
+            if revocation.proposed_by_id
+            else None,
+            "legal_reviewer": revocation.legal_reviewer.get_username()
+            if revocation.legal_reviewer_id
+            else None,
+            "signers": signers,
+            "evidence": [
+                {"id": item.pk, "sha256": item.sha256, "name": item.original_name}
+                for item in revocation.evidence.order_by("id")
+            ],
+            "reinstated": [r["decision_no"] for r in reinstated],
+            "periods": reinstated,
+            "bar_ends_on": f"{bar_ends_on:%Y-%m-%d}",
+            "decision_record": decision.decision_no,
+            "published_until": f"{decision.expires_on:%Y-%m-%d}",
+        },
+    )
+
+
+def _revocation_decision_publish(
+    case: Case, revocation: Revocation, *, on, until, platforms
+) -> Record:
+    """The revocation decision as a record of its own, published on ``platforms`` until
+    ``until`` with no early end and no restoration (Order 36 Art. 25, Order 107 Art. 23)."""
+    severities = list(case.case_records.values_list("record__severity", flat=True))
+    severity = max(severities, key=lambda s: SEVERITY_ORDER[s])
+    record = Record.objects.create(
+        list_type=ListType.objects.get(code=REVOCATION_DECISION_LIST),
+        subject=case.subject,
+        agency=case.agency,
+        decision_no=f"撤销信用修复决定〔{case.reference}〕",
+        legal_basis=revocation.basis,
+        severity=severity,
+        penalty_type=PenaltyType.LISTING,
+        penalty_types=[PenaltyType.LISTING],
+        decided_on=on,
+        listed_on=on,
+        restorable_from=until,
+        expires_on=until,
+        restoration_barred_until=until,
+        status=Record.Status.ACTIVE,
+    )
+    Publication.objects.bulk_create(
+        Publication(
+            record=record,
+            platform=platform,
+            status=Publication.Status.PUBLICATION_REQUESTED,
+            published_on=on,
+        )
+        for platform in platforms
+    )
+    return record
 
 
 def fail_plan(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) -> Case:
@@ -1731,7 +2153,7 @@ def fail_plan(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) ->
     tie to its subject records it, with ``reasons`` and the court's ``ruling`` (an
     uploaded file, checked like any upload and kept as the officer's evidence). Each
     record still shielded returns to active, each platform is asked to publish it again
-    (``Publication.Status.REPUBLICATION_REQUESTED``, acknowledged one by one), and the
+    (``Publication.Status.PUBLICATION_REQUESTED``, acknowledged one by one), and the
     measures the grant lifted apply again. A record restored in full meanwhile (a
     completion ruling) stays as it is.
     """
@@ -1786,7 +2208,7 @@ def fail_plan(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) ->
                 record.save(update_fields=["status", "updated_at"])
                 record.publications.filter(
                     status__in=(Publication.Status.SHIELD_REQUESTED, Publication.Status.SHIELDED)
-                ).update(status=Publication.Status.REPUBLICATION_REQUESTED, acknowledged_at=None)
+                ).update(status=Publication.Status.PUBLICATION_REQUESTED, acknowledged_at=None)
             clock.deadlines_close_all(case, actor=officer, reason="plan failed")
             case.status = Case.Status.PLAN_FAILED
             case.closed_at = case.closed_at or timezone.now()

@@ -74,11 +74,19 @@ class EventKind(models.TextChoices):
         _("Publication ended by itself at the maximum period"),
     )
     WITHDRAWN = "withdrawn", _("Withdrawn by the applicant")
+    REVOCATION_PROPOSED = "revocation_proposed", _("Revocation proposed")
+    REVOCATION_LEGAL_REVIEW_PASSED = (
+        "revocation_legal_review_passed",
+        _("Revocation: legal review passed"),
+    )
+    REVOCATION_SIGNED = "revocation_signed", _("Revocation signed by an official")
+    REVOCATION_DROPPED = "revocation_dropped", _("Revocation not pursued")
     REVOKED = "revoked", _("Restoration revoked")
     # Temporary restoration during reorganisation (《信用修复管理办法》第二十条).
     PLATFORM_SHIELDED = "platform_shielded", _("A platform confirmed the temporary shielding")
     PLAN_FAILED = "plan_failed", _("The plan failed: publication restored")
     PLATFORM_REPUBLISHED = "platform_republished", _("A platform confirmed it publishes again")
+    PLATFORM_PUBLISHED = "platform_published", _("A platform confirmed the publication")
     CLOSED = "closed", _("Closed")
     # The clock and the supervisors.
     DEADLINE_EXTENDED = "deadline_extended", _("Deadline extended")
@@ -120,6 +128,12 @@ OFFICERS_ONLY = frozenset(
         # decision itself (``not_accepted``), with who approved it, in the letter.
         EventKind.NON_ACCEPTANCE_PROPOSED,
         EventKind.NON_ACCEPTANCE_DECLINED,
+        # A revocation is deliberated inside the agency; the applicant is told when it
+        # takes effect (``revoked``, with its letter).
+        EventKind.REVOCATION_PROPOSED,
+        EventKind.REVOCATION_LEGAL_REVIEW_PASSED,
+        EventKind.REVOCATION_SIGNED,
+        EventKind.REVOCATION_DROPPED,
     }
 )
 

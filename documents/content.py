@@ -35,7 +35,7 @@ from cases.models import (
     Signature,
     Subject,
 )
-from cases.rules import case_governing_rule_set
+from cases.rules import REVOCATION_BAR_BASIS, case_governing_rule_set
 from documents.fetcher import SEAL_SCHEME, SEALS_FOLDER, asset_bytes, asset_url
 from documents.models import Letter
 
@@ -363,6 +363,7 @@ def _records(case: Case, evidence: list[Evidence], language: str) -> list[dict]:
                 "penalty": PENALTIES[language].get(record.penalty_type, record.penalty_type),
                 "listed_on": format_date(record.listed_on, language),
                 "restorable_from": record.restorable_from,
+                "expires_on": format_date(record.expires_on, language) if record.expires_on else "",
                 "outcome": cr.outcome,
                 "outcome_label": RECORD_OUTCOMES[language].get(cr.outcome, cr.outcome),
                 "correction": cr.correction,
@@ -465,12 +466,27 @@ def letter_facts(
         event = _event(case, "revoked")
         facts["revoked_on"] = format_date(local_day(event.at) if event else issued_on, language)
         facts["revocation_reason"] = event.note if event else ""
-        revocation = Revocation.objects.filter(case=case).first()
+        revocation = (
+            Revocation.objects.filter(case=case, status=Revocation.Status.REVOKED)
+            .select_related("decision_record")
+            .first()
+        )
         facts["revocation_ground"] = (
             REVOCATION_GROUNDS[language].get(revocation.ground, "") if revocation else ""
         )
         facts["revocation_basis"] = revocation.basis if revocation else ""
         facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
+        # What follows (decision 0016): the period restarts with no early end, the decision
+        # is published, and no new restoration is accepted before the bar's end.
+        bar_ends_on = revocation.bar_ends_on if revocation else None
+        facts["bar_ends_on"] = format_date(bar_ends_on, language) if bar_ends_on else ""
+        decision_record = revocation.decision_record if revocation else None
+        facts["published_until"] = (
+            format_date(decision_record.expires_on, language)
+            if decision_record and decision_record.expires_on
+            else ""
+        )
+        facts["bar_basis"] = citations_render(REVOCATION_BAR_BASIS, language)
     return facts
 
 
@@ -566,14 +582,22 @@ def _acceptance(case: Case, language: str) -> dict:
 
 def _materials_request(case: Case, language: str) -> dict:
     materials = _deadline(case, Deadline.Step.MATERIALS)
+    # A later request names only what the applicant's resubmission made necessary, with
+    # each item's reason (《信用修复管理办法》第十六条第二款 一次性告知).
+    request = _event(case, "materials_requested")
+    resubmission = None
+    if request is not None and request.data.get("after_resubmission"):
+        resubmission = case.events.filter(seq=request.data["after_resubmission"]).first()
     return {
         "missing": [
             {
                 "label": MATERIALS[language].get(item.get("material"), item.get("material")),
                 "detail": item.get("detail", ""),
+                "reason": item.get("reason", ""),
             }
             for item in case.missing_materials
         ],
+        "resubmitted_on": format_date(local_day(resubmission.at), language) if resubmission else "",
         "requested_on": format_date(local_day(case.materials_requested_at), language),
         "materials_due_on": format_date(materials.due_on if materials else None, language),
         "materials_working_days": materials.working_days if materials else None,

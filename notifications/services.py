@@ -212,6 +212,8 @@ def platform_notify(
             "agency": record.agency.code,
             "status": record.status,
             "corrected_text": record.corrected_text,
+            # Published until (a revocation restarts the period, with no early end).
+            "expires_on": record.expires_on.isoformat() if record.expires_on else None,
         },
         "acknowledge_url": settings.REDRESS_SITE_URL.rstrip("/")
         + f"/api/v1/platforms/{publication.platform.code}/acknowledgements/",
@@ -348,14 +350,29 @@ def _on_lapsed_or_withdrawn(kind: str):
 
 
 def _on_revoked(case: Case, event: CaseEvent) -> None:
+    """The applicant is told; every platform that held a record publishes it again, and
+    publishes the revocation decision (decision 0016); each acknowledges like a
+    withdrawal (``status`` published)."""
     _to_applicant("revoked", reasons=lambda c, e: e.note)(case, event)
     _platforms(
         case,
         event,
         "record_republished",
-        statuses=[Publication.Status.PUBLISHED],
+        statuses=[Publication.Status.PUBLICATION_REQUESTED],
         upheld_only=True,
     )
+    revocation = case.revocation
+    if revocation is None or revocation.decision_record_id is None:
+        return
+    for publication in Publication.objects.filter(
+        record=revocation.decision_record_id, status=Publication.Status.PUBLICATION_REQUESTED
+    ).select_related("platform", "record__list_type", "record__subject", "record__agency"):
+        platform_notify(
+            case=case,
+            publication=publication,
+            action="revocation_published",
+            key=idempotency_key(case.reference, event.seq),
+        )
 
 
 def _on_plan_failed(case: Case, event: CaseEvent) -> None:
@@ -370,7 +387,7 @@ def _platforms(case, event, action, statuses=None, *, upheld_only: bool = False)
             "record_disputed": [Publication.Status.DISPUTED],
             "record_withdrawal_requested": [Publication.Status.WITHDRAWAL_REQUESTED],
             SHIELD_ACTION: [Publication.Status.SHIELD_REQUESTED],
-            "record_republication_requested": [Publication.Status.REPUBLICATION_REQUESTED],
+            "record_republication_requested": [Publication.Status.PUBLICATION_REQUESTED],
         }[action]
     )
     # One filter() call: the outcome must be that of this case's link to the record.

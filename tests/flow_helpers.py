@@ -101,9 +101,11 @@ def objection_accepted(subject, records, applicant, staff) -> Case:
     return accept(file_objection(subject, records, applicant), staff["intake"])
 
 
-def missing(*materials: str) -> list[dict]:
-    """The complete list of missing items, as an officer states it."""
-    return [{"material": m, "detail": f"Please supply: {m}."} for m in materials]
+def missing(*materials: str, reason: str = "") -> list[dict]:
+    """The complete list of missing items, as an officer states it; a later request gives
+    each item's ``reason`` (how the applicant's resubmission made it necessary)."""
+    items = [{"material": m, "detail": f"Please supply: {m}."} for m in materials]
+    return [{**item, "reason": reason} for item in items] if reason else items
 
 
 def supply(case, applicant, *materials: str) -> None:
@@ -242,6 +244,118 @@ def acknowledge_everywhere(record) -> None:
     """Every platform holding ``record`` confirms it withdrew it."""
     for publication in record.publications.order_by("platform__code"):
         actions.publication_acknowledge(publication=publication, note="Withdrawn.")
+
+
+def acknowledge_published_everywhere(*records) -> None:
+    """Every platform asked to publish ``records`` (again) confirms it does."""
+    for record in records:
+        for publication in record.publications.order_by("platform__code"):
+            actions.publication_acknowledge(
+                publication=publication, note="Published.", status="published"
+            )
+
+
+# --- revoking an approved restoration (decision 0016) ----------------------------------------
+
+
+def revocation_rules(case, *, publication_months=36, bar_months=36, signers=None) -> None:
+    """Give the rule versions of ``case``'s records the revocation terms (Order 36 Art. 25
+    and SAMR Order 107 Art. 23: 36 months each) and, if given, the number of signers."""
+    from cases.models import RuleSet
+
+    changes = {
+        "revocation_publication_months": publication_months,
+        "revocation_bar_months": bar_months,
+    }
+    if signers is not None:
+        changes["signers_required"] = signers
+    versions = {case.rule_set_id} if case.rule_set_id else set()
+    for cr in case.case_records.select_related("record"):
+        versions.add(
+            _rule_set_today(cr.record).pk  # the version in force today for the record
+        )
+    RuleSet.objects.filter(pk__in=versions).update(**changes)
+
+
+def _rule_set_today(record):
+    from cases.rules import rule_set_for_record
+
+    return rule_set_for_record(record, on=timezone.localdate())
+
+
+def propose_revocation(case, official, *, ground="false_materials", reasons=None, evidence=None):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return actions.case_revocation_propose(
+        case=case,
+        official=official,
+        ground=ground,
+        reasons=reasons or "The payment receipt was forged.",
+        evidence=evidence
+        or [SimpleUploadedFile("bank-letter.pdf", helpers.pdf_bytes("bank"), "application/pdf")],
+    )
+
+
+def second_signer(case):
+    """Another signing official of the case's agency."""
+    from cases.models import Role
+    from tests import factories
+
+    return factories.officer(Role.SIGNER, case.agency, username=f"second-signer-{case.agency.code}")
+
+
+def revoked(*, case, official, ground, reasons, evidence) -> Case:
+    """``official`` proposes the revocation (the arguments of
+    ``actions.case_revocation_propose``), the agency's legal reviewer passes it and the
+    signing officials sign it: the revocation in effect, as stories about what follows
+    it need it."""
+    from cases.models import Role
+    from tests import factories
+
+    case = refresh(case)
+    if any(
+        _rule_set_today(cr.record).revocation_bar_months is None
+        for cr in case.case_records.select_related("record")
+    ):
+        revocation_rules(case)
+    actions.case_revocation_propose(
+        case=case, official=official, ground=ground, reasons=reasons, evidence=evidence
+    )
+    reviewer = factories.officer(Role.LEGAL_REVIEWER, case.agency)
+    actions.case_revocation_review(case=case, reviewer=reviewer, passed=True)
+    revocation = actions.case_revocation_sign(case=case, signer=second_signer(case))
+    if revocation.status != revocation.Status.REVOKED:
+        actions.case_revocation_sign(case=case, signer=official)
+    return refresh(case)
+
+
+def revoked_after_proposal(case, staff) -> Case:
+    """The proposed revocation of ``case`` passes the legal review and is signed by a
+    second signing official (and the proposer, where the rules want two)."""
+    actions.case_revocation_review(case=case, reviewer=staff["legal_reviewer"], passed=True)
+    revocation = actions.case_revocation_sign(case=case, signer=second_signer(case))
+    if revocation.status != revocation.Status.REVOKED:
+        actions.case_revocation_sign(case=case, signer=revocation.proposed_by)
+    return refresh(case)
+
+
+def revoke(case, staff, *, ground="false_materials", reasons=None, evidence=None) -> Case:
+    """Revoke an approved restoration as the agency does: ``staff["signer"]`` proposes,
+    the legal reviewer passes it, and a second signing official signs (with the proposer
+    where the rules want two). Where the rule versions set no revocation terms, they get
+    those of Order 36 Art. 25 (``revocation_rules``)."""
+    case = refresh(case)
+    if any(
+        _rule_set_today(cr.record).revocation_bar_months is None
+        for cr in case.case_records.select_related("record")
+    ):
+        revocation_rules(case)
+    propose_revocation(case, staff["signer"], ground=ground, reasons=reasons, evidence=evidence)
+    actions.case_revocation_review(case=case, reviewer=staff["legal_reviewer"], passed=True)
+    revocation = actions.case_revocation_sign(case=case, signer=second_signer(case))
+    if revocation.status != revocation.Status.REVOKED:
+        actions.case_revocation_sign(case=case, signer=staff["signer"])
+    return refresh(case)
 
 
 # --- reading the case ------------------------------------------------------------------------

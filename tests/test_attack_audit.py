@@ -48,9 +48,9 @@ from tests.flow_helpers import (
     sign,
     submit,
 )
+from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import pdf_upload, restorable_record
 from tests.test_exports import at, decide, issue
-from workflows import actions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -200,7 +200,7 @@ def test_a_revocation_is_exported_in_the_period_it_was_revoked(
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
     case = decide(case, staff, Case.Decision.APPROVED, at("2026-03-10", "10:00"))
-    case = actions.case_revoke(
+    case = revoked_in_effect(
         case=case,
         official=staff["signer"],
         ground="untrue_commitment",
@@ -286,7 +286,7 @@ def test_the_migration_dates_earlier_non_acceptances_and_revocations_from_their_
         company, [restorable_record(company, agency, platforms)], applicant, staff
     )
     revoked = decide(revoked, staff, Case.Decision.APPROVED, at("2026-03-10", "10:00"))
-    revoked = actions.case_revoke(
+    revoked = revoked_in_effect(
         case=revoked,
         official=staff["signer"],
         ground="untrue_commitment",

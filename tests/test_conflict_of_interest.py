@@ -418,12 +418,15 @@ ACTIONS = {
     "sign the decision": (S.SIGN_OFF, lambda case, user: flow.sign(case, user)),
     "revoke the restoration": (
         S.REMOVAL,
-        lambda case, user: actions.case_revoke(
-            case=case,
-            official=user,
-            ground="untrue_commitment",
-            reasons="False commitment.",
-            evidence=[pdf_upload("revocation")],
+        lambda case, user: (
+            flow.revocation_rules(case)
+            or actions.case_revocation_propose(
+                case=case,
+                official=user,
+                ground="untrue_commitment",
+                reasons="False commitment.",
+                evidence=[pdf_upload("revocation")],
+            )
         ),
     ),
     "extend a deadline": (

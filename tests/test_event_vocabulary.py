@@ -140,8 +140,8 @@ def test_the_applicant_reads_every_step_of_the_case_in_chinese_and_no_internal_o
     events = list(case.events.order_by("seq"))
     shown = [e for e in events if EventKind(e.kind).shown_to_applicant]
     assert portal_labels(body) == [chinese(EventKind(e.kind)) for e in shown]
-    # Delivery trouble is the officers' to mend, and a proposal awaiting the head's approval
-    # is internal: the applicant's timeline leaves them out.
+    # Delivery trouble is the officers' to mend, and a revocation is deliberated inside
+    # the agency (the applicant reads it once it takes effect): the timeline leaves them out.
     assert {e.kind for e in events} - {e.kind for e in shown} == {
         "letter_failed",
         "letter_requeued",
@@ -152,6 +152,10 @@ def test_the_applicant_reads_every_step_of_the_case_in_chinese_and_no_internal_o
         # The agency's internal approval of a non-acceptance (SAMR Order 107 Art. 14(3)).
         "non_acceptance_proposed",
         "non_acceptance_declined",
+        "revocation_proposed",
+        "revocation_legal_review_passed",
+        "revocation_signed",
+        "revocation_dropped",
     }
     # Notes written to the applicant are shown; the officers' working notes are not.
     assert "Materials complete." in body

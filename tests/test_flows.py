@@ -24,6 +24,7 @@ from tests.flow_helpers import (
     REJECTED,
     accept,
     acknowledge_everywhere,
+    acknowledge_published_everywhere,
     claim,
     deadline,
     event_kinds,
@@ -46,6 +47,7 @@ from tests.flow_helpers import (
     tasks_of,
     worker_renders_letters,
 )
+from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import pdf_upload, restorable_record, serious_record
 from workflows import actions, selectors
 from workflows.flows import APPEAL_WINDOW
@@ -417,7 +419,7 @@ def test_a_signer_revokes_a_restoration_obtained_by_a_false_commitment(
     acknowledge_everywhere(record)
     assert scheduled_tasks(case) == ["appeal_window"]
 
-    case = actions.case_revoke(
+    case = revoked_in_effect(
         case=case,
         official=staff["signer"],
         ground="untrue_commitment",
@@ -428,13 +430,16 @@ def test_a_signer_revokes_a_restoration_obtained_by_a_false_commitment(
     record.refresh_from_db()
     assert case.status == S.REVOKED
     assert record.status == Record.Status.ACTIVE
+    # Every platform is asked to publish it again, and says so.
+    assert publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
+    acknowledge_published_everywhere(record)
     assert publication_statuses(record) == {Publication.Status.PUBLISHED}
     assert open_steps(case) == []
     assert scheduled_tasks(case) == []  # the appeal window no longer waits to close it
     assert process_status(case) == PROCESS.CANCELED
     assert refresh(case).process.finished is not None
     revoked = last_event(case, "revoked")
-    assert revoked.actor == staff["signer"]
+    assert revoked.data["proposed_by"] == staff["signer"].username
     assert revoked.data["reinstated"] == [record.decision_no]
     assert revoked.data["ground"] == "untrue_commitment"
 
@@ -449,7 +454,7 @@ def test_a_restoration_revoked_while_platforms_are_withdrawing_stops_waiting_for
     worker_renders_letters(case)
     assert open_steps(case) == ["await_removal"]
 
-    case = actions.case_revoke(
+    case = revoked_in_effect(
         case=case,
         official=staff["signer"],
         ground="untrue_commitment",
@@ -460,6 +465,9 @@ def test_a_restoration_revoked_while_platforms_are_withdrawing_stops_waiting_for
     record.refresh_from_db()
     assert case.status == S.REVOKED
     assert record.status == Record.Status.ACTIVE
+    # Every platform is asked to publish it again, and says so.
+    assert publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
+    acknowledge_published_everywhere(record)
     assert publication_statuses(record) == {Publication.Status.PUBLISHED}
     assert open_steps(case) == []
     assert scheduled_tasks(case) == []
@@ -754,7 +762,7 @@ def test_every_decision_on_the_route_names_the_person_who_took_it(
     step(serious, "legal_review", staff["legal_reviewer"], decision="pass")
     sign(serious, staff["signer"], APPROVED)
     sign(serious, second_signer, APPROVED)
-    actions.case_revoke(
+    revoked_in_effect(
         case=serious,
         official=staff["signer"],
         ground="untrue_commitment",

@@ -49,8 +49,8 @@ from tests.flow_helpers import (
     step,
     submit,
 )
+from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import pdf_upload, restorable_record
-from workflows import actions
 
 K = Letter.Kind
 
@@ -263,7 +263,7 @@ def test_a_revocation_decision_names_the_reason_and_the_records_published_again(
 ):
     review(accepted, staff["case_officer"], Case.Decision.APPROVED)
     sign(accepted, staff["signer"], Case.Decision.APPROVED)
-    case = actions.case_revoke(
+    case = revoked_in_effect(
         case=accepted,
         official=staff["signer"],
         ground="untrue_commitment",

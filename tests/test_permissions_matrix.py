@@ -47,6 +47,7 @@ from cases.models import (
     Organisation,
     OrganisationInvitation,
     OrganisationMember,
+    Revocation,
     Role,
 )
 from documents.codes import verification_code_new
@@ -220,6 +221,8 @@ def _build_world() -> World:
         flow.accept(done, intake)
         flow.review(done, reviewer, flow.APPROVED)
         approved[target] = flow.sign(done, signer, flow.APPROVED)
+        # Order 36 Art. 25's revocation terms, so that a signer may propose a revocation.
+        flow.revocation_rules(approved[target], publication_months=36, bar_months=36)
     return World(
         users,
         cases,
@@ -356,7 +359,7 @@ def _do_complete(world, client, target, role):
 
 
 def _revoke(role, target, *, done=200):
-    """A signing official of the case's agency with no tie to its subject revokes; anyone
+    """A signing official of the case's agency with no tie to its subject proposes; anyone
     else who sees the case is refused (403), anyone who does not gets 404."""
     if role == "anonymous":
         return 401
@@ -661,7 +664,8 @@ def test_revoking_from_the_workspace(world, role):
         case = world.approved[target]
         page = client.get(f"/workflow/cases/{case.pk}/")
         offered[target] = (
-            page.status_code == 200 and "Revoke this restoration" in page.content.decode()
+            page.status_code == 200
+            and "Propose to revoke this restoration" in page.content.decode()
         )
         response = client.post(
             f"/workflow/cases/{case.pk}/revoke/", {**_revocation(target), "confirm": "on"}
@@ -671,8 +675,8 @@ def test_revoking_from_the_workspace(world, role):
     assert got == expected
     may = {t for t in TARGETS if role != "anonymous" and expected[t] == 302}
     assert offered == {t: t in may for t in TARGETS}
-    revoked = {t for t in TARGETS if Case.objects.get(pk=world.approved[t].pk).status == "revoked"}
-    assert revoked == may
+    proposed = {t for t in TARGETS if Revocation.objects.filter(case=world.approved[t]).exists()}
+    assert proposed == may
 
 
 def test_anonymous_visitors_of_the_workspace_are_sent_to_log_in(world):

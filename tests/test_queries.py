@@ -219,7 +219,10 @@ def test_a_case_page_runs_as_many_queries_with_100_evidence_items_and_events_as_
             officer,
             reviews=reviews,
             action="request_materials",
-            missing=missing(Material.CORRECTION_EVIDENCE),
+            missing=missing(
+                Material.CORRECTION_EVIDENCE,
+                reason="The item supplied names a further ruling.",  # after the first time
+            ),
         )
         supply(case, applicant, Material.CORRECTION_EVIDENCE)
         actions.case_resubmit(case=case, applicant=applicant)

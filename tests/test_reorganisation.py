@@ -289,7 +289,7 @@ def test_an_enterprise_in_reorganisation_is_shielded_on_every_platform_and_repub
     case = flow.refresh(case)
     record.refresh_from_db()
     assert record.status == Record.Status.ACTIVE
-    assert flow.publication_statuses(record) == {Publication.Status.REPUBLICATION_REQUESTED}
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
     assert flow.process_status(case) == PROCESS.CANCELED
     event = flow.last_event(case, "plan_failed")
     assert event.actor == staff["case_officer"]

@@ -1,13 +1,15 @@
-"""A signing official revokes an approved restoration, from the case page and the API.
+"""A signing official proposes to revoke an approved restoration, from the case page and
+the API; a legal reviewer and the signing officials decide it (decision 0016).
 
 NDRC Order 36 Art. 25 and SAMR Order 107 Art. 23: a restoration obtained by false
 materials or a seriously untrue credit commitment, or whose subject deliberately failed
 to perform its commitment, is revoked and the records are published again. The official
-names the ground, writes the reasons and uploads the evidence with the revocation; the
-records return to active and their publications to published; the ``revoked`` event
-names the ground, its articles, the reasons and every evidence file's SHA-256. Who may
-not revoke, a case that cannot be revoked and a missing input are each refused, clearly,
-and leave the case as it was.
+names the ground, writes the reasons and uploads the evidence with the proposal; once
+signed, the records return to active and every platform is asked to publish them again;
+the ``revoked`` event names the ground, its articles, the reasons and every evidence
+file's SHA-256. Who may not propose, a case that cannot be revoked and a missing input
+are each refused, clearly, and leave the case as it was. What follows a revocation (the
+restarted period, the published decision, the bar) is ``tests/test_revocation_story.py``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def approved(company, agency, platforms, applicant, staff, record) -> Case:
     flow.review(case, staff["case_officer"], flow.APPROVED)
     case = flow.sign(case, staff["signer"], flow.APPROVED)
     assert case.status == S.REMOVAL
+    # The revocation terms of Order 36 Art. 25 (36 months each); one signer.
+    flow.revocation_rules(case, publication_months=36, bar_months=36, signers=1)
     return case
 
 
@@ -113,15 +117,15 @@ def assert_as_it_was(case, record) -> None:
 # --- the signer revokes from the case page -------------------------------------------------------
 
 
-def test_a_signer_revokes_from_the_case_page_and_the_records_are_published_again(
+def test_a_signer_proposes_from_the_case_page_and_a_reviewer_and_a_second_signer_decide(
     client, approved, record, staff
 ):
     client.force_login(staff["signer"])
     page = client.get(f"/workflow/cases/{approved.pk}/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Revoke this restoration" in text
-    assert "publishes the records of this case again on every platform" in text
+    assert "Propose to revoke this restoration" in text
+    assert "goes to a legal reviewer and then to the signing officials" in text
     statement = pdf_bytes("treasury-statement")
     photo = pdf_bytes("site-visit")
 
@@ -138,29 +142,57 @@ def test_a_signer_revokes_from_the_case_page_and_the_records_are_published_again
 
     assert response.status_code == 200
     text = response.content.decode()
-    assert f"The restoration of {approved.reference} is revoked" in text
-    assert "Restoration revoked" in text  # the status, and the timeline's entry
+    assert f"The revocation of {approved.reference} is proposed" in text
+    assert "Proposed: legal review" in text
     assert "False materials were provided" in text
     assert ARTICLE_25 in text and ARTICLE_23 in text
-    assert "The payment receipt was forged" in text
     assert text.count("Supports the revocation") == 2
-    assert "Revoke this restoration" not in text  # nothing more to revoke
+    assert "Propose to revoke this restoration" not in text  # one proposal at a time
+    assert "Sign the revocation" not in text  # not signed before the legal review
+    # Nothing changed on the records yet.
+    assert flow.refresh(approved).status == S.REMOVAL
+    record.refresh_from_db()
+    assert record.status == Record.Status.REMOVED
+    proposed = flow.last_event(approved, "revocation_proposed")
+    assert proposed.actor == staff["signer"]
+    assert [item["sha256"] for item in proposed.data["evidence"]] == [
+        hashlib.sha256(statement).hexdigest(),
+        hashlib.sha256(photo).hexdigest(),
+    ]
+
+    client.force_login(staff["legal_reviewer"])
+    reviewed = client.post(
+        f"/workflow/cases/{approved.pk}/revocation/review/",
+        {"passed": "pass", "note": "The ground and the evidence hold."},
+        follow=True,
+    )
+    assert "goes to the signing officials" in reviewed.content.decode()
+    second = flow.second_signer(approved)
+    client.force_login(second)
+    assert "Sign the revocation" in client.get(f"/workflow/cases/{approved.pk}/").content.decode()
+    signed = client.post(
+        f"/workflow/cases/{approved.pk}/revocation/sign/", {"agree": "sign"}, follow=True
+    )
+
+    text = signed.content.decode()
+    assert f"The restoration of {approved.reference} is revoked" in text
+    assert "Restoration revoked" in text  # the status, and the timeline's entry
+    assert "The payment receipt was forged" in text
     case = flow.refresh(approved)
     record.refresh_from_db()
     assert case.status == S.REVOKED
     assert record.status == Record.Status.ACTIVE
-    assert flow.publication_statuses(record) == {Publication.Status.PUBLISHED}
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
     assert flow.open_steps(case) == []
     assert flow.process_status(case) == PROCESS.CANCELED
     revoked = flow.last_event(case, "revoked")
-    assert revoked.actor == staff["signer"]
+    assert revoked.actor == second
     assert revoked.note == "The payment receipt was forged: the treasury has no such payment."
     assert revoked.data["ground"] == "false_materials"
     assert revoked.data["basis"] == f"{ARTICLE_25}；{ARTICLE_23}"
-    assert [item["sha256"] for item in revoked.data["evidence"]] == [
-        hashlib.sha256(statement).hexdigest(),
-        hashlib.sha256(photo).hexdigest(),
-    ]
+    assert revoked.data["proposed_by"] == staff["signer"].username
+    assert revoked.data["legal_reviewer"] == staff["legal_reviewer"].username
+    assert revoked.data["signers"] == [second.username]
     assert revoked.data["reinstated"] == [record.decision_no]
     officers = case.evidence.filter(source=Evidence.Source.OFFICER)
     assert {e.uploaded_by for e in officers} == {staff["signer"]}
@@ -237,7 +269,7 @@ def test_only_a_signing_official_is_offered_the_form_and_others_are_refused(
     page = client.get(f"/workflow/cases/{approved.pk}/")
     posted = client.post(f"/workflow/cases/{approved.pk}/revoke/", page_body())
 
-    assert "Revoke this restoration" not in page.content.decode()
+    assert "Propose to revoke this restoration" not in page.content.decode()
     assert posted.status_code == 403
     assert "Only a signing official of SZAMR may revoke a restoration." in posted.content.decode()
     assert_as_it_was(approved, record)
@@ -262,7 +294,7 @@ def test_a_signer_who_represents_the_subject_is_neither_offered_nor_allowed_to_r
     page = client.get(f"/workflow/cases/{approved.pk}/")
     posted = client.post(f"/workflow/cases/{approved.pk}/revoke/", page_body())
 
-    assert "Revoke this restoration" not in page.content.decode()
+    assert "Propose to revoke this restoration" not in page.content.decode()
     assert posted.status_code == 403
     assert "Article 43" in posted.content.decode()
     assert_as_it_was(approved, record)
@@ -271,8 +303,11 @@ def test_a_signer_who_represents_the_subject_is_neither_offered_nor_allowed_to_r
 # --- the API --------------------------------------------------------------------------------------
 
 
-def test_a_signer_revokes_through_the_api(approved, record, staff):
+def test_a_signer_proposes_and_the_reviewer_and_a_second_signer_decide_through_the_api(
+    approved, record, staff
+):
     statement = pdf_bytes("treasury-statement")
+    second = flow.second_signer(approved)
 
     response = revoke_in_the_api(
         token_client(staff["signer"]),
@@ -284,25 +319,57 @@ def test_a_signer_revokes_through_the_api(approved, record, staff):
 
     assert response.status_code == 200, response.json()
     body = response.json()
-    assert body["status"] == "revoked"
+    assert body["status"] == "removal"  # nothing changed yet
+    assert body["revocation"]["status"] == "proposed"
+    assert body["revocation"]["proposed_by"] == staff["signer"].username
     assert body["revocation"]["ground"] == "commitment_not_performed"
     assert body["revocation"]["basis"] == ARTICLE_25
-    assert body["revocation"]["reasons"] == (
-        "The subject promised to close the site and kept operating it."
-    )
     (evidence_id,) = body["revocation"]["evidence"]
     item = next(e for e in body["evidence"] if e["id"] == evidence_id)
     assert item["sha256"] == hashlib.sha256(statement).hexdigest()
     assert item["source"] == "officer"
-    assert body["timeline"][-1]["kind"] in {"revoked", "notification_queued"}
+
+    reviewed = token_client(staff["legal_reviewer"]).post(
+        f"/api/v1/cases/{approved.pk}/revocation/review/",
+        {"passed": True, "note": "Sound."},
+        format="json",
+    )
+    assert reviewed.status_code == 200, reviewed.json()
+    assert reviewed.json()["revocation"]["status"] == "sign_off"
+    signed = token_client(second).post(
+        f"/api/v1/cases/{approved.pk}/revocation/sign/", {"agree": True}, format="json"
+    )
+
+    assert signed.status_code == 200, signed.json()
+    body = signed.json()
+    assert body["status"] == "revoked"
+    assert body["revocation"]["status"] == "revoked"
+    assert body["revocation"]["legal_reviewer"] == staff["legal_reviewer"].username
+    assert body["revocation"]["signers"] == [second.username]
+    assert body["revocation"]["reasons"] == (
+        "The subject promised to close the site and kept operating it."
+    )
     record.refresh_from_db()
     assert record.status == Record.Status.ACTIVE
-    assert flow.publication_statuses(record) == {Publication.Status.PUBLISHED}
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
     revoked = flow.last_event(approved, "revoked")
     assert revoked.data["ground"] == "commitment_not_performed"
     assert revoked.data["evidence"] == [
         {"id": evidence_id, "sha256": item["sha256"], "name": "inspection-report.pdf"}
     ]
+
+
+def test_the_applicant_reads_no_proposal_only_a_revocation_in_effect(approved, staff, applicant):
+    revoke_in_the_api(token_client(staff["signer"]), approved, **complete_body())
+    client = token_client(applicant)
+
+    proposed = client.get(f"/api/v1/cases/{approved.pk}/").json()
+    flow.revoked_after_proposal(approved, staff)
+    in_effect = client.get(f"/api/v1/cases/{approved.pk}/").json()
+
+    assert proposed["revocation"] is None
+    assert "revocation_proposed" not in [e["kind"] for e in proposed["timeline"]]
+    assert in_effect["revocation"]["status"] == "revoked"
 
 
 def test_a_restoration_in_its_appeal_window_is_revoked_too(approved, record, staff):
@@ -311,11 +378,12 @@ def test_a_restoration_in_its_appeal_window_is_revoked_too(approved, record, sta
     assert flow.refresh(approved).status == S.APPEAL_WINDOW
 
     response = revoke_in_the_api(token_client(staff["signer"]), approved, **complete_body())
-
     assert response.status_code == 200, response.json()
+    flow.revoked_after_proposal(approved, staff)
+
     record.refresh_from_db()
     assert record.status == Record.Status.ACTIVE
-    assert flow.publication_statuses(record) == {Publication.Status.PUBLISHED}
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
     assert flow.process_status(approved) == PROCESS.CANCELED
 
 
@@ -458,7 +526,7 @@ def test_an_objection_an_undecided_and_a_rejected_restoration_cannot_be_revoked(
 
 
 def test_a_revoked_restoration_cannot_be_revoked_again(client, approved, staff):
-    actions.case_revoke(
+    flow.revoked(
         case=approved,
         official=staff["signer"],
         ground=RevocationGround.FALSE_MATERIALS,
@@ -481,7 +549,7 @@ def test_a_revoked_restoration_cannot_be_revoked_again(client, approved, staff):
 def test_the_same_file_twice_is_one_evidence_item(approved, staff):
     content = pdf_bytes("statement")
 
-    case = actions.case_revoke(
+    revocation = actions.case_revocation_propose(
         case=approved,
         official=staff["signer"],
         ground=RevocationGround.UNTRUE_COMMITMENT,
@@ -489,8 +557,8 @@ def test_the_same_file_twice_is_one_evidence_item(approved, staff):
         evidence=[upload("statement", content), upload("statement-copy", content)],
     )
 
-    assert case.revocation.evidence.count() == 1
-    assert len(flow.last_event(case, "revoked").data["evidence"]) == 1
+    assert revocation.evidence.count() == 1
+    assert len(flow.last_event(approved, "revocation_proposed").data["evidence"]) == 1
 
 
 def test_every_ground_carries_its_articles_as_data():
@@ -537,7 +605,7 @@ def test_evidence_files_are_held_to_the_upload_limit_not_the_small_request_limit
 
     assert too_large.status_code == 413
     assert done.status_code == (200 if where == "api" else 302)
-    assert flow.refresh(approved).status == S.REVOKED
+    assert flow.refresh(approved).revocation.status == Revocation.Status.PROPOSED
 
 
 @pytest.mark.parametrize(
@@ -545,7 +613,13 @@ def test_evidence_files_are_held_to_the_upload_limit_not_the_small_request_limit
     [
         (
             "zh-hans",
-            ["你（单位）存在故意不履行信用承诺的情形", f"依据{ARTICLE_25}，", "仍在原址经营"],
+            [
+                "你（单位）存在故意不履行信用承诺的情形",
+                f"依据{ARTICLE_25}，",
+                "仍在原址经营",
+                "公示期重新计算，且不得提前停止公示",
+                "不得就上述记录申请信用修复",
+            ],
         ),
         (
             "en",
@@ -561,7 +635,7 @@ def test_the_revocation_letter_names_the_ground_and_its_articles(
     approved, staff, language, phrases
 ):
     Case.objects.filter(pk=approved.pk).update(language=language)
-    actions.case_revoke(
+    flow.revoked(
         case=approved,
         official=staff["signer"],
         ground=RevocationGround.COMMITMENT_NOT_PERFORMED,
@@ -581,7 +655,7 @@ def test_the_revocation_letter_names_the_ground_and_its_articles(
 def test_an_administrator_reads_the_revocation_on_the_case_and_cannot_change_it(
     client, approved, staff
 ):
-    actions.case_revoke(
+    flow.revoked(
         case=approved,
         official=staff["signer"],
         ground=RevocationGround.FALSE_MATERIALS,
@@ -609,6 +683,6 @@ def test_a_chinese_reading_signer_reads_the_form_in_chinese(client, approved, st
     )
 
     text = page.content.decode()
-    assert "撤销该信用修复决定" in text
+    assert "提议撤销该信用修复决定" in text
     assert "信用承诺严重不实（《信用修复管理办法》第二十五条" in text
     assert "请至少上传一份支持撤销的证据材料。" in refused.content.decode()

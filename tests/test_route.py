@@ -18,6 +18,7 @@ from cases.models import Case, CaseRecord, Deadline, Evidence, Material, Publica
 from tests import factories
 from tests.flow_helpers import (
     accept,
+    acknowledge_published_everywhere,
     add_evidence,
     add_restoration_materials,
     claim,
@@ -40,6 +41,7 @@ from tests.flow_helpers import (
     step,
     submit,
 )
+from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import days_ago, pdf_upload, restorable_record
 from workflows import actions
 
@@ -660,7 +662,7 @@ def test_revoking_an_approved_restoration_republishes_the_record_everywhere(
     for publication in record.publications.all():
         actions.publication_acknowledge(publication=publication)
 
-    case = actions.case_revoke(
+    case = revoked_in_effect(
         case=case,
         official=staff["signer"],
         ground="untrue_commitment",
@@ -671,9 +673,11 @@ def test_revoking_an_approved_restoration_republishes_the_record_everywhere(
     record.refresh_from_db()
     assert case.status == Case.Status.REVOKED
     assert record.status == Record.Status.ACTIVE
+    assert publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
+    acknowledge_published_everywhere(record)
     assert publication_statuses(record) == {Publication.Status.PUBLISHED}
     revoked = last_event(case, "revoked")
-    assert revoked.actor == staff["signer"]
+    assert revoked.data["proposed_by"] == staff["signer"].username
     assert revoked.data["reinstated"] == [record.decision_no]
 
 
@@ -684,7 +688,7 @@ def test_an_objection_cannot_be_revoked(company, agency, platforms, applicant, s
     case = sign(case, staff["signer"], Case.Decision.APPROVED)
 
     with pytest.raises(WrongState) as refused:
-        actions.case_revoke(
+        actions.case_revocation_propose(
             case=case,
             official=staff["signer"],
             ground="untrue_commitment",
@@ -702,7 +706,7 @@ def test_a_rejected_restoration_cannot_be_revoked(company, agency, platforms, ap
     case = sign(case, staff["signer"], Case.Decision.REJECTED, reasons="The fine is unpaid.")
 
     with pytest.raises(WrongState) as refused:
-        actions.case_revoke(
+        actions.case_revocation_propose(
             case=case,
             official=staff["signer"],
             ground="untrue_commitment",

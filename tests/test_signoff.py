@@ -26,6 +26,7 @@ from tests.flow_helpers import (
     submit,
     supply,
 )
+from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import pdf_upload, restorable_record, serious_record
 from workflows import actions
 
@@ -453,7 +454,7 @@ def test_every_decision_event_names_the_person_who_took_it(
     )
     review(approved, staff["case_officer"], APPROVED)
     approved = sign(approved, staff["signer"], APPROVED)
-    actions.case_revoke(
+    revoked_in_effect(
         case=approved,
         official=staff["signer"],
         ground="untrue_commitment",

@@ -36,6 +36,7 @@ from cases.models import (
 from tests.flow_helpers import (
     APPROVED,
     accept,
+    acknowledge_published_everywhere,
     deadline,
     event_kinds,
     file_objection,
@@ -53,6 +54,7 @@ from tests.flow_helpers import (
     timers,
     worker_renders_letters,
 )
+from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import pdf_upload, restorable_record
 from workflows import actions
 from workflows.nodes import DeadlineMoment
@@ -441,7 +443,7 @@ def test_a_restoration_revoked_after_its_appeal_window_closed_is_republished(
     window.save(update_fields=["scheduled"])
     fire_due_timers()
 
-    case = actions.case_revoke(
+    case = revoked_in_effect(
         case=case,
         official=staff["signer"],
         ground="untrue_commitment",
@@ -452,6 +454,10 @@ def test_a_restoration_revoked_after_its_appeal_window_closed_is_republished(
     record.refresh_from_db()
     assert case.status == S.REVOKED
     assert record.status == Record.Status.ACTIVE
+    assert set(record.publications.values_list("status", flat=True)) == {
+        Publication.Status.PUBLICATION_REQUESTED
+    }
+    acknowledge_published_everywhere(record)
     assert set(record.publications.values_list("status", flat=True)) == {
         Publication.Status.PUBLISHED
     }

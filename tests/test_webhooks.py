@@ -43,10 +43,10 @@ from tests.flow_helpers import (
     tasks_of,
     worker_renders_letters,
 )
+from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import pdf_upload, restorable_record
 from tests.notification_helpers import free_port, messages_of, notification_timeline
 from tests.receiver import WebhookReceiver
-from workflows import actions
 
 SECRETS = {"creditchina": "s3cret-creditchina-0123456789", "gsxt": "s3cret-gsxt-9876543210"}
 
@@ -239,6 +239,7 @@ def test_accepting_an_objection_flags_the_record_disputed_on_every_platform_by_s
                 "agency": agency.code,
                 "status": "disputed",
                 "corrected_text": "",
+                "expires_on": record.expires_on.isoformat(),
             },
             "acknowledge_url": f"http://127.0.0.1:8000/api/v1/platforms/{message.platform.code}"
             "/acknowledgements/",
@@ -404,7 +405,7 @@ def test_revoking_a_partly_approved_restoration_republishes_only_what_was_withdr
     )
     assert case.case_records.get(record=unpaid).outcome == CaseRecord.Outcome.REJECTED
 
-    actions.case_revoke(
+    revoked_in_effect(
         case=case,
         official=staff["signer"],
         ground="untrue_commitment",
@@ -661,16 +662,20 @@ def test_a_malformed_acknowledgement_is_refused(client, removal, record, platfor
     assert state_of(removal, record) == before
 
 
-def test_only_a_withdrawal_can_be_acknowledged(client, removal, record, platforms):
+def test_only_a_withdrawal_or_a_publication_can_be_acknowledged(client, removal, record, platforms):
     creditchina = platforms[0]
-    response = ack(
-        client,
-        creditchina,
-        {"publication": publication_on(record, creditchina).pk, "status": "published"},
-    )
+    before = state_of(removal, record)
+    publication = publication_on(record, creditchina).pk
 
-    assert response.status_code == 400
-    assert response.json()["field"] == "status"
+    other = ack(client, creditchina, {"publication": publication, "status": "deleted"})
+    # "published" answers a request to publish (after a revocation), not a withdrawal.
+    published = ack(client, creditchina, {"publication": publication, "status": "published"})
+
+    assert other.status_code == 400
+    assert other.json()["field"] == "status"
+    assert published.status_code == 409
+    assert published.json()["code"] == "no_publication_requested"
+    assert state_of(removal, record) == before
 
 
 def test_a_platform_cannot_acknowledge_another_platforms_publication(

@@ -24,7 +24,16 @@ from viewflow.workflow.status import STATUS
 from cases import access, clock, transitions
 from cases.calendar import recompute_cause_text
 from cases.errors import InvalidInput, NotPermitted, WrongState
-from cases.models import Case, Deadline, Evidence, Material, Publication, Record, Role
+from cases.models import (
+    Case,
+    Deadline,
+    Evidence,
+    Material,
+    Publication,
+    Record,
+    Revocation,
+    Role,
+)
 from documents.selectors import DECISION_LETTER_KINDS, decision_letters_issued
 from workflows.flows import FLOWS
 from workflows.nodes import DeadlineTimer, RoleView, case_of, deadline_timers
@@ -358,19 +367,41 @@ def case_withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") 
     return case
 
 
-def case_revoke(
+def case_revocation_propose(
     *, case: Case, official: AbstractBaseUser, ground: str, reasons: str, evidence: Sequence
-) -> Case:
-    """A signing official revokes an approved restoration on a ground the rules name, with
-    the reasons and the evidence files that support it (``cases.transitions.revoke``):
-    the records are published again and whatever the process still waits for (the
-    platforms' acknowledgements, the appeal window) is cancelled."""
+) -> Revocation:
+    """A signing official proposes to revoke an approved restoration on a ground the
+    rules name, with the reasons and the evidence files that support it
+    (``cases.transitions.revocation_propose``). Nothing changes on the records yet: a
+    legal review and the signing officials decide (decision 0016)."""
+    return transitions.revocation_propose(
+        case=case, official=official, ground=ground, reasons=reasons, evidence=evidence
+    )
+
+
+def case_revocation_review(
+    *, case: Case, reviewer: AbstractBaseUser, passed: bool, note: str = ""
+) -> Revocation:
+    """A legal reviewer passes a proposed revocation on to the signers, or ends it."""
+    return transitions.revocation_legal_review(
+        case=case, reviewer=reviewer, passed=passed, note=note
+    )
+
+
+def case_revocation_sign(
+    *, case: Case, signer: AbstractBaseUser, agree: bool = True, note: str = ""
+) -> Revocation:
+    """A signing official signs (or declines) a revocation that passed its legal review.
+
+    With the last signature the rules call for, the revocation takes effect: the records
+    are published again, the revocation decision is published, and whatever the
+    process still waits for (the platforms' acknowledgements, the appeal window) is
+    cancelled."""
     with _process_locked(case):
-        case = transitions.revoke(
-            case=case, official=official, ground=ground, reasons=reasons, evidence=evidence
-        )
-        _process_cancel(case)
-    return case
+        revocation = transitions.revocation_sign(case=case, signer=signer, agree=agree, note=note)
+        if revocation.status == Revocation.Status.REVOKED:
+            _process_cancel(Case.objects.get(pk=case.pk))
+    return revocation
 
 
 def case_plan_fail(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) -> Case:

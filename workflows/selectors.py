@@ -273,7 +273,7 @@ class CaseDetail:
 
 def case_detail(case: Case) -> CaseDetail:
     """The records, evidence, timeline, clock, signatures, decision meetings, open tasks and
-    (for a revoked restoration) the revocation of ``case``."""
+    the revocation (proposed or in effect) of ``case``."""
     case_records = list(
         case.case_records.select_related("record__list_type", "record__agency")
         .prefetch_related(
@@ -308,14 +308,15 @@ def case_detail(case: Case) -> CaseDetail:
             .select_related("owner")
             .order_by("id")
         )
-    revocation = None
-    if case.status == Case.Status.REVOKED:
-        revocation = (
-            Revocation.objects.filter(case=case)
-            .select_related("revoked_by")
-            .prefetch_related("evidence")
-            .first()
-        )
+    # The revocation proposed or in effect (a proposal not pursued is on the timeline).
+    revocation = (
+        Revocation.objects.filter(case=case)
+        .exclude(status=Revocation.Status.DROPPED)
+        .select_related("proposed_by", "legal_reviewer", "revoked_by", "decision_record")
+        .prefetch_related("evidence", "signers")
+        .order_by("-id")
+        .first()
+    )
     meetings = list(
         DecisionMeeting.objects.filter(case=case)
         .select_related("recorded_by")

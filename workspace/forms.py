@@ -35,9 +35,15 @@ TEXTAREA = forms.Textarea(attrs={"rows": 3})
 
 
 class MissingMaterialsMixin:
-    """A checkbox per kind of material with a detail text each: the complete list at once."""
+    """A checkbox per kind of material with a detail text each: the complete list at once.
 
-    def add_material_fields(self) -> None:
+    Where the case was asked for materials before, everything missing was told then
+    (《信用修复管理办法》第十六条第二款 一次性告知): a further request offers, and requires
+    for each ticked item, why the applicant's resubmission made it necessary.
+    """
+
+    def add_material_fields(self, case: Case) -> None:
+        self.later_request = case.events.filter(kind="materials_requested").exists()
         for material in Material:
             self.fields[f"missing_{material.value}"] = forms.BooleanField(
                 label=material.label, required=False
@@ -47,17 +53,35 @@ class MissingMaterialsMixin:
                 required=False,
                 max_length=500,
             )
+            if self.later_request:
+                self.fields[f"why_{material.value}"] = forms.CharField(
+                    label=_("How the resubmission made it necessary: %(material)s")
+                    % {"material": material.label},
+                    required=False,
+                    max_length=1000,
+                )
 
     def material_rows(self) -> list[tuple]:
-        return [(self[f"missing_{m.value}"], self[f"detail_{m.value}"]) for m in Material]
+        return [
+            (
+                self[f"missing_{m.value}"],
+                self[f"detail_{m.value}"],
+                self[f"why_{m.value}"] if self.later_request else None,
+            )
+            for m in Material
+        ]
 
     def missing(self) -> list[dict]:
         data = self.cleaned_data
-        return [
-            {"material": m.value, "detail": (data.get(f"detail_{m.value}") or "").strip()}
-            for m in Material
-            if data.get(f"missing_{m.value}")
-        ]
+        items = []
+        for m in Material:
+            if not data.get(f"missing_{m.value}"):
+                continue
+            item = {"material": m.value, "detail": (data.get(f"detail_{m.value}") or "").strip()}
+            if self.later_request:
+                item["reason"] = (data.get(f"why_{m.value}") or "").strip()
+            items.append(item)
+        return items
 
     def check_missing(self) -> None:
         if not self.missing():
@@ -65,6 +89,15 @@ class MissingMaterialsMixin:
         other = self.cleaned_data.get(f"detail_{Material.OTHER.value}", "")
         if self.cleaned_data.get(f"missing_{Material.OTHER.value}") and not other.strip():
             self.add_error(f"detail_{Material.OTHER.value}", _("Describe the other material."))
+        for item in self.missing():
+            if self.later_request and not item["reason"]:
+                self.add_error(
+                    f"why_{item['material']}",
+                    _(
+                        "Everything missing was asked for once already: say how the "
+                        "resubmission made this necessary."
+                    ),
+                )
 
 
 class RecordOutcomesMixin:
@@ -145,7 +178,7 @@ class AcceptanceCheckForm(MissingMaterialsMixin, forms.Form):
 
     def __init__(self, *args, case: Case, detail=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.add_material_fields()
+        self.add_material_fields(case)
         self.findings = findings_of(case)
         self.fields["reasons"].initial = findings_as_reasons(self.findings, language=case.language)
 
@@ -270,7 +303,7 @@ class EvidenceReviewForm(MissingMaterialsMixin, RecordOutcomesMixin, forms.Form)
                 max_length=2000,
             )
         self.add_record_fields(detail.case_records)
-        self.add_material_fields()
+        self.add_material_fields(case)
 
     def evidence_rows(self) -> list[tuple]:
         return [
@@ -461,8 +494,9 @@ class FilesField(forms.FileField):
 
 
 class RevocationForm(forms.Form):
-    """Signing official: revoke an approved restoration on a ground the rules name, with
-    the reasons and the evidence files that support it, and confirm what it does."""
+    """Signing official: propose to revoke an approved restoration on a ground the rules
+    name, with the reasons and the evidence files that support it, and confirm what it
+    does once signed."""
 
     ground = forms.ChoiceField(
         label=_("Ground"),
@@ -501,8 +535,9 @@ class RevocationForm(forms.Form):
     )
     confirm = forms.BooleanField(
         label=_(
-            "I understand: the records are published again on every platform, what the case "
-            "still waits for is cancelled, and the applicant is told. This cannot be undone."
+            "I understand: once the legal review passes and the signing officials sign, the "
+            "records are published again on every platform, what the case still waits for is "
+            "cancelled, and the applicant is told. This cannot be undone."
         ),
         error_messages={"required": _("Confirm that you mean to revoke this restoration.")},
     )
@@ -575,6 +610,56 @@ class PlanFailureForm(forms.Form):
     def to_data(self) -> dict:
         """The arguments of ``workflows.actions.case_plan_fail`` besides the case and officer."""
         return {"reasons": self.cleaned_data["reasons"], "ruling": self.cleaned_data["ruling"]}
+
+
+class RevocationReviewForm(forms.Form):
+    """Legal reviewer: pass a proposed revocation on to the signers, or end it."""
+
+    passed = forms.TypedChoiceField(
+        label=_("Legal review"),
+        widget=forms.RadioSelect,
+        coerce=lambda value: value == "pass",
+        choices=[
+            ("pass", _("Passed: on to the signing officials")),
+            ("drop", _("Not passed: the revocation is not pursued")),
+        ],
+        error_messages={"required": _("Choose the outcome of the legal review.")},
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        widget=TEXTAREA,
+        max_length=5000,
+        required=False,
+        help_text=_("Required when the review does not pass: why."),
+    )
+
+    def to_data(self) -> dict:
+        return {"passed": self.cleaned_data["passed"], "note": self.cleaned_data["note"]}
+
+
+class RevocationSignForm(forms.Form):
+    """Signing official: sign a revocation that passed its legal review, or decline it."""
+
+    agree = forms.TypedChoiceField(
+        label=_("Signature"),
+        widget=forms.RadioSelect,
+        coerce=lambda value: value == "sign",
+        choices=[
+            ("sign", _("Sign the revocation")),
+            ("decline", _("Decline: the revocation is not pursued")),
+        ],
+        error_messages={"required": _("Choose whether you sign.")},
+    )
+    note = forms.CharField(
+        label=_("Note"),
+        widget=TEXTAREA,
+        max_length=5000,
+        required=False,
+        help_text=_("Required when you decline: why."),
+    )
+
+    def to_data(self) -> dict:
+        return {"agree": self.cleaned_data["agree"], "note": self.cleaned_data["note"]}
 
 
 # --- supervisors' and lists' forms --------------------------------------------------------------

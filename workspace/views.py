@@ -48,6 +48,8 @@ from workspace.forms import (
     DecisionMeetingForm,
     PlanFailureForm,
     RevocationForm,
+    RevocationReviewForm,
+    RevocationSignForm,
     TaskAssignForm,
     TieDeclareForm,
     task_form,
@@ -408,10 +410,12 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         revocation=None,
         meeting=None,
         plan_failure=None,
+        revocation_step=None,
     ):
         """The case page; ``bound_form`` re-shows the posted form of ``bound_task``,
         ``revocation`` the posted revocation form, ``meeting`` the posted meeting form,
-        ``plan_failure`` the failed plan's."""
+        ``plan_failure`` the failed plan's, ``revocation_step`` the posted form of a
+        revocation's legal review or signature."""
         context = self.get_context_data(
             case=case,
             bound_task=bound_task,
@@ -420,6 +424,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             revocation=revocation,
             meeting=meeting,
             plan_failure=plan_failure,
+            revocation_step=revocation_step,
         )
         return self.render_to_response(context, status=status)
 
@@ -433,6 +438,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         revocation=None,
         meeting=None,
         plan_failure=None,
+        revocation_step=None,
         **kwargs,
     ):
         context = super().get_context_data(**kwargs)
@@ -460,9 +466,10 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
                     extend_forms[deadline.pk] = DeadlineExtendForm(
                         auto_id=f"id_extend_{deadline.pk}_%s"
                     )
-        # A signing official of the agency, with no tie to the subject, may revoke an
-        # approved restoration (NDRC Order 36 Art. 25, SAMR Order 107 Art. 23); nobody
-        # else is offered the form.
+        # A signing official of the agency, with no tie to the subject, may propose to
+        # revoke an approved restoration (NDRC Order 36 Art. 25, SAMR Order 107 Art. 23);
+        # nobody else is offered the form. The legal reviewer and the signers of a
+        # proposal are offered theirs (decision 0016).
         may_revoke = (
             Role.SIGNER in roles
             and conflict is None
@@ -496,6 +503,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             else "",
             extend_forms=extend_forms,
             revocation_form=(revocation or RevocationForm()) if may_revoke else None,
+            revocation_step_forms=self.revocation_step_forms(case, conflict, revocation_step),
             revocation_evidence={item.pk for item in detail.revocation.evidence.all()}
             if detail.revocation
             else set(),
@@ -508,6 +516,24 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             ],
         )
         return context
+
+    def revocation_step_forms(self, case, conflict, bound) -> list[tuple]:
+        """(form, title, action) for the revocation step the person may do now, if any."""
+        if conflict is not None:
+            return []
+        user = self.request.user
+        forms_ = []
+        for step, refusal, form_class, title in REVOCATION_STEPS:
+            if refusal(case, user) is None:
+                form = bound[1] if bound is not None and bound[0] == step else form_class()
+                forms_.append(
+                    (
+                        form,
+                        title,
+                        reverse(f"workspace:case_revocation_{step}", kwargs={"pk": case.pk}),
+                    )
+                )
+        return forms_
 
     def task_row(self, task, case, detail, roles, bound_task, bound_form, conflict) -> TaskRow:
         user = self.request.user
@@ -674,7 +700,7 @@ class DeadlineExtendView(View):
 
 
 class CaseRevokeView(View):
-    """A signing official revokes an approved restoration from the case page.
+    """A signing official proposes to revoke an approved restoration from the case page.
 
     Who may not revoke, or a case that cannot be revoked, is told so with its status
     (403, 409) before the form is judged; a form with a field missing comes back with
@@ -694,20 +720,15 @@ class CaseRevokeView(View):
             messages.error(request, gettext("Check the highlighted fields."))
             return page.render_case(case, status=400, revocation=form)
         try:
-            actions.case_revoke(case=case, official=request.user, **form.to_data())
+            revocation = actions.case_revocation_propose(
+                case=case, official=request.user, **form.to_data()
+            )
         except RedressError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             messages.error(request, exc.message)
             case = selectors.case_for_officer(request.user, case.pk)
             return page.render_case(case, status=exc.http_status, revocation=form)
-        messages.success(
-            request,
-            gettext(
-                "The restoration of %(case)s is revoked: its records are published again on "
-                "every platform, and the applicant is told."
-            )
-            % {"case": case.reference},
-        )
+        messages.success(request, revocation_outcome_message(case, revocation))
         return redirect("workspace:case", pk=case.pk)
 
 
@@ -762,6 +783,84 @@ class DecisionMeetingView(View):
             gettext("The decision meeting of %(case)s is on record: the signers may sign.")
             % {"case": case.reference},
         )
+        return redirect("workspace:case", pk=case.pk)
+
+
+def revocation_outcome_message(case, revocation) -> str:
+    """What the person who acted on a revocation reads next."""
+    status = revocation.status
+    if status == revocation.Status.REVOKED:
+        return gettext(
+            "The restoration of %(case)s is revoked: its records are published again on "
+            "every platform, the revocation decision is published, and the applicant is told."
+        ) % {"case": case.reference}
+    if status == revocation.Status.DROPPED:
+        return gettext("The revocation of %(case)s is not pursued.") % {"case": case.reference}
+    if status == revocation.Status.SIGN_OFF and revocation.signers.exists():
+        return gettext(
+            "Your signature is recorded; the revocation of %(case)s waits for another "
+            "signing official."
+        ) % {"case": case.reference}
+    if status == revocation.Status.SIGN_OFF:
+        return gettext(
+            "The legal review passed: the revocation of %(case)s goes to the signing officials."
+        ) % {"case": case.reference}
+    return gettext(
+        "The revocation of %(case)s is proposed: it goes to a legal reviewer, then to the "
+        "signing officials."
+    ) % {"case": case.reference}
+
+
+# The steps of a proposed revocation after the proposal: who may (rules), the form, the title.
+REVOCATION_STEPS = (
+    (
+        "review",
+        rules.revocation_review_refusal,
+        RevocationReviewForm,
+        _("Legal review of the proposed revocation"),
+    ),
+    ("sign", rules.revocation_sign_refusal, RevocationSignForm, _("Sign the revocation")),
+)
+
+
+class CaseRevocationStepView(View):
+    """The legal reviewer, then the signing officials, act on a proposed revocation.
+
+    Who may not is told so with its status (403, 409) before the form is judged; a form
+    with a field missing comes back with it highlighted (400).
+    """
+
+    step = ""
+
+    def post(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        _step, refusal_of, form_class, _title = next(
+            s for s in REVOCATION_STEPS if s[0] == self.step
+        )
+        refusal = refusal_of(case, request.user)
+        if refusal is not None:
+            messages.error(request, refusal.message)
+            return page.render_case(case, status=refusal.http_status)
+        form = form_class(request.POST)
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, revocation_step=(self.step, form))
+        try:
+            if self.step == "review":
+                revocation = actions.case_revocation_review(
+                    case=case, reviewer=request.user, **form.to_data()
+                )
+            else:
+                revocation = actions.case_revocation_sign(
+                    case=case, signer=request.user, **form.to_data()
+                )
+        except RedressError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            messages.error(request, exc.message)
+            case = selectors.case_for_officer(request.user, case.pk)
+            return page.render_case(case, status=exc.http_status, revocation_step=(self.step, form))
+        messages.success(request, revocation_outcome_message(case, revocation))
         return redirect("workspace:case", pk=case.pk)
 
 

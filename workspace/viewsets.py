@@ -115,6 +115,16 @@ class Workspace(Application):
         workspace_view(views.CasePlanFailureView.as_view()),
         name="case_plan_failed",
     )
+    case_revocation_review_path = path(
+        "cases/<int:pk>/revocation/review/",
+        workspace_view(views.CaseRevocationStepView.as_view(step="review")),
+        name="case_revocation_review",
+    )
+    case_revocation_sign_path = path(
+        "cases/<int:pk>/revocation/sign/",
+        workspace_view(views.CaseRevocationStepView.as_view(step="sign")),
+        name="case_revocation_sign",
+    )
     evidence_preview_path = path(
         "evidence/<int:pk>/preview/",
         workspace_view(views.EvidenceFileView.as_view()),

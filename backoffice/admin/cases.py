@@ -500,12 +500,30 @@ class CaseRecordInline(admin.TabularInline):
 
 
 class RevocationInline(admin.StackedInline):
-    """How a revoked restoration was revoked: read here, written only by the route."""
+    """How a restoration was (or is proposed to be) revoked and by whom: read here,
+    written only by the route."""
 
     model = Revocation
     extra = 0
     can_delete = False
-    fields = ["ground", "basis", "reasons", "evidence", "revoked_by", "revoked_at"]
+    fields = [
+        "status",
+        "ground",
+        "basis",
+        "reasons",
+        "evidence",
+        "proposed_by",
+        "proposed_at",
+        "legal_reviewer",
+        "legal_reviewed_at",
+        "legal_review_note",
+        "signers",
+        "dropped_note",
+        "revoked_by",
+        "revoked_at",
+        "decision_record",
+        "bar_ends_on",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):

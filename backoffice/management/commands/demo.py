@@ -21,6 +21,7 @@ from pypdf import PdfWriter
 
 from cases.identifiers import make_resident_id, make_uscc
 from cases.models import (
+    REVOCATION_DECISION_LIST,
     Agency,
     Case,
     Evidence,
@@ -213,7 +214,8 @@ class Command(BaseCommand):
         return users
 
     def _subjects_and_records(self, rng, agencies, platforms, count):
-        list_types = {lt.code: lt for lt in ListType.objects.all()}
+        # Revocation decisions are written by the route, not listed by agencies.
+        list_types = {lt.code: lt for lt in ListType.objects.exclude(code=REVOCATION_DECISION_LIST)}
         acme = Subject.objects.create(
             kind=Subject.Kind.LEGAL,
             code=make_uscc(org_body="MA5ACME1"),
