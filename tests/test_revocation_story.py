@@ -185,7 +185,7 @@ def test_the_whole_revocation_story(client, approved, record, staff, company, ap
     assert day_before.finding == Finding.BARRED
     assert restoration_eligibility(record, on=bar_ends_on).basis != "revocation_bar_months"
     # The published decision is not restorable either, for as long as it is published.
-    assert not restoration_eligibility(decision, on=today).qualifies
+    assert decision.restorable_from == decision.expires_on
 
     # The letter says all of it, and so does the officers' case page.
     flow.worker_renders_letters(case)

@@ -673,8 +673,8 @@ def test_only_a_withdrawal_or_a_publication_can_be_acknowledged(client, removal,
 
     assert other.status_code == 400
     assert other.json()["field"] == "status"
-    assert published.status_code == 409
-    assert published.json()["code"] == "no_publication_requested"
+    assert published.status_code == 400  # it was asked to withdraw, not to publish
+    assert published.json()["field"] == "status"
     assert state_of(removal, record) == before
 
 
