@@ -25,7 +25,7 @@ from rest_framework.response import Response
 
 from api.conventions import ErrorSerializer, IdField, StrictCharField
 from cases import access, rules, selectors
-from cases.errors import InvalidIdentifier, InvalidInput, UploadRejected, WrongState
+from cases.errors import InvalidIdentifier, InvalidInput, RedressError, UploadRejected, WrongState
 from cases.identifiers import subject_code_identify
 from cases.ids import id_parse
 from cases.models import (
@@ -65,6 +65,12 @@ class RecordSerializer(serializers.ModelSerializer):
     subject_name = serializers.CharField(source="subject.name")
     agency = serializers.CharField(source="agency.code")
     publications = PublicationSerializer(many=True, read_only=True)
+    periods = serializers.SerializerMethodField(
+        help_text=(
+            "Why restorable_from and expires_on are what they are: the articles of the "
+            "version in force, whether the record is published at all, and on Credit China."
+        )
+    )
 
     class Meta:
         model = Record
@@ -78,13 +84,37 @@ class RecordSerializer(serializers.ModelSerializer):
             "legal_basis",
             "severity",
             "penalty_type",
+            "penalty_types",
+            "fine_amount",
+            "procedure",
+            "decided_on",
+            "term_ends_on",
             "listed_on",
             "restorable_from",
             "expires_on",
+            "periods",
             "status",
             "corrected_text",
             "publications",
         ]
+
+    def get_periods(self, record) -> dict:
+        try:
+            found = rules.record_periods(record)
+        except RedressError:
+            return {"restorable_from_basis": [], "expires_on_basis": []}
+
+        def cited(name):
+            return [{"zh": c.zh, "en": c.en, **c.as_data()} for c in found.basis.get(name, ())]
+
+        return {
+            "restorable_from_basis": cited("restorable_from"),
+            "expires_on_basis": cited("expires_on"),
+            "published": found.published,
+            "published_basis": cited("published"),
+            "on_credit_china": found.on_credit_china,
+            "no_early_repair": "no_early_repair" in found.notes,
+        }
 
 
 class CaseListSerializer(serializers.ModelSerializer):
@@ -220,6 +250,12 @@ class CaseDetailSerializer(CaseListSerializer):
     timeline = serializers.SerializerMethodField()
     evidence = EvidenceSerializer(many=True, read_only=True)
     rule_version = serializers.CharField(source="rule_set.label", default=None, allow_null=True)
+    rule_version_detail = serializers.SerializerMethodField(
+        help_text=(
+            "The version the case was accepted under: its instrument (title and number), "
+            "dates, and each figure the case runs on with the article it comes from."
+        )
+    )
     revocation = RevocationSerializer(
         read_only=True, allow_null=True, help_text="Null unless the restoration was revoked."
     )
@@ -233,6 +269,7 @@ class CaseDetailSerializer(CaseListSerializer):
             "missing_materials",
             "decision_reasons",
             "rule_version",
+            "rule_version_detail",
             "records",
             "current_steps",
             "deadlines",
@@ -260,6 +297,17 @@ class CaseDetailSerializer(CaseListSerializer):
         return shown
 
     @extend_schema_field(CurrentStepSerializer(many=True))
+    def get_rule_version_detail(self, case) -> dict | None:
+        version = case.rule_version
+        if version is None:
+            return None
+        until = version["effective_until"]
+        return {
+            **version,
+            "effective_from": version["effective_from"].isoformat(),
+            "effective_until": until.isoformat() if until else None,
+        }
+
     def get_current_steps(self, case) -> list[dict]:
         """The steps open now: a person's task, or the applicant's (``await_materials``)."""
         return [
