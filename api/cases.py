@@ -242,6 +242,23 @@ class RevocationSerializer(serializers.ModelSerializer):
         fields = ["ground", "basis", "reasons", "revoked_at", "evidence"]
 
 
+class RuleFigureSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The rule field, e.g. acceptance_days.")
+    name = serializers.CharField()
+    value = serializers.IntegerField()
+    text = serializers.CharField(help_text="The figure with its unit, e.g. 7 working days.")
+    citation = serializers.CharField(help_text="The article it comes from.")
+
+
+class RuleVersionSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    instrument = serializers.CharField()
+    instrument_title = serializers.CharField()
+    effective_from = serializers.DateField()
+    effective_until = serializers.DateField(allow_null=True)
+    figures = RuleFigureSerializer(many=True)
+
+
 class CaseDetailSerializer(CaseListSerializer):
     records = CaseRecordOutcomeSerializer(many=True, read_only=True, source="case_records")
     current_steps = serializers.SerializerMethodField()
@@ -250,11 +267,14 @@ class CaseDetailSerializer(CaseListSerializer):
     timeline = serializers.SerializerMethodField()
     evidence = EvidenceSerializer(many=True, read_only=True)
     rule_version = serializers.CharField(source="rule_set.label", default=None, allow_null=True)
-    rule_version_detail = serializers.SerializerMethodField(
+    rule_version_detail = RuleVersionSerializer(
+        source="rule_version",
+        read_only=True,
+        allow_null=True,
         help_text=(
             "The version the case was accepted under: its instrument (title and number), "
             "dates, and each figure the case runs on with the article it comes from."
-        )
+        ),
     )
     revocation = RevocationSerializer(
         read_only=True, allow_null=True, help_text="Null unless the restoration was revoked."
@@ -297,17 +317,6 @@ class CaseDetailSerializer(CaseListSerializer):
         return shown
 
     @extend_schema_field(CurrentStepSerializer(many=True))
-    def get_rule_version_detail(self, case) -> dict | None:
-        version = case.rule_version
-        if version is None:
-            return None
-        until = version["effective_until"]
-        return {
-            **version,
-            "effective_from": version["effective_from"].isoformat(),
-            "effective_until": until.isoformat() if until else None,
-        }
-
     def get_current_steps(self, case) -> list[dict]:
         """The steps open now: a person's task, or the applicant's (``await_materials``)."""
         return [
