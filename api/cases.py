@@ -74,6 +74,12 @@ class RecordSerializer(serializers.ModelSerializer):
     subject_name = serializers.CharField(source="subject.name")
     agency = serializers.CharField(source="agency.code")
     publications = PublicationSerializer(many=True, read_only=True)
+    periods = serializers.SerializerMethodField(
+        help_text=(
+            "Why restorable_from and expires_on are what they are: the articles of the "
+            "version in force, whether the record is published at all, and on Credit China."
+        )
+    )
 
     class Meta:
         model = Record
@@ -87,13 +93,37 @@ class RecordSerializer(serializers.ModelSerializer):
             "legal_basis",
             "severity",
             "penalty_type",
+            "penalty_types",
+            "fine_amount",
+            "procedure",
+            "decided_on",
+            "term_ends_on",
             "listed_on",
             "restorable_from",
             "expires_on",
+            "periods",
             "status",
             "corrected_text",
             "publications",
         ]
+
+    def get_periods(self, record) -> dict:
+        try:
+            found = rules.record_periods(record)
+        except RedressError:
+            return {"restorable_from_basis": [], "expires_on_basis": []}
+
+        def cited(name):
+            return [{"zh": c.zh, "en": c.en, **c.as_data()} for c in found.basis.get(name, ())]
+
+        return {
+            "restorable_from_basis": cited("restorable_from"),
+            "expires_on_basis": cited("expires_on"),
+            "published": found.published,
+            "published_basis": cited("published"),
+            "on_credit_china": found.on_credit_china,
+            "no_early_repair": "no_early_repair" in found.notes,
+        }
 
 
 class CitationSerializer(serializers.Serializer):
@@ -312,6 +342,23 @@ class RevocationSerializer(serializers.ModelSerializer):
         return [user.get_username() for user in revocation.signers.order_by("username")]
 
 
+class RuleFigureSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The rule field, e.g. acceptance_days.")
+    name = serializers.CharField()
+    value = serializers.IntegerField()
+    text = serializers.CharField(help_text="The figure with its unit, e.g. 7 working days.")
+    citation = serializers.CharField(help_text="The article it comes from.")
+
+
+class RuleVersionSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    instrument = serializers.CharField()
+    instrument_title = serializers.CharField()
+    effective_from = serializers.DateField()
+    effective_until = serializers.DateField(allow_null=True)
+    figures = RuleFigureSerializer(many=True)
+
+
 class CaseDetailSerializer(CaseListSerializer):
     records = CaseRecordOutcomeSerializer(many=True, read_only=True, source="case_records")
     current_steps = serializers.SerializerMethodField()
@@ -320,6 +367,15 @@ class CaseDetailSerializer(CaseListSerializer):
     timeline = serializers.SerializerMethodField()
     evidence = EvidenceSerializer(many=True, read_only=True)
     rule_version = serializers.CharField(source="rule_set.label", default=None, allow_null=True)
+    rule_version_detail = RuleVersionSerializer(
+        source="rule_version",
+        read_only=True,
+        allow_null=True,
+        help_text=(
+            "The version the case was accepted under: its instrument (title and number), "
+            "dates, and each figure the case runs on with the article it comes from."
+        ),
+    )
     revocation = serializers.SerializerMethodField(
         help_text="Null unless a revocation of the restoration is in effect or (to the "
         "agency's officers) proposed."
@@ -345,6 +401,7 @@ class CaseDetailSerializer(CaseListSerializer):
             "missing_materials",
             "decision_reasons",
             "rule_version",
+            "rule_version_detail",
             "records",
             "current_steps",
             "deadlines",

@@ -195,6 +195,14 @@ class DeadlineComputation:
     adjusted_working_days: tuple[CountedDay, ...]
     provisional: bool
     unknown_years: tuple[int, ...]
+    # Calendar days (the court list's 15 and 10 days, GUIDE §0.2): ``working_days`` is then
+    # the count of calendar days, and ``skipped`` the non-working days the last day was
+    # moved past (a period ending on a holiday ends on the next working day).
+    calendar_days: bool = False
+
+    @property
+    def day_kind(self) -> str:
+        return "calendar" if self.calendar_days else "working"
 
     def explain(self) -> str:
         """A short English account of the computation, one fact per line."""
@@ -211,7 +219,7 @@ class DeadlineComputation:
         "working_days": <left>}``, ``{"kind": "extended", "days": <n>, "approved_by":
         <username>, "reason": <text>}``, ``{"kind": "recomputed", "reason": <text>}``.
         """
-        return {
+        facts = {
             "version": FACTS_VERSION,
             "prefix": dict(prefix or {"kind": "started"}),
             "start": self.start.isoformat(),
@@ -232,6 +240,9 @@ class DeadlineComputation:
             "provisional": self.provisional,
             "unknown_years": list(self.unknown_years),
         }
+        if self.calendar_days:
+            facts["day_kind"] = "calendar"
+        return facts
 
 
 def explain_computation(facts: Mapping[str, Any], *, language: str | None = None) -> str:
@@ -254,7 +265,9 @@ def explain_computation(facts: Mapping[str, Any], *, language: str | None = None
         lines.append(prefix)
     start = facts["start"]
     working_days = facts["working_days"]
-    if working_days == 0:
+    if facts.get("day_kind") == "calendar":
+        lines.extend(_calendar_days_text(facts))
+    elif working_days == 0:
         lines.append(
             _("0 working days from %(start)s: due on %(start)s itself.") % {"start": start}
         )
@@ -325,12 +338,59 @@ def explain_computation(facts: Mapping[str, Any], *, language: str | None = None
     return "\n".join(lines)
 
 
+def _calendar_days_text(facts: Mapping[str, Any]) -> list[str]:
+    """The lines of a calendar-day computation (``explain_computation``)."""
+    days, start = facts["working_days"], facts["start"]
+    lines = [
+        ngettext(
+            "%(count)s calendar day from %(start)s (the event day is not counted; "
+            "every day counts, holidays included):",
+            "%(count)s calendar days from %(start)s (the event day is not counted; "
+            "every day counts, holidays included):",
+            days,
+        )
+        % {"count": days, "start": start}
+    ]
+    separator = pgettext("list separator", ", ")
+    for run in facts["skipped"]:
+        first = datetime.date.fromisoformat(run["first"])
+        last = datetime.date.fromisoformat(run["last"])
+        if run["reasons"] == [_PLAIN_WEEKEND.as_facts()]:
+            reasons = _("weekend")
+        else:
+            reasons = separator.join(day_reason_text(reason) for reason in run["reasons"])
+        lines.append(
+            "  "
+            + _(
+                "the last day fell on %(dates)s, not a working day (%(reasons)s): the period "
+                "ends on the next working day"
+            )
+            % {"dates": _date_range(first, last), "reasons": reasons}
+        )
+    due = datetime.date.fromisoformat(facts["due"])
+    lines.append(
+        _("Due %(day)s (%(weekday)s).") % {"day": due.isoformat(), "weekday": _weekday(due)}
+    )
+    return lines
+
+
 def _prefix_text(prefix: Mapping[str, Any]) -> str:
     kind = prefix.get("kind", "started")
     if kind == "started":
         return ""
     # "working days" even for 1: the English text is the stored audit record and has
     # always read so.
+    if kind == "resumed" and prefix.get("day_kind") == "calendar":
+        return _("Resumed on %(day)s with %(days)s calendar days left.") % {
+            "day": prefix["on"],
+            "days": prefix["working_days"],
+        }
+    if kind == "extended" and prefix.get("day_kind") == "calendar":
+        return _("Extended by %(days)s calendar days (approved by %(approver)s: %(reason)s).") % {
+            "days": prefix["days"],
+            "approver": prefix["approved_by"],
+            "reason": prefix["reason"],
+        }
     if kind == "resumed":
         return _("Resumed on %(day)s with %(days)s working days left.") % {
             "day": prefix["on"],
@@ -542,6 +602,53 @@ class WorkingCalendar:
             provisional=bool(unknown_years),
             unknown_years=tuple(sorted(unknown_years)),
         )
+
+    def add_calendar_days(self, start: datetime.date, n: int) -> DeadlineComputation:
+        """The deadline ``n`` calendar days after the event on ``start``.
+
+        Every day counts; the event day does not. A period whose last day is not a working
+        day ends on the next working day (the Civil Procedure Law's rule on periods, which
+        the court's list follows; GUIDE §0.2).
+        """
+        _check_date(start)
+        if n < 0:
+            raise ValueError(f"A deadline needs 0 or more days, not {n}.")
+        day = start + datetime.timedelta(days=n)
+        skipped: list[SkippedDay] = []
+        unknown_years: set[int] = set()
+        if n:
+            while True:
+                status = self._status(day)
+                if not status.known:
+                    unknown_years.add(day.year)
+                if status.working:
+                    break
+                skipped.append(SkippedDay(day, _english(status.cause), status.cause))
+                day += _ONE_DAY
+        if self.strict and unknown_years:
+            raise CalendarYearUnknown(unknown_years)
+        return DeadlineComputation(
+            start=start,
+            working_days=n,
+            due=day,
+            skipped=tuple(skipped),
+            adjusted_working_days=(),
+            provisional=bool(unknown_years),
+            unknown_years=tuple(sorted(unknown_years)),
+            calendar_days=True,
+        )
+
+    def add_days(self, start: datetime.date, n: int, kind: str = "working") -> DeadlineComputation:
+        """``add_calendar_days`` for ``kind == "calendar"``, else ``add_working_days``."""
+        if kind == "calendar":
+            return self.add_calendar_days(start, n)
+        return self.add_working_days(start, n)
+
+    def days_between(self, start: datetime.date, end: datetime.date, kind: str = "working") -> int:
+        """Days of ``kind`` in ``(start, end]`` (see ``working_days_between``)."""
+        if kind == "calendar":
+            return end.toordinal() - start.toordinal()
+        return self.working_days_between(start, end)
 
     def working_days_between(self, start: datetime.date, end: datetime.date) -> int:
         """The number of working days in ``(start, end]``.

@@ -14,13 +14,24 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from cases.calendar import (
     DeadlineComputation,
     WorkingCalendar,
     explain_computation,
 )
-from cases.models import Agency, CalendarOverride, CalendarYear, Case, ClockEntry, Deadline
+from cases.errors import RuleViolation
+from cases.models import (
+    Agency,
+    CalendarOverride,
+    CalendarYear,
+    Case,
+    ClockEntry,
+    DayKind,
+    Deadline,
+    RuleSet,
+)
 
 
 def calendar_for(agency: Agency | None) -> WorkingCalendar:
@@ -57,21 +68,33 @@ def deadline_start(
     case: Case,
     step: str,
     *,
-    working_days: int,
+    working_days: int | None = None,
+    rule_set: RuleSet | None = None,
+    figure: str | None = None,
     actor: AbstractBaseUser | None,
     reason: str = "",
     on: datetime.date | None = None,
     calendar: WorkingCalendar | None = None,
 ) -> Deadline:
-    """Start counting ``working_days`` for ``step`` from ``on`` (today by default)."""
+    """Start counting for ``step`` from ``on`` (today by default).
+
+    Either ``working_days``, or the ``figure`` (a ``*_days`` field) of ``rule_set``: its
+    value and its kind of day (``RuleSet.day_kind``: the court list's 15 days are calendar
+    days). An empty figure is refused (``no_rule_figure``): the version gives none.
+    """
+    day_kind = DayKind.WORKING
+    if figure is not None:
+        working_days = rule_figure(rule_set, figure)
+        day_kind = rule_set.day_kind(figure)
     on = on or _today()
     calendar = calendar or calendar_for(case.agency)
-    computed = calendar.add_working_days(on, working_days)
+    computed = calendar.add_days(on, working_days, day_kind)
     deadline = Deadline.objects.create(
         case=case,
         step=step,
         started_on=on,
         working_days=working_days,
+        day_kind=day_kind,
         due_on=computed.due,
         provisional=computed.provisional,
         **_computation(computed),
@@ -104,7 +127,7 @@ def deadline_stop(deadline: Deadline, *, actor: AbstractBaseUser | None, reason:
     """
     today = _today()
     calendar = calendar_for(deadline.case.agency)
-    used = max(calendar.working_days_between(deadline.started_on, today), 0)
+    used = max(calendar.days_between(deadline.started_on, today, deadline.day_kind), 0)
     remaining = max(deadline.working_days - used, 0)
     deadline.status = Deadline.Status.STOPPED
     deadline.working_days = remaining
@@ -124,7 +147,7 @@ def deadline_resume(deadline: Deadline, *, actor: AbstractBaseUser | None, reaso
     """Restart a stopped clock from today with the working days that were left."""
     today = _today()
     calendar = calendar_for(deadline.case.agency)
-    computed = calendar.add_working_days(today, deadline.working_days)
+    computed = calendar.add_days(today, deadline.working_days, deadline.day_kind)
     before = deadline.due_on
     deadline.status = Deadline.Status.RUNNING
     deadline.started_on = today
@@ -135,6 +158,7 @@ def deadline_resume(deadline: Deadline, *, actor: AbstractBaseUser | None, reaso
         kind="resumed",
         on=today.isoformat(),
         working_days=deadline.working_days,
+        **_kind_prefix(deadline),
     )
     deadline.save(
         update_fields=[
@@ -166,7 +190,7 @@ def deadline_extend(
     before = deadline.due_on
     deadline.working_days += days
     deadline.extended_days += days
-    computed = calendar.add_working_days(deadline.started_on, deadline.working_days)
+    computed = calendar.add_days(deadline.started_on, deadline.working_days, deadline.day_kind)
     deadline.due_on = computed.due
     _set_computation(
         deadline,
@@ -175,6 +199,7 @@ def deadline_extend(
         days=days,
         approved_by=approved_by.get_username(),
         reason=reason,
+        **_kind_prefix(deadline),
     )
     deadline.escalated_at = None
     deadline.save(
@@ -247,7 +272,9 @@ def deadlines_recompute(
         agency_id = deadline.case.agency_id
         if agency_id not in calendars:
             calendars[agency_id] = calendar_for(deadline.case.agency)
-        computed = calendars[agency_id].add_working_days(deadline.started_on, deadline.working_days)
+        computed = calendars[agency_id].add_days(
+            deadline.started_on, deadline.working_days, deadline.day_kind
+        )
         if computed.due == deadline.due_on and computed.provisional == deadline.provisional:
             continue
         before = deadline.due_on
@@ -267,6 +294,30 @@ def deadlines_recompute(
         )
         moved.append(deadline)
     return moved
+
+
+def _kind_prefix(deadline: Deadline) -> dict:
+    return {"day_kind": DayKind.CALENDAR} if deadline.day_kind == DayKind.CALENDAR else {}
+
+
+def rule_figure(rule_set: RuleSet, name: str) -> int:
+    """The figure ``name`` of ``rule_set``; refuses (``no_rule_figure``) when it is empty.
+
+    A version leaves a figure empty where its instrument gives none that is confirmed
+    (``cases.seeds``): the step waits for an administrator to configure it rather than
+    run on a guess.
+    """
+    value = getattr(rule_set, name)
+    if value is None:
+        raise RuleViolation(
+            _(
+                "Rule version %(rule_set)s does not set %(field)s (the instrument gives no "
+                "confirmed figure): an administrator must configure it before this step."
+            )
+            % {"rule_set": rule_set.label, "field": name},
+            code="no_rule_figure",
+        )
+    return value
 
 
 def _set_computation(deadline: Deadline, computed: DeadlineComputation, **prefix: Any) -> None:

@@ -25,7 +25,6 @@ never by overwriting it from a spreadsheet.
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import csv
 import datetime
@@ -34,17 +33,18 @@ import re
 import struct
 import zipfile
 import zlib
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from openpyxl.utils import get_column_letter
 
+from cases import classification
 from cases.errors import InvalidIdentifier, InvalidInput, RuleViolation
 from cases.identifiers import subject_code_identify
 from cases.models import (
@@ -52,12 +52,13 @@ from cases.models import (
     Agency,
     ListType,
     PenaltyType,
+    Procedure,
     Record,
     RuleSet,
     Severity,
     Subject,
 )
-from cases.rules import publication_periods, rule_set_in_force
+from cases.rules import rule_set_in_force
 
 COLUMNS = (
     "list_type",
@@ -71,9 +72,14 @@ COLUMNS = (
 )
 """The header a file must have: these names, in any order, in any case."""
 
+OPTIONAL_COLUMNS = ("penalty_types", "fine_amount", "procedure", "term_ends_on", "decided_on")
+"""Columns a file may add (what classification and the periods need, Order 36 Arts. 7–12);
+a file without them imports as before."""
+
 # Columns compared with a record already imported; the others identify it (agency,
 # decision_no, subject_code) or belong to the subject (subject_name).
 COMPARED_COLUMNS = ("list_type", "legal_basis", "severity", "listed_on", "penalty_type")
+COMPARED_OPTIONAL_COLUMNS = OPTIONAL_COLUMNS  # compared only when the file has them
 
 LOOKUP_CHUNK = 500
 """Codes per ``IN (...)`` query when looking up what is already in the database."""
@@ -87,6 +93,7 @@ _MAX_LENGTH = {
     "legal_basis": Record._meta.get_field("legal_basis").max_length,
 }
 _SEVERITIES = frozenset(Severity.values)
+_PROCEDURES = frozenset(Procedure.values)
 _PENALTY_TYPES = frozenset(PenaltyType.values)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -129,8 +136,19 @@ class RowValues:
     severity: str
     listed_on: datetime.date
     penalty_type: str
+    # The optional columns: None when the file does not have the column (or the cell is
+    # empty); penalty_types then defaults to [penalty_type].
+    penalty_types: tuple[str, ...] | None = None
+    fine_amount: Decimal | None = None
+    procedure: str | None = None
+    term_ends_on: datetime.date | None = None
+    decided_on: datetime.date | None = None
     restorable_from: datetime.date | None = None
     expires_on: datetime.date | None = None
+
+    @property
+    def all_penalty_types(self) -> list[str]:
+        return list(self.penalty_types or (self.penalty_type,))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -625,7 +643,7 @@ def _header_columns(header: list[object]) -> list[str]:
     names = [_text(cell).lower() for cell in header]
     while names and not names[-1]:
         names.pop()
-    known = set(COLUMNS)
+    known = set(COLUMNS) | set(OPTIONAL_COLUMNS)
     missing = [column for column in COLUMNS if column not in names]
     unknown = [
         name or f"(no name, column {position})"
@@ -643,7 +661,8 @@ def _header_columns(header: list[object]) -> list[str]:
     if problems:
         raise ImportFileInvalid(
             f"The header row has {'; '.join(problems)}. "
-            f"It must name exactly these columns, in any order: {', '.join(COLUMNS)}."
+            f"It must name exactly these columns, in any order: {', '.join(COLUMNS)}; "
+            f"and may add: {', '.join(OPTIONAL_COLUMNS)}."
         )
     return names
 
@@ -707,10 +726,22 @@ def clean_row(
         "subject_name": lambda value: _required_text(value, "subject_name"),
         "decision_no": lambda value: _required_text(value, "decision_no"),
         "legal_basis": lambda value: _optional_text(value, "legal_basis"),
-        "severity": lambda value: _choice(value, _SEVERITIES),
+        "severity": lambda value: "" if _is_blank(value) else _choice(value, _SEVERITIES),
         "listed_on": lambda value: _listed_on(value, today=today),
         "penalty_type": lambda value: _choice(value, _PENALTY_TYPES),
     }
+    optional: dict[str, Callable[[object], object]] = {
+        "penalty_types": _penalty_types,
+        "fine_amount": _fine_amount,
+        "procedure": lambda value: _choice(value, _PROCEDURES),
+        "term_ends_on": lambda value: _date(value, column="term_ends_on"),
+        "decided_on": lambda value: _date(value, column="decided_on", today=today),
+    }
+    cleaners.update(
+        (column, cleaner)
+        for column, cleaner in optional.items()
+        if column in raw and not _is_blank(raw[column])
+    )
     errors = []
     extra = raw.get(EXTRA_VALUES)
     if extra:
@@ -729,10 +760,85 @@ def clean_row(
             values[column] = cleaner(raw.get(column))
         except _CellInvalid as exc:
             errors.append(RowError(number, column, exc.message))
+    if not errors:
+        errors.extend(_row_consistency(number, values))
     if errors:
         return None, errors
     code, kind = values.pop("subject_code")
     return RowValues(row=number, subject_code=code, subject_kind=kind, **values), []
+
+
+def _row_consistency(number: int, values: dict[str, object]) -> list[RowError]:
+    errors = []
+    types = values.get("penalty_types")
+    if types and values["penalty_type"] not in types:
+        errors.append(
+            RowError(
+                number,
+                "penalty_types",
+                f"does not include penalty_type '{values['penalty_type']}'; list every "
+                "penalty of the decision, the main one among them",
+            )
+        )
+    decided_on = values.get("decided_on")
+    if decided_on and decided_on > values["listed_on"]:
+        errors.append(
+            RowError(
+                number,
+                "decided_on",
+                f"{decided_on:%Y-%m-%d} is after listed_on ({values['listed_on']:%Y-%m-%d}); "
+                "a record is listed on or after its decision",
+            )
+        )
+    if values.get("fine_amount") is not None and "fine" not in (types or [values["penalty_type"]]):
+        errors.append(
+            RowError(number, "fine_amount", "is given, but no penalty of the row is a fine")
+        )
+    return errors
+
+
+def _penalty_types(value: object) -> tuple[str, ...]:
+    """``fine; confiscation``: penalty types separated by ``;`` (or ``；``)."""
+    parts = [part.strip().lower() for part in _text(value).replace("；", ";").split(";")]
+    parts = [part for part in parts if part]
+    unknown = [part for part in parts if part not in _PENALTY_TYPES]
+    if unknown:
+        raise _CellInvalid(
+            f"{', '.join(repr(u) for u in unknown)} is not one of: "
+            f"{', '.join(sorted(_PENALTY_TYPES))} (separate several with ;)"
+        )
+    return tuple(dict.fromkeys(parts))
+
+
+def _fine_amount(value: object) -> Decimal:
+    text = _text(value).replace(",", "").replace("，", "")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise _CellInvalid(f"'{_text(value)}' is not an amount in yuan, e.g. 20000.00") from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise _CellInvalid(f"'{_text(value)}' is not an amount in yuan with at most 2 decimals")
+    if amount >= Decimal("1e12"):
+        raise _CellInvalid(f"'{_text(value)}' is larger than any fine")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _date(value: object, *, column: str, today: datetime.date | None = None) -> datetime.date:
+    if isinstance(value, datetime.datetime):
+        day = value.date()
+    elif isinstance(value, datetime.date):
+        day = value
+    else:
+        text = _text(value)
+        try:
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise _CellInvalid(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+    if today is not None and day > today:
+        raise _CellInvalid(f"{day:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d})")
+    return day
 
 
 def _required_text(value: object, column: str) -> str:
@@ -839,16 +945,15 @@ def validate(
             continue
         good.append(values)
 
-    periods = _RuleSetLookup(agency)
+    versions = _RuleSetLookup(agency, on=today)
     existing = _existing_records(agency, [values.key for values in good])
     for values in good:
         try:
-            restorable_from, expires_on = periods.for_row(
-                list_types[values.list_type], values.severity, values.listed_on
-            )
-        except RuleViolation as exc:
-            result.errors.append(RowError(values.row, "listed_on", exc.message))
+            values = _with_periods(values, list_types[values.list_type], versions)
+        except _RowInvalid as exc:
+            result.errors.append(exc.error)
             continue
+        restorable_from, expires_on = values.restorable_from, values.expires_on
         record = existing.get(values.key)
         if record is None:
             result.new.append(
@@ -862,8 +967,11 @@ def validate(
                 f"differs from the record already imported ({_shown(record[column])}); "
                 "records are corrected through an objection, not by re-import",
             )
-            for column in COMPARED_COLUMNS
-            if record[column] != getattr(values, column)
+            for column in (
+                *COMPARED_COLUMNS,
+                *(c for c in COMPARED_OPTIONAL_COLUMNS if getattr(values, c) is not None),
+            )
+            if _stored(record, column) != _compared(values, column)
         ]
         if conflicts:
             result.errors.extend(conflicts)
@@ -871,6 +979,74 @@ def validate(
             result.unchanged.append(values)
     result.errors.sort(key=lambda error: error.row)
     return result
+
+
+class _RowInvalid(Exception):
+    def __init__(self, error: RowError):
+        super().__init__(str(error))
+        self.error = error
+
+
+def _with_periods(values: RowValues, list_type: ListType, versions: _RuleSetLookup) -> RowValues:
+    """The row with its tier (derived where the file leaves severity empty) and its periods
+    under the version in force (docs/decisions/0017-rule-versions.md)."""
+    natural = values.subject_kind == Subject.Kind.NATURAL
+    severity = values.severity
+    if not severity:
+        try:
+            limits = versions.for_row(list_type, "minor")
+        except RuleViolation:
+            limits = None
+        found = classification.classify(
+            list_type=list_type.code,
+            penalty_types=values.all_penalty_types,
+            fine_amount=values.fine_amount,
+            natural_person=natural,
+            procedure=values.procedure or Procedure.ORDINARY,
+            minor_fine_limit_business=limits and limits.minor_fine_limit_business,
+            minor_fine_limit_person=limits and limits.minor_fine_limit_person,
+            market_regulation=bool(limits and limits.instrument == "samr107"),
+        )
+        if found.tier is None:
+            raise _RowInvalid(
+                RowError(
+                    values.row,
+                    "severity",
+                    "is empty, and the rules do not decide the tier from this row's "
+                    "penalty_types, fine_amount and procedure; give minor, general or serious",
+                )
+            )
+        severity = found.tier
+    try:
+        rule_set = versions.for_row(list_type, severity)
+    except RuleViolation as exc:
+        raise _RowInvalid(RowError(values.row, "severity", exc.message)) from None
+    found = classification.periods(
+        rule_set,
+        start=values.decided_on or values.listed_on,
+        penalty_types=values.all_penalty_types,
+        natural_person=natural,
+        term_ends_on=values.term_ends_on,
+    )
+    return replace(
+        values,
+        severity=severity,
+        restorable_from=found.restorable_from,
+        expires_on=found.expires_on,
+    )
+
+
+def _stored(record: dict, column: str) -> object:
+    value = record[column]
+    if column == "penalty_types":
+        return tuple(value or ())
+    return value
+
+
+def _compared(values: RowValues, column: str) -> object:
+    if column == "penalty_types":
+        return tuple(values.all_penalty_types)
+    return getattr(values, column)
 
 
 def _file_key(raw: dict[str, object]) -> tuple[str, str] | None:
@@ -902,6 +1078,7 @@ def _existing_records(
             "severity",
             "listed_on",
             "penalty_type",
+            *OPTIONAL_COLUMNS,
             subject_code=F("subject__code"),
             list_type_code=F("list_type__code"),
         ):
@@ -912,54 +1089,30 @@ def _existing_records(
 
 
 class _RuleSetLookup:
-    """Publication periods from ``rule_set_in_force``, asked once per rule version.
+    """The version in force on the import day for each (list type, tier), asked once.
 
-    Which version is in force on a date depends only on the latest effective date on or
-    before it, of the agency's own versions and of the national ones; rows are grouped by
-    that pair, so a file spanning years of dates costs one query per version, not per row.
+    A record's periods follow the version in force when they are computed, counted from
+    its own decision date (docs/decisions/0017-rule-versions.md).
     """
 
-    def __init__(self, agency: Agency):
+    def __init__(self, agency: Agency, *, on: datetime.date):
         self.agency = agency
-        self.effective_dates: dict[tuple[int, str, bool], list[datetime.date]] = defaultdict(list)
-        scope = Q(agency=agency) | Q(agency__isnull=True)
-        for list_type_id, severity, agency_id, effective_from in (
-            RuleSet.objects.filter(scope)
-            .order_by("effective_from")
-            .values_list("list_type_id", "severity", "agency_id", "effective_from")
-        ):
-            self.effective_dates[(list_type_id, severity, agency_id is not None)].append(
-                effective_from
-            )
-        self.found: dict[tuple, RuleSet | RuleViolation] = {}
+        self.on = on
+        self.found: dict[tuple[int, str], RuleSet | RuleViolation] = {}
 
-    def for_row(
-        self, list_type: ListType, severity: str, listed_on: datetime.date
-    ) -> tuple[datetime.date, datetime.date | None]:
-        own = self._latest(list_type, severity, own=True, on=listed_on)
-        national = self._latest(list_type, severity, own=False, on=listed_on)
-        if own is None and national is None:
-            group = (list_type.pk, severity, listed_on)  # the message names the date
-        else:
-            group = (list_type.pk, severity, own, national)
-        if group not in self.found:
+    def for_row(self, list_type: ListType, severity: str) -> RuleSet:
+        key = (list_type.pk, severity)
+        if key not in self.found:
             try:
-                self.found[group] = rule_set_in_force(
-                    list_type=list_type, severity=severity, on=listed_on, agency=self.agency
+                self.found[key] = rule_set_in_force(
+                    list_type=list_type, severity=severity, on=self.on, agency=self.agency
                 )
             except RuleViolation as exc:
-                self.found[group] = exc
-        rule_set = self.found[group]
+                self.found[key] = exc
+        rule_set = self.found[key]
         if isinstance(rule_set, RuleViolation):
             raise rule_set
-        return publication_periods(rule_set, listed_on)
-
-    def _latest(
-        self, list_type: ListType, severity: str, *, own: bool, on: datetime.date
-    ) -> datetime.date | None:
-        dates = self.effective_dates.get((list_type.pk, severity, own), [])
-        position = bisect.bisect_right(dates, on)
-        return dates[position - 1] if position else None
+        return rule_set
 
 
 # --- writing ------------------------------------------------------------------------
@@ -1004,6 +1157,11 @@ def import_records(
                     legal_basis=values.legal_basis,
                     severity=values.severity,
                     penalty_type=values.penalty_type,
+                    penalty_types=values.all_penalty_types,
+                    fine_amount=values.fine_amount,
+                    procedure=values.procedure or Procedure.ORDINARY,
+                    term_ends_on=values.term_ends_on,
+                    decided_on=values.decided_on,
                     listed_on=values.listed_on,
                     restorable_from=values.restorable_from,
                     expires_on=values.expires_on,

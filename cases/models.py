@@ -20,6 +20,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from knox.models import AbstractAuthToken
@@ -28,7 +30,7 @@ from knox.settings import CONSTANTS as KNOX
 from cases.calendar import FACTS_VERSION, NATIONAL, DayOverride, explain_computation
 from cases.errors import InvalidIdentifier
 from cases.identifiers import validate_subject_code
-from cases.law import INSTRUMENT_CHOICES, Citation, citations_render
+from cases.law import INSTRUMENT_CHOICES, INSTRUMENTS, Citation, citations_render
 
 
 class Severity(models.TextChoices):
@@ -196,6 +198,22 @@ class ListType(models.Model):
         return self.name_en or self.name
 
 
+FIGURE_NAMES = {
+    "min_publication_months": _("Minimum publication before a repair"),
+    "max_publication_months": _("Maximum publication (ends by itself)"),
+    "acceptance_days": _("Acceptance decision"),
+    "objection_review_days": _("Objection check"),
+    "restoration_review_days": _("Restoration result"),
+    "extension_days": _("One extension"),
+    "removal_days": _("Withdrawal from every platform"),
+}
+
+UNCONFIRMED_FIGURE = _(
+    "Empty: the instrument gives no confirmed figure (GUIDE: secondary or unconfirmed); the "
+    "agency must configure its own version before a case needs it."
+)
+
+
 class RuleSet(models.Model):
     """One version of the rules for a list type and severity, in force from a date.
 
@@ -248,28 +266,68 @@ class RuleSet(models.Model):
     legal_basis = models.CharField(max_length=300, blank=True)
 
     min_publication_months = models.PositiveIntegerField(
-        help_text=_("Restoration may be requested only after this period (0: at once).")
+        null=True,
+        blank=True,
+        help_text=format_lazy(
+            "{} {}",
+            _("Restoration may be requested only after this period (0: at once)."),
+            UNCONFIRMED_FIGURE,
+        ),
     )
     max_publication_months = models.PositiveIntegerField(
         null=True, blank=True, help_text=_("Automatic expiry; empty when there is none.")
     )
     acceptance_days = models.PositiveIntegerField(
-        default=3, help_text=_("Working days for the acceptance check.")
+        null=True,
+        blank=True,
+        default=3,
+        help_text=format_lazy(
+            "{} {}", _("Working days for the acceptance check."), UNCONFIRMED_FIGURE
+        ),
     )
     materials_days = models.PositiveIntegerField(
-        default=10, help_text=_("Working days the applicant has to supply missing materials.")
+        null=True,
+        blank=True,
+        default=10,
+        help_text=format_lazy(
+            "{} {}",
+            _("Working days the applicant has to supply missing materials."),
+            UNCONFIRMED_FIGURE,
+        ),
     )
     objection_review_days = models.PositiveIntegerField(
-        default=20, help_text=_("Working days to decide an objection once accepted.")
+        null=True,
+        blank=True,
+        default=20,
+        help_text=format_lazy(
+            "{} {}", _("Working days to decide an objection once accepted."), UNCONFIRMED_FIGURE
+        ),
     )
     restoration_review_days = models.PositiveIntegerField(
-        default=10, help_text=_("Working days to decide a restoration once accepted.")
+        null=True,
+        blank=True,
+        default=10,
+        help_text=format_lazy(
+            "{} {}", _("Working days to decide a restoration once accepted."), UNCONFIRMED_FIGURE
+        ),
     )
     letter_service_days = models.PositiveIntegerField(
-        default=7, help_text=_("Working days to serve the decision letter.")
+        null=True,
+        blank=True,
+        default=7,
+        help_text=format_lazy(
+            "{} {}", _("Working days to serve the decision letter."), UNCONFIRMED_FIGURE
+        ),
     )
     removal_days = models.PositiveIntegerField(
-        default=3, help_text=_("Working days for every platform to withdraw the record.")
+        null=True,
+        blank=True,
+        default=3,
+        help_text=format_lazy(
+            "{} {}",
+            _("Working days for every platform to withdraw the record."),
+            UNCONFIRMED_FIGURE,
+        ),
     )
     required_materials = models.JSONField(
         default=list, blank=True, help_text=_("Material codes a restoration must include.")
@@ -344,7 +402,12 @@ class RuleSet(models.Model):
         ),
     )
     extension_days = models.PositiveIntegerField(
-        default=10, help_text=_("Working days one extension may add (Order 36 Art. 16).")
+        null=True,
+        blank=True,
+        default=10,
+        help_text=format_lazy(
+            "{} {}", _("Working days one extension may add (Order 36 Art. 16)."), UNCONFIRMED_FIGURE
+        ),
     )
     extension_needs_head_approval = models.BooleanField(
         default=False, help_text=_("SAMR Order 107 Art. 16: the head approves an extension.")
@@ -462,6 +525,7 @@ class RuleSet(models.Model):
             raise ValidationError({"effective_until": "A version cannot end before it starts."})
         if (
             self.max_publication_months is not None
+            and self.min_publication_months is not None
             and self.max_publication_months < self.min_publication_months
         ):
             raise ValidationError(
@@ -486,6 +550,49 @@ class RuleSet(models.Model):
 
     def day_kind(self, field: str) -> str:
         return self.day_kinds.get(field, DayKind.WORKING)
+
+    @property
+    def instrument_title(self) -> str:
+        """The instrument as a reader sees it: 《信用修复管理办法》（国家发展改革委令第36号）."""
+        source = INSTRUMENTS.get(self.instrument)
+        if source is None:
+            return self.legal_basis
+        if (get_language() or "").startswith("en"):
+            return f"{source.title_en} ({source.number_en})"
+        return f"《{source.title}》（{source.number}）"
+
+    def figure_text(self, name: str) -> str:
+        """A figure with its unit, e.g. "7 working days", "12 months", "15 calendar days"."""
+        value = getattr(self, name)
+        if name.endswith("_months"):
+            return ngettext("%(n)d month", "%(n)d months", value) % {"n": value}
+        if self.day_kind(name) == DayKind.CALENDAR:
+            return ngettext("%(n)d calendar day", "%(n)d calendar days", value) % {"n": value}
+        return ngettext("%(n)d working day", "%(n)d working days", value) % {"n": value}
+
+    def figures_used(self, case_kind: str | None = None) -> list[dict]:
+        """The figures a case of ``case_kind`` runs on, each with its citation, for the case
+        pages, the API and the letters: [{field, name, value, text, citation}]."""
+        review = "objection_review_days" if case_kind == "objection" else "restoration_review_days"
+        names = [
+            "min_publication_months",
+            "max_publication_months",
+            "acceptance_days",
+            review,
+            "extension_days",
+            "removal_days",
+        ]
+        return [
+            {
+                "field": name,
+                "name": str(FIGURE_NAMES[name]),
+                "value": getattr(self, name),
+                "text": self.figure_text(name),
+                "citation": self.citation_text(name),
+            }
+            for name in names
+            if getattr(self, name) is not None
+        ]
 
 
 def _as_list(value) -> list:
@@ -1115,6 +1222,21 @@ class Case(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES
+
+    @property
+    def rule_version(self) -> dict | None:
+        """The version the case was accepted under, named with its figures' articles."""
+        if self.rule_set_id is None:
+            return None
+        rule_set = self.rule_set
+        return {
+            "label": rule_set.label,
+            "instrument": rule_set.instrument,
+            "instrument_title": rule_set.instrument_title,
+            "effective_from": rule_set.effective_from,
+            "effective_until": rule_set.effective_until,
+            "figures": rule_set.figures_used(self.kind),
+        }
 
     @property
     def is_undecided(self) -> bool:
@@ -1949,6 +2071,12 @@ class Deadline(models.Model):
     started_on = models.DateField(help_text=_("The day counting (re)started from."))
     working_days = models.PositiveIntegerField(
         help_text=_("Working days counted from started_on (the remainder after a stop).")
+    )
+    day_kind = models.CharField(
+        max_length=10,
+        choices=DayKind.choices,
+        default=DayKind.WORKING,
+        help_text=_("How working_days counts: working days, or calendar days (the court list)."),
     )
     due_on = models.DateField()
     computation = models.TextField(

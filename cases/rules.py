@@ -12,9 +12,10 @@ import datetime
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases import access
+from cases import access, classification
 from cases.errors import NotPermitted, RuleViolation, WrongState
 from cases.law import cite
 from cases.models import (
@@ -75,15 +76,83 @@ def rule_set_for_record(record: Record, *, on: datetime.date) -> RuleSet:
 
 def publication_periods(
     rule_set: RuleSet, listed_on: datetime.date
-) -> tuple[datetime.date, datetime.date | None]:
-    """(restorable_from, expires_on) for a record listed on ``listed_on`` under ``rule_set``."""
-    restorable_from = listed_on + relativedelta(months=rule_set.min_publication_months)
+) -> tuple[datetime.date | None, datetime.date | None]:
+    """(restorable_from, expires_on) for a record listed on ``listed_on`` under ``rule_set``.
+
+    The bare figures; ``record_periods`` applies everything else the rules say of a record.
+    """
+    restorable_from = (
+        listed_on + relativedelta(months=rule_set.min_publication_months)
+        if rule_set.min_publication_months is not None
+        else None
+    )
     expires_on = (
         listed_on + relativedelta(months=rule_set.max_publication_months)
         if rule_set.max_publication_months is not None
         else None
     )
     return restorable_from, expires_on
+
+
+def record_period_start(record: Record) -> datetime.date:
+    """Periods run from the decision document's date (《信用修复管理办法》第七条), else the
+    listing date."""
+    return record.decided_on or record.listed_on
+
+
+def record_periods(record: Record, *, on: datetime.date | None = None) -> classification.Periods:
+    """The record's earliest repair day and end of publication, with their articles.
+
+    Computed under the version in force ``on`` (today by default): a record listed before
+    2026-04-01 has, from that day, the periods of Order 36 (or its sector's standard),
+    counted from its own decision date (docs/decisions/0017-rule-versions.md).
+    """
+    on = on or timezone.localdate()
+    rule_set = rule_set_for_record(record, on=on)
+    return classification.periods(
+        rule_set,
+        start=record_period_start(record),
+        penalty_types=record_penalty_types(record),
+        natural_person=record.subject.kind == Subject.Kind.NATURAL,
+        term_ends_on=record.term_ends_on,
+    )
+
+
+def record_penalty_types(record: Record) -> list[str]:
+    """Every penalty type of the record: the list, else the single type of older records."""
+    return list(record.penalty_types or ([record.penalty_type] if record.penalty_type else []))
+
+
+def record_periods_apply(record: Record, *, on: datetime.date | None = None) -> Record:
+    """Set (not save) the record's ``restorable_from`` and ``expires_on`` from the rules."""
+    found = record_periods(record, on=on)
+    record.restorable_from = found.restorable_from
+    record.expires_on = found.expires_on
+    return record
+
+
+def record_classification(
+    record: Record, *, on: datetime.date | None = None
+) -> classification.Classification:
+    """The tier the rules give the record's data (``tier`` None: not derivable).
+
+    The minor-fine limit is the one of the version the record's sector applies to its
+    minor tier (SAMR Order 107 Art. 7: 50,000 on a business, 5,000 on a person).
+    """
+    on = on or timezone.localdate()
+    limits = rule_set_in_force(
+        list_type=record.list_type, severity="minor", on=on, agency=record.agency
+    )
+    return classification.classify(
+        list_type=record.list_type.code,
+        penalty_types=record_penalty_types(record),
+        fine_amount=record.fine_amount,
+        natural_person=record.subject.kind == Subject.Kind.NATURAL,
+        procedure=record.procedure,
+        minor_fine_limit_business=limits.minor_fine_limit_business,
+        minor_fine_limit_person=limits.minor_fine_limit_person,
+        market_regulation=limits.sector == "market_regulation" or limits.instrument == "samr107",
+    )
 
 
 def rule_set_add_version(**fields) -> RuleSet:

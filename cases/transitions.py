@@ -415,7 +415,8 @@ def _acceptance_clock_start(case: Case, *, actor: AbstractBaseUser, on) -> None:
     clock.deadline_start(
         case,
         Deadline.Step.ACCEPTANCE,
-        working_days=rule_set.acceptance_days,
+        rule_set=rule_set,
+        figure="acceptance_days",
         actor=actor,
         reason="submitted",
     )
@@ -425,7 +426,8 @@ def _acceptance_clock_start(case: Case, *, actor: AbstractBaseUser, on) -> None:
         clock.deadline_start(
             case,
             Deadline.Step.NOTICE,
-            working_days=rule_set.materials_notice_days,
+            rule_set=rule_set,
+            figure="materials_notice_days",
             actor=actor,
             reason="submitted: any request for missing materials is due, complete, by then",
         )
@@ -552,15 +554,16 @@ def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) ->
     missing materials arrived if some were asked for.
     """
     if case.kind != Case.Kind.REORGANISATION:
-        days = (
-            rule_set.objection_review_days
+        figure = (
+            "objection_review_days"
             if case.kind == Case.Kind.OBJECTION
-            else rule_set.restoration_review_days
+            else "restoration_review_days"
         )
         clock.deadline_start(
             case,
             Deadline.Step.DECISION,
-            working_days=days,
+            rule_set=rule_set,
+            figure=figure,
             actor=officer,
             reason=f"accepted under {rule_set.label}",
         )
@@ -570,7 +573,8 @@ def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) ->
     clock.deadline_start(
         case,
         Deadline.Step.DECISION,
-        working_days=rule_set.temporary_restoration_days,
+        rule_set=rule_set,
+        figure="temporary_restoration_days",
         actor=officer,
         on=timezone.localdate(received),
         reason=f"temporary restoration, from receipt, under {rule_set.label}",
@@ -720,7 +724,8 @@ def _clock_wait_for_materials(case: Case, *, step: str, rule_set, officer) -> No
     clock.deadline_start(
         case,
         Deadline.Step.MATERIALS,
-        working_days=rule_set.materials_days,
+        rule_set=rule_set,
+        figure="materials_days",
         actor=officer,
         reason="materials requested",
     )
@@ -1462,7 +1467,8 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
         clock.deadline_start(
             case,
             Deadline.Step.REMOVAL,
-            working_days=case.rule_set.removal_days,
+            rule_set=case.rule_set,
+            figure="removal_days",
             actor=signer,
             reason=(
                 "every platform to shield the record"
@@ -1503,7 +1509,8 @@ def _clock_decided(case: Case, *, decision: str, signer) -> None:
     clock.deadline_start(
         case,
         Deadline.Step.LETTER,
-        working_days=case.rule_set.letter_service_days,
+        rule_set=case.rule_set,
+        figure="letter_service_days",
         actor=signer,
         reason="decision letter to be served",
     )
@@ -2257,13 +2264,22 @@ def extend_deadline(
         raise InvalidInput(_("Extend by 1 to 60 working days."), field="days")
     with transaction.atomic():
         case = case_lock(case)
-        access.ensure_officer(supervisor, Role.SUPERVISOR, case, action=_("extend a deadline"))
+        decision = step == Deadline.Step.DECISION and case.rule_set_id is not None
+        head = decision and case.rule_set.extension_needs_head_approval
+        access.ensure_officer(
+            supervisor,
+            Role.SIGNER if head else Role.SUPERVISOR,
+            case,
+            action=_("extend a deadline"),
+        )
         deadline = clock.deadline_running(case, step)
         if deadline is None or deadline.status != Deadline.Status.RUNNING:
             raise WrongState(
                 _("No running %(step)s deadline to extend.") % {"step": step},
                 code="no_running_deadline",
             )
+        if decision:
+            _decision_extension_check(case.rule_set, deadline, days)
         before_due = deadline.due_on
         clock.deadline_extend(deadline, days=days, approved_by=supervisor, reason=reason)
         event_record(
@@ -2277,6 +2293,26 @@ def extend_deadline(
             data={"days": days},
         )
     return deadline
+
+
+def _decision_extension_check(rule_set, deadline: Deadline, days: int) -> None:
+    """The decision deadline is extended once, by at most the version's figure
+    (《信用修复管理办法》第十六条第三款: 10 working days; SAMR Order 107 Art. 16: 10, with
+    the head's approval, which ``extend_deadline`` asks of a signing official)."""
+    limit = clock.rule_figure(rule_set, "extension_days")
+    basis = rule_set.citation_text("extension_days") or rule_set.label
+    if deadline.extended_days:
+        raise WrongState(
+            _("The decision deadline was already extended once; the rules allow one (%(basis)s).")
+            % {"basis": basis},
+            code="already_extended",
+        )
+    if days > limit:
+        raise InvalidInput(
+            _("One extension of at most %(limit)s days is allowed (%(basis)s).")
+            % {"limit": limit, "basis": basis},
+            field="days",
+        )
 
 
 # --- evidence ---------------------------------------------------------------------------

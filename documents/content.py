@@ -270,6 +270,17 @@ def rule_version(case: Case, on: datetime.date) -> tuple[str, str]:
     return rule_set.label, rule_set.legal_basis
 
 
+def rule_figures(case: Case, on: datetime.date, language: str) -> tuple[str, list[dict]]:
+    """(instrument title and number, figures with their articles) of the case's version,
+    in the letter's language."""
+    try:
+        rule_set = case_governing_rule_set(case, on=on)
+    except RedressError:
+        return "", []
+    with translation.override(language):
+        return rule_set.instrument_title, rule_set.figures_used(case.kind)
+
+
 def seal_source(case: Case) -> str:
     """The agency's own seal (PNG or JPEG) if it has one, else the packaged one.
 
@@ -395,6 +406,7 @@ def letter_facts(
     agency = case.agency
     en = language == "en"
     label, legal_basis = rule_version(case, issued_on)
+    instrument_title, figures = rule_figures(case, issued_on, language)
     evidence = list(case.evidence.order_by("uploaded_at", "id"))
     records = _records(case, evidence, language)
     case_kind = CASE_KINDS[language][case.kind]
@@ -425,6 +437,8 @@ def letter_facts(
         "records": records,
         "rule_version": label,
         "legal_basis": legal_basis,
+        "instrument_title": instrument_title,
+        "rule_figures": figures,
         "issued_on": format_date(issued_on, language),
         "seal_src": seal_source(case),
         "code": code,

@@ -40,8 +40,13 @@ def case(company, agency, applicant, record):
 
 
 def national_general():
+    """Order 36's penalty_publication/general version (v2, after Order 58's v1)."""
     return RuleSet.objects.get(
-        list_type__code="penalty_publication", severity="general", agency=None, version=1
+        list_type__code="penalty_publication",
+        severity="general",
+        agency=None,
+        sector="",
+        instrument="ndrc36",
     )
 
 
@@ -146,11 +151,11 @@ def test_adding_a_rule_set_in_the_admin_creates_the_next_version_of_its_scope(ad
 
     assert response.status_code == 200
     added = RuleSet.objects.get(
-        list_type__code="penalty_publication", severity="general", agency=None, version=2
+        list_type__code="penalty_publication", severity="general", agency=None, version=3
     )
     assert added.effective_from == datetime.date(2025, 7, 1)
     assert added.min_publication_months == 6
-    assert "Saved as version 2 of this rule set." in response.content.decode()
+    assert "Saved as version 3 of this rule set." in response.content.decode()
 
 
 def test_an_agencys_first_rule_set_in_the_admin_is_its_version_1(admin_client, agency):
@@ -166,7 +171,7 @@ def test_the_admin_refuses_a_rule_set_with_an_unknown_material(admin_client, db)
 
     assert response.status_code == 200  # the form again, with the error
     assert "Unknown material codes" in response.content.decode()
-    assert not RuleSet.objects.filter(version=2).exists()
+    assert not RuleSet.objects.filter(effective_from=datetime.date(2025, 7, 1)).exists()
 
 
 def test_a_rule_set_no_case_used_can_be_edited_and_deleted(admin_client, db):

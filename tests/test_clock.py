@@ -90,7 +90,7 @@ def test_accepting_a_restoration_meets_the_acceptance_deadline_and_starts_the_de
     assert acceptance.status == Deadline.Status.MET
     assert ledger(acceptance) == [ClockEntry.Kind.STARTED, ClockEntry.Kind.MET]
     assert decision.status == Deadline.Status.RUNNING
-    assert decision.working_days == case.rule_set.restoration_review_days == 5
+    assert decision.working_days == case.rule_set.restoration_review_days == 7
     assert decision.entries.get().reason.startswith("accepted under penalty_publication/general")
 
 
@@ -100,8 +100,8 @@ def test_accepting_an_objection_starts_the_objection_review_clock(
     case = objection_accepted(company, [record], applicant, staff)
 
     decision = deadline(case, DECISION)
-    assert decision.working_days == case.rule_set.objection_review_days == 20
-    assert decision.computation.startswith(f"20 working days from {timezone.localdate()}")
+    assert decision.working_days == case.rule_set.objection_review_days == 7
+    assert decision.computation.startswith(f"7 working days from {timezone.localdate()}")
 
 
 def test_a_decision_clock_across_the_2026_golden_week_reads_in_chinese_and_in_english(
@@ -159,7 +159,7 @@ def test_the_clock_stops_with_the_working_days_left_and_resumes_from_the_resume_
     # The review began a week ago: the working days since then are used up.
     started = today - datetime.timedelta(days=7)
     Deadline.objects.filter(case=case, step=DECISION).update(started_on=started)
-    left = 20 - calendar.working_days_between(started, today)
+    left = 7 - calendar.working_days_between(started, today)
 
     request_materials_in_review(case, staff["case_officer"], Material.CORRECTION_EVIDENCE)
 
@@ -232,9 +232,9 @@ def test_a_supervisor_extends_a_deadline_naming_who_approved_it_and_why(
         case=case, supervisor=staff["supervisor"], step=DECISION, days=5, reason=reason
     )
 
-    assert extended.working_days == 10
+    assert extended.working_days == 12
     assert extended.extended_days == 5
-    assert extended.due_on == WorkingCalendar().add_working_days(before.started_on, 10).due
+    assert extended.due_on == WorkingCalendar().add_working_days(before.started_on, 12).due
     assert extended.due_on > before.due_on
     assert extended.computation.startswith(
         f"Extended by 5 working days (approved by supervisor-szamr: {reason})."
@@ -264,7 +264,7 @@ def test_an_extended_deadline_names_in_chinese_who_approved_it_and_why(
     started = extended.started_on
     assert in_chinese(extended).startswith(
         f"延长 5 个工作日（批准人：supervisor-szamr；理由：{reason}）。\n"
-        f"自 {started} 起 10 个工作日（事件当日不计入，次一工作日为第 1 日）："
+        f"自 {started} 起 12 个工作日（事件当日不计入，次一工作日为第 1 日）："
     )
     assert in_chinese(extended).endswith(
         f"截止日期：{extended.due_on}（{weekday(extended.due_on)}）。"
@@ -272,7 +272,7 @@ def test_an_extended_deadline_names_in_chinese_who_approved_it_and_why(
     # The audit record stays in English, whatever the reader's language.
     assert extended.computation.startswith(
         f"Extended by 5 working days (approved by supervisor-szamr: {reason}).\n"
-        f"10 working days from {started} "
+        f"12 working days from {started} "
     )
 
 

@@ -145,12 +145,12 @@ def test_chains_are_per_case(case, other_case):
 
 
 def test_an_event_records_the_rule_version_the_case_is_under(case, officer):
-    rule_set = factories.list_type().rule_sets.get(severity="general", version=1)
+    rule_set = factories.list_type().rule_sets.get(severity="general", instrument="ndrc36")
     Case.objects.filter(pk=case.pk).update(rule_set=rule_set)
 
     event = append(case, "review_completed", actor=officer)
 
-    assert event.rule_version == rule_set.label == "penalty_publication/general v1 (2019-01-01)"
+    assert event.rule_version == rule_set.label == "penalty_publication/general v2 (2026-04-01)"
     assert chain_verify(case_event_payloads(case)) is None
 
 

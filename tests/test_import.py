@@ -305,15 +305,19 @@ def test_a_dry_run_reports_what_would_be_imported_and_writes_nothing(agency, tmp
 
 
 @pytest.mark.django_db
-def test_a_record_listed_before_any_rule_set_was_in_force_is_a_row_error(agency, tmp_path):
+def test_a_record_listed_long_ago_gets_the_periods_of_the_version_in_force_today(agency, tmp_path):
+    """Order 36 (in force today) counts from the decision date (Art. 7): a general penalty
+    listed in 2018 could be repaired from 2018-09-01 and ended on 2019-06-01."""
     path = write_csv(tmp_path / "old.csv", [company_fined(listed_on="2018-06-01")])
 
     outcome = import_file(path)
 
-    assert outcome.row_errors == [
-        "row 2, column listed_on: No rule set is in force for penalty_publication/general "
-        "on 2018-06-01: an administrator must add one before such cases can proceed."
-    ]
+    assert outcome.failure is None
+    record = Record.objects.get()
+    assert (record.restorable_from, record.expires_on) == (
+        datetime.date(2018, 9, 1),
+        datetime.date(2019, 6, 1),
+    )
 
 
 @pytest.mark.django_db
@@ -381,7 +385,8 @@ def test_a_file_missing_a_column_is_refused_naming_it(agency, tmp_path):
         f"{path}: The header row has missing column(s): severity, penalty_type; "
         "unknown column(s): sevrity. It must name exactly these columns, in any order: "
         "list_type, subject_code, subject_name, decision_no, legal_basis, severity, "
-        "listed_on, penalty_type."
+        "listed_on, penalty_type; and may add: penalty_types, fine_amount, procedure, "
+        "term_ends_on, decided_on."
     )
 
 
@@ -402,3 +407,109 @@ def test_re_importing_a_large_file_costs_a_fixed_number_of_queries(
         outcome = import_file(path)
 
     assert outcome.printed == "Imported 1200 records (0 new, 1200 unchanged); 0 new subjects."
+
+
+# --- the columns classification and the periods need (Order 36 Arts. 7–12) -----------------
+
+FULL_HEADER = [*HEADER, "penalty_types", "fine_amount", "procedure", "term_ends_on", "decided_on"]
+
+
+def write_full_csv(path, rows):
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(FULL_HEADER)
+    writer.writerows([row.get(column, "") for column in FULL_HEADER] for row in rows)
+    path.write_bytes(text.getvalue().encode("utf-8-sig"))
+    return path
+
+
+@pytest.mark.django_db
+def test_the_new_columns_are_imported_and_the_periods_follow_them(agency, tmp_path):
+    path = write_full_csv(
+        tmp_path / "records.csv",
+        [
+            company_fined(
+                severity="serious",
+                penalty_type="practice_restriction",
+                penalty_types="fine; practice_restriction",
+                fine_amount="200,000",
+                procedure="ordinary",
+                decided_on="2025-01-02",
+                term_ends_on="2030-01-02",
+            )
+        ],
+    )
+
+    outcome = import_file(path)
+
+    assert outcome.failure is None, outcome.row_errors
+    record = Record.objects.get()
+    assert record.penalty_types == ["fine", "practice_restriction"]
+    assert str(record.fine_amount) == "200000.00"
+    assert record.decided_on == datetime.date(2025, 1, 2)
+    # serious: a year from the decision, but not before the ban's own term (Art. 12)
+    assert record.restorable_from == datetime.date(2030, 1, 2)
+    assert record.expires_on == datetime.date(2030, 1, 2)
+
+
+@pytest.mark.django_db
+def test_an_empty_severity_is_derived_where_the_columns_decide_it(agency, tmp_path):
+    path = write_full_csv(
+        tmp_path / "records.csv",
+        [
+            company_fined(severity="", penalty_type="licence_revocation"),
+            company_fined(decision_no="简易〔2025〕1号", severity="", procedure="simplified"),
+        ],
+    )
+
+    outcome = import_file(path)
+
+    assert outcome.failure is None, outcome.row_errors
+    tiers = dict(Record.objects.values_list("decision_no", "severity"))
+    assert tiers == {"深市监罚〔2025〕101号": "serious", "简易〔2025〕1号": "minor"}
+
+
+@pytest.mark.django_db
+def test_each_new_column_reports_its_own_row_and_column(agency, tmp_path):
+    path = write_full_csv(
+        tmp_path / "records.csv",
+        [
+            company_fined(penalty_types="fine; public_shaming"),
+            company_fined(decision_no="b", fine_amount="12.345"),
+            company_fined(decision_no="c", procedure="summary"),
+            company_fined(decision_no="d", term_ends_on="2030/01/01"),
+            company_fined(decision_no="e", decided_on="2025-02-01"),
+            company_fined(decision_no="f", penalty_types="warning"),
+            company_fined(decision_no="g", severity="", penalty_type="fine"),
+        ],
+    )
+
+    outcome = import_file(path)
+
+    assert outcome.row_errors == [
+        "row 2, column penalty_types: 'public_shaming' is not one of: business_restriction, "
+        "closure, confiscation, criticism, fine, licence_revocation, licence_suspension, "
+        "listing, practice_restriction, qualification_downgrade, suspension, warning "
+        "(separate several with ;)",
+        "row 3, column fine_amount: '12.345' is not an amount in yuan with at most 2 decimals",
+        "row 4, column procedure: 'summary' is not one of: ordinary, simplified",
+        "row 5, column term_ends_on: '2030/01/01' is not a date in the form YYYY-MM-DD",
+        "row 6, column decided_on: 2025-02-01 is after listed_on (2025-01-06); a record is "
+        "listed on or after its decision",
+        "row 7, column penalty_types: does not include penalty_type 'fine'; list every "
+        "penalty of the decision, the main one among them",
+        "row 8, column severity: is empty, and the rules do not decide the tier from this "
+        "row's penalty_types, fine_amount and procedure; give minor, general or serious",
+    ]
+    assert Record.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_file_with_the_new_columns_imports_again_unchanged(agency, tmp_path):
+    row = company_fined(penalty_types="fine", fine_amount="3000", decided_on="2025-01-02")
+    path = write_full_csv(tmp_path / "records.csv", [row])
+    import_file(path)
+
+    again = import_file(path)
+
+    assert again.printed == "Imported 1 record (0 new, 1 unchanged); 0 new subjects."

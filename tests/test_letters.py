@@ -568,3 +568,12 @@ def test_the_system_check_fails_loudly_without_chinese_fonts(monkeypatch):
     monkeypatch.setattr(checks, "cjk_font_families", lambda: None)  # no fontconfig at all
     [error] = checks.cjk_fonts_available()
     assert error.id == "documents.E001" and "fonts-noto-cjk" in error.hint
+
+
+def test_a_letter_names_the_instrument_and_each_figure_with_its_article(accepted, staff):
+    """Issue 12 item 1: the letter says which version (Order 36, from 2026-04-01) and why."""
+    _letter, text = issue(accepted, K.ACCEPTANCE, decided_by=staff["intake"])
+
+    assert says(text, "《信用修复管理办法》（国家发展改革委令第36号）")
+    assert says(text, "修复结果期限：7 个工作日（《信用修复管理办法》第十六条第三款）")
+    assert says(text, "受理决定期限：3 个工作日（《信用修复管理办法》第十六条第二款）")

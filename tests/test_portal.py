@@ -27,6 +27,7 @@ from django.utils.html import escape
 
 from cases.clock import deadline_start
 from cases.models import Case, Deadline, Evidence, Material, PortalAccount
+from cases.rules import rule_set_add_version
 from notifications.models import Notification
 from tests import factories
 from tests import flow_helpers as flow
@@ -177,7 +178,7 @@ def test_a_restoration_filed_from_the_portal_shows_the_materials_the_rules_requi
 
     assert "Credit commitment letter (信用承诺书)" in form
     assert "Proof the penalty was fulfilled" in form
-    assert "Rule set in force: penalty_publication/general v1" in form
+    assert "Rule set in force: penalty_publication/general v2" in form
     assert response["Location"] == url("case", case.pk)
     assert (case.kind, case.channel, case.applicant) == ("restoration", "portal", applicant)
     assert f"Request {case.reference} filed" in page
@@ -203,8 +204,24 @@ def test_an_objection_filed_from_the_portal_becomes_a_case_in_the_acceptance_che
 def test_an_early_or_barred_restoration_is_told_with_the_reason_before_filing_and_filed_anyway(
     portal, company, agency, early_record
 ):
+    # Only a law, a regulation or a central policy bars a restoration (Order 36 Art. 2): the
+    # agency's own version records such a bar.
+    rule_set_add_version(
+        list_type=factories.list_type(),
+        severity="serious",
+        agency=agency,
+        effective_from=datetime.date(2026, 4, 1),
+        min_publication_months=12,
+        max_publication_months=36,
+        barred_penalty_types=["licence_revocation"],
+        legal_basis="a law that bars it",
+    )
     barred = factories.RecordFactory(
-        subject=company, agency=agency, penalty_type="licence_revocation", listed_on=days_ago(300)
+        subject=company,
+        agency=agency,
+        severity="serious",
+        penalty_type="licence_revocation",
+        listed_on=days_ago(300),
     )
     early_finding = (
         f"Not yet: from {early_record.restorable_from:%Y-%m-%d}, when the minimum "

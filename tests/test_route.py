@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cases.errors import Duplicate, InvalidInput, NotPermitted, RuleViolation, WrongState
 from cases.models import Case, CaseRecord, Deadline, Evidence, Material, Publication, Record
+from cases.rules import rule_set_add_version
 from tests import factories
 from tests.flow_helpers import (
     accept,
@@ -85,7 +86,8 @@ def test_an_approved_restoration_removes_the_record_and_waits_for_every_platform
     add_restoration_materials(case, applicant)
     case = accept(case, staff["intake"])
     assert case.status == Case.Status.UNDER_REVIEW
-    assert case.rule_set.label.startswith("penalty_publication/general v1")
+    assert case.rule_set.label.startswith("penalty_publication/general v2")
+    assert case.rule_set.instrument == "ndrc36"
 
     case = review(case, staff["case_officer"], Case.Decision.APPROVED)
     # The general rule set has no legal review and one signer.
@@ -737,10 +739,33 @@ def test_a_restoration_before_the_minimum_period_is_filed_with_the_date_on_recor
     assert open_steps(case) == ["acceptance_check"]  # a person decides
 
 
-def test_a_licence_revocation_the_rules_bar_is_filed_with_the_bar_on_record(
+def test_a_licence_revocation_can_be_restored_under_order_36(company, agency, platforms, applicant):
+    """Only a law, a regulation or a central policy bars a restoration (Order 36 Art. 2)."""
+    record = restorable_record(
+        company, agency, platforms, penalty_type="licence_revocation", severity="serious"
+    )
+
+    case = submit(RESTORATION, company, [record], applicant)
+
+    assert case.status == Case.Status.SUBMITTED
+
+
+def test_a_penalty_type_its_version_bars_is_filed_with_the_bar_on_record(
     company, agency, platforms, applicant
 ):
-    record = restorable_record(company, agency, platforms, penalty_type="licence_revocation")
+    rule_set_add_version(
+        list_type=factories.list_type(),
+        severity="serious",
+        agency=agency,
+        effective_from=datetime.date(2026, 4, 1),
+        min_publication_months=12,
+        max_publication_months=36,
+        barred_penalty_types=["licence_revocation"],
+        legal_basis="a law that bars it",
+    )
+    record = restorable_record(
+        company, agency, platforms, penalty_type="licence_revocation", severity="serious"
+    )
 
     case = submit(RESTORATION, company, [record], applicant)
 

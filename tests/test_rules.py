@@ -1,7 +1,9 @@
 """Rule sets: versions per scope, the version in force on a date, and the seeded defaults.
 
-The national version 1 of every (list type, severity) is seeded by migration
-cases/0002 from ``cases.seeds`` with effective date 2019-01-01.
+The dated national versions (Order 58, then Order 36 for penalties; the lists' own
+instruments) are seeded by the data migration from ``cases.seeds``; tests/test_rule_seeds.py
+pins each seeded figure to its article. Penalty publication/general has two seeded
+national versions: 1 (Order 58, 2023-05-01 to 2026-03-31) and 2 (Order 36, from 2026-04-01).
 """
 
 import datetime
@@ -12,7 +14,7 @@ from django.core.exceptions import ValidationError
 from cases.errors import RuleViolation
 from cases.models import RuleSet
 from cases.rules import publication_periods, rule_set_add_version, rule_set_in_force
-from cases.seeds import NATIONAL_EFFECTIVE_FROM
+from cases.seeds import ORDER_58
 from tests import factories
 from tests.flow_helpers import accept, file_objection
 
@@ -45,15 +47,15 @@ def in_force(on, *, list_type="penalty_publication", severity="general", agency=
 # --- versions ------------------------------------------------------------------------------
 
 
-def test_new_national_versions_are_numbered_after_the_seeded_first():
-    second = add_version(effective_from=D(2024, 1, 1))
-    third = add_version(effective_from=D(2025, 1, 1))
+def test_new_national_versions_are_numbered_after_the_seeded_ones():
+    third = add_version(effective_from=D(2024, 1, 1))
+    fourth = add_version(effective_from=D(2025, 1, 1))
 
-    assert (second.version, third.version) == (2, 3)
+    assert (third.version, fourth.version) == (3, 4)
     versions = RuleSet.objects.filter(
-        list_type__code="penalty_publication", severity="general", agency=None
+        list_type__code="penalty_publication", severity="general", agency=None, sector=""
     ).values_list("version", flat=True)
-    assert sorted(versions) == [1, 2, 3]
+    assert sorted(versions) == [1, 2, 3, 4]
 
 
 def test_versions_are_numbered_per_list_type_severity_and_agency(agency, other_agency):
@@ -63,10 +65,10 @@ def test_versions_are_numbered_per_list_type_severity_and_agency(agency, other_a
     neighbour = add_version(agency=other_agency, effective_from=D(2025, 1, 1))
     serious = add_version(severity="serious", effective_from=D(2025, 1, 1))
 
-    assert national.version == 2
+    assert national.version == 3
     assert (own_first.version, own_second.version) == (1, 2)
     assert neighbour.version == 1
-    assert serious.version == 2
+    assert serious.version == 3
 
 
 def test_two_versions_of_a_scope_cannot_take_effect_on_the_same_day():
@@ -76,8 +78,10 @@ def test_two_versions_of_a_scope_cannot_take_effect_on_the_same_day():
         add_version(effective_from=D(2025, 7, 1))
 
     assert (
-        RuleSet.objects.filter(list_type__code="penalty_publication", severity="general").count()
-        == 2
+        RuleSet.objects.filter(
+            list_type__code="penalty_publication", severity="general", sector=""
+        ).count()
+        == 3
     )
 
 
@@ -125,13 +129,13 @@ def test_an_agencys_own_version_wins_over_a_later_national_one(agency):
 
 
 def test_no_rule_set_is_in_force_before_the_seeded_defaults_took_effect():
-    assert in_force(D(2019, 1, 1)).effective_from == NATIONAL_EFFECTIVE_FROM
+    assert in_force(D(2023, 5, 1)).effective_from == ORDER_58.effective_from
 
     with pytest.raises(RuleViolation) as raised:
-        in_force(D(2018, 12, 31))
+        in_force(D(2023, 4, 30))
 
     assert raised.value.code == "no_rule_set"
-    assert "penalty_publication/general on 2018-12-31" in raised.value.message
+    assert "penalty_publication/general on 2023-04-30" in raised.value.message
 
 
 def test_an_agencys_version_does_not_apply_before_any_national_one_exists(agency):
@@ -171,7 +175,7 @@ def test_a_version_cannot_ask_for_an_unknown_material():
         add_version(required_materials=["commitment_letter", "notarised_apology"])
 
     assert "notarised_apology" in str(raised.value.message_dict["required_materials"])
-    assert not RuleSet.objects.filter(version=2).exists()
+    assert not RuleSet.objects.filter(effective_from=D(2025, 7, 1)).exists()
 
 
 def test_a_version_cannot_bar_an_unknown_penalty_type():
@@ -198,8 +202,8 @@ def test_a_version_no_case_used_can_still_be_corrected():
     saved = RuleSet.objects.get(pk=version.pk)
     assert saved.legal_basis == "《信用修复管理办法》第十二条"
     # Corrected in place: the same version 2, its figures and date as they were.
-    assert saved.version == 2
-    assert saved.label == "penalty_publication/general v2 (2025-07-01)"
+    assert saved.version == 3
+    assert saved.label == "penalty_publication/general v3 (2025-07-01)"
     assert (saved.effective_from, saved.agency) == (D(2025, 7, 1), None)
     assert (saved.min_publication_months, saved.max_publication_months) == (6, 12)
     assert saved.required_materials == ["commitment_letter"]
@@ -207,13 +211,13 @@ def test_a_version_no_case_used_can_still_be_corrected():
     assert not saved.is_in_use()
     assert sorted(
         RuleSet.objects.filter(
-            list_type__code="penalty_publication", severity="general", agency=None
+            list_type__code="penalty_publication", severity="general", agency=None, sector=""
         ).values_list("version", flat=True)
-    ) == [1, 2]
+    ) == [1, 2, 3]
 
 
 def test_a_version_a_case_was_accepted_under_cannot_change(company, agency, applicant, staff):
-    version = add_version(effective_from=D(2025, 1, 1))
+    version = add_version(effective_from=D(2026, 6, 1))
     record = factories.RecordFactory(subject=company, agency=agency)
     case = accept(file_objection(company, [record], applicant, grounds="Paid."), staff["intake"])
     assert case.rule_set == version  # the version in force on the day of acceptance
@@ -226,13 +230,13 @@ def test_a_version_a_case_was_accepted_under_cannot_change(company, agency, appl
         version.full_clean()
 
 
-# --- the seeded national defaults match DOMAIN.md ------------------------------------------------------
+# --- the seeded versions (each figure's article: tests/test_rule_seeds.py) ---------------------
 
 
 def test_serious_dishonesty_needs_a_year_ends_at_three_legal_review_and_two_signers():
     rules = in_force(D(2025, 1, 1), list_type="serious_dishonesty", severity="serious")
 
-    assert rules.version == 1
+    assert rules.instrument == "samr44"
     assert rules.agency is None
     assert rules.min_publication_months == 12
     assert rules.max_publication_months == 36
@@ -242,29 +246,42 @@ def test_serious_dishonesty_needs_a_year_ends_at_three_legal_review_and_two_sign
 
 @pytest.mark.parametrize("severity", ["minor", "general", "serious"])
 def test_an_abnormal_operations_listing_can_be_objected_to_within_30_days(severity):
-    rules = in_force(D(2025, 1, 1), list_type="abnormal_operations", severity=severity)
+    rules = in_force(D(2026, 12, 1), list_type="abnormal_operations", severity=severity)
 
     assert rules.objection_window_days == 30
     assert rules.max_publication_months is None
 
 
-def test_a_minor_penalty_is_published_for_at_most_3_months():
-    rules = in_force(D(2025, 1, 1), list_type="penalty_publication", severity="minor")
+def test_a_minor_penalty_is_not_published_and_at_most_for_3_months():
+    rules = in_force(D(2026, 12, 1), list_type="penalty_publication", severity="minor")
 
+    assert rules.published is False
     assert rules.min_publication_months == 0
     assert rules.max_publication_months == 3
 
 
 @pytest.mark.parametrize("severity", ["minor", "general", "serious"])
-def test_a_licence_revocation_cannot_be_restored(severity):
-    rules = in_force(D(2025, 1, 1), list_type="penalty_publication", severity=severity)
+def test_no_penalty_type_is_barred_from_restoration_under_order_36(severity):
+    """Only a law, a regulation or a central policy can bar a restoration (Art. 2)."""
+    rules = in_force(D(2026, 12, 1), list_type="penalty_publication", severity=severity)
 
-    assert "licence_revocation" in rules.barred_penalty_types
+    assert rules.barred_penalty_types == []
+    assert rules.citation_text("barred_penalty_types", "zh-hans") == "《信用修复管理办法》第二条"
 
 
-def test_every_list_type_and_severity_has_a_national_version_1():
-    seeded = RuleSet.objects.filter(agency=None, version=1)
+@pytest.mark.parametrize(
+    "list_type",
+    [
+        "penalty_publication",
+        "serious_dishonesty",
+        "abnormal_operations",
+        "dishonest_debtor",
+        "sector_blacklist",
+    ],
+)
+@pytest.mark.parametrize("severity", ["minor", "general", "serious"])
+def test_every_list_type_and_tier_has_a_national_version_in_force_today(list_type, severity):
+    rules = in_force(D(2026, 12, 5), list_type=list_type, severity=severity)
 
-    assert seeded.count() == 5 * 3
-    for rules in seeded:
-        rules.full_clean()  # the seeds themselves pass the admin's checks
+    assert rules.sector == ""
+    rules.full_clean()  # the seeds themselves pass the admin's checks

@@ -1,10 +1,16 @@
+"""The list types. This migration once seeded invented 2019 rule defaults; the dated
+versions are now seeded by 0017_rules_seed_versions (which also replaces those defaults
+in a database this migration already ran on)."""
+
 from django.db import migrations
 
 
 def load(apps, schema_editor):
-    from cases.seeds import seed_national_defaults
+    from cases.seeds import LIST_TYPES
 
-    seed_national_defaults(apps.get_model("cases", "ListType"), apps.get_model("cases", "RuleSet"))
+    ListType = apps.get_model("cases", "ListType")
+    for code, name, name_en in LIST_TYPES:
+        ListType.objects.update_or_create(code=code, defaults={"name": name, "name_en": name_en})
 
 
 class Migration(migrations.Migration):

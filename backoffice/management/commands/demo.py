@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from pypdf import PdfWriter
 
+from cases import classification
 from cases.identifiers import make_resident_id, make_uscc
 from cases.models import (
     REVOCATION_DECISION_LIST,
@@ -34,19 +35,34 @@ from cases.models import (
     Record,
     Representation,
     Role,
+    Sector,
     StaffProfile,
     Subject,
 )
-from cases.rules import publication_periods, rule_set_in_force
+from cases.rules import rule_set_in_force
 from workflows import actions
 from workflows.flows import FLOWS
 
 PASSWORD = "demo"  # noqa: S105 - printed for the demo users; DEBUG-only command
 
+# (code, name, English name, region, sector): the market regulators follow SAMR Order 107,
+# the tax bureau the national rules (Order 36), 《信用修复管理办法》第十一条.
 AGENCIES = [
-    ("SZAMR", "深圳市市场监督管理局", "Shenzhen Administration for Market Regulation", "440300"),
-    ("SZTAX", "国家税务总局深圳市税务局", "Shenzhen Tax Service, SAT", "440300"),
-    ("GZAMR", "广州市市场监督管理局", "Guangzhou Administration for Market Regulation", "440100"),
+    (
+        "SZAMR",
+        "深圳市市场监督管理局",
+        "Shenzhen Administration for Market Regulation",
+        "440300",
+        Sector.MARKET_REGULATION,
+    ),
+    ("SZTAX", "国家税务总局深圳市税务局", "Shenzhen Tax Service, SAT", "440300", Sector.TAX),
+    (
+        "GZAMR",
+        "广州市市场监督管理局",
+        "Guangzhou Administration for Market Regulation",
+        "440100",
+        Sector.MARKET_REGULATION,
+    ),
 ]
 PLATFORMS = [
     ("creditchina", "信用中国", "Credit China", Platform.Kind.NATIONAL),
@@ -143,10 +159,11 @@ class Command(BaseCommand):
 
     def _agencies(self):
         agencies = {}
-        for code, name, name_en, region in AGENCIES:
+        for code, name, name_en, region, sector in AGENCIES:
             agencies[code], _ = Agency.objects.get_or_create(
                 code=code,
                 defaults={
+                    "sector": sector,
                     "name": name,
                     "name_en": name_en,
                     "region_code": region,
@@ -336,10 +353,18 @@ class Command(BaseCommand):
         return acme, globex, {r.decision_no: r for r in records}
 
     def _record(self, list_type, subject, agency, n, listed_on, severity, penalty):
+        """A record whose periods follow the version in force today, from its decision
+        date (docs/decisions/0017-rule-versions.md)."""
         rule_set = rule_set_in_force(
-            list_type=list_type, severity=severity, on=listed_on, agency=agency
+            list_type=list_type, severity=severity, on=timezone.localdate(), agency=agency
         )
-        restorable_from, expires_on = publication_periods(rule_set, listed_on)
+        found = classification.periods(
+            rule_set,
+            start=listed_on,
+            penalty_types=[penalty],
+            natural_person=subject.kind == Subject.Kind.NATURAL,
+        )
+        restorable_from, expires_on = found.restorable_from, found.expires_on
         return Record(
             list_type=list_type,
             subject=subject,
@@ -348,6 +373,8 @@ class Command(BaseCommand):
             legal_basis="《中华人民共和国行政处罚法》第二十八条",
             severity=severity,
             penalty_type=penalty,
+            penalty_types=[penalty],
+            decided_on=listed_on,
             listed_on=listed_on,
             restorable_from=restorable_from,
             expires_on=expires_on,
