@@ -989,7 +989,7 @@ class _RowInvalid(Exception):
 
 def _with_periods(values: RowValues, list_type: ListType, versions: _RuleSetLookup) -> RowValues:
     """The row with its tier (derived where the file leaves severity empty) and its periods
-    under the version in force (docs/decisions/0017-rule-versions.md)."""
+    under the version in force (docs/decisions/0020-rule-versions.md)."""
     natural = values.subject_kind == Subject.Kind.NATURAL
     severity = values.severity
     if not severity:
@@ -1092,7 +1092,7 @@ class _RuleSetLookup:
     """The version in force on the import day for each (list type, tier), asked once.
 
     A record's periods follow the version in force when they are computed, counted from
-    its own decision date (docs/decisions/0017-rule-versions.md).
+    its own decision date (docs/decisions/0020-rule-versions.md).
     """
 
     def __init__(self, agency: Agency, *, on: datetime.date):

@@ -105,7 +105,7 @@ def record_periods(record: Record, *, on: datetime.date | None = None) -> classi
 
     Computed under the version in force ``on`` (today by default): a record listed before
     2026-04-01 has, from that day, the periods of Order 36 (or its sector's standard),
-    counted from its own decision date (docs/decisions/0017-rule-versions.md).
+    counted from its own decision date (docs/decisions/0020-rule-versions.md).
     """
     on = on or timezone.localdate()
     rule_set = rule_set_for_record(record, on=on)

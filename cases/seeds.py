@@ -9,7 +9,7 @@ needs it is refused with ``no_rule_figure`` rather than run on an invented numbe
 
 Every seeded value is a ``V(value, *citations)``; a value without a citation is a
 setting of Redress, not of the law (``REDRESS_SETTINGS``), and the note says so too.
-Loaded by the data migration ``cases/0017_rules_seed_versions`` (which replaces the
+Loaded by the data migration ``cases/0025_rules_seed_versions`` (which replaces the
 invented 2019 defaults) and by the test suite's reference data.
 """
 

@@ -18,8 +18,8 @@ from tests.flow_helpers import accept, file_restoration
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
-seeding = importlib.import_module("cases.migrations.0017_rules_seed_versions")
-recomputing = importlib.import_module("cases.migrations.0018_rules_record_periods")
+seeding = importlib.import_module("cases.migrations.0025_rules_seed_versions")
+recomputing = importlib.import_module("cases.migrations.0026_rules_record_periods")
 
 
 def licence_revoked(company, agency, **fields):

@@ -1,5 +1,5 @@
 """The list types. This migration once seeded invented 2019 rule defaults; the dated
-versions are now seeded by 0017_rules_seed_versions (which also replaces those defaults
+versions are now seeded by 0025_rules_seed_versions (which also replaces those defaults
 in a database this migration already ran on)."""
 
 from django.db import migrations

@@ -3,7 +3,7 @@
 A 2019 default that no case was accepted under is deleted. One that a case used is kept
 for that case (a case keeps the version it was accepted under) and closed: its
 ``effective_until`` becomes the day before the first seeded version of its scope, so
-no new case is judged by it. See docs/decisions/0017-rule-versions.md.
+no new case is judged by it. See docs/decisions/0020-rule-versions.md.
 """
 
 import datetime

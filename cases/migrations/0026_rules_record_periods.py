@@ -1,5 +1,5 @@
 """Recompute every record's earliest repair day and end of publication under the
-version in force today (docs/decisions/0017-rule-versions.md): from its decision date
+version in force today (docs/decisions/0020-rule-versions.md): from its decision date
 (or listing date), with its own term, no early repair where the sector says so. A
 record whose version is not known (no version in force for it) keeps its dates."""
 

@@ -354,7 +354,7 @@ class Command(BaseCommand):
 
     def _record(self, list_type, subject, agency, n, listed_on, severity, penalty):
         """A record whose periods follow the version in force today, from its decision
-        date (docs/decisions/0017-rule-versions.md)."""
+        date (docs/decisions/0020-rule-versions.md)."""
         rule_set = rule_set_in_force(
             list_type=list_type, severity=severity, on=timezone.localdate(), agency=agency
         )
