@@ -108,8 +108,13 @@ class RecordSerializer(serializers.ModelSerializer):
         ]
 
     def get_periods(self, record) -> dict:
+        # A page of records looks each rule version up once, not once per record.
+        versions = self.context.setdefault("_rule_versions", {})
+        key = (record.list_type_id, record.severity, record.agency_id)
         try:
-            found = rules.record_periods(record)
+            if key not in versions:
+                versions[key] = rules.rule_set_for_record(record, on=timezone.localdate())
+            found = rules.record_periods(record, rule_set=versions[key])
         except RedressError:
             return {"restorable_from_basis": [], "expires_on_basis": []}
 

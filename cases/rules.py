@@ -100,15 +100,19 @@ def record_period_start(record: Record) -> datetime.date:
     return record.decided_on or record.listed_on
 
 
-def record_periods(record: Record, *, on: datetime.date | None = None) -> classification.Periods:
+def record_periods(
+    record: Record, *, on: datetime.date | None = None, rule_set: RuleSet | None = None
+) -> classification.Periods:
     """The record's earliest repair day and end of publication, with their articles.
 
     Computed under the version in force ``on`` (today by default): a record listed before
     2026-04-01 has, from that day, the periods of Order 36 (or its sector's standard),
     counted from its own decision date (docs/decisions/0020-rule-versions.md).
+    ``rule_set``: that version, when the caller has looked it up already (a list of
+    records looks each version up once).
     """
     on = on or timezone.localdate()
-    rule_set = rule_set_for_record(record, on=on)
+    rule_set = rule_set or rule_set_for_record(record, on=on)
     return classification.periods(
         rule_set,
         start=record_period_start(record),

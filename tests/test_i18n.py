@@ -71,7 +71,7 @@ def test_an_early_restoration_is_told_in_chinese_over_the_api(applicant, company
     body = response.json()
     assert body["finding"] == "not_yet"  # the machine-readable part stays
     assert body["message"] == (
-        f"尚不符合：最短公示期届满后，即自 {early.restorable_from:%Y-%m-%d} 起方可申请。"
+        f"尚不符合：自 {early.restorable_from:%Y-%m-%d} 起方可申请，依据《信用修复管理办法》第十二条。"
     )
 
 

@@ -224,8 +224,8 @@ def test_an_early_or_barred_restoration_is_told_with_the_reason_before_filing_an
         listed_on=days_ago(300),
     )
     early_finding = (
-        f"Not yet: from {early_record.restorable_from:%Y-%m-%d}, when the minimum "
-        "publication period ends."
+        f"Not yet: from {early_record.restorable_from:%Y-%m-%d}, "
+        "Credit Restoration Measures (NDRC Order No. 36), Art. 12."
     )
 
     form = text(portal.get(url("file")))

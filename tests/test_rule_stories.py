@@ -8,10 +8,11 @@ import importlib
 import pytest
 from django.apps import apps
 from django.urls import reverse
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from cases import rules
-from cases.errors import RuleViolation
+from cases.eligibility import Finding, case_eligibility
 from cases.models import Case, Record, RuleSet, Sector
 from tests import factories
 from tests.flow_helpers import accept, file_restoration
@@ -115,7 +116,7 @@ def test_a_licence_revocation_listed_in_2025_is_repairable_and_accepted_in_decem
     assert case.rule_set.instrument == "ndrc36"
 
 
-def test_the_same_penalty_by_a_market_regulator_is_refused_with_the_day_it_ends(
+def test_the_same_penalty_by_a_market_regulator_is_not_repairable_early_and_says_when_it_ends(
     company, agency, applicant
 ):
     agency.sector = Sector.MARKET_REGULATION
@@ -123,10 +124,15 @@ def test_the_same_penalty_by_a_market_regulator_is_refused_with_the_day_it_ends(
     record = licence_revoked(company, agency)
 
     assert record.restorable_from == record.expires_on == D(2028, 6, 1)  # SAMR Art. 8(3)
-    with pytest.raises(RuleViolation) as refused:
-        file_restoration(company, [record], applicant)
-
-    assert "2028-06-01" in refused.value.message
+    # Filed anyway, it is a case (no silent refusal); the finding the applicant was shown
+    # and the acceptance check reads says why and when publication ends.
+    case = file_restoration(company, [record], applicant)
+    (finding,) = case_eligibility(case)
+    assert finding.finding == Finding.BARRED
+    assert finding.ends_on == D(2028, 6, 1)
+    with translation.override("en"):
+        assert "publication ends on 2028-06-01" in finding.sentence
+    assert "《市场监督管理信用修复管理办法》第八条" in finding.citation_text("zh-hans")
 
 
 # --- both dates with their article, on every page --------------------------------------------
