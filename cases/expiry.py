@@ -47,8 +47,15 @@ from cases.events import event_record, record_event_record
 from cases.models import Case, Publication, Record, RuleSet
 from cases.rules import rule_set_for_record
 
-# A record in one of these is still published (or listed with its publication suspended).
-ENDABLE_STATUSES = (Record.Status.ACTIVE, Record.Status.DISPUTED, Record.Status.SUSPENDED)
+# A record in one of these is still published, or listed with its publication suspended or
+# shielded during a reorganisation (《信用修复管理办法》第二十条): at the maximum period its
+# publication ends for good all the same (第十二条), and the platforms withdraw it.
+ENDABLE_STATUSES = (
+    Record.Status.ACTIVE,
+    Record.Status.DISPUTED,
+    Record.Status.SUSPENDED,
+    Record.Status.SHIELDED,
+)
 BATCH_SIZE = 500
 
 

@@ -310,6 +310,21 @@ def test_the_command_ends_what_is_due_and_says_how_much(fine):
     assert "Ended the publication of 0 records" in command("--on", "2026-07-03")
 
 
+def test_a_record_shielded_during_a_reorganisation_still_ends_at_its_maximum(fine):
+    fine.status = Record.Status.SHIELDED
+    fine.save(update_fields=["status"])
+    fine.publications.update(status=Publication.Status.SHIELDED)
+
+    out = command("--on", "2026-07-03")
+
+    assert "Ended the publication of 1 records on 2026-07-03; 2 platforms told" in out
+    fine.refresh_from_db()
+    assert fine.status == Record.Status.EXPIRED
+    assert set(fine.publications.values_list("status", flat=True)) == {
+        Publication.Status.WITHDRAWAL_REQUESTED
+    }
+
+
 def test_records_not_due_or_kept_by_their_rules_stay_published(
     company, agency, other_agency, rules, secrets
 ):
