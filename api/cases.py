@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -99,8 +100,13 @@ class RecordSerializer(serializers.ModelSerializer):
         ]
 
     def get_periods(self, record) -> dict:
+        # One version lookup per kind of record in a list (the context is shared by rows).
+        versions = self.context.setdefault("_rule_versions", {})
+        key = (record.list_type_id, record.severity, record.agency_id)
         try:
-            found = rules.record_periods(record)
+            if key not in versions:
+                versions[key] = rules.rule_set_for_record(record, on=timezone.localdate())
+            found = rules.record_periods(record, rule_set=versions[key])
         except RedressError:
             return {"restorable_from_basis": [], "expires_on_basis": []}
 

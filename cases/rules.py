@@ -89,7 +89,9 @@ def record_period_start(record: Record) -> datetime.date:
     return record.decided_on or record.listed_on
 
 
-def record_periods(record: Record, *, on: datetime.date | None = None) -> classification.Periods:
+def record_periods(
+    record: Record, *, on: datetime.date | None = None, rule_set: RuleSet | None = None
+) -> classification.Periods:
     """The record's earliest repair day and end of publication, with their articles.
 
     Computed under the version in force ``on`` (today by default): a record listed before
@@ -97,7 +99,7 @@ def record_periods(record: Record, *, on: datetime.date | None = None) -> classi
     counted from its own decision date (docs/decisions/0017-rule-versions.md).
     """
     on = on or timezone.localdate()
-    rule_set = rule_set_for_record(record, on=on)
+    rule_set = rule_set or rule_set_for_record(record, on=on)
     return classification.periods(
         rule_set,
         start=record_period_start(record),
