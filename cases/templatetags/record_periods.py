@@ -6,10 +6,12 @@ the version in force today. One rule-version lookup per kind of record and page.
 """
 
 from django import template
+from django.utils import timezone
 
 from cases.errors import RedressError
 from cases.law import citations_render
 from cases.rules import record_periods as compute
+from cases.rules import rule_set_for_record
 
 register = template.Library()
 
@@ -17,14 +19,17 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def record_periods(context, record):
     memo = context.render_context.setdefault("record_periods", {})
-    key = record.pk
-    if key not in memo:
+    versions = context.render_context.setdefault("record_periods_versions", {})
+    if record.pk not in memo:
+        kind = (record.list_type_id, record.severity, record.agency_id)
         try:
-            found = compute(record)
+            if kind not in versions:
+                versions[kind] = rule_set_for_record(record, on=timezone.localdate())
+            found = compute(record, rule_set=versions[kind])
         except RedressError:
             found = None
-        memo[key] = _shown(record, found)
-    return memo[key]
+        memo[record.pk] = _shown(record, found)
+    return memo[record.pk]
 
 
 def _shown(record, found) -> dict:
