@@ -29,6 +29,18 @@ LIST_TYPES = [
     ("dishonest_debtor", "失信被执行人", "Dishonest judgment debtors"),
     ("sector_blacklist", "行业黑名单", "Sector blacklist"),
 ]
+# Lists Redress itself publishes on, not an agency's: a revoked restoration's decision is
+# published for 3 years (Order 36 Art. 25, SAMR Order 107 Art. 23; decision 0016). Added by
+# migration 0021, and kept here so that a flushed test database gets it back too.
+SYSTEM_LIST_TYPES = [
+    (
+        "revocation_decision",
+        "撤销信用修复决定",
+        "Revoked credit restoration",
+        "撤销准予信用修复的决定，公示三年且不得提前停止公示"
+        "（《信用修复管理办法》第二十五条；《市场监督管理信用修复管理办法》第二十三条）。",
+    ),
+]
 TIERS = ("minor", "general", "serious")
 
 # Fields that are Redress's own process settings (DOMAIN.md "The route"), not figures of
@@ -442,6 +454,10 @@ def seed_rule_versions(ListType, RuleSet) -> list:
     """
     for code, name, name_en in LIST_TYPES:
         ListType.objects.update_or_create(code=code, defaults={"name": name, "name_en": name_en})
+    for code, name, name_en, description in SYSTEM_LIST_TYPES:
+        ListType.objects.update_or_create(
+            code=code, defaults={"name": name, "name_en": name_en, "description": description}
+        )
     list_types = {lt.code: lt for lt in ListType.objects.all()}
     made = []
     for row in seed_rows():
