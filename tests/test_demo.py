@@ -4,8 +4,10 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
+from django.utils import timezone
 
-from cases.models import Agency, Case, Membership, Role
+from cases.models import Agency, Case, Membership, Publication, Record, Role, Subject
+from cases.rules import rule_set_in_force
 from workflows.actions import open_tasks
 
 
@@ -78,3 +80,34 @@ def test_running_the_demo_twice_is_refused_unless_asked_to_skip(demo, capsys):
     call_command("demo", "--if-empty")
 
     assert "already loaded" in capsys.readouterr().out
+
+
+def test_the_demo_records_are_as_the_rules_would_list_them(demo):
+    """A newcomer reads the demo's records as real ones: the market regulator's lists are
+    kept by market regulators, a list's tier follows from it (the serious list is serious,
+    the abnormal list minor: Order 36 Arts. 8 and 10), and a record past its maximum
+    period is shown as expired and withdrawn, not as published (Order 36 Art. 12)."""
+    today = timezone.localdate()
+    records = Record.objects.select_related("agency", "list_type", "subject")
+
+    for record in records.filter(list_type__code__in=["serious_dishonesty", "abnormal_operations"]):
+        assert record.agency.sector == "market_regulation", record.decision_no
+    assert {r.severity for r in records.filter(list_type__code="serious_dishonesty")} == {"serious"}
+    assert {r.severity for r in records.filter(list_type__code="abnormal_operations")} == {"minor"}
+
+    past = records.filter(expires_on__lt=today)
+    assert past.exists()
+    assert set(past.values_list("status", flat=True)) == {Record.Status.EXPIRED}
+    assert not Publication.objects.filter(record__in=past).exclude(
+        status=Publication.Status.WITHDRAWN
+    )
+    # A natural person's record is on Credit China only where its rules say so (Order 36
+    # Art. 12 says not; the version the record falls under decides).
+    for publication in Publication.objects.filter(
+        record__subject__kind=Subject.Kind.NATURAL, platform__kind__in=["national", "local"]
+    ).select_related("record__list_type", "record__agency"):
+        record = publication.record
+        rules = rule_set_in_force(
+            list_type=record.list_type, severity=record.severity, on=today, agency=record.agency
+        )
+        assert rules.natural_persons_published, record.decision_no

@@ -10,6 +10,7 @@ import datetime
 import io
 import random
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -64,6 +65,15 @@ AGENCIES = [
         Sector.MARKET_REGULATION,
     ),
 ]
+# Which demo agency keeps which list: the abnormal-operations and serious lists are market
+# regulation's (SAMR Order 44; 《企业经营异常名录管理办法》), the tax bureau's blacklist is
+# a sector's; the court debtor list has no court among the demo agencies, so none is drawn.
+DEMO_LISTS = {
+    "penalty_publication": ["SZAMR", "SZAMR", "SZTAX", "GZAMR"],
+    "abnormal_operations": ["SZAMR", "GZAMR"],
+    "serious_dishonesty": ["SZAMR", "GZAMR"],
+    "sector_blacklist": ["SZTAX"],
+}
 PLATFORMS = [
     ("creditchina", "信用中国", "Credit China", Platform.Kind.NATIONAL),
     ("creditsz", "信用中国（广东深圳）", "Credit China (Shenzhen)", Platform.Kind.LOCAL),
@@ -134,6 +144,7 @@ class Command(BaseCommand):
                 self._print_logins()
                 return
             raise CommandError("Demo data is already loaded (user 'acme' exists).")
+        self.shown = {}  # decision number -> (published at all, on Credit China)
         rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
         with transaction.atomic():
             agencies = self._agencies()
@@ -279,16 +290,34 @@ class Command(BaseCommand):
         for subject in subjects:
             for _ in range(rng.choice([1, 1, 2])):
                 n += 1
-                list_code = rng.choice(list(list_types))
-                severity = rng.choice(["minor", "general", "general", "serious"])
-                agency = agencies[rng.choice(["SZAMR", "SZAMR", "SZTAX", "GZAMR"])]
-                listed_on = today - datetime.timedelta(days=rng.randint(20, 900))
-                penalty = rng.choice(
-                    ["fine", "fine", "warning", "listing", "confiscation", "licence_revocation"]
+                # The abnormal-operations and serious lists are of market entities (the
+                # demo's natural persons have published penalties and sector listings).
+                list_code = rng.choice(
+                    list(DEMO_LISTS)
+                    if subject.kind == Subject.Kind.LEGAL
+                    else ["penalty_publication", "sector_blacklist"]
                 )
+                agency = agencies[rng.choice(DEMO_LISTS[list_code])]
+                listed_on = today - datetime.timedelta(days=rng.randint(20, 900))
+                fine_amount = None
+                if list_code == "penalty_publication":
+                    penalty = rng.choice(
+                        ["fine", "fine", "fine", "warning", "confiscation", "licence_revocation"]
+                    )
+                    if penalty == "fine":
+                        fine_amount = Decimal(rng.choice([2000, 8000, 30000, 80000, 200000]))
+                else:
+                    penalty = PenaltyType.LISTING
                 records.append(
                     self._record(
-                        list_types[list_code], subject, agency, n, listed_on, severity, penalty
+                        list_types[list_code],
+                        subject,
+                        agency,
+                        n,
+                        listed_on,
+                        None,
+                        penalty,
+                        fine_amount=fine_amount,
                     )
                 )
         # Records the two demo companies can act on, whatever the random draw gave.
@@ -299,7 +328,7 @@ class Command(BaseCommand):
                 acme,
                 szamr,
                 9001,
-                today - datetime.timedelta(days=400),
+                today - datetime.timedelta(days=250),
                 "general",
                 PenaltyType.FINE,
             ),
@@ -318,7 +347,7 @@ class Command(BaseCommand):
                 szamr,
                 9003,
                 today - datetime.timedelta(days=10),
-                "general",
+                None,
                 PenaltyType.LISTING,
             ),
             self._record(
@@ -344,27 +373,69 @@ class Command(BaseCommand):
         records = list(Record.objects.all())
         Publication.objects.bulk_create(
             [
-                Publication(record=r, platform=p, published_on=r.listed_on)
+                Publication(
+                    record=r,
+                    platform=p,
+                    published_on=r.listed_on,
+                    **(
+                        {"status": Publication.Status.WITHDRAWN, "acknowledged_at": timezone.now()}
+                        if r.status == Record.Status.EXPIRED
+                        else {}
+                    ),
+                )
                 for r in records
                 for p in platforms
-                if p.kind != Platform.Kind.LOCAL or r.agency.region_code == "440300"
+                if self.shown[r.decision_no][0]
+                and (p.kind != Platform.Kind.LOCAL or r.agency.region_code == "440300")
+                and (
+                    self.shown[r.decision_no][1]
+                    or p.kind not in (Platform.Kind.NATIONAL, Platform.Kind.LOCAL)
+                )
             ]
         )
         return acme, globex, {r.decision_no: r for r in records}
 
-    def _record(self, list_type, subject, agency, n, listed_on, severity, penalty):
-        """A record whose periods follow the version in force today, from its decision
-        date (docs/decisions/0020-rule-versions.md)."""
+    def _record(
+        self, list_type, subject, agency, n, listed_on, severity, penalty, fine_amount=None
+    ):
+        """A record as the import would store it: its tier derived from the list, the
+        penalty and the fine where the rules decide it (``cases.classification``), its
+        periods under the version in force today from its decision date
+        (docs/decisions/0020-rule-versions.md). A record past its maximum period was
+        ended by the daily task before the demo's day: it is stored as expired, withdrawn
+        from every platform (``cases.expiry``)."""
+        natural = subject.kind == Subject.Kind.NATURAL
+        today = timezone.localdate()
+        if severity is None:
+            limits = rule_set_in_force(
+                list_type=list_type, severity="minor", on=today, agency=agency
+            )
+            severity = (
+                classification.classify(
+                    list_type=list_type.code,
+                    penalty_types=[penalty],
+                    fine_amount=fine_amount,
+                    natural_person=natural,
+                    minor_fine_limit_business=limits.minor_fine_limit_business,
+                    minor_fine_limit_person=limits.minor_fine_limit_person,
+                    market_regulation=limits.instrument == "samr107",
+                ).tier
+                or "general"
+            )
         rule_set = rule_set_in_force(
-            list_type=list_type, severity=severity, on=timezone.localdate(), agency=agency
+            list_type=list_type, severity=severity, on=today, agency=agency
         )
         found = classification.periods(
-            rule_set,
-            start=listed_on,
-            penalty_types=[penalty],
-            natural_person=subject.kind == Subject.Kind.NATURAL,
+            rule_set, start=listed_on, penalty_types=[penalty], natural_person=natural
         )
         restorable_from, expires_on = found.restorable_from, found.expires_on
+        expired = expires_on is not None and expires_on < today
+        # Where it is shown: not at all where the rules never publish it (a SAMR warning,
+        # Order 107 Art. 7), and a natural person not on Credit China (Order 36 Art. 12).
+        self.shown[f"{agency.code}罚〔{listed_on.year}〕{n}号"] = (
+            found.published,
+            found.on_credit_china,
+        )
         return Record(
             list_type=list_type,
             subject=subject,
@@ -374,10 +445,12 @@ class Command(BaseCommand):
             severity=severity,
             penalty_type=penalty,
             penalty_types=[penalty],
+            fine_amount=fine_amount,
             decided_on=listed_on,
             listed_on=listed_on,
             restorable_from=restorable_from,
             expires_on=expires_on,
+            status=Record.Status.EXPIRED if expired else Record.Status.ACTIVE,
         )
 
     def _representations(self, users, acme, globex, admin):
@@ -496,6 +569,7 @@ class Command(BaseCommand):
             if r.subject_id not in {acme.pk, globex.pk}
             and r.agency.code == "SZAMR"
             and r.list_type.code != "abnormal_operations"  # its 30-day objection window
+            and r.status == Record.Status.ACTIVE
         ]
         rng.shuffle(others)
         for rec, outcome in zip(others, ["withdrawn", "not_accepted"], strict=False):
@@ -525,3 +599,6 @@ class Command(BaseCommand):
                     decision="not_accept",
                     reasons="异议申请超出本机关职责范围。",
                 )
+                if any(t.flow_task.name == "refusal_approval" for t in actions.open_tasks(case)):
+                    # SAMR Order 107 Art. 14(3): the head approves a non-acceptance.
+                    step(case, "refusal_approval", users["signer"], decision="approve")
