@@ -50,6 +50,7 @@ from cases.models import (
     Record,
     Revocation,
     RevocationGround,
+    Role,
 )
 from cases.vocabulary import event_note_for_applicant, event_shown_to_applicant
 from documents.models import Letter
@@ -550,11 +551,85 @@ class CaseCreateSerializer(serializers.Serializer):
     language = serializers.ChoiceField(choices=settings.LANGUAGES, required=False)
 
 
+# Who may say where an uploaded item comes from: the applicant's side, or an officer's
+# (a platform's evidence arrives by its own callback, never by this endpoint).
+UPLOAD_SOURCES = [
+    (value, label) for value, label in Evidence.Source.choices if value != Evidence.Source.PLATFORM
+]
+# The device facts of an item from electronic monitoring (APL Art. 41), as the API and
+# ``Evidence`` name them, and as ``workflows.actions.evidence_add`` takes them.
+MONITORING_FIELDS = {
+    "monitoring_device": "device",
+    "monitoring_location": "location",
+    "monitoring_approval_ref": "approval_ref",
+    "monitoring_approval_on": "approval_on",
+}
+
+
 class EvidenceUploadSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="PDF, PNG or JPEG (decided by the content).")
     material = serializers.ChoiceField(choices=Material.choices, default=Material.OTHER)
     record = IdField(required=False)
     description = StrictCharField(required=False, allow_blank=True, max_length=2000)
+    source = serializers.ChoiceField(
+        choices=UPLOAD_SOURCES,
+        default=Evidence.Source.APPLICANT,
+        help_text="applicant (default): the applicant or a representative of the subject; "
+        "officer or electronic_monitoring: a case officer of the case's agency. An item from "
+        "electronic monitoring names its device and the device's legal and technical "
+        "approval (the four monitoring_* fields, all required: APL Art. 41); the party is "
+        "then told of it through the outbox and given the rule set's period to state its "
+        "case and defend, and the sign-off waits for it.",
+    )
+    monitoring_device = StrictCharField(
+        required=False, max_length=120, help_text="The device's number or name."
+    )
+    monitoring_location = StrictCharField(
+        required=False, max_length=300, help_text="Where the device is set up."
+    )
+    monitoring_approval_ref = StrictCharField(
+        required=False,
+        max_length=120,
+        help_text="Reference of the device's legal and technical approval (法制和技术审核).",
+    )
+    monitoring_approval_on = serializers.DateField(
+        required=False, help_text="Date of that approval (YYYY-MM-DD), not in the future."
+    )
+
+    def validate(self, data):
+        given = [name for name in MONITORING_FIELDS if name in data]
+        if given and data["source"] != Evidence.Source.ELECTRONIC_MONITORING:
+            raise serializers.ValidationError(
+                {
+                    given[0]: _(
+                        "Only an item from electronic monitoring names a device: set source "
+                        "to electronic_monitoring, or leave the device fields out."
+                    )
+                }
+            )
+        return data
+
+    def monitoring(self) -> dict | None:
+        """The device facts as ``evidence_add`` takes them; None unless from monitoring."""
+        data = self.validated_data
+        if data["source"] != Evidence.Source.ELECTRONIC_MONITORING:
+            return None
+        return {key: data.get(name) for name, key in MONITORING_FIELDS.items()}
+
+
+class DecisionMeetingRequestSerializer(serializers.Serializer):
+    held_on = serializers.DateField(help_text="The day of the meeting (YYYY-MM-DD), not later.")
+    participants = serializers.ListField(
+        child=StrictCharField(max_length=150),
+        min_length=1,
+        max_length=50,
+        help_text="Usernames of the agency's heads and officers who took part (at least "
+        "two), one part each.",
+    )
+    minutes = serializers.FileField(
+        help_text="The signed minutes (PDF, PNG or JPEG, decided by the content)."
+    )
+    note = StrictCharField(required=False, allow_blank=True, max_length=2000)
 
 
 class RevocationRequestSerializer(serializers.Serializer):
@@ -838,7 +913,13 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
     def evidence(self, request, pk=None):
-        """Upload one evidence file (multipart): checked by content, stored with its SHA-256."""
+        """Upload one evidence file (multipart): checked by content, stored with its SHA-256.
+
+        The applicant's by default; a case officer's with ``source`` ``officer``, or
+        ``electronic_monitoring`` with the device and its legal and technical approval
+        (APL Art. 41: 400 naming the missing ``monitoring_*`` field). An item from
+        electronic monitoring tells the party through the outbox and starts its period to
+        state its case and defend (``statement`` on the clock; ``POST …/statement/``)."""
         case = self.get_object()
         body = EvidenceUploadSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -855,12 +936,60 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 upload=data["file"],
                 material=data["material"],
                 record=record,
+                source=data["source"],
                 description=data.get("description", ""),
+                monitoring=body.monitoring(),
             )
         except UploadRejected as exc:
             exc.field = exc.field or "file"
             raise
         return Response(EvidenceSerializer(item).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"multipart/form-data": DecisionMeetingRequestSerializer},
+        responses={201: DecisionMeetingSerializer},
+        parameters=[CASE_ID],
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def meeting(self, request, pk=None):
+        """Record the collective decision meeting of the case's sign-off round (APL Art. 57
+        ¶2): a signing official of the case's agency with no tie to the subject, while the
+        case waits for sign-off and its rules call for a collective decision; once per
+        round. Multipart: ``held_on``, one ``participants`` part per username (people of
+        the agency, at least two), the ``minutes`` file (checked like evidence) and a
+        ``note``. Who may not record it is told so (403) before the body is read; a case
+        whose rules ask for none (409 ``no_collective_decision``), not at sign-off (409
+        ``wrong_state``) or with its meeting on record (409 ``meeting_recorded``)
+        likewise; a bad field is 400 naming it. The signers may sign once it is on record."""
+        case = self.get_object()
+        access.ensure_officer(
+            request.user, Role.SIGNER, case, action=_("record a decision meeting")
+        )
+        body = DecisionMeetingRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        names = set(data["participants"])
+        people = list(access.people_holding(at=case.agency_id).filter(username__in=names))
+        unknown = sorted(names - {person.get_username() for person in people})
+        if unknown:
+            raise InvalidInput(
+                _("%(people)s do not work at %(agency)s.")
+                % {"people": ", ".join(unknown), "agency": case.agency.code},
+                field="participants",
+            )
+        try:
+            meeting = actions.meeting_record(
+                case=case,
+                signer=request.user,
+                held_on=data["held_on"],
+                participants=people,
+                minutes=data["minutes"],
+                note=data.get("note", ""),
+            )
+        except UploadRejected as exc:
+            exc.field = exc.field or "minutes"
+            raise
+        return Response(DecisionMeetingSerializer(meeting).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=StatementSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]

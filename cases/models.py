@@ -1594,23 +1594,41 @@ class AppendOnlyQuerySet(models.QuerySet):
 CaseEventQuerySet = AppendOnlyQuerySet
 
 
-class CaseEvent(models.Model):
-    """One entry of a case's audit trail, hash-chained to the one before it.
+class AppendOnlyModel(models.Model):
+    """A row written once and never changed or removed (the ORM's guard).
 
-    ``hash`` is the SHA-256 of the previous event's hash and this event's
-    canonical content (see ``cases.events``), so changing, removing or reordering
-    any event breaks every link after it; ``verify_events`` finds the first one.
-    The case row's signed head and the agency checkpoints (``cases.anchoring``) show
-    a chain cut at its end or rewritten with its hashes recomputed.
+    ``save`` only inserts and ``delete`` is refused; ``AppendOnlyQuerySet`` refuses
+    the same in bulk, and on PostgreSQL a trigger (migration 0009) refuses it to any
+    SQL. ``append_only_noun`` names the row in the refusal ("Case events").
     """
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    append_only_noun = "Rows"
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None or kwargs.get("force_update"):
+            raise TypeError(f"{self.append_only_noun} are append-only: a row cannot be changed.")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError(f"{self.append_only_noun} are append-only: a row cannot be deleted.")
+
+
+class ChainedEvent(AppendOnlyModel):
+    """What every hash-chained audit entry holds, whatever it belongs to.
+
+    ``hash`` is the SHA-256 of the previous entry's hash and this entry's canonical
+    content (see ``cases.events``); ``seq`` numbers the entries of one chain. The
+    owner (a case, a record) and the chain's unique constraint are the subclass's.
+    """
+
     seq = models.PositiveIntegerField()
     kind = models.CharField(max_length=50)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    actor_name = models.CharField(max_length=150, blank=True)
     actor_role = models.CharField(max_length=20, blank=True)
     automated = models.BooleanField(
         default=False, help_text=_("True when the system did this step, not a person.")
@@ -1624,6 +1642,28 @@ class CaseEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
+    class Meta:
+        abstract = True
+
+
+class CaseEvent(ChainedEvent):
+    """One entry of a case's audit trail, hash-chained to the one before it.
+
+    ``hash`` is the SHA-256 of the previous event's hash and this event's
+    canonical content (see ``cases.events``), so changing, removing or reordering
+    any event breaks every link after it; ``verify_events`` finds the first one.
+    The case row's signed head and the agency checkpoints (``cases.anchoring``) show
+    a chain cut at its end or rewritten with its hashes recomputed.
+    """
+
+    append_only_noun = "Case events"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+
     objects = CaseEventQuerySet.as_manager()
 
     class Meta:
@@ -1633,17 +1673,8 @@ class CaseEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.case_id}#{self.seq} {self.kind}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None or kwargs.get("force_update"):
-            raise TypeError("Case events are append-only: an event cannot be changed.")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise TypeError("Case events are append-only: an event cannot be deleted.")
-
-
-class RecordEvent(models.Model):
+class RecordEvent(ChainedEvent):
     """One entry of a record's own audit trail: what happened to it outside any case.
 
     Publication that ends by itself at the maximum period (《信用修复管理办法》第十二条)
@@ -1652,21 +1683,11 @@ class RecordEvent(models.Model):
     also in the chain of every open case of the record.
     """
 
-    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="events")
-    seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=50)
-    actor_role = models.CharField(max_length=20, blank=True)
-    automated = models.BooleanField(default=True)
-    at = models.DateTimeField()
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    note = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    rule_version = models.CharField(max_length=120, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    append_only_noun = "Record events"
 
-    objects = AppendOnlyQuerySet.as_manager()
+    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="events")
+    # Nobody decides what happens to a record outside a case: the system does it.
+    automated = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["record_id", "seq"]
@@ -1675,17 +1696,8 @@ class RecordEvent(models.Model):
     def __str__(self) -> str:
         return f"record {self.record_id}#{self.seq} {self.kind}"
 
-    def save(self, *args, **kwargs):
-        if self.pk is not None or kwargs.get("force_update"):
-            raise TypeError("Record events are append-only: an event cannot be changed.")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
-        raise TypeError("Record events are append-only: an event cannot be deleted.")
-
-
-class AuditCheckpoint(models.Model):
+class AuditCheckpoint(AppendOnlyModel):
     """A signed statement of every case head of one agency at one moment (append-only).
 
     ``body`` is the canonical JSON that was signed (see ``cases.anchoring``); each
@@ -1701,7 +1713,7 @@ class AuditCheckpoint(models.Model):
     prev_hash = models.CharField(max_length=64)
     signature = models.CharField(max_length=120)
 
-    objects = AppendOnlyQuerySet.as_manager()
+    append_only_noun = "Audit checkpoints"
 
     class Meta:
         ordering = ["agency_id", "seq"]
@@ -1711,15 +1723,6 @@ class AuditCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency_id} checkpoint #{self.seq}"
-
-    def save(self, *args, **kwargs):
-        if self.pk is not None or kwargs.get("force_update"):
-            raise TypeError("Audit checkpoints are append-only: a checkpoint cannot be changed.")
-        kwargs["force_insert"] = True
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise TypeError("Audit checkpoints are append-only: a checkpoint cannot be deleted.")
 
 
 class CaseUserObjectPermission(UserObjectPermissionBase):

@@ -414,6 +414,38 @@ DEBTORS = Version(
     ),
 )
 
+# The published decision revoking a restoration (a record on the list Redress publishes
+# itself, decision 0016): 3 years with no early end and no repair (Order 36 Art. 25).
+# Its objection runs as any other under Order 36 Art. 18, so a party who says the
+# decision's content or period is wrong is heard; nothing here offers a restoration or
+# a temporary shielding of it, which would end the publication early.
+REVOCATION_DECISION_36 = Version(
+    list_types=("revocation_decision",),
+    instrument=N36,
+    effective_from=D(2026, 4, 1),
+    effective_until=None,
+    note=(
+        "The published decision revoking a credit restoration (NDRC Order No. 36 Art. 25; "
+        "for market-regulation records also SAMR Order No. 107 Art. 23 ¶2): published for "
+        "3 years and not ended early, so no restoration is possible before it ends by "
+        "itself. An objection to it (wrong content or period) is checked within 7 working "
+        "days under Art. 18; acceptance follows Art. 16 as for the list it came from. "
+        "materials_days, legal review and signers are Redress's settings."
+    ),
+    common=dict(
+        _ORDER_36_COMMON,
+        min_publication_months=V(36, cite(N36, 25)),
+        max_publication_months=V(36, cite(N36, 25)),
+        no_early_repair_penalty_types=V(["listing"], cite(N36, 25)),
+        auto_end=V(True, cite(N36, 25)),
+        objection_review_days=V(7, cite(N36, 18)),
+        temporary_restoration_days=None,
+        revocation_publication_months=None,
+        revocation_bar_months=None,
+    ),
+    tiers={"serious": SERIOUS_SAFEGUARDS},
+)
+
 VERSIONS = (
     ORDER_58,
     ORDER_36,
@@ -425,6 +457,7 @@ VERSIONS = (
     ABNORMAL_68,
     ABNORMAL_107,
     DEBTORS,
+    REVOCATION_DECISION_36,
 )
 
 

@@ -568,17 +568,22 @@ def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) ->
             reason=f"accepted under {rule_set.label}",
         )
         return
-    completed = case.events.filter(kind="materials_resubmitted").order_by("-seq").first()
-    received = completed.at if completed is not None else case.submitted_at
     clock.deadline_start(
         case,
         Deadline.Step.DECISION,
         rule_set=rule_set,
         figure="temporary_restoration_days",
         actor=officer,
-        on=timezone.localdate(received),
+        on=_request_received_on(case),
         reason=f"temporary restoration, from receipt, under {rule_set.label}",
     )
+
+
+def _request_received_on(case: Case) -> datetime.date:
+    """The day a request was received complete: the day the missing materials arrived if
+    some were asked for, else the filing day (a request is received once it is whole)."""
+    completed = case.events.filter(kind="materials_resubmitted").order_by("-seq").first()
+    return timezone.localdate(completed.at if completed is not None else case.submitted_at)
 
 
 # Who asks for missing materials at each stage, and whose deadline stops meanwhile.
@@ -1324,6 +1329,39 @@ def sign(
     return case
 
 
+def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> None:
+    """Start the platforms' deadline once a decision asks them to act.
+
+    A withdrawal runs on the rule set's ``removal_days`` from the decision. A temporary
+    shielding is due within ``temporary_restoration_days`` of receiving the request, not
+    of the decision (《信用修复管理办法》第二十条第一款: 自收到申请之日起10个工作日内…临时
+    屏蔽; 《市场监督管理信用修复管理办法》第二十二条: 7): the same day the decision was due,
+    so a late decision leaves the platforms' deadline already near or past, and the clock
+    escalates it.
+    """
+    rule_set = case.rule_set
+    if case.kind != Case.Kind.REORGANISATION:
+        clock.deadline_start(
+            case,
+            Deadline.Step.REMOVAL,
+            rule_set=rule_set,
+            figure="removal_days",
+            actor=signer,
+            reason="every platform to withdraw the record",
+        )
+        return
+    basis = rule_set.citation_text("temporary_restoration_days", "en") or rule_set.label
+    clock.deadline_start(
+        case,
+        Deadline.Step.REMOVAL,
+        rule_set=rule_set,
+        figure="temporary_restoration_days",
+        actor=signer,
+        on=_request_received_on(case),
+        reason=f"every platform to shield the record, from receipt of the request ({basis})",
+    )
+
+
 def _ensure_meeting_recorded(case: Case) -> None:
     """APL Art. 57 ¶2: where the rule set asks for a collective decision, no signer decides
     a sign-off round before its meeting is on record (``record_meeting``)."""
@@ -1464,18 +1502,7 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
     withdrawals = sum(_record_decided(cr) for cr in case.case_records.select_related("record"))
     if withdrawals:
         case.status = Case.Status.REMOVAL
-        clock.deadline_start(
-            case,
-            Deadline.Step.REMOVAL,
-            rule_set=case.rule_set,
-            figure="removal_days",
-            actor=signer,
-            reason=(
-                "every platform to shield the record"
-                if case.kind == Case.Kind.REORGANISATION
-                else "every platform to withdraw the record"
-            ),
-        )
+        _removal_clock_start(case, signer=signer)
     else:
         case.status = Case.Status.APPEAL_WINDOW
         case.closed_at = now

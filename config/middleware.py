@@ -39,6 +39,8 @@ UPLOAD_LIMITS = {
     "api:case-evidence": "REDRESS_UPLOAD_MAX_BYTES",  # evidence, from the API
     "api:case-revoke": "REDRESS_UPLOAD_MAX_BYTES",  # a revocation's evidence, from the API
     "workspace:case_revoke": "REDRESS_UPLOAD_MAX_BYTES",  # the same, from the workspace
+    "api:case-meeting": "REDRESS_UPLOAD_MAX_BYTES",  # a decision meeting's minutes (API)
+    "workspace:case_meeting": "REDRESS_UPLOAD_MAX_BYTES",  # the same, from the workspace
     "portal:link_request": "REDRESS_UPLOAD_MAX_BYTES",  # proof of authorisation
     "letter_verify": "REDRESS_LETTER_COPY_MAX_BYTES",  # a copy of a letter, to check
 }

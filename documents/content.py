@@ -61,6 +61,7 @@ TITLES = {
         K.WITHDRAWAL_NOTICE: "关于撤下公示信息的说明",
         K.REVOCATION: "撤销信用修复决定书",
         K.TEMPORARY_RESTORATION: "临时信用修复决定书",
+        K.PLAN_FAILED: "恢复公示决定书",
     },
     "en": {
         K.ACCEPTANCE: "Notice of Acceptance",
@@ -71,6 +72,7 @@ TITLES = {
         K.WITHDRAWAL_NOTICE: "Notice of Withdrawal of Published Information",
         K.REVOCATION: "Decision to Revoke a Credit Restoration",
         K.TEMPORARY_RESTORATION: "Decision on Temporary Credit Restoration",
+        K.PLAN_FAILED: "Decision to Restore Publication after a Failed Plan",
     },
 }
 CASE_KINDS = {
@@ -476,6 +478,8 @@ def letter_facts(
         facts.update(_non_acceptance(case, language))
     elif kind == K.TEMPORARY_RESTORATION:
         facts.update(_temporary_restoration(case, records, language))
+    elif kind == K.PLAN_FAILED:
+        facts.update(_plan_failed(case, records, language, issued_on=issued_on))
     elif kind == K.REVOCATION:
         event = _event(case, "revoked")
         facts["revoked_on"] = format_date(local_day(event.at) if event else issued_on, language)
@@ -557,14 +561,41 @@ def _temporary_restoration(case: Case, records: list[dict], language: str) -> di
     what follows (the plan carried out or failed)."""
     rule_set = case.rule_set
     cited = rule_set.citation_text("temporary_restoration_days", language) if rule_set else ""
+    shielding = _deadline(case, Deadline.Step.REMOVAL)
     return {
         "shielded": [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD],
         "refused": [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED],
         "lifted_measures": case.lifted_measures,
         "article": cited or _temporary_restoration_article(case).render(language),
         "temporary_days": rule_set.temporary_restoration_days if rule_set else None,
-        "removal_days": rule_set.removal_days if rule_set else None,
+        # The shielding is due within the same days of receipt (Art. 20), not within the
+        # platforms' removal days of the decision: the day the clock shows.
+        "removal_days": None,
+        "shield_due_on": format_date(shielding.due_on, language) if shielding else "",
         "with_notice": case.agency.sector == Sector.MARKET_REGULATION,
+    }
+
+
+def _plan_failed(
+    case: Case, records: list[dict], language: str, *, issued_on: datetime.date
+) -> dict:
+    """What the decision restoring publication after a failed plan says: the court's
+    ruling, the records published again and where, the measures that apply again, and
+    the article (《信用修复管理办法》第二十条第二款; SAMR Order 107 Art. 22 ¶3)."""
+    event = _event(case, "plan_failed")
+    data = event.data if event else {}
+    named = set(data.get("records", []))
+    article = (
+        Citation("samr107", 22, 3)
+        if case.agency.sector == Sector.MARKET_REGULATION
+        else Citation("ndrc36", 20, 2)
+    )
+    return {
+        "failed_on": format_date(local_day(event.at) if event else issued_on, language),
+        "court_ruling": event.note if event else "",
+        "republished": [r for r in records if r["decision_no"] in named],
+        "measures_reinstated": data.get("measures_reinstated", case.lifted_measures),
+        "article": article.render(language),
     }
 
 

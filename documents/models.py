@@ -42,6 +42,10 @@ class Letter(models.Model):
             "temporary_restoration",
             _("Temporary restoration decision (临时信用修复决定书)"),
         )
+        PLAN_FAILED = (
+            "plan_failed",
+            _("Publication restored after a failed plan (恢复公示决定书)"),
+        )
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting to be rendered")

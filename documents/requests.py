@@ -30,6 +30,9 @@ def _kind_for(case: Case, event: CaseEvent) -> str | None:
         return letter_kind_for_decision(case)
     if event.kind == "revoked":
         return Letter.Kind.REVOCATION
+    if event.kind == "plan_failed":
+        # Order 36 Art. 20 ¶2: publication is restored by a decision the party can contest.
+        return Letter.Kind.PLAN_FAILED
     if (
         event.kind == "platform_acknowledged"
         and event.after.get("status") == Case.Status.APPEAL_WINDOW

@@ -20,7 +20,7 @@ from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.models import Case, Deadline, DecisionMeeting, Evidence, Role, RuleSet
 from documents.content import format_date, letter_html
 from notifications.models import Message
-from tests import factories
+from tests import factories, helpers
 from tests.flow_helpers import (
     MONITORING_DEVICE,
     add_evidence,
@@ -447,3 +447,218 @@ def test_monitoring_evidence_still_needs_a_persons_review(accepted, staff):
     assert refused.value.field == "reason"
     assert refresh(accepted).status == S.UNDER_REVIEW
     assert not refresh(accepted).evidence.get(source=Evidence.Source.ELECTRONIC_MONITORING).counts
+
+
+# --- 5. the same safeguards through the REST API ----------------------------------------------
+
+
+def _collective_case(company, record, applicant, staff) -> Case:
+    rules_of(
+        record, legal_review_required=False, signers_required=1, collective_decision_required=True
+    )
+    case = restoration_accepted(company, [record], applicant, staff)
+    return review(case, staff[Role.CASE_OFFICER], APPROVED)
+
+
+def _meeting_body(*participants, **changes) -> dict:
+    body = {
+        "held_on": (timezone.localdate() - datetime.timedelta(days=1)).isoformat(),
+        "participants": [p.get_username() for p in participants],
+        "minutes": SimpleUploadedFile(
+            "minutes.pdf", helpers.pdf_bytes("minutes"), "application/pdf"
+        ),
+        "note": "Heads' meeting no. 4.",
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def test_a_signer_records_the_meeting_through_the_api_and_then_signs(
+    company, agency, record, applicant, staff, private_files
+):
+    case = _collective_case(company, record, applicant, staff)
+    head = factories.officer(Role.SIGNER, agency, username="head", first_name="Jun")
+    signer = staff[Role.SIGNER]
+    with pytest.raises(WrongState) as refused:
+        sign(case, signer)
+    assert refused.value.code == "meeting_not_recorded"
+
+    response = api(signer).post(
+        f"/api/v1/cases/{case.pk}/meeting/", _meeting_body(signer, head), format="multipart"
+    )
+
+    assert response.status_code == 201, response.content
+    assert sorted(response.json()["participants"]) == ["head", signer.get_username()]
+    meeting = DecisionMeeting.objects.get(case=case)
+    assert meeting.minutes_name == "minutes.pdf" and meeting.note == "Heads' meeting no. 4."
+    assert last_event(case, "decision_meeting_recorded").actor == signer
+    detail = api(signer).get(f"/api/v1/cases/{case.pk}/").json()
+    assert detail["meetings"][0]["minutes_sha256"] == meeting.minutes_sha256
+    again = api(signer).post(
+        f"/api/v1/cases/{case.pk}/meeting/", _meeting_body(signer, head), format="multipart"
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "meeting_recorded")
+
+    complete(case, "sign_off", signer, decision=APPROVED)
+    assert refresh(case).decision == APPROVED
+
+
+def test_the_meeting_api_refuses_who_may_not_and_names_the_bad_field(
+    company, agency, other_agency, record, applicant, staff, private_files
+):
+    case = _collective_case(company, record, applicant, staff)
+    signer = staff[Role.SIGNER]
+    stranger = factories.officer(Role.SIGNER, other_agency, username="stranger")
+    url = f"/api/v1/cases/{case.pk}/meeting/"
+
+    officer = api(staff[Role.CASE_OFFICER]).post(url, {}, format="multipart")
+    party = api(applicant).post(url, _meeting_body(signer, signer), format="multipart")
+    elsewhere = api(stranger).post(url, _meeting_body(stranger, signer), format="multipart")
+    outsider = api(signer).post(url, _meeting_body(signer, stranger), format="multipart")
+    alone = api(signer).post(url, _meeting_body(signer), format="multipart")
+    future = api(signer).post(
+        url,
+        _meeting_body(
+            signer,
+            staff[Role.CASE_OFFICER],
+            held_on=(timezone.localdate() + datetime.timedelta(days=1)).isoformat(),
+        ),
+        format="multipart",
+    )
+    script = api(signer).post(
+        url,
+        _meeting_body(
+            signer,
+            staff[Role.CASE_OFFICER],
+            minutes=SimpleUploadedFile("minutes.sh", b"#!/bin/sh\necho minutes\n"),
+        ),
+        format="multipart",
+    )
+    no_minutes = api(signer).post(
+        url, _meeting_body(signer, staff[Role.CASE_OFFICER], minutes=None), format="multipart"
+    )
+
+    assert officer.status_code == 403  # before the (empty) body is judged
+    assert party.status_code == 403
+    assert elsewhere.status_code == 404
+    assert (outsider.status_code, outsider.json()["field"]) == (400, "participants")
+    assert "stranger" in outsider.json()["message"]
+    assert (alone.status_code, alone.json()["field"]) == (400, "participants")
+    assert (future.status_code, future.json()["field"]) == (400, "held_on")
+    assert (script.status_code, script.json()["field"]) == (400, "minutes")
+    assert (no_minutes.status_code, no_minutes.json()["field"]) == (400, "minutes")
+    assert not DecisionMeeting.objects.exists()
+
+
+def test_a_meeting_is_refused_where_the_rules_ask_for_none(accepted, staff, private_files):
+    case = review(accepted, staff[Role.CASE_OFFICER], APPROVED)
+    signer = staff[Role.SIGNER]
+
+    response = api(signer).post(
+        f"/api/v1/cases/{case.pk}/meeting/",
+        _meeting_body(signer, staff[Role.CASE_OFFICER]),
+        format="multipart",
+    )
+
+    assert (response.status_code, response.json()["code"]) == (409, "no_collective_decision")
+
+
+def _monitoring_upload(**changes) -> dict:
+    body = {
+        "file": SimpleUploadedFile("monitor-log.pdf", helpers.pdf_bytes("log"), "application/pdf"),
+        "source": "electronic_monitoring",
+        "description": "Discharge monitor log, 2025-03.",
+        "monitoring_device": MONITORING_DEVICE["device"],
+        "monitoring_location": MONITORING_DEVICE["location"],
+        "monitoring_approval_ref": MONITORING_DEVICE["approval_ref"],
+        "monitoring_approval_on": MONITORING_DEVICE["approval_on"].isoformat(),
+    }
+    body.update(changes)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def test_an_officer_adds_monitoring_evidence_through_the_api_and_the_party_is_told(
+    accepted, applicant, staff, private_files
+):
+    response = api(staff[Role.CASE_OFFICER]).post(
+        f"/api/v1/cases/{accepted.pk}/evidence/", _monitoring_upload(), format="multipart"
+    )
+
+    assert response.status_code == 201, response.content
+    item = accepted.evidence.get(pk=response.json()["id"])
+    assert item.source == Evidence.Source.ELECTRONIC_MONITORING
+    assert item.monitoring_device == MONITORING_DEVICE["device"]
+    assert item.monitoring_approval_on == MONITORING_DEVICE["approval_on"]
+    # As from the route: the notice goes through the outbox and the clock shows the period.
+    notice = Message.objects.get(case=accepted, kind="monitoring_notified")
+    assert notice.recipient_user == applicant
+    period = Deadline.objects.get(case=accepted, step=Deadline.Step.STATEMENT)
+    assert period.working_days == 3
+    assert f"{period.due_on:%Y-%m-%d}" in notice.body
+    deadlines = api(applicant).get(f"/api/v1/cases/{accepted.pk}/").json()["deadlines"]
+    assert f"{period.due_on:%Y-%m-%d}" in [
+        d["due_on"] for d in deadlines if d["step"] == "statement"
+    ]
+    # The signer waits for the party's statement.
+    case = _review_with_monitoring(accepted, staff)
+    with pytest.raises(WrongState) as refused:
+        sign(case, staff[Role.SIGNER])
+    assert refused.value.code == "statement_period_running"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"monitoring_approval_ref": None}, "monitoring_approval_ref"),
+        ({"monitoring_device": ""}, "monitoring_device"),
+        ({"monitoring_approval_on": "05/03/2024"}, "monitoring_approval_on"),
+        ({"monitoring_approval_on": "2999-01-01"}, "monitoring_approval_on"),
+        ({"source": "officer"}, "monitoring_device"),  # device facts on a plain item
+        ({"source": "platform"}, "source"),
+    ],
+)
+def test_the_api_names_what_monitoring_evidence_lacks_and_keeps_nothing(
+    accepted, staff, changes, field, private_files
+):
+    response = api(staff[Role.CASE_OFFICER]).post(
+        f"/api/v1/cases/{accepted.pk}/evidence/", _monitoring_upload(**changes), format="multipart"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == field
+    assert not accepted.evidence.filter(description__startswith="Discharge").exists()
+    assert not Message.objects.filter(kind="monitoring_notified").exists()
+
+
+def test_only_a_case_officer_adds_monitoring_evidence(accepted, applicant, staff, private_files):
+    as_party = api(applicant).post(
+        f"/api/v1/cases/{accepted.pk}/evidence/", _monitoring_upload(), format="multipart"
+    )
+    as_signer = api(staff[Role.SIGNER]).post(
+        f"/api/v1/cases/{accepted.pk}/evidence/", _monitoring_upload(), format="multipart"
+    )
+
+    assert as_party.status_code == 403
+    assert as_signer.status_code == 403
+    assert not accepted.evidence.filter(source=Evidence.Source.ELECTRONIC_MONITORING).exists()
+
+
+def test_the_schema_documents_the_meeting_and_the_monitoring_fields(db):
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    components = schema["components"]["schemas"]
+
+    def body(path):
+        operation = schema["paths"][path]["post"]
+        ref = operation["requestBody"]["content"]["multipart/form-data"]["schema"]["$ref"]
+        return operation, components[ref.rsplit("/", 1)[-1]]
+
+    operation, meeting = body("/api/v1/cases/{id}/meeting/")
+    assert set(meeting["required"]) == {"held_on", "participants", "minutes"}
+    assert {"201", "400", "403", "404", "409"} <= set(operation["responses"])
+    _, evidence = body("/api/v1/cases/{id}/evidence/")
+    assert {
+        "monitoring_device",
+        "monitoring_location",
+        "monitoring_approval_ref",
+        "monitoring_approval_on",
+    } <= set(evidence["properties"])

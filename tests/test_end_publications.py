@@ -269,10 +269,15 @@ def test_the_record_trail_is_a_hash_chain_that_verify_events_checks(monkeypatch,
     [event] = fine.events.all()
 
     assert event.prev_hash == "0" * 64 and len(event.hash) == 64
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="append-only"):
         RecordEvent.objects.filter(pk=event.pk).update(note="changed")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="append-only"):
         event.delete()
+    event.note = "changed"
+    with pytest.raises(TypeError, match="Record events are append-only"):
+        event.save()
+    assert RecordEvent.objects.get(pk=event.pk).note == ""
+    assert event.automated  # nobody decided it: the system ended the publication
     call_command("verify_events", stdout=io.StringIO())  # intact: no error
 
     # Someone moves the end date in the database: verify_events names the record.

@@ -210,6 +210,14 @@ def test_an_enterprise_in_reorganisation_is_shielded_on_every_platform_and_repub
     assert case.status == S.REMOVAL
     assert timezone.localdate(case.decided_at) <= decision.due_on
     assert case.lifted_measures == MEASURES
+    # The shielding itself is due within the 10 working days of receipt (Art. 20), not
+    # within the platforms' removal days of the decision; the clock says on what basis.
+    shielding = flow.deadline(case, Deadline.Step.REMOVAL)
+    assert (shielding.started_on, shielding.working_days) == (received, 10)
+    assert shielding.due_on == decision.due_on
+    started = shielding.entries.get(kind="started")
+    assert "from receipt of the request" in started.reason
+    assert "Article 20" in started.reason or "Art. 20" in started.reason
     record.refresh_from_db()
     assert record.status == Record.Status.SHIELDED
     assert flow.publication_statuses(record) == {Publication.Status.SHIELD_REQUESTED}
@@ -234,6 +242,7 @@ def test_an_enterprise_in_reorganisation_is_shielded_on_every_platform_and_repub
     assert ARTICLE_20 in letter.html
     assert MEASURES in letter.html
     assert "临时屏蔽该记录" in letter.html
+    assert "3 个工作日内完成临时屏蔽" not in letter.html  # not the removal days
     assert flow.open_steps(case) == ["await_removal"]
 
     # A platform saying it withdrew the record is told it was asked to shield it.
@@ -298,6 +307,19 @@ def test_an_enterprise_in_reorganisation_is_shielded_on_every_platform_and_repub
     termination = case.evidence.get(material=Material.TERMINATION_RULING)
     assert event.data["ruling"]["sha256"] == termination.sha256
     assert len(messages_of(case, kind="plan_failed", channel=Message.Channel.EMAIL)) == 1
+    # And a decision letter restores the publication, with the ruling, the records, the
+    # measures that apply again, the article and the remedy.
+    case = flow.worker_renders_letters(case)
+    restored = case.letters.get(kind=Letter.Kind.PLAN_FAILED)
+    assert restored.status == Letter.Status.ISSUED, restored.last_error
+    assert restored.decided_by == staff["case_officer"]
+    assert "恢复公示决定书" in restored.html
+    assert "人民法院裁定终止重整计划的执行。" in restored.html
+    assert record.decision_no in restored.html
+    assert MEASURES in restored.html
+    assert "《信用修复管理办法》第二十条第二款" in restored.html
+    assert "行政复议" in restored.html
+    assert "gsxt" in restored.html or "国家企业信用信息公示系统" in restored.html
 
     # Each platform is told to publish it again, and confirms.
     assert set(webhooks(case, "record_republication_requested")) == {"creditchina", "gsxt"}

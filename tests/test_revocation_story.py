@@ -282,3 +282,33 @@ def test_a_rule_version_without_revocation_terms_refuses_the_proposal(approved, 
 
     assert refused.value.code == "no_revocation_terms"
     assert not approved.revocations.exists()
+
+
+def test_the_party_may_object_to_the_published_revocation_decision(
+    approved, staff, company, applicant
+):
+    """The revocation decision is a record of its own list; a party who says its content
+    or period is wrong objects as to any record, under Order 36 Art. 18, instead of being
+    refused for want of a rule version."""
+    case = flow.revoke(approved, staff)
+    decision = case.revocation.decision_record
+
+    objection = flow.objection_accepted(company, [decision], applicant, staff)
+
+    objection = flow.refresh(objection)
+    assert objection.status == S.UNDER_REVIEW
+    rule_set = objection.rule_set
+    assert rule_set.list_type.code == REVOCATION_DECISION_LIST
+    assert rule_set.objection_review_days == 7
+    assert (
+        rule_set.citation_text("objection_review_days", "zh-hans") == "《信用修复管理办法》第十八条"
+    )
+    assert rule_set.citation_text("max_publication_months", "en") == (
+        "Credit Restoration Measures (NDRC Order No. 36), Art. 25"
+    )
+    deadline = flow.deadline(objection, "decision")
+    assert deadline.working_days == 7
+    # Still published for its three years, with no early end.
+    assert restoration_eligibility(decision, on=timezone.localdate()).earliest == (
+        decision.expires_on
+    )

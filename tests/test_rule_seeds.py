@@ -23,12 +23,13 @@ S44 = "《市场监督管理严重违法失信名单管理办法》"
 ABN = "《企业经营异常名录管理办法》"
 SPC = "《最高人民法院关于公布失信被执行人名单信息的若干规定》"
 APL = "《中华人民共和国行政处罚法》"
-PEN, SL, AB, DD, BL = (
+PEN, SL, AB, DD, BL, RD = (
     "penalty_publication",
     "serious_dishonesty",
     "abnormal_operations",
     "dishonest_debtor",
     "sector_blacklist",
+    "revocation_decision",
 )
 MR = "market_regulation"
 
@@ -210,6 +211,24 @@ SEEDS = [
     (AB, "minor", "", "abnormal", None, "restoration_review_days", 2, f"{S107}第十六条"),
     (AB, "minor", "", "abnormal", D(2025, 6, 1), "restoration_review_days", 5, None),
     (AB, "minor", "", "abnormal", None, "max_publication_months", None, ""),
+    # The published decision revoking a restoration: 3 years, no early end, no repair;
+    # an objection to it is checked as any other (Order 36 Arts. 18 and 25)
+    (RD, "general", "", "ndrc36", None, "min_publication_months", 36, f"{O36}第二十五条"),
+    (RD, "serious", "", "ndrc36", None, "max_publication_months", 36, f"{O36}第二十五条"),
+    (RD, "minor", "", "ndrc36", None, "auto_end", True, f"{O36}第二十五条"),
+    (
+        RD,
+        "general",
+        "",
+        "ndrc36",
+        None,
+        "no_early_repair_penalty_types",
+        ["listing"],
+        f"{O36}第二十五条",
+    ),
+    (RD, "general", "", "ndrc36", None, "objection_review_days", 7, f"{O36}第十八条"),
+    (RD, "serious", "", "ndrc36", None, "acceptance_days", 3, f"{O36}第十六条第二款"),
+    (RD, "general", "", "ndrc36", None, "temporary_restoration_days", None, ""),
     # The court's list of dishonest judgment debtors
     (DD, "general", "", "spc_debtors", None, "objection_review_days", 15, f"{SPC}第十二条"),
     (DD, "general", "", "spc_debtors", None, "removal_days", 3, None),
