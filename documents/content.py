@@ -641,7 +641,9 @@ def letter_facts(
         facts["revocation_ground"] = (
             REVOCATION_GROUNDS[language].get(revocation.ground, "") if revocation else ""
         )
-        facts["revocation_basis"] = revocation.basis if revocation else ""
+        facts["revocation_basis"] = (
+            _revocation_basis(revocation.basis, language) if revocation else ""
+        )
         facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
         # What follows (decision 0016): the period restarts with no early end, the decision
         # is published, and no new restoration is accepted before the bar's end.
@@ -655,6 +657,20 @@ def letter_facts(
         )
         facts["bar_basis"] = citations_render(REVOCATION_BAR_BASIS, language)
     return facts
+
+
+# The articles a revocation stores as Chinese text (``REVOCATION_BASIS``), for the English letter.
+REVOCATION_ARTICLES = {
+    Citation("ndrc36", 25).zh: Citation("ndrc36", 25),
+    Citation("samr107", 23).zh: Citation("samr107", 23),
+}
+
+
+def _revocation_basis(basis: str, language: str) -> str:
+    if language != "en":
+        return basis
+    parts = [REVOCATION_ARTICLES.get(part.strip()) for part in basis.split("；") if part.strip()]
+    return "; ".join(part.en for part in parts if part is not None)
 
 
 def review_record(case: Case, language: str) -> dict:
