@@ -721,6 +721,7 @@ class LetterSerializer(serializers.ModelSerializer):
             "status",
             "issued_at",
             "verification_code",
+            "document_number",
             "rule_version",
             "sha256",
             "size",

@@ -113,6 +113,27 @@ class Sector(models.TextChoices):
     OTHER = "other", _("Other sector (national rules)")
 
 
+DEFAULT_DOCUMENT_NUMBER_PATTERN = "〔{year}〕{seq}号"
+
+
+def document_number_format(pattern: str, *, year: int, seq: int) -> str:
+    """A decision's number (文号) from the agency's pattern: 深市监信修〔2026〕7号."""
+    return (pattern or DEFAULT_DOCUMENT_NUMBER_PATTERN).format(year=year, seq=seq)
+
+
+def document_number_pattern_validator(value: str) -> None:
+    if not value:
+        return
+    if "{seq" not in value:
+        raise ValidationError(_("The pattern needs {seq}, the decision's number in the year."))
+    try:
+        document_number_format(value, year=2026, seq=1)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValidationError(
+            _("The pattern may use only {year} and {seq}: %(error)s") % {"error": exc}
+        ) from exc
+
+
 class Agency(models.Model):
     """A designating agency (认定单位): owns its records and decides requests about them."""
 
@@ -129,6 +150,16 @@ class Agency(models.Model):
     )
     court = models.CharField(
         max_length=300, blank=True, help_text=_("Court with jurisdiction over a lawsuit.")
+    )
+    document_number_pattern = models.CharField(
+        _("document number pattern"),
+        max_length=100,
+        blank=True,
+        validators=[document_number_pattern_validator],
+        help_text=_(
+            "How the agency numbers its decisions (文号), with {year} and {seq}, e.g. "
+            "深市监信修〔{year}〕{seq}号. Empty: 〔{year}〕{seq}号."
+        ),
     )
     seal = models.ImageField(upload_to="seals/", blank=True)
     sector = models.CharField(
@@ -183,6 +214,19 @@ class Platform(models.Model):
         return self.name
 
 
+class Remedy(models.TextChoices):
+    """The route a party takes against a decision about a record of the list."""
+
+    ADMINISTRATIVE = (
+        "administrative",
+        _("Administrative reconsideration or an administrative lawsuit"),
+    )
+    HIGHER_COURT = (
+        "higher_court",
+        _("Reconsideration by the next higher people's court within 10 days (SPC rules Art. 12)"),
+    )
+
+
 class ListType(models.Model):
     """A list or kind of publication a record can be on."""
 
@@ -190,6 +234,16 @@ class ListType(models.Model):
     name = models.CharField(max_length=200)
     name_en = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
+    remedy = models.CharField(
+        _("remedy"),
+        max_length=20,
+        choices=Remedy.choices,
+        default=Remedy.ADMINISTRATIVE,
+        help_text=_(
+            "How a decision about a record of this list is challenged: an administrative act "
+            "by reconsideration or suit; a court's list by the next higher court."
+        ),
+    )
 
     class Meta:
         ordering = ["code"]

@@ -42,6 +42,8 @@ SYSTEM_LIST_TYPES = [
     ),
 ]
 TIERS = ("minor", "general", "serious")
+# How a decision on a record of the list is challenged (ListType.remedy); others: administrative.
+LIST_REMEDIES = {"dishonest_debtor": "higher_court"}
 
 # Fields that are Redress's own process settings (DOMAIN.md "The route"), not figures of
 # an instrument: seeded without a citation.
@@ -485,8 +487,14 @@ def seed_rule_versions(ListType, RuleSet) -> list:
     identified by its scope (list type, tier, sector, national) and its first day; the
     next version number of its scope is taken.
     """
+    has_remedy = any(f.name == "remedy" for f in ListType._meta.get_fields())
     for code, name, name_en in LIST_TYPES:
-        ListType.objects.update_or_create(code=code, defaults={"name": name, "name_en": name_en})
+        defaults = {"name": name, "name_en": name_en}
+        if has_remedy:
+            # A court's list of dishonest debtors is challenged before the next higher court
+            # within 10 days (SPC rules Art. 12), not by administrative reconsideration.
+            defaults["remedy"] = LIST_REMEDIES.get(code, "administrative")
+        ListType.objects.update_or_create(code=code, defaults=defaults)
     for code, name, name_en, description in SYSTEM_LIST_TYPES:
         ListType.objects.update_or_create(
             code=code, defaults={"name": name, "name_en": name_en, "description": description}

@@ -12,6 +12,7 @@ class DocumentsConfig(AppConfig):
 
         from documents import tasks  # noqa: F401  (registers the Celery tasks its services queue by name)
         from documents.checks import (
+            agencies_have_seals,
             cjk_fonts_available,
             letter_font_available,
             pdf_subsetter_available,
@@ -20,6 +21,8 @@ class DocumentsConfig(AppConfig):
         checks.register(cjk_fonts_available, "documents")
         checks.register(pdf_subsetter_available, "documents")
         checks.register(letter_font_available, "documents")
+        # With --deploy only: it reads the database, and must not stop ``migrate``.
+        checks.register(agencies_have_seals, "documents", deploy=True)
 
         from cases.signals import case_event_recorded
         from documents.requests import on_case_event

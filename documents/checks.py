@@ -10,8 +10,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+from django.conf import settings
 from django.core.checks import Error, Warning
+from django.db import DatabaseError
 
+from cases.models import Agency
+from documents.content import agency_seal
 from documents.fonts import SOURCE_FAMILY, _harfbuzz, source_font
 
 FONT_PACKAGE = "fonts-noto-cjk"
@@ -113,3 +117,26 @@ def letter_font_available(app_configs=None, **kwargs):
             )
         ]
     return []
+
+
+def agencies_have_seals(app_configs=None, **kwargs):
+    """In production every active agency prints its own seal: the specimen (样章) is refused
+    when a letter is rendered, so an agency without one could issue no letter at all."""
+    if getattr(settings, "REDRESS_SPECIMEN_SEAL", True):
+        return []
+    try:
+        agencies = list(Agency.objects.filter(is_active=True).order_by("code"))
+    except DatabaseError:
+        return []  # not migrated yet: nothing can be issued either
+    return [
+        Error(
+            f"Agency {agency.code} ({agency.name}) has no seal image of its own: its letters "
+            "would be refused (production does not print the specimen seal).",
+            hint="Upload the agency's seal (PNG or JPEG, at most 512 KiB) in the admin under "
+            "Agencies.",
+            obj=agency,
+            id="documents.E003",
+        )
+        for agency in agencies
+        if agency_seal(agency) is None
+    ]

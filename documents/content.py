@@ -22,14 +22,16 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from cases.errors import RedressError
-from cases.law import Citation, citations_render
+from cases.law import INSTRUMENTS, Citation, citations_render
 from cases.models import (
     Case,
     CaseRecord,
     Deadline,
     DecisionMeeting,
     Evidence,
+    PenaltyType,
     Publication,
+    Remedy,
     Revocation,
     Sector,
     Signature,
@@ -42,14 +44,37 @@ from documents.models import Letter
 K = Letter.Kind
 LANGUAGES = ("zh-hans", "en")
 TEMPLATE_DIR = "letters"
-SHARED_PARTS = ("base.html", "_records.html", "_appeal.html", "_review.html")
+SHARED_PARTS = (
+    "base.html",
+    "_records.html",
+    "_record_label.html",
+    "_evidence.html",
+    "_appeal.html",
+    "_review.html",
+)
 ASSETS_HASHED = ("seal.svg",)
 SEAL_MAX_BYTES = 512 * 1024
 
-# Administrative Reconsideration Law art. 20 (60 days); Administrative Procedure Law
-# art. 46 (6 months).
+# The remedies a deciding letter states (decision 0021): against an administrative act,
+# reconsideration within 60 days (Administrative Reconsideration Law Art. 20) before the
+# body Arts. 24-27 name, or a suit within 6 months (Administrative Litigation Law Art. 46);
+# against a court's decision on its list of dishonest debtors, reconsideration by the
+# next higher court applied for within 10 days of service (SPC rules Art. 12).
 RECONSIDERATION_DAYS = 60
 LAWSUIT_MONTHS = 6
+HIGHER_COURT_DAYS = 10
+RECONSIDERATION_BASIS = Citation("arl", 20)
+LAWSUIT_BASIS = Citation("all", 46)
+HIGHER_COURT_BASIS = Citation("spc_debtors", 12)
+# Letters that decide something carry a remedy; notices (acceptance, missing materials)
+# and the public withdrawal notice do not.
+REMEDY_KINDS = (
+    K.NON_ACCEPTANCE,
+    K.APPROVAL,
+    K.REJECTION,
+    K.TEMPORARY_RESTORATION,
+    K.REVOCATION,
+)
 
 TITLES = {
     "zh-hans": {
@@ -283,32 +308,154 @@ def rule_figures(case: Case, on: datetime.date, language: str) -> tuple[str, lis
         return rule_set.instrument_title, rule_set.figures_used(case.kind)
 
 
+SPECIMEN_SEAL_SRC = asset_url("seal.svg")
+
+
+def agency_seal(agency) -> tuple[bytes, str] | None:
+    """(content, extension) of the agency's own seal image (PNG or JPEG, at most 512 KiB),
+    or None when it has none that a letter can print."""
+    seal = agency.seal
+    if not seal:
+        return None
+    try:
+        with seal.open("rb") as handle:
+            content = handle.read(SEAL_MAX_BYTES + 1)
+    except (OSError, ValueError):
+        return None
+    if len(content) > SEAL_MAX_BYTES:
+        return None
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return content, "png"
+    if content.startswith(b"\xff\xd8\xff"):
+        return content, "jpg"
+    return None
+
+
 def seal_source(case: Case) -> str:
-    """The agency's own seal (PNG or JPEG) if it has one, else the packaged one.
+    """The agency's own seal (PNG or JPEG) if it has one, else the packaged specimen (样章).
 
     An agency's seal is copied once into the letters storage under its SHA-256
     (``seals/<sha256>.png``) and the letter names it by that hash, so the letter's
-    HTML stays small and a later change of seal never alters an issued letter.
+    HTML stays small and a later change of seal never alters an issued letter. The
+    specimen is refused when a letter is rendered in production
+    (``settings.REDRESS_SPECIMEN_SEAL``; decision 0021).
     """
-    seal = case.agency.seal
-    if seal:
-        try:
-            with seal.open("rb") as handle:
-                content = handle.read(SEAL_MAX_BYTES + 1)
-        except OSError:
-            content = b""
-        extension = None
-        if content.startswith(b"\x89PNG\r\n\x1a\n"):
-            extension = "png"
-        elif content.startswith(b"\xff\xd8\xff"):
-            extension = "jpg"
-        if extension and len(content) <= SEAL_MAX_BYTES:
-            name = f"{hashlib.sha256(content).hexdigest()}.{extension}"
-            storage = Letter.storage()
-            if not storage.exists(f"{SEALS_FOLDER}/{name}"):
-                storage.save(f"{SEALS_FOLDER}/{name}", ContentFile(content))
-            return SEAL_SCHEME + name
-    return asset_url("seal.svg")
+    found = agency_seal(case.agency)
+    if found is None:
+        return SPECIMEN_SEAL_SRC
+    content, extension = found
+    name = f"{hashlib.sha256(content).hexdigest()}.{extension}"
+    storage = Letter.storage()
+    if not storage.exists(f"{SEALS_FOLDER}/{name}"):
+        storage.save(f"{SEALS_FOLDER}/{name}", ContentFile(content))
+    return SEAL_SCHEME + name
+
+
+def _rule_set(case: Case, on: datetime.date):
+    try:
+        return case_governing_rule_set(case, on=on)
+    except RedressError:
+        return None
+
+
+def citations_grouped(citations: list[Citation], language: str) -> str:
+    """Articles joined the way a decision cites them, one instrument once:
+    《信用修复管理办法》第十二条、第十六条第二款；《中华人民共和国行政处罚法》第五十八条."""
+    order = {code: n for n, code in enumerate(INSTRUMENTS)}
+    unique = sorted(
+        set(citations),
+        key=lambda c: (order[c.instrument], c.article, c.paragraph or 0, c.item or 0),
+    )
+    groups: dict[str, list[Citation]] = {}
+    for citation in unique:
+        groups.setdefault(citation.instrument, []).append(citation)
+    if language == "en":
+        parts = []
+        for code, items in groups.items():
+            source = INSTRUMENTS[code]
+            articles = ", ".join(c.en.rsplit(", Art. ", 1)[1] for c in items)
+            label = "Art." if len(items) == 1 else "Arts."
+            parts.append(f"{source.title_en} ({source.number_en}), {label} {articles}")
+        return "; ".join(parts)
+    parts = []
+    for code, items in groups.items():
+        head = f"《{INSTRUMENTS[code].title}》"
+        parts.append(head + "、".join(c.zh[len(head) :] for c in items))
+    return "；".join(parts)
+
+
+# Besides the periods the case ran on (``RuleSet.figures_used``), the values of the rule
+# version each kind of letter rests on: their articles are the letter's legal basis.
+BASIS_FIELDS = {
+    K.MATERIALS_REQUEST: ("required_materials", "materials_days"),
+    K.NON_ACCEPTANCE: ("barred_penalty_types", "no_early_repair_penalty_types"),
+    K.APPROVAL: ("required_materials",),
+    K.REJECTION: ("required_materials", "barred_penalty_types", "no_early_repair_penalty_types"),
+    K.TEMPORARY_RESTORATION: ("temporary_restoration_days",),
+    K.REVOCATION: ("revocation_publication_months", "revocation_bar_months"),
+}
+
+
+def rule_basis(rule_set, case: Case, kind: str, language: str) -> str:
+    """The articles of the case's rule version that this letter rests on, as its legal
+    basis: those of the periods the case ran on and of the values the kind applies."""
+    if rule_set is None:
+        return ""
+    fields = [f["field"] for f in rule_set.figures_used(case.kind)]
+    if case.kind == Case.Kind.OBJECTION:
+        fields = [f for f in fields if "publication" not in f]
+    fields += BASIS_FIELDS.get(kind, ())
+    cited = [c for field in fields for c in rule_set.cited(field)]
+    return citations_grouped(cited, language)
+
+
+# 《信用修复管理办法》第十六条第二款: what is missing is named at once (一次性告知).
+MATERIALS_NOTICE_BASIS = Citation("ndrc36", 16, 2)
+
+
+def _materials_basis(rule_set, language: str) -> str:
+    cited = [MATERIALS_NOTICE_BASIS]
+    if rule_set is not None:
+        cited += rule_set.cited("required_materials")
+    return citations_grouped(cited, language)
+
+
+def remedies(case: Case, language: str) -> list[dict]:
+    """The routes against this decision, from data: the agency's reconsideration body and
+    court (Administrative Reconsideration Law Arts. 24-27, Administrative Litigation Law
+    Art. 18), and per list its route (a court's list of dishonest debtors: the next higher
+    court, SPC rules Art. 12)."""
+    routes = set(case.records.values_list("list_type__remedy", flat=True))
+    if not routes and case.rule_set_id:
+        routes = {case.rule_set.list_type.remedy}
+    agency = case.agency
+    en = language == "en"
+    out = []
+    if Remedy.HIGHER_COURT in routes:
+        out.append(
+            {
+                "route": Remedy.HIGHER_COURT,
+                "days": HIGHER_COURT_DAYS,
+                "body": (agency.sector == Sector.COURT and agency.reconsideration_body)
+                or ("the people's court at the next higher level" if en else "上一级人民法院"),
+                "basis": HIGHER_COURT_BASIS.render(language),
+            }
+        )
+    if Remedy.ADMINISTRATIVE in routes or not out:
+        out.append(
+            {
+                "route": Remedy.ADMINISTRATIVE,
+                "days": RECONSIDERATION_DAYS,
+                "months": LAWSUIT_MONTHS,
+                "body": agency.reconsideration_body
+                or ("the competent reconsideration body" if en else "依法有管辖权的行政复议机关"),
+                "court": agency.court
+                or ("the competent people's court" if en else "有管辖权的人民法院"),
+                "basis": RECONSIDERATION_BASIS.render(language),
+                "court_basis": LAWSUIT_BASIS.render(language),
+            }
+        )
+    return out
 
 
 def final_signers(case: Case) -> list[str]:
@@ -373,7 +520,12 @@ def _records(case: Case, evidence: list[Evidence], language: str) -> list[dict]:
                 else record.agency.name,
                 "legal_basis": record.legal_basis,
                 "severity": SEVERITIES[language].get(record.severity, record.severity),
-                "penalty": PENALTIES[language].get(record.penalty_type, record.penalty_type),
+                # A penalty is named by its type; a list by its name and its ground.
+                "is_penalty": record.penalty_type != PenaltyType.LISTING,
+                "penalty": ("、" if language != "en" else ", ").join(
+                    PENALTIES[language].get(p, p)
+                    for p in (record.penalty_types or [record.penalty_type])
+                ),
                 "listed_on": format_date(record.listed_on, language),
                 "restorable_from": record.restorable_from,
                 "expires_on": format_date(record.expires_on, language) if record.expires_on else "",
@@ -402,6 +554,7 @@ def letter_facts(
     code: str,
     issued_at: datetime.datetime,
     reapply_from: datetime.date | None = None,
+    document_number: str = "",
 ) -> dict:
     """Everything the letter prints, as plain values in the letter's language."""
     issued_on = local_day(issued_at)
@@ -413,9 +566,11 @@ def letter_facts(
     records = _records(case, evidence, language)
     case_kind = CASE_KINDS[language][case.kind]
     partly = case.decision == Case.Decision.PARTLY_APPROVED
+    rule_set = _rule_set(case, issued_on)
     facts = {
         "language": language,
         "kind": kind,
+        "document_number": document_number,
         "title": TITLES[language][kind].format(kind=case_kind),
         "case_kind": case.kind,
         "case_kind_label": case_kind,
@@ -441,17 +596,13 @@ def letter_facts(
         "legal_basis": legal_basis,
         "instrument_title": instrument_title,
         "rule_figures": figures,
+        "basis": rule_basis(rule_set, case, kind, language),
         "issued_on": format_date(issued_on, language),
         "seal_src": seal_source(case),
         "code": code,
         "code_display": f"{code[:5]}-{code[5:]}",
         "verify_url": verify_url(code),
-        "appeal": {
-            "days": RECONSIDERATION_DAYS,
-            "months": LAWSUIT_MONTHS,
-            "reconsideration_body": agency.reconsideration_body,
-            "court": agency.court,
-        },
+        "remedies": remedies(case, language) if kind in REMEDY_KINDS else [],
         "decision": case.decision,
         "partly": partly,
         "decided_on": format_date(local_day(case.decided_at), language),
@@ -463,14 +614,16 @@ def letter_facts(
         facts.update(_materials_request(case, language))
     if kind in (K.APPROVAL, K.REJECTION):
         facts["review_record"] = review_record(case, language)
+        facts["general_evidence"] = [
+            _evidence(e, language) for e in evidence if e.record_id is None
+        ]
+    if kind == K.MATERIALS_REQUEST:
+        facts["materials_basis"] = _materials_basis(rule_set, language)
     if kind in (K.APPROVAL, K.WITHDRAWAL_NOTICE):
         facts["upheld"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
         facts["refused"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED]
         facts["removal_days"] = case.rule_set.removal_days if case.rule_set_id else None
     elif kind == K.REJECTION:
-        facts["general_evidence"] = [
-            _evidence(e, language) for e in evidence if e.record_id is None
-        ]
         facts["reapply_from"] = format_date(
             reapply_from or _earliest_reapplication(case, records, issued_on), language
         )
@@ -492,7 +645,9 @@ def letter_facts(
         facts["revocation_ground"] = (
             REVOCATION_GROUNDS[language].get(revocation.ground, "") if revocation else ""
         )
-        facts["revocation_basis"] = revocation.basis if revocation else ""
+        facts["revocation_basis"] = (
+            _revocation_basis(revocation.basis, language) if revocation else ""
+        )
         facts["reinstated"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
         # What follows (decision 0016): the period restarts with no early end, the decision
         # is published, and no new restoration is accepted before the bar's end.
@@ -506,6 +661,20 @@ def letter_facts(
         )
         facts["bar_basis"] = citations_render(REVOCATION_BAR_BASIS, language)
     return facts
+
+
+# The articles a revocation stores as Chinese text (``REVOCATION_BASIS``), for the English letter.
+REVOCATION_ARTICLES = {
+    Citation("ndrc36", 25).zh: Citation("ndrc36", 25),
+    Citation("samr107", 23).zh: Citation("samr107", 23),
+}
+
+
+def _revocation_basis(basis: str, language: str) -> str:
+    if language != "en":
+        return basis
+    parts = [REVOCATION_ARTICLES.get(part.strip()) for part in basis.split("；") if part.strip()]
+    return "; ".join(part.en for part in parts if part is not None)
 
 
 def review_record(case: Case, language: str) -> dict:
@@ -738,12 +907,19 @@ def letter_html(
     code: str,
     issued_at: datetime.datetime,
     reapply_from: datetime.date | None = None,
+    document_number: str = "",
 ) -> tuple[str, TemplateIdentity, str]:
     """(HTML, template identity, rule version label) of the letter: same input, same HTML."""
     if language not in LANGUAGES:
         raise ValueError(f"Letters are written in {', '.join(LANGUAGES)}, not {language!r}.")
     facts = letter_facts(
-        case, kind, language, code=code, issued_at=issued_at, reapply_from=reapply_from
+        case,
+        kind,
+        language,
+        code=code,
+        issued_at=issued_at,
+        reapply_from=reapply_from,
+        document_number=document_number,
     )
     identity = template_identity(kind, language)
     with translation.override(language):

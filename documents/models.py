@@ -72,6 +72,13 @@ class Letter(models.Model):
     signers = models.JSONField(
         default=list, blank=True, help_text=_("Usernames of the officials who signed.")
     )
+    document_number = models.CharField(
+        _("document number"),
+        max_length=100,
+        blank=True,
+        db_index=True,
+        help_text=_("The decision's number (文号), drawn from the agency's yearly sequence."),
+    )
     template_version = models.CharField(max_length=80)
     template_sha256 = models.CharField(max_length=64)
     rule_version = models.CharField(max_length=120, blank=True)
@@ -110,6 +117,23 @@ class Letter(models.Model):
     def storage(cls):
         """Where letters (and the agencies' seals they print) are stored."""
         return cls._meta.get_field("pdf").storage
+
+
+class DocumentNumberCounter(models.Model):
+    """The last document number an agency gave in a year; its row is locked while a
+    decision draws the next one, so the numbers run without gaps or repeats."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "year"], name="one_counter_per_agency_year")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency.code} {self.year}: {self.last}"
 
 
 class Export(models.Model):

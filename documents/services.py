@@ -15,6 +15,7 @@ import logging
 import tempfile
 
 from celery import current_app
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.core.files.base import ContentFile
@@ -28,9 +29,16 @@ from cases.errors import InvalidInput, WrongState
 from cases.events import case_lock, event_record
 from cases.models import Agency, Case, Role
 from documents.codes import verification_code_new
-from documents.content import final_signers, letter_html
+from documents.content import (
+    SPECIMEN_SEAL_SRC,
+    agency_seal,
+    final_signers,
+    letter_html,
+    seal_source,
+)
 from documents.exports import export_write
 from documents.models import Export, Letter
+from documents.numbers import document_number_for
 from documents.rendering import pdf_identifier, pdf_render
 from documents.signals import letter_stored
 
@@ -54,6 +62,10 @@ SIGNED_LETTER_KINDS = (
     Letter.Kind.REJECTION,
     Letter.Kind.TEMPORARY_RESTORATION,
 )
+
+
+class SealMissing(Exception):
+    """Production issues no letter under the specimen seal: the agency must upload its own."""
 
 
 class LetterRenderError(Exception):
@@ -106,15 +118,24 @@ def letter_request(
     case = Case.objects.select_related("subject", "agency", "rule_set__list_type").get(pk=case.pk)
     issued_at = timezone.now().replace(microsecond=0)
     signers = final_signers(case) if kind in SIGNED_LETTER_KINDS else []
+    # Drawn here, in the transaction that decides: a rollback gives the number back.
+    document_number = document_number_for(case, kind, timezone.localdate(issued_at).year)
     for _attempt in range(5):
         code = verification_code_new()
         html, template, rule_version = letter_html(
-            case, kind, language, code=code, issued_at=issued_at, reapply_from=reapply_from
+            case,
+            kind,
+            language,
+            code=code,
+            issued_at=issued_at,
+            reapply_from=reapply_from,
+            document_number=document_number,
         )
         letter = Letter(
             case=case,
             kind=kind,
             language=language,
+            document_number=document_number,
             verification_code=code,
             issued_at=issued_at,
             decided_by=decided_by,
@@ -189,6 +210,7 @@ def letter_render_now(letter: Letter, *, final_attempt: bool = False) -> Letter:
     letter.status, letter.render_started_at, letter.updated_at = Letter.Status.RENDERING, now, now
     letter.attempts += 1  # as the database counted it, unless this instance was stale
     try:
+        letter = letter_seal_check(letter)
         content = letter_pdf(letter)
         sha256 = hashlib.sha256(content).hexdigest()
         storage = Letter.storage()
@@ -200,8 +222,11 @@ def letter_render_now(letter: Letter, *, final_attempt: bool = False) -> Letter:
         with transaction.atomic():
             letter = letter_issue(letter, name=name, sha256=sha256, size=len(content))
     except Exception as exc:
-        final = final_attempt or letter.attempts >= MAX_ATTEMPTS
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        # A missing seal is not a passing fault: the supervisors see it at once.
+        final = final_attempt or letter.attempts >= MAX_ATTEMPTS or isinstance(exc, SealMissing)
+        error = (str(exc) if isinstance(exc, SealMissing) else f"{type(exc).__name__}: {exc}")[
+            :2000
+        ]
         logger.exception("Letter %s (attempt %s) failed to render", letter.pk, letter.attempts)
         if final:
             letter_fail(letter, error=error)
@@ -211,6 +236,33 @@ def letter_render_now(letter: Letter, *, final_attempt: bool = False) -> Letter:
             )
         letter.refresh_from_db()
         raise LetterRenderError(error, final=final) from exc
+    return letter
+
+
+def letter_seal_check(letter: Letter) -> Letter:
+    """Refuse a letter under the specimen seal where it is not allowed (production).
+
+    A letter requested before its agency uploaded a seal takes the seal now (the seal is
+    no part of the letter's text, and the letter is not issued yet); without one the
+    render fails with a message the supervisors' problems page shows (decision 0021).
+    """
+    if settings.REDRESS_SPECIMEN_SEAL or f'src="{SPECIMEN_SEAL_SRC}"' not in letter.html:
+        return letter
+    agency = letter.case.agency
+    if agency_seal(agency) is None:
+        with translation.override(settings.LANGUAGE_CODE):
+            raise SealMissing(
+                _(
+                    "%(agency)s has no seal image of its own, and a letter is not issued under "
+                    "the specimen seal. Upload the agency's seal (PNG or JPEG) in the admin, "
+                    "then render the letter again."
+                )
+                % {"agency": agency.name}
+            )
+    letter.html = letter.html.replace(
+        f'src="{SPECIMEN_SEAL_SRC}"', f'src="{seal_source(letter.case)}"'
+    )
+    Letter.objects.filter(pk=letter.pk).update(html=letter.html)
     return letter
 
 

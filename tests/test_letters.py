@@ -28,6 +28,7 @@ from cases.models import Agency, Case, CaseRecord, Deadline, Evidence, Material,
 from documents import checks, services
 from documents.content import letter_html
 from documents.models import Letter
+from documents.numbers import DECIDING_KINDS
 from documents.selectors import letters_failed_for, letters_for_attachment
 from documents.services import (
     letter_pdf,
@@ -98,11 +99,16 @@ def assert_common_fields(letter: Letter, text: str, *, page_label="第 1 页") -
         case.subject.code,
         *(cr.record.decision_no for cr in case.case_records.select_related("record")),
         agency,
-        letter.rule_version,
-        case.rule_set.label if case.rule_set_id else letter.rule_version,
         letter.code_display,
         page_label,
     ), text
+    # The rule version is named by its articles, never by its internal label.
+    assert letter.rule_version and not says(text, letter.rule_version), text
+    # A letter that decides carries the agency's document number; a notice does not.
+    if letter.kind in DECIDING_KINDS:
+        assert letter.document_number and says(text, letter.document_number), text
+    else:
+        assert letter.document_number == ""
 
 
 @pytest.fixture

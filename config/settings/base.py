@@ -422,6 +422,9 @@ LOGGING = {
 # --- Redress -------------------------------------------------------------------
 REDRESS_REFERENCE_PREFIX = env_str("REDRESS_REFERENCE_PREFIX", "RD")
 REDRESS_SITE_URL = env_str("REDRESS_SITE_URL", "http://127.0.0.1:8000")
+# Whether a letter may carry the packaged specimen seal (样章) when its agency has none of
+# its own: yes in development, tests and the demo; never in production (documents.E003).
+REDRESS_SPECIMEN_SEAL = env_bool("REDRESS_SPECIMEN_SEAL", True)
 
 # The Ed25519 key that signs case chain heads and checkpoints (cases.signing). It lives
 # outside the database so that whoever can write there cannot sign; the system check

@@ -30,6 +30,10 @@ if not env_str("REDRESS_AUDIT_KEY_FILE"):
         "(create it once with: manage.py audit_key --generate)."
     )
 
+# A letter is issued only under its agency's own seal: the specimen seal (样章) is refused
+# at render time, and ``check --deploy`` names each agency without a seal (documents.E003).
+REDRESS_SPECIMEN_SEAL = env_bool("REDRESS_SPECIMEN_SEAL", False)
+
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must name the hosts Redress is served on.")

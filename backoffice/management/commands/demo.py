@@ -74,6 +74,20 @@ DEMO_LISTS = {
     "serious_dishonesty": ["SZAMR", "GZAMR"],
     "sector_blacklist": ["SZTAX"],
 }
+# Reconsideration bodies (Administrative Reconsideration Law Arts. 24-27): a city's
+# market regulator goes to the city government (Art. 24); the tax bureau is vertically
+# managed and goes to the next authority up, the State Taxation Administration (Art. 27).
+DEMO_REMEDY_BODIES = {
+    "SZAMR": "深圳市人民政府",
+    "SZTAX": "国家税务总局",
+    "GZAMR": "广州市人民政府",
+}
+# How each agency numbers its decisions (文号).
+DEMO_NUMBER_PATTERNS = {
+    "SZAMR": "深市监信修〔{year}〕{seq}号",
+    "SZTAX": "深税信修〔{year}〕{seq}号",
+    "GZAMR": "穗市监信修〔{year}〕{seq}号",
+}
 PLATFORMS = [
     ("creditchina", "信用中国", "Credit China", Platform.Kind.NATIONAL),
     ("creditsz", "信用中国（广东深圳）", "Credit China (Shenzhen)", Platform.Kind.LOCAL),
@@ -178,8 +192,9 @@ class Command(BaseCommand):
                     "name": name,
                     "name_en": name_en,
                     "region_code": region,
-                    "reconsideration_body": f"{'深圳' if region == '440300' else '广州'}市人民政府",
+                    "reconsideration_body": DEMO_REMEDY_BODIES[code],
                     "court": f"{'深圳市福田区' if region == '440300' else '广州市越秀区'}人民法院",
+                    "document_number_pattern": DEMO_NUMBER_PATTERNS[code],
                 },
             )
         return agencies
