@@ -177,12 +177,15 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
             task.refresh_from_db()
             task_ensure_open(task, to="claim")
             if task.status != STATUS.NEW or task.owner_id is not None:
-                owner = task.owner.get_username() if task.owner_id else "nobody"
+                if task.owner_id:
+                    raise WrongState(
+                        _("Task %(task)s was already claimed by %(person)s.")
+                        % {"task": task.pk, "person": task.owner.get_username()},
+                        code="already_claimed",
+                    )
                 raise WrongState(
-                    f"Task {task.pk} was already claimed by {owner}."
-                    if task.owner_id
-                    else f"Task {task.pk} is {task.status.lower()}.",
-                    code="already_claimed" if task.owner_id else "wrong_state",
+                    _("Task %(task)s is closed: it cannot be claimed.") % {"task": task.pk},
+                    code="wrong_state",
                 )
             refusal = node.refusal(user, task)
             if refusal is not None:
