@@ -785,8 +785,8 @@ def package_knows(year: int) -> bool:
 
 # --- the statutory holidays, for a year whose schedule is not loaded -------------------------
 
-# 《全国年节及纪念日放假办法》第二条 (as amended by 国务院令第798号, in force 2025-01-01): the
-# holidays of all citizens and their days. The names are the package's, so a day reads the
+# 《全国年节及纪念日放假办法》第二条 (as amended by the State Council decision of
+# 2024-11-10, in force 2025-01-01): the holidays of all citizens and their days. The names are the package's, so a day reads the
 # same whether the package or this fallback knows it.
 NEW_YEARS_DAY = "New Year's Day"
 SPRING_FESTIVAL = "Spring Festival"
