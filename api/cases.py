@@ -221,6 +221,8 @@ class DeadlineSerializer(serializers.ModelSerializer):
 
 class ClockEntrySerializer(serializers.ModelSerializer):
     step = serializers.CharField(source="deadline.step")
+    # ``reason`` is the English record; ``reason_text`` says it in the caller's language.
+    reason_text = serializers.CharField(read_only=True)
     actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     approved_by = serializers.CharField(
         source="approved_by.username", default=None, allow_null=True
@@ -235,6 +237,7 @@ class ClockEntrySerializer(serializers.ModelSerializer):
             "actor",
             "approved_by",
             "reason",
+            "reason_text",
             "days",
             "due_before",
             "due_after",

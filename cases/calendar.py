@@ -8,8 +8,10 @@ overrides the operator loads: an agency's own override beats a national one, whi
 the package.
 
 A year the package does not know is never silently guessed: days in it are counted
-Monday to Friday, and every result says so (``known=False``, ``provisional=True``) until
-the operator loads that year through overrides and declares it known.
+Monday to Friday less the statutory holidays whose dates 《全国年节及纪念日放假办法》
+fixes (``statutory_holidays``), and every result says so (``known=False``,
+``provisional=True``) until the operator loads that year's State Council schedule
+(``parse_schedule``, ``manage.py load_calendar``) and so declares it known.
 
 A computation is kept twice: as an English text, the audit record, and as *facts* (codes
 and parameters, no sentences: ``DeadlineComputation.as_facts``), which
@@ -23,8 +25,10 @@ without a database (it needs Django's settings only for translations).
 
 from __future__ import annotations
 
+import csv
 import datetime
 import functools
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -34,8 +38,9 @@ from django.utils import translation
 from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
+from lunardate import LunarDate
 
-from cases.errors import RedressError
+from cases.errors import InvalidInput, RedressError
 
 NATIONAL = "national"
 
@@ -59,6 +64,10 @@ WEEKEND = "weekend"
 HOLIDAY = "holiday"
 ADJUSTED_WORKING_DAY = "adjusted_working_day"
 OVERRIDE = "override"
+
+# How a provisional computation counted the days of a year not loaded: Monday to Friday
+# less the fixed statutory holidays (``statutory_holidays``).
+STATUTORY_FALLBACK = "statutory_holidays"
 
 # The version of the facts ``DeadlineComputation.as_facts`` writes; ``explain_computation``
 # reads this version (and refuses others, so a stored record is never misread).
@@ -242,6 +251,10 @@ class DeadlineComputation:
         }
         if self.calendar_days:
             facts["day_kind"] = "calendar"
+        if self.provisional:
+            # Computations stored before the statutory fallback skipped weekends only;
+            # their facts lack this key and read as they did.
+            facts["fallback"] = STATUTORY_FALLBACK
         return facts
 
 
@@ -321,7 +334,25 @@ def explain_computation(facts: Mapping[str, Any], *, language: str | None = None
         lines.append(
             _("Due %(day)s (%(weekday)s).") % {"day": due.isoformat(), "weekday": _weekday(due)}
         )
-    if facts["provisional"]:
+    if facts["provisional"] and facts.get("fallback") == STATUTORY_FALLBACK:
+        years = tuple(facts["unknown_years"])
+        lines.append(
+            ngettext(
+                "PROVISIONAL: the national holiday calendar for %(years)s is not loaded; "
+                "for those days only weekends and the fixed statutory holidays "
+                "(全国年节及纪念日放假办法) were skipped, and the State Council's schedule "
+                "may move days off and working days — load the %(years)s schedule "
+                "(admin: calendar years, or manage.py load_calendar) to confirm.",
+                "PROVISIONAL: the national holiday calendars for %(years)s are not loaded; "
+                "for those days only weekends and the fixed statutory holidays "
+                "(全国年节及纪念日放假办法) were skipped, and the State Council's schedules "
+                "may move days off and working days — load the %(years)s schedules "
+                "(admin: calendar years, or manage.py load_calendar) to confirm.",
+                len(years),
+            )
+            % {"years": _years_listed(years)}
+        )
+    elif facts["provisional"]:
         years = tuple(facts["unknown_years"])
         lines.append(
             ngettext(
@@ -410,13 +441,20 @@ def _prefix_text(prefix: Mapping[str, Any]) -> str:
 
 
 def recompute_cause(
-    code: str, *, year: int | None = None, override: DayOverride | None = None
+    code: str,
+    *,
+    year: int | None = None,
+    override: DayOverride | None = None,
+    source: str = "",
 ) -> dict[str, Any]:
     """Why open deadlines were recomputed, as facts: ``override_saved`` or
-    ``override_removed`` (with the override's day, kind, name and scope) or
-    ``year_declared`` (a national calendar year declared complete)."""
+    ``override_removed`` (with the override's day, kind, name and scope),
+    ``year_declared`` (a national calendar year declared complete) or
+    ``schedule_loaded`` (a year's State Council schedule loaded, ``source`` naming it)."""
     if code == "year_declared":
         return {"code": code, "year": year}
+    if code == "schedule_loaded":
+        return {"code": code, "year": year, "source": source}
     if code in ("override_saved", "override_removed") and override is not None:
         return {
             "code": code,
@@ -433,6 +471,11 @@ def recompute_cause_text(cause: Mapping[str, Any]) -> str:
     code = cause["code"]
     if code == "year_declared":
         return _("national calendar for %(year)s declared") % {"year": cause["year"]}
+    if code == "schedule_loaded":
+        return _("national holiday schedule for %(year)s loaded (%(source)s)") % {
+            "year": cause["year"],
+            "source": cause["source"],
+        }
     label = _("%(day)s %(kind)s: %(name)s (%(scope)s)") % {
         "day": cause["day"],
         "kind": _("working day") if cause["working"] else _("holiday"),
@@ -714,6 +757,10 @@ class WorkingCalendar:
                 return _DayStatus(True, DayReason(ADJUSTED_WORKING_DAY, name=name), True)
             return _DayStatus(True, DayReason(WORKING_DAY), True)
         known = day.year in self.known_years
+        if not known:
+            name = statutory_holidays(day.year).get(day)
+            if name is not None:
+                return _DayStatus(False, DayReason(HOLIDAY, name=name), False)
         if day.weekday() >= 5:
             return _DayStatus(False, DayReason(WEEKEND, weekday=day.weekday()), known)
         if known:
@@ -723,14 +770,222 @@ class WorkingCalendar:
     def _package_knows(self, year: int) -> bool:
         knows = self._package_years.get(year)
         if knows is None:
-            try:
-                chinese_calendar.get_holiday_detail(datetime.date(year, 1, 1))
-            except NotImplementedError:
-                knows = False
-            else:
-                knows = True
-            self._package_years[year] = knows
+            knows = self._package_years[year] = package_knows(year)
         return knows
+
+
+def package_knows(year: int) -> bool:
+    """Whether the installed ``chinesecalendar`` has the State Council schedule of ``year``."""
+    try:
+        chinese_calendar.get_holiday_detail(datetime.date(year, 1, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+# --- the statutory holidays, for a year whose schedule is not loaded -------------------------
+
+# 《全国年节及纪念日放假办法》第二条 (as amended by the State Council decision of
+# 2024-11-10, in force 2025-01-01): the holidays of all citizens and their days. The names are the package's, so a day reads the
+# same whether the package or this fallback knows it.
+NEW_YEARS_DAY = "New Year's Day"
+SPRING_FESTIVAL = "Spring Festival"
+TOMB_SWEEPING_DAY = "Tomb-sweeping Day"
+LABOUR_DAY = "Labour Day"
+DRAGON_BOAT_FESTIVAL = "Dragon Boat Festival"
+MID_AUTUMN_FESTIVAL = "Mid-autumn Festival"
+NATIONAL_DAY = "National Day"
+
+
+@functools.cache
+def statutory_holidays(year: int) -> dict[datetime.date, str]:
+    """The days 《全国年节及纪念日放假办法》 Art. 2 gives all citizens off in ``year``.
+
+    New Year's Day 1 day (1 January); Spring Festival 4 days (the lunar New Year's Eve and
+    the first three days of the first lunar month); Tomb-sweeping Day 1 (the day of the
+    清明 solar term); Labour Day 2 (1 and 2 May); Dragon Boat Festival 1 (5th day of the
+    5th lunar month); Mid-autumn Festival 1 (15th day of the 8th lunar month); National
+    Day 3 (1 to 3 October). Lunar dates come from ``lunardate`` (1900 to 2099), the
+    solar term from ``chinese_calendar``; a date either cannot give is left out.
+
+    Only the dates the law fixes: the State Council's yearly schedule adds the days in
+    lieu (补假, Art. 6), the bridging days and the weekend days worked (调休), which no
+    rule predicts, so a deadline counted on these alone stays provisional.
+    """
+    days = {
+        datetime.date(year, 1, 1): NEW_YEARS_DAY,
+        datetime.date(year, 5, 1): LABOUR_DAY,
+        datetime.date(year, 5, 2): LABOUR_DAY,
+        datetime.date(year, 10, 1): NATIONAL_DAY,
+        datetime.date(year, 10, 2): NATIONAL_DAY,
+        datetime.date(year, 10, 3): NATIONAL_DAY,
+    }
+    try:
+        new_year = LunarDate(year, 1, 1).to_solar_date()
+        days.update({new_year + datetime.timedelta(days=i): SPRING_FESTIVAL for i in range(-1, 3)})
+        days[LunarDate(year, 5, 5).to_solar_date()] = DRAGON_BOAT_FESTIVAL
+        days[LunarDate(year, 8, 15).to_solar_date()] = MID_AUTUMN_FESTIVAL
+    except ValueError:  # outside the lunar tables
+        pass
+    april = chinese_calendar.get_solar_terms(datetime.date(year, 4, 1), datetime.date(year, 4, 10))
+    days.update({day: TOMB_SWEEPING_DAY for day, term in april if term == "清明"})
+    # New Year's Eve may fall in the previous solar year (never in practice: the lunar New
+    # Year is from 21 January on), so keep only this year's days.
+    return {day: name for day, name in sorted(days.items()) if day.year == year}
+
+
+# --- a year's schedule as the operator loads it ---------------------------------------------
+
+# The kinds of day a schedule file lists, with the Chinese words the notices use.
+SCHEDULE_KINDS = {"holiday": False, "休": False, "working_day": True, "班": True}
+SCHEDULE_HEADER = ("date", "kind", "name")
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    """The State Council's holiday schedule of one year (national days off and worked).
+
+    ``days`` are national ``DayOverride`` values; ``source`` names the notice.
+    """
+
+    year: int
+    source: str
+    days: tuple[DayOverride, ...]
+
+    @property
+    def holidays(self) -> int:
+        return sum(not day.is_working_day for day in self.days)
+
+    @property
+    def working_days(self) -> int:
+        return sum(day.is_working_day for day in self.days)
+
+
+def parse_schedule(data: str | bytes, *, source: str = "") -> YearSchedule:
+    """Read a year's schedule file (``docs/calendar.md``); refuses with every problem at once.
+
+    CSV in UTF-8: comment lines start with ``#`` (``# source: <the notice>`` names the
+    notice, unless ``source`` is given); then the header ``date,kind,name`` and one row a
+    day: ISO date, ``holiday`` (or 休) or ``working_day`` (or 班), and a name (optional).
+    Every day in one year; each day once; a working day is a Saturday or Sunday (a weekday
+    is worked anyway); and every statutory holiday of the year (``statutory_holidays``) is
+    among the days off, as in every notice — a file that misses one is of another year or
+    incomplete. Raises ``InvalidInput`` (``field="file"``) naming the lines.
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                _("The schedule file is not UTF-8 text: save it as CSV (UTF-8) and try again."),
+                field="file",
+            ) from None
+    data = data.removeprefix("\ufeff")
+    problems: list[str] = []
+    rows: list[tuple[int, list[str]]] = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            key, _colon, value = stripped.lstrip("#").partition(":")
+            if key.strip().lower() == "source" and not source:
+                source = value.strip()
+            continue
+        if stripped:
+            rows.append((number, next(csv.reader(io.StringIO(line)))))
+    if not rows or tuple(cell.strip().lower() for cell in rows[0][1][:3]) not in (
+        SCHEDULE_HEADER,
+        SCHEDULE_HEADER[:2],
+    ):
+        raise InvalidInput(
+            _("The schedule file must start with the header line “date,kind,name”."),
+            field="file",
+        )
+    days: dict[datetime.date, tuple[int, bool, str]] = {}
+    for number, cells in rows[1:]:
+        cells = [cell.strip() for cell in cells] + ["", ""]
+        text, kind, name = cells[0], cells[1], cells[2]
+        try:
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            problems.append(
+                _("line %(line)s: “%(value)s” is not a date (write 2027-01-01)")
+                % {"line": number, "value": text}
+            )
+            continue
+        working = SCHEDULE_KINDS.get(kind.lower())
+        if working is None:
+            problems.append(
+                _("line %(line)s: “%(value)s” is neither holiday (休) nor working_day (班)")
+                % {"line": number, "value": kind}
+            )
+            continue
+        if day in days:
+            problems.append(
+                _("line %(line)s: %(day)s is listed twice (first on line %(first)s)")
+                % {"line": number, "day": day.isoformat(), "first": days[day][0]}
+            )
+            continue
+        if working and day.weekday() < 5:
+            problems.append(
+                _(
+                    "line %(line)s: %(day)s is a %(weekday)s, a working day anyway: only a "
+                    "Saturday or Sunday can be declared worked"
+                )
+                % {"line": number, "day": day.isoformat(), "weekday": _weekday(day)}
+            )
+            continue
+        days[day] = (number, working, name)
+    years = sorted({day.year for day in days})
+    if len(years) > 1:
+        problems.append(
+            _("the days are of %(years)s: a schedule file holds one year")
+            % {"years": _years_listed(tuple(years))}
+        )
+    elif not years and not problems:
+        problems.append(_("the file lists no day"))
+    if len(years) == 1:
+        off = {day for day, (_line, working, _name) in days.items() if not working}
+        for day, name in statutory_holidays(years[0]).items():
+            if day not in off:
+                problems.append(
+                    _(
+                        "%(day)s (%(holiday)s) is a statutory holiday "
+                        "(全国年节及纪念日放假办法) but is not listed as a holiday"
+                    )
+                    % {"day": day.isoformat(), "holiday": _holiday_label(name)}
+                )
+    if not source.strip():
+        problems.append(
+            _("name the State Council notice the schedule comes from (a “# source:” line)")
+        )
+    if problems:
+        raise InvalidInput(
+            _("The schedule file was not loaded:")
+            + "\n"
+            + "\n".join(f"- {problem}" for problem in problems),
+            field="file",
+        )
+    return YearSchedule(
+        year=years[0],
+        source=source.strip(),
+        days=tuple(
+            DayOverride(
+                day=day,
+                is_working_day=working,
+                name=name or (_default_name(day, working)),
+                scope=NATIONAL,
+            )
+            for day, (_line, working, name) in sorted(days.items())
+        ),
+    )
+
+
+def _default_name(day: datetime.date, working: bool) -> str:
+    # The words of the notices, stored as the override's name (shown as entered).
+    if working:
+        return "调休上班"
+    statutory = statutory_holidays(day.year).get(day)
+    return _HOLIDAY_CHINESE_NAMES.get(statutory, "放假")
 
 
 def _check_date(day: object) -> None:

@@ -3,6 +3,9 @@
 - ``cases.E001``: the audit signing key must be there (without it no event can be
   recorded, since each one signs its case's head), and ``cases.W001``: be private.
 - ``cases.E002``: openpyxl must parse imported workbooks with defusedxml.
+- ``cases.W002``: the national holiday schedule of this year, and from 1 November of
+  next year, must be known (the package's or loaded with ``manage.py load_calendar``);
+  until then deadlines in that year are provisional.
 
 ``manage.py check`` (and ``migrate``, ``runserver``, ``check --deploy``) fails first,
 saying how to fix it.
@@ -16,8 +19,16 @@ from pathlib import Path
 import openpyxl
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
+from django.utils import timezone
 
 from cases import signing
+from cases.calendar import package_knows
+from cases.models import CalendarYear
+
+# From this day of the year (month, day) on, next year's schedule is expected: the State
+# Council publishes it in the autumn (late October or November).
+SCHEDULE_EXPECTED_FROM = (11, 1)
 
 
 @register("cases")
@@ -64,4 +75,33 @@ def xlsx_parser_check(app_configs, **kwargs) -> list[Error]:
             "OPENPYXL_DEFUSEDXML unset.",
             id="cases.E002",
         )
+    ]
+
+
+@register("cases")
+def holiday_schedule_loaded(app_configs=None, **kwargs) -> list[Warning]:
+    """Warn while a year that deadlines reach has no schedule (``cases.W002``)."""
+    today = timezone.localdate()
+    years = [today.year]
+    if (today.month, today.day) >= SCHEDULE_EXPECTED_FROM:
+        years.append(today.year + 1)
+    missing = [year for year in years if not package_knows(year)]
+    if not missing:
+        return []
+    try:
+        loaded = set(CalendarYear.objects.filter(year__in=missing).values_list("year", flat=True))
+    except DatabaseError:  # no tables yet (before migrate): nothing to say
+        return []
+    return [
+        Warning(
+            f"The national holiday schedule for {year} is not loaded: deadlines that reach "
+            f"{year} skip weekends and the fixed statutory holidays only, and every page and "
+            "letter marks them provisional.",
+            hint=f"Load the State Council's notice for {year}: 'manage.py load_calendar FILE' "
+            "(format: docs/calendar.md) or the admin's calendar years; or upgrade "
+            "chinesecalendar to a release that has it.",
+            id="cases.W002",
+        )
+        for year in missing
+        if year not in loaded
     ]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from cases.calendar import (
     DeadlineComputation,
     WorkingCalendar,
+    YearSchedule,
     explain_computation,
 )
 from cases.errors import RuleViolation
@@ -46,6 +47,43 @@ def calendar_for(agency: Agency | None) -> WorkingCalendar:
     return WorkingCalendar(
         overrides, known_years=known_years, agency=agency.code if agency else None
     )
+
+
+def schedule_store(schedule: YearSchedule, *, actor: AbstractBaseUser | None) -> dict[str, int]:
+    """Write a year's national schedule: its days as national overrides, the year as known.
+
+    A day already overridden nationally takes the schedule's kind and name; national
+    overrides of the year the schedule does not list stay (``kept``: e.g. a day off the
+    State Council declared later by a separate notice). Agency overrides are untouched.
+    Run it in the caller's transaction, then recompute the open deadlines
+    (``workflows.actions.calendar_load`` does both).
+    """
+    created = updated = 0
+    listed = set()
+    for day in schedule.days:
+        listed.add(day.day)
+        _row, new = CalendarOverride.objects.update_or_create(
+            day=day.day,
+            agency=None,
+            defaults={"is_working_day": day.is_working_day, "name": day.name[:200]},
+            create_defaults={
+                "is_working_day": day.is_working_day,
+                "name": day.name[:200],
+                "created_by": actor,
+            },
+        )
+        created += new
+        updated += not new
+    kept = (
+        CalendarOverride.objects.filter(agency__isnull=True, day__year=schedule.year)
+        .exclude(day__in=listed)
+        .count()
+    )
+    CalendarYear.objects.update_or_create(
+        year=schedule.year,
+        defaults={"source": schedule.source[:300], "declared_by": actor},
+    )
+    return {"created": created, "updated": updated, "kept": kept}
 
 
 def _today() -> datetime.date:

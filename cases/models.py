@@ -21,7 +21,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.text import format_lazy
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from knox.models import AbstractAuthToken
@@ -583,12 +583,14 @@ class RuleSet(models.Model):
             and self.max_publication_months < self.min_publication_months
         ):
             raise ValidationError(
-                {"max_publication_months": "The maximum period is shorter than the minimum."}
+                {"max_publication_months": _("The maximum period is shorter than the minimum.")}
             )
         if self.pk and self.is_in_use():
             raise ValidationError(
-                "Cases were accepted under this version, so it cannot change: add a new version "
-                "with a later effective date instead."
+                _(
+                    "Cases were accepted under this version, so it cannot change: add a new "
+                    "version with a later effective date instead."
+                )
             )
 
     def is_in_use(self) -> bool:
@@ -2208,3 +2210,24 @@ class ClockEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} {self.deadline.step} {self.kind}"
+
+    @property
+    def reason_text(self) -> str:
+        """The reason in the reader's language; ``reason`` stays the English audit record.
+
+        The system's reasons are marked for translation where they are written
+        (``gettext_noop`` in the case services); "<reason>: <detail>" translates the reason
+        and keeps the detail (a letter's code). What a person typed is shown as typed.
+        """
+        if not self.reason:
+            return ""
+        translated = gettext(self.reason)
+        if translated != self.reason:
+            return translated
+        head, colon, detail = self.reason.partition(": ")
+        if colon and gettext(head) != head:
+            return pgettext("reason and its detail", "%(reason)s: %(detail)s") % {
+                "reason": gettext(head),
+                "detail": detail,
+            }
+        return self.reason

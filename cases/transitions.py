@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_noop, pgettext
 
 from cases import access, clock
 from cases.eligibility import case_eligibility, restoration_eligibility
@@ -418,7 +418,7 @@ def _acceptance_clock_start(case: Case, *, actor: AbstractBaseUser, on) -> None:
         rule_set=rule_set,
         figure="acceptance_days",
         actor=actor,
-        reason="submitted",
+        reason=gettext_noop("submitted"),
     )
     if rule_set.materials_notice_days:
         # SAMR Order 107 Art. 14 ¶2: an incomplete application is told, within this
@@ -429,7 +429,9 @@ def _acceptance_clock_start(case: Case, *, actor: AbstractBaseUser, on) -> None:
             rule_set=rule_set,
             figure="materials_notice_days",
             actor=actor,
-            reason="submitted: any request for missing materials is due, complete, by then",
+            reason=gettext_noop(
+                "submitted: any request for missing materials is due, complete, by then"
+            ),
         )
 
 
@@ -524,11 +526,14 @@ def accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Case:
                 )
         acceptance = clock.deadline_running(case, Deadline.Step.ACCEPTANCE)
         if acceptance is not None:
-            clock.deadline_close(acceptance, actor=officer, reason="accepted")
+            clock.deadline_close(acceptance, actor=officer, reason=gettext_noop("accepted"))
         notice = clock.deadline_running(case, Deadline.Step.NOTICE)
         if notice is not None:
             clock.deadline_close(
-                notice, actor=officer, cancelled=True, reason="accepted: nothing was missing"
+                notice,
+                actor=officer,
+                cancelled=True,
+                reason=gettext_noop("accepted: nothing was missing"),
             )
         _decision_clock_start(case, rule_set=rule_set, officer=officer)
         event_record(
@@ -618,7 +623,9 @@ def request_materials(
             _ensure_request_complete(case, rule_set, items)
         notice = clock.deadline_running(case, Deadline.Step.NOTICE)
         if notice is not None:
-            clock.deadline_close(notice, actor=officer, reason="missing materials requested")
+            clock.deadline_close(
+                notice, actor=officer, reason=gettext_noop("missing materials requested")
+            )
         _clock_wait_for_materials(case, step=step, rule_set=rule_set, officer=officer)
         _case_await_materials(case, items)
         data = {"missing": items}
@@ -725,14 +732,16 @@ def _clock_wait_for_materials(case: Case, *, step: str, rule_set, officer) -> No
     """Stop the running deadline of ``step`` and start the applicant's materials deadline."""
     running = clock.deadline_running(case, step)
     if running is not None:
-        clock.deadline_stop(running, actor=officer, reason="waiting for missing materials")
+        clock.deadline_stop(
+            running, actor=officer, reason=gettext_noop("waiting for missing materials")
+        )
     clock.deadline_start(
         case,
         Deadline.Step.MATERIALS,
         rule_set=rule_set,
         figure="materials_days",
         actor=officer,
-        reason="materials requested",
+        reason=gettext_noop("materials requested"),
     )
 
 
@@ -781,7 +790,9 @@ def resubmit(*, case: Case, applicant: AbstractBaseUser, note: str = "") -> Case
         before = _snapshot(case)
         materials = clock.deadline_running(case, Deadline.Step.MATERIALS)
         if materials is not None:
-            clock.deadline_close(materials, actor=applicant, reason="materials supplied")
+            clock.deadline_close(
+                materials, actor=applicant, reason=gettext_noop("materials supplied")
+            )
         case.status = case.resume_status or Case.Status.SUBMITTED
         step = (
             Deadline.Step.DECISION
@@ -790,7 +801,9 @@ def resubmit(*, case: Case, applicant: AbstractBaseUser, note: str = "") -> Case
         )
         stopped = clock.deadline_running(case, step)
         if stopped is not None and stopped.status == Deadline.Status.STOPPED:
-            clock.deadline_resume(stopped, actor=applicant, reason="materials supplied")
+            clock.deadline_resume(
+                stopped, actor=applicant, reason=gettext_noop("materials supplied")
+            )
         if case.status == Case.Status.UNDER_REVIEW:
             # Items marked "needs more" are looked at again with what arrived.
             case.evidence.filter(review_outcome=Evidence.Outcome.NEEDS_MORE).update(
@@ -829,8 +842,10 @@ def lapse(*, case: Case) -> Case:
                 code="not_due",
             )
         before = _snapshot(case)
-        clock.deadline_close(materials, actor=None, reason="no materials by the deadline")
-        clock.deadlines_close_all(case, actor=None, reason="case lapsed")
+        clock.deadline_close(
+            materials, actor=None, reason=gettext_noop("no materials by the deadline")
+        )
+        clock.deadlines_close_all(case, actor=None, reason=gettext_noop("case lapsed"))
         _records_restore(case)
         case.status = Case.Status.LAPSED
         case.closed_at = timezone.now()
@@ -967,7 +982,7 @@ def _not_accepted(
     closed, its clock stops, and the ``not_accepted`` event (which requests the letter)
     records the reasons, the findings and, where the head approved, who proposed it."""
     before = _snapshot(case)
-    clock.deadlines_close_all(case, actor=actor, reason="not accepted")
+    clock.deadlines_close_all(case, actor=actor, reason=gettext_noop("not accepted"))
     now = timezone.now()
     case.status = Case.Status.NOT_ACCEPTED
     case.decision_reasons = reasons
@@ -1347,10 +1362,9 @@ def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> None:
             rule_set=rule_set,
             figure="removal_days",
             actor=signer,
-            reason="every platform to withdraw the record",
+            reason=gettext_noop("every platform to withdraw the record"),
         )
         return
-    basis = rule_set.citation_text("temporary_restoration_days", "en") or rule_set.label
     clock.deadline_start(
         case,
         Deadline.Step.REMOVAL,
@@ -1358,7 +1372,7 @@ def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> None:
         figure="temporary_restoration_days",
         actor=signer,
         on=_request_received_on(case),
-        reason=f"every platform to shield the record, from receipt of the request ({basis})",
+        reason=gettext_noop("every platform to shield the record, from receipt of the request"),
     )
 
 
@@ -1497,7 +1511,9 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
     for period in Deadline.objects.filter(
         case=case, step=Deadline.Step.STATEMENT, status=Deadline.Status.RUNNING
     ):
-        clock.deadline_close(period, actor=signer, reason="the period ended without a statement")
+        clock.deadline_close(
+            period, actor=signer, reason=gettext_noop("the period ended without a statement")
+        )
     _clock_decided(case, decision=decision, signer=signer)
     withdrawals = sum(_record_decided(cr) for cr in case.case_records.select_related("record"))
     if withdrawals:
@@ -1539,7 +1555,7 @@ def _clock_decided(case: Case, *, decision: str, signer) -> None:
         rule_set=case.rule_set,
         figure="letter_service_days",
         actor=signer,
-        reason="decision letter to be served",
+        reason=gettext_noop("decision letter to be served"),
     )
 
 
@@ -1701,7 +1717,9 @@ def acknowledge_publication(
         if not pending and case.status == Case.Status.REMOVAL:
             removal = clock.deadline_running(case, Deadline.Step.REMOVAL)
             if removal is not None:
-                clock.deadline_close(removal, actor=None, reason="every platform acknowledged")
+                clock.deadline_close(
+                    removal, actor=None, reason=gettext_noop("every platform acknowledged")
+                )
             case.status = Case.Status.APPEAL_WINDOW
             case.closed_at = timezone.now()
             case.save(update_fields=["status", "closed_at", "updated_at"])
@@ -1784,7 +1802,7 @@ def withdraw(*, case: Case, applicant: AbstractBaseUser, reason: str = "") -> Ca
         access.ensure_applicant(applicant, case, action=_("withdraw the case"))
         ensure_state(case, *Case.UNDECIDED_STATUSES, action=_("be withdrawn"))
         before = _snapshot(case)
-        clock.deadlines_close_all(case, actor=applicant, reason="withdrawn")
+        clock.deadlines_close_all(case, actor=applicant, reason=gettext_noop("withdrawn"))
         _records_restore(case)
         case.status = Case.Status.WITHDRAWN
         case.closed_at = timezone.now()
@@ -2101,7 +2119,7 @@ def _revocation_take_effect(
     decision = _revocation_decision_publish(
         case, revocation, on=today, until=terms["published_until"], platforms=platforms.values()
     )
-    clock.deadlines_close_all(case, actor=signer, reason="restoration revoked")
+    clock.deadlines_close_all(case, actor=signer, reason=gettext_noop("restoration revoked"))
     case.status = Case.Status.REVOKED
     case.revoked_at = timezone.now()
     case.save(update_fields=["status", "revoked_at", "updated_at"])
@@ -2243,7 +2261,7 @@ def fail_plan(*, case: Case, officer: AbstractBaseUser, reasons: str, ruling) ->
                 record.publications.filter(
                     status__in=(Publication.Status.SHIELD_REQUESTED, Publication.Status.SHIELDED)
                 ).update(status=Publication.Status.PUBLICATION_REQUESTED, acknowledged_at=None)
-            clock.deadlines_close_all(case, actor=officer, reason="plan failed")
+            clock.deadlines_close_all(case, actor=officer, reason=gettext_noop("plan failed"))
             case.status = Case.Status.PLAN_FAILED
             case.closed_at = case.closed_at or timezone.now()
             case.save(update_fields=["status", "closed_at", "updated_at"])
@@ -2472,7 +2490,9 @@ def _monitoring_notify(case: Case, evidence: Evidence, *, officer: AbstractBaseU
         Deadline.Step.STATEMENT,
         working_days=days,
         actor=officer,
-        reason="the party may state its case and defend on evidence from electronic monitoring",
+        reason=gettext_noop(
+            "the party may state its case and defend on evidence from electronic monitoring"
+        ),
     )
     event_record(
         case,
@@ -2521,9 +2541,9 @@ def submit_statement(
             clock.deadline_close(
                 period,
                 actor=applicant,
-                reason="the party waived its statement"
+                reason=gettext_noop("the party waived its statement")
                 if waived
-                else "the party made its statement",
+                else gettext_noop("the party made its statement"),
             )
         event_record(
             case,
@@ -2698,7 +2718,7 @@ def close(*, case: Case) -> Case:
         if case.status != Case.Status.APPEAL_WINDOW:
             return case  # revoked or otherwise finished meanwhile: nothing to close
         before = _snapshot(case)
-        clock.deadlines_close_all(case, actor=None, reason="case closed")
+        clock.deadlines_close_all(case, actor=None, reason=gettext_noop("case closed"))
         case.status = Case.Status.CLOSED
         case.save(update_fields=["status", "updated_at"])
         event_record(

@@ -791,6 +791,8 @@ def _acceptance(case: Case, language: str) -> dict:
         "accepted_on": format_date(local_day(case.accepted_at), language),
         "decision_due_on": format_date(decision.due_on if decision else None, language),
         "decision_working_days": decision.working_days if decision else None,
+        # Counted in a year whose holiday schedule is not loaded: the letter says so.
+        "decision_due_provisional": bool(decision and decision.provisional),
     }
 
 
@@ -815,6 +817,7 @@ def _materials_request(case: Case, language: str) -> dict:
         "requested_on": format_date(local_day(case.materials_requested_at), language),
         "materials_due_on": format_date(materials.due_on if materials else None, language),
         "materials_working_days": materials.working_days if materials else None,
+        "materials_due_provisional": bool(materials and materials.provisional),
         "resubmit_url": settings.REDRESS_SITE_URL.rstrip("/") + "/",
     }
 

@@ -276,7 +276,10 @@ def letter_issue(letter: Letter, *, name: str, sha256: str, size: int) -> Letter
     case = case_lock(letter.case_id)
     status = Letter.objects.select_for_update().values_list("status", flat=True).get(pk=letter.pk)
     if status != Letter.Status.RENDERING:
-        raise WrongState(f"Letter {letter.pk} is {status}: it cannot be issued now.")
+        raise WrongState(
+            _("Letter %(letter)s is %(status)s: it cannot be issued now.")
+            % {"letter": letter.pk, "status": Letter.Status(status).label}
+        )
     letter.case = case
     letter.status = Letter.Status.ISSUED
     letter.pdf.name = name

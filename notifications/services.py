@@ -248,8 +248,12 @@ def on_case_event(sender, *, case: Case, event: CaseEvent, **kwargs) -> None:
 def _context(case: Case, **extra) -> dict:
 
     decision = (
-        Deadline.objects.filter(case=case).order_by("-id").values("due_on", "working_days").first()
+        Deadline.objects.filter(case=case)
+        .order_by("-id")
+        .values("due_on", "working_days", "provisional")
+        .first()
     )
+    provisional = bool(decision and decision["provisional"])
     return {
         "reference": case.reference,
         "subject_name": case.subject.name,
@@ -259,6 +263,9 @@ def _context(case: Case, **extra) -> dict:
         "kind_en": texts.KIND_EN[case.kind],
         "deadline": f"{decision['due_on']:%Y-%m-%d}" if decision else "",
         "deadline_days": decision["working_days"] if decision else "",
+        # A date counted in a year whose holiday schedule is not loaded says so (issue 13).
+        "deadline_note_zh": texts.PROVISIONAL_NOTE_ZH if provisional else "",
+        "deadline_note_en": texts.PROVISIONAL_NOTE_EN if provisional else "",
         "url": case_url(case),
         **extra,
     }

@@ -16,32 +16,33 @@ from django.utils.translation import gettext_lazy as _
 TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     "accepted": {
         "zh-hans": (
-            "【信用修复】案件 {reference} 已受理",
+            "【{kind_zh}】案件 {reference} 已受理",
             "您提交的{kind_zh}申请（案件编号 {reference}，{subject_name}）已由{agency}受理。\n"
-            "办理期限：{deadline}（{deadline_days} 个工作日）。\n查看进度：{url}",
+            "办理期限：{deadline}（{deadline_days} 个工作日）{deadline_note_zh}。\n查看进度：{url}",
         ),
         "en": (
             "[Redress] Case {reference} accepted",
             "Your {kind_en} request (case {reference}, {subject_name}) was accepted by {agency_en}.\n"
-            "Decision due by {deadline} ({deadline_days} working days).\nFollow it at {url}",
+            "Decision due by {deadline} ({deadline_days} working days){deadline_note_en}.\n"
+            "Follow it at {url}",
         ),
     },
     "materials_requested": {
         "zh-hans": (
-            "【信用修复】案件 {reference} 需补正材料",
+            "【{kind_zh}】案件 {reference} 需补正材料",
             "{agency}请您一次性补正以下材料：\n{missing}\n"
-            "请于 {deadline} 前提交；补正期间办理期限中止。逾期未补正的，申请将视为撤回。\n{url}",
+            "请于 {deadline}{deadline_note_zh} 前提交；补正期间办理期限中止。逾期未补正的，申请将视为撤回。\n{url}",
         ),
         "en": (
             "[Redress] Case {reference}: materials missing",
             "{agency_en} asks for the following materials, all at once:\n{missing}\n"
-            "Supply them by {deadline}. The case's clock is stopped until then; without them "
+            "Supply them by {deadline}{deadline_note_en}. The case's clock is stopped until then; without them "
             "the request lapses.\n{url}",
         ),
     },
     "materials_reminder": {
         "zh-hans": (
-            "【信用修复】案件 {reference} 补正期限即将届满",
+            "【{kind_zh}】案件 {reference} 补正期限即将届满",
             "请于 {deadline} 前补正材料：\n{missing}\n{url}",
         ),
         "en": (
@@ -51,7 +52,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "monitoring_notified": {
         "zh-hans": (
-            "【信用修复】案件 {reference}：电子技术监控设备记录的违法事实告知",
+            "【{kind_zh}】案件 {reference}：电子技术监控设备记录的违法事实告知",
             "{agency}在案件 {reference} 中采用了电子技术监控设备（编号 {device}，设置地点：{location}；"
             "法制和技术审核：{approval_ref}，{approval_on}）记录的事实作为证据。\n"
             "根据《中华人民共和国行政处罚法》第四十一条、第四十五条，您有权查询、陈述和申辩。"
@@ -69,12 +70,12 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
     "not_accepted": {
-        "zh-hans": ("【信用修复】案件 {reference} 不予受理", "不予受理理由：{reasons}\n{url}"),
+        "zh-hans": ("【{kind_zh}】案件 {reference} 不予受理", "不予受理理由：{reasons}\n{url}"),
         "en": ("[Redress] Case {reference} not accepted", "Reasons: {reasons}\n{url}"),
     },
     "lapsed": {
         "zh-hans": (
-            "【信用修复】案件 {reference} 已终止",
+            "【{kind_zh}】案件 {reference} 已终止",
             "因未在 {deadline} 前补正材料，申请已终止。您可以重新提出申请。\n{url}",
         ),
         "en": (
@@ -84,12 +85,12 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
     "withdrawn": {
-        "zh-hans": ("【信用修复】案件 {reference} 已撤回", "您已撤回申请。\n{url}"),
+        "zh-hans": ("【{kind_zh}】案件 {reference} 已撤回", "您已撤回申请。\n{url}"),
         "en": ("[Redress] Case {reference} withdrawn", "You withdrew the request.\n{url}"),
     },
     "decided": {
         "zh-hans": (
-            "【信用修复】案件 {reference} 已作出决定：{decision_zh}",
+            "【{kind_zh}】案件 {reference} 已作出决定：{decision_zh}",
             "{agency}对您的{kind_zh}申请作出决定：{decision_zh}。\n{reasons}\n"
             "如不服，可在 60 日内申请行政复议，或在 6 个月内提起行政诉讼。\n{url}",
         ),
@@ -102,7 +103,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "removal_done": {
         "zh-hans": (
-            "【信用修复】{platform} 已撤下相关信息",
+            "【{kind_zh}】{platform} 已撤下相关信息",
             "{platform} 已确认撤下案件 {reference} 涉及的记录 {record}。\n{url}",
         ),
         "en": (
@@ -112,7 +113,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "revoked": {
         "zh-hans": (
-            "【信用修复】案件 {reference} 的信用修复已撤销",
+            "【{kind_zh}】案件 {reference} 的信用修复已撤销",
             "因{reasons}，{agency}撤销了信用修复决定，相关信息将重新公示。\n{url}",
         ),
         "en": (
@@ -138,7 +139,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "shield_done": {
         "zh-hans": (
-            "【信用修复】{platform} 已临时屏蔽相关信息",
+            "【{kind_zh}】{platform} 已临时屏蔽相关信息",
             "{platform} 已确认临时屏蔽案件 {reference} 涉及的记录 {record}（重整计划或和解协议执行期间）。\n{url}",
         ),
         "en": (
@@ -149,7 +150,7 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "plan_failed": {
         "zh-hans": (
-            "【信用修复】案件 {reference}：重整计划或和解协议未执行成功",
+            "【{kind_zh}】案件 {reference}：重整计划或和解协议未执行成功",
             "根据人民法院裁定（{reasons}），{agency}恢复公示临时屏蔽的信息，临时解除的措施恢复执行。\n{url}",
         ),
         "en": (
@@ -180,6 +181,12 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
 }
+
+# After a date counted in a year whose State Council holiday schedule is not loaded yet.
+PROVISIONAL_NOTE_ZH = "（暂定，待国务院公布该年度节假日安排后确认）"
+PROVISIONAL_NOTE_EN = (
+    " (provisional: to be confirmed once the State Council publishes that year's holidays)"
+)
 
 KIND_ZH = {"objection": "异议", "restoration": "信用修复", "reorganisation": "临时信用修复"}
 KIND_EN = {

@@ -745,7 +745,12 @@ def case_list(request):
         .annotate(
             due_on=Deadline.objects.filter(case_id=OuterRef("pk"), status=Deadline.Status.RUNNING)
             .order_by("-id")
-            .values("due_on")[:1]
+            .values("due_on")[:1],
+            due_provisional=Deadline.objects.filter(
+                case_id=OuterRef("pk"), status=Deadline.Status.RUNNING
+            )
+            .order_by("-id")
+            .values("provisional")[:1],
         )
         .order_by("-submitted_at", "-id")[:200]
     )
@@ -760,7 +765,7 @@ def _clock_lines(entries) -> list[tuple[ClockEntry, str]]:
             "step": entry.deadline.get_step_display(),
             "date": timezone.localtime(entry.at).date().isoformat(),
             "days": entry.days,
-            "reason": entry.reason or gettext("no reason recorded"),
+            "reason": entry.reason_text or gettext("no reason recorded"),
             "before": entry.due_before.isoformat() if entry.due_before else "—",
             "after": entry.due_after.isoformat() if entry.due_after else "—",
         }

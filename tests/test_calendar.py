@@ -13,6 +13,7 @@ Every date below was checked against the ``chinesecalendar`` package (1.11.0):
 import datetime
 import json
 
+import chinese_calendar
 import pytest
 from django.utils import translation
 from hypothesis import given, settings
@@ -27,6 +28,7 @@ from cases.calendar import (
     WorkingCalendar,
     day_reason_text,
     explain_computation,
+    statutory_holidays,
 )
 
 D = datetime.date
@@ -256,21 +258,69 @@ def test_two_overrides_that_disagree_about_the_same_day_are_refused():
 def test_a_deadline_running_into_2027_is_provisional_and_names_2027():
     deadline = NATIONAL_CALENDAR.add_working_days(D(2026, 12, 20), 20)
 
-    # Weekends only: Dec 21..25, 28..31, then Jan 1 (a guess: surely New Year's Day), 4..8, 11..15.
-    assert deadline.due == D(2027, 1, 15)
+    # Weekends and the fixed statutory holidays: New Year's Day 2027 is not a working day,
+    # whatever the State Council's schedule adds around it.
+    assert deadline.due == D(2027, 1, 18)
+    assert SkippedDay(D(2027, 1, 1), "New Year's Day (元旦)") in deadline.skipped
     assert deadline.provisional
     assert deadline.unknown_years == (2027,)
     assert deadline.explain().endswith(
-        "PROVISIONAL: the national holiday calendar for 2027 is not loaded; weekends only were "
-        "skipped for those days — load the 2027 calendar (admin: calendar overrides) to confirm."
+        "PROVISIONAL: the national holiday calendar for 2027 is not loaded; for those days "
+        "only weekends and the fixed statutory holidays (全国年节及纪念日放假办法) were "
+        "skipped, and the State Council's schedule may move days off and working days — "
+        "load the 2027 schedule (admin: calendar years, or manage.py load_calendar) to "
+        "confirm."
     )
 
 
-def test_a_day_in_2027_is_guessed_monday_to_friday_but_reported_unknown():
-    new_years_day_2027 = D(2027, 1, 1)  # a Friday
+def test_an_acceptance_in_december_2026_never_falls_due_on_new_years_day_2027():
+    # Every start in December whose count ends around the turn of the year.
+    for start in days(D(2026, 12, 1), D(2026, 12, 31)):
+        for working_days in (1, 5, 10, 15, 20):
+            due = NATIONAL_CALENDAR.add_working_days(start, working_days).due
+            assert due != D(2027, 1, 1), (start, working_days)
 
-    assert NATIONAL_CALENDAR.is_working_day(new_years_day_2027) is True
-    working, reason, known = NATIONAL_CALENDAR.day_status(new_years_day_2027)
+
+@pytest.mark.parametrize(
+    ("day", "name"),
+    [
+        (D(2027, 1, 1), "New Year's Day (元旦)"),
+        (D(2027, 2, 5), "Spring Festival (春节)"),  # lunar New Year's Eve (除夕)
+        (D(2027, 2, 8), "Spring Festival (春节)"),  # the third day of the first month
+        (D(2027, 4, 5), "Tomb-sweeping Day (清明节)"),  # the 清明 solar term
+        (D(2027, 5, 1), "Labour Day (劳动节)"),
+        (D(2027, 5, 2), "Labour Day (劳动节)"),  # a Sunday, off anyway
+        (D(2027, 6, 9), "Dragon Boat Festival (端午节)"),  # 5th of the 5th lunar month
+        (D(2027, 9, 15), "Mid-autumn Festival (中秋节)"),  # 15th of the 8th lunar month
+        (D(2027, 10, 1), "National Day (国庆节)"),
+        (D(2027, 10, 3), "National Day (国庆节)"),
+    ],
+)
+def test_a_year_not_loaded_skips_the_statutory_holidays_and_says_it_is_unsure(day, name):
+    assert NATIONAL_CALENDAR.day_status(day) == (False, name, False)
+
+
+def test_the_statutory_fallback_agrees_with_the_state_councils_schedules_it_has():
+    # For the years the package has, every day the law fixes is a day off in the schedule.
+    for year in (2025, 2026):
+        fixed = statutory_holidays(year)
+        assert len(fixed) == 13  # 1 + 4 + 1 + 2 + 1 + 1 + 3 days (the 2025 amendment)
+        for day, name in fixed.items():
+            assert chinese_calendar.get_holiday_detail(day) == (True, name), day
+
+
+def test_the_day_after_the_spring_festival_in_2027_is_a_guessed_working_day():
+    working, reason, known = NATIONAL_CALENDAR.day_status(D(2027, 2, 9))
+
+    assert (working, known) == (True, False)
+    assert "2027 national calendar not loaded" in reason
+
+
+def test_a_day_in_2027_is_guessed_monday_to_friday_but_reported_unknown():
+    an_ordinary_monday = D(2027, 1, 4)
+
+    assert NATIONAL_CALENDAR.is_working_day(an_ordinary_monday) is True
+    working, reason, known = NATIONAL_CALENDAR.day_status(an_ordinary_monday)
     assert (working, known) == (True, False)
     assert "2027 national calendar not loaded" in reason
     assert NATIONAL_CALENDAR.day_status(D(2027, 1, 2)) == (False, "Saturday", False)
@@ -436,10 +486,23 @@ def test_an_override_keeps_the_name_the_operator_entered_in_chinese():
 def test_a_provisional_deadline_says_in_chinese_which_year_to_load():
     text = in_chinese(NATIONAL_CALENDAR.add_working_days(D(2026, 12, 20), 20))
 
-    assert "截止日期：2027-01-15（星期五）。" in text
+    assert "  跳过 2027-01-01：元旦" in text
+    assert "截止日期：2027-01-18（星期一）。" in text
     assert text.endswith(
-        "暂定：2027 年度的国家法定节假日安排尚未载入，这些日期仅跳过了周末——"
-        "请在管理后台（Calendar overrides）载入 2027 年度的安排以确认。"
+        "暂定：2027 年度的国务院节假日安排尚未载入，这些日期仅跳过了周末和"
+        "《全国年节及纪念日放假办法》规定的法定节假日，国务院的安排可能调整放假和调休上班的日期——"
+        "请在管理后台（Calendar years）或以 manage.py load_calendar 载入 2027 年度的安排以确认。"
+    )
+
+
+def test_a_computation_stored_before_the_statutory_fallback_reads_as_it_was_written():
+    # Facts stored when a year not loaded was counted Monday to Friday say so still.
+    facts = NATIONAL_CALENDAR.add_working_days(D(2026, 12, 20), 20).as_facts()
+    del facts["fallback"]
+
+    assert explain_computation(facts, language="en").endswith(
+        "PROVISIONAL: the national holiday calendar for 2027 is not loaded; weekends only were "
+        "skipped for those days — load the 2027 calendar (admin: calendar overrides) to confirm."
     )
 
 

@@ -550,7 +550,8 @@ def test_a_deadline_running_into_2027_is_provisional_until_2027_is_loaded(case):
         case, Deadline.Step.DECISION, working_days=10, actor=None, on=D(2026, 12, 24)
     )
 
-    assert running.due_on == D(2027, 1, 7)  # weekends only skipped in 2027
+    # Weekends and New Year's Day (the fixed statutory holiday) skipped in 2027.
+    assert running.due_on == D(2027, 1, 8)
     assert running.provisional is True
     assert "PROVISIONAL" in running.computation
     assert "2027" in running.computation

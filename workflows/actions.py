@@ -17,12 +17,13 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from viewflow.workflow.exceptions import FlowLockFailed
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases import access, clock, transitions
-from cases.calendar import recompute_cause_text
+from cases.calendar import YearSchedule, recompute_cause, recompute_cause_text
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.models import (
     Case,
@@ -135,7 +136,7 @@ def meeting_record(
 def _human_node(task: Task) -> RoleView:
     node = task.flow_task
     if not isinstance(node, RoleView):
-        raise WrongState("This step is done by the system, not by a person.", code="not_a_task")
+        raise WrongState(_("This step is done by the system, not by a person."), code="not_a_task")
     return node
 
 
@@ -176,12 +177,15 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
             task.refresh_from_db()
             task_ensure_open(task, to="claim")
             if task.status != STATUS.NEW or task.owner_id is not None:
-                owner = task.owner.get_username() if task.owner_id else "nobody"
+                if task.owner_id:
+                    raise WrongState(
+                        _("Task %(task)s was already claimed by %(person)s.")
+                        % {"task": task.pk, "person": task.owner.get_username()},
+                        code="already_claimed",
+                    )
                 raise WrongState(
-                    f"Task {task.pk} was already claimed by {owner}."
-                    if task.owner_id
-                    else f"Task {task.pk} is {task.status.lower()}.",
-                    code="already_claimed" if task.owner_id else "wrong_state",
+                    _("Task %(task)s is closed: it cannot be claimed.") % {"task": task.pk},
+                    code="wrong_state",
                 )
             refusal = node.refusal(user, task)
             if refusal is not None:
@@ -203,11 +207,13 @@ def task_release(*, task: Task, user: AbstractBaseUser) -> Task:
         with _locked(task), transaction.atomic():
             task.refresh_from_db()
             if task.status != STATUS.ASSIGNED:
-                raise WrongState(f"Task {task.pk} is not assigned.", code="wrong_state")
+                raise WrongState(
+                    _("Task %(task)s is not assigned.") % {"task": task.pk}, code="wrong_state"
+                )
             case = case_of(task)
             if task.owner_id != user.pk:
                 if not access.has_role(user, Role.SUPERVISOR, case.agency):
-                    raise NotPermitted("Only its owner or a supervisor can release a task.")
+                    raise NotPermitted(_("Only its owner or a supervisor can release a task."))
                 access.ensure_no_conflict(user, case.subject_id, action=_("release this task"))
             task.flow_task.activation_class(task).unassign()
     except FlowLockFailed:
@@ -229,7 +235,7 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
             task_ensure_open(task)
             if task.status not in OPEN_TASK_STATUSES:
                 raise WrongState(
-                    f"Task {task.pk} is {task.status.lower()}: it cannot be completed.",
+                    _("Task %(task)s is closed: it cannot be completed.") % {"task": task.pk},
                     code="wrong_state",
                 )
             # Who may not do the step at all is told why (a tie to the subject, four
@@ -238,10 +244,11 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
             if refusal is not None:
                 raise refusal
             if task.status == STATUS.NEW or task.owner_id is None:
-                raise NotPermitted("Claim the task before completing it.", code="not_owner")
+                raise NotPermitted(_("Claim the task before completing it."), code="not_owner")
             if task.owner_id != user.pk:
                 raise NotPermitted(
-                    f"Task {task.pk} is assigned to {task.owner.get_username()}.",
+                    _("Task %(task)s is assigned to %(person)s.")
+                    % {"task": task.pk, "person": task.owner.get_username()},
                     code="not_owner",
                 )
             activation = node.activation_class(task)
@@ -286,15 +293,18 @@ def tasks_assign(
                 task.refresh_from_db()
                 case = case_of(task)
                 if not access.has_role(supervisor, Role.SUPERVISOR, case.agency):
-                    raise NotPermitted(f"Not a task of your agency ({case.reference}).")
+                    raise NotPermitted(
+                        _("Not a task of your agency (%(case)s).") % {"case": case.reference}
+                    )
                 access.ensure_no_conflict(supervisor, case.subject_id, action=_("assign this task"))
                 if task.status not in (STATUS.NEW, STATUS.ASSIGNED):
-                    raise WrongState(f"Task is {task.status.lower()}.")
+                    raise WrongState(_("The task is closed."))
                 if task.owner_id == assignee.pk:
-                    raise WrongState("Already assigned to them.")
+                    raise WrongState(_("Already assigned to them."))
                 if only_unassigned and task.owner_id is not None:
                     raise WrongState(
-                        f"Task {task.pk} was already claimed by {task.owner.get_username()}.",
+                        _("Task %(task)s was already claimed by %(person)s.")
+                        % {"task": task.pk, "person": task.owner.get_username()},
                         code="already_claimed",
                     )
                 refusal = node.refusal(assignee, task, case, by=supervisor)
@@ -478,6 +488,23 @@ def calendar_changed(*, agency=None, reason: str = "", cause: dict | None = None
     return len(moved)
 
 
+def calendar_load(*, schedule: YearSchedule, actor: AbstractBaseUser | None) -> dict[str, int]:
+    """Load a year's State Council holiday schedule and recompute what it moves.
+
+    One transaction: the days become national overrides, the year is declared known
+    (``cases.clock.schedule_store``), and every open deadline is recomputed with a
+    ledger entry naming the schedule (``calendar_changed``). Returns the counts
+    ``created``, ``updated``, ``kept`` (national overrides of the year the schedule does
+    not list) and ``moved`` (deadlines recomputed).
+    """
+    with transaction.atomic():
+        counts = clock.schedule_store(schedule, actor=actor)
+        counts["moved"] = calendar_changed(
+            cause=recompute_cause("schedule_loaded", year=schedule.year, source=schedule.source)
+        )
+    return counts
+
+
 def timers_rearm(case: Case) -> int:
     """Point the case's deadline timers at the deadlines as they now stand; the number
     of timers moved or armed.
@@ -548,9 +575,9 @@ def letter_served(*, case: Case, letter) -> None:
     with _process_locked(case):
         deadline = clock.deadline_running(case, Deadline.Step.LETTER)
         if deadline is not None:
-            clock.deadline_close(
-                deadline, actor=None, reason=f"letter {letter.verification_code} issued"
-            )
+            # The reason's words translate when shown (ClockEntry.reason_text); the code stays.
+            reason = gettext_noop("decision letter issued") + f": {letter.verification_code}"
+            clock.deadline_close(deadline, actor=None, reason=reason)
         _resume_handle(case, "await_letter")
 
 

@@ -16,6 +16,7 @@ import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from viewflow import this
 from viewflow.workflow import flow, lock
 from viewflow.workflow.base import Node
@@ -224,7 +225,8 @@ class CaseRoute:
             transitions.not_accept(case=case, officer=user, reasons=data.get("reasons", ""))
         else:
             raise transitions.InvalidInput(
-                "Choose accept, request_materials or not_accept.", field="decision"
+                _("Choose to accept the case, to request missing materials or not to accept it."),
+                field="decision",
             )
 
     def non_acceptance_awaits_approval(self, activation) -> bool:
@@ -234,7 +236,10 @@ class CaseRoute:
     def do_refusal_approval(self, activation, user, data: dict) -> None:
         decision = data.get("decision")
         if decision not in ("approve", "decline"):
-            raise transitions.InvalidInput("Choose approve or decline.", field="decision")
+            raise transitions.InvalidInput(
+                _("Choose to approve or to decline the proposed non-acceptance."),
+                field="decision",
+            )
         transitions.non_acceptance_approve(
             case=case_of(activation),
             head=user,
@@ -249,7 +254,8 @@ class CaseRoute:
             item = by_id.get(int(review.get("evidence", 0) or 0))
             if item is None:
                 raise transitions.InvalidInput(
-                    f"Evidence {review.get('evidence')!r} is not part of this case.",
+                    _("Evidence %(evidence)s is not part of this case.")
+                    % {"evidence": review.get("evidence")},
                     field="reviews",
                 )
             transitions.review_evidence(

@@ -1,9 +1,16 @@
 """Admin for the calendar (overrides, declared years) and a read-only view of the clock."""
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from cases.calendar import recompute_cause
+from cases.calendar import parse_schedule, recompute_cause
+from cases.errors import InvalidInput
 from cases.models import CalendarOverride, CalendarYear, ClockEntry, Deadline
 from workflows import actions
 
@@ -35,10 +42,74 @@ class CalendarOverrideAdmin(admin.ModelAdmin):
         )
 
 
+class ScheduleForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Schedule file (CSV)"),
+        help_text=gettext_lazy(
+            "One line a day: date,kind,name — kind is holiday (休) or working_day (班). "
+            "The format is described in docs/calendar.md."
+        ),
+    )
+    source = forms.CharField(
+        label=gettext_lazy("Notice"),
+        max_length=300,
+        required=False,
+        help_text=gettext_lazy(
+            "The State Council notice the schedule comes from, if the file has no “# source:” line."
+        ),
+    )
+
+
 @admin.register(CalendarYear)
 class CalendarYearAdmin(admin.ModelAdmin):
     list_display = ["year", "source", "declared_by", "declared_at"]
     readonly_fields = ["declared_by", "declared_at"]
+    change_list_template = "admin/cases/calendaryear/change_list.html"
+
+    def get_urls(self):
+        load = path(
+            "load/",
+            self.admin_site.admin_view(self.load_view),
+            name="cases_calendaryear_load",
+        )
+        return [load, *super().get_urls()]
+
+    def load_view(self, request):
+        """Load a year's schedule from a file (the same as ``manage.py load_calendar``)."""
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = ScheduleForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data["file"].read(1024 * 1024)
+            try:
+                schedule = parse_schedule(data, source=form.cleaned_data["source"])
+            except InvalidInput as exc:
+                form.add_error("file", exc.message)
+            else:
+                counts = actions.calendar_load(schedule=schedule, actor=request.user)
+                messages.success(
+                    request,
+                    _(
+                        "Loaded the %(year)s schedule (%(source)s): %(holidays)s days off, "
+                        "%(working)s weekend days worked. Open cases' deadlines recomputed: "
+                        "%(moved)s moved."
+                    )
+                    % {
+                        "year": schedule.year,
+                        "source": schedule.source,
+                        "holidays": schedule.holidays,
+                        "working": schedule.working_days,
+                        "moved": counts["moved"],
+                    },
+                )
+                return redirect(reverse("admin:cases_calendaryear_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Load a year's holiday schedule"),
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/cases/calendaryear/load.html", context)
 
     def save_model(self, request, obj, form, change):
         if not change:
