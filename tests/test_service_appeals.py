@@ -12,15 +12,20 @@ working days (行政处罚法第四十八条).
 from __future__ import annotations
 
 import datetime
+import io
+import json
+import zipfile
 
 import pytest
 from dateutil.relativedelta import relativedelta
 from django.core.files.storage import storages
+from django.core.management import call_command
 from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases.models import Appeal, Case, Deadline, Publication, Record
+from documents.exports import export_verify
 from documents.models import Letter, LetterService
 from tests import factories
 from tests import flow_helpers as flow
@@ -352,3 +357,45 @@ def test_a_withdrawal_after_an_appeal_that_is_overdue_is_escalated(rejected, sta
     assert actions.appeal_withdrawals_escalate(today=later) == 1
     assert flow.last_event(case, "deadline_overdue").data["step"] == "appeal"
     assert actions.appeal_withdrawals_escalate(today=later) == 0  # once
+
+
+def test_the_auditors_export_carries_service_appeals_and_the_window(
+    rejected, staff, applicant, agency, tmp_path
+):
+    case = rejected
+    today = timezone.localdate()
+    letter = decision_letter(case)
+    actions.letter_serve(
+        letter=letter,
+        officer=staff["case_officer"],
+        method="post",
+        served_on=today,
+        tracking_number="EMS9876543210CN",
+    )
+    actions.appeal_record(
+        case=case, by=applicant, kind="suit", body="深圳市福田区人民法院", filed_on=today
+    )
+    out = tmp_path / "export.zip"
+    call_command(
+        "export_decisions",
+        agency=agency.code,
+        date_from=f"{today - datetime.timedelta(days=1)}",
+        date_to=f"{today}",
+        out=str(out),
+        stdout=io.StringIO(),
+    )
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        events = [json.loads(line)["kind"] for line in zf.read("events.jsonl").splitlines()]
+    (row,) = manifest["cases"]
+    assert row["appeal_window"]["served_on"] == f"{today}"
+    assert {p["kind"]: p["ends_on"] for p in row["appeal_window"]["periods"]}["suit"] == (
+        f"{today + relativedelta(months=6)}"
+    )
+    assert [(a["kind"], a["body"], a["outcome"]) for a in row["appeals"]] == [
+        ("suit", "深圳市福田区人民法院", "")
+    ]
+    served = {r["verification_code"]: r["service"] for r in manifest["letters"]}
+    assert served[letter.verification_code]["tracking_number"] == "EMS9876543210CN"
+    assert {"letter_served", "appeal_recorded"} <= set(events)
+    assert export_verify(out).ok
