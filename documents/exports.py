@@ -54,6 +54,7 @@ from cases.anchoring import (
     checkpoint_take,
     head_problem,
 )
+from cases.clock import calendar_for
 from cases.events import chain_verify, event_payload
 from cases.models import Agency, Appeal, AuditCheckpoint, Case, CaseEvent, Signature
 from documents.models import Letter, LetterService
@@ -233,6 +234,7 @@ def export_write(
     storage = Letter.storage()
     rows: list[dict] = []
     case_rows: dict[str, dict] = {}
+    calendar = calendar_for(agency)
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         for batch in _batched(
             cases.select_related("subject", "rule_set__list_type").iterator(chunk_size=CASE_CHUNK),
@@ -297,7 +299,7 @@ def export_write(
                         "served_on": service.served_on.isoformat(),
                         "periods": [
                             {"kind": p.kind, "ends_on": p.ends_on.isoformat(), "basis": p.basis.zh}
-                            for p in appeal_periods(case, service.served_on)
+                            for p in appeal_periods(case, service.served_on, calendar=calendar)
                         ],
                     }
                 rows.append(

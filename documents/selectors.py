@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from cases import access
+from cases.calendar import WorkingCalendar
+from cases.clock import calendar_for
 from cases.law import Citation
 from cases.models import Agency, Appeal, Case, Role
 from cases.rules import case_on_court_list
@@ -195,25 +197,35 @@ def appeal_letter(case: Case) -> Letter | None:
     )
 
 
-def appeal_periods(case: Case, served_on: datetime.date) -> tuple[AppealPeriod, ...]:
+def _period_end(calendar: WorkingCalendar, day: datetime.date) -> datetime.date:
+    """A period whose last day is a rest day ends on the next working day
+    (《中华人民共和国民事诉讼法》第八十五条, which the reconsideration and litigation laws
+    follow for periods they do not set)."""
+    while not calendar.is_working_day(day):
+        day += datetime.timedelta(days=1)
+    return day
+
+
+def appeal_periods(
+    case: Case, served_on: datetime.date, *, calendar: WorkingCalendar | None = None
+) -> tuple[AppealPeriod, ...]:
     """The remedies against the case's decision and their last days, counted in calendar
     days from service: reconsideration within 60 days (行政复议法第二十条), a suit within
-    6 months (行政诉讼法第四十六条); the court's list: the higher court within 10 days."""
+    6 months (行政诉讼法第四十六条); the court's list: the higher court within 10 days. A
+    last day that is a rest day moves to the next working day of the agency's calendar."""
+    calendar = calendar or calendar_for(case.agency)
     if case_on_court_list(case):
-        return (
-            AppealPeriod(
-                Appeal.Kind.HIGHER_COURT,
-                served_on + datetime.timedelta(days=10),
-                Citation("spc_debtors", 12),
-            ),
+        remedies = (
+            (Appeal.Kind.HIGHER_COURT, datetime.timedelta(days=10), Citation("spc_debtors", 12)),
         )
-    return (
-        AppealPeriod(
-            Appeal.Kind.RECONSIDERATION,
-            served_on + datetime.timedelta(days=60),
-            Citation("arl", 20, 1),
-        ),
-        AppealPeriod(Appeal.Kind.SUIT, served_on + relativedelta(months=6), Citation("all", 46, 1)),
+    else:
+        remedies = (
+            (Appeal.Kind.RECONSIDERATION, datetime.timedelta(days=60), Citation("arl", 20, 1)),
+            (Appeal.Kind.SUIT, relativedelta(months=6), Citation("all", 46, 1)),
+        )
+    return tuple(
+        AppealPeriod(kind, _period_end(calendar, served_on + length), basis)
+        for kind, length, basis in remedies
     )
 
 

@@ -24,9 +24,11 @@ from django.utils import timezone
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
+from cases.clock import calendar_for
 from cases.models import Appeal, Case, Deadline, Publication, Record
 from documents.exports import export_verify
 from documents.models import Letter, LetterService
+from documents.selectors import appeal_periods
 from tests import factories
 from tests import flow_helpers as flow
 from tests.helpers import restorable_record
@@ -60,6 +62,15 @@ def rejected(company, applicant, staff, record) -> Case:
     case = flow.worker_renders_letters(case)
     assert case.status == S.APPEAL_WINDOW
     return case
+
+
+def last_day(case, day: datetime.date) -> datetime.date:
+    """A period's last day as the agency's calendar has it: a rest day moves to the next
+    working day (Civil Procedure Law Art. 85)."""
+    calendar = calendar_for(case.agency)
+    while not calendar.is_working_day(day):
+        day += datetime.timedelta(days=1)
+    return day
 
 
 def decision_letter(case) -> Letter:
@@ -128,13 +139,13 @@ def test_service_by_post_starts_the_window_and_a_revoked_refusal_is_withdrawn(
     assert window["served_on"] == f"{today}"
     periods = {p["kind"]: p["ends_on"] for p in window["periods"]}
     assert periods == {
-        "reconsideration": f"{today + datetime.timedelta(days=60)}",
-        "suit": f"{today + relativedelta(months=6)}",
+        "reconsideration": f"{last_day(case, today + datetime.timedelta(days=60))}",
+        "suit": f"{last_day(case, today + relativedelta(months=6))}",
     }
     assert body["service"][0]["tracking_number"] == "EMS1234567890CN"
     assert "letter_served" in [e["kind"] for e in body["timeline"]]
     # The route's appeal-window timer now ends the day after the last day to sue.
-    ends = today + relativedelta(months=6) + datetime.timedelta(days=1)
+    ends = last_day(case, today + relativedelta(months=6)) + datetime.timedelta(days=1)
     assert timezone.localdate(appeal_timer(case).scheduled) == ends
 
     # The applicant records a reconsideration; the same again is refused.
@@ -265,7 +276,7 @@ def test_opening_the_letter_in_the_portal_serves_it_only_after_consent(client, r
     assert LetterService.objects.filter(letter=letter).count() == 1
 
     page = client.get(f"/portal/cases/{case.pk}/").content.decode()
-    ends = timezone.localdate() + relativedelta(months=6)
+    ends = last_day(case, timezone.localdate() + relativedelta(months=6))
     assert f"{ends:%Y-%m-%d}" in page
 
     # The applicant records the suit they filed, on the case page.
@@ -313,7 +324,7 @@ def test_an_officer_records_service_and_an_appeal_with_its_outcome_on_the_case_p
     assert LetterService.objects.get(letter=letter).receipt_by == "王五"
     html = client.get(page).content.decode()
     assert "王五" in html
-    assert f"{today + datetime.timedelta(days=60):%Y-%m-%d}" in html
+    assert f"{last_day(case, today + datetime.timedelta(days=60)):%Y-%m-%d}" in html
 
     response = client.post(
         f"{page}appeals/",
@@ -390,7 +401,7 @@ def test_the_auditors_export_carries_service_appeals_and_the_window(
     (row,) = manifest["cases"]
     assert row["appeal_window"]["served_on"] == f"{today}"
     assert {p["kind"]: p["ends_on"] for p in row["appeal_window"]["periods"]}["suit"] == (
-        f"{today + relativedelta(months=6)}"
+        f"{last_day(case, today + relativedelta(months=6))}"
     )
     assert [(a["kind"], a["body"], a["outcome"]) for a in row["appeals"]] == [
         ("suit", "深圳市福田区人民法院", "")
@@ -399,3 +410,19 @@ def test_the_auditors_export_carries_service_appeals_and_the_window(
     assert served[letter.verification_code]["tracking_number"] == "EMS9876543210CN"
     assert {"letter_served", "appeal_recorded"} <= set(events)
     assert export_verify(out).ok
+
+
+def test_a_court_list_decision_is_appealed_to_the_higher_court_within_10_days(
+    company, agency, applicant, staff
+):
+    record = restorable_record(
+        company, agency, list_type=factories.list_type("dishonest_debtor"), penalty_type="listing"
+    )
+    case = flow.accept(flow.file_objection(company, [record], applicant), staff["intake"])
+
+    periods = appeal_periods(case, datetime.date(2026, 6, 3))
+
+    # 10 calendar days from service on Wednesday 3 June end on Saturday 13 June: the period
+    # runs to the next working day (Civil Procedure Law Art. 85).
+    assert [(p.kind, p.ends_on) for p in periods] == [("higher_court", datetime.date(2026, 6, 15))]
+    assert periods[0].basis.zh.endswith("第十二条")
