@@ -1595,6 +1595,8 @@ class ServiceConsent(models.Model):
     withdrawn_at = models.DateTimeField(_("consent withdrawn at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("consent to electronic service")
+        verbose_name_plural = _("consents to electronic service")
         ordering = ["-given_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -1666,6 +1668,8 @@ class Appeal(models.Model):
     outcome_recorded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
         ordering = ["filed_on", "id"]
         constraints = [
             models.UniqueConstraint(

@@ -156,6 +156,8 @@ class LetterService(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("service of a letter")
+        verbose_name_plural = _("service of letters")
         ordering = ["served_on", "id"]
 
     def __str__(self) -> str:
