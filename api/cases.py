@@ -428,7 +428,7 @@ class AppealCreateSerializer(serializers.Serializer):
 
 class AppealOutcomeSerializer(serializers.Serializer):
     outcome = serializers.ChoiceField(
-        choices=[c for c in Appeal.Outcome.choices if c[0] != Appeal.Outcome.PENDING]
+        choices=Appeal.Outcome.choices, help_text="Any but pending (an empty string)."
     )
     decided_on = serializers.DateField()
     reference = StrictCharField(required=False, allow_blank=True, max_length=100)

@@ -295,8 +295,15 @@ def test_an_account_wide_consent_serves_every_case(client, rejected, applicant):
     response = client.post("/portal/service-consent/", {"consent": "on"})
     assert response.status_code == 302
     letter = decision_letter(case)
+    page = client.get(f"/portal/cases/{case.pk}/").content.decode()
+    assert "Withdraw my consent for all my cases" in page
     client.get(f"/portal/cases/{case.pk}/letters/{letter.pk}/")
     assert LetterService.objects.get(letter=letter).consent.case is None
+
+    # Withdrawn, it serves nothing more (what was served stays served).
+    client.post("/portal/service-consent/", {"next": f"/portal/cases/{case.pk}/"})
+    assert "I consent for all my cases" in client.get(f"/portal/cases/{case.pk}/").content.decode()
+    assert LetterService.objects.filter(letter=letter).exists()
 
 
 def test_an_officer_records_service_and_an_appeal_with_its_outcome_on_the_case_page(
