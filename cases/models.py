@@ -1601,10 +1601,14 @@ class ServiceConsent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "case"],
-                condition=Q(withdrawn_at__isnull=True),
-                name="service_consent_one_in_force",
-                nulls_distinct=False,
-            )
+                condition=Q(withdrawn_at__isnull=True, case__isnull=False),
+                name="service_consent_one_in_force_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(withdrawn_at__isnull=True, case__isnull=True),
+                name="service_consent_one_in_force_per_account",
+            ),
         ]
 
     def __str__(self) -> str:
