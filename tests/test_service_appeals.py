@@ -433,3 +433,24 @@ def test_a_court_list_decision_is_appealed_to_the_higher_court_within_10_days(
     # runs to the next working day (Civil Procedure Law Art. 85).
     assert [(p.kind, p.ends_on) for p in periods] == [("higher_court", datetime.date(2026, 6, 15))]
     assert periods[0].basis.zh.endswith("第十二条")
+
+
+def test_downloading_the_letter_through_the_api_after_consent_serves_it(rejected, applicant, staff):
+    case = rejected
+    letter = decision_letter(case)
+    entity = api(applicant)
+    pdf = f"/api/v1/cases/{case.pk}/letters/{letter.pk}/pdf/"
+
+    # An officer reading the letter serves nothing; nor does the applicant without consent.
+    assert api(staff["case_officer"]).get(pdf).status_code == 200
+    assert entity.get(pdf).status_code == 200
+    assert not LetterService.objects.filter(letter=letter).exists()
+
+    consented = entity.post(f"/api/v1/cases/{case.pk}/service-consent/", format="json")
+    assert consented.status_code == 200
+    assert consented.json()["appeal_window"]["state"] == "not_served"
+    assert entity.get(pdf).status_code == 200
+    body = entity.get(f"/api/v1/cases/{case.pk}/").json()
+    assert body["appeal_window"]["state"] == "open"
+    assert body["service"][0]["method"] == "portal"
+    assert body["service"][0]["consent_given_at"]

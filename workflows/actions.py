@@ -646,6 +646,11 @@ def letter_open(*, letter: Letter, user: AbstractBaseUser) -> LetterService | No
     """The applicant opens a stored letter in the portal: with their consent to electronic
     service in force that serves it (SAMR Order 107 Art. 19), an event on the case; the
     service, or None when opening served nothing."""
+    if (
+        not access.acts_for_case(user, letter.case)
+        or LetterService.objects.filter(letter=letter).exists()
+    ):
+        return None  # an officer reading it, or served already: nothing to lock for
     try:
         with _process_locked(letter.case):
             service = documents_services.letter_opened(letter=letter, user=user)
