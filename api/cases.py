@@ -38,6 +38,7 @@ from cases.identifiers import subject_code_identify
 from cases.ids import id_parse
 from cases.models import (
     REVOCATION_BASIS,
+    Appeal,
     Case,
     CaseEvent,
     CaseRecord,
@@ -53,7 +54,8 @@ from cases.models import (
     Role,
 )
 from cases.vocabulary import event_note_for_applicant, event_shown_to_applicant
-from documents.models import Letter
+from documents.models import Letter, LetterService
+from documents.selectors import appeal_window, letter_services_of
 from workflows import actions
 
 IDEMPOTENCY_KEY_MAX = 64
@@ -351,6 +353,109 @@ class RevocationSerializer(serializers.ModelSerializer):
         return [user.get_username() for user in revocation.signers.order_by("username")]
 
 
+class LetterServiceSerializer(serializers.ModelSerializer):
+    letter = serializers.CharField(source="letter.code_display")
+    letter_kind = serializers.CharField(source="letter.kind")
+    recorded_by = serializers.CharField(
+        source="recorded_by.get_username",
+        default=None,
+        allow_null=True,
+        help_text="The officer who recorded it; null: the applicant opened it in the portal.",
+    )
+    consent_given_at = serializers.DateTimeField(
+        source="consent.given_at", default=None, allow_null=True
+    )
+
+    class Meta:
+        model = LetterService
+        fields = [
+            "letter",
+            "letter_kind",
+            "method",
+            "served_on",
+            "receipt_by",
+            "tracking_number",
+            "address",
+            "note",
+            "consent_given_at",
+            "recorded_by",
+            "recorded_at",
+        ]
+
+
+class AppealPeriodSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Appeal.Kind.choices)
+    ends_on = serializers.DateField()
+    basis = serializers.CharField(help_text="The article, in Chinese.")
+    basis_en = serializers.CharField()
+
+
+class AppealWindowSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=["no_letter", "not_served", "open", "ended"],
+        help_text="not_served: the decision letter is stored but not served, so the window "
+        "has not started.",
+    )
+    letter = serializers.CharField(allow_null=True)
+    served_on = serializers.DateField(allow_null=True)
+    service_method = serializers.CharField(allow_null=True)
+    ends_on = serializers.DateField(allow_null=True)
+    periods = AppealPeriodSerializer(many=True)
+
+
+class AppealSerializer(serializers.ModelSerializer):
+    recorded_by = serializers.CharField(source="recorded_by.get_username")
+
+    class Meta:
+        model = Appeal
+        fields = [
+            "id",
+            "kind",
+            "body",
+            "filed_on",
+            "reference",
+            "recorded_by",
+            "recorded_at",
+            "outcome",
+            "outcome_on",
+            "outcome_reference",
+            "outcome_note",
+        ]
+
+
+class AppealCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Appeal.Kind.choices)
+    body = StrictCharField(max_length=200, help_text="The reconsideration body or the court.")
+    filed_on = serializers.DateField()
+    reference = StrictCharField(required=False, allow_blank=True, max_length=100)
+
+
+class AppealOutcomeSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=Appeal.Outcome.choices, help_text="Any but pending (an empty string)."
+    )
+    decided_on = serializers.DateField()
+    reference = StrictCharField(required=False, allow_blank=True, max_length=100)
+    note = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=5000,
+        help_text="What was decided; required for a change (what the decision now says).",
+    )
+
+
+class LetterServiceCreateSerializer(serializers.Serializer):
+    method = serializers.ChoiceField(
+        choices=[c for c in LetterService.Method.choices if c[0] != LetterService.Method.PORTAL],
+        help_text="Service in the portal is recorded when the applicant opens the letter.",
+    )
+    served_on = serializers.DateField()
+    receipt_by = StrictCharField(required=False, allow_blank=True, max_length=200)
+    tracking_number = StrictCharField(required=False, allow_blank=True, max_length=60)
+    address = StrictCharField(required=False, allow_blank=True, max_length=300)
+    note = StrictCharField(required=False, allow_blank=True, max_length=2000)
+
+
 class RuleFigureSerializer(serializers.Serializer):
     field = serializers.CharField(help_text="The rule field, e.g. acceptance_days.")
     name = serializers.CharField()
@@ -398,6 +503,13 @@ class CaseDetailSerializer(CaseListSerializer):
     meetings = DecisionMeetingSerializer(
         many=True, read_only=True, help_text="Collective decision meetings (APL Art. 57)."
     )
+    service = serializers.SerializerMethodField(
+        help_text="How each letter was served, when, and the receipt (decision 0023)."
+    )
+    appeal_window = serializers.SerializerMethodField(
+        help_text="The appeal window, from the service of the decision's letter."
+    )
+    appeals = AppealSerializer(many=True, read_only=True)
 
     class Meta(CaseListSerializer.Meta):
         fields = [
@@ -420,7 +532,18 @@ class CaseDetailSerializer(CaseListSerializer):
             "revocation",
             "eligibility",
             "lifted_measures",
+            "service",
+            "appeal_window",
+            "appeals",
         ]
+
+    @extend_schema_field(LetterServiceSerializer(many=True))
+    def get_service(self, case) -> list[dict]:
+        return LetterServiceSerializer(letter_services_of(case), many=True).data
+
+    @extend_schema_field(AppealWindowSerializer)
+    def get_appeal_window(self, case) -> dict:
+        return appeal_window(case).as_data()
 
     @extend_schema_field(EligibilitySerializer(many=True))
     def get_eligibility(self, case) -> list[dict]:
@@ -1143,6 +1266,71 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
 
     @extend_schema(
+        request=AppealCreateSerializer, responses={201: AppealSerializer}, parameters=[CASE_ID]
+    )
+    @action(detail=True, methods=["post"])
+    def appeals(self, request, pk=None):
+        """Record an appeal against the case's decision (the applicant, a representative of
+        the subject, or a case officer of the agency): administrative reconsideration or
+        a suit, or, for the court's list, reconsideration by the higher court; the body or
+        court, the date it was filed (not in the future) and its reference. 409
+        ``appeal_pending`` while one of the same kind awaits its outcome."""
+        body = AppealCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        appeal = actions.appeal_record(
+            case=self.get_object(),
+            by=request.user,
+            kind=data["kind"],
+            body=data["body"],
+            filed_on=data["filed_on"],
+            reference=data.get("reference", ""),
+        )
+        return Response(AppealSerializer(appeal).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=AppealOutcomeSerializer,
+        responses={200: AppealSerializer},
+        parameters=[
+            CASE_ID,
+            OpenApiParameter("appeal_pk", int, OpenApiParameter.PATH, description="Appeal id."),
+        ],
+    )
+    @action(detail=True, methods=["post"], url_path=r"appeals/(?P<appeal_pk>[^/.]+)/outcome")
+    def appeal_outcome(self, request, pk=None, appeal_pk=None):
+        """Record the outcome of an appeal. ``revoked``, ``changed`` or ``unlawful``: every
+        platform is asked to withdraw the published decision within 3 working days
+        (APL Art. 48), each acknowledging like any withdrawal. 409 ``appeal_decided`` if
+        the outcome is already recorded."""
+        case = self.get_object()
+        appeal = case.appeals.filter(pk=_id_or_404(appeal_pk)).first()
+        if appeal is None:
+            raise Http404("No such appeal.")
+        body = AppealOutcomeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        appeal = actions.appeal_outcome_record(
+            appeal=appeal,
+            by=request.user,
+            outcome=data["outcome"],
+            decided_on=data["decided_on"],
+            reference=data.get("reference", ""),
+            note=data.get("note", ""),
+        )
+        return Response(AppealSerializer(appeal).data)
+
+    @extend_schema(request=None, responses={200: CaseDetailSerializer}, parameters=[CASE_ID])
+    @action(detail=True, methods=["post"], url_path="service-consent")
+    def service_consent(self, request, pk=None):
+        """The applicant consents to electronic service of this case's letters (SAMR Order
+        107 Art. 19): from then on, downloading a letter serves it."""
+        case = self.get_object()
+        actions.case_service_consent(case=case, applicant=request.user)
+        return Response(
+            CaseDetailSerializer(_case_with_detail(case.pk), context={"request": request}).data
+        )
+
+    @extend_schema(
         request=NoteSerializer, responses={200: CaseListSerializer}, parameters=[CASE_ID]
     )
     @action(detail=True, methods=["post"])
@@ -1170,6 +1358,7 @@ def _case_with_detail(pk: int) -> Case:
             ),
             Prefetch("events", queryset=CaseEvent.objects.order_by("seq")),
             Prefetch("evidence", queryset=Evidence.objects.order_by("uploaded_at", "id")),
+            Prefetch("appeals", queryset=Appeal.objects.select_related("recorded_by")),
             Prefetch(
                 "meetings",
                 queryset=DecisionMeeting.objects.prefetch_related("participants").order_by(
@@ -1269,9 +1458,39 @@ class LetterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             handle = letter.pdf.open("rb")
         except FileNotFoundError:
             raise Http404("The letter's file is missing from storage.") from None
+        # The applicant's download, with consent to electronic service, serves the letter.
+        actions.letter_open(letter=letter, user=request.user)
         response = FileResponse(
             handle, as_attachment=True, filename=letter.file_name, content_type="application/pdf"
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Cache-Control"] = "private, no-cache"
         return response
+
+    @extend_schema(
+        parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="Letter id.")],
+        request=LetterServiceCreateSerializer,
+        responses={201: LetterServiceSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def service(self, request, case_pk=None, pk=None):
+        """Record how the letter was served (a case officer or intake officer of the
+        agency): by e-mail (with the applicant's consent to electronic service), by post
+        with the tracking number, or in person with who received it; the date (not in
+        the future, not before the letter was stored). 409 ``already_served``,
+        ``letter_not_stored`` or ``no_consent``."""
+        letter = self.get_object()
+        body = LetterServiceCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        service = actions.letter_serve(
+            letter=letter,
+            officer=request.user,
+            method=data["method"],
+            served_on=data["served_on"],
+            receipt_by=data.get("receipt_by", ""),
+            tracking_number=data.get("tracking_number", ""),
+            address=data.get("address", ""),
+            note=data.get("note", ""),
+        )
+        return Response(LetterServiceSerializer(service).data, status=status.HTTP_201_CREATED)

@@ -49,6 +49,7 @@ from cases.models import (
     Record,
     Representation,
     RepresentationRequest,
+    ServiceConsent,
     Subject,
     SubjectTie,
 )
@@ -945,3 +946,29 @@ def subject_tie_record(
         raise InvalidInput(" ".join(messages), field=field) from None
     tie.save()
     return tie
+
+
+# --- consent to electronic service ------------------------------------------------------------
+
+
+def service_consent_account_give(*, user: AbstractBaseUser) -> ServiceConsent:
+    """The account holder consents to electronic service of the letters of every case
+    they are applicant of (《市场监督管理信用修复管理办法》第十九条); the date is kept. Given
+    twice, the consent in force is returned."""
+    with transaction.atomic():
+        consent = (
+            ServiceConsent.objects.select_for_update()
+            .filter(user=user, case__isnull=True, withdrawn_at__isnull=True)
+            .first()
+        )
+        if consent is None:
+            consent = ServiceConsent.objects.create(user=user)
+    return consent
+
+
+def service_consent_account_withdraw(*, user: AbstractBaseUser) -> int:
+    """The account's consent ends: letters opened from now on are not served by opening
+    them (those already served stay served). The number of consents withdrawn."""
+    return ServiceConsent.objects.filter(
+        user=user, case__isnull=True, withdrawn_at__isnull=True
+    ).update(withdrawn_at=timezone.now())

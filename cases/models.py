@@ -1628,6 +1628,125 @@ class Revocation(models.Model):
         return f"{self.case} ({self.get_ground_display()})"
 
 
+class ServiceConsent(models.Model):
+    """An applicant's consent to electronic service: letters served in the portal (and by
+    e-mail), 《市场监督管理信用修复管理办法》第十九条 (SAMR Order 107 Art. 19).
+
+    Given on the account (``case`` empty: every case the account files or is applicant
+    of) or for one case; a withdrawn consent serves nothing from then on.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="service_consents"
+    )
+    case = models.ForeignKey(
+        "Case",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="service_consents",
+        help_text=_("Empty: the consent covers every case of the account."),
+    )
+    given_at = models.DateTimeField(_("consent given at"), default=timezone.now)
+    withdrawn_at = models.DateTimeField(_("consent withdrawn at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("consent to electronic service")
+        verbose_name_plural = _("consents to electronic service")
+        ordering = ["-given_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "case"],
+                condition=Q(withdrawn_at__isnull=True, case__isnull=False),
+                name="service_consent_one_in_force_per_case",
+            ),
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(withdrawn_at__isnull=True, case__isnull=True),
+                name="service_consent_one_in_force_per_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} consent ({self.case or 'account'})"
+
+
+class Appeal(models.Model):
+    """An administrative reconsideration or a suit against a case's decision, and later
+    its outcome (行政复议法第二十条、行政诉讼法第四十六条; the court list: 向上一级人民法院申请复议).
+
+    An outcome that revokes, changes or declares the decision unlawful has the published
+    decision information withdrawn within 3 working days (《中华人民共和国行政处罚法》第四十八条).
+    """
+
+    class Kind(models.TextChoices):
+        RECONSIDERATION = "reconsideration", _("Administrative reconsideration (行政复议)")
+        SUIT = "suit", _("Administrative suit (行政诉讼)")
+        HIGHER_COURT = (
+            "higher_court",
+            _("Reconsideration by the higher court (向上一级人民法院申请复议)"),
+        )
+
+    class Outcome(models.TextChoices):
+        PENDING = "", _("Pending")
+        UPHELD = "upheld", _("Decision upheld (维持)")
+        REVOKED = "revoked", _("Decision revoked (撤销)")
+        CHANGED = "changed", _("Decision changed (变更)")
+        UNLAWFUL = "unlawful", _("Decision confirmed unlawful or void (确认违法或者无效)")
+        WITHDRAWN = "withdrawn", _("Appeal withdrawn (撤回申请)")
+        DISMISSED = "dismissed", _("Appeal rejected or dismissed (驳回)")
+
+    # The outcomes after which the published decision is withdrawn (APL Art. 48).
+    WITHDRAWING_OUTCOMES = (Outcome.REVOKED, Outcome.CHANGED, Outcome.UNLAWFUL)
+
+    case = models.ForeignKey("Case", on_delete=models.PROTECT, related_name="appeals")
+    kind = models.CharField(_("kind of appeal"), max_length=20, choices=Kind.choices)
+    body = models.CharField(
+        _("reconsideration body or court"),
+        max_length=200,
+        help_text=_("Who hears the appeal: the reconsideration body or the court."),
+    )
+    filed_on = models.DateField(_("filed on"))
+    reference = models.CharField(_("appeal reference"), max_length=100, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(
+        _("outcome"), max_length=12, choices=Outcome.choices, blank=True, default=""
+    )
+    outcome_on = models.DateField(_("outcome dated"), null=True, blank=True)
+    outcome_reference = models.CharField(_("outcome reference"), max_length=100, blank=True)
+    outcome_note = models.TextField(
+        _("outcome note"),
+        blank=True,
+        help_text=_("What the body or court decided; for a change, what the decision now says."),
+    )
+    outcome_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome_recorded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("appeal")
+        verbose_name_plural = _("appeals")
+        ordering = ["filed_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "kind"],
+                condition=Q(outcome=""),
+                name="appeal_one_pending_per_kind",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.kind} {self.filed_on}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.outcome == self.Outcome.PENDING
+
+
 class AppendOnlyQuerySet(models.QuerySet):
     """Rows that are append-only: bulk updates and deletes are refused.
 
@@ -2116,6 +2235,8 @@ class Deadline(models.Model):
         LETTER = "letter", _("Serve the decision letter")
         REMOVAL = "removal", _("Withdrawal from every platform")
         STATEMENT = "statement", _("Party to state its case and defend (陈述、申辩)")
+        # 《中华人民共和国行政处罚法》第四十八条: withdrawn within 3 working days of the change.
+        APPEAL = "appeal", _("Withdraw the published decision after the appeal's outcome")
 
     class Status(models.TextChoices):
         RUNNING = "running", _("Running")

@@ -390,3 +390,16 @@ def revocation_sign_refusal(case: Case, user) -> NotPermitted | WrongState | Non
             code="already_signed",
         )
     return None
+
+
+# The court's list of dishonest judgment debtors: its remedy is reconsideration by the
+# higher court within 10 days (最高人民法院关于公布失信被执行人名单信息的若干规定第十二条),
+# not an administrative reconsideration or suit.
+COURT_LIST = "dishonest_debtor"
+
+
+def case_on_court_list(case: Case) -> bool:
+    """Whether the case is about the court's list of dishonest judgment debtors."""
+    if case.rule_set_id is not None:
+        return case.rule_set.list_type.code == COURT_LIST
+    return case.case_records.filter(record__list_type__code=COURT_LIST).exists()

@@ -17,7 +17,7 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
@@ -33,6 +33,7 @@ from cases.models import (
     Record,
     Representation,
     RepresentationRequest,
+    ServiceConsent,
     Subject,
 )
 
@@ -322,3 +323,16 @@ def api_token_of(user: AbstractBaseUser, pk) -> ApiToken:
     if found is None:
         raise Http404("No such token.")
     return found
+
+
+def service_consent_in_force(user: AbstractBaseUser, case: Case):
+    """The consent to electronic service ``user`` gave for ``case`` or on their account
+    that is in force, the case's own first; None if there is none."""
+    if not user.is_authenticated:
+        return None
+    return (
+        ServiceConsent.objects.filter(user=user, withdrawn_at__isnull=True)
+        .filter(Q(case=case) | Q(case__isnull=True))
+        .order_by(F("case_id").desc(nulls_last=True), "given_at")
+        .first()
+    )

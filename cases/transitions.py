@@ -36,6 +36,7 @@ from cases.identifiers import guess_subject_kind, validate_subject_code
 from cases.models import (
     REVOCATION_BASIS,
     REVOCATION_DECISION_LIST,
+    Appeal,
     Case,
     CaseRecord,
     Deadline,
@@ -51,6 +52,7 @@ from cases.models import (
     Revocation,
     RevocationGround,
     Role,
+    ServiceConsent,
     Signature,
     Subject,
 )
@@ -59,6 +61,7 @@ from cases.rules import (
     SEVERITY_ORDER,
     SUBMITTABLE_RECORD_STATUSES,
     case_governing_rule_set,
+    case_on_court_list,
     missing_required_materials,
     revocation_refusal,
     revocation_review_refusal,
@@ -1695,6 +1698,14 @@ def acknowledge_publication(
         publication.status = done
         publication.acknowledged_at = timezone.now()
         publication.save(update_fields=["status", "acknowledged_at"])
+        appealed = (
+            _appeal_withdrawal_case(publication)
+            if case is None and requested == Publication.Status.WITHDRAWAL_REQUESTED
+            else None
+        )
+        if appealed is not None:
+            _publication_acknowledged_after_appeal(appealed, publication, note=note)
+            return publication
         if case is None:
             # A withdrawal no case waits for (publication ended at its maximum,
             # cases.expiry): the acknowledgement goes on the record's own trail.
@@ -2779,3 +2790,311 @@ def note_assignment(
                 "assignee": assignee.get_username(),
             },
         )
+
+
+# --- appeals ----------------------------------------------------------------------------------
+# A decided case can be appealed: administrative reconsideration (行政复议法第二十条) or a
+# suit (行政诉讼法第四十六条); the court debtor list: reconsideration by the higher court
+# (最高人民法院关于公布失信被执行人名单信息的若干规定第十二条). Recording one changes nothing
+# on the platforms; an outcome that revokes, changes or declares the decision unlawful
+# has the published decision withdrawn within 3 working days (行政处罚法第四十八条).
+
+APPEALABLE_STATUSES = (
+    Case.Status.REMOVAL,
+    Case.Status.APPEAL_WINDOW,
+    Case.Status.CLOSED,
+    Case.Status.NOT_ACCEPTED,
+    Case.Status.REVOKED,
+    Case.Status.PLAN_FAILED,
+)
+APPEAL_WITHDRAWAL_BASIS = "《中华人民共和国行政处罚法》第四十八条、第八十五条"
+APPEAL_WITHDRAWAL_DAYS = 3
+
+
+def _appeal_actor_role(user: AbstractBaseUser, case: Case, *, action: str) -> str:
+    """The applicant (or a confirmed representative), or a case officer of the agency with
+    no tie to the subject; the role the event records."""
+    if access.acts_for_case(user, case):
+        return APPLICANT_ROLE
+    access.ensure_officer(user, Role.CASE_OFFICER, case, action=action)
+    return Role.CASE_OFFICER
+
+
+def _date_given(value, *, field: str, not_before=None) -> datetime.date:
+    """A date that is given, not in the future and not before ``not_before``."""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localdate(value) if timezone.is_aware(value) else value.date()
+    if not isinstance(value, datetime.date):
+        raise InvalidInput(_("Give the date (YYYY-MM-DD)."), field=field)
+    if value > timezone.localdate():
+        raise InvalidInput(
+            _("%(date)s is in the future: record what has happened.") % {"date": value},
+            field=field,
+        )
+    if not_before is not None and value < not_before:
+        raise InvalidInput(
+            _("%(date)s is before the decision of %(decided)s.")
+            % {"date": value, "decided": not_before},
+            field=field,
+        )
+    return value
+
+
+def appeal_record(
+    *,
+    case: Case,
+    by: AbstractBaseUser,
+    kind: str,
+    body: str,
+    filed_on,
+    reference: str = "",
+) -> Appeal:
+    """Record that the decision of ``case`` was appealed: by the applicant (or their
+    representative) or a case officer of the agency. One pending appeal of each kind;
+    the kind must be the remedy of the case's list."""
+    body = body.strip() if isinstance(body, str) else ""
+    reference = reference.strip() if isinstance(reference, str) else ""
+    if kind not in Appeal.Kind.values:
+        raise InvalidInput(
+            _("Choose the kind of appeal: reconsideration, suit or the higher court."),
+            field="kind",
+        )
+    if not body:
+        raise InvalidInput(
+            _("Name the reconsideration body or the court that hears the appeal."), field="body"
+        )
+    with transaction.atomic():
+        case = case_lock(case)
+        role = _appeal_actor_role(by, case, action=_("record an appeal"))
+        ensure_state(case, *APPEALABLE_STATUSES, action=_("be appealed"))
+        decided_on = timezone.localdate(case.decided_at) if case.decided_at else None
+        filed_on = _date_given(filed_on, field="filed_on", not_before=decided_on)
+        court_list = case_on_court_list(case)
+        if court_list != (kind == Appeal.Kind.HIGHER_COURT):
+            raise InvalidInput(
+                _(
+                    "A decision on the court's list of dishonest judgment debtors is "
+                    "challenged by reconsideration at the higher court, not otherwise."
+                )
+                if court_list
+                else _(
+                    "Reconsideration by the higher court is the remedy of the court's list "
+                    "only: choose administrative reconsideration or a suit."
+                ),
+                field="kind",
+            )
+        if case.appeals.filter(kind=kind, outcome=Appeal.Outcome.PENDING).exists():
+            raise Duplicate(
+                _("An appeal of this kind is already pending for case %(reference)s.")
+                % {"reference": case.reference},
+                code="appeal_pending",
+            )
+        if reference and case.appeals.filter(reference=reference).exists():
+            raise Duplicate(
+                _("An appeal with reference %(ref)s is already recorded.") % {"ref": reference},
+                code="appeal_duplicate",
+            )
+        appeal = Appeal.objects.create(
+            case=case,
+            kind=kind,
+            body=body,
+            filed_on=filed_on,
+            reference=reference,
+            recorded_by=by,
+        )
+        event_record(
+            case,
+            "appeal_recorded",
+            actor=by,
+            role=role,
+            data={
+                "appeal": appeal.pk,
+                "kind": kind,
+                "body": body,
+                "filed_on": f"{filed_on:%Y-%m-%d}",
+                "reference": reference,
+            },
+        )
+    return appeal
+
+
+def appeal_outcome(
+    *,
+    appeal: Appeal,
+    by: AbstractBaseUser,
+    outcome: str,
+    decided_on,
+    reference: str = "",
+    note: str = "",
+) -> Appeal:
+    """Record the outcome of a pending appeal. Revoked, changed or declared unlawful: the
+    decision information the decision put or kept on the platforms is withdrawn, each
+    platform asked, within 3 working days on the clock (APL Art. 48)."""
+    note = note.strip() if isinstance(note, str) else ""
+    reference = reference.strip() if isinstance(reference, str) else ""
+    if outcome not in Appeal.Outcome.values or outcome == Appeal.Outcome.PENDING:
+        raise InvalidInput(_("Choose the outcome of the appeal."), field="outcome")
+    if outcome == Appeal.Outcome.CHANGED and not note:
+        raise InvalidInput(_("Say how the decision was changed."), field="note")
+    with transaction.atomic():
+        case = case_lock(appeal.case_id)
+        appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
+        role = _appeal_actor_role(by, case, action=_("record an appeal's outcome"))
+        if not appeal.is_pending:
+            raise Duplicate(
+                _("The outcome of this appeal is already recorded (%(outcome)s).")
+                % {"outcome": appeal.get_outcome_display()},
+                code="appeal_decided",
+            )
+        decided_on = _date_given(decided_on, field="decided_on")
+        if decided_on < appeal.filed_on:
+            raise InvalidInput(
+                _("The outcome cannot be dated before the appeal was filed (%(filed)s).")
+                % {"filed": appeal.filed_on},
+                field="decided_on",
+            )
+        appeal.outcome = outcome
+        appeal.outcome_on = decided_on
+        appeal.outcome_reference = reference
+        appeal.outcome_note = note
+        appeal.outcome_recorded_by = by
+        appeal.outcome_recorded_at = timezone.now()
+        appeal.save()
+        withdrawn = []
+        if outcome in Appeal.WITHDRAWING_OUTCOMES:
+            withdrawn = _decision_publications_withdraw(case)
+            if withdrawn:
+                clock.deadline_start(
+                    case,
+                    Deadline.Step.APPEAL,
+                    working_days=APPEAL_WITHDRAWAL_DAYS,
+                    actor=by,
+                    reason=f"withdraw the published decision ({APPEAL_WITHDRAWAL_BASIS})",
+                )
+        event_record(
+            case,
+            "appeal_decided",
+            actor=by,
+            role=role,
+            note=note,
+            data={
+                "appeal": appeal.pk,
+                "kind": appeal.kind,
+                "outcome": outcome,
+                "decided_on": f"{decided_on:%Y-%m-%d}",
+                "reference": reference,
+                "withdrawals": withdrawn,
+            },
+        )
+    return appeal
+
+
+def _decision_publications_withdraw(case: Case) -> list[int]:
+    """Ask every platform to withdraw what the case's decision put or kept on it: the
+    revocation decision and the records it published again, or the records a refusal left
+    published; the publications asked (their ids). An approval published nothing."""
+    records = []
+    revocation = case.revocation
+    if revocation is not None and revocation.status == Revocation.Status.REVOKED:
+        records.extend(
+            cr.record for cr in case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD)
+        )
+        if revocation.decision_record_id:
+            records.append(revocation.decision_record)
+    else:
+        records.extend(
+            cr.record
+            for cr in case.case_records.exclude(outcome=CaseRecord.Outcome.UPHELD).select_related(
+                "record"
+            )
+        )
+    asked = []
+    for record in records:
+        if record.status not in (Record.Status.ACTIVE, Record.Status.DISPUTED):
+            continue
+        publications = list(
+            record.publications.exclude(status=Publication.Status.WITHDRAWN).values_list(
+                "pk", flat=True
+            )
+        )
+        if not publications:
+            continue
+        record.status = Record.Status.REMOVED
+        record.save(update_fields=["status", "updated_at"])
+        Publication.objects.filter(pk__in=publications).update(
+            status=Publication.Status.WITHDRAWAL_REQUESTED, acknowledged_at=None
+        )
+        asked.extend(publications)
+    return asked
+
+
+def _appeal_withdrawal_case(publication: Publication) -> Case | None:
+    """The case whose appeal outcome asked for this withdrawal, if one still waits."""
+    running = Deadline.objects.filter(
+        step=Deadline.Step.APPEAL, status=Deadline.Status.RUNNING
+    ).values("case_id")
+    return (
+        Case.objects.filter(pk__in=running)
+        .filter(
+            Q(case_records__record=publication.record_id)
+            | Q(revocations__decision_record=publication.record_id)
+        )
+        .distinct()
+        .first()
+    )
+
+
+def _publication_acknowledged_after_appeal(
+    case: Case, publication: Publication, *, note: str
+) -> None:
+    """A platform confirmed a withdrawal an appeal's outcome asked for; with the last one
+    the APL Art. 48 deadline is met."""
+    case = case_lock(case)
+    pending = (
+        Publication.objects.filter(status=Publication.Status.WITHDRAWAL_REQUESTED)
+        .filter(Q(record__case_records__case=case) | Q(record__revocation_published__case=case))
+        .exists()
+    )
+    if not pending:
+        deadline = clock.deadline_running(case, Deadline.Step.APPEAL)
+        if deadline is not None:
+            clock.deadline_close(deadline, actor=None, reason="every platform acknowledged")
+    event_record(
+        case,
+        "platform_acknowledged",
+        actor=None,
+        role="platform",
+        automated=True,
+        note=note,
+        data={
+            "platform": publication.platform.code,
+            "record": publication.record.decision_no,
+            "appeal": True,
+        },
+    )
+
+
+# --- consent to electronic service --------------------------------------------------------------
+
+
+def service_consent_give(*, case: Case, applicant: AbstractBaseUser) -> ServiceConsent:
+    """The applicant consents to electronic service of the case's letters (in the portal
+    and by e-mail), 《市场监督管理信用修复管理办法》第十九条; from now on opening a letter in the
+    portal serves it. Given twice, the consent in force is returned."""
+    with transaction.atomic():
+        case = case_lock(case)
+        access.ensure_applicant(applicant, case, action=_("consent to electronic service"))
+        consent = ServiceConsent.objects.filter(
+            user=applicant, case=case, withdrawn_at__isnull=True
+        ).first()
+        if consent is not None:
+            return consent
+        consent = ServiceConsent.objects.create(user=applicant, case=case)
+        event_record(
+            case,
+            "service_consent_given",
+            actor=applicant,
+            role=APPLICANT_ROLE,
+            data={"consent": consent.pk, "given_at": consent.given_at.isoformat()},
+        )
+    return consent

@@ -88,6 +88,14 @@ class EventKind(models.TextChoices):
     PLATFORM_REPUBLISHED = "platform_republished", _("A platform confirmed it publishes again")
     PLATFORM_PUBLISHED = "platform_published", _("A platform confirmed the publication")
     CLOSED = "closed", _("Closed")
+    # Service of letters and appeals (decision 0023).
+    SERVICE_CONSENT_GIVEN = (
+        "service_consent_given",
+        _("Consent to electronic service given (SAMR Order 107, Article 19)"),
+    )
+    LETTER_SERVED = "letter_served", _("Letter served")
+    APPEAL_RECORDED = "appeal_recorded", _("Appeal recorded")
+    APPEAL_DECIDED = "appeal_decided", _("Outcome of the appeal recorded")
     # The clock and the supervisors.
     DEADLINE_EXTENDED = "deadline_extended", _("Deadline extended")
     DEADLINE_NEAR = "deadline_near", _("Deadline near: brought to a supervisor")
@@ -156,6 +164,9 @@ NOTES_FOR_APPLICANT = frozenset(
         EventKind.PLAN_FAILED,
         EventKind.DEADLINE_EXTENDED,
         EventKind.CLOSED,
+        EventKind.LETTER_SERVED,
+        EventKind.APPEAL_RECORDED,
+        EventKind.APPEAL_DECIDED,
     }
 )
 

@@ -8,8 +8,11 @@ Layout of the ZIP::
                                             (reference) then seq order
     manifest.csv                            one row per letter (cells a spreadsheet
                                             would evaluate are neutralised)
-    manifest.json                           the same rows, plus the export's scope and
-                                            per case: decision, signers, events, last
+    manifest.json                           the same rows (each letter with how and
+                                            when it was served), plus the export's
+                                            scope and per case: decision, signers,
+                                            the appeal window from service, the
+                                            appeals and their outcomes, events, last
                                             hash and the signed head
     audit/checkpoint.json                   the agency's signed checkpoint, taken for
                                             the export (see ``cases.anchoring``)
@@ -51,9 +54,11 @@ from cases.anchoring import (
     checkpoint_take,
     head_problem,
 )
+from cases.clock import calendar_for
 from cases.events import chain_verify, event_payload
-from cases.models import Agency, AuditCheckpoint, Case, CaseEvent, Signature
-from documents.models import Letter
+from cases.models import Agency, Appeal, AuditCheckpoint, Case, CaseEvent, Signature
+from documents.models import Letter, LetterService
+from documents.selectors import APPEALABLE_LETTER_KINDS, appeal_periods
 
 FORMAT = "redress-decisions-export/2"
 FORMAT_UNSIGNED = "redress-decisions-export/1"  # before chains were anchored
@@ -157,6 +162,38 @@ def _zip_time(at: datetime.datetime | None) -> tuple:
     return (max(at.year, 1980), at.month, at.day, at.hour, at.minute, at.second)
 
 
+def _service_row(service: LetterService | None) -> dict | None:
+    """How a letter was served, as the manifest carries it (None: not served)."""
+    if service is None:
+        return None
+    return {
+        "method": service.method,
+        "served_on": service.served_on.isoformat(),
+        "receipt_by": service.receipt_by,
+        "tracking_number": service.tracking_number,
+        "address": service.address,
+        "note": service.note,
+    }
+
+
+def _appeals_by_case(by_id: dict) -> dict[int, list[dict]]:
+    """The appeals of the cases and their outcomes, as the manifest carries them."""
+    appeals = defaultdict(list)
+    for appeal in Appeal.objects.filter(case_id__in=by_id).order_by("filed_on", "id"):
+        appeals[appeal.case_id].append(
+            {
+                "kind": appeal.kind,
+                "body": appeal.body,
+                "filed_on": appeal.filed_on.isoformat(),
+                "reference": appeal.reference,
+                "outcome": appeal.outcome,
+                "outcome_on": appeal.outcome_on.isoformat() if appeal.outcome_on else None,
+                "outcome_reference": appeal.outcome_reference,
+            }
+        )
+    return appeals
+
+
 def _signers_by_case(cases: list[Case]) -> dict[int, list[str]]:
     rounds = {case.pk: case.signoff_round for case in cases}
     signers = defaultdict(list)
@@ -198,12 +235,19 @@ def export_write(
     storage = Letter.storage()
     rows: list[dict] = []
     case_rows: dict[str, dict] = {}
+    calendar = calendar_for(agency)
     with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
         for batch in _batched(
-            cases.select_related("subject").iterator(chunk_size=CASE_CHUNK), CASE_CHUNK
+            cases.select_related("subject", "rule_set__list_type").iterator(chunk_size=CASE_CHUNK),
+            CASE_CHUNK,
         ):
             signers = _signers_by_case(batch)
             by_id = {case.pk: case for case in batch}
+            services = {
+                service.letter_id: service
+                for service in LetterService.objects.filter(case_id__in=by_id)
+            }
+            appeals = _appeals_by_case(by_id)
             for case in batch:
                 summary.cases += 1
                 case_rows[case.reference] = {
@@ -215,6 +259,8 @@ def export_write(
                     "signers": signers.get(case.pk, []),
                     "decided_on": _local_iso(case.decided_at),
                     "revoked_on": _local_iso(case.revoked_at),
+                    "appeal_window": None,
+                    "appeals": appeals.get(case.pk, []),
                     "letters": 0,
                     "events": 0,
                     "last_hash": "",
@@ -247,6 +293,17 @@ def export_write(
                     summary.unreadable.append(arcname)
                 row = case_rows[case.reference]
                 row["letters"] += 1
+                service = services.get(letter.pk)
+                if service is not None and letter.kind in APPEALABLE_LETTER_KINDS:
+                    # The latest appealable letter's service starts the window (decision 0023).
+                    row["appeal_window"] = {
+                        "letter": letter.verification_code,
+                        "served_on": service.served_on.isoformat(),
+                        "periods": [
+                            {"kind": p.kind, "ends_on": p.ends_on.isoformat(), "basis": p.basis.zh}
+                            for p in appeal_periods(case, service.served_on, calendar=calendar)
+                        ],
+                    }
                 rows.append(
                     {
                         "case_reference": case.reference,
@@ -265,6 +322,7 @@ def export_write(
                         "file": arcname,
                         "sha256": letter.sha256,
                         "size": letter.size,
+                        "service": _service_row(service),
                     }
                 )
                 summary.letters += 1

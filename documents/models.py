@@ -16,7 +16,7 @@ from django.core.files.storage import storages
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Agency, Case
+from cases.models import Agency, Case, ServiceConsent
 
 
 def letters_storage():
@@ -134,6 +134,62 @@ class DocumentNumberCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency.code} {self.year}: {self.last}"
+
+
+class LetterService(models.Model):
+    """How and when a letter was served (送达), and the receipt: the legal fact from which
+    the appeal window runs (decision 0023).
+
+    In the portal only with the applicant's consent to electronic service
+    (《市场监督管理信用修复管理办法》第十九条): the applicant opening the letter there serves it.
+    By e-mail (with that consent, APL Art. 61 ¶2), by post with a tracking number, or in
+    person: an officer records it with the receipt. A letter is served once.
+    """
+
+    class Method(models.TextChoices):
+        PORTAL = "portal", _("Electronic service in the portal (电子送达)")
+        EMAIL = "email", _("By e-mail, with consent to electronic service (电子邮件送达)")
+        POST = "post", _("By post (邮寄送达)")
+        IN_PERSON = "in_person", _("In person (直接送达)")
+
+    letter = models.OneToOneField(Letter, on_delete=models.PROTECT, related_name="service")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letter_services")
+    method = models.CharField(_("how it was served"), max_length=10, choices=Method.choices)
+    served_on = models.DateField(_("served on"))
+    receipt_by = models.CharField(
+        _("received by"),
+        max_length=200,
+        blank=True,
+        help_text=_("Who received or signed for it."),
+    )
+    tracking_number = models.CharField(_("tracking number"), max_length=60, blank=True)
+    address = models.CharField(
+        _("address served to"),
+        max_length=300,
+        blank=True,
+        help_text=_("The e-mail or postal address the letter went to."),
+    )
+    note = models.TextField(_("receipt notes"), blank=True)
+    consent = models.ForeignKey(
+        ServiceConsent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The officer who recorded it; empty: the applicant opened it in the portal."),
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("service of a letter")
+        verbose_name_plural = _("service of letters")
+        ordering = ["served_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.letter} served {self.method} {self.served_on:%Y-%m-%d}"
 
 
 class Export(models.Model):

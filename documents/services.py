@@ -25,9 +25,10 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases import access
-from cases.errors import InvalidInput, WrongState
+from cases.errors import Duplicate, InvalidInput, WrongState
 from cases.events import case_lock, event_record
 from cases.models import Agency, Case, Role
+from cases.selectors import service_consent_in_force
 from documents.codes import verification_code_new
 from documents.content import (
     SPECIMEN_SEAL_SRC,
@@ -37,7 +38,7 @@ from documents.content import (
     seal_source,
 )
 from documents.exports import export_write
-from documents.models import Export, Letter
+from documents.models import Export, Letter, LetterService
 from documents.numbers import document_number_for
 from documents.rendering import pdf_identifier, pdf_render
 from documents.signals import letter_stored
@@ -508,3 +509,182 @@ def exports_start_pending(*, now: datetime.datetime | None = None) -> int:
     for pk in due:
         export_enqueue(pk)
     return len(due)
+
+
+# --- service of letters (decision 0023) ---------------------------------------------------------
+
+SERVICE_ROLES = (Role.CASE_OFFICER, Role.INTAKE)
+
+
+def _service_officer_role(user: AbstractBaseUser, case: Case) -> str:
+    """A case officer or an intake officer of the case's agency, with no tie to its
+    subject (APL Art. 43), records how a letter was served."""
+    action = _("record how a letter was served")
+    for role in SERVICE_ROLES:
+        if access.has_role(user, role, case.agency):
+            access.ensure_no_conflict(user, case.subject_id, action=action)
+            return role
+    access.ensure_role(user, Role.CASE_OFFICER, case.agency, action=action)
+    return Role.CASE_OFFICER  # not reached: ensure_role raised
+
+
+def _served_on_check(served_on, letter: Letter) -> datetime.date:
+    if isinstance(served_on, datetime.datetime):
+        served_on = timezone.localdate(served_on)
+    if not isinstance(served_on, datetime.date):
+        raise InvalidInput(
+            _("Give the date the letter was served (YYYY-MM-DD)."), field="served_on"
+        )
+    if served_on > timezone.localdate():
+        raise InvalidInput(
+            _("%(date)s is in the future: record a service that has happened.")
+            % {"date": served_on},
+            field="served_on",
+        )
+    stored_on = timezone.localdate(letter.stored_at) if letter.stored_at else None
+    if stored_on is not None and served_on < stored_on:
+        raise InvalidInput(
+            _("The letter was stored on %(stored)s: it cannot have been served before.")
+            % {"stored": stored_on},
+            field="served_on",
+        )
+    return served_on
+
+
+def _letter_servable(letter: Letter) -> Letter:
+    """The letter, locked: stored and not yet served, else a clear refusal."""
+    letter = Letter.objects.select_for_update().get(pk=letter.pk)
+    if letter.status != Letter.Status.ISSUED:
+        raise WrongState(
+            _("Letter %(code)s is not stored yet: it cannot be served before it exists.")
+            % {"code": letter.code_display},
+            code="letter_not_stored",
+        )
+    existing = LetterService.objects.filter(letter=letter).first()
+    if existing is not None:
+        raise Duplicate(
+            _("Letter %(code)s was already served on %(date)s (%(method)s).")
+            % {
+                "code": letter.code_display,
+                "date": existing.served_on,
+                "method": existing.get_method_display(),
+            },
+            code="already_served",
+        )
+    return letter
+
+
+def _service_event(case: Case, service: LetterService, *, actor, role: str) -> None:
+    letter = service.letter
+    data = {
+        "letter": letter.verification_code,
+        "kind": letter.kind,
+        "method": service.method,
+        "served_on": f"{service.served_on:%Y-%m-%d}",
+    }
+    for name in ("receipt_by", "tracking_number", "address"):
+        if getattr(service, name):
+            data[name] = getattr(service, name)
+    if service.consent_id:
+        data["consent_given_at"] = service.consent.given_at.isoformat()
+    event_record(case, "letter_served", actor=actor, role=role, data=data, note=service.note)
+
+
+def letter_service_record(
+    *,
+    letter: Letter,
+    by: AbstractBaseUser,
+    method: str,
+    served_on,
+    receipt_by: str = "",
+    tracking_number: str = "",
+    address: str = "",
+    note: str = "",
+) -> LetterService:
+    """An officer records how a stored letter was served, when, and the receipt: by
+    e-mail (only with the applicant's consent to electronic service, SAMR Order 107
+    Art. 19), by post (with the tracking number) or in person (with who received it).
+    Service in the portal is recorded when the applicant opens the letter there
+    (``letter_opened``), never by an officer. A letter is served once."""
+    receipt_by, tracking_number, address, note = (
+        (value or "").strip() for value in (receipt_by, tracking_number, address, note)
+    )
+    if method not in LetterService.Method.values:
+        raise InvalidInput(
+            _("Choose how the letter was served: by e-mail, by post or in person."),
+            field="method",
+        )
+    if method == LetterService.Method.PORTAL:
+        raise InvalidInput(
+            _(
+                "Service in the portal is recorded when the applicant opens the letter "
+                "there, after consenting to electronic service."
+            ),
+            field="method",
+        )
+    if method == LetterService.Method.POST and not tracking_number:
+        raise InvalidInput(_("Give the tracking number of the post."), field="tracking_number")
+    if method == LetterService.Method.IN_PERSON and not receipt_by:
+        raise InvalidInput(_("Name who received the letter."), field="receipt_by")
+    if method == LetterService.Method.EMAIL and not address:
+        raise InvalidInput(_("Give the e-mail address the letter was sent to."), field="address")
+    with transaction.atomic():
+        case = case_lock(letter.case_id)
+        role = _service_officer_role(by, case)
+        letter = _letter_servable(letter)
+        served_on = _served_on_check(served_on, letter)
+        consent = None
+        if method == LetterService.Method.EMAIL:
+            consent = service_consent_in_force(case.applicant, case)
+            if consent is None:
+                raise WrongState(
+                    _(
+                        "The applicant has not consented to electronic service: serve the "
+                        "letter by post or in person."
+                    ),
+                    code="no_consent",
+                )
+        service = LetterService.objects.create(
+            letter=letter,
+            case=case,
+            method=method,
+            served_on=served_on,
+            receipt_by=receipt_by,
+            tracking_number=tracking_number,
+            address=address,
+            note=note,
+            consent=consent,
+            recorded_by=by,
+        )
+        _service_event(case, service, actor=by, role=role)
+    return service
+
+
+def letter_opened(*, letter: Letter, user: AbstractBaseUser) -> LetterService | None:
+    """The applicant opened a stored letter in the portal. With their consent to electronic
+    service in force (SAMR Order 107 Art. 19) that serves it, today; the service, or None
+    when nothing was served (no consent, already served, or not the applicant's)."""
+    case = letter.case
+    if not access.acts_for_case(user, case):
+        return None
+    if LetterService.objects.filter(letter=letter).exists():
+        return None
+    consent = service_consent_in_force(user, case)
+    if consent is None:
+        return None
+    with transaction.atomic():
+        case = case_lock(case)
+        try:
+            letter = _letter_servable(letter)
+        except (WrongState, Duplicate):
+            return None
+        service = LetterService.objects.create(
+            letter=letter,
+            case=case,
+            method=LetterService.Method.PORTAL,
+            served_on=timezone.localdate(),
+            receipt_by=user.get_username(),
+            consent=consent,
+        )
+        _service_event(case, service, actor=user, role="applicant")
+    return service

@@ -458,7 +458,24 @@ def _on_escalation(case: Case, event: CaseEvent) -> None:
         )
 
 
+def _on_appeal_decided(case: Case, event: CaseEvent) -> None:
+    """An appeal's outcome revoked, changed or voided the decision: every platform asked
+    withdraws the published decision (《中华人民共和国行政处罚法》第四十八条), acknowledging
+    like any withdrawal."""
+    asked = event.data.get("withdrawals") or []
+    for publication in Publication.objects.filter(
+        pk__in=asked, status=Publication.Status.WITHDRAWAL_REQUESTED
+    ).select_related("platform", "record__list_type", "record__subject", "record__agency"):
+        platform_notify(
+            case=case,
+            publication=publication,
+            action="record_withdrawal_requested",
+            key=idempotency_key(case.reference, event.seq),
+        )
+
+
 _HANDLERS = {
+    "appeal_decided": _on_appeal_decided,
     "accepted": _on_accepted,
     "materials_requested": _to_applicant("materials_requested", missing=_missing),
     "not_accepted": _to_applicant("not_accepted", reasons=lambda c, e: e.note),

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.eligibility import Eligibility, restoration_eligibility
 from cases.errors import RedressError
-from cases.models import Case, Material, Record, RuleSet, Subject
+from cases.models import Appeal, Case, Material, Record, RuleSet, Subject
 from cases.rules import (
     COMPLETION_MATERIALS,
     REORGANISATION_MATERIALS,
@@ -402,3 +402,12 @@ class StatementForm(forms.Form):
         if not data.get("waived") and not (data.get("statement") or "").strip():
             self.add_error("statement", _("Write your statement and defence, or waive it."))
         return data
+
+
+class AppealForm(forms.ModelForm):
+    """The applicant records an appeal they filed against the decision."""
+
+    class Meta:
+        model = Appeal
+        fields = ["kind", "body", "filed_on", "reference"]
+        widgets = {"filed_on": forms.DateInput(attrs={"type": "date"})}

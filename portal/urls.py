@@ -53,6 +53,9 @@ urlpatterns = [
     path("cases/<int:pk>/withdraw/", views.case_withdraw, name="withdraw"),
     path("cases/<int:pk>/statement/", views.case_statement, name="statement"),
     path("cases/<int:pk>/letters/<int:letter_pk>/", views.letter_download, name="letter"),
+    path("cases/<int:pk>/service-consent/", views.case_service_consent, name="service_consent"),
+    path("cases/<int:pk>/appeals/", views.case_appeal, name="appeal"),
+    path("service-consent/", views.account_service_consent, name="account_service_consent"),
     path("notifications/", views.notifications, name="notifications"),
     path("api-tokens/", views.api_tokens, name="api_tokens"),
 ]

@@ -59,6 +59,7 @@ from cases.selectors import (
     representation_request_to_decide,
     representation_requests_of,
     representation_requests_to_decide,
+    service_consent_in_force,
     subjects_for,
 )
 from cases.vocabulary import (
@@ -68,11 +69,12 @@ from cases.vocabulary import (
     event_shown_to_applicant,
 )
 from documents.models import Letter
-from documents.selectors import letters_of_case
+from documents.selectors import appeal_window, letter_services_of, letters_of_case
 from notifications.models import Notification
 from notifications.selectors import notifications_for
 from notifications.services import notifications_mark_read
 from portal.forms import (
+    AppealForm,
     CaseFilingForm,
     CaseWithdrawForm,
     EvidenceUploadForm,
@@ -894,6 +896,21 @@ def _case_context(request, case: Case, *, upload_form=None) -> dict:
         "can_resubmit": case.status == Case.Status.AWAITING_MATERIALS,
         "resubmit_form": MaterialsSuppliedForm(),
         "max_upload_mb": settings.REDRESS_UPLOAD_MAX_BYTES // 1_048_576,
+        **_service_context(request, case),
+    }
+
+
+def _service_context(request, case: Case, *, appeal_form=None) -> dict:
+    """How the case's letters were served, the appeal window, the appeals, and what the
+    applicant may do about them (decision 0023)."""
+    decided = case.decided_at is not None or case.status == Case.Status.NOT_ACCEPTED
+    return {
+        "window": appeal_window(case),
+        "services": list(letter_services_of(case).select_related("consent")),
+        "appeals": list(case.appeals.order_by("filed_on", "id")),
+        "consent": service_consent_in_force(request.user, case),
+        "can_appeal": decided,
+        "appeal_form": appeal_form or AppealForm(),
     }
 
 
@@ -1117,11 +1134,83 @@ def letter_download(request, pk, letter_pk):
         handle = letter.pdf.open("rb")
     except FileNotFoundError:
         raise Http404("The letter's file is missing.") from None
+    # Opened in the portal with consent to electronic service: that serves the letter
+    # (《市场监督管理信用修复管理办法》第十九条).
+    actions.letter_open(letter=letter, user=request.user)
     response = FileResponse(
         handle, as_attachment=True, filename=letter.file_name, content_type="application/pdf"
     )
     response["Cache-Control"] = "private, no-cache"
     return response
+
+
+@entity_view
+@require_POST
+def case_service_consent(request, pk):
+    """The applicant consents to electronic service of this case's letters."""
+    case = case_for(request.user, pk)
+    try:
+        actions.case_service_consent(case=case, applicant=request.user)
+    except RedressError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            gettext(
+                "You consented to electronic service: a letter you open here is served on "
+                "the day you open it."
+            ),
+        )
+    return redirect(reverse("portal:case", args=[case.pk]) + "#service")
+
+
+@entity_view
+@require_POST
+def account_service_consent(request):
+    """Consent to electronic service for every case of the account, or withdraw it."""
+    if request.POST.get("consent") == "on":
+        accounts.service_consent_account_give(user=request.user)
+        messages.success(
+            request,
+            gettext(
+                "You consented to electronic service for all your cases: a letter you open "
+                "here is served on the day you open it."
+            ),
+        )
+    else:
+        accounts.service_consent_account_withdraw(user=request.user)
+        messages.success(request, gettext("Your consent to electronic service is withdrawn."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("portal:cases")
+    return redirect(target)
+
+
+@entity_view
+@require_POST
+def case_appeal(request, pk):
+    """The applicant records an appeal they filed against the decision."""
+    case = case_for(request.user, pk)
+    form = AppealForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            actions.appeal_record(
+                case=case,
+                by=request.user,
+                kind=data["kind"],
+                body=data["body"],
+                filed_on=data["filed_on"],
+                reference=data["reference"],
+            )
+        except RedressError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, gettext("Your appeal is recorded on the case."))
+            return redirect(reverse("portal:case", args=[case.pk]) + "#appeals")
+    context = _case_context(request, case)
+    context.update(_service_context(request, case, appeal_form=form))
+    return page(request, "portal/case.html", context, nav="cases", status=400)
 
 
 # --- notifications ---------------------------------------------------------------------------------------------

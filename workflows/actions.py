@@ -26,6 +26,7 @@ from cases import access, clock, transitions
 from cases.calendar import YearSchedule, recompute_cause, recompute_cause_text
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.models import (
+    Appeal,
     Case,
     Deadline,
     Evidence,
@@ -34,9 +35,12 @@ from cases.models import (
     Record,
     Revocation,
     Role,
+    ServiceConsent,
 )
+from documents import services as documents_services
+from documents.models import Letter, LetterService
 from documents.selectors import DECISION_LETTER_KINDS, decision_letters_issued
-from workflows.flows import FLOWS
+from workflows.flows import FLOWS, appeal_window_end
 from workflows.nodes import DeadlineTimer, RoleView, case_of, deadline_timers
 
 logger = logging.getLogger(__name__)
@@ -620,3 +624,118 @@ def letters_served_resume() -> int:
             continue  # busy again: the next sweep tries once more
         resumed += 1
     return resumed
+
+
+# --- service and appeals (decision 0023) -----------------------------------------------------
+
+
+def _appeal_timer_move(case: Case) -> None:
+    """Point the case's appeal-window timer at the window as it now stands (it runs from
+    the service of the decision's letter)."""
+    if case.process_id is None:
+        return
+    node = FLOWS[case.kind].instance.appeal_window
+    Task.objects.filter(process_id=case.process_id, flow_task=node, status=STATUS.SCHEDULED).update(
+        scheduled=appeal_window_end(case)
+    )
+
+
+def letter_serve(
+    *,
+    letter: Letter,
+    officer: AbstractBaseUser,
+    method: str,
+    served_on,
+    receipt_by: str = "",
+    tracking_number: str = "",
+    address: str = "",
+    note: str = "",
+) -> LetterService:
+    """An officer records how a stored letter was served (by e-mail with consent, by
+    post, in person), when and the receipt (``documents.services.letter_service_record``);
+    the appeal window runs from the service of the decision's letter."""
+    with _process_locked(letter.case):
+        service = documents_services.letter_service_record(
+            letter=letter,
+            by=officer,
+            method=method,
+            served_on=served_on,
+            receipt_by=receipt_by,
+            tracking_number=tracking_number,
+            address=address,
+            note=note,
+        )
+        _appeal_timer_move(service.case)
+    return service
+
+
+def letter_open(*, letter: Letter, user: AbstractBaseUser) -> LetterService | None:
+    """The applicant opens a stored letter in the portal: with their consent to electronic
+    service in force that serves it (SAMR Order 107 Art. 19), an event on the case; the
+    service, or None when opening served nothing."""
+    if (
+        not access.acts_for_case(user, letter.case)
+        or LetterService.objects.filter(letter=letter).exists()
+    ):
+        return None  # an officer reading it, or served already: nothing to lock for
+    try:
+        with _process_locked(letter.case):
+            service = documents_services.letter_opened(letter=letter, user=user)
+            if service is not None:
+                _appeal_timer_move(service.case)
+    except WrongState:  # busy: the letter is still shown; the next opening serves it
+        return None
+    return service
+
+
+def case_service_consent(*, case: Case, applicant: AbstractBaseUser) -> ServiceConsent:
+    """The applicant consents to electronic service of this case's letters
+    (``cases.transitions.service_consent_give``)."""
+    return transitions.service_consent_give(case=case, applicant=applicant)
+
+
+def appeal_record(
+    *, case: Case, by: AbstractBaseUser, kind: str, body: str, filed_on, reference: str = ""
+) -> Appeal:
+    """The applicant or a case officer records an appeal against the case's decision
+    (``cases.transitions.appeal_record``)."""
+    return transitions.appeal_record(
+        case=case, by=by, kind=kind, body=body, filed_on=filed_on, reference=reference
+    )
+
+
+def appeal_outcome_record(
+    *,
+    appeal: Appeal,
+    by: AbstractBaseUser,
+    outcome: str,
+    decided_on,
+    reference: str = "",
+    note: str = "",
+) -> Appeal:
+    """Record the outcome of an appeal (``cases.transitions.appeal_outcome``). Revoked,
+    changed or declared unlawful: every platform is asked to withdraw the published
+    decision, within 3 working days on the clock (APL Art. 48)."""
+    return transitions.appeal_outcome(
+        appeal=appeal, by=by, outcome=outcome, decided_on=decided_on, reference=reference, note=note
+    )
+
+
+def appeal_withdrawals_escalate(*, today=None) -> int:
+    """Escalate each withdrawal after an appeal's outcome (APL Art. 48) that is overdue:
+    the case's process has ended, so no route timer watches it; the timer sweep calls
+    this. The number escalated."""
+    today = today or timezone.localdate()
+    overdue = Deadline.objects.filter(
+        step=Deadline.Step.APPEAL,
+        status=Deadline.Status.RUNNING,
+        escalated_at__isnull=True,
+        due_on__lt=today,
+    ).select_related("case")
+    escalated = 0
+    for deadline in overdue:
+        if transitions.escalate_deadline(
+            case=deadline.case, step=Deadline.Step.APPEAL, overdue=True
+        ):
+            escalated += 1
+    return escalated

@@ -23,7 +23,7 @@ from viewflow.workflow.base import Node
 
 from cases import transitions
 from cases.models import Case, Deadline
-from documents.selectors import decision_letter_issued
+from documents.selectors import appeal_window, decision_letter_issued
 from workflows.nodes import (
     DeadlineMoment,
     DeadlineTimer,
@@ -37,9 +37,22 @@ from workflows.nodes import (
 S = Case.Status
 STEP = Deadline.Step
 
-# Administrative reconsideration within 60 days, a lawsuit within 6 months: the
-# case stays in its appeal window until the longer of the two has passed.
+# Administrative reconsideration within 60 days, a lawsuit within 6 months, counted from
+# the service of the decision's letter (decision 0023): the case stays in its appeal
+# window until the longer of the two has passed. Until the letter is served the timer
+# waits this long from the decision, and moves when the service is recorded.
 APPEAL_WINDOW = relativedelta(months=6)
+
+
+def appeal_window_end(case: Case) -> datetime.datetime:
+    """When the case's appeal window ends: the day after its last day, counted from the
+    service of the decision's letter; while it is not served, ``APPEAL_WINDOW`` after the
+    decision."""
+    ends_on = appeal_window(case).ends_on
+    if ends_on is None:
+        return (case.decided_at or timezone.now()) + APPEAL_WINDOW
+    day_after = ends_on + datetime.timedelta(days=1)
+    return timezone.make_aware(datetime.datetime.combine(day_after, datetime.time.min))
 
 
 class CaseRoute:
@@ -316,9 +329,7 @@ class CaseRoute:
         transitions.lapse(case=case_of(activation))
 
     def appeal_window_ends(self, activation) -> datetime.datetime:
-        case = case_of(activation)
-        decided = case.decided_at or timezone.now()
-        return decided + APPEAL_WINDOW
+        return appeal_window_end(case_of(activation))
 
     def close_case(self, activation) -> None:
         transitions.close(case=case_of(activation))

@@ -12,7 +12,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
-from workflows.actions import letters_served_resume
+from workflows.actions import appeal_withdrawals_escalate, letters_served_resume
 from workflows.digest import digests_send, materials_reminders_send
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,9 @@ def fire_timers() -> int:
     resumed = letters_served_resume()
     if resumed:
         logger.warning("Moved on %d routes whose decision letter was stored earlier", resumed)
+    escalated = appeal_withdrawals_escalate()
+    if escalated:
+        logger.warning("Escalated %d overdue withdrawals after an appeal's outcome", escalated)
     failed = Task.objects.filter(status=STATUS.ERROR).count()
     if failed:
         logger.error("%d workflow tasks are in ERROR and need an administrator", failed)

@@ -20,6 +20,7 @@ from cases.errors import RedressError
 from cases.ids import IdChoiceField, id_parse
 from cases.models import (
     REVOCATION_BASIS,
+    Appeal,
     Case,
     CaseRecord,
     Evidence,
@@ -29,6 +30,7 @@ from cases.models import (
     SubjectTie,
     legal_review_ground_citation,
 )
+from documents.models import LetterService
 from documents.selectors import audited_agencies
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -758,3 +760,78 @@ class ExportForm(forms.Form):
         if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
             self.add_error("date_to", _("The period ends before it starts."))
         return data
+
+
+# --- service of letters and appeals (decision 0023) --------------------------------------------
+
+
+def _label(model, name: str):
+    return model._meta.get_field(name).verbose_name
+
+
+class LetterServiceForm(forms.Form):
+    """An officer records how a stored letter was served, when, and the receipt."""
+
+    letter = forms.TypedChoiceField(label=_("Letter"), coerce=int)
+    method = forms.ChoiceField(
+        label=_label(LetterService, "method"),
+        choices=[c for c in LetterService.Method.choices if c[0] != LetterService.Method.PORTAL],
+    )
+    served_on = forms.DateField(
+        label=_label(LetterService, "served_on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    receipt_by = forms.CharField(
+        label=_label(LetterService, "receipt_by"), max_length=200, required=False
+    )
+    tracking_number = forms.CharField(
+        label=_label(LetterService, "tracking_number"), max_length=60, required=False
+    )
+    address = forms.CharField(
+        label=_label(LetterService, "address"), max_length=300, required=False
+    )
+    note = forms.CharField(
+        label=_label(LetterService, "note"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, letters=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["letter"].choices = [
+            (letter.pk, f"{letter.get_kind_display()} · {letter.code_display}")
+            for letter in letters
+        ]
+
+    def to_data(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k != "letter"}
+
+
+class AppealForm(forms.ModelForm):
+    """An officer records an appeal filed against the decision."""
+
+    class Meta:
+        model = Appeal
+        fields = ["kind", "body", "filed_on", "reference"]
+        widgets = {"filed_on": forms.DateInput(attrs={"type": "date"})}
+
+
+class AppealOutcomeForm(forms.Form):
+    """The outcome of a pending appeal."""
+
+    outcome = forms.ChoiceField(
+        label=_label(Appeal, "outcome"),
+        choices=[c for c in Appeal.Outcome.choices if c[0] != Appeal.Outcome.PENDING],
+    )
+    decided_on = forms.DateField(
+        label=_label(Appeal, "outcome_on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reference = forms.CharField(
+        label=_label(Appeal, "outcome_reference"), max_length=100, required=False
+    )
+    note = forms.CharField(
+        label=_label(Appeal, "outcome_note"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

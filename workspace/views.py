@@ -36,16 +36,25 @@ from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from cases.vocabulary import actor_role_label, event_label
 from documents import services as documents_services
-from documents.selectors import letter_of_supervised_agency, letters_failed_for
+from documents.selectors import (
+    appeal_window,
+    letter_of_supervised_agency,
+    letter_services_of,
+    letters_failed_for,
+    letters_unserved,
+)
 from notifications.delivery import message_retry
 from notifications.selectors import messages_dead_for
 from workflows import actions, selectors
 from workflows.nodes import step_label
 from workspace.forms import (
+    AppealForm,
+    AppealOutcomeForm,
     BulkAssignForm,
     CaseFilterForm,
     DeadlineExtendForm,
     DecisionMeetingForm,
+    LetterServiceForm,
     PlanFailureForm,
     RevocationForm,
     RevocationReviewForm,
@@ -411,6 +420,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         meeting=None,
         plan_failure=None,
         revocation_step=None,
+        service=None,
     ):
         """The case page; ``bound_form`` re-shows the posted form of ``bound_task``,
         ``revocation`` the posted revocation form, ``meeting`` the posted meeting form,
@@ -425,6 +435,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             meeting=meeting,
             plan_failure=plan_failure,
             revocation_step=revocation_step,
+            service=service,
         )
         return self.render_to_response(context, status=status)
 
@@ -439,6 +450,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         meeting=None,
         plan_failure=None,
         revocation_step=None,
+        service=None,
         **kwargs,
     ):
         context = super().get_context_data(**kwargs)
@@ -486,6 +498,7 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             and case.case_records.filter(record__status=Record.Status.SHIELDED).exists()
         )
         timeline = [(e, event_what(e), actor_role_label(e.actor_role)) for e in detail.events]
+        context.update(service_context(case, roles, conflict, service or {}))
         context.update(
             plan_failure_form=(plan_failure or PlanFailureForm()) if may_record_failure else None,
             meeting_form=(meeting or meeting_form(case))
@@ -783,6 +796,121 @@ class DecisionMeetingView(View):
             gettext("The decision meeting of %(case)s is on record: the signers may sign.")
             % {"case": case.reference},
         )
+        return redirect("workspace:case", pk=case.pk)
+
+
+def service_context(case, roles, conflict, bound: dict) -> dict:
+    """The service of the case's letters, the appeal window and the appeals, and the forms
+    of who may record them (decision 0023): a case officer or intake officer of the
+    agency records service; a case officer records appeals and outcomes. ``bound`` holds
+    a posted form to show again: ``service``, ``appeal``, or ``("outcome", pk)``."""
+    acting = conflict is None
+    appeals = list(case.appeals.select_related("recorded_by").order_by("filed_on", "id"))
+    unserved = list(letters_unserved(case))
+    may_serve = acting and bool(roles & {Role.CASE_OFFICER, Role.INTAKE}) and bool(unserved)
+    may_appeal = (
+        acting
+        and Role.CASE_OFFICER in roles
+        and (case.decided_at is not None or case.status == Case.Status.NOT_ACCEPTED)
+    )
+    return {
+        "window": appeal_window(case),
+        "services": list(letter_services_of(case).select_related("consent")),
+        "appeals": appeals,
+        "service_form": (bound.get("service") or LetterServiceForm(letters=unserved))
+        if may_serve
+        else None,
+        "appeal_form": (bound.get("appeal") or AppealForm()) if may_appeal else None,
+        "outcome_forms": [
+            (
+                appeal,
+                bound.get(("outcome", appeal.pk))
+                or AppealOutcomeForm(auto_id=f"id_outcome_{appeal.pk}_%s"),
+            )
+            for appeal in appeals
+            if appeal.is_pending
+        ]
+        if may_appeal
+        else [],
+    }
+
+
+class CaseServiceView(View):
+    """An officer records, from the case page, how a letter was served."""
+
+    def post(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        form = LetterServiceForm(request.POST, letters=letters_unserved(case))
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, service={"service": form})
+        letter = case.letters.get(pk=form.cleaned_data["letter"])
+        try:
+            actions.letter_serve(letter=letter, officer=request.user, **form.to_data())
+        except RedressError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status, service={"service": form})
+        messages.success(
+            request,
+            gettext("The service of letter %(code)s is recorded.") % {"code": letter.code_display},
+        )
+        return redirect("workspace:case", pk=case.pk)
+
+
+class CaseAppealView(View):
+    """A case officer records, from the case page, an appeal filed against the decision."""
+
+    def post(self, request, pk):
+        case = selectors.case_for_officer(request.user, pk)
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        form = AppealForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, service={"appeal": form})
+        try:
+            actions.appeal_record(case=case, by=request.user, **form.cleaned_data)
+        except RedressError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status, service={"appeal": form})
+        messages.success(request, gettext("The appeal is recorded on the case."))
+        return redirect("workspace:case", pk=case.pk)
+
+
+class CaseAppealOutcomeView(View):
+    """A case officer records the outcome of a pending appeal from the case page."""
+
+    def post(self, request, pk, appeal_pk):
+        case = selectors.case_for_officer(request.user, pk)
+        appeal = case.appeals.filter(pk=appeal_pk).first()
+        if appeal is None:
+            raise Http404("No such appeal.")
+        page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
+        form = AppealOutcomeForm(request.POST, auto_id=f"id_outcome_{appeal.pk}_%s")
+        key = ("outcome", appeal.pk)
+        if not form.is_valid():
+            messages.error(request, gettext("Check the highlighted fields."))
+            return page.render_case(case, status=400, service={key: form})
+        try:
+            appeal = actions.appeal_outcome_record(
+                appeal=appeal, by=request.user, **form.cleaned_data
+            )
+        except RedressError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            messages.error(request, exc.message)
+            return page.render_case(case, status=exc.http_status, service={key: form})
+        if appeal.outcome in appeal.WITHDRAWING_OUTCOMES:
+            messages.success(
+                request,
+                gettext(
+                    "The outcome is recorded: every platform is asked to withdraw the published "
+                    "decision within 3 working days (Administrative Penalties Law, Article 48)."
+                ),
+            )
+        else:
+            messages.success(request, gettext("The outcome of the appeal is recorded."))
         return redirect("workspace:case", pk=case.pk)
 
 

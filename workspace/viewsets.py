@@ -110,6 +110,21 @@ class Workspace(Application):
         workspace_view(views.DecisionMeetingView.as_view()),
         name="case_meeting",
     )
+    case_service_path = path(
+        "cases/<int:pk>/service/",
+        workspace_view(views.CaseServiceView.as_view()),
+        name="case_service",
+    )
+    case_appeal_path = path(
+        "cases/<int:pk>/appeals/",
+        workspace_view(views.CaseAppealView.as_view()),
+        name="case_appeal",
+    )
+    case_appeal_outcome_path = path(
+        "cases/<int:pk>/appeals/<int:appeal_pk>/outcome/",
+        workspace_view(views.CaseAppealOutcomeView.as_view()),
+        name="case_appeal_outcome",
+    )
     case_plan_failed_path = path(
         "cases/<int:pk>/plan-failed/",
         workspace_view(views.CasePlanFailureView.as_view()),

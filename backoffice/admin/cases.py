@@ -29,6 +29,7 @@ from cases.errors import UploadRejected
 from cases.models import (
     Agency,
     ApiToken,
+    Appeal,
     AuditCheckpoint,
     Case,
     CaseEvent,
@@ -42,6 +43,7 @@ from cases.models import (
     Representation,
     Revocation,
     RuleSet,
+    ServiceConsent,
     StaffProfile,
     Subject,
     SubjectTie,
@@ -533,6 +535,39 @@ class RevocationInline(admin.StackedInline):
         return False
 
 
+class AppealInline(admin.TabularInline):
+    """Appeals against the case's decision and their outcomes (decision 0023): read here,
+    written only by the route."""
+
+    model = Appeal
+    extra = 0
+    can_delete = False
+    fields = [
+        "kind",
+        "body",
+        "filed_on",
+        "reference",
+        "recorded_by",
+        "outcome",
+        "outcome_on",
+        "outcome_reference",
+        "outcome_note",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ServiceConsent)
+class ServiceConsentAdmin(ReadOnlyAdmin):
+    list_display = ["user", "case", "given_at", "withdrawn_at"]
+    search_fields = ["user__username", "case__reference"]
+
+
 @admin.register(Case)
 class CaseAdmin(ReadOnlyAdmin):
     list_display = ["reference", "kind", "subject", "agency", "status", "decision", "submitted_at"]
@@ -540,7 +575,7 @@ class CaseAdmin(ReadOnlyAdmin):
     search_fields = ["reference", "subject__code", "subject__name"]
     date_hierarchy = "submitted_at"
     list_select_related = ["subject", "agency"]
-    inlines = [CaseRecordInline, RevocationInline]
+    inlines = [CaseRecordInline, RevocationInline, AppealInline]
 
 
 @admin.register(Evidence)

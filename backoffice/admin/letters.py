@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy
 
 from cases.errors import RedressError
 from documents import services
-from documents.models import Export, Letter
+from documents.models import Export, Letter, LetterService
 
 
 @admin.register(Letter)
@@ -46,6 +46,25 @@ class ExportAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in Export._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(LetterService)
+class LetterServiceAdmin(admin.ModelAdmin):
+    """How each letter was served (decision 0023): written only through the route."""
+
+    list_display = ["letter", "case", "method", "served_on", "receipt_by", "tracking_number"]
+    list_filter = ["method"]
+    search_fields = ["letter__verification_code", "case__reference", "tracking_number"]
+    readonly_fields = [f.name for f in LetterService._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):

@@ -406,6 +406,8 @@ SPECTACULAR_SETTINGS = {
         "LanguageEnum": "config.settings.base.LANGUAGES",
         "AcceptanceDecisionEnum": "api.task_endpoints.ACCEPTANCE_DECISIONS",
         "LegalReviewDecisionEnum": "api.task_endpoints.LEGAL_REVIEW_DECISIONS",
+        "AppealKindEnum": "cases.models.Appeal.Kind",
+        "AppealOutcomeEnum": "cases.models.Appeal.Outcome",
     },
 }
 
