@@ -39,6 +39,7 @@ from cases.models import (
     StaffProfile,
     Subject,
 )
+from cases.publications import kind_duties
 from cases.rules import rule_set_in_force
 from workflows import actions
 from workflows.flows import FLOWS
@@ -65,13 +66,18 @@ AGENCIES = [
     ),
 ]
 PLATFORMS = [
-    ("creditchina", "信用中国", "Credit China", Platform.Kind.NATIONAL),
-    ("creditsz", "信用中国（广东深圳）", "Credit China (Shenzhen)", Platform.Kind.LOCAL),
+    ("creditchina", "信用中国", "Credit China", Platform.Kind.CREDIT_CHINA),
+    (
+        "creditsz",
+        "信用中国（广东深圳）",
+        "Credit China (Shenzhen)",
+        Platform.Kind.CREDIT_CHINA_LOCAL,
+    ),
     (
         "gsxt",
         "国家企业信用信息公示系统",
         "National Enterprise Credit Information Publicity System",
-        Platform.Kind.PUBLICITY_SYSTEM,
+        Platform.Kind.NECIPS,
     ),
 ]
 COMPANY_WORDS = [
@@ -181,6 +187,7 @@ class Command(BaseCommand):
                     "name": name,
                     "name_en": name_en,
                     "kind": kind,
+                    **kind_duties(kind),
                     "webhook_secret": secrets.token_urlsafe(48),
                 },
             )[0]
@@ -347,7 +354,7 @@ class Command(BaseCommand):
                 Publication(record=r, platform=p, published_on=r.listed_on)
                 for r in records
                 for p in platforms
-                if p.kind != Platform.Kind.LOCAL or r.agency.region_code == "440300"
+                if p.kind != Platform.Kind.CREDIT_CHINA_LOCAL or r.agency.region_code == "440300"
             ]
         )
         return acme, globex, {r.decision_no: r for r in records}
