@@ -200,3 +200,29 @@ def effect_state(effect: PublicationEffect, today: datetime.date | None = None) 
     if due_on < today:
         return _("asked, overdue since %(date)s") % {"date": f"{due_on:%Y-%m-%d}"}
     return _("asked, due by %(date)s") % {"date": f"{due_on:%Y-%m-%d}"}
+
+
+def event_progress_words(kind: str, data: dict) -> str:
+    """What a platform's acknowledgement on a case's timeline says, in plain words: which
+    platform confirmed what (empty for any other event)."""
+    if kind not in ("platform_effect_acknowledged", "platform_acknowledged"):
+        return ""
+    platform = Platform.objects.filter(code=data.get("platform", "")).first()
+    name = platform_name(platform) if platform else data.get("platform", "")
+    if kind == "platform_acknowledged":
+        return _("%(platform)s confirmed everything it was asked for.") % {"platform": name}
+    what = (
+        str(PublicationEffect.Kind(data["kind"]).label)
+        if data.get("kind") in (PublicationEffect.Kind.values)
+        else ""
+    )
+    if data.get("measure"):
+        measure = Measure.objects.filter(code=data["measure"]).first()
+        what = _("Measure lifted: %(measure)s") % {
+            "measure": measure_name(measure) if measure else data["measure"]
+        }
+    return _("%(platform)s confirmed: %(what)s; %(pending)s more to confirm.") % {
+        "platform": name,
+        "what": what,
+        "pending": data.get("pending", 0),
+    }

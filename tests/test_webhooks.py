@@ -23,6 +23,8 @@ import time
 
 import pytest
 import urllib3
+from django.conf import settings
+from django.urls import reverse
 from viewflow.workflow.status import STATUS
 
 from cases.models import Case, CaseRecord, Measure, Publication, PublicationEffect
@@ -847,3 +849,22 @@ def test_an_old_client_acknowledging_the_publication_acknowledges_all_its_effect
     assert not PublicationEffect.objects.filter(acknowledged_at__isnull=True).exists()
     gsxt_event = effects_removal.events.get(kind="platform_acknowledged", data__platform="gsxt")
     assert len(gsxt_event.data["effects"]) == 3
+
+
+def test_the_applicant_reads_each_platforms_progress_in_plain_words(
+    client, effects_removal, record, platforms, applicant
+):
+    creditchina, _gsxt = platforms
+    [ended, _sharing] = effects_asked(effects_removal, creditchina)
+    ack(client, creditchina, {"effect": ended["effect"]}, key="p-1")
+    due = effects_removal.deadlines.get(step="removal").due_on
+
+    client.force_login(applicant)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(reverse("portal:case", args=[effects_removal.pk])).content.decode()
+
+    assert "信用修复在各平台的进展" in page
+    assert "终止公示: 已于" in page
+    assert f"停止共享和使用: 已通知，应于 {due:%Y-%m-%d} 前完成" in page
+    assert "解除惩戒措施：限制政府采购" in page
+    assert "信用中国 已确认：终止公示；尚有 1 项待确认。" in page
