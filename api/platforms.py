@@ -9,6 +9,7 @@ after a failed plan; the route moves on when every platform of the case has
 from __future__ import annotations
 
 import json
+import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -20,13 +21,15 @@ from django.views.decorators.csrf import csrf_exempt
 
 from cases.errors import RedressError
 from cases.ids import id_parse, whole_number
-from cases.models import Platform, Publication
+from cases.models import Platform, Publication, PublicationEffect
 from notifications import signing
 from notifications.services import message_acknowledged, receipt_record, signature_remember
 from workflows import actions
 
 # What a platform may say it did (``status`` in its call); it must be what it was asked.
 ACKNOWLEDGED_STATUSES = ("withdrawn", "shielded", "published")
+
+logger = logging.getLogger(__name__)
 
 
 def error(status: int, code: str, message: str, **extra) -> JsonResponse:
@@ -45,7 +48,10 @@ class AcknowledgementView(View):
     already received; neither changes anything. The body names the publication, its
     ``status`` (``withdrawn``, the default, or ``published`` for a record published again
     after a revocation or a revocation decision) and, optionally, the idempotency key
-    of our request it answers.
+    of our request it answers. Instead of the publication it may name one ``effect`` of
+    a withdrawal (decision 0024); a publication acknowledged as a whole acknowledges
+    every effect of it. A publication or an effect the platform was never asked about
+    is refused with 404 and logged.
     """
 
     http_method_names = ["post"]
@@ -79,14 +85,18 @@ class AcknowledgementView(View):
             return error(400, "idempotency_key", _("Send an Idempotency-Key header (1-64 chars)."))
         try:
             data = json.loads(request.body or b"{}")
-            raw = data["publication"]
-        except (ValueError, KeyError, TypeError):
-            raw = None
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            data = {}
+        if "effect" in data:
+            return self.acknowledge_effect(platform, key, data)
+        raw = data.get("publication")
         if whole_number(raw) is None:  # a JSON integer (or a string of ASCII digits)
             return error(
                 400,
                 "invalid_input",
-                _("The body must be JSON with a numeric 'publication'."),
+                _("The body must be JSON with a numeric 'publication' or 'effect'."),
                 field="publication",
             )
         status = data.get("status")
@@ -104,6 +114,11 @@ class AcknowledgementView(View):
             else None
         )
         if publication is None:
+            logger.warning(
+                "Platform %s acknowledged publication %r, which it does not hold",
+                platform.code,
+                raw,
+            )
             return error(404, "not_found", _("This platform holds no such publication."))
         try:
             with transaction.atomic():
@@ -124,3 +139,66 @@ class AcknowledgementView(View):
             return error(exc.http_status, exc.code, exc.message, **extra)
         publication.refresh_from_db()
         return JsonResponse({"status": publication.status, "publication": publication.pk})
+
+    def acknowledge_effect(self, platform: Platform, key: str, data: dict):
+        """One effect of a repair (``"effect": <id>`` from our withdrawal's ``effects``):
+        publication ended, sharing stopped or a measure lifted (decision 0024). The same
+        effect again counts once; one this platform was never asked for is refused."""
+        raw = data.get("effect")
+        if whole_number(raw) is None:
+            return error(
+                400,
+                "invalid_input",
+                _("The body must be JSON with a numeric 'effect'."),
+                field="effect",
+            )
+        if data.get("status") not in (None, "withdrawn"):
+            return error(
+                400,
+                "invalid_input",
+                _("An effect can only be acknowledged as done (status 'withdrawn' or none)."),
+                field="status",
+            )
+        effect_id = id_parse(raw)
+        effect = (
+            PublicationEffect.objects.filter(pk=effect_id, publication__platform=platform)
+            .select_related("publication")
+            .first()
+            if effect_id is not None
+            else None
+        )
+        if effect is None:
+            logger.warning(
+                "Platform %s acknowledged effect %r, which it was never asked for",
+                platform.code,
+                raw,
+            )
+            return error(404, "not_found", _("This platform was never asked for such an effect."))
+        try:
+            with transaction.atomic():
+                if not receipt_record(
+                    platform=platform, idempotency_key=key, outcome="acknowledged"
+                ):
+                    return error(
+                        409, "replayed", _("This call was already received; nothing changed.")
+                    )
+                effect = actions.effect_acknowledge(
+                    effect=effect, note=str(data.get("note", ""))[:500]
+                )
+                message_acknowledged(
+                    platform=platform, idempotency_key=str(data.get("idempotency_key", ""))
+                )
+        except RedressError as exc:
+            extra = {"field": exc.field} if exc.field else {}
+            return error(exc.http_status, exc.code, exc.message, **extra)
+        publication = effect.publication
+        publication.refresh_from_db()
+        return JsonResponse(
+            {
+                "status": publication.status,
+                "publication": publication.pk,
+                "effect": effect.pk,
+                "kind": effect.kind,
+                "acknowledged": effect.acknowledged_at is not None,
+            }
+        )

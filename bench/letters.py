@@ -125,10 +125,10 @@ def build_case():
     )
     platforms = [
         Platform.objects.get_or_create(
-            code="creditchina", defaults={"name": "信用中国", "kind": "national"}
+            code="creditchina", defaults={"name": "信用中国", "kind": "credit_china"}
         )[0],
         Platform.objects.get_or_create(
-            code="gsxt", defaults={"name": "国家企业信用信息公示系统", "kind": "publicity_system"}
+            code="gsxt", defaults={"name": "国家企业信用信息公示系统", "kind": "necips"}
         )[0],
     ]
     staff = {}

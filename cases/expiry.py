@@ -45,6 +45,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from cases.errors import RuleViolation
 from cases.events import event_record, record_event_record
 from cases.models import Case, Publication, Record, RuleSet
+from cases.publications import effects_request
 from cases.rules import rule_set_for_record
 
 # A record in one of these is still published, or listed with its publication suspended or
@@ -224,6 +225,12 @@ def _record_expire(record_id: int, *, on: datetime.date, rule_set: RuleSet | Non
     # still showing the record withdraws it and acknowledges.
     Publication.objects.filter(pk__in=[p.pk for p in publications]).update(
         status=Publication.Status.WITHDRAWAL_REQUESTED, acknowledged_at=None
+    )
+    # Each effect each platform is responsible for (decision 0024); no case, no deadline.
+    effects_request(
+        Publication.objects.filter(pk__in=[p.pk for p in publications]).select_related(
+            "platform", "record"
+        )
     )
     data = {**ending.as_data(), "ended_on": f"{on:%Y-%m-%d}"}
     record_event_record(

@@ -51,13 +51,17 @@ from cases.models import (
     REVOCATION_DECISION_LIST,
     Agency,
     ListType,
+    Measure,
     PenaltyType,
+    Platform,
     Procedure,
+    Publication,
     Record,
     RuleSet,
     Severity,
     Subject,
 )
+from cases.publications import default_measures, default_platforms
 from cases.rules import rule_set_in_force
 
 COLUMNS = (
@@ -79,6 +83,12 @@ a file without them imports as before."""
 # Columns compared with a record already imported; the others identify it (agency,
 # decision_no, subject_code) or belong to the subject (subject_name).
 COMPARED_COLUMNS = ("list_type", "legal_basis", "severity", "listed_on", "penalty_type")
+
+PLACEMENT_COLUMNS = ("platforms", "measures")
+"""Columns a file may add saying where a new record is published and shared, and which
+punishment measures it carries (codes separated by ``;``); empty: the agency's defaults
+for the list type and the catalogue's default measures (decision 0024). Not compared
+with a record already imported: the admin action gives those their publications."""
 COMPARED_OPTIONAL_COLUMNS = OPTIONAL_COLUMNS  # compared only when the file has them
 
 LOOKUP_CHUNK = 500
@@ -143,6 +153,10 @@ class RowValues:
     procedure: str | None = None
     term_ends_on: datetime.date | None = None
     decided_on: datetime.date | None = None
+    # Where the record is published and which measures it carries (PLACEMENT_COLUMNS):
+    # None where the cell is empty (the defaults apply).
+    platforms: tuple[str, ...] | None = None
+    measures: tuple[str, ...] | None = None
     restorable_from: datetime.date | None = None
     expires_on: datetime.date | None = None
 
@@ -643,7 +657,7 @@ def _header_columns(header: list[object]) -> list[str]:
     names = [_text(cell).lower() for cell in header]
     while names and not names[-1]:
         names.pop()
-    known = set(COLUMNS) | set(OPTIONAL_COLUMNS)
+    known = set(COLUMNS) | set(OPTIONAL_COLUMNS) | set(PLACEMENT_COLUMNS)
     missing = [column for column in COLUMNS if column not in names]
     unknown = [
         name or f"(no name, column {position})"
@@ -662,7 +676,7 @@ def _header_columns(header: list[object]) -> list[str]:
         raise ImportFileInvalid(
             f"The header row has {'; '.join(problems)}. "
             f"It must name exactly these columns, in any order: {', '.join(COLUMNS)}; "
-            f"and may add: {', '.join(OPTIONAL_COLUMNS)}."
+            f"and may add: {', '.join((*OPTIONAL_COLUMNS, *PLACEMENT_COLUMNS))}."
         )
     return names
 
@@ -714,10 +728,12 @@ def clean_row(
     *,
     list_types: Collection[str],
     today: datetime.date,
+    platforms: Collection[str] = (),
 ) -> tuple[RowValues | None, list[RowError]]:
     """Check each cell of one row; return its values, or None and every error found.
 
-    ``list_types`` are the list type codes that exist; ``today`` bounds ``listed_on``.
+    ``list_types`` are the list type codes that exist; ``today`` bounds ``listed_on``;
+    ``platforms`` are the codes of the active platforms (the ``platforms`` column).
     Choice columns (list_type, severity, penalty_type) accept any letter case.
     """
     cleaners: dict[str, Callable[[object], object]] = {
@@ -736,6 +752,8 @@ def clean_row(
         "procedure": lambda value: _choice(value, _PROCEDURES),
         "term_ends_on": lambda value: _date(value, column="term_ends_on"),
         "decided_on": lambda value: _date(value, column="decided_on", today=today),
+        "platforms": lambda value: _codes(value, platforms, what="platform"),
+        "measures": lambda value: _codes(value, None, what="measure"),
     }
     cleaners.update(
         (column, cleaner)
@@ -795,6 +813,25 @@ def _row_consistency(number: int, values: dict[str, object]) -> list[RowError]:
             RowError(number, "fine_amount", "is given, but no penalty of the row is a fine")
         )
     return errors
+
+
+def _codes(value: object, known: Collection[str] | None, *, what: str) -> tuple[str, ...]:
+    """Codes separated by ``;``, each once; with ``known``, each must be one of them."""
+    codes = []
+    for part in _text(value).split(";"):
+        code = part.strip()
+        if code and code not in codes:
+            codes.append(code)
+    if not codes:
+        raise _CellInvalid(f"names no {what} code; give codes separated by ';' or leave it empty")
+    if known is not None:
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            raise _CellInvalid(
+                f"unknown {what} code(s): {', '.join(repr(c) for c in unknown)}; "
+                f"known: {', '.join(sorted(known)) or 'none'}"
+            )
+    return tuple(codes)
 
 
 def _penalty_types(value: object) -> tuple[str, ...]:
@@ -925,10 +962,32 @@ def validate(
         for list_type in ListType.objects.exclude(code=REVOCATION_DECISION_LIST)
     }
     result = Validation(list_types=list_types)
+    platforms = set(Platform.objects.filter(is_active=True).values_list("code", flat=True))
+    measures: dict[str, set[str]] = {}
+    for list_code, code in Measure.objects.filter(is_active=True).values_list(
+        "list_type__code", "code"
+    ):
+        measures.setdefault(list_code, set()).add(code)
     good: list[RowValues] = []
     first_seen: dict[tuple[str, str], int] = {}
     for number, raw in rows:
-        values, errors = clean_row(number, raw, list_types=list_types, today=today)
+        values, errors = clean_row(
+            number, raw, list_types=list_types, today=today, platforms=platforms
+        )
+        if values is not None and values.measures:
+            known = measures.get(values.list_type, set())
+            unknown = [code for code in values.measures if code not in known]
+            if unknown:
+                errors.append(
+                    RowError(
+                        number,
+                        "measures",
+                        f"unknown measure code(s) for {values.list_type}: "
+                        f"{', '.join(repr(c) for c in unknown)}; "
+                        f"known: {', '.join(sorted(known)) or 'none'}",
+                    )
+                )
+                values = None
         key = _file_key(raw)
         if key is not None:
             earlier = first_seen.setdefault(key, number)
@@ -1171,11 +1230,54 @@ def import_records(
             ],
             batch_size=LOOKUP_CHUNK,
         )
+        _placements(agency, checked)
         report.created = len(checked.new)
         report.unchanged = len(checked.unchanged)
         if dry_run:
             transaction.set_rollback(True)
     return report
+
+
+def _placements(agency: Agency, checked: Validation) -> None:
+    """The new records' publications and measures: what the row names, or the agency's
+    defaults for the list type and the catalogue's default measures (decision 0024)."""
+    if not checked.new:
+        return
+    rows = {values.key: values for values in checked.new}
+    platforms = {p.code: p for p in Platform.objects.filter(is_active=True)}
+    measures = {(m.list_type_id, m.code): m for m in Measure.objects.filter(is_active=True)}
+    defaults = default_platforms(agency.pk)
+    catalogue = default_measures()
+    publications, links = [], []
+    decision_numbers = sorted({decision_no for decision_no, _ in rows})
+    for start in range(0, len(decision_numbers), LOOKUP_CHUNK):
+        chunk = decision_numbers[start : start + LOOKUP_CHUNK]
+        for record in Record.objects.filter(agency=agency, decision_no__in=chunk).select_related(
+            "subject"
+        ):
+            values = rows.get((record.decision_no, record.subject.code))
+            if values is None:
+                continue
+            chosen = (
+                [platforms[code] for code in values.platforms]
+                if values.platforms
+                else defaults.get(record.list_type_id, [])
+            )
+            publications.extend(
+                Publication(record=record, platform=platform, published_on=record.listed_on)
+                for platform in chosen
+            )
+            carried = (
+                [measures[(record.list_type_id, code)] for code in values.measures]
+                if values.measures
+                else catalogue.get(record.list_type_id, [])
+            )
+            links.extend(
+                Record.measures.through(record_id=record.pk, measure_id=measure.pk)
+                for measure in carried
+            )
+    Publication.objects.bulk_create(publications, batch_size=LOOKUP_CHUNK)
+    Record.measures.through.objects.bulk_create(links, batch_size=LOOKUP_CHUNK)
 
 
 def _subjects_for(rows: list[RowValues]) -> tuple[dict[str, Subject], int]:

@@ -183,19 +183,37 @@ class Agency(models.Model):
 
 
 class Platform(models.Model):
-    """A place that re-publishes records; removal must reach every one that holds a record."""
+    """A place that publishes, shares or acts on records; a repair must reach every one
+    that holds a record, for each effect it is responsible for (《信用修复管理办法》第三条:
+    终止公示, 停止共享和使用, 解除失信惩戒措施)."""
 
     class Kind(models.TextChoices):
-        NATIONAL = "national", _("National credit site")
-        LOCAL = "local", _("Local credit site")
-        PUBLICITY_SYSTEM = "publicity_system", _("Enterprise credit publicity system")
-        SECTOR = "sector", _("Sector site")
-        BUREAU = "bureau", _("Credit bureau")
+        CREDIT_CHINA = "credit_china", _("Credit China (national site)")
+        CREDIT_CHINA_LOCAL = "credit_china_local", _("Credit China local site")
+        SHARING_PLATFORM = "sharing_platform", _("National credit information sharing platform")
+        NECIPS = "necips", _("National Enterprise Credit Information Publicity System (NECIPS)")
+        SECTOR = "sector", _("Sector credit system")
+        THIRD_PARTY = "third_party", _("Third-party credit service agency")
 
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     name_en = models.CharField(max_length=200, blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
+    publishes = models.BooleanField(
+        _("publishes"),
+        default=True,
+        help_text=_("Shows records publicly: asked to end publication (终止公示)."),
+    )
+    shares = models.BooleanField(
+        _("shares"),
+        default=False,
+        help_text=_("Shares records with others: asked to stop sharing and use (停止共享和使用)."),
+    )
+    applies_measures = models.BooleanField(
+        _("applies measures"),
+        default=False,
+        help_text=_("Applies punishment measures: asked to lift them (解除失信惩戒措施)."),
+    )
     webhook_url = models.URLField(blank=True)
     webhook_secret = models.CharField(
         max_length=128,
@@ -250,6 +268,65 @@ class ListType(models.Model):
 
     def __str__(self) -> str:
         return self.name_en or self.name
+
+
+class Measure(models.Model):
+    """A punishment measure (失信惩戒措施) a list type carries, and the body that applies it;
+    a repair asks each platform that applies it to lift it (《信用修复管理办法》第三条)."""
+
+    list_type = models.ForeignKey(ListType, on_delete=models.PROTECT, related_name="measures")
+    code = models.SlugField(max_length=40)
+    name = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200, blank=True)
+    applied_by = models.CharField(
+        _("applied by"), max_length=200, help_text=_("The body that applies the measure.")
+    )
+    platforms = models.ManyToManyField(
+        Platform,
+        blank=True,
+        related_name="measures",
+        help_text=_(
+            "Where the body applies it, and so lifts it; empty: every platform that "
+            "applies measures."
+        ),
+    )
+    is_default = models.BooleanField(
+        default=True,
+        help_text=_("Linked to every record of the list type imported without a measures column."),
+    )
+    legal_basis = models.CharField(max_length=300, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["list_type__code", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["list_type", "code"], name="measure_unique_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.name_en or self.name
+
+
+class PublicationDefault(models.Model):
+    """Where an agency's records of a list type are published and shared when an import
+    does not say (the ``platforms`` column empty)."""
+
+    agency = models.ForeignKey(
+        Agency, on_delete=models.CASCADE, related_name="publication_defaults"
+    )
+    list_type = models.ForeignKey(ListType, on_delete=models.CASCADE, related_name="+")
+    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["agency__code", "list_type__code", "platform__code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agency", "list_type", "platform"], name="publication_default_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency.code} {self.list_type.code} → {self.platform.code}"
 
 
 FIGURE_NAMES = {
@@ -738,6 +815,7 @@ class Record(models.Model):
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
     platforms = models.ManyToManyField(Platform, through="Publication", related_name="records")
+    measures = models.ManyToManyField(Measure, blank=True, related_name="records")
     corrected_text = models.TextField(blank=True)
     restoration_barred_until = models.DateField(
         null=True,
@@ -795,6 +873,54 @@ class Publication(models.Model):
 
     def __str__(self) -> str:
         return f"{self.record} on {self.platform}"
+
+
+class PublicationEffect(models.Model):
+    """One effect of a repair a platform is asked for and acknowledges on its own
+    (《信用修复管理办法》第三条): publication ended, sharing stopped, or one measure lifted.
+
+    Its deadline is the case's removal deadline (3 working days after the decision, APL
+    Art. 48 / SAMR Order 107 Art. 17), escalated like any other; a withdrawal no case
+    asks for (publication ended at its maximum) has none.
+    """
+
+    class Kind(models.TextChoices):
+        PUBLICATION_ENDED = "publication_ended", _("Publication ended")
+        SHARING_STOPPED = "sharing_stopped", _("Sharing and use stopped")
+        MEASURE_LIFTED = "measure_lifted", _("Punishment measure lifted")
+
+    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="effects")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    measure = models.ForeignKey(
+        Measure, null=True, blank=True, on_delete=models.PROTECT, related_name="effects"
+    )
+    deadline = models.ForeignKey(
+        "Deadline", null=True, blank=True, on_delete=models.SET_NULL, related_name="effects"
+    )
+    requested_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["publication_id", "kind", "measure_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["publication", "kind"],
+                condition=models.Q(measure__isnull=True),
+                name="effect_unique_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["publication", "kind", "measure"],
+                condition=models.Q(measure__isnull=False),
+                name="effect_unique_measure",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.publication} {self.kind} {self.measure or ''}".strip()
+
+    @property
+    def due_on(self):
+        return self.deadline.due_on if self.deadline_id else None
 
 
 class Role(models.TextChoices):

@@ -526,3 +526,71 @@ seed_national_defaults = seed_rule_versions
 def _legal_basis(instrument: str) -> str:
     source = INSTRUMENTS[instrument]
     return f"《{source.title}》（{source.number}）"
+
+
+# The punishment measures a court's list of dishonest judgment debtors carries: the
+# court notifies the bodies concerned, which apply them in government procurement,
+# bidding, financing and credit, market access (《最高人民法院关于公布失信被执行人名单
+# 信息的若干规定》第八条); the court itself restricts high consumption. A repair asks
+# each platform that applies a measure to lift it (《信用修复管理办法》第三条). Agencies
+# edit the catalogue in the admin.
+MEASURES = [
+    (
+        "dishonest_debtor",
+        "high_consumption",
+        "限制高消费",
+        "Restriction on high consumption",
+        "人民法院",
+        "",
+    ),
+    (
+        "dishonest_debtor",
+        "procurement",
+        "限制参与政府采购",
+        "Exclusion from government procurement",
+        "政府采购监督管理部门",
+        "《最高人民法院关于公布失信被执行人名单信息的若干规定》第八条",
+    ),
+    (
+        "dishonest_debtor",
+        "bidding",
+        "限制参与招标投标",
+        "Exclusion from bidding",
+        "招标投标行政监督部门",
+        "《最高人民法院关于公布失信被执行人名单信息的若干规定》第八条",
+    ),
+    (
+        "dishonest_debtor",
+        "financing",
+        "限制融资信贷",
+        "Restriction on financing and credit",
+        "金融监管机构及金融机构",
+        "《最高人民法院关于公布失信被执行人名单信息的若干规定》第八条",
+    ),
+    (
+        "dishonest_debtor",
+        "market_access",
+        "限制市场准入和资质认定",
+        "Restriction on market access and qualifications",
+        "行政审批部门",
+        "《最高人民法院关于公布失信被执行人名单信息的若干规定》第八条",
+    ),
+]
+
+
+def seed_measures(ListType, Measure) -> None:
+    """Create the catalogue's seeded measures that are missing (real or historical models)."""
+    list_types = {lt.code: lt for lt in ListType.objects.all()}
+    for list_code, code, name, name_en, applied_by, legal_basis in MEASURES:
+        if list_code not in list_types:
+            continue
+        Measure.objects.get_or_create(
+            list_type=list_types[list_code],
+            code=code,
+            defaults={
+                "name": name,
+                "name_en": name_en,
+                "applied_by": applied_by,
+                "legal_basis": legal_basis,
+            },
+        )

@@ -47,6 +47,7 @@ from cases.models import (
     Material,
     PenaltyType,
     Publication,
+    PublicationEffect,
     Record,
     ReferenceCounter,
     Revocation,
@@ -56,6 +57,7 @@ from cases.models import (
     Signature,
     Subject,
 )
+from cases.publications import effect_payload, effects_request
 from cases.rules import (
     PLAN_FAILURE_STATUSES,
     SEVERITY_ORDER,
@@ -1347,7 +1349,7 @@ def sign(
     return case
 
 
-def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> None:
+def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> Deadline:
     """Start the platforms' deadline once a decision asks them to act.
 
     A withdrawal runs on the rule set's ``removal_days`` from the decision. A temporary
@@ -1359,7 +1361,7 @@ def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> None:
     """
     rule_set = case.rule_set
     if case.kind != Case.Kind.REORGANISATION:
-        clock.deadline_start(
+        return clock.deadline_start(
             case,
             Deadline.Step.REMOVAL,
             rule_set=rule_set,
@@ -1367,8 +1369,7 @@ def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> None:
             actor=signer,
             reason=gettext_noop("every platform to withdraw the record"),
         )
-        return
-    clock.deadline_start(
+    return clock.deadline_start(
         case,
         Deadline.Step.REMOVAL,
         rule_set=rule_set,
@@ -1521,7 +1522,17 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
     withdrawals = sum(_record_decided(cr) for cr in case.case_records.select_related("record"))
     if withdrawals:
         case.status = Case.Status.REMOVAL
-        _removal_clock_start(case, signer=signer)
+        removal = _removal_clock_start(case, signer=signer)
+        # Each platform, for each effect it is responsible for (《信用修复管理办法》第三条),
+        # within the removal deadline (decision 0024).
+        effects_request(
+            Publication.objects.filter(
+                record__case_records__case=case,
+                record__status=Record.Status.REMOVED,
+                status=Publication.Status.WITHDRAWAL_REQUESTED,
+            ).select_related("platform", "record"),
+            deadline=removal,
+        )
     else:
         case.status = Case.Status.APPEAL_WINDOW
         case.closed_at = now
@@ -1698,6 +1709,20 @@ def acknowledge_publication(
         publication.status = done
         publication.acknowledged_at = timezone.now()
         publication.save(update_fields=["status", "acknowledged_at"])
+        # A withdrawal acknowledged as a whole (or its last open effect): every effect
+        # still open is acknowledged with it (decision 0024).
+        effects = []
+        if requested == Publication.Status.WITHDRAWAL_REQUESTED:
+            open_effects = list(
+                publication.effects.filter(acknowledged_at__isnull=True).select_related("measure")
+            )
+            PublicationEffect.objects.filter(pk__in=[e.pk for e in open_effects]).update(
+                acknowledged_at=publication.acknowledged_at
+            )
+            effects = [effect_payload(e) for e in open_effects]
+        data = {"platform": publication.platform.code, "record": publication.record.decision_no}
+        if effects:
+            data["effects"] = effects
         appealed = (
             _appeal_withdrawal_case(publication)
             if case is None and requested == Publication.Status.WITHDRAWAL_REQUESTED
@@ -1717,7 +1742,7 @@ def acknowledge_publication(
                 before={"publication": Publication.Status.WITHDRAWAL_REQUESTED},
                 after={"publication": publication.status},
                 note=note,
-                data={"platform": publication.platform.code, "record": record.decision_no},
+                data=data,
             )
             return publication
         case = case_lock(case)
@@ -1743,9 +1768,77 @@ def acknowledge_publication(
             before=before,
             after=_snapshot(case),
             note=note,
-            data={"platform": publication.platform.code, "record": publication.record.decision_no},
+            data=data,
         )
     return publication
+
+
+def acknowledge_effect(*, effect: PublicationEffect, note: str = "") -> PublicationEffect:
+    """A platform confirms one effect of a repair it was asked for: publication ended,
+    sharing stopped, or one measure lifted (《信用修复管理办法》第三条).
+
+    The same effect confirmed again changes nothing. The last open effect of a
+    publication withdraws it (``acknowledge_publication``), and the case moves on when
+    every platform has; an earlier one is recorded on the case waiting for it (or on the
+    record's own trail, a withdrawal no case asked for). Called from the platform's
+    signed callback, so the event is automated and names the platform.
+    """
+    with transaction.atomic():
+        effect = (
+            PublicationEffect.objects.select_for_update(of=("self",))
+            .select_related("publication__platform", "publication__record", "measure")
+            .get(pk=effect.pk)
+        )
+        if effect.acknowledged_at is not None:
+            return effect  # a repeated acknowledgement changes nothing
+        publication = (
+            Publication.objects.select_for_update(of=("self",))
+            .select_related("record", "platform")
+            .get(pk=effect.publication_id)
+        )
+        if publication.status != Publication.Status.WITHDRAWAL_REQUESTED:
+            raise WrongState(
+                _("No withdrawal of %(record)s was requested from %(platform)s.")
+                % {"record": publication.record, "platform": publication.platform},
+                code="no_withdrawal_requested",
+            )
+        still_open = publication.effects.filter(acknowledged_at__isnull=True).exclude(pk=effect.pk)
+        if not still_open.exists():
+            acknowledge_publication(publication=publication, note=note)
+            effect.refresh_from_db()
+            return effect
+        effect.acknowledged_at = timezone.now()
+        effect.save(update_fields=["acknowledged_at"])
+        data = {
+            "platform": publication.platform.code,
+            "record": publication.record.decision_no,
+            **effect_payload(effect),
+            "pending": still_open.count(),
+        }
+        case = (
+            Case.objects.filter(case_records__record=publication.record, status=Case.Status.REMOVAL)
+            .order_by("-decided_at", "-updated_at")
+            .first()
+        )
+        if case is None:
+            record = Record.objects.select_for_update(of=("self",)).get(pk=publication.record_id)
+            record_event_record(
+                record, "platform_effect_acknowledged", role="platform", note=note, data=data
+            )
+            return effect
+        case = case_lock(case)
+        event_record(
+            case,
+            "platform_effect_acknowledged",
+            actor=None,
+            role="platform",
+            automated=True,
+            before=_snapshot(case),
+            after=_snapshot(case),
+            note=note,
+            data=data,
+        )
+    return effect
 
 
 def _publication_acknowledged_after_revocation(

@@ -67,6 +67,11 @@ class EventKind(models.TextChoices):
     DECIDED = "decided", _("Decided")
     # After the decision.
     PLATFORM_ACKNOWLEDGED = "platform_acknowledged", _("A platform confirmed the withdrawal")
+    # One effect of the repair on one platform (《信用修复管理办法》第三条; decision 0024).
+    PLATFORM_EFFECT_ACKNOWLEDGED = (
+        "platform_effect_acknowledged",
+        _("A platform confirmed one effect of the repair"),
+    )
     # Publication ends by itself at the maximum period (《信用修复管理办法》第十二条): on the
     # record's own trail (``RecordEvent``) and on that of each open case of the record.
     PUBLICATION_EXPIRED = (

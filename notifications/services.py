@@ -35,6 +35,7 @@ from cases.models import (
     Role,
     Sector,
 )
+from cases.publications import effect_payload
 from cases.selectors import case_correspondents, subject_correspondents
 from notifications import texts
 from notifications.models import Message, Notification, WebhookReceipt, WebhookSignature
@@ -55,6 +56,9 @@ PLATFORM_ACTIONS = {
 # 第二十条): shield the record. Market-regulation records carry SAMR's statement
 # (《市场监督管理信用修复管理办法》第二十二条).
 SHIELD_ACTION = "record_shield_requested"
+# What a platform is asked when a record is repaired or its publication ends: every
+# effect it is responsible for (《信用修复管理办法》第三条; decision 0024).
+WITHDRAWAL_ACTION = "record_withdrawal_requested"
 REORGANISATION_NOTICE = {
     "text": "重整计划或者和解协议执行中",
     "basis": "《市场监督管理信用修复管理办法》第二十二条",
@@ -220,6 +224,15 @@ def platform_notify(
     }
     if reason:
         payload["reason"] = reason
+    if action == WITHDRAWAL_ACTION:
+        # Each effect the platform is responsible for, acknowledged one by one with its
+        # id, or all at once by the publication (decision 0024; the wire contract).
+        payload["effects"] = [
+            effect_payload(effect)
+            for effect in publication.effects.filter(acknowledged_at__isnull=True).select_related(
+                "measure"
+            )
+        ]
     if action == SHIELD_ACTION and record.agency.sector == Sector.MARKET_REGULATION:
         payload["notice"] = REORGANISATION_NOTICE
     message_key = idempotency_key(key, "platform", publication.pk, action)

@@ -45,6 +45,7 @@ from cases.models import (
     Material,
     Publication,
 )
+from cases.publications import event_progress_words
 from cases.rules import case_governing_rule_set, missing_required_materials
 from cases.selectors import (
     api_token_of,
@@ -861,7 +862,9 @@ def _case_context(request, case: Case, *, upload_form=None) -> dict:
             ""
             if event.automated and event.actor_role in {"", "system"}
             else actor_role_label(event.actor_role),
-            event.note if event_note_for_applicant(event.kind) else "",
+            event.note
+            if event_note_for_applicant(event.kind)
+            else event_progress_words(event.kind, event.data or {}),
         )
         for event in detail.events
         if event_shown_to_applicant(event.kind)

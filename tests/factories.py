@@ -54,7 +54,7 @@ class PlatformFactory(factory.django.DjangoModelFactory):
 
     code = factory.Sequence(lambda n: f"platform{n}")
     name = factory.Sequence(lambda n: f"Platform {n}")
-    kind = Platform.Kind.NATIONAL
+    kind = Platform.Kind.CREDIT_CHINA
 
 
 class SubjectFactory(factory.django.DjangoModelFactory):

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from cases.events import case_lock, event_record
-from cases.models import Case, CaseEvent, RuleSet
+from cases.models import Case, CaseEvent, PublicationDefault, RuleSet
 from tests import factories
 from workflows import actions
 
@@ -288,3 +288,40 @@ def test_a_case_can_be_read_but_not_changed_in_the_admin(admin_client, case):
     assert post.status_code == 403
     assert admin_client.get(url("cases_case_delete", case.pk)).status_code == 403
     assert Case.objects.get(pk=case.pk).status == Case.Status.SUBMITTED
+
+
+# --- records imported before they knew their platforms (decision 0024) ----------------
+
+
+def test_the_admin_action_gives_records_without_publications_their_agencys_defaults(
+    admin_client, company, agency, other_agency, platforms
+):
+    creditchina, gsxt = platforms
+    penalty = factories.list_type("penalty_publication")
+    PublicationDefault.objects.create(agency=agency, list_type=penalty, platform=creditchina)
+    PublicationDefault.objects.create(agency=agency, list_type=penalty, platform=gsxt)
+    bare = factories.RecordFactory(subject=company, agency=agency, decision_no="无平台1号")
+    placed = factories.RecordFactory(
+        subject=company, agency=agency, decision_no="已有平台2号", published_on=[gsxt]
+    )
+    elsewhere = factories.RecordFactory(subject=company, agency=other_agency, decision_no="外地3号")
+
+    response = admin_client.post(
+        url("cases_record_changelist"),
+        {
+            "action": "give_publications",
+            "_selected_action": [bare.pk, placed.pk, elsewhere.pk],
+        },
+        follow=True,
+    )
+
+    shown = [str(m) for m in response.context["messages"]]
+    assert "2 publications created." in shown
+    assert any("1 records still have no platform" in m for m in shown)
+    assert sorted(bare.publications.values_list("platform__code", flat=True)) == [
+        "creditchina",
+        "gsxt",
+    ]
+    # A record that already knows its platforms keeps them.
+    assert list(placed.publications.values_list("platform__code", flat=True)) == ["gsxt"]
+    assert not elsewhere.publications.exists()

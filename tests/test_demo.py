@@ -104,7 +104,7 @@ def test_the_demo_records_are_as_the_rules_would_list_them(demo):
     # A natural person's record is on Credit China only where its rules say so (Order 36
     # Art. 12 says not; the version the record falls under decides).
     for publication in Publication.objects.filter(
-        record__subject__kind=Subject.Kind.NATURAL, platform__kind__in=["national", "local"]
+        record__subject__kind=Subject.Kind.NATURAL, platform__kind__in=["credit_china", "credit_china_local"]
     ).select_related("record__list_type", "record__agency"):
         record = publication.record
         rules = rule_set_in_force(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from openpyxl import Workbook
 
 from cases.identifiers import make_resident_id, make_uscc
-from cases.models import Record, Subject
+from cases.models import ListType, Measure, Publication, PublicationDefault, Record, Subject
 from tests import factories
 
 HEADER = [
@@ -386,7 +386,7 @@ def test_a_file_missing_a_column_is_refused_naming_it(agency, tmp_path):
         "unknown column(s): sevrity. It must name exactly these columns, in any order: "
         "list_type, subject_code, subject_name, decision_no, legal_basis, severity, "
         "listed_on, penalty_type; and may add: penalty_types, fine_amount, procedure, "
-        "term_ends_on, decided_on."
+        "term_ends_on, decided_on, platforms, measures."
     )
 
 
@@ -513,3 +513,84 @@ def test_a_file_with_the_new_columns_imports_again_unchanged(agency, tmp_path):
     again = import_file(path)
 
     assert again.printed == "Imported 1 record (0 new, 1 unchanged); 0 new subjects."
+
+
+# --- where each record is published, and its measures (decision 0024) -----------------
+
+PLACED_HEADER = [*HEADER, "platforms", "measures"]
+
+
+def write_placed_csv(path, rows):
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(PLACED_HEADER)
+    writer.writerows([row.get(column, "") for column in PLACED_HEADER] for row in rows)
+    path.write_bytes(text.getvalue().encode("utf-8-sig"))
+    return path
+
+
+def placements(decision_no):
+    record = Record.objects.get(decision_no=decision_no)
+    return (
+        sorted(record.publications.values_list("platform__code", flat=True)),
+        sorted(record.measures.values_list("code", flat=True)),
+    )
+
+
+@pytest.mark.django_db
+def test_a_row_names_its_platforms_and_an_empty_cell_takes_the_agencys_defaults(
+    agency, platforms, tmp_path
+):
+    creditchina, gsxt = platforms
+    penalty = ListType.objects.get(code="penalty_publication")
+    debtors = ListType.objects.get(code="dishonest_debtor")
+    PublicationDefault.objects.create(agency=agency, list_type=penalty, platform=gsxt)
+    PublicationDefault.objects.create(agency=agency, list_type=debtors, platform=creditchina)
+    path = write_placed_csv(
+        tmp_path / "records.csv",
+        [
+            company_fined(platforms="creditchina; gsxt"),
+            company_fined(decision_no="深市监罚〔2025〕102号"),
+            person_listed(measures="procurement;bidding"),
+            person_listed(decision_no="（2025）粤0304执9号"),
+        ],
+    )
+
+    outcome = import_file(path)
+
+    assert outcome.failure is None, outcome.row_errors
+    assert placements("深市监罚〔2025〕101号") == (["creditchina", "gsxt"], [])
+    assert placements("深市监罚〔2025〕102号") == (["gsxt"], [])
+    assert placements("（2025）粤0304执1234号") == (["creditchina"], ["bidding", "procurement"])
+    # No measures named: the catalogue's default measures of the list type.
+    assert placements("（2025）粤0304执9号") == (
+        ["creditchina"],
+        sorted(
+            Measure.objects.filter(list_type=debtors, is_default=True).values_list(
+                "code", flat=True
+            )
+        ),
+    )
+
+
+@pytest.mark.django_db
+def test_an_unknown_platform_or_measure_code_is_named_with_its_row_and_column(
+    agency, platforms, tmp_path
+):
+    path = write_placed_csv(
+        tmp_path / "records.csv",
+        [
+            company_fined(platforms="creditchina;weibo"),
+            person_listed(measures="procurement;flying"),
+        ],
+    )
+
+    outcome = import_file(path)
+
+    assert outcome.row_errors == [
+        "row 2, column platforms: unknown platform code(s): 'weibo'; known: creditchina, gsxt",
+        "row 3, column measures: unknown measure code(s) for dishonest_debtor: 'flying'; "
+        "known: bidding, financing, high_consumption, market_access, procurement",
+    ]
+    assert Record.objects.count() == 0
+    assert Publication.objects.count() == 0

@@ -23,9 +23,11 @@ import time
 
 import pytest
 import urllib3
+from django.conf import settings
+from django.urls import reverse
 from viewflow.workflow.status import STATUS
 
-from cases.models import Case, CaseRecord, Publication
+from cases.models import Case, CaseRecord, Measure, Publication, PublicationEffect
 from notifications import delivery, signing
 from notifications.models import Message, WebhookReceipt
 from tests.flow_helpers import (
@@ -736,3 +738,133 @@ def test_acknowledging_what_was_never_asked_to_be_withdrawn_is_refused_and_burns
 
 def test_the_acknowledgement_endpoint_only_takes_post(client, platforms):
     assert client.get(ACK_URL.format(code=platforms[0].code)).status_code == 405
+
+
+# --- each effect of a repair, acknowledged on its own (decision 0024) --------------------
+
+
+@pytest.fixture
+def effects_removal(company, applicant, staff, record, platforms):
+    """Credit China publishes and shares; the NECIPS stand-in also applies the record's
+    two measures: a restoration approved asks for five effects in all."""
+    creditchina, gsxt = platforms
+    creditchina.shares = True
+    gsxt.applies_measures = True
+    for platform in platforms:
+        platform.webhook_secret = SECRETS[platform.code]
+        platform.save()
+    procurement = Measure.objects.create(
+        list_type=record.list_type, code="procurement_t", name="限制政府采购", applied_by="财政部门"
+    )
+    bidding = Measure.objects.create(
+        list_type=record.list_type, code="bidding_t", name="限制招标投标", applied_by="发改部门"
+    )
+    record.measures.set([procurement, bidding])
+    case = worker_renders_letters(approved(company, record, applicant, staff))
+    assert case.status == Case.Status.REMOVAL
+    return case
+
+
+def effects_asked(case, platform) -> list[dict]:
+    [message] = webhooks_of(case, kind="record_withdrawal_requested", platform=platform)
+    return message.payload["effects"]
+
+
+def test_the_withdrawal_names_each_effect_the_platform_is_responsible_for(
+    effects_removal, platforms
+):
+    creditchina, gsxt = platforms
+    removal_due = effects_removal.deadlines.get(step="removal").due_on
+
+    assert [(e["kind"], e["measure"]) for e in effects_asked(effects_removal, creditchina)] == [
+        ("publication_ended", None),
+        ("sharing_stopped", None),
+    ]
+    assert sorted((e["kind"], e["measure"]) for e in effects_asked(effects_removal, gsxt)) == [
+        ("measure_lifted", "bidding_t"),
+        ("measure_lifted", "procurement_t"),
+        ("publication_ended", None),
+    ]
+    # Each within the removal deadline of the rule (3 working days after the decision).
+    assert {effect.due_on for effect in PublicationEffect.objects.all()} == {removal_due}
+
+
+def test_each_effect_is_acknowledged_on_its_own_once_and_the_case_closes_with_the_last(
+    client, effects_removal, record, platforms, caplog
+):
+    creditchina, gsxt = platforms
+    asked = {p.code: effects_asked(effects_removal, p) for p in platforms}
+    ended = asked["creditchina"][0]["effect"]
+
+    first = ack(client, creditchina, {"effect": ended}, key="e-1")
+    again = ack(client, creditchina, {"effect": ended, "note": "again"}, key="e-2")
+
+    assert first.status_code == again.status_code == 200
+    assert (
+        again.json()
+        == first.json()
+        == {
+            "status": "withdrawal_requested",
+            "publication": publication_on(record, creditchina).pk,
+            "effect": ended,
+            "kind": "publication_ended",
+            "acknowledged": True,
+        }
+    )
+    events = effects_removal.events.filter(kind="platform_effect_acknowledged")
+    assert [(e.data["platform"], e.data["kind"], e.data["pending"]) for e in events] == [
+        ("creditchina", "publication_ended", 1)
+    ]
+    assert refresh(effects_removal).status == Case.Status.REMOVAL
+
+    # An effect asked of another platform, or none at all, is refused and logged.
+    stolen = ack(client, creditchina, {"effect": asked["gsxt"][0]["effect"]}, key="e-3")
+    unknown = ack(client, creditchina, {"effect": 999_999}, key="e-4")
+    assert (stolen.status_code, unknown.status_code) == (404, 404)
+    assert "never asked for" in caplog.text
+
+    ack(client, creditchina, {"effect": asked["creditchina"][1]["effect"]}, key="e-5")
+    for n, effect in enumerate(asked["gsxt"]):
+        assert refresh(effects_removal).status == Case.Status.REMOVAL
+        assert ack(client, gsxt, {"effect": effect["effect"]}, key=f"g-{n}").status_code == 200
+
+    case = refresh(effects_removal)
+    assert case.status == Case.Status.APPEAL_WINDOW
+    assert publication_statuses(record) == {Publication.Status.WITHDRAWN}
+    assert not PublicationEffect.objects.filter(acknowledged_at__isnull=True).exists()
+    assert [e.data["platform"] for e in case.events.filter(kind="platform_acknowledged")] == [
+        "creditchina",
+        "gsxt",
+    ]
+
+
+def test_an_old_client_acknowledging_the_publication_acknowledges_all_its_effects(
+    client, effects_removal, record, platforms
+):
+    for platform in platforms:
+        response = ack(client, platform, {"publication": publication_on(record, platform).pk})
+        assert response.status_code == 200
+
+    assert refresh(effects_removal).status == Case.Status.APPEAL_WINDOW
+    assert not PublicationEffect.objects.filter(acknowledged_at__isnull=True).exists()
+    gsxt_event = effects_removal.events.get(kind="platform_acknowledged", data__platform="gsxt")
+    assert len(gsxt_event.data["effects"]) == 3
+
+
+def test_the_applicant_reads_each_platforms_progress_in_plain_words(
+    client, effects_removal, record, platforms, applicant
+):
+    creditchina, _gsxt = platforms
+    [ended, _sharing] = effects_asked(effects_removal, creditchina)
+    ack(client, creditchina, {"effect": ended["effect"]}, key="p-1")
+    due = effects_removal.deadlines.get(step="removal").due_on
+
+    client.force_login(applicant)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    page = client.get(reverse("portal:case", args=[effects_removal.pk])).content.decode()
+
+    assert "信用修复在各平台的进展" in page
+    assert "终止公示: 已于" in page
+    assert f"停止共享和使用: 已通知，应于 {due:%Y-%m-%d} 前完成" in page
+    assert "解除惩戒措施：限制政府采购" in page
+    assert "信用中国 已确认：终止公示；尚有 1 项待确认。" in page

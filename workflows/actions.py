@@ -32,6 +32,7 @@ from cases.models import (
     Evidence,
     Material,
     Publication,
+    PublicationEffect,
     Record,
     Revocation,
     Role,
@@ -459,6 +460,26 @@ def publication_acknowledge(
         ):
             _resume_handle(case, "await_removal")
     return publication
+
+
+def effect_acknowledge(*, effect: PublicationEffect, note: str = "") -> PublicationEffect:
+    """A platform confirms one effect of a repair (publication ended, sharing stopped, a
+    measure lifted); the case moves on when every effect on every platform is confirmed
+    (decision 0024)."""
+    waiting = list(
+        Case.objects.filter(
+            case_records__record__publications__effects=effect,
+            status=Case.Status.REMOVAL,
+            process__isnull=False,
+        ).distinct()
+    )
+    with _process_locked(*waiting):
+        effect = transitions.acknowledge_effect(effect=effect, note=note)
+        for case in Case.objects.filter(
+            pk__in=[c.pk for c in waiting], status=Case.Status.APPEAL_WINDOW
+        ):
+            _resume_handle(case, "await_removal")
+    return effect
 
 
 # --- the clock ------------------------------------------------------------------------------

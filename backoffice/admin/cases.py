@@ -36,9 +36,11 @@ from cases.models import (
     CaseRecord,
     Evidence,
     ListType,
+    Measure,
     Membership,
     Platform,
     Publication,
+    PublicationDefault,
     Record,
     Representation,
     Revocation,
@@ -48,6 +50,7 @@ from cases.models import (
     Subject,
     SubjectTie,
 )
+from cases.publications import publications_give
 from cases.rules import rule_set_add_version
 from cases.uploads import image_check
 from cases.vocabulary import EventKind, event_label
@@ -73,18 +76,38 @@ class AgencyForm(forms.ModelForm):
         return seal
 
 
+class PublicationDefaultInline(admin.TabularInline):
+    """Where the agency's records of each list type are published and shared when an
+    import does not say (decision 0024)."""
+
+    model = PublicationDefault
+    extra = 0
+    verbose_name = _("default platform of a list type")
+    verbose_name_plural = _("default platforms per list type")
+
+
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
     form = AgencyForm
     list_display = ["code", "name", "name_en", "region_code", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "name", "name_en", "region_code"]
+    inlines = [PublicationDefaultInline]
 
 
 @admin.register(Platform)
 class PlatformAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "kind", "webhook_url", "is_active"]
-    list_filter = ["kind", "is_active"]
+    list_display = [
+        "code",
+        "name",
+        "kind",
+        "publishes",
+        "shares",
+        "applies_measures",
+        "webhook_url",
+        "is_active",
+    ]
+    list_filter = ["kind", "publishes", "shares", "applies_measures", "is_active"]
     search_fields = ["code", "name", "name_en"]
 
     def save_model(self, request, obj, form, change):
@@ -92,6 +115,17 @@ class PlatformAdmin(admin.ModelAdmin):
             # Webhooks are signed both ways: a platform never goes without a secret.
             obj.webhook_secret = secrets.token_urlsafe(48)
         super().save_model(request, obj, form, change)
+
+
+@admin.register(Measure)
+class MeasureAdmin(admin.ModelAdmin):
+    """The catalogue of punishment measures per list type, each with the body that
+    applies it (decision 0024)."""
+
+    list_display = ["code", "name", "name_en", "list_type", "applied_by", "is_default", "is_active"]
+    list_filter = ["list_type", "is_default", "is_active"]
+    search_fields = ["code", "name", "name_en", "applied_by"]
+    filter_horizontal = ["platforms"]
 
 
 @admin.register(ListType)
@@ -208,7 +242,31 @@ class RecordAdmin(admin.ModelAdmin):
     date_hierarchy = "listed_on"
     list_select_related = ["subject", "list_type", "agency"]
     raw_id_fields = ["subject"]
+    filter_horizontal = ["measures"]
     inlines = [PublicationInline]
+    actions = ["give_publications"]
+
+    @admin.action(
+        description=_("Give the selected records their agency's default platforms and measures")
+    )
+    def give_publications(self, request, queryset):
+        """Records imported before they knew where they are published (decision 0024):
+        each record without a publication gets its agency's defaults for its list type,
+        each record without measures the catalogue's defaults."""
+        created, left = publications_give(queryset.select_related(None))
+        messages.info(
+            request,
+            gettext("%(count)d publications created.") % {"count": created},
+        )
+        if left:
+            messages.warning(
+                request,
+                gettext(
+                    "%(count)d records still have no platform: their agency has no default "
+                    "platform for their list type (set it on the agency)."
+                )
+                % {"count": left},
+            )
 
     def get_readonly_fields(self, request, obj=None):
         # A record's status is changed by decisions, never by hand.

@@ -40,6 +40,7 @@ from cases.models import (
     StaffProfile,
     Subject,
 )
+from cases.publications import kind_duties
 from cases.rules import rule_set_in_force
 from workflows import actions
 from workflows.flows import FLOWS
@@ -89,13 +90,18 @@ DEMO_NUMBER_PATTERNS = {
     "GZAMR": "穗市监信修〔{year}〕{seq}号",
 }
 PLATFORMS = [
-    ("creditchina", "信用中国", "Credit China", Platform.Kind.NATIONAL),
-    ("creditsz", "信用中国（广东深圳）", "Credit China (Shenzhen)", Platform.Kind.LOCAL),
+    ("creditchina", "信用中国", "Credit China", Platform.Kind.CREDIT_CHINA),
+    (
+        "creditsz",
+        "信用中国（广东深圳）",
+        "Credit China (Shenzhen)",
+        Platform.Kind.CREDIT_CHINA_LOCAL,
+    ),
     (
         "gsxt",
         "国家企业信用信息公示系统",
         "National Enterprise Credit Information Publicity System",
-        Platform.Kind.PUBLICITY_SYSTEM,
+        Platform.Kind.NECIPS,
     ),
 ]
 COMPANY_WORDS = [
@@ -207,6 +213,7 @@ class Command(BaseCommand):
                     "name": name,
                     "name_en": name_en,
                     "kind": kind,
+                    **kind_duties(kind),
                     "webhook_secret": secrets.token_urlsafe(48),
                 },
             )[0]
@@ -401,10 +408,10 @@ class Command(BaseCommand):
                 for r in records
                 for p in platforms
                 if self.shown[r.decision_no][0]
-                and (p.kind != Platform.Kind.LOCAL or r.agency.region_code == "440300")
+                and (p.kind != Platform.Kind.CREDIT_CHINA_LOCAL or r.agency.region_code == "440300")
                 and (
                     self.shown[r.decision_no][1]
-                    or p.kind not in (Platform.Kind.NATIONAL, Platform.Kind.LOCAL)
+                    or p.kind not in (Platform.Kind.CREDIT_CHINA, Platform.Kind.CREDIT_CHINA_LOCAL)
                 )
             ]
         )
