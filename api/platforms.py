@@ -9,6 +9,7 @@ after a failed plan; the route moves on when every platform of the case has
 from __future__ import annotations
 
 import json
+import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +25,8 @@ from cases.models import Platform, Publication
 from notifications import signing
 from notifications.services import message_acknowledged, receipt_record, signature_remember
 from workflows import actions
+
+logger = logging.getLogger(__name__)
 
 # What a platform may say it did (``status`` in its call); it must be what it was asked.
 ACKNOWLEDGED_STATUSES = ("withdrawn", "shielded", "published")
@@ -104,6 +107,11 @@ class AcknowledgementView(View):
             else None
         )
         if publication is None:
+            logger.warning(
+                "Refused: %s acknowledged publication %r, which it was never sent",
+                platform.code,
+                raw,
+            )
             return error(404, "not_found", _("This platform holds no such publication."))
         try:
             with transaction.atomic():
@@ -120,6 +128,13 @@ class AcknowledgementView(View):
                     platform=platform, idempotency_key=str(data.get("idempotency_key", ""))
                 )
         except RedressError as exc:
+            logger.warning(
+                "Refused: %s acknowledged publication %s (%s): %s",
+                platform.code,
+                publication.pk,
+                publication.status,
+                exc.code,
+            )
             extra = {"field": exc.field} if exc.field else {}
             return error(exc.http_status, exc.code, exc.message, **extra)
         publication.refresh_from_db()
