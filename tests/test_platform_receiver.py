@@ -15,12 +15,15 @@ import logging
 import time
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
+from backoffice.management.commands.platform_receiver import copy_of
 from backoffice.platform_receiver import Played, ReferencePlatforms, holding_key
-from cases.models import Case
+from cases.models import Case, Platform
 from notifications import delivery
 from notifications.models import HoldingMismatch, HoldingsReport, Message
+from notifications.reconciliation import holdings_parse, holdings_reconcile
 from tests.flow_helpers import APPROVED, accept, event_kinds, file_restoration, review, sign
 from tests.helpers import restorable_record
 
@@ -239,3 +242,47 @@ def test_a_holdings_report_with_a_bad_signature_or_malformed_rows_changes_nothin
         (3, "subject_code"),
     ]
     assert not HoldingsReport.objects.exists()
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def test_the_demo_points_its_platforms_at_the_receiver_and_one_copy_is_stale(settings, capsys):
+    settings.DEBUG = True
+    call_command("demo", "--subjects", "10")
+    capsys.readouterr()
+
+    platforms = Platform.objects.order_by("code")
+    assert {p.code for p in platforms} >= {"creditchina", "gsxt", "thirdparty"}
+    for platform in platforms:
+        assert platform.webhook_url == f"http://127.0.0.1:8765/{platform.code}/webhook"
+        assert platform.webhook_secret
+    thirdparty = Platform.objects.get(code="thirdparty")
+    [repaired] = thirdparty.publications.filter(status="withdrawn")
+    # It acknowledged at once: no withdrawal is left for the worker to send it.
+    assert not Message.objects.filter(
+        platform=thirdparty,
+        kind="record_withdrawal_requested",
+        status__in=[Message.Status.PENDING, Message.Status.RETRYING],
+    ).exists()
+
+    holdings = copy_of(thirdparty, stale=True)
+    held = holdings[holding_key(repaired.record.decision_no, repaired.record.subject.code)]
+    assert held["state"] == "shown"
+    _report, mismatches = holdings_reconcile(
+        platform=thirdparty,
+        holdings=holdings_parse(list(holdings.values())),
+        complete=True,
+        source=HoldingsReport.Source.API,
+    )
+    assert [(m.kind, m.publication_id) for m in mismatches] == [("still_shown", repaired.pk)]
+    honest = copy_of(thirdparty, stale=False)
+    assert (
+        holdings_reconcile(
+            platform=thirdparty,
+            holdings=holdings_parse(list(honest.values())),
+            complete=True,
+            source=HoldingsReport.Source.API,
+        )[1]
+        == []
+    )
