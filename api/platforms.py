@@ -26,6 +26,8 @@ from notifications import signing
 from notifications.services import message_acknowledged, receipt_record, signature_remember
 from workflows import actions
 
+logger = logging.getLogger(__name__)
+
 # What a platform may say it did (``status`` in its call); it must be what it was asked.
 ACKNOWLEDGED_STATUSES = ("withdrawn", "shielded", "published")
 
@@ -115,7 +117,7 @@ class AcknowledgementView(View):
         )
         if publication is None:
             logger.warning(
-                "Platform %s acknowledged publication %r, which it does not hold",
+                "Refused: %s acknowledged publication %r, which it was never sent",
                 platform.code,
                 raw,
             )
@@ -135,6 +137,13 @@ class AcknowledgementView(View):
                     platform=platform, idempotency_key=str(data.get("idempotency_key", ""))
                 )
         except RedressError as exc:
+            logger.warning(
+                "Refused: %s acknowledged publication %s (%s): %s",
+                platform.code,
+                publication.pk,
+                publication.status,
+                exc.code,
+            )
             extra = {"field": exc.field} if exc.field else {}
             return error(exc.http_status, exc.code, exc.message, **extra)
         publication.refresh_from_db()

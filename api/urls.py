@@ -18,6 +18,7 @@ from api.conventions import (
 )
 from api.notifications import NotificationsView
 from api.platforms import AcknowledgementView
+from api.reconciliation import HoldingsView, MismatchActionView, MismatchListView
 from api.tokens import ApiTokenViewSet, LogoutAllView, LogoutView
 
 
@@ -77,6 +78,17 @@ api_v1 = [
     path("auth/token/", token_view, name="token"),
     path("auth/logout/", logout_view, name="logout"),
     path("auth/logout-all/", logout_all_view, name="logout-all"),
+    path("reconciliation/mismatches/", MismatchListView.as_view(), name="mismatches"),
+    path(
+        "reconciliation/mismatches/<str:pk>/resend/",
+        MismatchActionView.as_view(action="resend"),
+        name="mismatch-resend",
+    ),
+    path(
+        "reconciliation/mismatches/<str:pk>/resolve/",
+        MismatchActionView.as_view(action="resolve"),
+        name="mismatch-resolve",
+    ),
     path("", include(router.urls)),
 ]
 
@@ -90,6 +102,9 @@ urlpatterns = [
         "api/v1/platforms/<slug:code>/acknowledgements/",
         AcknowledgementView.as_view(),
         name="platform_acknowledge",
+    ),
+    path(
+        "api/v1/platforms/<slug:code>/holdings/", HoldingsView.as_view(), name="platform_holdings"
     ),
     # The signed-in person's in-app notifications as JSON (session).
     path("notifications/", NotificationsView.as_view(), name="notifications"),

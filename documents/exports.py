@@ -8,6 +8,9 @@ Layout of the ZIP::
                                             (reference) then seq order
     manifest.csv                            one row per letter (cells a spreadsheet
                                             would evaluate are neutralised)
+    platform_acknowledgements.csv           per platform: time from decision to its
+                                            acknowledgement (median, 95th percentile,
+                                            oldest open), as the supervisors see it
     manifest.json                           the same rows (each letter with how and
                                             when it was served), plus the export's
                                             scope and per case: decision, signers,
@@ -39,7 +42,7 @@ import json
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import islice
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -47,6 +50,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cases import signing
+from cases.acknowledgement_times import acknowledgement_times
 from cases.anchoring import (
     checkpoint_document,
     checkpoint_open,
@@ -79,6 +83,16 @@ MANIFEST_FIELDS = [
     "file",
     "sha256",
     "size",
+]
+# Per platform, from the decision to its acknowledgement (cases.acknowledgement_times).
+ACKNOWLEDGEMENT_FIELDS = [
+    "code",
+    "name",
+    "acknowledged",
+    "median_hours",
+    "p95_hours",
+    "open",
+    "oldest_open_hours",
 ]
 # A spreadsheet (Excel, WPS, LibreOffice) reads a CSV cell that starts with a formula
 # sign as a formula, so a subject named =HYPERLINK(...) would be a live link in the
@@ -360,6 +374,18 @@ def export_write(
             out.flush()
             out.detach()
 
+        times = [asdict(t) for t in acknowledgement_times([agency.pk])]
+        with zf.open("platform_acknowledgements.csv", "w") as raw:
+            out = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+            writer = csv.DictWriter(out, fieldnames=ACKNOWLEDGEMENT_FIELDS)
+            writer.writeheader()
+            writer.writerows(
+                {name: spreadsheet_cell(row[name]) for name in ACKNOWLEDGEMENT_FIELDS}
+                for row in times
+            )
+            out.flush()
+            out.detach()
+
         manifest = {
             "format": FORMAT,
             "agency": {"code": agency.code, "name": agency.name},
@@ -368,6 +394,7 @@ def export_write(
             "generated_at": timezone.localtime().isoformat(timespec="seconds"),
             "letters": rows,
             "cases": list(case_rows.values()),
+            "platform_acknowledgements": times,
         }
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1))
         if checkpoint is not None:

@@ -145,3 +145,80 @@ class WebhookSignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform_id}:{self.signature}"
+
+
+class HoldingsReport(models.Model):
+    """What a platform said it holds, at one time: by its signed call or a CSV an officer
+    loaded (``reconcile_platform``). Stored whole or not at all: a report with one bad
+    row is refused with every row's error and leaves nothing behind."""
+
+    class Source(models.TextChoices):
+        API = "api", _("Signed call of the platform")
+        FILE = "file", _("File loaded by an administrator")
+
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="+")
+    source = models.CharField(max_length=8, choices=Source.choices)
+    complete = models.BooleanField(
+        default=False,
+        help_text=_(
+            "The report lists everything the platform holds: what it leaves out is missing."
+        ),
+    )
+    rows = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.platform_id} @ {self.received_at:%Y-%m-%d %H:%M}"
+
+
+class HoldingMismatch(models.Model):
+    """A difference between what a platform reported holding and what it should hold.
+
+    Open until a supervisor resolves it with a note, or until a later report of the
+    platform shows the record as it should be (resolved automatically, the note says by
+    which report). "Send the withdrawal again" writes a new signed webhook through the
+    outbox, like the first one.
+    """
+
+    class Kind(models.TextChoices):
+        STILL_SHOWN = "still_shown", _("Still shown after repair")
+        NEVER_SENT = "never_sent", _("Shown but never sent to this platform")
+        MISSING = "missing", _("Missing: should be shown")
+        DIFFERENT = "different", _("Shown with different content")
+
+    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    # What the platform named the record by, and our record and publication if we know them.
+    decision_no = models.CharField(max_length=100)
+    subject_code = models.CharField(max_length=40, blank=True)
+    record = models.ForeignKey(
+        "cases.Record", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    publication = models.ForeignKey(
+        "cases.Publication", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reported = models.JSONField(default=dict, blank=True, help_text=_("The platform's row."))
+    expected = models.JSONField(default=dict, blank=True, help_text=_("What it should hold."))
+    first_report = models.ForeignKey(HoldingsReport, on_delete=models.PROTECT, related_name="+")
+    last_report = models.ForeignKey(HoldingsReport, on_delete=models.PROTECT, related_name="+")
+    found_at = models.DateTimeField(default=timezone.now)
+    resent_at = models.DateTimeField(null=True, blank=True)
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resent_times = models.PositiveIntegerField(default=0)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-found_at", "-id"]
+        indexes = [models.Index(fields=["platform", "resolved_at"], name="mismatch_open")]
+
+    def __str__(self) -> str:
+        return f"{self.platform_id}: {self.kind} {self.decision_no}"

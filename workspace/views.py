@@ -28,6 +28,7 @@ from django.views.generic import TemplateView
 from viewflow.workflow.models import Task
 
 from cases import access, accounts, rules
+from cases.acknowledgement_times import acknowledgement_times
 from cases.errors import RedressError
 from cases.ids import ID_MAX, id_parse, whole_number
 from cases.models import Case, Deadline, Material, Record, Role, legal_review_grounds_text
@@ -43,6 +44,7 @@ from documents.selectors import (
     letters_failed_for,
     letters_unserved,
 )
+from notifications import reconciliation
 from notifications.delivery import message_retry
 from notifications.selectors import messages_dead_for
 from workflows import actions, selectors
@@ -260,7 +262,9 @@ class AgencyQueueView(SupervisorMixin, TaskListView):
 
 
 class AgencyProblemsView(SupervisorMixin, WorkspaceMixin, TemplateView):
-    """Supervisor: messages given up after every retry, and letters that failed to render.
+    """Supervisor: messages given up after every retry, letters that failed to render, what
+    platforms hold that they should not (reconciliation), and how long each platform takes
+    to acknowledge.
 
     Nothing is lost: each can be sent or rendered again from here.
     """
@@ -274,8 +278,42 @@ class AgencyProblemsView(SupervisorMixin, WorkspaceMixin, TemplateView):
         context.update(
             dead_messages=list(messages_dead_for(self.request.user)[:100]),
             failed_letters=list(letters_failed_for(self.request.user).select_related("case")[:100]),
+            mismatches=list(reconciliation.mismatches_for(self.request.user)[:200]),
+            platform_times=acknowledgement_times(
+                access.agency_ids(self.request.user, Role.SUPERVISOR)
+            ),
         )
         return context
+
+
+class MismatchActionView(SupervisorMixin, View):
+    """Supervisor: send a mismatch's withdrawal again, or resolve it with a note."""
+
+    action = "resend"
+
+    def post(self, request, pk: int):
+        mismatch = reconciliation.mismatches_for(request.user).filter(pk=pk).first()
+        if mismatch is None:
+            raise Http404("No such mismatch.")
+        try:
+            if self.action == "resend":
+                reconciliation.mismatch_resend(mismatch=mismatch, by=request.user)
+            else:
+                reconciliation.mismatch_resolve(
+                    mismatch=mismatch, by=request.user, note=request.POST.get("note", "")
+                )
+        except RedressError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                gettext("The withdrawal of %(record)s is sent to %(platform)s again.")
+                % {"record": mismatch.decision_no, "platform": mismatch.platform.name}
+                if self.action == "resend"
+                else gettext("The mismatch about %(record)s is resolved.")
+                % {"record": mismatch.decision_no},
+            )
+        return redirect("workspace:agency_problems")
 
 
 class MessageRetryView(SupervisorMixin, View):

@@ -84,6 +84,16 @@ class Workspace(Application):
         workspace_view(views.MessageRetryView.as_view()),
         name="message_retry",
     )
+    mismatch_resend_path = path(
+        "agency/mismatches/<int:pk>/resend/",
+        workspace_view(views.MismatchActionView.as_view(action="resend")),
+        name="mismatch_resend",
+    )
+    mismatch_resolve_path = path(
+        "agency/mismatches/<int:pk>/resolve/",
+        workspace_view(views.MismatchActionView.as_view(action="resolve")),
+        name="mismatch_resolve",
+    )
     letter_retry_path = path(
         "letters/<int:pk>/retry/",
         workspace_view(views.LetterRetryView.as_view()),

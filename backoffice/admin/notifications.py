@@ -7,7 +7,13 @@ from django.utils.translation import gettext_lazy
 from cases.errors import RedressError
 from notifications.account_mail import message_body_for_staff
 from notifications.delivery import message_retry
-from notifications.models import Message, Notification, WebhookReceipt
+from notifications.models import (
+    HoldingMismatch,
+    HoldingsReport,
+    Message,
+    Notification,
+    WebhookReceipt,
+)
 
 
 @admin.register(Message)
@@ -73,3 +79,37 @@ class WebhookReceiptAdmin(admin.ModelAdmin):
     list_display = ["platform", "idempotency_key", "received_at", "outcome"]
     list_filter = ["platform"]
     search_fields = ["idempotency_key"]
+
+
+@admin.register(HoldingsReport)
+class HoldingsReportAdmin(admin.ModelAdmin):
+    """Platforms' holdings reports (reconciliation): read only, as received."""
+
+    list_display = ["pk", "platform", "source", "complete", "rows", "received_at"]
+    list_filter = ["platform", "source"]
+    readonly_fields = [f.name for f in HoldingsReport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(HoldingMismatch)
+class HoldingMismatchAdmin(admin.ModelAdmin):
+    """Every mismatch, those about records Redress does not know included (supervisors see
+    their agency's on their page, where they send again or resolve with a note)."""
+
+    list_display = [
+        "pk",
+        "platform",
+        "kind",
+        "decision_no",
+        "subject_code",
+        "found_at",
+        "resolved_at",
+    ]
+    list_filter = ["platform", "kind", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["decision_no", "subject_code"]
+    readonly_fields = [f.name for f in HoldingMismatch._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -42,6 +42,7 @@ from cases.models import (
 )
 from cases.publications import kind_duties
 from cases.rules import rule_set_in_force
+from notifications.models import Message
 from workflows import actions
 from workflows.flows import FLOWS
 
@@ -103,7 +104,17 @@ PLATFORMS = [
         "National Enterprise Credit Information Publicity System",
         Platform.Kind.NECIPS,
     ),
+    # A third-party credit service agency that re-publishes records (Order 36 Art. 24).
+    (
+        "thirdparty",
+        "某信用服务机构（演示）",
+        "A third-party credit agency (demo)",
+        Platform.Kind.BUREAU,
+    ),
 ]
+# Where the reference platforms listen (``manage.py platform_receiver``, started by
+# scripts/demo): each demo platform's webhook URL points there.
+RECEIVER_URL = "http://127.0.0.1:8765"
 COMPANY_WORDS = [
     "华",
     "信",
@@ -150,8 +161,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--subjects", type=int, default=300)
         parser.add_argument("--seed", type=int, default=2026)
+        parser.add_argument(
+            "--receiver-url",
+            default=RECEIVER_URL,
+            help="Base URL of the reference platforms (platform_receiver); '' for none.",
+        )
 
-    def handle(self, *args, force, if_empty, subjects, seed, **options):
+    def handle(self, *args, force, if_empty, subjects, seed, receiver_url, **options):
         if not settings.DEBUG and not force:
             raise CommandError(
                 "DEBUG is off: this looks like a production database. The demo adds users with "
@@ -168,7 +184,7 @@ class Command(BaseCommand):
         rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
         with transaction.atomic():
             agencies = self._agencies()
-            platforms = self._platforms()
+            platforms = self._platforms(receiver_url)
             users = self._users(agencies)
             acme, globex, records = self._subjects_and_records(rng, agencies, platforms, subjects)
             self._representations(users, acme, globex, users["admin"])
@@ -205,7 +221,7 @@ class Command(BaseCommand):
             )
         return agencies
 
-    def _platforms(self):
+    def _platforms(self, receiver_url: str = ""):
         return [
             Platform.objects.get_or_create(
                 code=code,
@@ -215,6 +231,9 @@ class Command(BaseCommand):
                     "kind": kind,
                     **kind_duties(kind),
                     "webhook_secret": secrets.token_urlsafe(48),
+                    "webhook_url": f"{receiver_url.rstrip('/')}/{code}/webhook"
+                    if receiver_url
+                    else "",
                 },
             )[0]
             for code, name, name_en, kind in PLATFORMS
@@ -580,9 +599,21 @@ class Command(BaseCommand):
         if c4.status == Case.Status.LEGAL_REVIEW:
             step(c4, "legal_review", users["legal"], decision="pass")
         step(c4, "sign_off", users["signer"], decision=Case.Decision.APPROVED)
-        first = r2.publications.first()
+        # The third-party agency acknowledged at once; the reference platforms run with
+        # its copy stale (scripts/demo), so its holdings report shows the record still
+        # there: the supervisors' reconciliation page has something true to show.
+        first = (
+            r2.publications.filter(platform__code="thirdparty").first() or r2.publications.first()
+        )
         if first is not None:
             actions.publication_acknowledge(publication=first, note="已撤下公示")
+            Message.objects.filter(
+                case=c4, platform=first.platform, kind="record_withdrawal_requested"
+            ).update(
+                status=Message.Status.SENT,
+                sent_at=timezone.now(),
+                acknowledged_at=timezone.now(),
+            )
 
         # 5. A withdrawn objection and 6. one not accepted, from other subjects.
         others = [
