@@ -239,7 +239,7 @@ def notification_label(outcome: str, channel: str, recipients: list[str]) -> str
         how = _("to the platforms %(names)s") % {"names": names}
     else:
         how = _("by e-mail to %(names)s") % {"names": names}
-    return f"{NOTIFICATION_OUTCOMES[outcome]}: {how}"
+    return _("%(outcome)s: %(how)s") % {"outcome": NOTIFICATION_OUTCOMES[outcome], "how": how}
 
 
 def timeline_rows(events, *, applicant: bool = False) -> list[TimelineRow]:

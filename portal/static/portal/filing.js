@@ -28,7 +28,7 @@
     var described = grounds.getAttribute("aria-describedby");
     grounds.setAttribute("aria-describedby", (described ? described + " " : "") + "id_grounds_counter id_grounds_over");
     var fill = function (text, count) {
-      return text.replace("%(count)s", count).replace("%(max)s", max);
+      return text.replace("{count}", count).replace("{max}", max);
     };
     var countGrounds = function () {
       var count = Array.from(grounds.value).length;  // characters, as the server counts
