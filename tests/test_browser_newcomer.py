@@ -177,7 +177,7 @@ def test_the_auditor_finds_the_exports_in_the_workspace_and_switches_language_th
 
     # The workspace's frame: its menu, the sign-out and the language switch.
     expect(me.page.get_by_role("heading", name="Decisions export")).to_be_visible()
-    expect(me.page.get_by_role("button", name="Log out")).to_have_count(1)
+    expect(me.page.locator("form[action='/accounts/logout/'] button")).to_have_count(1)
     expect(me.page.get_by_role("link", name="Cases")).to_have_count(1)
     me.shots("exports")
     expect(me.page.get_by_role("heading", name="Decisions export")).to_be_visible()
