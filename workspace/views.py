@@ -431,6 +431,9 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             plan_failure=plan_failure,
             revocation_step=revocation_step,
         )
+        # A form sent from the case page comes back here: the language switch goes back
+        # to the case page, not to the form's address.
+        context["page_url"] = reverse("workspace:case", args=[case.pk])
         return self.render_to_response(context, status=status)
 
     def get_context_data(
