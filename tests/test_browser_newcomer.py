@@ -14,7 +14,6 @@ width, under ``test-artifacts/newcomer/``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
