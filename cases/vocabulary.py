@@ -16,6 +16,8 @@ decisions); other notes are the officers' working notes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -216,3 +218,80 @@ def actor_role_label(role: str) -> str:
     if role in ACTOR_ROLE_LABELS:
         return str(ACTOR_ROLE_LABELS[role])
     return str(_("Other role")) if role else ""
+
+
+# --- the timeline as a person reads it ------------------------------------------------------------
+# The chain keeps one event per message and per delivery attempt (the audit needs each). A
+# page shows one row per notification of a step instead: the messages of one kind sent
+# after the same step, folded together whatever their channel and recipients, with how
+# their delivery ended. A message not yet delivered (or failed) has no row yet.
+
+NOTIFICATION_OUTCOMES = {
+    "notification_sent": _("Notification delivered"),
+    "notification_failed": _("Notification not delivered yet: will try again"),
+    "notification_dead": _("Notification not delivered: given up"),
+}
+NOTIFICATION_KINDS = frozenset({"notification_queued", *NOTIFICATION_OUTCOMES})
+
+
+@dataclass
+class TimelineRow:
+    """One row of a case's timeline: an event, or the notifications of one step folded
+    into the event that queued the first of them (``label`` and ``recipients`` set)."""
+
+    event: object
+    label: str = ""
+    recipients: list[str] = field(default_factory=list)
+
+    @property
+    def what(self) -> str:
+        return self.label or event_label(self.event.kind)
+
+
+def notification_label(outcome: str, channel: str, recipients: list[str]) -> str:
+    """``Notification delivered: by e-mail to a@b`` or ``…: to the platforms x, y``."""
+    names = ", ".join(recipients)
+    if channel == "webhook":
+        how = _("to the platforms %(names)s") % {"names": names}
+    else:
+        how = _("by e-mail to %(names)s") % {"names": names}
+    return _("%(outcome)s: %(how)s") % {"outcome": NOTIFICATION_OUTCOMES[outcome], "how": how}
+
+
+def timeline_rows(events, *, applicant: bool = False) -> list[TimelineRow]:
+    """The rows of a case's timeline from its events in order: every event as it is, but
+    the notifications of each step (one message per recipient and channel, then one event
+    per delivery attempt) folded into one row per kind of message and outcome, placed
+    where the first was queued. Messages not yet delivered have no row (they are the
+    supervisors' problem list's). The applicant sees only what was delivered, and only
+    events meant for them (``shown_to_applicant``)."""
+    events = list(events)
+    outcome = {}
+    for event in events:
+        if event.kind in NOTIFICATION_OUTCOMES:
+            outcome[event.data.get("message")] = event.kind
+    rows: list[TimelineRow] = []
+    folded: dict[tuple, TimelineRow] = {}
+    step = 0
+    for event in events:
+        if event.kind not in NOTIFICATION_KINDS:
+            if not applicant or event_shown_to_applicant(event.kind):
+                rows.append(TimelineRow(event))
+            step += 1
+            continue
+        if event.kind != "notification_queued":
+            continue  # folded into the row of the message it delivered
+        ended = outcome.get(event.data.get("message"))
+        if ended is None or (applicant and ended != "notification_sent"):
+            continue
+        channel = event.data.get("channel", "")
+        key = (step, channel, event.data.get("kind"), ended)
+        row = folded.get(key)
+        if row is None:
+            row = folded[key] = TimelineRow(event)
+            rows.append(row)
+        recipient = event.data.get("to") or ""
+        if recipient and recipient not in row.recipients:
+            row.recipients.append(recipient)
+        row.label = notification_label(ended, channel, row.recipients)
+    return rows

@@ -27,9 +27,12 @@ from axes.models import AccessFailureLog
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
+from django.shortcuts import render
 from django.utils import timezone, translation
-from viewflow.contrib.auth import AuthViewset
+from viewflow.contrib.auth import AuthenticationForm, AuthViewset
 
+from api import conventions
 from api.conventions import ADDRESS_THROTTLED, client_ip
 from cases import accounts
 from cases.errors import TooManyRequests
@@ -139,3 +142,19 @@ class RedressAuthViewset(AuthViewset):
     """viewflow's log-in, log-out and password pages, with the limited password reset."""
 
     pass_reset_view_class = PasswordResetView
+
+
+def lockout_response(request, original_response=None, credentials=None) -> HttpResponse:
+    """django-axes' answer to a refused login (429): on the login page, the page again with
+    the reason above the form, so that the browser (Turbo renders an HTML answer to a
+    form it sent, and shows nothing for plain text) shows why and until when; the API's
+    error shape elsewhere."""
+    if request.path.startswith("/api/"):
+        return conventions.lockout_response(request, original_response, credentials)
+    form = AuthenticationForm(request, initial={"username": request.POST.get("username", "")})
+    return render(
+        request,
+        "registration/login.html",
+        {"form": form, "refusal": conventions.locked_out_message(request)},
+        status=settings.AXES_HTTP_RESPONSE_CODE,
+    )

@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.logins import RedressAuthViewset
+from config.views import favicon
 from portal.verification import letter_verify
 from workspace.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     # Log in, log out, change or reset a password (viewflow's Material pages; resets are
     # limited, config.logins); avatars are not uploaded, so the profile page is off.

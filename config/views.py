@@ -8,6 +8,8 @@ before the handler runs; the answer shows no detail of the failure.
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views import defaults
 
@@ -30,3 +32,9 @@ def server_error(request):
         )
         return JsonResponse({"code": "server_error", "message": message}, status=500)
     return defaults.server_error(request)
+
+
+def favicon(request):
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (the admin's,
+    the API's): Redress's icon."""
+    return redirect(static("portal/favicon.svg"))

@@ -278,6 +278,12 @@ class CaseFilingForm(forms.Form):
             "the court's ruling and which measures hinder the plan."
         ),
         widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={
+            "max_length": _(
+                "The grounds are %(show_value)d characters long; at most %(limit_value)d fit. "
+                "Shorten them and file again: nothing was filed, and your text is kept below."
+            )
+        },
     )
     form_token = forms.UUIDField(widget=forms.HiddenInput)
 
@@ -285,6 +291,10 @@ class CaseFilingForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["records"].queryset = records
         self.guides = {g.record.pk: g for g in guides}
+        # No maxlength on the box: a browser would cut a longer paste silently. The page
+        # counts instead (filing.js), and the form says what is too long.
+        grounds = self.fields["grounds"].widget.attrs
+        grounds["data-max-length"] = grounds.pop("maxlength", self.fields["grounds"].max_length)
         if not self.is_bound:
             self.initial.setdefault("form_token", uuid.uuid4())
 

@@ -65,9 +65,8 @@ from cases.selectors import (
 )
 from cases.vocabulary import (
     actor_role_label,
-    event_label,
     event_note_for_applicant,
-    event_shown_to_applicant,
+    timeline_rows,
 )
 from documents.models import Letter
 from documents.selectors import appeal_window, letter_services_of, letters_of_case
@@ -304,6 +303,20 @@ def verify(request, token: str):
 # --- overview -----------------------------------------------------------------------------------------
 
 
+def officers_to_workspace(view):
+    """The portal's start page sends an officer (or an auditor) to the workspace, where they
+    work, instead of refusing them."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated and _is_officer(request.user):
+            return redirect("workspace:index")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@officers_to_workspace
 @entity_view
 @require_GET
 def index(request):
@@ -857,17 +870,16 @@ def _case_context(request, case: Case, *, upload_form=None) -> dict:
     )
     timeline = [
         (
-            event,
-            event_label(event.kind),
+            row.event,
+            row.what,
             ""
-            if event.automated and event.actor_role in {"", "system"}
-            else actor_role_label(event.actor_role),
-            event.note
-            if event_note_for_applicant(event.kind)
-            else event_progress_words(event.kind, event.data or {}),
+            if row.event.automated and row.event.actor_role in {"", "system"}
+            else actor_role_label(row.event.actor_role),
+            row.event.note
+            if event_note_for_applicant(row.event.kind)
+            else event_progress_words(row.event.kind, row.event.data or {}),
         )
-        for event in detail.events
-        if event_shown_to_applicant(event.kind)
+        for row in timeline_rows(detail.events, applicant=True)
     ]
     notifications = list(Notification.objects.filter(user=user, case=case)[:20])
     return {
@@ -899,6 +911,7 @@ def _case_context(request, case: Case, *, upload_form=None) -> dict:
         "can_resubmit": case.status == Case.Status.AWAITING_MATERIALS,
         "resubmit_form": MaterialsSuppliedForm(),
         "max_upload_mb": settings.REDRESS_UPLOAD_MAX_BYTES // 1_048_576,
+        "max_upload_bytes": settings.REDRESS_UPLOAD_MAX_BYTES,
         **_service_context(request, case),
     }
 

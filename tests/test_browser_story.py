@@ -195,7 +195,7 @@ def test_restoration_from_filing_to_downloaded_letter(
             expect(page.locator("#upload-results li.ok")).to_contain_text(path.name)
             story.shot(f"uploaded-{done}")
         expect(page.locator("#upload-reload")).to_be_visible()
-        page.reload()  # the link only adds #evidence to the same address
+        page.locator("#upload-reload a").click()  # loads the page anew
         expect(page.locator(".evidence-list li")).to_have_count(2)
         expect(page.locator("#needed-heading")).to_have_count(0)
         story.shot("case-with-evidence")
@@ -252,6 +252,7 @@ def test_restoration_from_filing_to_downloaded_letter(
         # --- two signers approve -------------------------------------------------------------
         def sign(page, form):
             form.locator(f"input[name=decision][value={Case.Decision.APPROVED}]").check()
+            form.locator("textarea[name=reasons]").fill("The fine was paid: see the receipt.")
 
         for signer in signers:
             claim_and_complete(signer, f"sign-{signer.username}", sign)

@@ -171,7 +171,8 @@ def test_a_representative_with_officer_roles_cannot_accept_or_approve_their_own_
     )
     pages.post(reverse("workspace:task_claim", args=[sign_off.pk]))
     signed = pages.post(
-        reverse("workspace:task_complete", args=[sign_off.pk]), {"decision": "approved"}
+        reverse("workspace:task_complete", args=[sign_off.pk]),
+        {"decision": "approved", "reasons": "The fine was paid."},
     )
     assert signed.status_code == 403
     assigned = actions.tasks_assign(

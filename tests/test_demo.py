@@ -1,5 +1,14 @@
 """The demo command: what a new user gets after ``scripts/demo``."""
 
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
@@ -35,6 +44,7 @@ def test_the_demo_prints_every_login_and_each_works_with_password_demo(demo):
         "reviewer",
         "legal",
         "signer",
+        "signer2",
         "supervisor",
         "auditor",
         "admin",
@@ -104,10 +114,108 @@ def test_the_demo_records_are_as_the_rules_would_list_them(demo):
     # A natural person's record is on Credit China only where its rules say so (Order 36
     # Art. 12 says not; the version the record falls under decides).
     for publication in Publication.objects.filter(
-        record__subject__kind=Subject.Kind.NATURAL, platform__kind__in=["credit_china", "credit_china_local"]
+        record__subject__kind=Subject.Kind.NATURAL,
+        platform__kind__in=["credit_china", "credit_china_local"],
     ).select_related("record__list_type", "record__agency"):
         record = publication.record
         rules = rule_set_in_force(
             list_type=record.list_type, severity=record.severity, on=today, agency=record.agency
         )
         assert rules.natural_persons_published, record.decision_no
+
+
+# --- scripts/serve: the demo's processes, and stopping them -----------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def session_pids(sid: int) -> dict[int, str]:
+    """The processes still running in session ``sid``, with their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = text.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            found[int(stat.parent.name)] = cmdline
+    return found
+
+
+def session_processes(sid: int) -> list[str]:
+    return list(session_pids(sid).values())
+
+
+def answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2)  # noqa: S310 (an http:// URL of our own)
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signal_to_stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
+def test_stopping_the_demo_stops_every_process_it_started_within_ten_seconds(
+    tmp_path, signal_to_stop
+):
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE"}
+    }
+    env.update(REDRESS_VAR_DIR=str(tmp_path), REDRESS_PORT=str(port), DJANGO_DEBUG="true")
+    manage = [str(ROOT / ".venv" / "bin" / "python"), "manage.py"]
+    subprocess.run([*manage, "audit_key", "--generate"], cwd=ROOT, env=env, check=True)  # noqa: S603
+    # A session of its own, as a terminal gives: Ctrl-C signals the script's process group.
+    script = subprocess.Popen(  # noqa: S603 (our own script)
+        [str(ROOT / "scripts" / "serve")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        worker_log = tmp_path / "log" / "worker.log"
+        while time.monotonic() < deadline:
+            ready = worker_log.exists() and " ready." in worker_log.read_text(errors="replace")
+            if ready and answers(f"http://127.0.0.1:{port}/accounts/login/"):
+                break
+            assert script.poll() is None, script.stdout.read().decode()
+            time.sleep(0.5)
+        else:
+            pytest.fail("the web server and the worker did not start within 90 seconds")
+        started = session_processes(script.pid)
+        assert any("celery -A config worker" in cmd for cmd in started), started
+        assert any("celery -A config beat" in cmd for cmd in started), started
+        assert any("runserver" in cmd for cmd in started), started
+
+        stop_at = time.monotonic()
+        os.killpg(script.pid, signal_to_stop)
+        script.wait(timeout=15)
+        while session_processes(script.pid) and time.monotonic() - stop_at < 10:
+            time.sleep(0.1)
+
+        assert session_processes(script.pid) == []
+        assert time.monotonic() - stop_at < 10
+        assert not answers(f"http://127.0.0.1:{port}/accounts/login/")
+        output = script.stdout.read().decode()
+        assert "signer2" in output and "Redress stopped." in output
+    finally:
+        if script.poll() is None:
+            os.killpg(script.pid, signal.SIGKILL)
+        # Whatever the script failed to stop (its session is this test's own).
+        for pid in session_pids(script.pid):
+            os.kill(pid, signal.SIGKILL)

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from cases.events import case_event_payloads, case_lock, chain_verify, event_record
 from cases.models import CaseEvent, ClockEntry
 from cases.signals import case_event_recorded
-from cases.vocabulary import EventKind
+from cases.vocabulary import NOTIFICATION_KINDS, NOTIFICATION_OUTCOMES, EventKind
 from tests import flow_helpers as flow
 from tests.helpers import api_token, restorable_record
 
@@ -72,6 +72,11 @@ def in_chinese(client, user):
 def chinese(kind: EventKind) -> str:
     with translation.override("zh-hans"):
         return str(kind.label)
+
+
+def chinese_text(text) -> str:
+    with translation.override("zh-hans"):
+        return str(text)
 
 
 def english(kind: EventKind) -> str:
@@ -139,7 +144,12 @@ def test_the_applicant_reads_every_step_of_the_case_in_chinese_and_no_internal_o
 
     events = list(case.events.order_by("seq"))
     shown = [e for e in events if EventKind(e.kind).shown_to_applicant]
-    assert portal_labels(body) == [chinese(EventKind(e.kind)) for e in shown]
+    # Every step in order; the messages of a step are one row each, once delivered.
+    labels = portal_labels(body)
+    delivered = chinese_text(NOTIFICATION_OUTCOMES["notification_sent"])
+    assert [label for label in labels if not label.startswith(delivered)] == [
+        chinese(EventKind(e.kind)) for e in shown if e.kind not in NOTIFICATION_KINDS
+    ]
     # Delivery trouble is the officers' to mend, and a revocation is deliberated inside
     # the agency (the applicant reads it once it takes effect): the timeline leaves them out.
     assert {e.kind for e in events} - {e.kind for e in shown} == {
@@ -171,9 +181,20 @@ def test_officers_read_every_event_of_the_case_in_chinese(client, case, staff):
         in_chinese(client, staff["supervisor"]), reverse("workspace:case", args=[case.pk])
     )
 
-    expected = {e.seq: chinese(EventKind(e.kind)) for e in case.events.all()}
-    assert workspace_labels(body) == expected
-    assert len({CaseEvent.objects.get(case=case, seq=s).kind for s in expected}) == len(EventKind)
+    expected = {
+        e.seq: chinese(EventKind(e.kind))
+        for e in case.events.all()
+        if e.kind not in NOTIFICATION_KINDS
+    }
+    labels = workspace_labels(body)
+    assert {seq: label for seq, label in labels.items() if seq in expected} == expected
+    kinds = {CaseEvent.objects.get(case=case, seq=s).kind for s in expected}
+    assert len(kinds) == len(EventKind) - len(NOTIFICATION_KINDS)
+    # The messages: one row per kind of message and outcome of each step, not one per
+    # message and attempt, and none for a message only queued (tests/test_browser_newcomer).
+    folded = [label for seq, label in labels.items() if seq not in expected]
+    outcomes = {chinese_text(label) for label in NOTIFICATION_OUTCOMES.values()}
+    assert all(label.split("：")[0] in outcomes for label in folded), folded
     # The clock ledger's reasons are stored as the services wrote them ("submitted",
     # "accepted"): free text, not event kinds, and not this vocabulary's to name.
     reasons = set(ClockEntry.objects.filter(case=case).values_list("reason", flat=True))

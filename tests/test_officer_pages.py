@@ -303,7 +303,15 @@ def test_the_signer_approves_from_the_case_page(client, case, staff):
     task = open_task(case, "sign_off")
     client.post(url("task_claim", task.pk))
 
-    response = client.post(url("task_complete", task.pk), {"decision": "approved"})
+    refused = client.post(url("task_complete", task.pk), {"decision": "approved", "reasons": " "})
+    assert refused.status_code == 400
+    assert "State the reasons, tied to the evidence." in refused.content.decode()
+    assert case.signatures.count() == 0
+
+    response = client.post(
+        url("task_complete", task.pk),
+        {"decision": "approved", "reasons": "The fine was paid: receipt of 2026-03-02."},
+    )
 
     assert response.status_code == 302
     case.refresh_from_db()

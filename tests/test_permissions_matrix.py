@@ -571,7 +571,11 @@ PAGES = {
         lambda role, t: 401 if role == "anonymous" else 200,
     ),
     # The entity portal.
-    "portal index": (lambda w, t: _url("portal:index"), lambda role, t: _portal(role)),
+    # An officer who opens the portal's start page is sent to the workspace.
+    "portal index": (
+        lambda w, t: _url("portal:index"),
+        lambda role, t: 302 if role in AGENCY_OF else _portal(role),
+    ),
     "portal records": (lambda w, t: _url("portal:records"), lambda role, t: _portal(role)),
     "portal cases": (lambda w, t: _url("portal:cases"), lambda role, t: _portal(role)),
     "portal file": (lambda w, t: _url("portal:file"), lambda role, t: _portal(role)),

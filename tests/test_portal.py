@@ -160,8 +160,10 @@ def test_officers_are_refused_the_portal_pages(client, staff, record, applicant,
     case = flow.file_restoration(company, [record], applicant)
     client.force_login(staff["intake"])
 
-    for address in (url("index"), url("records"), url("file"), url("case", case.pk)):
+    for address in (url("records"), url("file"), url("case", case.pk)):
         assert client.get(address).status_code == 403, address
+    # The portal's start page sends them where they work.
+    assert client.get(url("index"))["Location"] == "/workflow/"
     assert upload(client, case, pdf()).status_code == 403
 
 

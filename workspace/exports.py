@@ -20,6 +20,7 @@ from documents import services
 from documents.models import Export
 from documents.selectors import exports_for
 from workspace.forms import ExportForm
+from workspace.views import frame_context
 
 
 def _export_for(request, pk: int) -> Export:
@@ -51,7 +52,11 @@ def export_list(request):
     return render(
         request,
         "workspace/exports/list.html",
-        {"form": form, "exports": exports_for(request.user)[:50]},
+        {
+            **frame_context(request.user, _("Decisions export")),
+            "form": form,
+            "exports": exports_for(request.user)[:50],
+        },
     )
 
 
@@ -62,7 +67,11 @@ def export_detail(request, pk: int):
     return render(
         request,
         "workspace/exports/detail.html",
-        {"export": export, "progress_url": reverse("exports:progress", args=[pk])},
+        {
+            **frame_context(request.user, _("Decisions export")),
+            "export": export,
+            "progress_url": reverse("exports:progress", args=[pk]),
+        },
     )
 
 

@@ -1,14 +1,8 @@
-"""The auditor's exports, mounted at ``/exports/`` in the ``exports`` namespace."""
+"""The auditor's exports, mounted at ``/exports/`` in the ``exports`` namespace (the
+``Exports`` application of ``workspace.viewsets``)."""
 
 from django.urls import path
 
-from workspace import exports
+from workspace.viewsets import exports_site
 
-app_name = "exports"
-
-urlpatterns = [
-    path("", exports.export_list, name="list"),
-    path("<int:pk>/", exports.export_detail, name="detail"),
-    path("<int:pk>/progress/", exports.export_progress, name="progress"),
-    path("<int:pk>/download/", exports.export_download, name="download"),
-]
+urlpatterns = [path("", exports_site.urls)]

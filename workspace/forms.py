@@ -417,7 +417,9 @@ class SignOffForm(RecordOutcomesMixin, forms.Form):
     def clean(self):
         data = super().clean()
         decision = data.get("decision")
-        if decision and decision != Case.Decision.APPROVED and not data.get("reasons", "").strip():
+        # Every decision states its reasons, an approval too (APL Art. 44: the decision and
+        # its reasons are told; the label asks for reasons tied to the evidence).
+        if decision and not data.get("reasons", "").strip():
             self.add_error("reasons", _("State the reasons, tied to the evidence."))
         if (
             self.temporary

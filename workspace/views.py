@@ -35,7 +35,7 @@ from cases.models import Case, Deadline, Material, Record, Role, legal_review_gr
 from cases.rules import PLAN_FAILURE_STATUSES
 from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
-from cases.vocabulary import actor_role_label, event_label
+from cases.vocabulary import actor_role_label, event_label, timeline_rows
 from documents import services as documents_services
 from documents.selectors import (
     appeal_window,
@@ -141,6 +141,16 @@ def page_of(queryset, request, size: int = PAGE_SIZE) -> SlicePage:
     return SlicePage(rows=rows[:size], number=number, has_next=len(rows) > size)
 
 
+def frame_context(user, title="") -> dict:
+    """What the frame of every workspace page needs: the menu shows what the person may use."""
+    return {
+        "title": title,
+        "is_supervisor": bool(access.agency_ids(user, Role.SUPERVISOR)),
+        "is_officer": access.is_officer(user),
+        "is_auditor": bool(access.agency_ids(user, Role.AUDITOR)),
+    }
+
+
 class WorkspaceMixin:
     """Context every page of the workspace needs (the menu shows what the person may use)."""
 
@@ -148,12 +158,7 @@ class WorkspaceMixin:
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        user = self.request.user
-        context.update(
-            title=self.title,
-            is_supervisor=bool(access.agency_ids(user, Role.SUPERVISOR)),
-            is_officer=access.is_officer(user),
-        )
+        context.update(frame_context(self.request.user, self.title))
         return context
 
 
@@ -475,6 +480,9 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             revocation_step=revocation_step,
             service=service,
         )
+        # A form sent from the case page comes back here: the language switch goes back
+        # to the case page, not to the form's address.
+        context["page_url"] = reverse("workspace:case", args=[case.pk])
         return self.render_to_response(context, status=status)
 
     def get_context_data(
@@ -535,7 +543,15 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
             and case.status in PLAN_FAILURE_STATUSES
             and case.case_records.filter(record__status=Record.Status.SHIELDED).exists()
         )
-        timeline = [(e, event_what(e), actor_role_label(e.actor_role)) for e in detail.events]
+        timeline = []
+        rule_shown = ""
+        for row in timeline_rows(detail.events):
+            event = row.event
+            # The rule set a row was recorded under, once where it starts to apply.
+            rule = event.rule_version if event.rule_version != rule_shown else ""
+            rule_shown = event.rule_version or rule_shown
+            what = row.label or event_what(event)
+            timeline.append((event, what, actor_role_label(event.actor_role), rule))
         context.update(service_context(case, roles, conflict, service or {}))
         context.update(
             plan_failure_form=(plan_failure or PlanFailureForm()) if may_record_failure else None,

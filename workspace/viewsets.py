@@ -19,7 +19,7 @@ from viewflow.workflow.flow.viewset import FlowViewset
 
 from cases import access
 from workflows.flows import ObjectionFlow, ReorganisationFlow, RestorationFlow
-from workspace import views
+from workspace import exports, views
 
 
 def workspace_view(view):
@@ -203,3 +203,36 @@ class WorkflowSite(Site):
 
 
 site = WorkflowSite()
+
+
+class Exports(Application):
+    """The auditor's exports at ``/exports/`` (namespace ``exports``), in the workspace's
+    frame: its menu, sign-out and language switch."""
+
+    app_name = "exports"
+    title = _("Credit casework")
+    icon = "archive"
+    menu_template_name = "workspace/menu.html"
+
+    def has_view_permission(self, user, obj=None):
+        return not user.is_authenticated or access.is_agency_member(user)
+
+    list_path = path("", workspace_view(exports.export_list), name="list")
+    detail_path = path("<int:pk>/", workspace_view(exports.export_detail), name="detail")
+    progress_path = path(
+        "<int:pk>/progress/", workspace_view(exports.export_progress), name="progress"
+    )
+    download_path = path(
+        "<int:pk>/download/", workspace_view(exports.export_download), name="download"
+    )
+
+
+class ExportsSite(Site):
+    title = _("Redress")
+    menu_template_name = None
+    index_path = None
+
+    exports_path = route("", Exports())
+
+
+exports_site = ExportsSite()

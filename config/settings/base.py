@@ -164,7 +164,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=env_int("REDRESS_LOGIN_LOCKOUT_MI
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_HTTP_RESPONSE_CODE = 429
-AXES_LOCKOUT_CALLABLE = "api.conventions.lockout_response"
+AXES_LOCKOUT_CALLABLE = "config.logins.lockout_response"
 # A refused attempt checks no password, so it is no guess: it neither counts as a failure
 # nor prolongs a lockout (an officer who retries behind a throttled address is not pushed
 # into a lockout of their own username).

@@ -109,7 +109,7 @@ PLATFORMS = [
         "thirdparty",
         "某信用服务机构（演示）",
         "A third-party credit agency (demo)",
-        Platform.Kind.BUREAU,
+        Platform.Kind.THIRD_PARTY,
     ),
 ]
 # Where the reference platforms listen (``manage.py platform_receiver``, started by

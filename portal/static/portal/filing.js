@@ -10,6 +10,40 @@
   var submit = document.getElementById("filing-submit");
   var choices = Array.prototype.slice.call(form.querySelectorAll(".record-choice"));
 
+  // The grounds: a count of characters under the box, and a clear word when the text is
+  // longer than what fits (the box has no maxlength, which would cut a paste silently).
+  var grounds = document.getElementById("id_grounds");
+  if (grounds && grounds.getAttribute("data-max-length")) {
+    var max = parseInt(grounds.getAttribute("data-max-length"), 10);
+    var counter = document.createElement("p");
+    counter.id = "id_grounds_counter";
+    counter.className = "help counter";
+    var warning = document.createElement("p");
+    warning.id = "id_grounds_over";
+    warning.className = "error";
+    warning.setAttribute("role", "alert");
+    warning.hidden = true;
+    grounds.parentNode.insertBefore(warning, grounds.nextSibling);
+    grounds.parentNode.insertBefore(counter, grounds.nextSibling);
+    var described = grounds.getAttribute("aria-describedby");
+    grounds.setAttribute("aria-describedby", (described ? described + " " : "") + "id_grounds_counter id_grounds_over");
+    var fill = function (text, count) {
+      return text.replace("{count}", count).replace("{max}", max);
+    };
+    var countGrounds = function () {
+      var count = Array.from(grounds.value).length;  // characters, as the server counts
+      var over = count > max;
+      counter.textContent = fill(texts.count, count);
+      if (over === warning.hidden) {  // announced once, when the text crosses the limit
+        warning.textContent = over ? fill(texts.over, count) : "";
+        warning.hidden = !over;
+      }
+      grounds.setAttribute("aria-invalid", over ? "true" : "false");
+    };
+    grounds.addEventListener("input", countGrounds);
+    countGrounds();
+  }
+
   function kind() {
     var checked = form.querySelector("input[name=kind]:checked");
     return checked ? checked.value : "";

@@ -50,6 +50,12 @@
     if (index >= files.length) { return done(accepted); }
     var file = files[index];
     var row = line(file.name);
+    if (texts.max_bytes && file.size > texts.max_bytes) {
+      // The server refuses it too (413), but only once the whole file has been sent.
+      finish(row, false, texts.too_big, "");
+      total.value = Math.round(((index + 1) / files.length) * 100);
+      return send(files, index + 1, done, accepted);
+    }
     var data = new FormData();
     data.append("material", form.elements.material.value);
     data.append("record", form.elements.record ? form.elements.record.value : "");
@@ -84,6 +90,14 @@
     };
     xhr.send(data);
   }
+
+  // The list of evidence is drawn by the server: show it again by loading the page anew
+  // (a link to the same address with only "#evidence" added would just scroll).
+  reload.querySelector("a").addEventListener("click", function (event) {
+    event.preventDefault();
+    window.location.hash = "evidence";
+    window.location.reload();
+  });
 
   form.addEventListener("submit", function (event) {
     event.preventDefault();
