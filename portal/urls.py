@@ -14,6 +14,7 @@ urlpatterns = [
     path("signup/resend/", views.verification_resend, name="verification_resend"),
     path("verify/<str:token>/", views.verify, name="verify"),
     path("language/", views.language_switch, name="language"),
+    path("accessibility/", views.accessibility, name="accessibility"),
     path("i18n/", include("django.conf.urls.i18n")),  # portal:set_language
     # acting for a subject; company accounts
     path("link/", views.link_request, name="link_request"),

@@ -230,6 +230,13 @@ def language_switch(request):
     return response
 
 
+@require_GET
+def accessibility(request):
+    """Public: the accessibility statement, what was tested, how, and what is known not to
+    meet WCAG 2.2 AA (docs/decisions/0027)."""
+    return page(request, "portal/accessibility.html", nav="accessibility")
+
+
 # --- sign-up and e-mail verification -----------------------------------------------------------------
 
 
