@@ -13,7 +13,7 @@ def court_list_remedy(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0026_rules_record_periods'),
+        ('cases', '0027_revocation_decision_rules'),
     ]
 
     operations = [

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0027_h13a_numbers_remedies'),
-        ('documents', '0002_temporary_restoration_letter'),
+        ('cases', '0028_numbers_remedies'),
+        ('documents', '0003_plan_failed_letter'),
     ]
 
     operations = [

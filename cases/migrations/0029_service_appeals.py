@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0026_rules_record_periods'),
+        ('cases', '0028_numbers_remedies'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -78,7 +78,7 @@ def effects_forward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0026_rules_record_periods"),
+        ("cases", "0029_service_appeals"),
     ]
 
     operations = [

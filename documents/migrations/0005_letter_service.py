@@ -8,8 +8,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0027_h13c_service_appeals'),
-        ('documents', '0002_temporary_restoration_letter'),
+        ('cases', '0029_service_appeals'),
+        ('documents', '0004_document_numbers'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
