@@ -78,9 +78,15 @@ def xlsx_parser_check(app_configs, **kwargs) -> list[Error]:
     ]
 
 
-@register("cases")
-def holiday_schedule_loaded(app_configs=None, **kwargs) -> list[Warning]:
-    """Warn while a year that deadlines reach has no schedule (``cases.W002``)."""
+@register("cases", Tags.database)
+def holiday_schedule_loaded(app_configs=None, databases=None, **kwargs) -> list[Warning]:
+    """Warn while a year that deadlines reach has no schedule (``cases.W002``).
+
+    A database check: it reads the loaded years, so it runs where a database is named
+    (``migrate``, ``manage.py check --database default``), not at every import (a worker
+    starting, a test collecting)."""
+    if not databases:
+        return []
     today = timezone.localdate()
     years = [today.year]
     if (today.month, today.day) >= SCHEDULE_EXPECTED_FROM:
