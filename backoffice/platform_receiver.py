@@ -90,6 +90,9 @@ class ReferencePlatforms:
             retries=False, timeout=urllib3.Timeout(connect=5, read=timeout)
         )
         self._lock = threading.Lock()
+        # Acknowledgements go out one at a time, as a platform's outbox would send them
+        # (each is a transaction on the case; the embedded database takes one writer).
+        self._send_lock = threading.Lock()
         self._pending: list[threading.Thread] = []
         self._server: ThreadingHTTPServer | None = None
         self._stopped = threading.Event()
@@ -253,7 +256,8 @@ class ReferencePlatforms:
         played = self.platforms[code]
         url = url or f"{self.site_url}/api/v1/platforms/{code}/acknowledgements/"
         key = key or _ack_key(code, json.dumps(body, sort_keys=True))
-        status, answer = self._signed_post(played, url, body, key)
+        with self._send_lock:
+            status, answer = self._signed_post(played, url, body, key)
         played.acknowledged.append({"body": body, "status": status, "answer": answer})
         if status != 200:
             logger.warning("%s: acknowledgement %s answered %s %s", code, body, status, answer)

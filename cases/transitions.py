@@ -1376,7 +1376,10 @@ def _removal_clock_start(case: Case, *, signer: AbstractBaseUser) -> Deadline:
         figure="temporary_restoration_days",
         actor=signer,
         on=_request_received_on(case),
-        reason=gettext_noop("every platform to shield the record, from receipt of the request"),
+        # "<reason>: <detail>": the reason reads in the reader's language, the article as cited.
+        reason=gettext_noop("every platform to shield the record, from receipt of the request")
+        + ": "
+        + (rule_set.citation_text("temporary_restoration_days", "en") or rule_set.label),
     )
 
 
@@ -3062,7 +3065,9 @@ def appeal_outcome(
                     Deadline.Step.APPEAL,
                     working_days=APPEAL_WITHDRAWAL_DAYS,
                     actor=by,
-                    reason=f"withdraw the published decision ({APPEAL_WITHDRAWAL_BASIS})",
+                    reason=gettext_noop("withdraw the published decision")
+                    + ": "
+                    + APPEAL_WITHDRAWAL_BASIS,
                 )
         event_record(
             case,
@@ -3151,7 +3156,9 @@ def _publication_acknowledged_after_appeal(
     if not pending:
         deadline = clock.deadline_running(case, Deadline.Step.APPEAL)
         if deadline is not None:
-            clock.deadline_close(deadline, actor=None, reason="every platform acknowledged")
+            clock.deadline_close(
+                deadline, actor=None, reason=gettext_noop("every platform acknowledged")
+            )
     event_record(
         case,
         "platform_acknowledged",

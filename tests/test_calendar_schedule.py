@@ -211,7 +211,11 @@ def test_a_wrong_file_in_the_admin_is_shown_on_the_form_and_nothing_is_written(a
 
 
 def schedule_warnings() -> list[str]:
-    return [m.msg for m in checks.run_checks(tags=["cases"], databases=["default"]) if m.id == "cases.W002"]
+    return [
+        m.msg
+        for m in checks.run_checks(tags=["cases"], databases=["default"])
+        if m.id == "cases.W002"
+    ]
 
 
 @pytest.mark.django_db

@@ -201,6 +201,7 @@ def test_stopping_the_demo_stops_every_process_it_started_within_ten_seconds(
         assert any("celery -A config worker" in cmd for cmd in started), started
         assert any("celery -A config beat" in cmd for cmd in started), started
         assert any("runserver" in cmd for cmd in started), started
+        assert any("platform_receiver" in cmd for cmd in started), started
 
         stop_at = time.monotonic()
         os.killpg(script.pid, signal_to_stop)

@@ -27,7 +27,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from cases.law import cite
-from cases.models import Agency, Case, CaseRecord, Material, PenaltyType
+from cases.models import Agency, Case, CaseRecord, Material, PenaltyType, Publication
 from documents.models import Letter
 from documents.selectors import letters_failed_for
 from documents.services import letter_render_now, letter_request, letter_retry
@@ -46,6 +46,7 @@ from tests.flow_helpers import (
 from tests.flow_helpers import revoked as revoked_in_effect
 from tests.flow_helpers import submit as flow_submit
 from tests.helpers import agency_rules, days_ago, pdf_upload, restorable_record
+from workflows import actions
 
 K = Letter.Kind
 pytestmark = pytest.mark.usefixtures("private_files")
@@ -201,6 +202,22 @@ def every_letter(company, agency, platforms, applicant, staff) -> list[tuple[str
     review(plan, staff["case_officer"], Case.Decision.APPROVED)
     plan = sign(plan, staff["signer"], Case.Decision.APPROVED, lifted_measures="限制参加招投标")
     cases.append((K.TEMPORARY_RESTORATION, plan, {}))
+
+    # A plan the court ended: the records are published again (Order 36 Art. 20 ¶2).
+    failing = submit(Case.Kind.REORGANISATION, company, [fine()], applicant)
+    add_evidence(failing, applicant, Material.COURT_RULING)
+    failing = accept(failing, staff["intake"])
+    review(failing, staff["case_officer"], Case.Decision.APPROVED)
+    failing = sign(failing, staff["signer"], Case.Decision.APPROVED, lifted_measures="限制融资")
+    for publication in Publication.objects.filter(record__case_records__case=failing):
+        actions.publication_acknowledge(publication=publication, status="shielded")
+    failing = actions.case_plan_fail(
+        case=Case.objects.get(pk=failing.pk),
+        officer=staff["case_officer"],
+        reasons="人民法院裁定终止重整计划的执行。",
+        ruling=pdf_upload("termination-ruling", name="ruling.pdf"),
+    )
+    cases.append((K.PLAN_FAILED, failing, {}))
     return cases
 
 

@@ -81,6 +81,13 @@ from cases.identifiers import make_uscc
 
 User = get_user_model()
 agency = Agency.objects.create(code="SZAMR", name="深圳市市场监督管理局", region_code="440300")
+# Production issues letters only under the agency's own seal (documents.E003).
+import io
+from django.core.files.base import ContentFile
+from PIL import Image
+seal = io.BytesIO()
+Image.new("RGBA", (120, 120), (200, 0, 0, 255)).save(seal, "PNG")
+agency.seal.save("szamr.png", ContentFile(seal.getvalue()))
 officer = User.objects.create_user({OFFICER!r}, password={PASSWORD!r})
 Membership.objects.create(user=officer, agency=agency, role=Role.CASE_OFFICER)
 company = Subject.objects.create(

@@ -24,6 +24,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 from viewflow.workflow.status import PROCESS
 
+from cases.law import Citation
 from cases.models import (
     REVOCATION_BASIS,
     Case,
@@ -625,7 +626,8 @@ def test_evidence_files_are_held_to_the_upload_limit_not_the_small_request_limit
             "en",
             [
                 "found that you deliberately failed to perform your credit commitment",
-                f"under {ARTICLE_25}.",
+                # The English letter cites in English (decision 0021).
+                f"under {Citation('ndrc36', 25).en}.",
                 "仍在原址经营",
             ],
         ),

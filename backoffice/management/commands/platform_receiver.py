@@ -20,9 +20,10 @@ import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from backoffice.platform_receiver import FAULTS, Played, ReferencePlatforms, holding_key
-from cases.models import Platform, Publication
+from cases.models import Platform, Publication, Record
 
 # What a platform shows of a record, by our publication's status (it shows a record
 # until it has done what it was asked).
@@ -33,14 +34,17 @@ SHOWS = {
 
 
 def copy_of(platform: Platform, *, stale: bool) -> dict[str, dict]:
-    """What the platform holds at start: what we sent it (a stale copy shows it all)."""
+    """What the platform holds at start: what we sent it. A stale copy still shows the
+    records a decision repaired (a record whose publication ended at its maximum before
+    the demo's day is gone from it as from every other platform)."""
     holdings = {}
     publications = platform.publications.select_related(
         "record__subject", "record__list_type"
     ).order_by("pk")
     for publication in publications.iterator(chunk_size=500):
         record = publication.record
-        state = "shown" if stale else SHOWS.get(publication.status, "shown")
+        repaired = record.status == Record.Status.REMOVED
+        state = "shown" if stale and repaired else SHOWS.get(publication.status, "shown")
         holdings[holding_key(record.decision_no, record.subject.code)] = {
             "decision_no": record.decision_no,
             "subject_code": record.subject.code,
@@ -97,34 +101,28 @@ class Command(BaseCommand):
                 raise CommandError(f"--fault {item}: the fault must be one of {', '.join(FAULTS)}.")
             faults[code] = kind
         base = f"http://{host}:{port}/"
-        chosen = Platform.objects.filter(is_active=True).exclude(webhook_secret="")
-        chosen = (
-            chosen.filter(code__in=platform)
-            if platform
-            else chosen.filter(webhook_url__startswith=base)
-        )
-        played = {
-            p.code: Played(
-                code=p.code,
-                secret=p.webhook_secret,
-                fault=faults.get(p.code, ""),
-                holdings=copy_of(p, stale=faults.get(p.code) == "stale"),
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        played = self.platforms_played(base, platform, faults)
+        if not played and platform:
+            raise CommandError(f"No active platform with a secret among {', '.join(platform)}.")
+        while not played and not stop.is_set():
+            # Started beside a database not yet migrated or loaded (scripts/serve on a new
+            # one): wait for the demo's platforms instead of ending every process with us.
+            self.stdout.write(
+                f"No active platform has a webhook URL under {base} yet (load the demo); "
+                "looking again in 5 s."
             )
-            for p in chosen
-        }
+            stop.wait(5)
+            played = self.platforms_played(base, platform, faults)
         if not played:
-            raise CommandError(
-                f"No active platform has a webhook URL under {base} (load the demo, or name "
-                "platforms with --platform)."
-            )
+            return
         receiver = ReferencePlatforms(site_url, played, ack_delay=delay).start(host, port)
         self.stdout.write(
             f"Reference platforms at {receiver.base_url}: {', '.join(sorted(played))}; "
             f"acknowledging after {delay:g} s, reporting holdings to {site_url}."
         )
-        stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
         stop.wait(5)  # let the web server come up
         while not stop.is_set():
             for code in sorted(played):
@@ -136,3 +134,25 @@ class Command(BaseCommand):
             else:
                 stop.wait(report_every)
         receiver.stop()
+
+    def platforms_played(self, base: str, platform: list, faults: dict) -> dict:
+        """The platforms this receiver plays: those named, or those whose webhook URL points
+        here; none while the database has no such platform (or no tables yet)."""
+        chosen = Platform.objects.filter(is_active=True).exclude(webhook_secret="")
+        chosen = (
+            chosen.filter(code__in=platform)
+            if platform
+            else chosen.filter(webhook_url__startswith=base)
+        )
+        try:
+            return {
+                p.code: Played(
+                    code=p.code,
+                    secret=p.webhook_secret,
+                    fault=faults.get(p.code, ""),
+                    holdings=copy_of(p, stale=faults.get(p.code) == "stale"),
+                )
+                for p in chosen
+            }
+        except DatabaseError:
+            return {}
