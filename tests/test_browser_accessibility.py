@@ -355,7 +355,9 @@ def test_an_entity_files_and_an_officer_accepts_with_the_keyboard_only(
         grounds = page.locator("textarea[name=grounds]")
         expect(grounds).to_have_attribute("aria-invalid", "true")
         described = grounds.get_attribute("aria-describedby").split()
-        errors = page.locator(f"#{described[-1]}")
+        # Among what describes the box (help, error, the length counter), its error.
+        [error_id] = [d for d in described if d.endswith("_error")]
+        errors = page.locator(f"#{error_id}")
         expect(errors).to_be_visible()
         assert errors.inner_text().strip()
 

@@ -30,7 +30,13 @@
     var fill = function (text, count) {
       return text.replace("{count}", count).replace("{max}", max);
     };
-    var countGrounds = function () {
+    // The server's verdict on the box (a required field left empty) stands until the
+    // person types; the count only adds its own "too long".
+    var serverInvalid = grounds.getAttribute("aria-invalid") === "true";
+    var countGrounds = function (event) {
+      if (event) {
+        serverInvalid = false;
+      }
       var count = Array.from(grounds.value).length;  // characters, as the server counts
       var over = count > max;
       counter.textContent = fill(texts.count, count);
@@ -38,7 +44,7 @@
         warning.textContent = over ? fill(texts.over, count) : "";
         warning.hidden = !over;
       }
-      grounds.setAttribute("aria-invalid", over ? "true" : "false");
+      grounds.setAttribute("aria-invalid", over || serverInvalid ? "true" : "false");
     };
     grounds.addEventListener("input", countGrounds);
     countGrounds();
