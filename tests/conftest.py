@@ -27,10 +27,15 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _seed_reference_data() -> None:
-    from cases.models import ListType, RuleSet
-    from cases.seeds import seed_national_defaults
+    """What the data migrations put in a new database: the list types with their remedies
+    (migration 0028: the court's list goes to the higher court), the national rule sets and
+    the catalogue of measures (migration 0030)."""
+    from cases.models import ListType, Measure, Remedy, RuleSet
+    from cases.seeds import seed_measures, seed_national_defaults
 
     seed_national_defaults(ListType, RuleSet)
+    ListType.objects.filter(code="dishonest_debtor").update(remedy=Remedy.HIGHER_COURT)
+    seed_measures(ListType, Measure)
 
 
 def _flushes(request) -> bool:
