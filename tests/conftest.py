@@ -24,6 +24,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(pytest.mark.django_db(transaction=True))
+        if item.path.name.startswith("test_browser_"):
+            # A real browser sees pages, not the database: scripts/test runs these once, on
+            # SQLite, and leaves them out of the PostgreSQL pass (unless also marked postgres).
+            item.add_marker(pytest.mark.browser)
 
 
 def _seed_reference_data() -> None:
