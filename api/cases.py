@@ -48,11 +48,13 @@ from cases.models import (
     Evidence,
     Material,
     Publication,
+    PublicationEffect,
     Record,
     Revocation,
     RevocationGround,
     Role,
 )
+from cases.publications import case_repair
 from cases.vocabulary import event_note_for_applicant, event_shown_to_applicant
 from documents.models import Letter, LetterService
 from documents.selectors import appeal_window, letter_services_of
@@ -473,6 +475,33 @@ class RuleVersionSerializer(serializers.Serializer):
     figures = RuleFigureSerializer(many=True)
 
 
+class RepairEffectSerializer(serializers.Serializer):
+    effect = serializers.IntegerField(help_text="The id a platform acknowledges it by.")
+    kind = serializers.ChoiceField(choices=PublicationEffect.Kind.choices)
+    measure = serializers.CharField(
+        allow_null=True, help_text="The measure's code for measure_lifted; null otherwise."
+    )
+    what = serializers.CharField(help_text="The effect in plain words.")
+    state = serializers.ChoiceField(
+        choices=["requested", "acknowledged", "overdue"],
+        help_text="requested (asked, within its deadline), acknowledged, or overdue (asked, "
+        "its deadline passed: 3 working days after the decision, APL Art. 48).",
+    )
+    requested_at = serializers.DateTimeField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    due_on = serializers.DateField(allow_null=True, help_text="The removal deadline.")
+    words = serializers.CharField(help_text="Where it stands, in plain words.")
+
+
+class RepairPlatformSerializer(serializers.Serializer):
+    record = serializers.IntegerField()
+    decision_no = serializers.CharField()
+    publication = serializers.IntegerField()
+    platform = serializers.CharField(help_text="The platform's code.")
+    platform_name = serializers.CharField()
+    effects = RepairEffectSerializer(many=True)
+
+
 class CaseDetailSerializer(CaseListSerializer):
     records = CaseRecordOutcomeSerializer(many=True, read_only=True, source="case_records")
     current_steps = serializers.SerializerMethodField()
@@ -510,6 +539,11 @@ class CaseDetailSerializer(CaseListSerializer):
         help_text="The appeal window, from the service of the decision's letter."
     )
     appeals = AppealSerializer(many=True, read_only=True)
+    repair = serializers.SerializerMethodField(
+        help_text="What the decision asked of each platform, per record and per effect "
+        "(publication ended, sharing stopped, each measure lifted: Order 36 Art. 3), and "
+        "where each stands (decision 0024). Empty before a decision that withdraws records."
+    )
 
     class Meta(CaseListSerializer.Meta):
         fields = [
@@ -535,7 +569,12 @@ class CaseDetailSerializer(CaseListSerializer):
             "service",
             "appeal_window",
             "appeals",
+            "repair",
         ]
+
+    @extend_schema_field(RepairPlatformSerializer(many=True))
+    def get_repair(self, case) -> list[dict]:
+        return RepairPlatformSerializer(case_repair(case), many=True).data
 
     @extend_schema_field(LetterServiceSerializer(many=True))
     def get_service(self, case) -> list[dict]:

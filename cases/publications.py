@@ -226,3 +226,61 @@ def event_progress_words(kind: str, data: dict) -> str:
         "what": what,
         "pending": data.get("pending", 0),
     }
+
+
+# --- where a case's repair stands, as data -------------------------------------------------
+
+REQUESTED, ACKNOWLEDGED, OVERDUE = "requested", "acknowledged", "overdue"
+
+
+def effect_status(effect: PublicationEffect, today: datetime.date) -> str:
+    """``acknowledged``, ``overdue`` (asked, its deadline passed) or ``requested``."""
+    if effect.acknowledged_at:
+        return ACKNOWLEDGED
+    due_on = effect.due_on
+    if due_on is not None and due_on < today:
+        return OVERDUE
+    return REQUESTED
+
+
+def case_repair(case, today: datetime.date | None = None) -> list[dict]:
+    """What the case's decision asked of each platform, per record, per effect, and where
+    each stands: requested, acknowledged (when), or overdue (since its deadline). Only the
+    effects this case asked for (their deadline is the case's removal deadline); empty
+    before a decision and for a decision that withdraws nothing.
+
+    One query, whatever the number of records, platforms and measures."""
+    today = today or timezone.localdate()
+    effects = (
+        PublicationEffect.objects.filter(deadline__case_id=case.pk)
+        .select_related("publication__platform", "publication__record", "measure", "deadline")
+        .order_by("publication__record_id", "publication__platform__code", "kind", "measure_id")
+    )
+    found: list[dict] = []
+    for effect in effects:
+        publication = effect.publication
+        if not found or found[-1]["publication"] != publication.pk:
+            found.append(
+                {
+                    "record": publication.record_id,
+                    "decision_no": publication.record.decision_no,
+                    "publication": publication.pk,
+                    "platform": publication.platform.code,
+                    "platform_name": platform_name(publication.platform),
+                    "effects": [],
+                }
+            )
+        found[-1]["effects"].append(
+            {
+                "effect": effect.pk,
+                "kind": effect.kind,
+                "measure": effect.measure.code if effect.measure_id else None,
+                "what": effect_words(effect),
+                "state": effect_status(effect, today),
+                "requested_at": effect.requested_at,
+                "acknowledged_at": effect.acknowledged_at,
+                "due_on": effect.due_on,
+                "words": effect_state(effect, today),
+            }
+        )
+    return found

@@ -801,6 +801,15 @@ def test_the_openapi_schema_and_the_docs_are_served(db):
         "/api/v1/tasks/{id}/complete/",
     ):
         assert path in paths, path
+    components = schema.json()["components"]["schemas"]
+    repair = components["RepairEffect"]["properties"]
+    assert "repair" in components["CaseDetail"]["properties"]
+    assert set(components["RepairEffectStateEnum"]["enum"]) == {
+        "requested",
+        "acknowledged",
+        "overdue",
+    }
+    assert {"kind", "measure", "state", "acknowledged_at", "due_on"} <= set(repair)
     error = schema.json()["components"]["schemas"]["Error"]
     assert set(error["required"]) == {"code", "message"}
     docs = APIClient().get("/api/docs/")

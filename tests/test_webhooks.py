@@ -25,11 +25,21 @@ import pytest
 import urllib3
 from django.conf import settings
 from django.urls import reverse
+from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
 
-from cases.models import Case, CaseRecord, Measure, Publication, PublicationEffect
+from cases.models import (
+    Case,
+    CaseRecord,
+    Deadline,
+    Measure,
+    Publication,
+    PublicationEffect,
+    Role,
+)
 from notifications import delivery, signing
 from notifications.models import Message, WebhookReceipt
+from tests import factories
 from tests.flow_helpers import (
     APPROVED,
     PARTLY_APPROVED,
@@ -868,3 +878,49 @@ def test_the_applicant_reads_each_platforms_progress_in_plain_words(
     assert f"停止共享和使用: 已通知，应于 {due:%Y-%m-%d} 前完成" in page
     assert "解除惩戒措施：限制政府采购" in page
     assert "信用中国 已确认：终止公示；尚有 1 项待确认。" in page
+
+
+def test_the_case_in_the_api_says_per_platform_and_effect_where_the_repair_stands(
+    client, effects_removal, record, platforms, applicant, other_agency
+):
+    creditchina, _gsxt = platforms
+    [ended, _sharing] = effects_asked(effects_removal, creditchina)
+    ack(client, creditchina, {"effect": ended["effect"]}, key="r-1")
+    removal = effects_removal.deadlines.get(step="removal")
+    api = APIClient()
+    api.force_authenticate(applicant)
+
+    def repair() -> dict:
+        response = api.get(f"/api/v1/cases/{effects_removal.pk}/")
+        assert response.status_code == 200
+        return {
+            row["platform"]: {(e["kind"], e["measure"]): e for e in row["effects"]}
+            for row in response.json()["repair"]
+        }
+
+    shown = repair()
+    assert set(shown) == {"creditchina", "gsxt"}
+    done = shown["creditchina"][("publication_ended", None)]
+    assert done["state"] == "acknowledged" and done["acknowledged_at"]
+    asked = shown["creditchina"][("sharing_stopped", None)]
+    assert (asked["state"], asked["acknowledged_at"]) == ("requested", None)
+    assert asked["due_on"] == removal.due_on.isoformat()
+    assert set(shown["gsxt"]) == {
+        ("publication_ended", None),
+        ("measure_lifted", "procurement_t"),
+        ("measure_lifted", "bidding_t"),
+    }
+
+    # Past the removal deadline, what is still open is overdue; what was confirmed stays so.
+    Deadline.objects.filter(pk=removal.pk).update(due_on=removal.due_on.replace(year=2020))
+    shown = repair()
+    assert shown["creditchina"][("sharing_stopped", None)]["state"] == "overdue"
+    assert {e["state"] for e in shown["gsxt"].values()} == {"overdue"}
+    assert shown["creditchina"][("publication_ended", None)]["state"] == "acknowledged"
+
+    # Another entity cannot tell the case exists; an officer of another agency neither.
+    stranger = factories.representative(factories.SubjectFactory(name="其他公司"), "other")
+    elsewhere = factories.officer(Role.SUPERVISOR, other_agency, "elsewhere-sup")
+    for user in (stranger, elsewhere):
+        api.force_authenticate(user)
+        assert api.get(f"/api/v1/cases/{effects_removal.pk}/").status_code == 404
