@@ -325,10 +325,26 @@ if CELERY_BROKER_URL == "filesystem://":
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+else:
+    # A task taken but not acknowledged (acks_late) goes back to the queue when its worker
+    # has not acknowledged it within this time: longer than the longest task and than the
+    # longest countdown a retry waits (render_letter: 600 s), or it would run twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600),
+    }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Worker processes per machine (0: one per CPU, Celery's default).
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 0) or None
+# Stopping (deploy/redress-worker.service sends SIGTERM with REMAP_SIGTERM=SIGQUIT): the
+# worker takes nothing new, gives the task in hand this many seconds to finish, then
+# returns it to the queue unacknowledged (acks_late) and exits; idle, it exits at once.
+CELERY_WORKER_SOFT_SHUTDOWN_TIMEOUT = float(env_int("CELERY_WORKER_SOFT_SHUTDOWN_SECONDS", 8))
+# A worker that loses the broker returns its acks_late tasks rather than finish them
+# unacknowledged: the broker hands them out again, so none runs twice.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
