@@ -14,6 +14,7 @@ from viewflow.workflow.timers import fire_due_timers
 
 from workflows.actions import appeal_withdrawals_escalate, letters_served_resume
 from workflows.digest import digests_send, materials_reminders_send
+from workflows.metrics import metrics_refresh as metrics_refresh_agencies
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +52,9 @@ def daily_digest() -> int:
 def materials_reminders() -> int:
     """Remind applicants whose missing-materials deadline is near."""
     return materials_reminders_send()
+
+
+@shared_task(name="workflows.metrics_refresh", ignore_result=True)
+def metrics_refresh() -> int:
+    """Recompute the supervisors' figures of every agency (the dashboard's "as of")."""
+    return metrics_refresh_agencies()

@@ -496,6 +496,11 @@ CELERY_BEAT_SCHEDULE.update(
             "task": "cases.audit_checkpoints",
             "schedule": REDRESS_AUDIT_CHECKPOINT_MINUTES * 60,
         },
+        # The supervisors' figures: a summary the dashboard reads, its "as of" shown.
+        "metrics-refresh": {
+            "task": "workflows.metrics_refresh",
+            "schedule": env_int("REDRESS_METRICS_REFRESH_SECONDS", 900),
+        },
         # Publication ends by itself at the maximum period (《信用修复管理办法》第十二条),
         # once a day, early: a record due today is withdrawn before the day's work.
         "end-publications": {

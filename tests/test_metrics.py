@@ -1,0 +1,183 @@
+"""The supervisors' figures on a small hand-built history where every number is known.
+
+March 2025 has no holiday: its working days are Monday to Friday. "Today" is Friday
+14 March 2025. Four cases of one agency, two officers (see ``history``):
+
+* A (objection, Olga): submitted Mon 3 Mar, decided Fri 7 Mar — 4 working days.
+* B (restoration, Oscar): submitted Mon 3 Mar, clock stopped for materials Tue 4 to
+  Thu 6 Mar (2 working days), decided Wed 12 Mar — 7 working days less 2 = 5.
+* C (restoration, Olga): open under review since Mon 24 Feb — 14 working days old.
+* D (objection, nobody yet): submitted Mon 10 Mar, waiting for materials since Tue 11
+  Mar — 4 working days less 3 paused = 1.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from cases.models import (
+    Case,
+    CaseRecord,
+    ClockEntry,
+    Deadline,
+    Publication,
+    PublicationEffect,
+    Role,
+)
+from tests import factories
+from workflows.metrics import MetricsFilters, metrics_refresh, metrics_report
+
+TODAY = datetime.date(2025, 3, 14)
+
+
+def at(day: str, hour: int = 10) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.fromisoformat(day).replace(hour=hour))
+
+
+def _case(agency, record, reference, kind, status, submitted, officer=None, decided=None):
+    case = Case.objects.create(
+        reference=reference,
+        kind=kind,
+        subject=record.subject,
+        agency=agency,
+        applicant=factories.UserFactory(username="applicant"),
+        filed_by=factories.UserFactory(username="applicant"),
+        status=status,
+        submitted_at=at(submitted),
+        decided_at=at(decided) if decided else None,
+        closed_at=at(decided) if decided and status == Case.Status.CLOSED else None,
+        review_officer=officer,
+    )
+    CaseRecord.objects.create(case=case, record=record, status_before=record.status)
+    return case
+
+
+def _deadline(case, step, status, due, started="2025-03-03"):
+    return Deadline.objects.create(
+        case=case,
+        step=step,
+        status=status,
+        started_on=datetime.date.fromisoformat(started),
+        working_days=5,
+        due_on=datetime.date.fromisoformat(due),
+        computation="-",
+    )
+
+
+@pytest.fixture
+def history(db):
+    agency = factories.AgencyFactory(code="SZAMR")
+    olga = factories.officer(Role.CASE_OFFICER, agency, "olga", first_name="Olga")
+    oscar = factories.officer(Role.CASE_OFFICER, agency, "oscar", first_name="Oscar")
+    platform = factories.PlatformFactory(code="credit-china", name="Credit China")
+    general = factories.RecordFactory(agency=agency, severity="general")
+    serious = factories.RecordFactory(agency=agency, severity="serious")
+    objection, restoration = Case.Kind.OBJECTION, Case.Kind.RESTORATION
+    a = _case(agency, general, "A", objection, Case.Status.CLOSED, "2025-03-03", olga, "2025-03-07")
+    b = _case(
+        agency,
+        serious,
+        "B",
+        restoration,
+        Case.Status.APPEAL_WINDOW,
+        "2025-03-03",
+        oscar,
+        "2025-03-12",
+    )
+    c = _case(agency, general, "C", restoration, Case.Status.UNDER_REVIEW, "2025-02-24", olga)
+    d = _case(agency, general, "D", objection, Case.Status.AWAITING_MATERIALS, "2025-03-10")
+
+    _deadline(a, Deadline.Step.ACCEPTANCE, Deadline.Status.MET, "2025-03-05")
+    _deadline(a, Deadline.Step.DECISION, Deadline.Status.MET, "2025-03-14")
+    stopped = _deadline(b, Deadline.Step.DECISION, Deadline.Status.MISSED, "2025-03-12")
+    ClockEntry.objects.create(case=b, deadline=stopped, kind="stopped", at=at("2025-03-04"))
+    ClockEntry.objects.create(case=b, deadline=stopped, kind="resumed", at=at("2025-03-06"))
+    _deadline(c, Deadline.Step.DECISION, Deadline.Status.RUNNING, "2025-03-13")
+    waiting = _deadline(d, Deadline.Step.ACCEPTANCE, Deadline.Status.STOPPED, "2025-03-17")
+    ClockEntry.objects.create(case=d, deadline=waiting, kind="stopped", at=at("2025-03-11"))
+    _deadline(d, Deadline.Step.MATERIALS, Deadline.Status.RUNNING, "2025-03-20")
+
+    for record, requested, acknowledged in (
+        (general, "2025-03-07", "2025-03-11"),
+        (serious, "2025-03-12", None),
+    ):
+        publication = Publication.objects.create(record=record, platform=platform)
+        PublicationEffect.objects.create(
+            publication=publication,
+            kind=PublicationEffect.Kind.PUBLICATION_ENDED,
+            requested_at=at(requested),
+            acknowledged_at=at(acknowledged) if acknowledged else None,
+        )
+    metrics_refresh([agency], today=TODAY)
+    return agency
+
+
+def tables(report) -> dict[str, list[list]]:
+    return {
+        table.key: [[str(cell) for cell in row] for row in table.rows] for table in report.tables()
+    }
+
+
+def test_the_figures_of_a_known_history(history):
+    figures = tables(metrics_report([history.pk]))
+
+    assert figures["backlog_by_step"] == [
+        ["Submitted: acceptance check", "0"],
+        ["Waiting for missing materials", "1"],
+        ["Evidence review", "1"],
+        ["Legal review", "0"],
+        ["Sign-off", "0"],
+        ["List removal in progress", "0"],
+    ]
+    assert figures["ageing"][0] == ["0–5 working days", "1"]  # D: 4 less 3 paused
+    assert figures["ageing"][2] == ["11–20 working days", "1"]  # C: 14
+    assert sum(int(n) for _label, n in figures["ageing"]) == 2
+    assert figures["officer_load"] == [["Olga", "1"], ["Not yet assigned", "1"]]
+    assert figures["trend"][-3:] == [
+        # week, submitted, left, backlog at the end, deadlines met, missed
+        ["2025-02-24", "1", "0", "1", "0", "0"],
+        ["2025-03-03", "2", "1", "2", "1", "0"],
+        ["2025-03-10", "1", "1", "2", "1", "2"],
+    ]
+    assert figures["cycle_by_kind"] == [
+        ["Objection (异议)", "1", "4", "4"],
+        ["Credit restoration (信用修复)", "1", "5", "5"],
+    ]
+    list_name = factories.list_type().name
+    assert figures["cycle_by_list"] == [[list_name, "2", "4", "5"]]
+    assert figures["cycle_by_tier"] == [["General", "1", "4", "4"], ["Serious", "1", "5", "5"]]
+    assert figures["paused"] == [
+        ["Objection (异议)", "1", "3", "3", "3"],  # D, still waiting: to today
+        ["Credit restoration (信用修复)", "1", "2", "2", "2"],
+    ]
+    assert figures["deadlines_by_step"] == [
+        ["Acceptance check", "1", "0", "100%"],
+        ["Decision", "1", "2", "33%"],  # B missed; C still running past its due day
+    ]
+    assert figures["deadlines_by_officer"] == [["Olga", "2", "1", "67%"], ["Oscar", "0", "1", "0%"]]
+    assert figures["acknowledgements"] == [["Credit China", "1", "2", "2", "1", "2"]]
+
+
+def test_filters_narrow_the_figures_they_have_a_dimension_for(history):
+    olga = factories.UserFactory(username="olga")
+    report = metrics_report([history.pk], MetricsFilters(officer_id=olga.pk))
+    figures = tables(report)
+    assert figures["officer_load"] == [["Olga", "1"]]
+    assert figures["cycle_by_kind"] == [["Objection (异议)", "1", "4", "4"]]
+    # A platform's acknowledgements belong to no officer: the officer filter leaves them.
+    assert figures["acknowledgements"] == [["Credit China", "1", "2", "2", "1", "2"]]
+
+    one_week = tables(
+        metrics_report(
+            [history.pk],
+            MetricsFilters(start=datetime.date(2025, 3, 3), end=datetime.date(2025, 3, 7)),
+        )
+    )
+    assert one_week["trend"] == [["2025-03-03", "2", "1", "2", "1", "0"]]
+    assert one_week["cycle_by_kind"] == [["Objection (异议)", "1", "4", "4"]]
+
+    decisions = tables(metrics_report([history.pk], MetricsFilters(step="decision")))
+    assert decisions["deadlines_by_step"] == [["Decision", "1", "2", "33%"]]
