@@ -454,3 +454,63 @@ def test_downloading_the_letter_through_the_api_after_consent_serves_it(rejected
     assert body["appeal_window"]["state"] == "open"
     assert body["service"][0]["method"] == "portal"
     assert body["service"][0]["consent_given_at"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("zh-hans", ("撤销原决定", "恢复公示", "第四十八条")),
+        ("en", ("the decision is revoked", "published again", "Art. 48")),
+    ],
+)
+def test_an_appeal_that_revokes_an_approval_publishes_the_records_again_and_tells_the_applicant(
+    company, applicant, staff, record, language, words
+):
+    """The restoration was granted and the record withdrawn; a reconsideration body
+    revokes the approval: every platform is asked to publish the record again within 3
+    working days (APL Art. 48), each confirms, and the applicant is told in their
+    language."""
+    from notifications.models import Message, Notification
+
+    case = flow.file_restoration(company, [record], applicant)
+    Case.objects.filter(pk=case.pk).update(language=language)
+    case.refresh_from_db()
+    flow.accept(case, staff["intake"])
+    flow.review(case, staff["case_officer"], flow.APPROVED)
+    case = flow.sign(case, staff["signer"], flow.APPROVED)
+    flow.acknowledge_everywhere(record)
+    record.refresh_from_db()
+    assert record.status == Record.Status.REMOVED
+    assert flow.publication_statuses(record) == {Publication.Status.WITHDRAWN}
+
+    today = timezone.localdate()
+    officer = staff["case_officer"]
+    appeal = actions.appeal_record(
+        case=case, by=officer, kind="reconsideration", body="深圳市人民政府", filed_on=today
+    )
+    actions.appeal_outcome_record(
+        appeal=appeal, by=officer, outcome="revoked", decided_on=today, reference="深府复决1号"
+    )
+
+    record.refresh_from_db()
+    assert record.status == Record.Status.ACTIVE
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
+    deadline = Deadline.objects.get(case=case, step=Deadline.Step.APPEAL)
+    assert (deadline.status, deadline.working_days) == (Deadline.Status.RUNNING, 3)
+    # Each platform is asked, through the outbox, to publish the record again.
+    asked = Message.objects.filter(case=case, kind="record_republished")
+    assert asked.count() == record.publications.count() >= 1
+    assert {m.payload["record"]["status"] for m in asked} == {Record.Status.ACTIVE}
+    # The applicant is told, in the portal and by e-mail, in the language they filed in.
+    notice = Notification.objects.get(user=applicant, case=case, kind="appeal_decided")
+    mail = Message.objects.get(case=case, kind="appeal_decided", recipient_user=applicant)
+    for text in (notice.title + notice.body, mail.body):
+        for word in words:
+            assert word in text, (word, text)
+    assert mail.language == language
+
+    flow.acknowledge_published_everywhere(record)
+    deadline.refresh_from_db()
+    assert deadline.status == Deadline.Status.MET
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLISHED}
+    assert flow.event_kinds(case).count("platform_published") == record.publications.count()

@@ -955,7 +955,21 @@ class CaseAppealOutcomeView(View):
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             messages.error(request, exc.message)
             return page.render_case(case, status=exc.http_status, service={key: form})
-        if appeal.outcome in appeal.WITHDRAWING_OUTCOMES:
+        decided = case.events.filter(kind="appeal_decided").order_by("-seq").first()
+        if (
+            appeal.outcome in appeal.WITHDRAWING_OUTCOMES
+            and decided
+            and decided.data.get("republications")
+        ):
+            messages.success(
+                request,
+                gettext(
+                    "The outcome is recorded: every platform is asked to publish the records "
+                    "again as they were before the approval within 3 working days "
+                    "(Administrative Penalties Law, Article 48)."
+                ),
+            )
+        elif appeal.outcome in appeal.WITHDRAWING_OUTCOMES:
             messages.success(
                 request,
                 gettext(
