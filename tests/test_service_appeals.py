@@ -514,3 +514,48 @@ def test_an_appeal_that_revokes_an_approval_publishes_the_records_again_and_tell
     assert deadline.status == Deadline.Status.MET
     assert flow.publication_statuses(record) == {Publication.Status.PUBLISHED}
     assert flow.event_kinds(case).count("platform_published") == record.publications.count()
+
+
+def test_the_officers_case_page_lists_the_letters_with_number_date_and_service(
+    client, rejected, staff, applicant, other_agency
+):
+    """Each issued letter on the officers' case page: its document number (文号), its
+    date, how and when it was served, and a link to read its PDF, which only an officer
+    of the case's agency may open; opening it there serves nothing."""
+    case = rejected
+    letter = decision_letter(case)
+    assert letter.document_number
+    officer = staff["case_officer"]
+    client.force_login(officer)
+    page = f"/workflow/cases/{case.pk}/"
+    html = client.get(page).content.decode()
+    row = html[html.index(f'id="letter-{letter.pk}"') :].split("</tr>")[0]
+    assert letter.document_number in row
+    assert f"{timezone.localtime(letter.issued_at):%Y-%m-%d}" in row
+    assert "not served yet" in row
+    view = f"/workflow/cases/{case.pk}/letters/{letter.pk}/"
+    assert view in row
+
+    response = client.get(view)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert not LetterService.objects.filter(letter=letter).exists()
+
+    today = timezone.localdate()
+    actions.letter_serve(
+        letter=letter, officer=officer, method="post", served_on=today, tracking_number="EMS99CN"
+    )
+    row = client.get(page).content.decode().split(f'id="letter-{letter.pk}"')[1].split("</tr>")[0]
+    assert "By post" in row and "EMS99CN" in row and f"{today:%Y-%m-%d}" in row
+
+    # An officer of another agency, and the applicant, cannot open it here.
+    client.force_login(factories.officer("case_officer", other_agency))
+    assert client.get(view).status_code == 404
+    client.force_login(applicant)
+    assert client.get(view).status_code in (302, 403, 404)
+
+    # The applicant's portal lists the same letter with its number, date and service.
+    portal = client.get(f"/portal/cases/{case.pk}/").content.decode()
+    assert letter.document_number in portal
+    assert "By post" in portal

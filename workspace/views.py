@@ -37,11 +37,13 @@ from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from cases.vocabulary import actor_role_label, event_label, timeline_rows
 from documents import services as documents_services
+from documents.models import Letter
 from documents.selectors import (
     appeal_window,
     letter_of_supervised_agency,
     letter_services_of,
     letters_failed_for,
+    letters_of_case,
     letters_unserved,
 )
 from notifications import reconciliation
@@ -870,6 +872,11 @@ def service_context(case, roles, conflict, bound: dict) -> dict:
     return {
         "window": appeal_window(case),
         "services": list(letter_services_of(case).select_related("consent")),
+        "letters": list(
+            letters_of_case(case)
+            .filter(status=Letter.Status.ISSUED)
+            .select_related("service", "service__consent")
+        ),
         "appeals": appeals,
         "service_form": (bound.get("service") or LetterServiceForm(letters=unserved))
         if may_serve
@@ -1175,6 +1182,29 @@ class EvidenceFileView(View):
 
 class EvidenceDownloadView(EvidenceFileView):
     as_attachment = True
+
+
+class CaseLetterView(View):
+    """An issued letter of a case of the officer's agency, as its PDF, shown in the browser.
+    The case is checked on the object (``case_for_officer``); an officer opening it serves
+    nothing (service is recorded on the case page)."""
+
+    def get(self, request, pk, letter_pk):
+        case = selectors.case_for_officer(request.user, pk)
+        letter = letters_of_case(case).filter(pk=letter_pk, status=Letter.Status.ISSUED).first()
+        if letter is None or not letter.pdf:
+            raise Http404("No such letter.")
+        try:
+            handle = letter.pdf.open("rb")
+        except FileNotFoundError:
+            logger.error("Letter %s (%s) is missing from storage", letter.pk, letter.sha256)
+            raise Http404("The letter's file is missing.") from None
+        response = FileResponse(
+            handle, as_attachment=False, filename=letter.file_name, content_type="application/pdf"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
 
 class ApiTokensView(WorkspaceMixin, TemplateView):
