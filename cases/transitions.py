@@ -575,7 +575,7 @@ def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) ->
             rule_set=rule_set,
             figure=figure,
             actor=officer,
-            reason=f"accepted under {rule_set.label}",
+            reason=gettext_noop("accepted: the rule version in force sets the review period"),
         )
         return
     clock.deadline_start(
@@ -585,7 +585,7 @@ def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) ->
         figure="temporary_restoration_days",
         actor=officer,
         on=_request_received_on(case),
-        reason=f"temporary restoration, from receipt, under {rule_set.label}",
+        reason=gettext_noop("temporary restoration: counted from receipt of the complete request"),
     )
 
 
@@ -1561,11 +1561,19 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
     )
 
 
+# Why the decision deadline closed, as the clock's ledger records it (translated when read).
+DECIDED_REASONS = {
+    Case.Decision.APPROVED: gettext_noop("decided: approved"),
+    Case.Decision.PARTLY_APPROVED: gettext_noop("decided: partly approved"),
+    Case.Decision.REJECTED: gettext_noop("decided: rejected"),
+}
+
+
 def _clock_decided(case: Case, *, decision: str, signer) -> None:
     """Close the decision deadline and start the one for serving the decision's letter."""
     decision_deadline = clock.deadline_running(case, Deadline.Step.DECISION)
     if decision_deadline is not None:
-        clock.deadline_close(decision_deadline, actor=signer, reason=f"decided: {decision}")
+        clock.deadline_close(decision_deadline, actor=signer, reason=DECIDED_REASONS[decision])
     clock.deadline_start(
         case,
         Deadline.Step.LETTER,
@@ -2169,7 +2177,7 @@ def _revocation_terms(case: Case, *, on) -> dict:
                     "decision or no bar on a new restoration: an administrator must set them "
                     "before a restoration under it can be revoked."
                 )
-                % {"rule_set": rule_set.label},
+                % {"rule_set": rule_set.title},
                 code="no_revocation_terms",
             )
         expires_on = (

@@ -331,14 +331,6 @@ def _bare_text(node) -> bool:
     return False
 
 
-# Known, not yet mended: clock reasons that carry a rule version's label or the decision.
-KNOWN_MISSES = {
-    "cases/transitions.py: reason f'accepted under {rule_set.label}'",
-    "cases/transitions.py: reason f'temporary restoration, from receipt, under {rule_set.label}'",
-    "cases/transitions.py: reason f'decided: {decision}'",
-}
-
-
 def test_no_refusal_or_clock_reason_is_written_without_gettext():
     misses = []
     paths = [p for folder in USER_FACING for p in sorted((ROOT / folder).rglob("*.py"))]
@@ -358,7 +350,6 @@ def test_no_refusal_or_clock_reason_is_written_without_gettext():
                     if keyword.arg == "reason" and _bare_text(keyword.value):
                         misses.append(f"{where}: reason {ast.unparse(keyword.value)[:80]}")
 
-    misses = [m for m in misses if re.sub(r":\d+:", ":", m, count=1) not in KNOWN_MISSES]
     assert misses == [], (
         "Sentences a person reads, written without gettext (wrap refusals in _(); mark "
         "clock reasons with gettext_noop, shown through ClockEntry.reason_text):\n"

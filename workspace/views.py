@@ -547,10 +547,13 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         )
         timeline = []
         rule_shown = ""
-        for row in timeline_rows(detail.events):
+        rows = timeline_rows(detail.events)
+        titles = rules.rule_titles(row.event.rule_version for row in rows)
+        for row in rows:
             event = row.event
-            # The rule set a row was recorded under, once where it starts to apply.
-            rule = event.rule_version if event.rule_version != rule_shown else ""
+            # The rule set a row was recorded under, once where it starts to apply, named
+            # for a reader.
+            rule = titles.get(event.rule_version, "") if event.rule_version != rule_shown else ""
             rule_shown = event.rule_version or rule_shown
             what = row.label or event_what(event)
             timeline.append((event, what, actor_role_label(event.actor_role), rule))
