@@ -467,7 +467,10 @@ class RuleFigureSerializer(serializers.Serializer):
 
 
 class RuleVersionSerializer(serializers.Serializer):
+    # ``label`` is the version's code (for machines); ``title`` names it for a reader, in
+    # the request's language.
     label = serializers.CharField()
+    title = serializers.CharField()
     instrument = serializers.CharField()
     instrument_title = serializers.CharField()
     effective_from = serializers.DateField()

@@ -352,7 +352,7 @@ def rule_figure(rule_set: RuleSet, name: str) -> int:
                 "Rule version %(rule_set)s does not set %(field)s (the instrument gives no "
                 "confirmed figure): an administrator must configure it before this step."
             )
-            % {"rule_set": rule_set.label, "field": name},
+            % {"rule_set": rule_set.title, "field": name},
             code="no_rule_figure",
         )
     return value

@@ -42,6 +42,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from openpyxl.utils import get_column_letter
 
 from cases import classification
@@ -128,8 +129,12 @@ class RowError:
 
     def __str__(self) -> str:
         if self.column is None:
-            return f"row {self.row}: {self.message}"
-        return f"row {self.row}, column {self.column}: {self.message}"
+            return gettext("row %(row)s: %(message)s") % {"row": self.row, "message": self.message}
+        return gettext("row %(row)s, column %(column)s: %(message)s") % {
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True)
@@ -204,22 +209,34 @@ class ImportReport:
     def summary(self) -> str:
         """The closing line of the command's output."""
         if self.rejected:
-            return (
-                f"{_count(self.rows_with_errors, 'row has', 'rows have')} errors; "
-                "nothing was imported (use --partial to import the good rows)"
-            )
-        records = _count(self.created + self.unchanged, "record", "records")
-        subjects = _count(self.subjects_created, "new subject", "new subjects")
-        counts = f"{records} ({self.created} new, {self.unchanged} unchanged); {subjects}."
-        skipped = _count(self.rows_with_errors, "row", "rows")
+            return ngettext(
+                "%(count)s row has errors; nothing was imported (use --partial to import "
+                "the good rows)",
+                "%(count)s rows have errors; nothing was imported (use --partial to import "
+                "the good rows)",
+                self.rows_with_errors,
+            ) % {"count": self.rows_with_errors}
+        records = ngettext("%(count)s record", "%(count)s records", self.created + self.unchanged)
+        subjects = ngettext(
+            "%(count)s new subject", "%(count)s new subjects", self.subjects_created
+        ) % {"count": self.subjects_created}
+        counts = gettext("%(records)s (%(new)s new, %(unchanged)s unchanged); %(subjects)s.") % {
+            "records": records % {"count": self.created + self.unchanged},
+            "new": self.created,
+            "unchanged": self.unchanged,
+            "subjects": subjects,
+        }
+        skipped = ngettext("%(count)s row", "%(count)s rows", self.rows_with_errors) % {
+            "count": self.rows_with_errors
+        }
         if self.dry_run:
-            text = f"Dry run: would import {counts}"
+            text = gettext("Dry run: would import %(counts)s") % {"counts": counts}
             if self.errors:
-                text += f" Would skip {skipped} with errors."
-            return text + " Nothing was written."
-        text = f"Imported {counts}"
+                text += " " + gettext("Would skip %(rows)s with errors.") % {"rows": skipped}
+            return text + " " + gettext("Nothing was written.")
+        text = gettext("Imported %(counts)s") % {"counts": counts}
         if self.errors:
-            text += f" Skipped {skipped} with errors."
+            text += " " + gettext("Skipped %(rows)s with errors.") % {"rows": skipped}
         return text
 
 
@@ -296,11 +313,15 @@ def parse_rows(
     first = next(table, None)
     if first is None:
         raise ImportFileInvalid(
-            f"The file is empty; its first row must be the header: {', '.join(COLUMNS)}."
+            gettext("The file is empty; its first row must be the header: %(columns)s.")
+            % {"columns": ", ".join(COLUMNS)}
         )
     number, header = first
     if number != 1:
-        raise ImportFileInvalid(f"Row 1 is empty; it must be the header: {', '.join(COLUMNS)}.")
+        raise ImportFileInvalid(
+            gettext("Row 1 is empty; it must be the header: %(columns)s.")
+            % {"columns": ", ".join(COLUMNS)}
+        )
     columns = _header_columns(header)
     return _data_rows(table, columns)
 
@@ -308,19 +329,24 @@ def parse_rows(
 def _read_table(path: Path, limits: ImportLimits) -> Iterator[tuple[int, list[object]]]:
     """The file's rows as ``(row number, cells)``, row 1 first; rows may be skipped."""
     if not path.is_file():
-        raise ImportFileInvalid("There is no such file.")
+        raise ImportFileInvalid(gettext("There is no such file."))
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ImportFileInvalid(
-            f"Only .csv and .xlsx files can be imported, not '{path.suffix or path.name}' "
-            "(save an old .xls workbook as .xlsx)."
+            gettext(
+                "Only .csv and .xlsx files can be imported, not '%(suffix)s' (save an old "
+                ".xls workbook as .xlsx)."
+            )
+            % {"suffix": path.suffix or path.name}
         )
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise ImportFileInvalid(
-            f"The file is {_megabytes(size)}; one import reads at most "
-            f"{_megabytes(limits.max_bytes)} (REDRESS_IMPORT_MAX_BYTES). "
-            "Split the records into several files."
+            gettext(
+                "The file is %(size)s; one import reads at most %(limit)s "
+                "(REDRESS_IMPORT_MAX_BYTES). Split the records into several files."
+            )
+            % {"size": _megabytes(size), "limit": _megabytes(limits.max_bytes)}
         )
     if suffix == ".csv":
         return _csv_table(path, limits)
@@ -336,18 +362,29 @@ def _megabytes(size: int) -> str:
 def _beyond_last_column(number: int, column: int, limits: ImportLimits) -> ImportFileInvalid:
     last = get_column_letter(limits.max_columns)
     return ImportFileInvalid(
-        f"row {number}, column {get_column_letter(column)}: holds a value, but an import "
-        f"reads only columns A to {last} (REDRESS_IMPORT_MAX_COLUMNS). The records take "
-        f"the first {len(COLUMNS)} columns; delete everything to the right of them."
+        gettext(
+            "row %(row)s, column %(column)s: holds a value, but an import reads only columns "
+            "A to %(last)s (REDRESS_IMPORT_MAX_COLUMNS). The records take the first "
+            "%(count)s columns; delete everything to the right of them."
+        )
+        % {
+            "row": number,
+            "column": get_column_letter(column),
+            "last": last,
+            "count": len(COLUMNS),
+        }
     )
 
 
 def _beyond_last_row(number: int, limits: ImportLimits) -> ImportFileInvalid:
     return ImportFileInvalid(
-        f"row {number}: the sheet goes on past row {limits.max_rows + 1:,}, and one import "
-        f"takes at most {limits.max_rows:,} records (REDRESS_IMPORT_MAX_ROWS). Split the "
-        "records into several files, or delete the rows below them (a blank row that "
-        "carries formatting counts as a row)."
+        gettext(
+            "row %(row)s: the sheet goes on past row %(last)s, and one import takes at most "
+            "%(max)s records (REDRESS_IMPORT_MAX_ROWS). Split the records into several "
+            "files, or delete the rows below them (a blank row that carries formatting "
+            "counts as a row)."
+        )
+        % {"row": number, "last": f"{limits.max_rows + 1:,}", "max": f"{limits.max_rows:,}"}
     )
 
 
@@ -371,16 +408,20 @@ def _csv_encoding(path: Path) -> str:
                     # No text CSV holds a NUL byte (PostgreSQL could not store one
                     # either): this is UTF-16 "Unicode text" or a binary file.
                     raise ImportFileInvalid(
-                        "The file contains NUL bytes, so it is not a CSV text file (it may "
-                        "be UTF-16 'Unicode text' or a workbook renamed .csv); save it as "
-                        "'CSV UTF-8'."
+                        gettext(
+                            "The file contains NUL bytes, so it is not a CSV text file (it "
+                            "may be UTF-16 'Unicode text' or a workbook renamed .csv); save "
+                            "it as 'CSV UTF-8'."
+                        )
                     )
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             continue
         return encoding
-    raise ImportFileInvalid("The file is neither UTF-8 nor GB18030 text; save it as 'CSV UTF-8'.")
+    raise ImportFileInvalid(
+        gettext("The file is neither UTF-8 nor GB18030 text; save it as 'CSV UTF-8'.")
+    )
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -404,7 +445,9 @@ def _csv_rows(path: Path, encoding: str, limits: ImportLimits) -> Iterator[tuple
                     del cells[limits.max_columns :]
                 yield number, cells
         except csv.Error as exc:
-            raise ImportFileInvalid(f"The file is not readable as CSV: {exc}.") from None
+            raise ImportFileInvalid(
+                gettext("The file is not readable as CSV: %(error)s.") % {"error": exc}
+            ) from None
 
 
 def _csv_lines(handle: io.TextIOBase) -> Iterator[str]:
@@ -413,8 +456,11 @@ def _csv_lines(handle: io.TextIOBase) -> Iterator[str]:
         number += 1
         if len(line) > CSV_MAX_LINE_CHARS:
             raise ImportFileInvalid(
-                f"Line {number} of the file is longer than {CSV_MAX_LINE_CHARS:,} "
-                "characters, which no row of records is; this is not a CSV table of records."
+                gettext(
+                    "Line %(line)s of the file is longer than %(max)s characters, which no "
+                    "row of records is; this is not a CSV table of records."
+                )
+                % {"line": number, "max": f"{CSV_MAX_LINE_CHARS:,}"}
             )
         yield line
 
@@ -482,7 +528,7 @@ def _xlsx_table(path: Path, limits: ImportLimits) -> Iterator[tuple[int, list[ob
         raise _not_a_workbook(exc) from None
     if sheet_path is None:
         reader.archive.close()
-        raise ImportFileInvalid("The file is not a valid XLSX workbook: it has no sheet.")
+        raise ImportFileInvalid(gettext("The file is not a valid XLSX workbook: it has no sheet."))
     return _xlsx_rows(reader, sheet_path, limits)
 
 
@@ -497,13 +543,19 @@ def _xlsx_package_check(path: Path, limits: ImportLimits) -> None:
         parts = _zip_entry_count(handle)
     if parts is None:
         raise ImportFileInvalid(
-            "The file is not a valid XLSX workbook: it is not a ZIP archive, which every "
-            ".xlsx file is (an old .xls workbook or a CSV renamed .xlsx? Save it as .xlsx)."
+            gettext(
+                "The file is not a valid XLSX workbook: it is not a ZIP archive, which every "
+                ".xlsx file is (an old .xls workbook or a CSV renamed .xlsx? Save it as "
+                ".xlsx)."
+            )
         )
     if parts > XLSX_MAX_PARTS:
         raise ImportFileInvalid(
-            f"The file is not a valid XLSX workbook: it has {parts:,} parts, where a "
-            f"workbook has a few dozen (at most {XLSX_MAX_PARTS:,} are read)."
+            gettext(
+                "The file is not a valid XLSX workbook: it has %(parts)s parts, where a "
+                "workbook has a few dozen (at most %(max)s are read)."
+            )
+            % {"parts": f"{parts:,}", "max": f"{XLSX_MAX_PARTS:,}"}
         )
     try:
         with zipfile.ZipFile(path) as archive:
@@ -513,18 +565,32 @@ def _xlsx_package_check(path: Path, limits: ImportLimits) -> None:
     for entry in entries:
         if _parsed_whole(entry.filename) and entry.file_size > XLSX_MAX_TREE_PART_BYTES:
             raise ImportFileInvalid(
-                f"The file is not a valid XLSX workbook: its part {entry.filename} unpacks "
-                f"to {_megabytes(entry.file_size)}, where it takes a few kilobytes (at most "
-                f"{_megabytes(XLSX_MAX_TREE_PART_BYTES)} is read)."
+                gettext(
+                    "The file is not a valid XLSX workbook: its part %(part)s unpacks to "
+                    "%(size)s, where it takes a few kilobytes (at most %(max)s is read)."
+                )
+                % {
+                    "part": entry.filename,
+                    "size": _megabytes(entry.file_size),
+                    "max": _megabytes(XLSX_MAX_TREE_PART_BYTES),
+                }
             )
     unpacked = sum(entry.file_size for entry in entries)
     if unpacked > limits.max_bytes:
         largest = max(entries, key=lambda entry: entry.file_size)
         raise ImportFileInvalid(
-            f"The workbook unpacks to {_megabytes(unpacked)} ({largest.filename} alone to "
-            f"{_megabytes(largest.file_size)} from {_megabytes(largest.compress_size)}); "
-            f"one import reads at most {_megabytes(limits.max_bytes)} "
-            "(REDRESS_IMPORT_MAX_BYTES). Split the records into several files."
+            gettext(
+                "The workbook unpacks to %(size)s (%(part)s alone to %(part_size)s from "
+                "%(packed)s); one import reads at most %(limit)s (REDRESS_IMPORT_MAX_BYTES). "
+                "Split the records into several files."
+            )
+            % {
+                "size": _megabytes(unpacked),
+                "part": largest.filename,
+                "part_size": _megabytes(largest.file_size),
+                "packed": _megabytes(largest.compress_size),
+                "limit": _megabytes(limits.max_bytes),
+            }
         )
 
 
@@ -598,9 +664,11 @@ def _xlsx_rows(reader, sheet_path: str, limits: ImportLimits) -> Iterator[tuple[
                 yield number, values
     except _RowTooLarge:
         raise ImportFileInvalid(
-            "The file is not a valid XLSX workbook: a row of its first sheet takes more "
-            f"than {_megabytes(XLSX_MAX_ROW_BYTES)}, where a row of records takes a few "
-            "kilobytes."
+            gettext(
+                "The file is not a valid XLSX workbook: a row of its first sheet takes more "
+                "than %(max)s, where a row of records takes a few kilobytes."
+            )
+            % {"max": _megabytes(XLSX_MAX_ROW_BYTES)}
         ) from None
     except _XLSX_DAMAGE as exc:
         raise _not_a_workbook(exc) from None
@@ -625,7 +693,9 @@ _XLSX_DAMAGE = (
 
 
 def _not_a_workbook(exc: BaseException) -> ImportFileInvalid:
-    return ImportFileInvalid(f"The file is not a valid XLSX workbook: {_damage(exc)}.")
+    return ImportFileInvalid(
+        gettext("The file is not a valid XLSX workbook: %(damage)s.") % {"damage": _damage(exc)}
+    )
 
 
 def _damage(exc: BaseException) -> str:
@@ -636,21 +706,23 @@ def _damage(exc: BaseException) -> str:
     from openpyxl.utils.exceptions import InvalidFileException
 
     if isinstance(exc, EntitiesForbidden):
-        return (
+        return gettext(
             "its XML declares entities, which no workbook does (it is how 'billion laughs' "
             "and external-entity attacks are built)"
         )
     if isinstance(exc, ExternalReferenceForbidden | DTDForbidden):
-        return "its XML refers to an outside document, which no workbook does"
+        return gettext("its XML refers to an outside document, which no workbook does")
     if isinstance(exc, SyntaxError):  # expat's ParseError
-        return f"its XML is malformed ({exc})"
+        return gettext("its XML is malformed (%(error)s)") % {"error": exc}
     if isinstance(exc, zipfile.BadZipFile | zlib.error | EOFError):
-        return f"its compressed data is damaged ({exc})"
+        return gettext("its compressed data is damaged (%(error)s)") % {"error": exc}
     if isinstance(exc, KeyError):
-        return f"a part it needs is missing ({exc.args[0] if exc.args else exc})"
+        return gettext("a part it needs is missing (%(part)s)") % {
+            "part": exc.args[0] if exc.args else exc
+        }
     if isinstance(exc, InvalidFileException):
-        return str(exc)
-    return f"it cannot be read ({exc.__class__.__name__}: {exc})"
+        return gettext("it cannot be read (%(error)s)") % {"error": exc}
+    return gettext("it cannot be read (%(error)s)") % {"error": f"{exc.__class__.__name__}: {exc}"}
 
 
 def _header_columns(header: list[object]) -> list[str]:
@@ -660,23 +732,29 @@ def _header_columns(header: list[object]) -> list[str]:
     known = set(COLUMNS) | set(OPTIONAL_COLUMNS) | set(PLACEMENT_COLUMNS)
     missing = [column for column in COLUMNS if column not in names]
     unknown = [
-        name or f"(no name, column {position})"
+        name or gettext("(no name, column %(position)s)") % {"position": position}
         for position, name in enumerate(names, start=1)
         if name not in known
     ]
     repeated = sorted({name for name in names if name in known and names.count(name) > 1})
     problems = []
     if missing:
-        problems.append(f"missing column(s): {', '.join(missing)}")
+        problems.append(gettext("missing column(s): %(names)s") % {"names": ", ".join(missing)})
     if unknown:
-        problems.append(f"unknown column(s): {', '.join(unknown)}")
+        problems.append(gettext("unknown column(s): %(names)s") % {"names": ", ".join(unknown)})
     if repeated:
-        problems.append(f"repeated column(s): {', '.join(repeated)}")
+        problems.append(gettext("repeated column(s): %(names)s") % {"names": ", ".join(repeated)})
     if problems:
         raise ImportFileInvalid(
-            f"The header row has {'; '.join(problems)}. "
-            f"It must name exactly these columns, in any order: {', '.join(COLUMNS)}; "
-            f"and may add: {', '.join((*OPTIONAL_COLUMNS, *PLACEMENT_COLUMNS))}."
+            gettext(
+                "The header row has %(problems)s. It must name exactly these columns, in any "
+                "order: %(columns)s; and may add: %(optional)s."
+            )
+            % {
+                "problems": "; ".join(problems),
+                "columns": ", ".join(COLUMNS),
+                "optional": ", ".join((*OPTIONAL_COLUMNS, *PLACEMENT_COLUMNS)),
+            }
         )
     return names
 
@@ -752,8 +830,8 @@ def clean_row(
         "procedure": lambda value: _choice(value, _PROCEDURES),
         "term_ends_on": lambda value: _date(value, column="term_ends_on"),
         "decided_on": lambda value: _date(value, column="decided_on", today=today),
-        "platforms": lambda value: _codes(value, platforms, what="platform"),
-        "measures": lambda value: _codes(value, None, what="measure"),
+        "platforms": lambda value: _codes(value, platforms, what=gettext("platform")),
+        "measures": lambda value: _codes(value, None, what=gettext("measure")),
     }
     cleaners.update(
         (column, cleaner)
@@ -767,9 +845,14 @@ def clean_row(
             RowError(
                 number,
                 None,
-                f"has {len(extra)} value(s) to the right of the last column "
-                f"({', '.join(repr(_text(value)) for value in extra)}); "
-                "a value with a comma must be in double quotes",
+                gettext(
+                    "has %(count)s value(s) to the right of the last column (%(values)s); a "
+                    "value with a comma must be in double quotes"
+                )
+                % {
+                    "count": len(extra),
+                    "values": ", ".join(repr(_text(value)) for value in extra),
+                },
             )
         )
     values: dict[str, object] = {}
@@ -794,8 +877,11 @@ def _row_consistency(number: int, values: dict[str, object]) -> list[RowError]:
             RowError(
                 number,
                 "penalty_types",
-                f"does not include penalty_type '{values['penalty_type']}'; list every "
-                "penalty of the decision, the main one among them",
+                gettext(
+                    "does not include penalty_type '%(type)s'; list every penalty of the "
+                    "decision, the main one among them"
+                )
+                % {"type": values["penalty_type"]},
             )
         )
     decided_on = values.get("decided_on")
@@ -804,13 +890,21 @@ def _row_consistency(number: int, values: dict[str, object]) -> list[RowError]:
             RowError(
                 number,
                 "decided_on",
-                f"{decided_on:%Y-%m-%d} is after listed_on ({values['listed_on']:%Y-%m-%d}); "
-                "a record is listed on or after its decision",
+                gettext(
+                    "%(decided)s is after listed_on (%(listed)s); a record is listed on or "
+                    "after its decision"
+                )
+                % {
+                    "decided": f"{decided_on:%Y-%m-%d}",
+                    "listed": f"{values['listed_on']:%Y-%m-%d}",
+                },
             )
         )
     if values.get("fine_amount") is not None and "fine" not in (types or [values["penalty_type"]]):
         errors.append(
-            RowError(number, "fine_amount", "is given, but no penalty of the row is a fine")
+            RowError(
+                number, "fine_amount", gettext("is given, but no penalty of the row is a fine")
+            )
         )
     return errors
 
@@ -823,13 +917,20 @@ def _codes(value: object, known: Collection[str] | None, *, what: str) -> tuple[
         if code and code not in codes:
             codes.append(code)
     if not codes:
-        raise _CellInvalid(f"names no {what} code; give codes separated by ';' or leave it empty")
+        raise _CellInvalid(
+            gettext("names no %(what)s code; give codes separated by ';' or leave it empty")
+            % {"what": what}
+        )
     if known is not None:
         unknown = [code for code in codes if code not in known]
         if unknown:
             raise _CellInvalid(
-                f"unknown {what} code(s): {', '.join(repr(c) for c in unknown)}; "
-                f"known: {', '.join(sorted(known)) or 'none'}"
+                gettext("unknown %(what)s code(s): %(codes)s; known: %(known)s")
+                % {
+                    "what": what,
+                    "codes": ", ".join(repr(c) for c in unknown),
+                    "known": ", ".join(sorted(known)) or gettext("none"),
+                }
             )
     return tuple(codes)
 
@@ -841,8 +942,11 @@ def _penalty_types(value: object) -> tuple[str, ...]:
     unknown = [part for part in parts if part not in _PENALTY_TYPES]
     if unknown:
         raise _CellInvalid(
-            f"{', '.join(repr(u) for u in unknown)} is not one of: "
-            f"{', '.join(sorted(_PENALTY_TYPES))} (separate several with ;)"
+            gettext("%(values)s is not one of: %(allowed)s (separate several with ;)")
+            % {
+                "values": ", ".join(repr(u) for u in unknown),
+                "allowed": ", ".join(sorted(_PENALTY_TYPES)),
+            }
         )
     return tuple(dict.fromkeys(parts))
 
@@ -852,11 +956,16 @@ def _fine_amount(value: object) -> Decimal:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise _CellInvalid(f"'{_text(value)}' is not an amount in yuan, e.g. 20000.00") from None
+        raise _CellInvalid(
+            gettext("'%(value)s' is not an amount in yuan, e.g. 20000.00") % {"value": _text(value)}
+        ) from None
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise _CellInvalid(f"'{_text(value)}' is not an amount in yuan with at most 2 decimals")
+        raise _CellInvalid(
+            gettext("'%(value)s' is not an amount in yuan with at most 2 decimals")
+            % {"value": _text(value)}
+        )
     if amount >= Decimal("1e12"):
-        raise _CellInvalid(f"'{_text(value)}' is larger than any fine")
+        raise _CellInvalid(gettext("'%(value)s' is larger than any fine") % {"value": _text(value)})
     return amount.quantize(Decimal("0.01"))
 
 
@@ -872,16 +981,27 @@ def _date(value: object, *, column: str, today: datetime.date | None = None) -> 
                 raise ValueError(text)
             day = datetime.date.fromisoformat(text)
         except ValueError:
-            raise _CellInvalid(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+            raise _CellInvalid(_not_a_date(text)) from None
     if today is not None and day > today:
-        raise _CellInvalid(f"{day:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d})")
+        raise _CellInvalid(_in_the_future(day, today))
     return day
+
+
+def _not_a_date(text: str) -> str:
+    return gettext("'%(value)s' is not a date in the form YYYY-MM-DD") % {"value": text}
+
+
+def _in_the_future(day: datetime.date, today: datetime.date) -> str:
+    return gettext("%(day)s is in the future (today is %(today)s)") % {
+        "day": f"{day:%Y-%m-%d}",
+        "today": f"{today:%Y-%m-%d}",
+    }
 
 
 def _required_text(value: object, column: str) -> str:
     text = _text(value)
     if not text:
-        raise _CellInvalid("is empty; every row needs one")
+        raise _CellInvalid(gettext("is empty; every row needs one"))
     return _within_length(text, column)
 
 
@@ -892,16 +1012,24 @@ def _optional_text(value: object, column: str) -> str:
 def _within_length(text: str, column: str) -> str:
     limit = _MAX_LENGTH[column]
     if len(text) > limit:
-        raise _CellInvalid(f"has {len(text)} characters; at most {limit} are allowed")
+        raise _CellInvalid(
+            gettext("has %(count)s characters; at most %(limit)s are allowed")
+            % {"count": len(text), "limit": limit}
+        )
     return text
 
 
 def _choice(value: object, allowed: Collection[str]) -> str:
     text = _text(value).lower()
     if not text:
-        raise _CellInvalid(f"is empty; use one of: {', '.join(sorted(allowed))}")
+        raise _CellInvalid(
+            gettext("is empty; use one of: %(allowed)s") % {"allowed": ", ".join(sorted(allowed))}
+        )
     if text not in allowed:
-        raise _CellInvalid(f"'{_text(value)}' is not one of: {', '.join(sorted(allowed))}")
+        raise _CellInvalid(
+            gettext("'%(value)s' is not one of: %(allowed)s")
+            % {"value": _text(value), "allowed": ", ".join(sorted(allowed))}
+        )
     return text
 
 
@@ -909,8 +1037,10 @@ def _subject_code(value: object) -> tuple[str, str]:
     """(normalised code, subject kind); the identifier checks' own message on failure."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         raise _CellInvalid(
-            "is stored as a number, which a spreadsheet keeps to 15 digits only; "
-            "format the column as text and enter the code again"
+            gettext(
+                "is stored as a number, which a spreadsheet keeps to 15 digits only; format "
+                "the column as text and enter the code again"
+            )
         )
     try:
         return subject_code_identify(_text(value))
@@ -926,15 +1056,15 @@ def _listed_on(value: object, *, today: datetime.date) -> datetime.date:
     else:
         text = _text(value)
         if not text:
-            raise _CellInvalid("is empty; give the date listed as YYYY-MM-DD")
+            raise _CellInvalid(gettext("is empty; give the date listed as YYYY-MM-DD"))
         try:
             if not _ISO_DATE.fullmatch(text):
                 raise ValueError(text)
             day = datetime.date.fromisoformat(text)
         except ValueError:
-            raise _CellInvalid(f"'{text}' is not a date in the form YYYY-MM-DD") from None
+            raise _CellInvalid(_not_a_date(text)) from None
     if day > today:
-        raise _CellInvalid(f"{day:%Y-%m-%d} is in the future (today is {today:%Y-%m-%d})")
+        raise _CellInvalid(_in_the_future(day, today))
     return day
 
 
@@ -982,9 +1112,12 @@ def validate(
                     RowError(
                         number,
                         "measures",
-                        f"unknown measure code(s) for {values.list_type}: "
-                        f"{', '.join(repr(c) for c in unknown)}; "
-                        f"known: {', '.join(sorted(known)) or 'none'}",
+                        gettext("unknown measure code(s) for %(list)s: %(codes)s; known: %(known)s")
+                        % {
+                            "list": values.list_type,
+                            "codes": ", ".join(repr(c) for c in unknown),
+                            "known": ", ".join(sorted(known)) or gettext("none"),
+                        },
                     )
                 )
                 values = None
@@ -996,7 +1129,8 @@ def validate(
                     RowError(
                         number,
                         "decision_no",
-                        f"duplicates row {earlier} (same decision_no and subject_code)",
+                        gettext("duplicates row %(row)s (same decision_no and subject_code)")
+                        % {"row": earlier},
                     )
                 )
         if errors:
@@ -1023,8 +1157,11 @@ def validate(
             RowError(
                 values.row,
                 column,
-                f"differs from the record already imported ({_shown(record[column])}); "
-                "records are corrected through an objection, not by re-import",
+                gettext(
+                    "differs from the record already imported (%(value)s); records are "
+                    "corrected through an objection, not by re-import"
+                )
+                % {"value": _shown(record[column])},
             )
             for column in (
                 *COMPARED_COLUMNS,
@@ -1071,8 +1208,11 @@ def _with_periods(values: RowValues, list_type: ListType, versions: _RuleSetLook
                 RowError(
                     values.row,
                     "severity",
-                    "is empty, and the rules do not decide the tier from this row's "
-                    "penalty_types, fine_amount and procedure; give minor, general or serious",
+                    gettext(
+                        "is empty, and the rules do not decide the tier from this row's "
+                        "penalty_types, fine_amount and procedure; give minor, general or "
+                        "serious"
+                    ),
                 )
             )
         severity = found.tier
@@ -1119,7 +1259,7 @@ def _file_key(raw: dict[str, object]) -> tuple[str, str] | None:
 def _shown(value: object) -> str:
     if isinstance(value, datetime.date):
         return value.isoformat()
-    return str(value) if value != "" else "empty"
+    return str(value) if value != "" else gettext("empty")
 
 
 def _existing_records(
@@ -1319,7 +1459,3 @@ def _subjects_by_code(codes: Iterable[str]) -> dict[str, Subject]:
         chunk = codes[start : start + LOOKUP_CHUNK]
         found.update((subject.code, subject) for subject in Subject.objects.filter(code__in=chunk))
     return found
-
-
-def _count(number: int, singular: str, plural: str) -> str:
-    return f"{number} {singular if number == 1 else plural}"

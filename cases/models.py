@@ -624,8 +624,32 @@ class RuleSet(models.Model):
 
     @property
     def label(self) -> str:
-        """How a letter names this version, e.g. ``serious_dishonesty/serious v2 (2025-01-01)``."""
+        """The version's code for the audit trail and machines, e.g.
+        ``serious_dishonesty/serious v2 (2025-01-01)``; a person reads ``title``."""
         return f"{self.list_type.code}/{self.severity} v{self.version} ({self.effective_from})"
+
+    @property
+    def title(self) -> str:
+        """The version as a reader sees it, in the reader's language: the instrument, the
+        list and its tier, the version and when it took effect, e.g. 《信用修复管理办法》·
+        严重失信主体名单（严重）· 第 2 版（2025-01-01 起施行）."""
+        source = INSTRUMENTS.get(self.instrument)
+        english = (get_language() or "").startswith("en")
+        list_name = (
+            (self.list_type.name_en or self.list_type.name) if english else self.list_type.name
+        )
+        tier = Severity(self.severity).label if self.severity in Severity.values else self.severity
+        if english:
+            instrument = f"{source.title_en} ({source.number_en})" if source else self.legal_basis
+            return (
+                f"{instrument + ' · ' if instrument else ''}{list_name} ({tier}) · "
+                f"version {self.version}, in force from {self.effective_from:%Y-%m-%d}"
+            )
+        instrument = f"《{source.title}》（{source.number}）" if source else self.legal_basis
+        return (
+            f"{instrument + ' · ' if instrument else ''}{list_name}（{tier}）· "
+            f"第 {self.version} 版（{self.effective_from:%Y-%m-%d} 起施行）"
+        )
 
     def clean(self) -> None:
         valid_materials = set(Material.values)
@@ -1413,6 +1437,7 @@ class Case(models.Model):
         rule_set = self.rule_set
         return {
             "label": rule_set.label,
+            "title": rule_set.title,
             "instrument": rule_set.instrument,
             "instrument_title": rule_set.instrument_title,
             "effective_from": rule_set.effective_from,

@@ -8,6 +8,7 @@ over the national one when both exist.
 from __future__ import annotations
 
 import datetime
+import re
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
@@ -222,7 +223,7 @@ def temporary_restoration_refusal(record: Record, *, on: datetime.date) -> str |
             "once the plan has been carried out."
         ) % {
             "decision_no": record.decision_no,
-            "rule_set": rule_set.label,
+            "rule_set": rule_set.title,
             "agency": record.agency.name,
         }
     return None
@@ -403,3 +404,29 @@ def case_on_court_list(case: Case) -> bool:
     if case.rule_set_id is not None:
         return case.rule_set.list_type.code == COURT_LIST
     return case.case_records.filter(record__list_type__code=COURT_LIST).exists()
+
+
+_LABEL = re.compile(r"^(?P<list>[\w-]+)/(?P<severity>\w+) v(?P<version>\d+) \((?P<on>[\d-]+)\)$")
+
+
+def rule_titles(labels) -> dict[str, str]:
+    """Each rule version's code as the audit trail keeps it (``RuleSet.label``), mapped to
+    the title a reader sees (``RuleSet.title``, in the active language); a code no version
+    matches any more maps to itself."""
+    titles = {}
+    for label in {label for label in labels if label}:
+        match = _LABEL.match(label)
+        found = None
+        if match:
+            found = (
+                RuleSet.objects.select_related("list_type")
+                .filter(
+                    list_type__code=match["list"],
+                    severity=match["severity"],
+                    version=int(match["version"]),
+                    effective_from=match["on"],
+                )
+                .first()
+            )
+        titles[label] = found.title if found is not None else label
+    return titles

@@ -575,7 +575,7 @@ def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) ->
             rule_set=rule_set,
             figure=figure,
             actor=officer,
-            reason=f"accepted under {rule_set.label}",
+            reason=gettext_noop("accepted: the rule version in force sets the review period"),
         )
         return
     clock.deadline_start(
@@ -585,7 +585,7 @@ def _decision_clock_start(case: Case, *, rule_set, officer: AbstractBaseUser) ->
         figure="temporary_restoration_days",
         actor=officer,
         on=_request_received_on(case),
-        reason=f"temporary restoration, from receipt, under {rule_set.label}",
+        reason=gettext_noop("temporary restoration: counted from receipt of the complete request"),
     )
 
 
@@ -1561,11 +1561,19 @@ def _decide(case: Case, *, decision: str, reasons: str, signer, before: dict, si
     )
 
 
+# Why the decision deadline closed, as the clock's ledger records it (translated when read).
+DECIDED_REASONS = {
+    Case.Decision.APPROVED: gettext_noop("decided: approved"),
+    Case.Decision.PARTLY_APPROVED: gettext_noop("decided: partly approved"),
+    Case.Decision.REJECTED: gettext_noop("decided: rejected"),
+}
+
+
 def _clock_decided(case: Case, *, decision: str, signer) -> None:
     """Close the decision deadline and start the one for serving the decision's letter."""
     decision_deadline = clock.deadline_running(case, Deadline.Step.DECISION)
     if decision_deadline is not None:
-        clock.deadline_close(decision_deadline, actor=signer, reason=f"decided: {decision}")
+        clock.deadline_close(decision_deadline, actor=signer, reason=DECIDED_REASONS[decision])
     clock.deadline_start(
         case,
         Deadline.Step.LETTER,
@@ -1877,6 +1885,12 @@ def _publication_acknowledged_after_revocation(
             .first()
         )
         if revocation is None:
+            # Published again after an appeal's outcome undid an approval (APL Art. 48).
+            appealed = _appeal_withdrawal_case(publication)
+            if appealed is not None:
+                _publication_acknowledged_after_appeal(
+                    appealed, publication, note=note, republished=True
+                )
             return publication
         case = case_lock(revocation.case_id)
         pending = Publication.objects.filter(
@@ -2163,7 +2177,7 @@ def _revocation_terms(case: Case, *, on) -> dict:
                     "decision or no bar on a new restoration: an administrator must set them "
                     "before a restoration under it can be revoked."
                 )
-                % {"rule_set": rule_set.label},
+                % {"rule_set": rule_set.title},
                 code="no_revocation_terms",
             )
         expires_on = (
@@ -3056,16 +3070,23 @@ def appeal_outcome(
         appeal.outcome_recorded_by = by
         appeal.outcome_recorded_at = timezone.now()
         appeal.save()
-        withdrawn = []
+        withdrawn, republished = [], []
         if outcome in Appeal.WITHDRAWING_OUTCOMES:
-            withdrawn = _decision_publications_withdraw(case)
-            if withdrawn:
+            if _approval_stands(case):
+                republished = _approval_publications_restore(case)
+            else:
+                withdrawn = _decision_publications_withdraw(case)
+            if withdrawn or republished:
                 clock.deadline_start(
                     case,
                     Deadline.Step.APPEAL,
                     working_days=APPEAL_WITHDRAWAL_DAYS,
                     actor=by,
-                    reason=gettext_noop("withdraw the published decision")
+                    reason=(
+                        gettext_noop("publish the records again")
+                        if republished
+                        else gettext_noop("withdraw the published decision")
+                    )
                     + ": "
                     + APPEAL_WITHDRAWAL_BASIS,
                 )
@@ -3082,9 +3103,41 @@ def appeal_outcome(
                 "decided_on": f"{decided_on:%Y-%m-%d}",
                 "reference": reference,
                 "withdrawals": withdrawn,
+                "republications": republished,
             },
         )
     return appeal
+
+
+def _approval_stands(case: Case) -> bool:
+    """Whether the case's decision granted something (an approval, in whole or in part)
+    that no revocation has already undone."""
+    if case.decision not in (Case.Decision.APPROVED, Case.Decision.PARTLY_APPROVED):
+        return False
+    revocation = case.revocation
+    return revocation is None or revocation.status != Revocation.Status.REVOKED
+
+
+def _approval_publications_restore(case: Case) -> list[int]:
+    """An appeal's outcome revoked, changed or voided an approval: each record it removed,
+    shielded or corrected is as it was before the case again, and every platform that held
+    it is asked to publish it again (the usual re-publication path, acknowledged with
+    ``status`` published) within 3 working days (APL Art. 48); the publications asked.
+    A record whose publication has meanwhile ended at its maximum stays ended."""
+    asked = []
+    for cr in case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD).select_related("record"):
+        record = cr.record
+        if record.status == Record.Status.EXPIRED:
+            continue
+        record.status = Record.Status.ACTIVE
+        record.corrected_text = ""
+        record.save(update_fields=["status", "corrected_text", "updated_at"])
+        publications = list(record.publications.values_list("pk", flat=True))
+        Publication.objects.filter(pk__in=publications).update(
+            status=Publication.Status.PUBLICATION_REQUESTED, acknowledged_at=None
+        )
+        asked.extend(publications)
+    return asked
 
 
 def _decision_publications_withdraw(case: Case) -> list[int]:
@@ -3143,13 +3196,18 @@ def _appeal_withdrawal_case(publication: Publication) -> Case | None:
 
 
 def _publication_acknowledged_after_appeal(
-    case: Case, publication: Publication, *, note: str
+    case: Case, publication: Publication, *, note: str, republished: bool = False
 ) -> None:
-    """A platform confirmed a withdrawal an appeal's outcome asked for; with the last one
-    the APL Art. 48 deadline is met."""
+    """A platform confirmed a withdrawal (or a re-publication) an appeal's outcome asked
+    for; with the last one the APL Art. 48 deadline is met."""
     case = case_lock(case)
     pending = (
-        Publication.objects.filter(status=Publication.Status.WITHDRAWAL_REQUESTED)
+        Publication.objects.filter(
+            status__in=(
+                Publication.Status.WITHDRAWAL_REQUESTED,
+                Publication.Status.PUBLICATION_REQUESTED,
+            )
+        )
         .filter(Q(record__case_records__case=case) | Q(record__revocation_published__case=case))
         .exists()
     )
@@ -3161,7 +3219,7 @@ def _publication_acknowledged_after_appeal(
             )
     event_record(
         case,
-        "platform_acknowledged",
+        "platform_published" if republished else "platform_acknowledged",
         actor=None,
         role="platform",
         automated=True,

@@ -473,18 +473,48 @@ def _on_escalation(case: Case, event: CaseEvent) -> None:
 
 def _on_appeal_decided(case: Case, event: CaseEvent) -> None:
     """An appeal's outcome revoked, changed or voided the decision: every platform asked
-    withdraws the published decision (《中华人民共和国行政处罚法》第四十八条), acknowledging
-    like any withdrawal."""
-    asked = event.data.get("withdrawals") or []
-    for publication in Publication.objects.filter(
-        pk__in=asked, status=Publication.Status.WITHDRAWAL_REQUESTED
-    ).select_related("platform", "record__list_type", "record__subject", "record__agency"):
-        platform_notify(
-            case=case,
-            publication=publication,
-            action="record_withdrawal_requested",
-            key=idempotency_key(case.reference, event.seq),
-        )
+    withdraws the published decision, or, where the decision was an approval, publishes
+    the records again as they were (《中华人民共和国行政处罚法》第四十八条), acknowledging like
+    any withdrawal or re-publication. The applicant is told the outcome and what follows."""
+    data = event.data
+    for action, ids, status in (
+        (
+            "record_withdrawal_requested",
+            data.get("withdrawals") or [],
+            Publication.Status.WITHDRAWAL_REQUESTED,
+        ),
+        (
+            "record_republished",
+            data.get("republications") or [],
+            Publication.Status.PUBLICATION_REQUESTED,
+        ),
+    ):
+        for publication in Publication.objects.filter(pk__in=ids, status=status).select_related(
+            "platform", "record__list_type", "record__subject", "record__agency"
+        ):
+            platform_notify(
+                case=case,
+                publication=publication,
+                action=action,
+                key=idempotency_key(case.reference, event.seq),
+            )
+    outcome = data.get("outcome", "")
+    if data.get("republications"):
+        effect = "republished"
+    elif data.get("withdrawals"):
+        effect = "withdrawn"
+    else:
+        effect = "unchanged"
+    _to_applicant(
+        "appeal_decided",
+        outcome_zh=lambda c, e: texts.APPEAL_OUTCOME_ZH.get(outcome, outcome),
+        outcome_en=lambda c, e: texts.APPEAL_OUTCOME_EN.get(outcome, outcome),
+        appeal_zh=lambda c, e: texts.APPEAL_KIND_ZH.get(data.get("kind", ""), ""),
+        appeal_en=lambda c, e: texts.APPEAL_KIND_EN.get(data.get("kind", ""), ""),
+        decided_on=lambda c, e: data.get("decided_on", ""),
+        effect_zh=lambda c, e: texts.APPEAL_EFFECT_ZH[effect],
+        effect_en=lambda c, e: texts.APPEAL_EFFECT_EN[effect],
+    )(case, event)
 
 
 _HANDLERS = {

@@ -121,6 +121,18 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "{agency_en} revoked the restoration ({reasons}); the record is published again.\n{url}",
         ),
     },
+    # An appeal's outcome (行政复议法、行政诉讼法; 行政处罚法第四十八条 for what follows).
+    "appeal_decided": {
+        "zh-hans": (
+            "【{kind_zh}】案件 {reference} 的{appeal_zh}已有结果：{outcome_zh}",
+            "{appeal_zh}已于 {decided_on} 作出结果：{outcome_zh}。{effect_zh}\n{url}",
+        ),
+        "en": (
+            "[Redress] Case {reference}: outcome of the {appeal_en}",
+            "The {appeal_en} against the decision in case {reference} was decided on "
+            "{decided_on}: {outcome_en}. {effect_en}\n{url}",
+        ),
+    },
     # Publication ended at its maximum period (《信用修复管理办法》第十二条): no case needed.
     "publication_expired": {
         "zh-hans": (
@@ -196,6 +208,47 @@ KIND_EN = {
 }
 DECISION_ZH = {"approved": "准予", "partly_approved": "部分准予", "rejected": "不予准许"}
 DECISION_EN = {"approved": "approved", "partly_approved": "partly approved", "rejected": "rejected"}
+
+APPEAL_KIND_ZH = {
+    "reconsideration": "行政复议",
+    "suit": "行政诉讼",
+    "higher_court": "向上一级人民法院申请的复议",
+}
+APPEAL_KIND_EN = {
+    "reconsideration": "administrative reconsideration",
+    "suit": "administrative suit",
+    "higher_court": "reconsideration by the higher court",
+}
+APPEAL_OUTCOME_ZH = {
+    "upheld": "维持原决定",
+    "revoked": "撤销原决定",
+    "changed": "变更原决定",
+    "unlawful": "确认原决定违法或者无效",
+    "withdrawn": "申请已撤回",
+    "dismissed": "驳回",
+}
+APPEAL_OUTCOME_EN = {
+    "upheld": "the decision is upheld",
+    "revoked": "the decision is revoked",
+    "changed": "the decision is changed",
+    "unlawful": "the decision is confirmed unlawful or void",
+    "withdrawn": "the appeal was withdrawn",
+    "dismissed": "the appeal was dismissed",
+}
+# What follows on the platforms (《中华人民共和国行政处罚法》第四十八条: within 3 working days).
+APPEAL_EFFECT_ZH = {
+    "withdrawn": "相关公示信息将在 3 个工作日内撤下（《中华人民共和国行政处罚法》第四十八条）。",
+    "republished": "原决定撤下或更正的信息将在 3 个工作日内恢复公示"
+    "（《中华人民共和国行政处罚法》第四十八条）。",
+    "unchanged": "公示信息不变。",
+}
+APPEAL_EFFECT_EN = {
+    "withdrawn": "The published information is withdrawn within 3 working days "
+    "(Administrative Penalties Law, Art. 48).",
+    "republished": "The information the decision withdrew or corrected is published again as "
+    "it was within 3 working days (Administrative Penalties Law, Art. 48).",
+    "unchanged": "What is published does not change.",
+}
 
 
 def render(kind: str, language: str, **context) -> tuple[str, str]:

@@ -91,7 +91,9 @@ def test_accepting_a_restoration_meets_the_acceptance_deadline_and_starts_the_de
     assert ledger(acceptance) == [ClockEntry.Kind.STARTED, ClockEntry.Kind.MET]
     assert decision.status == Deadline.Status.RUNNING
     assert decision.working_days == case.rule_set.restoration_review_days == 7
-    assert decision.entries.get().reason.startswith("accepted under penalty_publication/general")
+    entry = decision.entries.get()
+    with translation.override("zh-hans"):
+        assert entry.reason_text == "已受理：审查期限依现行规则版本确定"
 
 
 def test_accepting_an_objection_starts_the_objection_review_clock(

@@ -438,7 +438,8 @@ def test_the_kind_is_refused_with_the_reason_where_the_rule_version_offers_no_te
 
     assert refused.status_code == 409, refused.json()
     assert refused.json()["code"] == "temporary_restoration_not_offered"
-    assert rule_set.label in refused.json()["message"]
+    assert rule_set.title in refused.json()["message"]
+    assert rule_set.label not in refused.json()["message"]
     assert not Case.objects.exists()
     client.force_login(applicant)
     page = client.get(f"/portal/file/?subject={company.pk}").content.decode()

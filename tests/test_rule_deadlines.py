@@ -94,6 +94,10 @@ def test_the_case_page_names_the_instrument_and_each_figure_with_its_article(
     assert "Credit Restoration Measures (NDRC Order No. 36)" in page
     assert "Restoration result: 7 working days" in page
     assert "Art. 16(3)" in page
+    # The version is named for a reader, not by its internal code.
+    assert case.rule_set.title in page
+    assert case.rule_set.label not in page
+    assert "penalty_publication" not in page
 
 
 def test_the_api_names_the_version_and_its_figures(company, agency, applicant, staff):
@@ -106,6 +110,12 @@ def test_the_api_names_the_version_and_its_figures(company, agency, applicant, s
     detail = api.get(f"/api/v1/cases/{case.pk}/").json()["rule_version_detail"]
 
     assert detail["instrument"] == "ndrc36"
+    assert detail["title"].startswith("Credit Restoration Measures (NDRC Order No. 36) · ")
+    assert "version 1" in detail["title"] or "version 2" in detail["title"]
+    chinese = api.get(f"/api/v1/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    title = chinese["rule_version_detail"]["title"]
+    assert title.startswith("《信用修复管理办法》") and "版" in title, title
+    assert "penalty_publication" not in title
     figures = {f["field"]: f for f in detail["figures"]}
     assert figures["acceptance_days"]["value"] == 3
     assert figures["restoration_review_days"]["citation"].endswith("Art. 16(3)")

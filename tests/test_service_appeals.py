@@ -454,3 +454,108 @@ def test_downloading_the_letter_through_the_api_after_consent_serves_it(rejected
     assert body["appeal_window"]["state"] == "open"
     assert body["service"][0]["method"] == "portal"
     assert body["service"][0]["consent_given_at"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("zh-hans", ("撤销原决定", "恢复公示", "第四十八条")),
+        ("en", ("the decision is revoked", "published again", "Art. 48")),
+    ],
+)
+def test_an_appeal_that_revokes_an_approval_publishes_the_records_again_and_tells_the_applicant(
+    company, applicant, staff, record, language, words
+):
+    """The restoration was granted and the record withdrawn; a reconsideration body
+    revokes the approval: every platform is asked to publish the record again within 3
+    working days (APL Art. 48), each confirms, and the applicant is told in their
+    language."""
+    from notifications.models import Message, Notification
+
+    case = flow.file_restoration(company, [record], applicant)
+    Case.objects.filter(pk=case.pk).update(language=language)
+    case.refresh_from_db()
+    flow.accept(case, staff["intake"])
+    flow.review(case, staff["case_officer"], flow.APPROVED)
+    case = flow.sign(case, staff["signer"], flow.APPROVED)
+    flow.acknowledge_everywhere(record)
+    record.refresh_from_db()
+    assert record.status == Record.Status.REMOVED
+    assert flow.publication_statuses(record) == {Publication.Status.WITHDRAWN}
+
+    today = timezone.localdate()
+    officer = staff["case_officer"]
+    appeal = actions.appeal_record(
+        case=case, by=officer, kind="reconsideration", body="深圳市人民政府", filed_on=today
+    )
+    actions.appeal_outcome_record(
+        appeal=appeal, by=officer, outcome="revoked", decided_on=today, reference="深府复决1号"
+    )
+
+    record.refresh_from_db()
+    assert record.status == Record.Status.ACTIVE
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLICATION_REQUESTED}
+    deadline = Deadline.objects.get(case=case, step=Deadline.Step.APPEAL)
+    assert (deadline.status, deadline.working_days) == (Deadline.Status.RUNNING, 3)
+    # Each platform is asked, through the outbox, to publish the record again.
+    asked = Message.objects.filter(case=case, kind="record_republished")
+    assert asked.count() == record.publications.count() >= 1
+    assert {m.payload["record"]["status"] for m in asked} == {Record.Status.ACTIVE}
+    # The applicant is told, in the portal and by e-mail, in the language they filed in.
+    notice = Notification.objects.get(user=applicant, case=case, kind="appeal_decided")
+    mail = Message.objects.get(case=case, kind="appeal_decided", recipient_user=applicant)
+    for text in (notice.title + notice.body, mail.body):
+        for word in words:
+            assert word in text, (word, text)
+    assert mail.language == language
+
+    flow.acknowledge_published_everywhere(record)
+    deadline.refresh_from_db()
+    assert deadline.status == Deadline.Status.MET
+    assert flow.publication_statuses(record) == {Publication.Status.PUBLISHED}
+    assert flow.event_kinds(case).count("platform_published") == record.publications.count()
+
+
+def test_the_officers_case_page_lists_the_letters_with_number_date_and_service(
+    client, rejected, staff, applicant, other_agency
+):
+    """Each issued letter on the officers' case page: its document number (文号), its
+    date, how and when it was served, and a link to read its PDF, which only an officer
+    of the case's agency may open; opening it there serves nothing."""
+    case = rejected
+    letter = decision_letter(case)
+    assert letter.document_number
+    officer = staff["case_officer"]
+    client.force_login(officer)
+    page = f"/workflow/cases/{case.pk}/"
+    html = client.get(page).content.decode()
+    row = html[html.index(f'id="letter-{letter.pk}"') :].split("</tr>")[0]
+    assert letter.document_number in row
+    assert f"{timezone.localtime(letter.issued_at):%Y-%m-%d}" in row
+    assert "not served yet" in row
+    view = f"/workflow/cases/{case.pk}/letters/{letter.pk}/"
+    assert view in row
+
+    response = client.get(view)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert not LetterService.objects.filter(letter=letter).exists()
+
+    today = timezone.localdate()
+    actions.letter_serve(
+        letter=letter, officer=officer, method="post", served_on=today, tracking_number="EMS99CN"
+    )
+    row = client.get(page).content.decode().split(f'id="letter-{letter.pk}"')[1].split("</tr>")[0]
+    assert "By post" in row and "EMS99CN" in row and f"{today:%Y-%m-%d}" in row
+
+    # An officer of another agency, and the applicant, cannot open it here.
+    client.force_login(factories.officer("case_officer", other_agency))
+    assert client.get(view).status_code == 404
+    client.force_login(applicant)
+    assert client.get(view).status_code in (302, 403, 404)
+
+    # The applicant's portal lists the same letter with its number, date and service.
+    portal = client.get(f"/portal/cases/{case.pk}/").content.decode()
+    assert letter.document_number in portal
+    assert "By post" in portal

@@ -37,11 +37,13 @@ from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
 from cases.vocabulary import actor_role_label, event_label, timeline_rows
 from documents import services as documents_services
+from documents.models import Letter
 from documents.selectors import (
     appeal_window,
     letter_of_supervised_agency,
     letter_services_of,
     letters_failed_for,
+    letters_of_case,
     letters_unserved,
 )
 from notifications import reconciliation
@@ -545,10 +547,13 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         )
         timeline = []
         rule_shown = ""
-        for row in timeline_rows(detail.events):
+        rows = timeline_rows(detail.events)
+        titles = rules.rule_titles(row.event.rule_version for row in rows)
+        for row in rows:
             event = row.event
-            # The rule set a row was recorded under, once where it starts to apply.
-            rule = event.rule_version if event.rule_version != rule_shown else ""
+            # The rule set a row was recorded under, once where it starts to apply, named
+            # for a reader.
+            rule = titles.get(event.rule_version, "") if event.rule_version != rule_shown else ""
             rule_shown = event.rule_version or rule_shown
             what = row.label or event_what(event)
             timeline.append((event, what, actor_role_label(event.actor_role), rule))
@@ -870,6 +875,11 @@ def service_context(case, roles, conflict, bound: dict) -> dict:
     return {
         "window": appeal_window(case),
         "services": list(letter_services_of(case).select_related("consent")),
+        "letters": list(
+            letters_of_case(case)
+            .filter(status=Letter.Status.ISSUED)
+            .select_related("service", "service__consent")
+        ),
         "appeals": appeals,
         "service_form": (bound.get("service") or LetterServiceForm(letters=unserved))
         if may_serve
@@ -955,7 +965,21 @@ class CaseAppealOutcomeView(View):
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
             messages.error(request, exc.message)
             return page.render_case(case, status=exc.http_status, service={key: form})
-        if appeal.outcome in appeal.WITHDRAWING_OUTCOMES:
+        decided = case.events.filter(kind="appeal_decided").order_by("-seq").first()
+        if (
+            appeal.outcome in appeal.WITHDRAWING_OUTCOMES
+            and decided
+            and decided.data.get("republications")
+        ):
+            messages.success(
+                request,
+                gettext(
+                    "The outcome is recorded: every platform is asked to publish the records "
+                    "again as they were before the approval within 3 working days "
+                    "(Administrative Penalties Law, Article 48)."
+                ),
+            )
+        elif appeal.outcome in appeal.WITHDRAWING_OUTCOMES:
             messages.success(
                 request,
                 gettext(
@@ -1161,6 +1185,29 @@ class EvidenceFileView(View):
 
 class EvidenceDownloadView(EvidenceFileView):
     as_attachment = True
+
+
+class CaseLetterView(View):
+    """An issued letter of a case of the officer's agency, as its PDF, shown in the browser.
+    The case is checked on the object (``case_for_officer``); an officer opening it serves
+    nothing (service is recorded on the case page)."""
+
+    def get(self, request, pk, letter_pk):
+        case = selectors.case_for_officer(request.user, pk)
+        letter = letters_of_case(case).filter(pk=letter_pk, status=Letter.Status.ISSUED).first()
+        if letter is None or not letter.pdf:
+            raise Http404("No such letter.")
+        try:
+            handle = letter.pdf.open("rb")
+        except FileNotFoundError:
+            logger.error("Letter %s (%s) is missing from storage", letter.pk, letter.sha256)
+            raise Http404("The letter's file is missing.") from None
+        response = FileResponse(
+            handle, as_attachment=False, filename=letter.file_name, content_type="application/pdf"
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "private, no-cache"
+        return response
 
 
 class ApiTokensView(WorkspaceMixin, TemplateView):

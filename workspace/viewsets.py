@@ -135,6 +135,11 @@ class Workspace(Application):
         workspace_view(views.CaseAppealOutcomeView.as_view()),
         name="case_appeal_outcome",
     )
+    case_letter_path = path(
+        "cases/<int:pk>/letters/<int:letter_pk>/",
+        workspace_view(views.CaseLetterView.as_view()),
+        name="case_letter",
+    )
     case_plan_failed_path = path(
         "cases/<int:pk>/plan-failed/",
         workspace_view(views.CasePlanFailureView.as_view()),

@@ -1,6 +1,7 @@
 """``manage.py import_records PATH --agency CODE [--partial] [--dry-run]``."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext
 
 from cases.imports import ImportFileInvalid, import_records
 from cases.models import Agency
@@ -34,7 +35,9 @@ class Command(BaseCommand):
     def handle(self, *args, path, agency, partial, dry_run, **options):
         designating_agency = Agency.objects.filter(code=agency).first()
         if designating_agency is None:
-            raise CommandError(f"There is no agency with the code '{agency}'.")
+            raise CommandError(
+                gettext("There is no agency with the code '%(code)s'.") % {"code": agency}
+            )
         try:
             report = import_records(
                 path, agency=designating_agency, partial=partial, dry_run=dry_run
