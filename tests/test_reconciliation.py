@@ -21,7 +21,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from cases.acknowledgement_times import summarise
+from cases.models import PublicationEffect
 from documents.exports import export_write
 from notifications import signing
 from notifications.models import HoldingMismatch, HoldingsReport, Message
@@ -349,9 +352,45 @@ def test_the_command_refuses_a_file_without_the_columns(creditchina, tmp_path, c
 # --- how long platforms take ---------------------------------------------------------------------
 
 
-def test_time_from_decision_to_acknowledgement_per_platform_on_the_page_and_in_the_export(
+def test_the_times_per_platform_and_effect_are_median_p95_and_oldest_open_of_known_times():
+    decided = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+    now = decided + datetime.timedelta(hours=100)
+
+    def answered(hours):
+        return decided + datetime.timedelta(hours=hours)
+
+    rows = [
+        ("cc", "信用中国", "publication_ended", None, decided, answered(h)) for h in (2, 6, 10, 40)
+    ] + [
+        ("cc", "信用中国", "sharing_stopped", None, decided, answered(5)),
+        ("cc", "信用中国", "sharing_stopped", None, decided + datetime.timedelta(hours=28), None),
+        ("cc", "信用中国", "sharing_stopped", None, decided, None),
+        ("gsxt", "公示系统", "measure_lifted", "bidding", decided, None),
+    ]
+
+    times = {(t.code, t.effect, t.measure): t for t in summarise(rows, now=now)}
+
+    ended = times[("cc", "publication_ended", "")]
+    assert (ended.acknowledged, ended.median_hours, ended.p95_hours) == (4, 8.0, 40.0)
+    assert (ended.open, ended.oldest_open_hours) == (0, None)
+    sharing = times[("cc", "sharing_stopped", "")]
+    assert (sharing.acknowledged, sharing.median_hours, sharing.p95_hours) == (1, 5.0, 5.0)
+    assert (sharing.open, sharing.oldest_open_hours) == (2, 100.0)
+    lifted = times[("gsxt", "measure_lifted", "bidding")]
+    assert (lifted.acknowledged, lifted.median_hours, lifted.open) == (0, None, 1)
+    assert lifted.oldest_open_hours == 100.0
+    assert [t.effect for t in summarise(rows, now=now)] == [
+        "publication_ended",
+        "sharing_stopped",
+        "measure_lifted",
+    ]
+
+
+def test_time_from_decision_to_acknowledgement_per_platform_and_effect_everywhere(
     client, creditchina, company, record, applicant, staff, agency
 ):
+    creditchina.shares = True
+    creditchina.save(update_fields=["shares"])
     case = file_restoration(company, [record], applicant)
     accept(case, staff["intake"])
     review(case, staff["case_officer"], APPROVED)
@@ -359,15 +398,36 @@ def test_time_from_decision_to_acknowledgement_per_platform_on_the_page_and_in_t
     case = refresh(case)
     decided = timezone.now() - datetime.timedelta(hours=30)
     type(case).objects.filter(pk=case.pk).update(decided_at=decided)
-    actions.publication_acknowledge(publication=record.publications.get(platform=creditchina))
-    record.publications.filter(platform=creditchina).update(
+    ended = PublicationEffect.objects.get(
+        publication__platform=creditchina, kind="publication_ended"
+    )
+    actions.effect_acknowledge(effect=ended)
+    PublicationEffect.objects.filter(pk=ended.pk).update(
         acknowledged_at=decided + datetime.timedelta(hours=6)
     )
 
     client.force_login(staff["supervisor"])
     page = client.get(reverse(PAGE)).content.decode()
-    assert 'data-platform="creditchina"' in page
-    assert 'data-platform="gsxt"' in page
+    assert 'data-platform="creditchina" data-effect="publication_ended"' in page
+    assert 'data-platform="creditchina" data-effect="sharing_stopped"' in page
+    assert 'data-platform="gsxt" data-effect="publication_ended"' in page
+
+    api = APIClient()
+    api.force_authenticate(staff["supervisor"])
+    answer = api.get("/api/v1/reconciliation/acknowledgement-times/")
+    assert answer.status_code == 200
+    by_effect = {(r["code"], r["effect"]): r for r in answer.json()["results"]}
+    assert set(by_effect) == {
+        ("creditchina", "publication_ended"),
+        ("creditchina", "sharing_stopped"),
+        ("gsxt", "publication_ended"),
+    }
+    assert by_effect[("creditchina", "publication_ended")]["median_hours"] == 6.0
+    assert by_effect[("creditchina", "sharing_stopped")]["open"] == 1
+    assert by_effect[("creditchina", "sharing_stopped")]["oldest_open_hours"] >= 30
+    # An applicant, or an officer of no agency that decided, reads nothing.
+    api.force_authenticate(applicant)
+    assert api.get("/api/v1/reconciliation/acknowledgement-times/").json()["results"] == []
 
     buffer = io.BytesIO()
     export_write(
@@ -379,10 +439,11 @@ def test_time_from_decision_to_acknowledgement_per_platform_on_the_page_and_in_t
     with zipfile.ZipFile(buffer) as zf:
         rows = list(csv.DictReader(io.StringIO(zf.read("platform_acknowledgements.csv").decode())))
         manifest = json.loads(zf.read("manifest.json"))
-    by_code = {r["code"]: r for r in rows}
-    assert by_code["creditchina"]["acknowledged"] == "1"
-    assert by_code["creditchina"]["median_hours"] == "6.0"
-    assert by_code["creditchina"]["p95_hours"] == "6.0"
-    assert by_code["gsxt"]["open"] == "1"
-    assert float(by_code["gsxt"]["oldest_open_hours"]) >= 30
-    assert manifest["platform_acknowledgements"][0]["code"] == "creditchina"
+    by_effect = {(r["code"], r["effect"]): r for r in rows}
+    done = by_effect[("creditchina", "publication_ended")]
+    assert (done["acknowledged"], done["median_hours"], done["p95_hours"]) == ("1", "6.0", "6.0")
+    assert by_effect[("gsxt", "publication_ended")]["open"] == "1"
+    assert float(by_effect[("gsxt", "publication_ended")]["oldest_open_hours"]) >= 30
+    assert {(r["code"], r["effect"]) for r in manifest["platform_acknowledgements"]} == set(
+        by_effect
+    )
