@@ -24,10 +24,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from cases.acknowledgement_times import summarise
-from cases.models import PublicationEffect
+from cases.models import Measure, PublicationEffect
 from documents.exports import export_write
 from notifications import signing
 from notifications.models import HoldingMismatch, HoldingsReport, Message
+from notifications.reconciliation import BadReport, holdings_parse
 from tests import factories
 from tests.flow_helpers import APPROVED, accept, file_restoration, refresh, review, sign
 from tests.helpers import api_token, restorable_record
@@ -233,6 +234,96 @@ def test_the_api_lists_the_mismatches_and_sends_the_withdrawal_again(
         headers=headers,
     )
     assert resolved.status_code == 200 and resolved.json()["resolved_at"]
+
+
+@pytest.fixture
+def repaired_everywhere(company, record, applicant, staff, creditchina):
+    """Credit China also shares and applies the record's measure; the restoration is
+    approved and every effect acknowledged: it said sharing stopped and the measure lifted."""
+    creditchina.shares = creditchina.applies_measures = True
+    creditchina.save(update_fields=["shares", "applies_measures"])
+    procurement = Measure.objects.create(
+        list_type=record.list_type, code="procurement_t", name="限制政府采购", applied_by="财政部门"
+    )
+    record.measures.set([procurement])
+    case = file_restoration(company, [record], applicant)
+    accept(case, staff["intake"])
+    review(case, staff["case_officer"], APPROVED)
+    sign(case, staff["signer"], APPROVED)
+    for publication in record.publications.order_by("platform__code"):
+        actions.publication_acknowledge(publication=publication, note="Done.")
+    assert not PublicationEffect.objects.filter(acknowledged_at__isnull=True).exists()
+    return refresh(case)
+
+
+def test_still_shared_and_measure_still_applied_after_repair_are_found_and_sent_again(
+    client, creditchina, record, repaired_everywhere, staff
+):
+    response = report(
+        client,
+        creditchina,
+        [row(record, "withdrawn", sharing="shared", measures=["procurement_t", "other"])],
+    )
+
+    assert response.status_code == 200, response.content
+    found = {m["kind"]: m for m in response.json()["mismatches"]}
+    assert set(found) == {"still_shared", "measure_still_applied"}
+    assert found["measure_still_applied"]["expected"]["measures_lifted"] == ["procurement_t"]
+    assert found["still_shared"]["actions"] == ["resend", "resolve"]
+
+    client.force_login(staff["supervisor"])
+    page = client.get(reverse(PAGE)).content.decode()
+    assert "Still shared after repair" in page
+    assert "Measure still applied after repair (procurement_t)" in page
+    assert page.count("Send the withdrawal again") == 2
+
+    # Sent again, the withdrawal names the effects the platform acknowledged and left undone.
+    sharing = PublicationEffect.objects.get(
+        publication__platform=creditchina, kind="sharing_stopped"
+    )
+    mismatch = HoldingMismatch.objects.get(kind="still_shared")
+    client.post(reverse("workspace:mismatch_resend", args=[mismatch.pk]))
+    sent = Message.objects.filter(platform=creditchina, channel="webhook").order_by("-pk")[0]
+    payload = json.loads(sent.body)
+    assert payload["reason"] == "reconciliation"
+    assert [(e["effect"], e["kind"]) for e in payload["effects"]] == [
+        (sharing.pk, "sharing_stopped")
+    ]
+    headers = {"Authorization": f"Token {api_token(staff['supervisor'])}"}
+    lifted = HoldingMismatch.objects.get(kind="measure_still_applied")
+    assert (
+        client.post(
+            f"/api/v1/reconciliation/mismatches/{lifted.pk}/resend/", headers=headers
+        ).status_code
+        == 200
+    )
+    sent = Message.objects.filter(platform=creditchina, channel="webhook").order_by("-pk")[0]
+    assert [e["measure"] for e in json.loads(sent.body)["effects"]] == ["procurement_t"]
+
+    # The platform's next report shows sharing stopped and the measure lifted: both resolved.
+    report(client, creditchina, [row(record, "withdrawn", sharing="stopped", measures=[])])
+    assert not HoldingMismatch.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_a_report_that_says_nothing_of_sharing_or_measures_is_not_checked_for_them(
+    client, creditchina, record, repaired_everywhere
+):
+    assert report(client, creditchina, [row(record, "withdrawn")]).json()["mismatches"] == []
+
+
+def test_sharing_and_measures_in_a_report_are_checked_row_by_row():
+    rows = [
+        {"decision_no": "A-1", "subject_code": "X", "state": "withdrawn", "measures": "a; b"},
+        {"decision_no": "A-2", "subject_code": "X", "state": "withdrawn", "sharing": "maybe"},
+        {"decision_no": "A-3", "subject_code": "X", "state": "withdrawn", "measures": [1]},
+    ]
+    with pytest.raises(BadReport) as refused:
+        holdings_parse(rows)
+    assert [(e["row"], e["field"]) for e in refused.value.errors] == [
+        (2, "sharing"),
+        (3, "measures"),
+    ]
+    assert holdings_parse(rows[:1])[0].measures == ("a", "b")
 
 
 # --- bad reports change nothing ----------------------------------------------------------------
