@@ -15,6 +15,10 @@ mismatches it shows (``notifications.reconciliation``).
 ``GET /api/v1/reconciliation/mismatches/`` lists the open mismatches of the agencies the
 caller supervises; ``POST …/mismatches/<id>/resend/`` sends the withdrawal again,
 ``POST …/mismatches/<id>/resolve/`` (``{"note": …}``) closes one with a note.
+
+``GET /api/v1/reconciliation/acknowledgement-times/``: per platform and per effect, the
+time from decision to acknowledgement (median, 95th percentile, oldest open) at the
+agencies the caller supervises or audits (``cases.acknowledgement_times``).
 """
 
 from __future__ import annotations
@@ -30,12 +34,15 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cases import access
+from cases.acknowledgement_times import SHIELDING, acknowledgement_times
 from cases.errors import RedressError
 from cases.ids import id_parse
-from cases.models import Platform
+from cases.models import Agency, Platform, PublicationEffect, Role
 from notifications import reconciliation, signing
 from notifications.models import HoldingsReport
 from notifications.services import receipt_record, signature_remember
@@ -154,3 +161,43 @@ class MismatchActionView(APIView):
         except RedressError as exc:
             return Response(exc.as_dict(), status=exc.http_status)
         return Response(reconciliation.mismatch_as_dict(mismatch))
+
+
+class AcknowledgementTimesSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="The platform's code.")
+    name = serializers.CharField()
+    effect = serializers.ChoiceField(
+        choices=[*PublicationEffect.Kind.values, SHIELDING],
+        help_text="What was asked: publication ended, sharing stopped, a measure lifted "
+        "(Order 36 Art. 3), or a temporary shielding.",
+    )
+    measure = serializers.CharField(help_text="The measure's code (measure_lifted); else ''.")
+    acknowledged = serializers.IntegerField()
+    median_hours = serializers.FloatField(allow_null=True)
+    p95_hours = serializers.FloatField(allow_null=True, help_text="Nearest-rank 95th percentile.")
+    open = serializers.IntegerField(help_text="Asked and not yet acknowledged.")
+    oldest_open_hours = serializers.FloatField(allow_null=True)
+
+
+class AcknowledgementTimesResponse(serializers.Serializer):
+    results = AcknowledgementTimesSerializer(many=True)
+
+
+class AcknowledgementTimesView(APIView):
+    """``GET /api/v1/reconciliation/acknowledgement-times/``."""
+
+    @extend_schema(
+        responses={200: AcknowledgementTimesResponse},
+        summary="Time from decision to each platform's acknowledgement of each effect",
+    )
+    def get(self, request):
+        """Per platform and effect, at the agencies the caller supervises or audits: how many
+        were acknowledged, the median and 95th percentile hours from the decision, how many
+        are open and how long the oldest has waited (3 working days are the rule: APL Art.
+        48, SAMR Order 107 Art. 17). Empty for anyone else."""
+        if request.user.is_superuser:
+            agencies = set(Agency.objects.values_list("pk", flat=True))
+        else:
+            agencies = access.agency_ids(request.user, Role.SUPERVISOR, Role.AUDITOR)
+        times = acknowledgement_times(agencies) if agencies else []
+        return Response(AcknowledgementTimesResponse({"results": [vars(t) for t in times]}).data)

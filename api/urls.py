@@ -18,7 +18,12 @@ from api.conventions import (
 )
 from api.notifications import NotificationsView
 from api.platforms import AcknowledgementView
-from api.reconciliation import HoldingsView, MismatchActionView, MismatchListView
+from api.reconciliation import (
+    AcknowledgementTimesView,
+    HoldingsView,
+    MismatchActionView,
+    MismatchListView,
+)
 from api.tokens import ApiTokenViewSet, LogoutAllView, LogoutView
 
 
@@ -79,6 +84,11 @@ api_v1 = [
     path("auth/logout/", logout_view, name="logout"),
     path("auth/logout-all/", logout_all_view, name="logout-all"),
     path("reconciliation/mismatches/", MismatchListView.as_view(), name="mismatches"),
+    path(
+        "reconciliation/acknowledgement-times/",
+        AcknowledgementTimesView.as_view(),
+        name="acknowledgement_times",
+    ),
     path(
         "reconciliation/mismatches/<str:pk>/resend/",
         MismatchActionView.as_view(action="resend"),

@@ -223,6 +223,16 @@ class ReferencePlatforms:
                 "publication": payload.get("publication"),
                 "list_type": record.get("list_type", ""),
             }
+            # What it did of each effect it was asked for (decision 0024): sharing stopped,
+            # measures lifted; a report then says so (decision 0025).
+            kinds = {e.get("kind") for e in payload.get("effects") or [] if isinstance(e, dict)}
+            held = played.holdings[
+                holding_key(record["decision_no"], record.get("subject_code", ""))
+            ]
+            if "sharing_stopped" in kinds:
+                held["sharing"] = "stopped"
+            if "measure_lifted" in kinds:
+                held["measures"] = []
         return status is not None
 
     def _acknowledge_later(self, played: Played, payload: dict) -> None:

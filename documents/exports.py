@@ -88,6 +88,8 @@ MANIFEST_FIELDS = [
 ACKNOWLEDGEMENT_FIELDS = [
     "code",
     "name",
+    "effect",
+    "measure",
     "acknowledged",
     "median_hours",
     "p95_hours",

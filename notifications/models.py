@@ -188,9 +188,12 @@ class HoldingMismatch(models.Model):
         NEVER_SENT = "never_sent", _("Shown but never sent to this platform")
         MISSING = "missing", _("Missing: should be shown")
         DIFFERENT = "different", _("Shown with different content")
+        # The platform reports sharing, or measures, separately (decision 0025, ¶ 5).
+        STILL_SHARED = "still_shared", _("Still shared after repair")
+        MEASURE_STILL_APPLIED = "measure_still_applied", _("Measure still applied after repair")
 
     platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
+    kind = models.CharField(max_length=24, choices=Kind.choices)
     # What the platform named the record by, and our record and publication if we know them.
     decision_no = models.CharField(max_length=100)
     subject_code = models.CharField(max_length=40, blank=True)

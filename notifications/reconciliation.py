@@ -15,7 +15,13 @@ A report is compared with the publications of the platform:
 - shown but never sent: the platform shows a record we never sent it;
 - missing: a record it should show, reported withdrawn, or left out of a report that
   says it is complete;
-- different content: the list type, subject, correction or end date differ.
+- different content: the list type, subject, correction or end date differ;
+- still shared after repair: the platform acknowledged that it stopped sharing and use
+  (停止共享和使用) and reports the record shared (``sharing: shared``);
+- measure still applied after repair: it acknowledged lifting a measure (解除失信惩戒措施)
+  and reports it applied (``measures``: the codes it still applies).
+
+A platform that reports nothing of sharing or measures is not checked for them.
 
 A request still waiting for the platform's acknowledgement is no mismatch: its deadline
 and escalation watch it. Each mismatch stays open until a supervisor resolves it with a
@@ -38,13 +44,15 @@ from django.utils.translation import gettext as _
 from cases import access
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.ids import id_parse
-from cases.models import Case, Platform, Publication, Record, Role
+from cases.models import Case, Platform, Publication, PublicationEffect, Record, Role
 from notifications.models import HoldingMismatch, HoldingsReport
 from notifications.services import SHIELD_ACTION, idempotency_key, platform_notify
 
 logger = logging.getLogger(__name__)
 
 STATES = ("shown", "withdrawn", "shielded")
+SHARING = ("shared", "stopped")
+MEASURE_SEPARATOR = ";"
 COLUMNS = (
     "decision_no",
     "subject_code",
@@ -53,6 +61,8 @@ COLUMNS = (
     "list_type",
     "corrected_text",
     "expires_on",
+    "sharing",
+    "measures",
 )
 MAX_ROWS = 10_000
 TOO_MANY_CELLS = object()  # a CSV row longer than its header
@@ -68,7 +78,14 @@ EXPECTED = {
     Publication.Status.PUBLICATION_REQUESTED: None,
 }
 # What "send again" asks, by what the platform should have done.
-RESEND_ACTIONS = {"withdrawn": "record_withdrawal_requested", "shielded": SHIELD_ACTION}
+WITHDRAWAL = "record_withdrawal_requested"
+RESEND_ACTIONS = {"withdrawn": WITHDRAWAL, "shielded": SHIELD_ACTION}
+# The mismatches "send again" answers: the record, its sharing, or a measure left in place.
+RESENDABLE = (
+    HoldingMismatch.Kind.STILL_SHOWN,
+    HoldingMismatch.Kind.STILL_SHARED,
+    HoldingMismatch.Kind.MEASURE_STILL_APPLIED,
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,8 @@ class Holding:
     list_type: str = ""
     corrected_text: str | None = None
     expires_on: str = ""
+    sharing: str = ""
+    measures: tuple[str, ...] | None = None
 
     def as_dict(self) -> dict:
         data = {
@@ -92,9 +111,11 @@ class Holding:
         }
         if self.publication is not None:
             data["publication"] = self.publication
-        for name in ("list_type", "expires_on"):
+        for name in ("list_type", "expires_on", "sharing"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
+        if self.measures is not None:
+            data["measures"] = list(self.measures)
         if self.corrected_text is not None:
             data["corrected_text"] = self.corrected_text
         return data
@@ -189,6 +210,23 @@ def holdings_parse(rows) -> list[Holding]:
         corrected_text = raw.get("corrected_text")
         if corrected_text is not None and not isinstance(corrected_text, str):
             bad("corrected_text", _("The corrected text must be text."))
+        sharing = raw.get("sharing") or ""
+        if sharing and sharing not in SHARING:
+            bad(
+                "sharing",
+                _("Sharing must be one of %(states)s.") % {"states": ", ".join(SHARING)},
+            )
+        measures = raw.get("measures")
+        if isinstance(measures, str):
+            measures = [m.strip() for m in measures.split(MEASURE_SEPARATOR) if m.strip()]
+        if measures is not None and (
+            not isinstance(measures, list)
+            or not all(_text(m, limit=40) is not None for m in measures)
+        ):
+            bad(
+                "measures",
+                _("Measures must be a list of measure codes (in a file: separated by ';')."),
+            )
         if decision_no and subject_code:
             first = seen.setdefault((decision_no, subject_code), number)
             if first != number:
@@ -208,6 +246,8 @@ def holdings_parse(rows) -> list[Holding]:
                 list_type=list_type,
                 corrected_text=corrected_text,
                 expires_on=expires_on,
+                sharing=sharing,
+                measures=tuple(m.strip() for m in measures) if measures is not None else None,
             )
         )
     if errors:
@@ -284,6 +324,46 @@ def _differences(holding: Holding, expected: dict) -> list[str]:
     return fields
 
 
+def _effects_left(
+    platform: Platform, publication: Publication, holding: Holding
+) -> list[tuple[str, dict]]:
+    """What the platform acknowledged (or, before effects were tracked, was withdrawn
+    from) and still does by its own report: sharing, or measures it applies."""
+    done = [e for e in publication.effects.all() if e.acknowledged_at is not None]
+    withdrawn_whole = publication.status == Publication.Status.WITHDRAWN and not any(
+        True for e in publication.effects.all()
+    )
+    left = []
+    stopped = [e for e in done if e.kind == PublicationEffect.Kind.SHARING_STOPPED]
+    if holding.sharing == "shared" and (stopped or (withdrawn_whole and platform.shares)):
+        left.append(
+            (
+                HoldingMismatch.Kind.STILL_SHARED,
+                {"sharing": "stopped", "effects": [e.pk for e in stopped]},
+            )
+        )
+    if holding.measures:
+        lifted = {
+            e.measure.code: e
+            for e in done
+            if e.kind == PublicationEffect.Kind.MEASURE_LIFTED and e.measure_id
+        }
+        if withdrawn_whole and platform.applies_measures:
+            lifted.update({m.code: None for m in publication.record.measures.all()})
+        applied = sorted(code for code in holding.measures if code in lifted)
+        if applied:
+            left.append(
+                (
+                    HoldingMismatch.Kind.MEASURE_STILL_APPLIED,
+                    {
+                        "measures_lifted": applied,
+                        "effects": [lifted[c].pk for c in applied if lifted[c] is not None],
+                    },
+                )
+            )
+    return left
+
+
 def holdings_reconcile(
     *, platform: Platform, holdings: list[Holding], complete: bool, source: str
 ) -> tuple[HoldingsReport, list[HoldingMismatch]]:
@@ -296,9 +376,9 @@ def holdings_reconcile(
             platform=platform, source=source, complete=complete, rows=len(holdings)
         )
         publications = list(
-            Publication.objects.filter(platform=platform).select_related(
-                "record__subject", "record__list_type"
-            )
+            Publication.objects.filter(platform=platform)
+            .select_related("record__subject", "record__list_type")
+            .prefetch_related("effects__measure", "record__measures")
         )
         by_pk = {p.pk: p for p in publications}
         by_name = {(p.record.decision_no, p.record.subject.code): p for p in publications}
@@ -335,6 +415,8 @@ def holdings_reconcile(
                     continue
             seen.add(publication.pk)
             expected = _expected_of(publication)
+            for kind, left in _effects_left(platform, publication, holding):
+                found.append((kind, holding, publication, publication.record, {**expected, **left}))
             should = expected["state"]
             if should is None:
                 continue  # asked and not yet answered: the removal deadline watches it
@@ -444,10 +526,24 @@ def mismatch_resend(*, mismatch: HoldingMismatch, by) -> HoldingMismatch:
         if locked.resolved_at is not None:
             raise WrongState(_("This mismatch is already resolved."))
         publication = locked.publication
-        action = RESEND_ACTIONS.get((locked.expected or {}).get("state"))
-        if locked.kind != HoldingMismatch.Kind.STILL_SHOWN or publication is None or not action:
+        expected = locked.expected or {}
+        effects = None
+        if locked.kind == HoldingMismatch.Kind.STILL_SHOWN:
+            action = RESEND_ACTIONS.get(expected.get("state"))
+        else:
+            # The effects it acknowledged and did not carry out, named again (decision 0024).
+            action = WITHDRAWAL
+            effects = list(
+                PublicationEffect.objects.filter(
+                    publication=publication, pk__in=expected.get("effects") or []
+                ).select_related("measure")
+            )
+        if locked.kind not in RESENDABLE or publication is None or not action:
             raise WrongState(
-                _("Only a record still shown after repair can be sent again; resolve this one.")
+                _(
+                    "Only a record still shown, shared or acted on after repair can be sent "
+                    "again; resolve this one."
+                )
             )
         case = (
             Case.objects.filter(case_records__record_id=publication.record_id)
@@ -462,6 +558,7 @@ def mismatch_resend(*, mismatch: HoldingMismatch, by) -> HoldingMismatch:
             action=action,
             key=idempotency_key("reconciliation", locked.pk, locked.resent_times),
             reason="reconciliation",
+            effects=effects,
         )
         locked.resent_at = timezone.now()
         locked.resent_by = by
@@ -500,4 +597,15 @@ def mismatch_as_dict(mismatch: HoldingMismatch) -> dict:
         "found_at": mismatch.found_at.isoformat(),
         "resent_times": mismatch.resent_times,
         "resolved_at": mismatch.resolved_at.isoformat() if mismatch.resolved_at else None,
+        # What a supervisor can do: send the withdrawal again (…/resend/), resolve with a
+        # note (…/resolve/).
+        "actions": mismatch_actions(mismatch),
     }
+
+
+def mismatch_actions(mismatch: HoldingMismatch) -> list[str]:
+    if mismatch.resolved_at is not None:
+        return []
+    if mismatch.kind in RESENDABLE and mismatch.publication_id is not None:
+        return ["resend", "resolve"]
+    return ["resolve"]

@@ -195,7 +195,13 @@ def recipient_language(user, case: Case | None) -> str:
 
 
 def platform_notify(
-    *, case: Case | None, publication: Publication, action: str, key: str, reason: str = ""
+    *,
+    case: Case | None,
+    publication: Publication,
+    action: str,
+    key: str,
+    reason: str = "",
+    effects=None,
 ) -> Message:
     """Tell a platform what to do with a record it holds, as a signed webhook.
 
@@ -227,12 +233,11 @@ def platform_notify(
     if action == WITHDRAWAL_ACTION:
         # Each effect the platform is responsible for, acknowledged one by one with its
         # id, or all at once by the publication (decision 0024; the wire contract).
-        payload["effects"] = [
-            effect_payload(effect)
-            for effect in publication.effects.filter(acknowledged_at__isnull=True).select_related(
+        if effects is None:
+            effects = publication.effects.filter(acknowledged_at__isnull=True).select_related(
                 "measure"
             )
-        ]
+        payload["effects"] = [effect_payload(effect) for effect in effects]
     if action == SHIELD_ACTION and record.agency.sector == Sector.MARKET_REGULATION:
         payload["notice"] = REORGANISATION_NOTICE
     message_key = idempotency_key(key, "platform", publication.pk, action)

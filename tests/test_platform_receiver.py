@@ -15,16 +15,25 @@ import logging
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
 
 from backoffice.management.commands.platform_receiver import copy_of
 from backoffice.platform_receiver import Played, ReferencePlatforms, holding_key
-from cases.models import Case, Platform
+from cases.models import Case, Platform, PublicationDefault, PublicationEffect, Record
 from notifications import delivery
 from notifications.models import HoldingMismatch, HoldingsReport, Message
 from notifications.reconciliation import holdings_parse, holdings_reconcile
-from tests.flow_helpers import APPROVED, accept, event_kinds, file_restoration, review, sign
+from tests.flow_helpers import (
+    APPROVED,
+    accept,
+    event_kinds,
+    file_restoration,
+    legal_review,
+    review,
+    sign,
+)
 from tests.helpers import restorable_record
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -276,7 +285,11 @@ def test_the_demo_points_its_platforms_at_the_receiver_and_one_copy_is_stale(set
         complete=True,
         source=HoldingsReport.Source.API,
     )
-    assert [(m.kind, m.publication_id) for m in mismatches] == [("still_shown", repaired.pk)]
+    # It shows the record, and shares it, after it acknowledged ending both.
+    assert sorted((m.kind, m.publication_id) for m in mismatches) == [
+        ("still_shared", repaired.pk),
+        ("still_shown", repaired.pk),
+    ]
     honest = copy_of(thirdparty, stale=False)
     assert (
         holdings_reconcile(
@@ -287,3 +300,61 @@ def test_the_demo_points_its_platforms_at_the_receiver_and_one_copy_is_stale(set
         )[1]
         == []
     )
+
+
+def test_a_newcomers_decision_in_the_demo_reaches_every_platform_with_no_dead_letter(
+    site, settings, client, capsys
+):
+    settings.DEBUG = True
+    call_command("demo", "--subjects", "10", "--receiver-url", "")
+    capsys.readouterr()
+    # The demo's records sit on their agency's default platforms and carry their measures.
+    serious = Record.objects.get(decision_no__endswith="〕9005号")
+    assert {m.code for m in serious.measures.all()} >= {"samr_key_supervision"}
+    szamr_defaults = set(
+        PublicationDefault.objects.filter(
+            agency=serious.agency, list_type=serious.list_type
+        ).values_list("platform__code", flat=True)
+    )
+    assert set(serious.publications.values_list("platform__code", flat=True)) <= szamr_defaults
+    assert {"creditchina", "gsxt", "thirdparty"} <= szamr_defaults
+    # The reference platforms play every demo platform, with the secrets the demo gave them.
+    played = {
+        p.code: Played(code=p.code, secret=p.webhook_secret, holdings=copy_of(p, stale=False))
+        for p in Platform.objects.filter(is_active=True)
+    }
+    # Acknowledging after the worker is done: one writer at a time on the test database.
+    receiver = ReferencePlatforms(site, played, ack_delay=0.5, hang_seconds=5).start()
+    try:
+        for platform in Platform.objects.all():
+            platform.webhook_url = receiver.url(platform.code)
+            platform.save(update_fields=["webhook_url"])
+        # A newcomer decides the restoration waiting at the acceptance check.
+        case = Case.objects.get(case_records__record__decision_no__endswith="〕9001号")
+        users = {u.username: u for u in get_user_model().objects.all()}
+        accept(case, users["intake"])
+        case = review(case, users["reviewer"], APPROVED)
+        if case.status == Case.Status.LEGAL_REVIEW:
+            legal_review(case, users["legal"])
+        sign(case, users["signer"], APPROVED)
+        asked = {p.platform.code for p in case.case_records.get().record.publications.all()}
+        assert asked and status_of(case) == Case.Status.REMOVAL
+
+        due = [Message.Status.PENDING, Message.Status.RETRYING]
+        assert set(worker_delivers(status__in=due)) == {"sent"}
+        receiver.drain()
+
+        assert status_of(case) == Case.Status.APPEAL_WINDOW
+        effects = PublicationEffect.objects.filter(deadline__case=case)
+        assert {e.publication.platform.code for e in effects} == asked
+        assert not effects.filter(acknowledged_at__isnull=True).exists()
+        assert not Message.objects.filter(status=Message.Status.DEAD).exists()
+        # The applicant reads each platform's progress in plain words.
+        client.force_login(users["acme"])
+        page = client.get(reverse("portal:case", args=[case.pk])).content.decode()
+        for platform in Platform.objects.filter(code__in=asked):
+            name = platform.name_en or platform.name
+            assert f"{name} confirmed everything it was asked for." in page, name
+        assert "notification failed" not in page.lower()
+    finally:
+        receiver.stop()

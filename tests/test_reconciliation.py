@@ -21,10 +21,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
+from cases.acknowledgement_times import summarise
+from cases.models import Measure, PublicationEffect
 from documents.exports import export_write
 from notifications import signing
 from notifications.models import HoldingMismatch, HoldingsReport, Message
+from notifications.reconciliation import BadReport, holdings_parse
 from tests import factories
 from tests.flow_helpers import APPROVED, accept, file_restoration, refresh, review, sign
 from tests.helpers import api_token, restorable_record
@@ -232,6 +236,96 @@ def test_the_api_lists_the_mismatches_and_sends_the_withdrawal_again(
     assert resolved.status_code == 200 and resolved.json()["resolved_at"]
 
 
+@pytest.fixture
+def repaired_everywhere(company, record, applicant, staff, creditchina):
+    """Credit China also shares and applies the record's measure; the restoration is
+    approved and every effect acknowledged: it said sharing stopped and the measure lifted."""
+    creditchina.shares = creditchina.applies_measures = True
+    creditchina.save(update_fields=["shares", "applies_measures"])
+    procurement = Measure.objects.create(
+        list_type=record.list_type, code="procurement_t", name="限制政府采购", applied_by="财政部门"
+    )
+    record.measures.set([procurement])
+    case = file_restoration(company, [record], applicant)
+    accept(case, staff["intake"])
+    review(case, staff["case_officer"], APPROVED)
+    sign(case, staff["signer"], APPROVED)
+    for publication in record.publications.order_by("platform__code"):
+        actions.publication_acknowledge(publication=publication, note="Done.")
+    assert not PublicationEffect.objects.filter(acknowledged_at__isnull=True).exists()
+    return refresh(case)
+
+
+def test_still_shared_and_measure_still_applied_after_repair_are_found_and_sent_again(
+    client, creditchina, record, repaired_everywhere, staff
+):
+    response = report(
+        client,
+        creditchina,
+        [row(record, "withdrawn", sharing="shared", measures=["procurement_t", "other"])],
+    )
+
+    assert response.status_code == 200, response.content
+    found = {m["kind"]: m for m in response.json()["mismatches"]}
+    assert set(found) == {"still_shared", "measure_still_applied"}
+    assert found["measure_still_applied"]["expected"]["measures_lifted"] == ["procurement_t"]
+    assert found["still_shared"]["actions"] == ["resend", "resolve"]
+
+    client.force_login(staff["supervisor"])
+    page = client.get(reverse(PAGE)).content.decode()
+    assert "Still shared after repair" in page
+    assert "Measure still applied after repair (procurement_t)" in page
+    assert page.count("Send the withdrawal again") == 2
+
+    # Sent again, the withdrawal names the effects the platform acknowledged and left undone.
+    sharing = PublicationEffect.objects.get(
+        publication__platform=creditchina, kind="sharing_stopped"
+    )
+    mismatch = HoldingMismatch.objects.get(kind="still_shared")
+    client.post(reverse("workspace:mismatch_resend", args=[mismatch.pk]))
+    sent = Message.objects.filter(platform=creditchina, channel="webhook").order_by("-pk")[0]
+    payload = json.loads(sent.body)
+    assert payload["reason"] == "reconciliation"
+    assert [(e["effect"], e["kind"]) for e in payload["effects"]] == [
+        (sharing.pk, "sharing_stopped")
+    ]
+    headers = {"Authorization": f"Token {api_token(staff['supervisor'])}"}
+    lifted = HoldingMismatch.objects.get(kind="measure_still_applied")
+    assert (
+        client.post(
+            f"/api/v1/reconciliation/mismatches/{lifted.pk}/resend/", headers=headers
+        ).status_code
+        == 200
+    )
+    sent = Message.objects.filter(platform=creditchina, channel="webhook").order_by("-pk")[0]
+    assert [e["measure"] for e in json.loads(sent.body)["effects"]] == ["procurement_t"]
+
+    # The platform's next report shows sharing stopped and the measure lifted: both resolved.
+    report(client, creditchina, [row(record, "withdrawn", sharing="stopped", measures=[])])
+    assert not HoldingMismatch.objects.filter(resolved_at__isnull=True).exists()
+
+
+def test_a_report_that_says_nothing_of_sharing_or_measures_is_not_checked_for_them(
+    client, creditchina, record, repaired_everywhere
+):
+    assert report(client, creditchina, [row(record, "withdrawn")]).json()["mismatches"] == []
+
+
+def test_sharing_and_measures_in_a_report_are_checked_row_by_row():
+    rows = [
+        {"decision_no": "A-1", "subject_code": "X", "state": "withdrawn", "measures": "a; b"},
+        {"decision_no": "A-2", "subject_code": "X", "state": "withdrawn", "sharing": "maybe"},
+        {"decision_no": "A-3", "subject_code": "X", "state": "withdrawn", "measures": [1]},
+    ]
+    with pytest.raises(BadReport) as refused:
+        holdings_parse(rows)
+    assert [(e["row"], e["field"]) for e in refused.value.errors] == [
+        (2, "sharing"),
+        (3, "measures"),
+    ]
+    assert holdings_parse(rows[:1])[0].measures == ("a", "b")
+
+
 # --- bad reports change nothing ----------------------------------------------------------------
 
 
@@ -349,9 +443,45 @@ def test_the_command_refuses_a_file_without_the_columns(creditchina, tmp_path, c
 # --- how long platforms take ---------------------------------------------------------------------
 
 
-def test_time_from_decision_to_acknowledgement_per_platform_on_the_page_and_in_the_export(
+def test_the_times_per_platform_and_effect_are_median_p95_and_oldest_open_of_known_times():
+    decided = datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.UTC)
+    now = decided + datetime.timedelta(hours=100)
+
+    def answered(hours):
+        return decided + datetime.timedelta(hours=hours)
+
+    rows = [
+        ("cc", "信用中国", "publication_ended", None, decided, answered(h)) for h in (2, 6, 10, 40)
+    ] + [
+        ("cc", "信用中国", "sharing_stopped", None, decided, answered(5)),
+        ("cc", "信用中国", "sharing_stopped", None, decided + datetime.timedelta(hours=28), None),
+        ("cc", "信用中国", "sharing_stopped", None, decided, None),
+        ("gsxt", "公示系统", "measure_lifted", "bidding", decided, None),
+    ]
+
+    times = {(t.code, t.effect, t.measure): t for t in summarise(rows, now=now)}
+
+    ended = times[("cc", "publication_ended", "")]
+    assert (ended.acknowledged, ended.median_hours, ended.p95_hours) == (4, 8.0, 40.0)
+    assert (ended.open, ended.oldest_open_hours) == (0, None)
+    sharing = times[("cc", "sharing_stopped", "")]
+    assert (sharing.acknowledged, sharing.median_hours, sharing.p95_hours) == (1, 5.0, 5.0)
+    assert (sharing.open, sharing.oldest_open_hours) == (2, 100.0)
+    lifted = times[("gsxt", "measure_lifted", "bidding")]
+    assert (lifted.acknowledged, lifted.median_hours, lifted.open) == (0, None, 1)
+    assert lifted.oldest_open_hours == 100.0
+    assert [t.effect for t in summarise(rows, now=now)] == [
+        "publication_ended",
+        "sharing_stopped",
+        "measure_lifted",
+    ]
+
+
+def test_time_from_decision_to_acknowledgement_per_platform_and_effect_everywhere(
     client, creditchina, company, record, applicant, staff, agency
 ):
+    creditchina.shares = True
+    creditchina.save(update_fields=["shares"])
     case = file_restoration(company, [record], applicant)
     accept(case, staff["intake"])
     review(case, staff["case_officer"], APPROVED)
@@ -359,15 +489,36 @@ def test_time_from_decision_to_acknowledgement_per_platform_on_the_page_and_in_t
     case = refresh(case)
     decided = timezone.now() - datetime.timedelta(hours=30)
     type(case).objects.filter(pk=case.pk).update(decided_at=decided)
-    actions.publication_acknowledge(publication=record.publications.get(platform=creditchina))
-    record.publications.filter(platform=creditchina).update(
+    ended = PublicationEffect.objects.get(
+        publication__platform=creditchina, kind="publication_ended"
+    )
+    actions.effect_acknowledge(effect=ended)
+    PublicationEffect.objects.filter(pk=ended.pk).update(
         acknowledged_at=decided + datetime.timedelta(hours=6)
     )
 
     client.force_login(staff["supervisor"])
     page = client.get(reverse(PAGE)).content.decode()
-    assert 'data-platform="creditchina"' in page
-    assert 'data-platform="gsxt"' in page
+    assert 'data-platform="creditchina" data-effect="publication_ended"' in page
+    assert 'data-platform="creditchina" data-effect="sharing_stopped"' in page
+    assert 'data-platform="gsxt" data-effect="publication_ended"' in page
+
+    api = APIClient()
+    api.force_authenticate(staff["supervisor"])
+    answer = api.get("/api/v1/reconciliation/acknowledgement-times/")
+    assert answer.status_code == 200
+    by_effect = {(r["code"], r["effect"]): r for r in answer.json()["results"]}
+    assert set(by_effect) == {
+        ("creditchina", "publication_ended"),
+        ("creditchina", "sharing_stopped"),
+        ("gsxt", "publication_ended"),
+    }
+    assert by_effect[("creditchina", "publication_ended")]["median_hours"] == 6.0
+    assert by_effect[("creditchina", "sharing_stopped")]["open"] == 1
+    assert by_effect[("creditchina", "sharing_stopped")]["oldest_open_hours"] >= 30
+    # An applicant, or an officer of no agency that decided, reads nothing.
+    api.force_authenticate(applicant)
+    assert api.get("/api/v1/reconciliation/acknowledgement-times/").json()["results"] == []
 
     buffer = io.BytesIO()
     export_write(
@@ -379,10 +530,11 @@ def test_time_from_decision_to_acknowledgement_per_platform_on_the_page_and_in_t
     with zipfile.ZipFile(buffer) as zf:
         rows = list(csv.DictReader(io.StringIO(zf.read("platform_acknowledgements.csv").decode())))
         manifest = json.loads(zf.read("manifest.json"))
-    by_code = {r["code"]: r for r in rows}
-    assert by_code["creditchina"]["acknowledged"] == "1"
-    assert by_code["creditchina"]["median_hours"] == "6.0"
-    assert by_code["creditchina"]["p95_hours"] == "6.0"
-    assert by_code["gsxt"]["open"] == "1"
-    assert float(by_code["gsxt"]["oldest_open_hours"]) >= 30
-    assert manifest["platform_acknowledgements"][0]["code"] == "creditchina"
+    by_effect = {(r["code"], r["effect"]): r for r in rows}
+    done = by_effect[("creditchina", "publication_ended")]
+    assert (done["acknowledged"], done["median_hours"], done["p95_hours"]) == ("1", "6.0", "6.0")
+    assert by_effect[("gsxt", "publication_ended")]["open"] == "1"
+    assert float(by_effect[("gsxt", "publication_ended")]["oldest_open_hours"]) >= 30
+    assert {(r["code"], r["effect"]) for r in manifest["platform_acknowledgements"]} == set(
+        by_effect
+    )

@@ -286,6 +286,7 @@ class AgencyProblemsView(SupervisorMixin, WorkspaceMixin, TemplateView):
             dead_messages=list(messages_dead_for(self.request.user)[:100]),
             failed_letters=list(letters_failed_for(self.request.user).select_related("case")[:100]),
             mismatches=list(reconciliation.mismatches_for(self.request.user)[:200]),
+            resendable=reconciliation.RESENDABLE,
             platform_times=acknowledgement_times(
                 access.agency_ids(self.request.user, Role.SUPERVISOR)
             ),

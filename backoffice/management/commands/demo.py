@@ -29,10 +29,12 @@ from cases.models import (
     Evidence,
     ListType,
     Material,
+    Measure,
     Membership,
     PenaltyType,
     Platform,
     Publication,
+    PublicationDefault,
     Record,
     Representation,
     Role,
@@ -40,7 +42,7 @@ from cases.models import (
     StaffProfile,
     Subject,
 )
-from cases.publications import kind_duties
+from cases.publications import default_measures, default_platforms, kind_duties
 from cases.rules import rule_set_in_force
 from notifications.models import Message
 from workflows import actions
@@ -110,6 +112,28 @@ PLATFORMS = [
         "某信用服务机构（演示）",
         "A third-party credit agency (demo)",
         Platform.Kind.THIRD_PARTY,
+    ),
+]
+# The management measures of the serious violations list (《市场监督管理严重违法失信名单管理
+# 办法》第十五条), in the demo applied through NECIPS: a repair asks it to lift each.
+DEMO_MEASURES = [
+    (
+        "samr_key_supervision",
+        "列为重点监管对象，提高检查频次",
+        "Key supervision: more frequent inspections",
+        "《市场监督管理严重违法失信名单管理办法》第十五条第（二）项",
+    ),
+    (
+        "samr_no_commitment",
+        "不适用告知承诺制",
+        "No notification-and-commitment procedure",
+        "《市场监督管理严重违法失信名单管理办法》第十五条第（三）项",
+    ),
+    (
+        "samr_no_honours",
+        "不予授予市场监督管理部门荣誉称号等表彰奖励",
+        "No honours of market regulation authorities",
+        "《市场监督管理严重违法失信名单管理办法》第十五条第（四）项",
     ),
 ]
 # Where the reference platforms listen (``manage.py platform_receiver``, started by
@@ -412,6 +436,12 @@ class Command(BaseCommand):
         ]
         Record.objects.bulk_create(records)
         records = list(Record.objects.all())
+        self._defaults_and_measures(agencies, platforms, list_types)
+        # Every record is published on its agency's default platforms for its list type
+        # (as an import with an empty platforms column), where the rules publish it at all
+        # and, on Credit China, where they say so; it carries its list type's measures.
+        defaults = {a.pk: default_platforms(a.pk) for a in agencies.values()}
+        measures = default_measures()
         Publication.objects.bulk_create(
             [
                 Publication(
@@ -425,16 +455,55 @@ class Command(BaseCommand):
                     ),
                 )
                 for r in records
-                for p in platforms
+                for p in defaults[r.agency_id].get(r.list_type_id, [])
                 if self.shown[r.decision_no][0]
-                and (p.kind != Platform.Kind.CREDIT_CHINA_LOCAL or r.agency.region_code == "440300")
                 and (
                     self.shown[r.decision_no][1]
                     or p.kind not in (Platform.Kind.CREDIT_CHINA, Platform.Kind.CREDIT_CHINA_LOCAL)
                 )
             ]
         )
+        Record.measures.through.objects.bulk_create(
+            [
+                Record.measures.through(record_id=r.pk, measure_id=m.pk)
+                for r in records
+                for m in measures.get(r.list_type_id, [])
+            ]
+        )
         return acme, globex, {r.decision_no: r for r in records}
+
+    def _defaults_and_measures(self, agencies, platforms, list_types):
+        """Each agency's default platforms per list type (a local Credit China site only for
+        its own region), and the measures of the serious violations list (SAMR Order 44
+        Art. 15), applied through NECIPS in the demo."""
+        PublicationDefault.objects.bulk_create(
+            [
+                PublicationDefault(agency=agency, list_type=list_type, platform=platform)
+                for agency in agencies.values()
+                for list_type in list_types.values()
+                for platform in platforms
+                if platform.kind != Platform.Kind.CREDIT_CHINA_LOCAL
+                or agency.region_code == "440300"
+            ],
+            ignore_conflicts=True,
+        )
+        serious = list_types.get("serious_dishonesty")
+        if serious is None:
+            return
+        for code, name, name_en, basis in DEMO_MEASURES:
+            Measure.objects.get_or_create(
+                list_type=serious,
+                code=code,
+                defaults={
+                    "name": name,
+                    "name_en": name_en,
+                    "applied_by": "市场监督管理部门",
+                    "legal_basis": basis,
+                },
+            )
+        Platform.objects.filter(code="gsxt").update(applies_measures=True)
+        for platform in platforms:
+            platform.refresh_from_db(fields=["applies_measures"])
 
     def _record(
         self, list_type, subject, agency, n, listed_on, severity, penalty, fine_amount=None

@@ -34,8 +34,8 @@ SHOWS = {
 
 
 def copy_of(platform: Platform, *, stale: bool) -> dict[str, dict]:
-    """What the platform holds at start: what we sent it. A stale copy still shows the
-    records a decision repaired (a record whose publication ended at its maximum before
+    """What the platform holds at start: what we sent it. A stale copy still shows (and,
+    where the platform shares, still shares) the records a decision repaired (a record whose publication ended at its maximum before
     the demo's day is gone from it as from every other platform)."""
     holdings = {}
     publications = platform.publications.select_related(
@@ -52,6 +52,9 @@ def copy_of(platform: Platform, *, stale: bool) -> dict[str, dict]:
             "publication": publication.pk,
             "list_type": record.list_type.code,
         }
+        if stale and repaired and platform.shares:
+            # A stale copy keeps sharing it too (停止共享和使用 acknowledged, not done).
+            holdings[holding_key(record.decision_no, record.subject.code)]["sharing"] = "shared"
     return holdings
 
 
