@@ -137,19 +137,29 @@ def document_number_pattern_validator(value: str) -> None:
 class Agency(models.Model):
     """A designating agency (认定单位): owns its records and decides requests about them."""
 
-    code = models.SlugField(max_length=32, unique=True, help_text=_("Short code, e.g. SZAMR."))
-    name = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200, blank=True)
-    region_code = models.CharField(max_length=6, validators=[region_code_validator])
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT)
-    address = models.CharField(max_length=300, blank=True)
+    code = models.SlugField(
+        max_length=32, unique=True, help_text=_("Short code, e.g. SZAMR."), verbose_name=_("code")
+    )
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    name_en = models.CharField(max_length=200, blank=True, verbose_name=_("name in English"))
+    region_code = models.CharField(
+        max_length=6, validators=[region_code_validator], verbose_name=_("region code")
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("parent")
+    )
+    address = models.CharField(max_length=300, blank=True, verbose_name=_("address"))
     reconsideration_body = models.CharField(
         max_length=300,
         blank=True,
         help_text=_("Body that hears administrative reconsideration of this agency's decisions."),
+        verbose_name=_("reconsideration body"),
     )
     court = models.CharField(
-        max_length=300, blank=True, help_text=_("Court with jurisdiction over a lawsuit.")
+        max_length=300,
+        blank=True,
+        help_text=_("Court with jurisdiction over a lawsuit."),
+        verbose_name=_("court"),
     )
     document_number_pattern = models.CharField(
         _("document number pattern"),
@@ -161,7 +171,7 @@ class Agency(models.Model):
             "深市监信修〔{year}〕{seq}号. Empty: 〔{year}〕{seq}号."
         ),
     )
-    seal = models.ImageField(upload_to="seals/", blank=True)
+    seal = models.ImageField(upload_to="seals/", blank=True, verbose_name=_("seal"))
     sector = models.CharField(
         _("sector"),
         max_length=24,
@@ -172,11 +182,12 @@ class Agency(models.Model):
             "national defaults (《信用修复管理办法》第十一条)."
         ),
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class Meta:
+        verbose_name = _("agency")
         ordering = ["code"]
-        verbose_name_plural = "agencies"
+        verbose_name_plural = _("agencies")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -195,10 +206,10 @@ class Platform(models.Model):
         SECTOR = "sector", _("Sector credit system")
         THIRD_PARTY = "third_party", _("Third-party credit service agency")
 
-    code = models.SlugField(max_length=32, unique=True)
-    name = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200, blank=True)
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    code = models.SlugField(max_length=32, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    name_en = models.CharField(max_length=200, blank=True, verbose_name=_("name in English"))
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
     publishes = models.BooleanField(
         _("publishes"),
         default=True,
@@ -214,7 +225,7 @@ class Platform(models.Model):
         default=False,
         help_text=_("Applies punishment measures: asked to lift them (解除失信惩戒措施)."),
     )
-    webhook_url = models.URLField(blank=True)
+    webhook_url = models.URLField(blank=True, verbose_name=_("webhook url"))
     webhook_secret = models.CharField(
         max_length=128,
         blank=True,
@@ -222,10 +233,13 @@ class Platform(models.Model):
             "Shared secret for HMAC-SHA256 signatures on webhooks both ways; "
             "leave empty to generate one."
         ),
+        verbose_name=_("webhook secret"),
     )
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class Meta:
+        verbose_name_plural = _("platforms")
+        verbose_name = _("platform")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -248,10 +262,10 @@ class Remedy(models.TextChoices):
 class ListType(models.Model):
     """A list or kind of publication a record can be on."""
 
-    code = models.SlugField(max_length=40, unique=True)
-    name = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200, blank=True)
-    description = models.TextField(blank=True)
+    code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    name_en = models.CharField(max_length=200, blank=True, verbose_name=_("name in English"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     remedy = models.CharField(
         _("remedy"),
         max_length=20,
@@ -264,6 +278,8 @@ class ListType(models.Model):
     )
 
     class Meta:
+        verbose_name_plural = _("list types")
+        verbose_name = _("list type")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -274,10 +290,12 @@ class Measure(models.Model):
     """A punishment measure (失信惩戒措施) a list type carries, and the body that applies it;
     a repair asks each platform that applies it to lift it (《信用修复管理办法》第三条)."""
 
-    list_type = models.ForeignKey(ListType, on_delete=models.PROTECT, related_name="measures")
-    code = models.SlugField(max_length=40)
-    name = models.CharField(max_length=200)
-    name_en = models.CharField(max_length=200, blank=True)
+    list_type = models.ForeignKey(
+        ListType, on_delete=models.PROTECT, related_name="measures", verbose_name=_("list type")
+    )
+    code = models.SlugField(max_length=40, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    name_en = models.CharField(max_length=200, blank=True, verbose_name=_("name in English"))
     applied_by = models.CharField(
         _("applied by"), max_length=200, help_text=_("The body that applies the measure.")
     )
@@ -289,15 +307,19 @@ class Measure(models.Model):
             "Where the body applies it, and so lifts it; empty: every platform that "
             "applies measures."
         ),
+        verbose_name=_("platforms"),
     )
     is_default = models.BooleanField(
         default=True,
         help_text=_("Linked to every record of the list type imported without a measures column."),
+        verbose_name=_("is default"),
     )
-    legal_basis = models.CharField(max_length=300, blank=True)
-    is_active = models.BooleanField(default=True)
+    legal_basis = models.CharField(max_length=300, blank=True, verbose_name=_("legal basis"))
+    is_active = models.BooleanField(default=True, verbose_name=_("active"))
 
     class Meta:
+        verbose_name_plural = _("measures")
+        verbose_name = _("measure")
         ordering = ["list_type__code", "code"]
         constraints = [
             models.UniqueConstraint(fields=["list_type", "code"], name="measure_unique_code")
@@ -312,12 +334,21 @@ class PublicationDefault(models.Model):
     does not say (the ``platforms`` column empty)."""
 
     agency = models.ForeignKey(
-        Agency, on_delete=models.CASCADE, related_name="publication_defaults"
+        Agency,
+        on_delete=models.CASCADE,
+        related_name="publication_defaults",
+        verbose_name=_("agency"),
     )
-    list_type = models.ForeignKey(ListType, on_delete=models.CASCADE, related_name="+")
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
+    list_type = models.ForeignKey(
+        ListType, on_delete=models.CASCADE, related_name="+", verbose_name=_("list type")
+    )
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="+", verbose_name=_("platform")
+    )
 
     class Meta:
+        verbose_name_plural = _("publication defaults")
+        verbose_name = _("publication default")
         ordering = ["agency__code", "list_type__code", "platform__code"]
         constraints = [
             models.UniqueConstraint(
@@ -355,27 +386,32 @@ class RuleSet(models.Model):
     new version instead (the admin and ``clean`` enforce this).
     """
 
-    list_type = models.ForeignKey(ListType, on_delete=models.PROTECT, related_name="rule_sets")
-    severity = models.CharField(max_length=10, choices=Severity.choices)
+    list_type = models.ForeignKey(
+        ListType, on_delete=models.PROTECT, related_name="rule_sets", verbose_name=_("list type")
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices, verbose_name=_("severity"))
     agency = models.ForeignKey(
         Agency,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         help_text=_("Leave empty for the national default."),
+        verbose_name=_("agency"),
     )
-    version = models.PositiveIntegerField(editable=False)
-    effective_from = models.DateField()
+    version = models.PositiveIntegerField(editable=False, verbose_name=_("version"))
+    effective_from = models.DateField(verbose_name=_("effective from"))
     effective_until = models.DateField(
         null=True,
         blank=True,
         help_text=_("Last day this version applies (e.g. the day before a repeal); empty if open."),
+        verbose_name=_("effective until"),
     )
     instrument = models.CharField(
         max_length=20,
         choices=INSTRUMENT_CHOICES,
         blank=True,
         help_text=_("The instrument this version implements."),
+        verbose_name=_("instrument"),
     )
     sector = models.CharField(
         max_length=24,
@@ -385,6 +421,7 @@ class RuleSet(models.Model):
             "Empty: any agency. A sector's version prevails for agencies of that sector "
             "(《信用修复管理办法》第十一条)."
         ),
+        verbose_name=_("sector"),
     )
     citations = models.JSONField(
         default=dict,
@@ -393,8 +430,9 @@ class RuleSet(models.Model):
             "The article each value comes from, by field name: "
             '{"min_publication_months": [{"instrument": "ndrc36", "article": 12}]}.'
         ),
+        verbose_name=_("citations"),
     )
-    legal_basis = models.CharField(max_length=300, blank=True)
+    legal_basis = models.CharField(max_length=300, blank=True, verbose_name=_("legal basis"))
 
     min_publication_months = models.PositiveIntegerField(
         null=True,
@@ -404,9 +442,13 @@ class RuleSet(models.Model):
             _("Restoration may be requested only after this period (0: at once)."),
             UNCONFIRMED_FIGURE,
         ),
+        verbose_name=_("min publication months"),
     )
     max_publication_months = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Automatic expiry; empty when there is none.")
+        null=True,
+        blank=True,
+        help_text=_("Automatic expiry; empty when there is none."),
+        verbose_name=_("max publication months"),
     )
     acceptance_days = models.PositiveIntegerField(
         null=True,
@@ -415,6 +457,7 @@ class RuleSet(models.Model):
         help_text=format_lazy(
             "{} {}", _("Working days for the acceptance check."), UNCONFIRMED_FIGURE
         ),
+        verbose_name=_("acceptance days"),
     )
     materials_days = models.PositiveIntegerField(
         null=True,
@@ -425,6 +468,7 @@ class RuleSet(models.Model):
             _("Working days the applicant has to supply missing materials."),
             UNCONFIRMED_FIGURE,
         ),
+        verbose_name=_("materials days"),
     )
     objection_review_days = models.PositiveIntegerField(
         null=True,
@@ -433,6 +477,7 @@ class RuleSet(models.Model):
         help_text=format_lazy(
             "{} {}", _("Working days to decide an objection once accepted."), UNCONFIRMED_FIGURE
         ),
+        verbose_name=_("objection review days"),
     )
     restoration_review_days = models.PositiveIntegerField(
         null=True,
@@ -441,6 +486,7 @@ class RuleSet(models.Model):
         help_text=format_lazy(
             "{} {}", _("Working days to decide a restoration once accepted."), UNCONFIRMED_FIGURE
         ),
+        verbose_name=_("restoration review days"),
     )
     letter_service_days = models.PositiveIntegerField(
         null=True,
@@ -449,6 +495,7 @@ class RuleSet(models.Model):
         help_text=format_lazy(
             "{} {}", _("Working days to serve the decision letter."), UNCONFIRMED_FIGURE
         ),
+        verbose_name=_("letter service days"),
     )
     removal_days = models.PositiveIntegerField(
         null=True,
@@ -459,32 +506,44 @@ class RuleSet(models.Model):
             _("Working days for every platform to withdraw the record."),
             UNCONFIRMED_FIGURE,
         ),
+        verbose_name=_("removal days"),
     )
     required_materials = models.JSONField(
-        default=list, blank=True, help_text=_("Material codes a restoration must include.")
+        default=list,
+        blank=True,
+        help_text=_("Material codes a restoration must include."),
+        verbose_name=_("required materials"),
     )
     barred_penalty_types = models.JSONField(
-        default=list, blank=True, help_text=_("Penalty types that cannot be restored.")
+        default=list,
+        blank=True,
+        help_text=_("Penalty types that cannot be restored."),
+        verbose_name=_("barred penalty types"),
     )
     objection_window_days = models.PositiveIntegerField(
         null=True,
         blank=True,
         help_text=_("Calendar days after listing within which an objection may be filed."),
+        verbose_name=_("objection window days"),
     )
-    legal_review_required = models.BooleanField(default=False)
+    legal_review_required = models.BooleanField(
+        default=False, verbose_name=_("legal review required")
+    )
     signers_required = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1)]
+        default=1, validators=[MinValueValidator(1)], verbose_name=_("signers required")
     )
 
     # -- classification and publication (Order 36 Arts. 8–12, SAMR Order 107 Arts. 6–10)
     published = models.BooleanField(
         default=True,
         help_text=_("Whether records of this tier are published at all (minor: not in principle)."),
+        verbose_name=_("published"),
     )
     never_published_penalty_types = models.JSONField(
         default=list,
         blank=True,
         help_text=_("Penalty types never published, e.g. a SAMR warning (Order 107 Art. 7)."),
+        verbose_name=_("never published penalty types"),
     )
     natural_persons_published = models.BooleanField(
         default=True,
@@ -492,6 +551,7 @@ class RuleSet(models.Model):
             "Whether information about natural persons goes on Credit China "
             "(not in principle: 《信用修复管理办法》第十二条)."
         ),
+        verbose_name=_("natural persons published"),
     )
     no_early_repair_penalty_types = models.JSONField(
         default=list,
@@ -500,6 +560,7 @@ class RuleSet(models.Model):
             "Penalty types with no early repair: publication ends only at the maximum period "
             "(e.g. SAMR Order 107 Art. 8(3))."
         ),
+        verbose_name=_("no early repair penalty types"),
     )
     minor_fine_limit_business = models.DecimalField(
         max_digits=14,
@@ -510,6 +571,7 @@ class RuleSet(models.Model):
             "A fine up to this amount on a business is minor (SAMR: 50,000). Empty: "
             "the sector has not set one; configure the agency's own figure."
         ),
+        verbose_name=_("minor fine limit business"),
     )
     minor_fine_limit_person = models.DecimalField(
         max_digits=14,
@@ -517,10 +579,12 @@ class RuleSet(models.Model):
         null=True,
         blank=True,
         help_text=_("A fine up to this amount on a person is minor (SAMR: 5,000)."),
+        verbose_name=_("minor fine limit person"),
     )
     auto_end = models.BooleanField(
         default=True,
         help_text=_("Publication ends by itself at the maximum period (Order 36 Art. 12)."),
+        verbose_name=_("auto end"),
     )
 
     # -- deadlines (Order 36 Art. 16, SAMR Order 107 Arts. 14–17)
@@ -531,6 +595,7 @@ class RuleSet(models.Model):
             'How each *_days field counts, where not in working days: {"objection_review_days": '
             '"calendar"} (the court rules\' 15 days, GUIDE §0.2).'
         ),
+        verbose_name=_("day kinds"),
     )
     extension_days = models.PositiveIntegerField(
         null=True,
@@ -539,28 +604,37 @@ class RuleSet(models.Model):
         help_text=format_lazy(
             "{} {}", _("Working days one extension may add (Order 36 Art. 16)."), UNCONFIRMED_FIGURE
         ),
+        verbose_name=_("extension days"),
     )
     extension_needs_head_approval = models.BooleanField(
-        default=False, help_text=_("SAMR Order 107 Art. 16: the head approves an extension.")
+        default=False,
+        help_text=_("SAMR Order 107 Art. 16: the head approves an extension."),
+        verbose_name=_("extension needs head approval"),
     )
     refusal_needs_head_approval = models.BooleanField(
         default=False,
         help_text=_("SAMR Order 107 Arts. 14 and 17: a non-acceptance or refusal needs the head."),
+        verbose_name=_("refusal needs head approval"),
     )
     materials_notice_days = models.PositiveIntegerField(
         null=True,
         blank=True,
         help_text=_("Working days to send the one request for missing materials (SAMR: 2)."),
+        verbose_name=_("materials notice days"),
     )
 
     # -- revocation (Order 36 Art. 25, SAMR Order 107 Art. 23)
     revocation_publication_months = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("How long a revocation decision is published.")
+        null=True,
+        blank=True,
+        help_text=_("How long a revocation decision is published."),
+        verbose_name=_("revocation publication months"),
     )
     revocation_bar_months = models.PositiveIntegerField(
         null=True,
         blank=True,
         help_text=_("How long after a revocation no new restoration of the record is accepted."),
+        verbose_name=_("revocation bar months"),
     )
 
     # -- bankruptcy reorganisation (Order 36 Art. 20, SAMR Order 107 Art. 22)
@@ -568,11 +642,14 @@ class RuleSet(models.Model):
         null=True,
         blank=True,
         help_text=_("Working days to shield a record during reorganisation; empty: not offered."),
+        verbose_name=_("temporary restoration days"),
     )
 
     # -- collective decision (APL Art. 57)
     collective_decision_required = models.BooleanField(
-        default=False, help_text=_("The signers decide in a recorded meeting (APL Art. 57).")
+        default=False,
+        help_text=_("The signers decide in a recorded meeting (APL Art. 57)."),
+        verbose_name=_("collective decision required"),
     )
 
     # -- statement and defence on electronic-monitoring evidence (APL Arts. 41, 44, 45, 62)
@@ -586,12 +663,15 @@ class RuleSet(models.Model):
             "follows the 5 days the Law gives to ask for a hearing (Art. 64); its 3, 5 and 7 "
             "days are working days (Art. 85)."
         ),
+        verbose_name=_("monitoring statement days"),
     )
 
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("rule sets")
+        verbose_name = _("rule set")
         ordering = ["list_type__code", "severity", "agency_id", "-effective_from"]
         # One version per scope and day, and unique version numbers per scope; the
         # national scope (agency empty) needs its own partial constraint because
@@ -763,12 +843,14 @@ class Subject(models.Model):
         LEGAL = "legal", _("Legal person")
         NATURAL = "natural", _("Natural person")
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    code = models.CharField(max_length=18, unique=True)
-    name = models.CharField(max_length=300)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    code = models.CharField(max_length=18, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=300, verbose_name=_("name"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("subjects")
+        verbose_name = _("subject")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -795,13 +877,21 @@ class Record(models.Model):
         REMOVED = "removed", _("Removed")
         EXPIRED = "expired", _("Expired")
 
-    list_type = models.ForeignKey(ListType, on_delete=models.PROTECT, related_name="records")
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="records")
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="records")
+    list_type = models.ForeignKey(
+        ListType, on_delete=models.PROTECT, related_name="records", verbose_name=_("list type")
+    )
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, related_name="records", verbose_name=_("subject")
+    )
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="records", verbose_name=_("agency")
+    )
     decision_no = models.CharField(_("decision document number"), max_length=100)
-    legal_basis = models.CharField(max_length=500, blank=True)
-    severity = models.CharField(max_length=10, choices=Severity.choices)
-    penalty_type = models.CharField(max_length=30, choices=PenaltyType.choices)
+    legal_basis = models.CharField(max_length=500, blank=True, verbose_name=_("legal basis"))
+    severity = models.CharField(max_length=10, choices=Severity.choices, verbose_name=_("severity"))
+    penalty_type = models.CharField(
+        max_length=30, choices=PenaltyType.choices, verbose_name=_("penalty type")
+    )
     penalty_types = models.JSONField(
         default=list,
         blank=True,
@@ -809,12 +899,16 @@ class Record(models.Model):
             "Every penalty type the decision imposed; the longest period applies "
             "(《信用修复管理办法》第十二条)."
         ),
+        verbose_name=_("penalty types"),
     )
     fine_amount = models.DecimalField(
         _("fine (CNY)"), max_digits=14, decimal_places=2, null=True, blank=True
     )
     procedure = models.CharField(
-        max_length=12, choices=Procedure.choices, default=Procedure.ORDINARY
+        max_length=12,
+        choices=Procedure.choices,
+        default=Procedure.ORDINARY,
+        verbose_name=_("procedure"),
     )
     decided_on = models.DateField(
         _("decision document date"),
@@ -830,17 +924,29 @@ class Record(models.Model):
         blank=True,
         help_text=_("A suspension or practising ban: publication is not ended before this date."),
     )
-    listed_on = models.DateField()
+    listed_on = models.DateField(verbose_name=_("listed on"))
     restorable_from = models.DateField(
-        null=True, blank=True, help_text=_("End of the minimum publication period.")
+        null=True,
+        blank=True,
+        help_text=_("End of the minimum publication period."),
+        verbose_name=_("restorable from"),
     )
     expires_on = models.DateField(
-        null=True, blank=True, help_text=_("End of the maximum publication period.")
+        null=True,
+        blank=True,
+        help_text=_("End of the maximum publication period."),
+        verbose_name=_("expires on"),
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE)
-    platforms = models.ManyToManyField(Platform, through="Publication", related_name="records")
-    measures = models.ManyToManyField(Measure, blank=True, related_name="records")
-    corrected_text = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status")
+    )
+    platforms = models.ManyToManyField(
+        Platform, through="Publication", related_name="records", verbose_name=_("platforms")
+    )
+    measures = models.ManyToManyField(
+        Measure, blank=True, related_name="records", verbose_name=_("measures")
+    )
+    corrected_text = models.TextField(blank=True, verbose_name=_("corrected text"))
     restoration_barred_until = models.DateField(
         null=True,
         blank=True,
@@ -848,11 +954,14 @@ class Record(models.Model):
             "After a revoked restoration: no new restoration is accepted before this date "
             "(《信用修复管理办法》第二十五条；《市场监督管理信用修复管理办法》第二十三条)."
         ),
+        verbose_name=_("restoration barred until"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name_plural = _("records")
+        verbose_name = _("record")
         ordering = ["-listed_on", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -884,13 +993,21 @@ class Publication(models.Model):
         # platform was told and has not yet confirmed; PUBLISHED once it has.
         PUBLICATION_REQUESTED = "publication_requested", _("Publication requested")
 
-    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="publications")
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="publications")
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PUBLISHED)
-    published_on = models.DateField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    record = models.ForeignKey(
+        Record, on_delete=models.CASCADE, related_name="publications", verbose_name=_("record")
+    )
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="publications", verbose_name=_("platform")
+    )
+    status = models.CharField(
+        max_length=24, choices=Status.choices, default=Status.PUBLISHED, verbose_name=_("status")
+    )
+    published_on = models.DateField(null=True, blank=True, verbose_name=_("published on"))
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acknowledged at"))
 
     class Meta:
+        verbose_name_plural = _("publications")
+        verbose_name = _("publication")
         constraints = [
             models.UniqueConstraint(fields=["record", "platform"], name="publication_unique")
         ]
@@ -913,18 +1030,32 @@ class PublicationEffect(models.Model):
         SHARING_STOPPED = "sharing_stopped", _("Sharing and use stopped")
         MEASURE_LIFTED = "measure_lifted", _("Punishment measure lifted")
 
-    publication = models.ForeignKey(Publication, on_delete=models.CASCADE, related_name="effects")
-    kind = models.CharField(max_length=20, choices=Kind.choices)
+    publication = models.ForeignKey(
+        Publication, on_delete=models.CASCADE, related_name="effects", verbose_name=_("publication")
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
     measure = models.ForeignKey(
-        Measure, null=True, blank=True, on_delete=models.PROTECT, related_name="effects"
+        Measure,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="effects",
+        verbose_name=_("measure"),
     )
     deadline = models.ForeignKey(
-        "Deadline", null=True, blank=True, on_delete=models.SET_NULL, related_name="effects"
+        "Deadline",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="effects",
+        verbose_name=_("deadline"),
     )
-    requested_at = models.DateTimeField()
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(verbose_name=_("requested at"))
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acknowledged at"))
 
     class Meta:
+        verbose_name_plural = _("publication effects")
+        verbose_name = _("publication effect")
         ordering = ["publication_id", "kind", "measure_id", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -962,13 +1093,20 @@ class Membership(models.Model):
     """A person holding a role at an agency (an officer) or auditing it (an auditor)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("user"),
     )
-    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=20, choices=Role.choices)
-    since = models.DateField(default=datetime.date.today)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("agency")
+    )
+    role = models.CharField(max_length=20, choices=Role.choices, verbose_name=_("role"))
+    since = models.DateField(default=datetime.date.today, verbose_name=_("since"))
 
     class Meta:
+        verbose_name_plural = _("memberships")
+        verbose_name = _("membership")
         constraints = [
             models.UniqueConstraint(fields=["user", "agency", "role"], name="membership_unique")
         ]
@@ -992,7 +1130,10 @@ class StaffProfile(models.Model):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="staff_profile",
+        verbose_name=_("user"),
     )
     legal_qualification_no = models.CharField(
         _("legal professional qualification certificate number"),
@@ -1016,7 +1157,11 @@ class StaffProfile(models.Model):
         blank=True,
         help_text=_("The day the certificate was checked and recorded."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
 
     def __str__(self) -> str:
         return str(self.user)
@@ -1040,20 +1185,28 @@ class Representation(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="representations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="representations",
+        verbose_name=_("user"),
     )
-    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="representations")
-    confirmed_at = models.DateTimeField(null=True, blank=True)
+    subject = models.ForeignKey(
+        Subject, on_delete=models.CASCADE, related_name="representations", verbose_name=_("subject")
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("confirmed at"))
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        verbose_name=_("confirmed by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("representations")
+        verbose_name = _("representation")
         constraints = [
             models.UniqueConstraint(fields=["user", "subject"], name="representation_unique")
         ]
@@ -1168,8 +1321,12 @@ class SubjectTie(models.Model):
 class ReferenceCounter(models.Model):
     """The last case number issued in a year, so references are gap-free and unique."""
 
-    year = models.PositiveIntegerField(primary_key=True)
-    last = models.PositiveIntegerField(default=0)
+    year = models.PositiveIntegerField(primary_key=True, verbose_name=_("year"))
+    last = models.PositiveIntegerField(default=0, verbose_name=_("last"))
+
+    class Meta:
+        verbose_name = _("reference counter")
+        verbose_name_plural = _("reference counters")
 
     def __str__(self) -> str:
         return f"{self.year}: {self.last}"
@@ -1277,27 +1434,50 @@ class Case(models.Model):
         API = "api", _("API")
         OFFICER = "officer", _("Filed by an officer on the entity's behalf")
 
-    reference = models.CharField(max_length=20, unique=True, editable=False)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="cases")
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="cases")
-    records = models.ManyToManyField(Record, through="CaseRecord", related_name="cases")
-    grounds = models.TextField()
+    reference = models.CharField(
+        max_length=20, unique=True, editable=False, verbose_name=_("reference")
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    subject = models.ForeignKey(
+        Subject, on_delete=models.PROTECT, related_name="cases", verbose_name=_("subject")
+    )
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="cases", verbose_name=_("agency")
+    )
+    records = models.ManyToManyField(
+        Record, through="CaseRecord", related_name="cases", verbose_name=_("records")
+    )
+    grounds = models.TextField(verbose_name=_("grounds"))
     applicant = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases_applied"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="cases_applied",
+        verbose_name=_("applicant"),
     )
     filed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="cases_filed"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="cases_filed",
+        verbose_name=_("filed by"),
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.PORTAL)
-    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="zh-hans")
+    channel = models.CharField(
+        max_length=10, choices=Channel.choices, default=Channel.PORTAL, verbose_name=_("channel")
+    )
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, default="zh-hans", verbose_name=_("language")
+    )
     idempotency_key = models.CharField(
         max_length=64,
         blank=True,
         help_text=_("Client-supplied key that makes a repeated submission return the same case."),
+        verbose_name=_("idempotency key"),
     )
     status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.SUBMITTED, db_index=True
+        max_length=20,
+        choices=Status.choices,
+        default=Status.SUBMITTED,
+        db_index=True,
+        verbose_name=_("status"),
     )
     rule_set = models.ForeignKey(
         RuleSet,
@@ -1306,20 +1486,27 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="cases",
         help_text=_("The rule version the case was accepted under."),
+        verbose_name=_("rule set"),
     )
-    decision = models.CharField(max_length=16, choices=Decision.choices, blank=True)
-    decision_reasons = models.TextField(blank=True)
+    decision = models.CharField(
+        max_length=16, choices=Decision.choices, blank=True, verbose_name=_("decision")
+    )
+    decision_reasons = models.TextField(blank=True, verbose_name=_("decision reasons"))
     missing_materials = models.JSONField(
         default=list,
         blank=True,
         help_text=_("The open request's complete list of what is missing."),
+        verbose_name=_("missing materials"),
     )
-    materials_requested_at = models.DateTimeField(null=True, blank=True)
+    materials_requested_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("materials requested at")
+    )
     resume_status = models.CharField(
         max_length=20,
         choices=Status.choices,
         blank=True,
         help_text=_("Where the case returns when the missing materials arrive."),
+        verbose_name=_("resume status"),
     )
     review_officer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -1328,14 +1515,18 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The case officer who completed the evidence review."),
+        verbose_name=_("review officer"),
     )
-    recommendation = models.CharField(max_length=16, choices=Decision.choices, blank=True)
+    recommendation = models.CharField(
+        max_length=16, choices=Decision.choices, blank=True, verbose_name=_("recommendation")
+    )
     lifted_measures = models.TextField(
         blank=True,
         help_text=_(
             "Temporary restoration: the disciplinary measures lifted while the plan is carried "
             "out, no more than needed (《信用修复管理办法》第二十条)."
         ),
+        verbose_name=_("lifted measures"),
     )
     legal_reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -1344,6 +1535,7 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The legal reviewer who passed the case."),
+        verbose_name=_("legal reviewer"),
     )
     legal_review_grounds = models.JSONField(
         default=list,
@@ -1352,13 +1544,15 @@ class Case(models.Model):
             "The grounds of APL Art. 58 the case officer recorded (LegalReviewGround codes); "
             "empty: none applies. Any ground sends the case to legal review."
         ),
+        verbose_name=_("legal review grounds"),
     )
     legal_review_other_basis = models.CharField(
         max_length=500,
         blank=True,
         help_text=_("For the ground 'another law or regulation': which provision."),
+        verbose_name=_("legal review other basis"),
     )
-    signoff_round = models.PositiveIntegerField(default=1)
+    signoff_round = models.PositiveIntegerField(default=1, verbose_name=_("signoff round"))
     non_acceptance_proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -1369,6 +1563,7 @@ class Case(models.Model):
             "The intake officer who proposed not accepting the case, where the head must "
             "approve it (SAMR Order 107 Art. 14(3))."
         ),
+        verbose_name=_("non acceptance proposed by"),
     )
     non_acceptance_approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -1377,6 +1572,7 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The signing official who approved the non-acceptance."),
+        verbose_name=_("non acceptance approved by"),
     )
     process = models.OneToOneField(
         "viewflow.Process",
@@ -1385,29 +1581,38 @@ class Case(models.Model):
         on_delete=models.PROTECT,
         related_name="case",
         help_text=_("The workflow process that routes this case."),
+        verbose_name=_("process"),
     )
-    submitted_at = models.DateTimeField(default=timezone.now)
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(default=timezone.now, verbose_name=_("submitted at"))
+    accepted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("accepted at"))
     decided_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text=_("When the agency decided the request: approved, rejected or not accepted."),
+        verbose_name=_("decided at"),
     )
     revoked_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text=_("When a signing official revoked the approved restoration."),
+        verbose_name=_("revoked at"),
     )
-    closed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     # The signed head of the case's event chain (see cases.anchoring): its last event's
     # number and hash, signed with the audit key, written with every event.
-    head_seq = models.PositiveIntegerField(default=0, editable=False)
-    head_hash = models.CharField(max_length=64, blank=True, editable=False)
-    head_signature = models.CharField(max_length=120, blank=True, editable=False)
+    head_seq = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("head seq"))
+    head_hash = models.CharField(
+        max_length=64, blank=True, editable=False, verbose_name=_("head hash")
+    )
+    head_signature = models.CharField(
+        max_length=120, blank=True, editable=False, verbose_name=_("head signature")
+    )
 
     class Meta:
+        verbose_name_plural = _("cases")
+        verbose_name = _("case")
         ordering = ["-submitted_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -1474,17 +1679,29 @@ class Case(models.Model):
 class Signature(models.Model):
     """An accountable official's sign-off of a decision; serious cases need two."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="signatures")
-    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    decision = models.CharField(max_length=16, choices=Case.Decision.choices)
-    note = models.TextField(blank=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="signatures", verbose_name=_("case")
+    )
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("signer"),
+    )
+    decision = models.CharField(
+        max_length=16, choices=Case.Decision.choices, verbose_name=_("decision")
+    )
+    note = models.TextField(blank=True, verbose_name=_("note"))
     round = models.PositiveIntegerField(
         default=1,
         help_text=_("Sign-off round: a case sent back and signed again starts a new one."),
+        verbose_name=_("round"),
     )
-    signed_at = models.DateTimeField(default=timezone.now)
+    signed_at = models.DateTimeField(default=timezone.now, verbose_name=_("signed at"))
 
     class Meta:
+        verbose_name_plural = _("signatures")
+        verbose_name = _("signature")
         ordering = ["signed_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -1504,16 +1721,30 @@ class CaseRecord(models.Model):
         UPHELD = "upheld", _("Upheld: removed or corrected")
         REJECTED = "rejected", _("Rejected: stays published")
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="case_records")
-    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="case_records")
-    status_before = models.CharField(max_length=12, choices=Record.Status.choices)
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
-    correction = models.TextField(
-        blank=True, help_text=_("For an upheld objection: the corrected text, if corrected.")
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="case_records", verbose_name=_("case")
     )
-    reason = models.TextField(blank=True, help_text=_("Why this outcome, tied to the evidence."))
+    record = models.ForeignKey(
+        Record, on_delete=models.PROTECT, related_name="case_records", verbose_name=_("record")
+    )
+    status_before = models.CharField(
+        max_length=12, choices=Record.Status.choices, verbose_name=_("status before")
+    )
+    outcome = models.CharField(
+        max_length=10, choices=Outcome.choices, default=Outcome.PENDING, verbose_name=_("outcome")
+    )
+    correction = models.TextField(
+        blank=True,
+        help_text=_("For an upheld objection: the corrected text, if corrected."),
+        verbose_name=_("correction"),
+    )
+    reason = models.TextField(
+        blank=True, help_text=_("Why this outcome, tied to the evidence."), verbose_name=_("reason")
+    )
 
     class Meta:
+        verbose_name_plural = _("case records")
+        verbose_name = _("case record")
         constraints = [models.UniqueConstraint(fields=["case", "record"], name="caserecord_unique")]
 
     def __str__(self) -> str:
@@ -1545,7 +1776,9 @@ class Evidence(models.Model):
         REJECTED = "rejected", _("Rejected")
         NEEDS_MORE = "needs_more", _("Needs more")
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="evidence")
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="evidence", verbose_name=_("case")
+    )
     record = models.ForeignKey(
         Record,
         null=True,
@@ -1553,29 +1786,48 @@ class Evidence(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The record this item supports, where it is about one."),
+        verbose_name=_("record"),
     )
-    material = models.CharField(max_length=30, choices=Material.choices, default=Material.OTHER)
+    material = models.CharField(
+        max_length=30, choices=Material.choices, default=Material.OTHER, verbose_name=_("material")
+    )
     file = models.FileField(
-        upload_to=evidence_upload_path, storage=evidence_storage, max_length=200
+        upload_to=evidence_upload_path,
+        storage=evidence_storage,
+        max_length=200,
+        verbose_name=_("file"),
     )
-    original_name = models.CharField(max_length=200)
-    sha256 = models.CharField(max_length=64, db_index=True)
-    size = models.PositiveBigIntegerField()
-    content_type = models.CharField(max_length=100)
-    source = models.CharField(max_length=24, choices=Source.choices, default=Source.APPLICANT)
-    description = models.TextField(blank=True)
+    original_name = models.CharField(max_length=200, verbose_name=_("original name"))
+    sha256 = models.CharField(max_length=64, db_index=True, verbose_name=_("sha256"))
+    size = models.PositiveBigIntegerField(verbose_name=_("size"))
+    content_type = models.CharField(max_length=100, verbose_name=_("content type"))
+    source = models.CharField(
+        max_length=24, choices=Source.choices, default=Source.APPLICANT, verbose_name=_("source")
+    )
+    description = models.TextField(blank=True, verbose_name=_("description"))
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_at = models.DateTimeField(default=timezone.now, verbose_name=_("uploaded at"))
     review_outcome = models.CharField(
-        max_length=12, choices=Outcome.choices, default=Outcome.PENDING
+        max_length=12,
+        choices=Outcome.choices,
+        default=Outcome.PENDING,
+        verbose_name=_("review outcome"),
     )
-    review_reason = models.TextField(blank=True)
+    review_reason = models.TextField(blank=True, verbose_name=_("review reason"))
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("reviewed by"),
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reviewed at"))
     # Electronic monitoring (APL Art. 41): the device, and the legal and technical review
     # (法制和技术审核) it passed before its records may be used.
     monitoring_device = models.CharField(
@@ -1598,8 +1850,9 @@ class Evidence(models.Model):
     )
 
     class Meta:
+        verbose_name = _("evidence")
         ordering = ["uploaded_at", "id"]
-        verbose_name_plural = "evidence"
+        verbose_name_plural = _("evidence")
         constraints = [
             models.UniqueConstraint(fields=["case", "sha256"], name="evidence_unique_per_case")
         ]
@@ -1640,24 +1893,38 @@ class DecisionMeeting(models.Model):
     (people of the agency) and the minutes (a checked upload, kept like evidence).
     """
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="meetings")
-    round = models.PositiveIntegerField(help_text=_("The sign-off round the meeting decided."))
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="meetings", verbose_name=_("case")
+    )
+    round = models.PositiveIntegerField(
+        help_text=_("The sign-off round the meeting decided."), verbose_name=_("round")
+    )
     held_on = models.DateField(_("held on"))
-    participants = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="+")
+    participants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="+", verbose_name=_("participants")
+    )
     minutes = models.FileField(
-        upload_to=meeting_minutes_path, storage=evidence_storage, max_length=200
+        upload_to=meeting_minutes_path,
+        storage=evidence_storage,
+        max_length=200,
+        verbose_name=_("minutes"),
     )
-    minutes_name = models.CharField(max_length=200)
-    minutes_sha256 = models.CharField(max_length=64)
-    minutes_size = models.PositiveBigIntegerField()
-    minutes_type = models.CharField(max_length=100)
-    note = models.TextField(blank=True)
+    minutes_name = models.CharField(max_length=200, verbose_name=_("minutes name"))
+    minutes_sha256 = models.CharField(max_length=64, verbose_name=_("minutes sha256"))
+    minutes_size = models.PositiveBigIntegerField(verbose_name=_("minutes size"))
+    minutes_type = models.CharField(max_length=100, verbose_name=_("minutes type"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_at = models.DateTimeField(default=timezone.now, verbose_name=_("recorded at"))
 
     class Meta:
+        verbose_name_plural = _("decision meetings")
+        verbose_name = _("decision meeting")
         ordering = ["round", "recorded_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["case", "round"], name="meeting_one_per_round")
@@ -1722,27 +1989,51 @@ class Revocation(models.Model):
         REVOKED = "revoked", _("In effect")
         DROPPED = "dropped", _("Not pursued")
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="revocations")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
-    ground = models.CharField(max_length=32, choices=RevocationGround.choices)
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="revocations", verbose_name=_("case")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PROPOSED, verbose_name=_("status")
+    )
+    ground = models.CharField(
+        max_length=32, choices=RevocationGround.choices, verbose_name=_("ground")
+    )
     basis = models.CharField(
-        max_length=300, help_text=_("The articles the ground rests on, as they stood.")
+        max_length=300,
+        help_text=_("The articles the ground rests on, as they stood."),
+        verbose_name=_("basis"),
     )
-    reasons = models.TextField()
-    evidence = models.ManyToManyField(Evidence, related_name="revocations")
+    reasons = models.TextField(verbose_name=_("reasons"))
+    evidence = models.ManyToManyField(
+        Evidence, related_name="revocations", verbose_name=_("evidence")
+    )
     proposed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("proposed by"),
     )
-    proposed_at = models.DateTimeField(default=timezone.now)
+    proposed_at = models.DateTimeField(default=timezone.now, verbose_name=_("proposed at"))
     legal_reviewer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("legal reviewer"),
     )
-    legal_reviewed_at = models.DateTimeField(null=True, blank=True)
-    legal_review_note = models.TextField(blank=True)
+    legal_reviewed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("legal reviewed at")
+    )
+    legal_review_note = models.TextField(blank=True, verbose_name=_("legal review note"))
     signers = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="revocations_signed"
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="revocations_signed",
+        verbose_name=_("signers"),
     )
-    dropped_note = models.TextField(blank=True)
+    dropped_note = models.TextField(blank=True, verbose_name=_("dropped note"))
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -1750,8 +2041,9 @@ class Revocation(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The signing official whose signature made it take effect."),
+        verbose_name=_("revoked by"),
     )
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
     decision_record = models.OneToOneField(
         Record,
         null=True,
@@ -1759,14 +2051,18 @@ class Revocation(models.Model):
         on_delete=models.PROTECT,
         related_name="revocation_published",
         help_text=_("The revocation decision as published (a record of its own)."),
+        verbose_name=_("decision record"),
     )
     bar_ends_on = models.DateField(
         null=True,
         blank=True,
         help_text=_("No new restoration of the records is accepted before this date."),
+        verbose_name=_("bar ends on"),
     )
 
     class Meta:
+        verbose_name_plural = _("revocations")
+        verbose_name = _("revocation")
         constraints = [
             models.UniqueConstraint(
                 fields=["case"],
@@ -1788,7 +2084,10 @@ class ServiceConsent(models.Model):
     """
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="service_consents"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="service_consents",
+        verbose_name=_("user"),
     )
     case = models.ForeignKey(
         "Case",
@@ -1797,6 +2096,7 @@ class ServiceConsent(models.Model):
         on_delete=models.PROTECT,
         related_name="service_consents",
         help_text=_("Empty: the consent covers every case of the account."),
+        verbose_name=_("case"),
     )
     given_at = models.DateTimeField(_("consent given at"), default=timezone.now)
     withdrawn_at = models.DateTimeField(_("consent withdrawn at"), null=True, blank=True)
@@ -1850,7 +2150,9 @@ class Appeal(models.Model):
     # The outcomes after which the published decision is withdrawn (APL Art. 48).
     WITHDRAWING_OUTCOMES = (Outcome.REVOKED, Outcome.CHANGED, Outcome.UNLAWFUL)
 
-    case = models.ForeignKey("Case", on_delete=models.PROTECT, related_name="appeals")
+    case = models.ForeignKey(
+        "Case", on_delete=models.PROTECT, related_name="appeals", verbose_name=_("case")
+    )
     kind = models.CharField(_("kind of appeal"), max_length=20, choices=Kind.choices)
     body = models.CharField(
         _("reconsideration body or court"),
@@ -1860,9 +2162,12 @@ class Appeal(models.Model):
     filed_on = models.DateField(_("filed on"))
     reference = models.CharField(_("appeal reference"), max_length=100, blank=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recorded by"),
     )
-    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_at = models.DateTimeField(default=timezone.now, verbose_name=_("recorded at"))
     outcome = models.CharField(
         _("outcome"), max_length=12, choices=Outcome.choices, blank=True, default=""
     )
@@ -1874,9 +2179,16 @@ class Appeal(models.Model):
         help_text=_("What the body or court decided; for a change, what the decision now says."),
     )
     outcome_recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("outcome recorded by"),
     )
-    outcome_recorded_at = models.DateTimeField(null=True, blank=True)
+    outcome_recorded_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("outcome recorded at")
+    )
 
     class Meta:
         verbose_name = _("appeal")
@@ -1953,20 +2265,22 @@ class ChainedEvent(AppendOnlyModel):
     owner (a case, a record) and the chain's unique constraint are the subclass's.
     """
 
-    seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=50)
-    actor_role = models.CharField(max_length=20, blank=True)
+    seq = models.PositiveIntegerField(verbose_name=_("seq"))
+    kind = models.CharField(max_length=50, verbose_name=_("kind"))
+    actor_role = models.CharField(max_length=20, blank=True, verbose_name=_("actor role"))
     automated = models.BooleanField(
-        default=False, help_text=_("True when the system did this step, not a person.")
+        default=False,
+        help_text=_("True when the system did this step, not a person."),
+        verbose_name=_("automated"),
     )
-    at = models.DateTimeField()
-    before = models.JSONField(default=dict, blank=True)
-    after = models.JSONField(default=dict, blank=True)
-    note = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    rule_version = models.CharField(max_length=120, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    at = models.DateTimeField(verbose_name=_("at"))
+    before = models.JSONField(default=dict, blank=True, verbose_name=_("before"))
+    after = models.JSONField(default=dict, blank=True, verbose_name=_("after"))
+    note = models.TextField(blank=True, verbose_name=_("note"))
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
+    rule_version = models.CharField(max_length=120, blank=True, verbose_name=_("rule version"))
+    prev_hash = models.CharField(max_length=64, verbose_name=_("prev hash"))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"))
 
     class Meta:
         abstract = True
@@ -1984,15 +2298,24 @@ class CaseEvent(ChainedEvent):
 
     append_only_noun = "Case events"
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="events", verbose_name=_("case")
     )
-    actor_name = models.CharField(max_length=150, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    actor_name = models.CharField(max_length=150, blank=True, verbose_name=_("actor name"))
 
     objects = CaseEventQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = _("case events")
+        verbose_name = _("case event")
         ordering = ["case_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["case", "seq"], name="caseevent_chain")]
 
@@ -2011,11 +2334,15 @@ class RecordEvent(ChainedEvent):
 
     append_only_noun = "Record events"
 
-    record = models.ForeignKey(Record, on_delete=models.PROTECT, related_name="events")
+    record = models.ForeignKey(
+        Record, on_delete=models.PROTECT, related_name="events", verbose_name=_("record")
+    )
     # Nobody decides what happens to a record outside a case: the system does it.
-    automated = models.BooleanField(default=True)
+    automated = models.BooleanField(default=True, verbose_name=_("automated"))
 
     class Meta:
+        verbose_name_plural = _("record events")
+        verbose_name = _("record event")
         ordering = ["record_id", "seq"]
         constraints = [models.UniqueConstraint(fields=["record", "seq"], name="recordevent_chain")]
 
@@ -2031,17 +2358,21 @@ class AuditCheckpoint(AppendOnlyModel):
     copy of each goes to the write-once checkpoint store outside the database.
     """
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="checkpoints")
-    seq = models.PositiveIntegerField()
-    taken_at = models.DateTimeField()
-    body = models.TextField()
-    hash = models.CharField(max_length=64)
-    prev_hash = models.CharField(max_length=64)
-    signature = models.CharField(max_length=120)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="checkpoints", verbose_name=_("agency")
+    )
+    seq = models.PositiveIntegerField(verbose_name=_("seq"))
+    taken_at = models.DateTimeField(verbose_name=_("taken at"))
+    body = models.TextField(verbose_name=_("body"))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"))
+    prev_hash = models.CharField(max_length=64, verbose_name=_("prev hash"))
+    signature = models.CharField(max_length=120, verbose_name=_("signature"))
 
     append_only_noun = "Audit checkpoints"
 
     class Meta:
+        verbose_name_plural = _("audit checkpoints")
+        verbose_name = _("audit checkpoint")
         ordering = ["agency_id", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["agency", "seq"], name="auditcheckpoint_chain")
@@ -2056,10 +2387,20 @@ class CaseUserObjectPermission(UserObjectPermissionBase):
     extra representative on one case. A direct key keeps permission-filtered lists on
     the case index (guardian's generic table casts ids to text and defeats it)."""
 
-    content_object = models.ForeignKey(Case, on_delete=models.CASCADE)
+    content_object = models.ForeignKey(
+        Case, on_delete=models.CASCADE, verbose_name=_("content object")
+    )
 
     class Meta(UserObjectPermissionBase.Meta):
+        verbose_name_plural = _("case user object permissions")
+        verbose_name = _("case user object permission")
         abstract = False
+
+
+# Fields inherited from django-guardian (and below from django-rest-knox) carry no
+# translatable names: named here so that the admin in Chinese shows them in Chinese.
+CaseUserObjectPermission._meta.get_field("permission").verbose_name = _("permission")
+CaseUserObjectPermission._meta.get_field("user").verbose_name = _("user")
 
 
 # --- the entity portal's accounts ----------------------------------------------------------------
@@ -2072,11 +2413,22 @@ class PortalAccount(models.Model):
     """A portal user's own settings: the language they read, when their e-mail was verified."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portal_account"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="portal_account",
+        verbose_name=_("user"),
     )
-    language = models.CharField(max_length=10, choices=settings.LANGUAGES, default="zh-hans")
-    email_verified_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, default="zh-hans", verbose_name=_("language")
+    )
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("email verified at")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    class Meta:
+        verbose_name = _("portal account")
+        verbose_name_plural = _("portal accounts")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.language})"
@@ -2094,9 +2446,9 @@ class ApiToken(AbstractAuthToken):
 
     # A plain number names a token in URLs and lists: the digest is knox's key, but a
     # hash of the secret has no business in an address bar or a log.
-    id = models.BigAutoField(primary_key=True)
-    digest = models.CharField(max_length=KNOX.DIGEST_LENGTH, unique=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    id = models.BigAutoField(primary_key=True, verbose_name=_("id"))
+    digest = models.CharField(max_length=KNOX.DIGEST_LENGTH, unique=True, verbose_name=_("digest"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
 
     PREFIX_LENGTH = 8  # shown so that a holder can tell their tokens apart; not a secret
 
@@ -2113,14 +2465,31 @@ class ApiToken(AbstractAuthToken):
         return self.token_key[: self.PREFIX_LENGTH]
 
 
+for _name, _label in (
+    ("token_key", _("token key")),
+    ("user", _("user")),
+    ("created", _("created at")),
+    ("expiry", _("expires at")),
+):
+    ApiToken._meta.get_field(_name).verbose_name = _label
+
+
 class PasswordResetRequest(models.Model):
     """One request for a password-reset mail, kept for as long as it counts against the
     limits (``REDRESS_PASSWORD_RESET_*``). The e-mail address typed is kept only as a
     keyed hash: the table counts, it is not a list of the addresses people tried."""
 
-    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
-    address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
-    email_digest = models.CharField(max_length=64, db_index=True)
+    requested_at = models.DateTimeField(
+        default=timezone.now, db_index=True, verbose_name=_("requested at")
+    )
+    address = models.GenericIPAddressField(
+        null=True, blank=True, db_index=True, verbose_name=_("address")
+    )
+    email_digest = models.CharField(max_length=64, db_index=True, verbose_name=_("email digest"))
+
+    class Meta:
+        verbose_name = _("password reset request")
+        verbose_name_plural = _("password reset requests")
 
     def __str__(self) -> str:
         return f"{self.address} at {self.requested_at:%Y-%m-%d %H:%M}"
@@ -2133,14 +2502,21 @@ class Organisation(models.Model):
     further representatives join by invitation or by a request a member confirms.
     """
 
-    name = models.CharField(max_length=300)
-    subject = models.OneToOneField(Subject, on_delete=models.PROTECT, related_name="organisation")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    name = models.CharField(max_length=300, verbose_name=_("name"))
+    subject = models.OneToOneField(
+        Subject, on_delete=models.PROTECT, related_name="organisation", verbose_name=_("subject")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("organisations")
+        verbose_name = _("organisation")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -2163,15 +2539,28 @@ class OrganisationMember(models.Model):
     a person who joins again gets a new row, so each stay in the account is on record.
     """
 
-    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="members")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="members",
+        verbose_name=_("organisation"),
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="organisation_memberships",
+        verbose_name=_("user"),
     )
     added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("added by"),
     )
-    joined_at = models.DateTimeField(default=timezone.now)
-    removed_at = models.DateTimeField(null=True, blank=True)
+    joined_at = models.DateTimeField(default=timezone.now, verbose_name=_("joined at"))
+    removed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("removed at"))
     removed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -2179,11 +2568,14 @@ class OrganisationMember(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The member who removed this person; the person themselves if they left."),
+        verbose_name=_("removed by"),
     )
 
     objects = OrganisationMemberQuerySet.as_manager()
 
     class Meta:
+        verbose_name_plural = _("organisation members")
+        verbose_name = _("organisation member")
         ordering = ["joined_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -2214,23 +2606,41 @@ class OrganisationInvitation(models.Model):
     """
 
     organisation = models.ForeignKey(
-        Organisation, on_delete=models.CASCADE, related_name="invitations"
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="invitations",
+        verbose_name=_("organisation"),
     )
-    email = models.EmailField()
+    email = models.EmailField(verbose_name=_("email"))
     invited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("invited by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    accepted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    accepted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("accepted at"))
     accepted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("accepted by"),
     )
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
     revoked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("revoked by"),
     )
 
     class Meta:
+        verbose_name_plural = _("organisation invitations")
+        verbose_name = _("organisation invitation")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -2260,34 +2670,62 @@ class RepresentationRequest(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="representation_requests"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="representation_requests",
+        verbose_name=_("user"),
     )
     subject = models.ForeignKey(
-        Subject, on_delete=models.CASCADE, related_name="representation_requests"
+        Subject,
+        on_delete=models.CASCADE,
+        related_name="representation_requests",
+        verbose_name=_("subject"),
     )
     representation = models.ForeignKey(
-        Representation, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests"
+        Representation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+        verbose_name=_("representation"),
     )
-    note = models.TextField(blank=True, help_text=_("Who the person is for the subject."))
+    note = models.TextField(
+        blank=True, help_text=_("Who the person is for the subject."), verbose_name=_("note")
+    )
     proof = models.FileField(
-        upload_to=representation_proof_path, storage=evidence_storage, max_length=200
+        upload_to=representation_proof_path,
+        storage=evidence_storage,
+        max_length=200,
+        verbose_name=_("proof"),
     )
-    proof_name = models.CharField(max_length=200)
-    proof_sha256 = models.CharField(max_length=64)
-    proof_size = models.PositiveBigIntegerField()
-    proof_content_type = models.CharField(max_length=100)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    proof_name = models.CharField(max_length=200, verbose_name=_("proof name"))
+    proof_sha256 = models.CharField(max_length=64, verbose_name=_("proof sha256"))
+    proof_size = models.PositiveBigIntegerField(verbose_name=_("proof size"))
+    proof_content_type = models.CharField(max_length=100, verbose_name=_("proof content type"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
     decided_as = models.CharField(
-        max_length=20, blank=True, help_text=_("The decider's capacity: a role, or representative.")
+        max_length=20,
+        blank=True,
+        help_text=_("The decider's capacity: a role, or representative."),
+        verbose_name=_("decided as"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    reason = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("representation requests")
+        verbose_name = _("representation request")
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -2314,22 +2752,30 @@ class CalendarOverride(models.Model):
     running deadlines of open cases it affects.
     """
 
-    day = models.DateField()
+    day = models.DateField(verbose_name=_("day"))
     agency = models.ForeignKey(
         Agency,
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         help_text=_("Leave empty for a national override."),
+        verbose_name=_("agency"),
     )
-    is_working_day = models.BooleanField()
-    name = models.CharField(max_length=200)
+    is_working_day = models.BooleanField(verbose_name=_("is working day"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("calendar overrides")
+        verbose_name = _("calendar override")
         ordering = ["day"]
         constraints = [
             models.UniqueConstraint(fields=["day", "agency"], name="calendaroverride_unique"),
@@ -2361,14 +2807,25 @@ class CalendarYear(models.Model):
     entered as national overrides).
     """
 
-    year = models.PositiveIntegerField(primary_key=True)
+    year = models.PositiveIntegerField(primary_key=True, verbose_name=_("year"))
     source = models.CharField(
-        max_length=300, help_text=_("The State Council notice the overrides were taken from.")
+        max_length=300,
+        help_text=_("The State Council notice the overrides were taken from."),
+        verbose_name=_("source"),
     )
     declared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("declared by"),
     )
-    declared_at = models.DateTimeField(auto_now_add=True)
+    declared_at = models.DateTimeField(auto_now_add=True, verbose_name=_("declared at"))
+
+    class Meta:
+        verbose_name = _("calendar year")
+        verbose_name_plural = _("calendar years")
 
     def __str__(self) -> str:
         return str(self.year)
@@ -2396,22 +2853,31 @@ class Deadline(models.Model):
         MISSED = "missed", _("Missed")
         CANCELLED = "cancelled", _("No longer applies")
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="deadlines")
-    step = models.CharField(max_length=12, choices=Step.choices)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    started_on = models.DateField(help_text=_("The day counting (re)started from."))
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="deadlines", verbose_name=_("case")
+    )
+    step = models.CharField(max_length=12, choices=Step.choices, verbose_name=_("step"))
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status")
+    )
+    started_on = models.DateField(
+        help_text=_("The day counting (re)started from."), verbose_name=_("started on")
+    )
     working_days = models.PositiveIntegerField(
-        help_text=_("Working days counted from started_on (the remainder after a stop).")
+        help_text=_("Working days counted from started_on (the remainder after a stop)."),
+        verbose_name=_("working days"),
     )
     day_kind = models.CharField(
         max_length=10,
         choices=DayKind.choices,
         default=DayKind.WORKING,
         help_text=_("How working_days counts: working days, or calendar days (the court list)."),
+        verbose_name=_("day kind"),
     )
-    due_on = models.DateField()
+    due_on = models.DateField(verbose_name=_("due on"))
     computation = models.TextField(
-        help_text=_("How due_on was computed, in English: the audit record.")
+        help_text=_("How due_on was computed, in English: the audit record."),
+        verbose_name=_("computation"),
     )
     computation_facts = models.JSONField(
         default=dict,
@@ -2420,16 +2886,21 @@ class Deadline(models.Model):
             "The same computation as codes and parameters, shown in the reader's language "
             "(empty for deadlines computed before it was kept)."
         ),
+        verbose_name=_("computation facts"),
     )
     provisional = models.BooleanField(
-        default=False, help_text=_("A year in the span has no loaded national calendar.")
+        default=False,
+        help_text=_("A year in the span has no loaded national calendar."),
+        verbose_name=_("provisional"),
     )
-    extended_days = models.PositiveIntegerField(default=0)
-    escalated_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    extended_days = models.PositiveIntegerField(default=0, verbose_name=_("extended days"))
+    escalated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("escalated at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name_plural = _("deadlines")
+        verbose_name = _("deadline")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["status", "due_on"])]
 
@@ -2461,24 +2932,39 @@ class ClockEntry(models.Model):
         MISSED = "missed", _("Missed")
         CANCELLED = "cancelled", _("Cancelled")
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="clock_entries")
-    deadline = models.ForeignKey(Deadline, on_delete=models.CASCADE, related_name="entries")
-    kind = models.CharField(max_length=12, choices=Kind.choices)
-    at = models.DateTimeField()
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="clock_entries", verbose_name=_("case")
+    )
+    deadline = models.ForeignKey(
+        Deadline, on_delete=models.CASCADE, related_name="entries", verbose_name=_("deadline")
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices, verbose_name=_("kind"))
+    at = models.DateTimeField(verbose_name=_("at"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("approved by"),
     )
-    reason = models.TextField(blank=True)
-    days = models.IntegerField(default=0)
-    due_before = models.DateField(null=True, blank=True)
-    due_after = models.DateField(null=True, blank=True)
+    reason = models.TextField(blank=True, verbose_name=_("reason"))
+    days = models.IntegerField(default=0, verbose_name=_("days"))
+    due_before = models.DateField(null=True, blank=True, verbose_name=_("due before"))
+    due_after = models.DateField(null=True, blank=True, verbose_name=_("due after"))
 
     class Meta:
+        verbose_name = _("clock entry")
         ordering = ["at", "id"]
-        verbose_name_plural = "clock entries"
+        verbose_name_plural = _("clock entries")
 
     def __str__(self) -> str:
         return f"{self.case} {self.deadline.step} {self.kind}"

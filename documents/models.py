@@ -53,14 +53,26 @@ class Letter(models.Model):
         ISSUED = "issued", _("Issued")
         FAILED = "failed", _("Rendering failed")
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letters")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    language = models.CharField(max_length=10, choices=settings.LANGUAGES)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="letters", verbose_name=_("case")
     )
-    verification_code = models.CharField(max_length=10, unique=True)
-    issued_at = models.DateTimeField(help_text=_("The letter's date, fixed when it is requested."))
+    kind = models.CharField(max_length=32, choices=Kind.choices, verbose_name=_("kind"))
+    language = models.CharField(
+        max_length=10, choices=settings.LANGUAGES, verbose_name=_("language")
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
+        db_index=True,
+        verbose_name=_("status"),
+    )
+    verification_code = models.CharField(
+        max_length=10, unique=True, verbose_name=_("verification code")
+    )
+    issued_at = models.DateTimeField(
+        help_text=_("The letter's date, fixed when it is requested."), verbose_name=_("issued at")
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -68,9 +80,13 @@ class Letter(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The person whose decision the letter serves."),
+        verbose_name=_("decided by"),
     )
     signers = models.JSONField(
-        default=list, blank=True, help_text=_("Usernames of the officials who signed.")
+        default=list,
+        blank=True,
+        help_text=_("Usernames of the officials who signed."),
+        verbose_name=_("signers"),
     )
     document_number = models.CharField(
         _("document number"),
@@ -79,22 +95,30 @@ class Letter(models.Model):
         db_index=True,
         help_text=_("The decision's number (文号), drawn from the agency's yearly sequence."),
     )
-    template_version = models.CharField(max_length=80)
-    template_sha256 = models.CharField(max_length=64)
-    rule_version = models.CharField(max_length=120, blank=True)
-    html = models.TextField(help_text=_("The letter's text as rendered from its template."))
-    pdf = models.FileField(storage=letters_storage, max_length=200, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
-    size = models.PositiveBigIntegerField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    render_started_at = models.DateTimeField(null=True, blank=True)
-    stored_at = models.DateTimeField(null=True, blank=True)
-    failed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    template_version = models.CharField(max_length=80, verbose_name=_("template version"))
+    template_sha256 = models.CharField(max_length=64, verbose_name=_("template sha256"))
+    rule_version = models.CharField(max_length=120, blank=True, verbose_name=_("rule version"))
+    html = models.TextField(
+        help_text=_("The letter's text as rendered from its template."), verbose_name=_("html")
+    )
+    pdf = models.FileField(
+        storage=letters_storage, max_length=200, blank=True, verbose_name=_("pdf")
+    )
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True, verbose_name=_("sha256"))
+    size = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("size"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    render_started_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("render started at")
+    )
+    stored_at = models.DateTimeField(null=True, blank=True, verbose_name=_("stored at"))
+    failed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("failed at"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name_plural = _("letters")
+        verbose_name = _("letter")
         ordering = ["issued_at", "id"]
         indexes = [
             models.Index(fields=["status", "updated_at"]),
@@ -123,11 +147,15 @@ class DocumentNumberCounter(models.Model):
     """The last document number an agency gave in a year; its row is locked while a
     decision draws the next one, so the numbers run without gaps or repeats."""
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
-    year = models.PositiveIntegerField()
-    last = models.PositiveIntegerField(default=0)
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="+", verbose_name=_("agency")
+    )
+    year = models.PositiveIntegerField(verbose_name=_("year"))
+    last = models.PositiveIntegerField(default=0, verbose_name=_("last"))
 
     class Meta:
+        verbose_name_plural = _("document number counters")
+        verbose_name = _("document number counter")
         constraints = [
             models.UniqueConstraint(fields=["agency", "year"], name="one_counter_per_agency_year")
         ]
@@ -152,8 +180,12 @@ class LetterService(models.Model):
         POST = "post", _("By post (邮寄送达)")
         IN_PERSON = "in_person", _("In person (直接送达)")
 
-    letter = models.OneToOneField(Letter, on_delete=models.PROTECT, related_name="service")
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="letter_services")
+    letter = models.OneToOneField(
+        Letter, on_delete=models.PROTECT, related_name="service", verbose_name=_("letter")
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="letter_services", verbose_name=_("case")
+    )
     method = models.CharField(_("how it was served"), max_length=10, choices=Method.choices)
     served_on = models.DateField(_("served on"))
     receipt_by = models.CharField(
@@ -171,7 +203,12 @@ class LetterService(models.Model):
     )
     note = models.TextField(_("receipt notes"), blank=True)
     consent = models.ForeignKey(
-        ServiceConsent, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ServiceConsent,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("consent"),
     )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -180,8 +217,9 @@ class LetterService(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text=_("The officer who recorded it; empty: the applicant opened it in the portal."),
+        verbose_name=_("recorded by"),
     )
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(auto_now_add=True, verbose_name=_("recorded at"))
 
     class Meta:
         verbose_name = _("service of a letter")
@@ -201,26 +239,39 @@ class Export(models.Model):
         DONE = "done", _("Ready")
         FAILED = "failed", _("Failed")
 
-    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="exports")
-    date_from = models.DateField()
-    date_to = models.DateField()
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    agency = models.ForeignKey(
+        Agency, on_delete=models.PROTECT, related_name="exports", verbose_name=_("agency")
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    done = models.PositiveIntegerField(default=0)
-    total = models.PositiveIntegerField(default=0)
-    file = models.FileField(storage=exports_storage, max_length=200, blank=True)
-    sha256 = models.CharField(max_length=64, blank=True)
-    size = models.PositiveBigIntegerField(null=True, blank=True)
-    cases = models.PositiveIntegerField(default=0)
-    letters = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    date_from = models.DateField(verbose_name=_("date from"))
+    date_to = models.DateField(verbose_name=_("date to"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    done = models.PositiveIntegerField(default=0, verbose_name=_("done"))
+    total = models.PositiveIntegerField(default=0, verbose_name=_("total"))
+    file = models.FileField(
+        storage=exports_storage, max_length=200, blank=True, verbose_name=_("file")
+    )
+    sha256 = models.CharField(max_length=64, blank=True, verbose_name=_("sha256"))
+    size = models.PositiveBigIntegerField(null=True, blank=True, verbose_name=_("size"))
+    cases = models.PositiveIntegerField(default=0, verbose_name=_("cases"))
+    letters = models.PositiveIntegerField(default=0, verbose_name=_("letters"))
+    error = models.TextField(blank=True, verbose_name=_("error"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
 
     class Meta:
+        verbose_name_plural = _("exports")
+        verbose_name = _("export")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:

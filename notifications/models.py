@@ -28,32 +28,53 @@ class Message(models.Model):
         DEAD = "dead", _("Given up (dead letter)")
 
     case = models.ForeignKey(
-        Case, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Case,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("case"),
     )
-    kind = models.CharField(max_length=40)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    kind = models.CharField(max_length=40, verbose_name=_("kind"))
+    channel = models.CharField(max_length=10, choices=Channel.choices, verbose_name=_("channel"))
     recipient_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recipient user"),
     )
-    recipient_email = models.EmailField(blank=True)
+    recipient_email = models.EmailField(blank=True, verbose_name=_("recipient email"))
     platform = models.ForeignKey(
-        Platform, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+        Platform,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("platform"),
     )
-    language = models.CharField(max_length=10, default="zh-hans")
-    subject = models.CharField(max_length=300, blank=True)
-    body = models.TextField(blank=True)
-    payload = models.JSONField(default=dict, blank=True)
-    idempotency_key = models.CharField(max_length=64, unique=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    language = models.CharField(max_length=10, default="zh-hans", verbose_name=_("language"))
+    subject = models.CharField(max_length=300, blank=True, verbose_name=_("subject"))
+    body = models.TextField(blank=True, verbose_name=_("body"))
+    payload = models.JSONField(default=dict, blank=True, verbose_name=_("payload"))
+    idempotency_key = models.CharField(
+        max_length=64, unique=True, verbose_name=_("idempotency key")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(default=timezone.now, verbose_name=_("next attempt at"))
+    locked_until = models.DateTimeField(null=True, blank=True, verbose_name=_("locked until"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
+    acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acknowledged at"))
 
     class Meta:
+        verbose_name_plural = _("messages")
+        verbose_name = _("message")
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
@@ -76,22 +97,35 @@ class Notification(models.Model):
     """An in-app notification: shown in the portal and the officers' workspace."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("user"),
     )
     case = models.ForeignKey(
-        Case, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+        Case,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("case"),
     )
-    kind = models.CharField(max_length=40)
+    kind = models.CharField(max_length=40, verbose_name=_("kind"))
     key = models.CharField(
-        max_length=64, blank=True, help_text=_("Makes a repeated notification a no-op.")
+        max_length=64,
+        blank=True,
+        help_text=_("Makes a repeated notification a no-op."),
+        verbose_name=_("key"),
     )
-    title = models.CharField(max_length=300)
-    body = models.TextField(blank=True)
-    url = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    title = models.CharField(max_length=300, verbose_name=_("title"))
+    body = models.TextField(blank=True, verbose_name=_("body"))
+    url = models.CharField(max_length=300, blank=True, verbose_name=_("url"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     class Meta:
+        verbose_name_plural = _("notifications")
+        verbose_name = _("notification")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["user", "read_at"])]
         constraints = [
@@ -107,12 +141,16 @@ class Notification(models.Model):
 class WebhookReceipt(models.Model):
     """A signed call received from a platform; the key makes a replay harmless."""
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
-    idempotency_key = models.CharField(max_length=64)
-    received_at = models.DateTimeField(default=timezone.now)
-    outcome = models.CharField(max_length=200, blank=True)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="+", verbose_name=_("platform")
+    )
+    idempotency_key = models.CharField(max_length=64, verbose_name=_("idempotency key"))
+    received_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"))
+    outcome = models.CharField(max_length=200, blank=True, verbose_name=_("outcome"))
 
     class Meta:
+        verbose_name_plural = _("webhook receipts")
+        verbose_name = _("webhook receipt")
         constraints = [
             models.UniqueConstraint(
                 fields=["platform", "idempotency_key"], name="webhookreceipt_once"
@@ -132,12 +170,18 @@ class WebhookSignature(models.Model):
     are deleted: such a call is refused as stale anyway.
     """
 
-    platform = models.ForeignKey(Platform, on_delete=models.CASCADE, related_name="+")
-    signature = models.CharField(max_length=80)
-    signed_at = models.DateTimeField(help_text=_("The time the call was signed at."))
-    received_at = models.DateTimeField(default=timezone.now)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.CASCADE, related_name="+", verbose_name=_("platform")
+    )
+    signature = models.CharField(max_length=80, verbose_name=_("signature"))
+    signed_at = models.DateTimeField(
+        help_text=_("The time the call was signed at."), verbose_name=_("signed at")
+    )
+    received_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"))
 
     class Meta:
+        verbose_name_plural = _("webhook signatures")
+        verbose_name = _("webhook signature")
         constraints = [
             models.UniqueConstraint(fields=["platform", "signature"], name="webhooksignature_once")
         ]
@@ -156,18 +200,23 @@ class HoldingsReport(models.Model):
         API = "api", _("Signed call of the platform")
         FILE = "file", _("File loaded by an administrator")
 
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="+")
-    source = models.CharField(max_length=8, choices=Source.choices)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="+", verbose_name=_("platform")
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, verbose_name=_("source"))
     complete = models.BooleanField(
         default=False,
         help_text=_(
             "The report lists everything the platform holds: what it leaves out is missing."
         ),
+        verbose_name=_("complete"),
     )
-    rows = models.PositiveIntegerField(default=0)
-    received_at = models.DateTimeField(default=timezone.now)
+    rows = models.PositiveIntegerField(default=0, verbose_name=_("rows"))
+    received_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"))
 
     class Meta:
+        verbose_name_plural = _("holdings reports")
+        verbose_name = _("holdings report")
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:
@@ -192,34 +241,66 @@ class HoldingMismatch(models.Model):
         STILL_SHARED = "still_shared", _("Still shared after repair")
         MEASURE_STILL_APPLIED = "measure_still_applied", _("Measure still applied after repair")
 
-    platform = models.ForeignKey(Platform, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=24, choices=Kind.choices)
+    platform = models.ForeignKey(
+        Platform, on_delete=models.PROTECT, related_name="+", verbose_name=_("platform")
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices, verbose_name=_("kind"))
     # What the platform named the record by, and our record and publication if we know them.
-    decision_no = models.CharField(max_length=100)
-    subject_code = models.CharField(max_length=40, blank=True)
+    decision_no = models.CharField(max_length=100, verbose_name=_("decision no"))
+    subject_code = models.CharField(max_length=40, blank=True, verbose_name=_("subject code"))
     record = models.ForeignKey(
-        "cases.Record", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "cases.Record",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("record"),
     )
     publication = models.ForeignKey(
-        "cases.Publication", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "cases.Publication",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("publication"),
     )
-    reported = models.JSONField(default=dict, blank=True, help_text=_("The platform's row."))
-    expected = models.JSONField(default=dict, blank=True, help_text=_("What it should hold."))
-    first_report = models.ForeignKey(HoldingsReport, on_delete=models.PROTECT, related_name="+")
-    last_report = models.ForeignKey(HoldingsReport, on_delete=models.PROTECT, related_name="+")
-    found_at = models.DateTimeField(default=timezone.now)
-    resent_at = models.DateTimeField(null=True, blank=True)
+    reported = models.JSONField(
+        default=dict, blank=True, help_text=_("The platform's row."), verbose_name=_("reported")
+    )
+    expected = models.JSONField(
+        default=dict, blank=True, help_text=_("What it should hold."), verbose_name=_("expected")
+    )
+    first_report = models.ForeignKey(
+        HoldingsReport, on_delete=models.PROTECT, related_name="+", verbose_name=_("first report")
+    )
+    last_report = models.ForeignKey(
+        HoldingsReport, on_delete=models.PROTECT, related_name="+", verbose_name=_("last report")
+    )
+    found_at = models.DateTimeField(default=timezone.now, verbose_name=_("found at"))
+    resent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resent at"))
     resent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("resent by"),
     )
-    resent_times = models.PositiveIntegerField(default=0)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    resent_times = models.PositiveIntegerField(default=0, verbose_name=_("resent times"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("resolved by"),
     )
-    resolution_note = models.TextField(blank=True)
+    resolution_note = models.TextField(blank=True, verbose_name=_("resolution note"))
 
     class Meta:
+        verbose_name_plural = _("holding mismatches")
+        verbose_name = _("holding mismatch")
         ordering = ["-found_at", "-id"]
         indexes = [models.Index(fields=["platform", "resolved_at"], name="mismatch_open")]
 

@@ -19,10 +19,10 @@ from notifications.models import (
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = [
-        "pk",
+        "number",
         "kind",
         "channel",
-        "recipient_label",
+        "recipient",
         "status",
         "attempts",
         "next_attempt_at",
@@ -38,6 +38,14 @@ class MessageAdmin(admin.ModelAdmin):
     exclude = ["body"]
     readonly_fields = ["body_shown" if f.name == "body" else f.name for f in Message._meta.fields]
     actions = ["retry"]
+
+    @admin.display(description=gettext_lazy("number"), ordering="pk")
+    def number(self, message):
+        return message.pk
+
+    @admin.display(description=gettext_lazy("recipient"))
+    def recipient(self, message):
+        return message.recipient_label
 
     @admin.display(description=gettext_lazy("body"))
     def body_shown(self, message):
