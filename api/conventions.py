@@ -16,15 +16,17 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
+from django.core import signing
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, parsers, serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -48,6 +50,10 @@ def locked_out_message(request=None) -> str:
         "Too many failed logins for this username from your address: try again in "
         "%(minutes)s minutes, or ask an administrator to unlock the account."
     ) % {"minutes": _lockout_minutes()}
+
+
+CURSOR_SALT = "api-cursor"
+MAX_CURSOR_LENGTH = 512
 
 
 class NoCountPagination(CursorPagination):
@@ -77,6 +83,37 @@ class NoCountPagination(CursorPagination):
                 }
             )
         return size
+
+    def encode_cursor(self, cursor):
+        """The cursor is signed (``django.core.signing``): an edited one is refused with
+        400 instead of being trusted, and its position is always an id we issued."""
+        tokens = {"o": cursor.offset, "r": int(cursor.reverse), "p": cursor.position}
+        signed = signing.dumps(tokens, salt=CURSOR_SALT)
+        return replace_query_param(self.base_url, self.cursor_query_param, signed)
+
+    def decode_cursor(self, request):
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        try:
+            tokens = signing.loads(encoded[:MAX_CURSOR_LENGTH], salt=CURSOR_SALT)
+            offset = whole_number(tokens["o"], minimum=0, maximum=self.offset_cutoff)
+            reverse = tokens["r"] in (0, 1) and bool(tokens["r"])
+            position = tokens["p"]
+            if offset is None or (position is not None and whole_number(position) is None):
+                raise ValueError(tokens)
+        except (signing.BadSignature, ValueError, TypeError, KeyError) as exc:
+            raise exceptions.ValidationError(
+                {
+                    self.cursor_query_param: [
+                        _(
+                            "This cursor is not valid (it was changed or is not one this "
+                            "list gave): start again without it."
+                        )
+                    ]
+                }
+            ) from exc
+        return Cursor(offset=offset, reverse=reverse, position=position)
 
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)

@@ -1624,6 +1624,13 @@ class Case(models.Model):
         indexes = [
             models.Index(fields=["agency", "status", "-submitted_at"]),
             models.Index(fields=["subject", "-submitted_at"]),
+            # The lists page by key on (submitted_at, id) newest first (``cases.keyset``):
+            # an agency's case list, a subject's and an applicant's read these in order.
+            models.Index(fields=["agency", "-submitted_at", "-id"], name="case_agency_keyset"),
+            models.Index(fields=["subject", "-submitted_at", "-id"], name="case_subject_keyset"),
+            models.Index(
+                fields=["applicant", "-submitted_at", "-id"], name="case_applicant_keyset"
+            ),
         ]
         permissions = [("view_all_cases", "Can view every agency's cases")]
 

@@ -37,6 +37,7 @@ from django.views.i18n import set_language
 from cases import access, accounts
 from cases.errors import RedressError
 from cases.ids import id_parse
+from cases.keyset import CURSOR_PARAMETER, BadCursor, page_by_key
 from cases.models import (
     Case,
     CaseRecord,
@@ -757,27 +758,46 @@ def case_file(request):
     )
 
 
+CASES_PER_PAGE = 50
+
+
 # --- cases ---------------------------------------------------------------------------------------------------
 
 
 @entity_view
 @require_GET
 def case_list(request):
-    cases = list(
-        cases_for(request.user)
-        .annotate(
-            due_on=Deadline.objects.filter(case_id=OuterRef("pk"), status=Deadline.Status.RUNNING)
-            .order_by("-id")
-            .values("due_on")[:1],
-            due_provisional=Deadline.objects.filter(
-                case_id=OuterRef("pk"), status=Deadline.Status.RUNNING
+    """The cases of the subjects the person acts for, 50 a page by key (``cases.keyset``):
+    a company with a thousand cases does not load them all."""
+    try:
+        cases = page_by_key(
+            cases_for(request.user)
+            .annotate(
+                due_on=Deadline.objects.filter(
+                    case_id=OuterRef("pk"), status=Deadline.Status.RUNNING
+                )
+                .order_by("-id")
+                .values("due_on")[:1],
+                due_provisional=Deadline.objects.filter(
+                    case_id=OuterRef("pk"), status=Deadline.Status.RUNNING
+                )
+                .order_by("-id")
+                .values("provisional")[:1],
             )
-            .order_by("-id")
-            .values("provisional")[:1],
+            .order_by("-submitted_at", "-id"),
+            request.GET.get(CURSOR_PARAMETER),
+            salt="portal-cases",
+            size=CASES_PER_PAGE,
         )
-        .order_by("-submitted_at", "-id")[:200]
-    )
-    return page(request, "portal/case_list.html", {"cases": cases}, nav="cases")
+    except BadCursor:
+        return page(
+            request,
+            "portal/case_list.html",
+            {"cases": [], "bad_cursor": BadCursor.message},
+            nav="cases",
+            status=400,
+        )
+    return page(request, "portal/case_list.html", {"cases": cases.rows, "page": cases}, nav="cases")
 
 
 def _clock_lines(entries) -> list[tuple[ClockEntry, str]]:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
-from django.shortcuts import redirect
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -30,7 +30,8 @@ from viewflow.workflow.models import Task
 from cases import access, accounts, rules
 from cases.acknowledgement_times import acknowledgement_times
 from cases.errors import RedressError
-from cases.ids import ID_MAX, id_parse, whole_number
+from cases.ids import id_parse
+from cases.keyset import CURSOR_PARAMETER, BadCursor, KeysetPage, page_by_key
 from cases.models import Case, Deadline, Material, Record, Role, legal_review_grounds_text
 from cases.rules import PLAN_FAILURE_STATUSES
 from cases.selectors import api_token_of, api_tokens_of
@@ -112,35 +113,31 @@ def process_detail(request, process_pk: int, **kwargs):
 # --- the frame every page shares ------------------------------------------------------------
 
 
-@dataclass
-class SlicePage:
-    """A page of a list that knows whether there is a next page without counting rows."""
-
-    rows: list
-    number: int
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def next_page_number(self) -> int:
-        return self.number + 1
-
-    @property
-    def previous_page_number(self) -> int:
-        return self.number - 1
+def page_of(queryset, request, list_name: str, size: int = PAGE_SIZE) -> KeysetPage:
+    """One page of a list by key (``cases.keyset``): no COUNT over a permission-filtered
+    list, and no OFFSET, so a page deep in the queue costs what the first one does.
+    ``BadCursor`` for a cursor this list did not issue (the views answer 400)."""
+    return page_by_key(queryset, request.GET.get(CURSOR_PARAMETER), salt=list_name, size=size)
 
 
-def page_of(queryset, request, size: int = PAGE_SIZE) -> SlicePage:
-    """Fetch one page plus one row: a COUNT over a permission-filtered list is not cheap."""
-    # A page number that is not one (or so far that its offset would not fit the
-    # database's integer) shows the first page.
-    number = whole_number(request.GET.get("page"), minimum=1, maximum=ID_MAX // (size + 1)) or 1
-    start = (number - 1) * size
-    rows = list(queryset[start : start + size + 1])
-    return SlicePage(rows=rows[:size], number=number, has_next=len(rows) > size)
+def bad_cursor_page(request) -> HttpResponse:
+    """400: the page link was edited or belongs to another list; offer the first page."""
+    return render(
+        request,
+        "400.html",
+        {"message": BadCursor.message, "back_url": request.path},
+        status=400,
+    )
+
+
+class KeysetListMixin:
+    """A list paged by key: a forged or stale-format cursor is a 400 page, never a 500."""
+
+    def get(self, request, *args, **kwargs):
+        try:
+            return super().get(request, *args, **kwargs)
+        except BadCursor:
+            return bad_cursor_page(request)
 
 
 def frame_context(user, title="") -> dict:
@@ -176,7 +173,7 @@ def _safe_next(request, fallback: str) -> str:
 # --- task lists ---------------------------------------------------------------------------------
 
 
-class TaskListView(WorkspaceMixin, TemplateView, metaclass=ABCMeta):
+class TaskListView(KeysetListMixin, WorkspaceMixin, TemplateView, metaclass=ABCMeta):
     """A page of tasks; each list says which tasks it shows."""
 
     template_name = "workspace/task_list.html"
@@ -189,7 +186,7 @@ class TaskListView(WorkspaceMixin, TemplateView, metaclass=ABCMeta):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        page = page_of(self.tasks(), self.request)
+        page = page_of(self.tasks(), self.request, self.list_name)
         context.update(
             page=page,
             rows=[(task, step_label(task)) for task in page.rows],
@@ -415,7 +412,7 @@ def _task_name(task: Task) -> str:
 # --- cases -----------------------------------------------------------------------------------
 
 
-class CaseListView(WorkspaceMixin, TemplateView):
+class CaseListView(KeysetListMixin, WorkspaceMixin, TemplateView):
     title = _("Cases")
     template_name = "workspace/case_list.html"
 
@@ -429,7 +426,7 @@ class CaseListView(WorkspaceMixin, TemplateView):
             kind=filters.get("kind", ""),
             search=filters.get("q", ""),
         )
-        context.update(form=form, page=page_of(cases, self.request))
+        context.update(form=form, page=page_of(cases, self.request, "cases"))
         return context
 
 
