@@ -110,6 +110,9 @@ DATABASES = {
         env_str("DATABASE_URL") or _SQLITE_DEFAULT,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
         conn_health_checks=True,
+        # Behind PgBouncer in transaction pooling a cursor cannot outlive its transaction:
+        # set DATABASE_DISABLE_SERVER_SIDE_CURSORS=true there (deploy/README.md).
+        disable_server_side_cursors=env_bool("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
