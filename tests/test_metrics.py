@@ -13,9 +13,13 @@ March 2025 has no holiday: its working days are Monday to Friday. "Today" is Fri
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 
+import openpyxl
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import (
@@ -28,6 +32,7 @@ from cases.models import (
     Role,
 )
 from tests import factories
+from tests.helpers import api_token
 from workflows.metrics import MetricsFilters, metrics_refresh, metrics_report
 
 TODAY = datetime.date(2025, 3, 14)
@@ -181,3 +186,32 @@ def test_filters_narrow_the_figures_they_have_a_dimension_for(history):
 
     decisions = tables(metrics_report([history.pk], MetricsFilters(step="decision")))
     assert decisions["deadlines_by_step"] == [["Decision", "1", "2", "33%"]]
+
+
+def test_the_dashboard_its_downloads_and_the_api_show_the_same_numbers(client, history):
+    supervisor = factories.officer(Role.SUPERVISOR, history, "sue")
+    client.force_login(supervisor)
+    page = client.get(reverse("workspace:metrics"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Backlog and breaches by week" in body
+    assert "As of" in body
+    assert "<svg" in body
+
+    rows = list(
+        csv.reader(io.StringIO(client.get(reverse("workspace:metrics_csv")).content.decode()))
+    )
+    assert ["Cycle time by kind of case", "Credit restoration (信用修复)", "1", "5", "5"] in rows
+
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(client.get(reverse("workspace:metrics_xlsx")).content)
+    )
+    sheet = workbook["cycle_by_kind"]
+    assert [c.value for c in sheet[3]] == ["Credit restoration (信用修复)", 1, 5, 5]
+
+    answer = client.get(
+        "/api/v1/metrics/", HTTP_AUTHORIZATION=f"Token {api_token(supervisor)}"
+    ).json()
+    by_key = {t["key"]: t for t in answer["tables"]}
+    assert by_key["cycle_by_kind"]["rows"][1] == ["Credit restoration (信用修复)", 1, 5, 5]
+    assert answer["agencies"] == [{"code": "SZAMR", "name": history.name}]

@@ -21,8 +21,11 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cases import access
+from cases.errors import NotPermitted, RedressError
+from cases.ids import id_parse
 from cases.metrics import AGE_BUCKETS, Figure, agency_facts, week_of
-from cases.models import Agency, Case, Deadline, ListType, Platform, Severity
+from cases.models import Agency, Case, Deadline, ListType, Platform, Role, Severity
 from workflows.models import MetricsFact, MetricsSnapshot
 
 DEFAULT_WEEKS = 12
@@ -479,3 +482,102 @@ def _officer_names(ids) -> dict[int, str]:
 
 def metrics_report(agency_ids, filters: MetricsFilters | None = None) -> MetricsReport:
     return MetricsReport(agency_ids, filters)
+
+
+# --- who sees which agencies, and what they asked for ---------------------------------------
+
+
+def metrics_agencies(user) -> list[Agency]:
+    """The agencies whose figures ``user`` may read: those they supervise or audit."""
+    ids = access.agency_ids(user, Role.SUPERVISOR) | access.agency_ids(user, Role.AUDITOR)
+    return list(Agency.objects.filter(pk__in=ids).order_by("code"))
+
+
+def metrics_scope(user, code: str = "") -> list[Agency]:
+    """The agencies a request for figures covers: the one named by ``code``, else all of
+    the person's. Nobody else's: no agency of their own → ``NotPermitted`` (403); an agency
+    they neither supervise nor audit → ``NotFound`` (404, whether it exists or not)."""
+    agencies = metrics_agencies(user)
+    if not agencies:
+        raise NotPermitted(_("Only a supervisor or an auditor of an agency reads its figures."))
+    if not code:
+        return agencies
+    chosen = [agency for agency in agencies if agency.code == code]
+    if not chosen:
+        raise NotFound(_("You neither supervise nor audit an agency with this code."))
+    return chosen
+
+
+class NotFound(RedressError):
+    code = "not_found"
+    http_status = 404
+
+
+FILTER_FIELDS = ("agency", "start", "end", "step", "list", "officer")
+
+
+def metrics_filters_parse(params, agencies: list[Agency]) -> tuple[MetricsFilters, dict]:
+    """``MetricsFilters`` from query parameters, and a message per parameter refused.
+
+    A refused parameter is left out of the filters (the figures stay whole on it) and
+    said so: nothing is guessed.
+    """
+    errors: dict[str, str] = {}
+    dates: dict[str, datetime.date | None] = {}
+    for name in ("start", "end"):
+        text = (params.get(name) or "").strip()
+        dates[name] = None
+        if text:
+            try:
+                dates[name] = datetime.date.fromisoformat(text)
+            except ValueError:
+                errors[name] = _("Give a date as YYYY-MM-DD, for example 2025-03-03.")
+    if dates["start"] and dates["end"] and dates["start"] > dates["end"]:
+        errors["end"] = _("The end of the period is before its start.")
+        dates["end"] = None
+    step = (params.get("step") or "").strip()
+    if step and step not in dict(step_choices()):
+        errors["step"] = _("No such step.")
+        step = ""
+    list_code = (params.get("list") or "").strip()
+    if list_code and not ListType.objects.filter(code=list_code).exists():
+        errors["list"] = _("No such list.")
+        list_code = ""
+    officer_id = None
+    officer = (params.get("officer") or "").strip()
+    if officer:
+        number = id_parse(officer)
+        if number is None or not officers_of(agencies).filter(pk=number).exists():
+            errors["officer"] = _("No such officer at these agencies.")
+        else:
+            officer_id = number
+    filters = MetricsFilters(
+        start=dates["start"],
+        end=dates["end"],
+        step=step,
+        list_code=list_code,
+        officer_id=officer_id,
+    )
+    return filters, errors
+
+
+def step_choices() -> list[tuple[str, str]]:
+    """The steps a person may filter by: the open cases' steps (the backlog) and the
+    deadlines' steps (met and missed)."""
+    statuses = dict(Case.Status.choices)
+    return [(s, statuses[s]) for s in Case.OPEN_STATUSES] + [
+        (value, label) for value, label in Deadline.Step.choices if value not in statuses
+    ]
+
+
+def officers_of(agencies: list[Agency]):
+    """The officers of the agencies (anyone holding an officer's role there)."""
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__agency__in=agencies,
+            memberships__role__in=[r for r in Role.values if r != Role.AUDITOR],
+        )
+        .distinct()
+        .order_by("username")
+    )
