@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--agencies", type=int, default=20)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--reuse", action="store_true", help="Measure the database seeded by an earlier run."
+    )
     args = parser.parse_args()
 
     import django
@@ -49,12 +52,15 @@ def main() -> None:
 
     if connection.vendor != "postgresql":
         sys.exit("Set DATABASE_URL to a PostgreSQL database (it is dropped and re-created).")
-    recreate_database(settings.DATABASES["default"])
     from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    people = seed(args.cases, args.agencies)
+    if args.reuse:
+        people = seeded_people()
+    else:
+        recreate_database(settings.DATABASES["default"])
+        call_command("migrate", verbosity=0)
+        people = seed(args.cases, args.agencies)
     seeded = time.perf_counter() - started
 
     from workflows.metrics import metrics_refresh
@@ -245,6 +251,17 @@ def seed(total: int, agency_count: int) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     return {"supervisor": supervisor, "chief": chief, "officer": officers[agencies[0].pk][0]}
+
+
+def seeded_people() -> dict:
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    return {
+        "supervisor": User.objects.get(username="supervisor"),
+        "chief": User.objects.get(username="chief"),
+        "officer": User.objects.get(username="officer-AG00-0").pk,
+    }
 
 
 def measure(people: dict, requests: int) -> dict[str, list[float]]:
