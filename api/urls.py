@@ -16,6 +16,7 @@ from api.conventions import (
     TokenView,
     api_not_found,
 )
+from api.metrics import MetricsView
 from api.notifications import NotificationsView
 from api.platforms import AcknowledgementView
 from api.reconciliation import (
@@ -83,6 +84,7 @@ api_v1 = [
     path("auth/token/", token_view, name="token"),
     path("auth/logout/", logout_view, name="logout"),
     path("auth/logout-all/", logout_all_view, name="logout-all"),
+    path("metrics/", MetricsView.as_view(), name="metrics"),
     path("reconciliation/mismatches/", MismatchListView.as_view(), name="mismatches"),
     path(
         "reconciliation/acknowledgement-times/",

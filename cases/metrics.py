@@ -187,14 +187,15 @@ def agency_facts(agency: Agency, *, today: datetime.date | None = None) -> Count
     for pk, kind, status, officer_id, submitted_at, decided_at, closed_at, updated_at in cases:
         list_code, tier = about.get(pk, ("", ""))
         officers[pk] = officer_id
-        common = {"list_code": list_code, "officer_id": officer_id, "kind": kind, "tier": tier}
+        # Each figure keeps only the dimensions it is shown or filtered by: fewer rows.
+        common = {"list_code": list_code, "officer_id": officer_id}
         dims[pk] = common
         submitted = local_day(submitted_at)
         paused_total = 0
         for began, ended in _pauses(entries.get(pk, ()), today):
             paused = days.between(began, ended)
             paused_total += paused
-            facts[Fact(Figure.PAUSED, week=week_of(began), value=paused, **common)] += 1
+            facts[Fact(Figure.PAUSED, week=week_of(began), value=paused, kind=kind, **common)] += 1
         facts[Fact(Figure.OPENED, week=week_of(submitted), **common)] += 1
         if status in Case.OPEN_STATUSES:
             age = max(days.between(submitted, today) - paused_total, 0)
@@ -211,7 +212,11 @@ def agency_facts(agency: Agency, *, today: datetime.date | None = None) -> Count
                 if began < decided
             )
             cycle = max(days.between(submitted, decided) - paused_before, 0)
-            facts[Fact(Figure.CYCLE, week=week_of(decided), value=cycle, **common)] += 1
+            facts[
+                Fact(
+                    Figure.CYCLE, week=week_of(decided), value=cycle, kind=kind, tier=tier, **common
+                )
+            ] += 1
 
     for case_id, step, status, due_on in (
         Deadline.objects.filter(case__agency=agency)

@@ -13,9 +13,13 @@ March 2025 has no holiday: its working days are Monday to Friday. "Today" is Fri
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 
+import openpyxl
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import (
@@ -28,6 +32,7 @@ from cases.models import (
     Role,
 )
 from tests import factories
+from tests.helpers import api_token
 from workflows.metrics import MetricsFilters, metrics_refresh, metrics_report
 
 TODAY = datetime.date(2025, 3, 14)
@@ -69,26 +74,42 @@ def _deadline(case, step, status, due, started="2025-03-03"):
 
 @pytest.fixture
 def history(db):
-    agency = factories.AgencyFactory(code="SZAMR")
-    olga = factories.officer(Role.CASE_OFFICER, agency, "olga", first_name="Olga")
-    oscar = factories.officer(Role.CASE_OFFICER, agency, "oscar", first_name="Oscar")
+    return build_history()
+
+
+def build_history(code: str = "SZAMR"):
+    """The module's history at a new agency ``code``, its figures refreshed as of TODAY."""
+    agency = factories.AgencyFactory(code=code)
+    olga = factories.officer(Role.CASE_OFFICER, agency, f"olga-{code}", first_name="Olga")
+    oscar = factories.officer(Role.CASE_OFFICER, agency, f"oscar-{code}", first_name="Oscar")
     platform = factories.PlatformFactory(code="credit-china", name="Credit China")
     general = factories.RecordFactory(agency=agency, severity="general")
     serious = factories.RecordFactory(agency=agency, severity="serious")
     objection, restoration = Case.Kind.OBJECTION, Case.Kind.RESTORATION
-    a = _case(agency, general, "A", objection, Case.Status.CLOSED, "2025-03-03", olga, "2025-03-07")
+    a = _case(
+        agency,
+        general,
+        f"{code}-A",
+        objection,
+        Case.Status.CLOSED,
+        "2025-03-03",
+        olga,
+        "2025-03-07",
+    )
     b = _case(
         agency,
         serious,
-        "B",
+        f"{code}-B",
         restoration,
         Case.Status.APPEAL_WINDOW,
         "2025-03-03",
         oscar,
         "2025-03-12",
     )
-    c = _case(agency, general, "C", restoration, Case.Status.UNDER_REVIEW, "2025-02-24", olga)
-    d = _case(agency, general, "D", objection, Case.Status.AWAITING_MATERIALS, "2025-03-10")
+    c = _case(
+        agency, general, f"{code}-C", restoration, Case.Status.UNDER_REVIEW, "2025-02-24", olga
+    )
+    d = _case(agency, general, f"{code}-D", objection, Case.Status.AWAITING_MATERIALS, "2025-03-10")
 
     _deadline(a, Deadline.Step.ACCEPTANCE, Deadline.Status.MET, "2025-03-05")
     _deadline(a, Deadline.Step.DECISION, Deadline.Status.MET, "2025-03-14")
@@ -162,7 +183,7 @@ def test_the_figures_of_a_known_history(history):
 
 
 def test_filters_narrow_the_figures_they_have_a_dimension_for(history):
-    olga = factories.UserFactory(username="olga")
+    olga = factories.UserFactory(username="olga-SZAMR")
     report = metrics_report([history.pk], MetricsFilters(officer_id=olga.pk))
     figures = tables(report)
     assert figures["officer_load"] == [["Olga", "1"]]
@@ -181,3 +202,80 @@ def test_filters_narrow_the_figures_they_have_a_dimension_for(history):
 
     decisions = tables(metrics_report([history.pk], MetricsFilters(step="decision")))
     assert decisions["deadlines_by_step"] == [["Decision", "1", "2", "33%"]]
+
+
+def test_the_dashboard_its_downloads_and_the_api_show_the_same_numbers(client, history):
+    supervisor = factories.officer(Role.SUPERVISOR, history, "sue")
+    client.force_login(supervisor)
+    page = client.get(reverse("workspace:metrics"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Backlog and breaches by week" in body
+    assert "As of" in body
+    assert "<svg" in body
+
+    rows = list(
+        csv.reader(io.StringIO(client.get(reverse("workspace:metrics_csv")).content.decode()))
+    )
+    assert ["Cycle time by kind of case", "Credit restoration (信用修复)", "1", "5", "5"] in rows
+
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(client.get(reverse("workspace:metrics_xlsx")).content)
+    )
+    sheet = workbook["cycle_by_kind"]
+    assert [c.value for c in sheet[3]] == ["Credit restoration (信用修复)", 1, 5, 5]
+
+    answer = client.get(
+        "/api/v1/metrics/", HTTP_AUTHORIZATION=f"Token {api_token(supervisor)}"
+    ).json()
+    by_key = {t["key"]: t for t in answer["tables"]}
+    assert by_key["cycle_by_kind"]["rows"][1] == ["Credit restoration (信用修复)", 1, 5, 5]
+    assert answer["agencies"] == [{"code": "SZAMR", "name": history.name}]
+
+
+def test_a_supervisor_of_two_agencies_sees_them_together_and_each_alone(client, history):
+    other = build_history("GZAMR")
+    supervisor = factories.officer(Role.SUPERVISOR, history, "sue")
+    factories.officer(Role.SUPERVISOR, other, "sue")
+    client.force_login(supervisor)
+
+    both = client.get(reverse("workspace:metrics"))
+    assert both.status_code == 200
+    assert 'name="agency"' in both.content.decode()
+    both_rows = list(
+        csv.reader(io.StringIO(client.get(reverse("workspace:metrics_csv")).content.decode()))
+    )
+    assert [
+        "Cycle time by kind of case",
+        "Credit restoration (信用修复)",
+        "2",
+        "5",
+        "5",
+    ] in both_rows
+
+    alone = client.get(reverse("workspace:metrics_csv"), {"agency": "GZAMR"}).content.decode()
+    assert "Cycle time by kind of case,Credit restoration (信用修复),1,5,5" in alone
+
+
+def test_a_filter_not_understood_is_said_and_nothing_is_guessed(client, history):
+    supervisor = factories.officer(Role.SUPERVISOR, history, "sue")
+    client.force_login(supervisor)
+    page = client.get(reverse("workspace:metrics"), {"start": "3 March", "officer": "12abc"})
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Give a date as YYYY-MM-DD" in body
+    assert "No such officer at these agencies." in body
+
+    answer = client.get("/api/v1/metrics/", {"end": "2025-02-30"})
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "invalid_input"
+    assert answer.json()["field"] == "end"
+
+
+def test_the_page_reads_in_chinese(client, history):
+    supervisor = factories.officer(Role.SUPERVISOR, history, "sue")
+    client.force_login(supervisor)
+    client.cookies["django_language"] = "zh-hans"
+    body = client.get(reverse("workspace:metrics"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "每周积压与超期" in body
+    assert "机关统计数据" in body

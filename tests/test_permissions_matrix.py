@@ -85,6 +85,8 @@ SUPERVISOR_AT = {"supervisor_x": "X", "insider_x": "X"}
 SIGNER_AT = {"signer_x": "X", "insider_x": "X", "signer_y": "Y"}
 # Officers with a tie to a company: no officer's action on its cases (APL Art. 43).
 TIED_TO = {"insider_x": "A"}
+# Who reads an agency's figures (issue 17): its supervisors and its auditors.
+FIGURES_OF = {**SUPERVISOR_AT, "auditor_x": "X", "auditor_y": "Y"}
 
 
 def subject(target: str) -> str:
@@ -437,6 +439,10 @@ API_ENDPOINTS = {
     "POST complete": (lambda w, c, t, r: _do_complete(w, c, t, r), _claim),
     "POST release": (lambda w, c, t, r: _do_release(w, c, t, r), _release),
     "POST revoke": (lambda w, c, t, r: _do_revoke(w, c, t), _revoke),
+    "GET metrics": (
+        lambda w, c, t, r: c.get(f"/api/v1/metrics/?agency={w.cases[t].agency.code}"),
+        lambda role, t: _figures(role, t, anonymous=401),
+    ),
 }
 
 
@@ -521,6 +527,16 @@ def _workspace(role, target=None, *, page_of_case=False, supervisors_only=False)
     return 200
 
 
+def _figures(role, target, *, anonymous):
+    """An agency's figures: its supervisors and auditors read them; a supervisor or auditor
+    of another agency finds nothing (404); anyone else is refused (403)."""
+    if role == "anonymous":
+        return anonymous
+    if role not in FIGURES_OF:
+        return 403
+    return 200 if FIGURES_OF[role] == agency(target) else 404
+
+
 def _portal(role, target=None, *, page_of_case=False):
     """The entity portal: log in first; officers and auditors are refused (403)."""
     if role == "anonymous":
@@ -552,6 +568,14 @@ PAGES = {
     "workflow agency tasks": (
         lambda w, t: "/workflow/agency/",
         lambda role, t: _workspace(role, supervisors_only=True),
+    ),
+    "workflow agency figures": (
+        lambda w, t: f"/workflow/agency/metrics/?agency={w.cases[t].agency.code}",
+        lambda role, t: _figures(role, t, anonymous=302),
+    ),
+    "workflow agency figures (XLSX)": (
+        lambda w, t: f"/workflow/agency/metrics.xlsx?agency={w.cases[t].agency.code}",
+        lambda role, t: _figures(role, t, anonymous=302),
     ),
     "workflow case page": (
         lambda w, t: f"/workflow/cases/{w.cases[t].pk}/",

@@ -10,22 +10,29 @@ page, its CSV and XLSX downloads and ``GET /api/v1/metrics/`` all print
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from cases import access
+from cases.errors import NotPermitted, RedressError
+from cases.ids import id_parse
 from cases.metrics import AGE_BUCKETS, Figure, agency_facts, week_of
-from cases.models import Agency, Case, Deadline, ListType, Platform, Severity
+from cases.models import Agency, Case, Deadline, ListType, Platform, Role, Severity
 from workflows.models import MetricsFact, MetricsSnapshot
 
 DEFAULT_WEEKS = 12
+CACHE_SECONDS = 3600
 
 
 def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int:
@@ -140,55 +147,49 @@ class MetricsReport:
         snapshots = list(MetricsSnapshot.objects.filter(agency_id__in=self.agency_ids))
         self.computed_at = min((s.computed_at for s in snapshots), default=None)
         self.as_of = min((s.as_of for s in snapshots), default=timezone.localdate())
+        self.latest = max((s.computed_at for s in snapshots), default=None)
         self.first_week, self.last_week = self.filters.period(self.as_of)
-        self._rows: dict[str, list[dict]] = defaultdict(list)
-        for row in self._facts():
-            self._rows[row["figure"]].append(row)
+        self._wanted = {figure: self._where(figure) for figure in _FILTERED_BY}
 
-    def _facts(self):
+    def _where(self, figure: str) -> Q:
+        """The facts of ``figure`` the filters keep."""
         f = self.filters
-        wanted = Q()
-        for figure, narrowed in _FILTERED_BY.items():
-            q = Q(figure=figure)
-            if "step" in narrowed and f.step:
-                q &= Q(step=f.step)
-            if "list" in narrowed and f.list_code:
-                q &= Q(list_code=f.list_code)
-            if "officer" in narrowed and f.officer_id:
-                q &= Q(officer_id=f.officer_id)
-            if "period" in narrowed:
-                q &= Q(week__lte=self.last_week)
-                # Opened and closed before the period still make its first week's backlog.
-                if figure not in (Figure.OPENED, Figure.CLOSED):
-                    q &= Q(week__gte=self.first_week)
-            wanted |= q
+        narrowed = _FILTERED_BY[figure]
+        q = Q(figure=figure, agency_id__in=self.agency_ids)
+        if "step" in narrowed and f.step:
+            q &= Q(step=f.step)
+        if "list" in narrowed and f.list_code:
+            q &= Q(list_code=f.list_code)
+        if "officer" in narrowed and f.officer_id:
+            q &= Q(officer_id=f.officer_id)
+        if "period" in narrowed:
+            q &= Q(week__lte=self.last_week)
+            # Opened and closed before the period still make its first week's backlog.
+            if figure not in (Figure.OPENED, Figure.CLOSED):
+                q &= Q(week__gte=self.first_week)
+        return q
+
+    def _grouped(self, figure: str, *fields: str):
+        """(the values of ``fields``, count) of the facts of ``figure``, summed in the
+        database: one narrow GROUP BY per table, so only its rows travel."""
         return (
-            MetricsFact.objects.filter(wanted, agency_id__in=self.agency_ids)
-            .values(
-                "figure",
-                "week",
-                "step",
-                "list_code",
-                "officer_id",
-                "kind",
-                "tier",
-                "platform",
-                "value",
-            )
+            MetricsFact.objects.filter(self._wanted[figure])
+            .values_list(*fields)
             .annotate(n=Sum("count"))
             .order_by()
         )
 
-    def _sum(self, figure: str, key) -> dict:
-        out: dict = defaultdict(int)
-        for row in self._rows[figure]:
-            out[key(row)] += row["n"]
-        return out
+    def _sum(self, figure: str, field: str) -> dict:
+        return {key: n for key, n in self._grouped(figure, field)}
 
-    def _histograms(self, figure: str, key) -> dict:
+    def _histograms(self, figure: str, field: str | None) -> dict:
         out: dict = defaultdict(lambda: defaultdict(int))
-        for row in self._rows[figure]:
-            out[key(row)][row["value"]] += row["n"]
+        if field is None:
+            for value, n in self._grouped(figure, "value"):
+                out[None][value] += n
+            return out
+        for key, value, n in self._grouped(figure, field, "value"):
+            out[key][value] += n
         return out
 
     @property
@@ -202,7 +203,7 @@ class MetricsReport:
     # --- the figures, each once ----------------------------------------------------------
 
     def backlog_by_step(self) -> Table:
-        counts = self._sum(Figure.OPEN, lambda r: r["step"])
+        counts = self._sum(Figure.OPEN, "step")
         labels = dict(Case.Status.choices)
         return Table(
             "backlog_by_step",
@@ -217,7 +218,7 @@ class MetricsReport:
 
     def ageing(self) -> Table:
         rows = []
-        histogram = self._histograms(Figure.OPEN, lambda r: None)[None]
+        histogram = self._histograms(Figure.OPEN, None)[None]
         for low, high, label in AGE_BUCKETS:
             n = sum(c for v, c in histogram.items() if v >= low and (high is None or v <= high))
             rows.append([label, n])
@@ -233,7 +234,7 @@ class MetricsReport:
         )
 
     def officer_load(self) -> Table:
-        counts = self._sum(Figure.OPEN, lambda r: r["officer_id"])
+        counts = self._sum(Figure.OPEN, "officer_id")
         names = _officer_names(k for k in counts if k)
         # The busiest first; the cases nobody holds yet last.
         ordered = sorted(counts.items(), key=lambda item: (item[0] is None, -item[1]))
@@ -247,10 +248,10 @@ class MetricsReport:
         )
 
     def trend(self) -> Table:
-        opened = self._sum(Figure.OPENED, lambda r: r["week"])
-        closed = self._sum(Figure.CLOSED, lambda r: r["week"])
-        met = self._sum(Figure.MET, lambda r: r["week"])
-        missed = self._sum(Figure.MISSED, lambda r: r["week"])
+        opened = self._sum(Figure.OPENED, "week")
+        closed = self._sum(Figure.CLOSED, "week")
+        met = self._sum(Figure.MET, "week")
+        missed = self._sum(Figure.MISSED, "week")
         backlog = sum(n for w, n in opened.items() if w < self.first_week) - sum(
             n for w, n in closed.items() if w < self.first_week
         )
@@ -322,28 +323,28 @@ class MetricsReport:
                 _("Cycle time by kind of case"),
                 definition,
                 [_("Kind of case"), *columns[1:]],
-                self._cycle_rows(lambda r: r["kind"], dict(Case.Kind.choices)),
+                self._cycle_rows("kind", dict(Case.Kind.choices)),
             ),
             Table(
                 "cycle_by_list",
                 _("Cycle time by list"),
                 definition,
                 [_("List"), *columns[1:]],
-                self._cycle_rows(lambda r: r["list_code"], lists),
+                self._cycle_rows("list_code", lists),
             ),
             Table(
                 "cycle_by_tier",
                 _("Cycle time by tier"),
                 definition,
                 [_("Tier (severity)"), *columns[1:]],
-                self._cycle_rows(lambda r: r["tier"], tiers),
+                self._cycle_rows("tier", tiers),
             ),
         ]
 
     def paused(self) -> Table:
         kinds = dict(Case.Kind.choices)
         rows = []
-        for kind, histogram in sorted(self._histograms(Figure.PAUSED, lambda r: r["kind"]).items()):
+        for kind, histogram in sorted(self._histograms(Figure.PAUSED, "kind").items()):
             rows.append(
                 [
                     kinds.get(kind, kind),
@@ -390,8 +391,8 @@ class MetricsReport:
         )
         tail = [_("Met"), _("Missed"), _("Share met")]
         officers = (
-            self._sum(Figure.MET, lambda r: r["officer_id"]).keys()
-            | self._sum(Figure.MISSED, lambda r: r["officer_id"]).keys()
+            self._sum(Figure.MET, "officer_id").keys()
+            | self._sum(Figure.MISSED, "officer_id").keys()
         )
         names = {None: _("Not yet assigned"), **_officer_names(k for k in officers if k)}
         return [
@@ -401,7 +402,7 @@ class MetricsReport:
                 definition,
                 [_("Step"), *tail],
                 self._deadline_rows(
-                    lambda r: r["step"], dict(Deadline.Step.choices), order=Deadline.Step.values
+                    "step", dict(Deadline.Step.choices), order=Deadline.Step.values
                 ),
             ),
             Table(
@@ -409,13 +410,13 @@ class MetricsReport:
                 _("Deadlines met and missed by officer"),
                 definition + " " + _("The officer is the case's case officer."),
                 [_("Officer"), *tail],
-                self._deadline_rows(lambda r: r["officer_id"], names),
+                self._deadline_rows("officer_id", names),
             ),
         ]
 
     def acknowledgements(self) -> Table:
-        acked = self._histograms(Figure.ACK, lambda r: r["platform"])
-        waiting = self._histograms(Figure.ACK_OPEN, lambda r: r["platform"])
+        acked = self._histograms(Figure.ACK, "platform")
+        waiting = self._histograms(Figure.ACK_OPEN, "platform")
         names = dict(Platform.objects.values_list("code", "name"))
         rows = []
         for code in sorted(set(acked) | set(waiting)):
@@ -452,7 +453,46 @@ class MetricsReport:
         )
 
     def tables(self) -> list[Table]:
-        """Every figure, in the page's order."""
+        """Every figure, in the page's order, its labels in the active language.
+
+        Kept in the cache until the next refresh of any of the agencies (the key holds the
+        latest ``computed_at``): a dashboard opened again, its download and the API's
+        answer cost one query instead of one per table.
+        """
+        key = (
+            "metrics:"
+            + hashlib.sha256(
+                repr(
+                    (
+                        self.agency_ids,
+                        self.filters,
+                        self.first_week,
+                        self.last_week,
+                        self.latest,
+                        get_language(),
+                    )
+                ).encode()
+            ).hexdigest()
+        )
+        tables = cache.get(key)
+        if tables is None:
+            tables = [
+                Table(
+                    t.key,
+                    str(t.title),
+                    str(t.definition),
+                    [str(c) for c in t.columns],
+                    [
+                        [c if c is None or isinstance(c, int) else str(c) for c in row]
+                        for row in t.rows
+                    ],
+                )
+                for t in self._tables()
+            ]
+            cache.set(key, tables, CACHE_SECONDS)
+        return tables
+
+    def _tables(self) -> list[Table]:
         return [
             self.trend(),
             self.backlog_by_step(),
@@ -479,3 +519,102 @@ def _officer_names(ids) -> dict[int, str]:
 
 def metrics_report(agency_ids, filters: MetricsFilters | None = None) -> MetricsReport:
     return MetricsReport(agency_ids, filters)
+
+
+# --- who sees which agencies, and what they asked for ---------------------------------------
+
+
+def metrics_agencies(user) -> list[Agency]:
+    """The agencies whose figures ``user`` may read: those they supervise or audit."""
+    ids = access.agency_ids(user, Role.SUPERVISOR) | access.agency_ids(user, Role.AUDITOR)
+    return list(Agency.objects.filter(pk__in=ids).order_by("code"))
+
+
+def metrics_scope(user, code: str = "") -> list[Agency]:
+    """The agencies a request for figures covers: the one named by ``code``, else all of
+    the person's. Nobody else's: no agency of their own → ``NotPermitted`` (403); an agency
+    they neither supervise nor audit → ``NotFound`` (404, whether it exists or not)."""
+    agencies = metrics_agencies(user)
+    if not agencies:
+        raise NotPermitted(_("Only a supervisor or an auditor of an agency reads its figures."))
+    if not code:
+        return agencies
+    chosen = [agency for agency in agencies if agency.code == code]
+    if not chosen:
+        raise NotFound(_("You neither supervise nor audit an agency with this code."))
+    return chosen
+
+
+class NotFound(RedressError):
+    code = "not_found"
+    http_status = 404
+
+
+FILTER_FIELDS = ("agency", "start", "end", "step", "list", "officer")
+
+
+def metrics_filters_parse(params, agencies: list[Agency]) -> tuple[MetricsFilters, dict]:
+    """``MetricsFilters`` from query parameters, and a message per parameter refused.
+
+    A refused parameter is left out of the filters (the figures stay whole on it) and
+    said so: nothing is guessed.
+    """
+    errors: dict[str, str] = {}
+    dates: dict[str, datetime.date | None] = {}
+    for name in ("start", "end"):
+        text = (params.get(name) or "").strip()
+        dates[name] = None
+        if text:
+            try:
+                dates[name] = datetime.date.fromisoformat(text)
+            except ValueError:
+                errors[name] = _("Give a date as YYYY-MM-DD, for example 2025-03-03.")
+    if dates["start"] and dates["end"] and dates["start"] > dates["end"]:
+        errors["end"] = _("The end of the period is before its start.")
+        dates["end"] = None
+    step = (params.get("step") or "").strip()
+    if step and step not in dict(step_choices()):
+        errors["step"] = _("No such step.")
+        step = ""
+    list_code = (params.get("list") or "").strip()
+    if list_code and not ListType.objects.filter(code=list_code).exists():
+        errors["list"] = _("No such list.")
+        list_code = ""
+    officer_id = None
+    officer = (params.get("officer") or "").strip()
+    if officer:
+        number = id_parse(officer)
+        if number is None or not officers_of(agencies).filter(pk=number).exists():
+            errors["officer"] = _("No such officer at these agencies.")
+        else:
+            officer_id = number
+    filters = MetricsFilters(
+        start=dates["start"],
+        end=dates["end"],
+        step=step,
+        list_code=list_code,
+        officer_id=officer_id,
+    )
+    return filters, errors
+
+
+def step_choices() -> list[tuple[str, str]]:
+    """The steps a person may filter by: the open cases' steps (the backlog) and the
+    deadlines' steps (met and missed)."""
+    statuses = dict(Case.Status.choices)
+    return [(s, statuses[s]) for s in Case.OPEN_STATUSES] + [
+        (value, label) for value, label in Deadline.Step.choices if value not in statuses
+    ]
+
+
+def officers_of(agencies: list[Agency]):
+    """The officers of the agencies (anyone holding an officer's role there)."""
+    return (
+        get_user_model()
+        .objects.filter(
+            memberships__agency__in=agencies,
+            memberships__role__in=[r for r in Role.values if r != Role.AUDITOR],
+        )
+        .distinct()
+        .order_by("username")
+    )

@@ -19,7 +19,7 @@ from viewflow.workflow.flow.viewset import FlowViewset
 
 from cases import access
 from workflows.flows import ObjectionFlow, ReorganisationFlow, RestorationFlow
-from workspace import exports, views
+from workspace import exports, metrics, views
 
 
 def workspace_view(view):
@@ -78,6 +78,13 @@ class Workspace(Application):
         "agency/problems/",
         workspace_view(views.AgencyProblemsView.as_view()),
         name="agency_problems",
+    )
+    metrics_path = path("agency/metrics/", workspace_view(metrics.metrics_page), name="metrics")
+    metrics_csv_path = path(
+        "agency/metrics.csv", workspace_view(metrics.metrics_csv), name="metrics_csv"
+    )
+    metrics_xlsx_path = path(
+        "agency/metrics.xlsx", workspace_view(metrics.metrics_xlsx), name="metrics_xlsx"
     )
     message_retry_path = path(
         "agency/messages/<int:pk>/retry/",
