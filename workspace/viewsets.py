@@ -19,7 +19,7 @@ from viewflow.workflow.flow.viewset import FlowViewset
 
 from cases import access
 from workflows.flows import ObjectionFlow, ReorganisationFlow, RestorationFlow
-from workspace import exports, views
+from workspace import exports, supervision, views
 
 
 def workspace_view(view):
@@ -180,6 +180,12 @@ class Workspace(Application):
         "tasks/<int:pk>/complete/",
         workspace_view(views.TaskCompleteView.as_view()),
         name="task_complete",
+    )
+    # The supervisors' planning pages (issue 17): workspace.supervision.
+    agency_forecast_path = path(
+        "agency/forecast/",
+        workspace_view(supervision.ForecastView.as_view()),
+        name="agency_forecast",
     )
 
 
