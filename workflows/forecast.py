@@ -46,6 +46,7 @@ from cases.calendar import WorkingCalendar
 from cases.clock import calendar_for
 from cases.models import Agency, Role
 from notifications.services import idempotency_key, notify_user, recipient_language
+from workflows.balancing import absent_days
 from workflows.flows import FLOWS
 from workflows.nodes import step_label
 from workflows.selectors import OPEN_TASK_STATUSES, running_due_on
@@ -193,10 +194,6 @@ def throughputs(
 AbsenceReader = Callable[[Iterable[int], datetime.date, datetime.date], dict[int, set]]
 
 
-def _no_absences(user_ids, start, end) -> dict[int, set]:
-    return {}
-
-
 def forecast_for(
     supervisor: AbstractBaseUser,
     *,
@@ -220,7 +217,7 @@ def forecast_agencies(
 ) -> list[Forecast]:
     today = today or timezone.localdate()
     if absences is None:
-        absences = _no_absences
+        absences = absent_days
     results: list[Forecast] = []
     for agency in agencies:
         results.extend(_forecast_agency(agency, today, absences))
