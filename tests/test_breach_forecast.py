@@ -12,6 +12,7 @@ from notifications.models import Message
 from tests import factories
 from tests.flow_helpers import accept, file_objection
 from workflows import forecast
+from workflows.models import Absence
 
 PAGE = "workspace:agency_forecast"
 
@@ -130,3 +131,16 @@ def test_the_supervisor_gets_the_forecast_in_the_daily_digest(queue, staff):
     # Sent once a day, however often the worker runs it.
     forecast.forecast_digests_send()
     assert Message.objects.filter(kind="breach_forecast").count() == 1
+
+
+def test_an_officer_away_on_declared_days_is_not_counted_on_them(queue, staff, agency):
+    days = forecast.working_days_from(calendar_for(agency), timezone.localdate(), 10)
+    Absence.objects.create(user=staff["intake"], starts_on=days[0], ends_on=days[4])
+
+    rows = {row.case_id: row for row in forecast.forecast_for(staff["supervisor"])}
+
+    # 0.2 a day on days 6 to 10 only: the first case is done on day 10, the second is not.
+    assert rows[queue[0].pk].cleared_on_day == 10
+    assert rows[queue[1].pk].breach
+    with translation.override("en"):
+        assert "0 intake officers available; 0.0 per day" in rows[queue[1].pk].reason
