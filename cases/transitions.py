@@ -38,6 +38,7 @@ from cases.models import (
     REVOCATION_DECISION_LIST,
     Appeal,
     Case,
+    CaseEvent,
     CaseRecord,
     Deadline,
     DecisionMeeting,
@@ -2884,16 +2885,37 @@ def escalate_deadline(*, case: Case, step: str, overdue: bool) -> Deadline | Non
 
 
 def note_assignment(
-    *, case: Case, supervisor: AbstractBaseUser, task, assignee: AbstractBaseUser
-) -> None:
-    """Record that a supervisor gave a task of the case to an officer."""
+    *,
+    case: Case,
+    supervisor: AbstractBaseUser,
+    task,
+    assignee: AbstractBaseUser,
+    reason: str = "",
+) -> CaseEvent:
+    """Record that a supervisor gave a task of the case to an officer, and why (a
+    balancing proposal's words, kept as the event's note)."""
     with transaction.atomic():
         case = case_lock(case)
-        event_record(
+        data = {"task": task.pk, "step": task.flow_task.name, "assignee": assignee.get_username()}
+        if reason:
+            data["reason"] = reason
+        return event_record(
+            case, "task_assigned", actor=supervisor, role=Role.SUPERVISOR, note=reason, data=data
+        )
+
+
+def note_unassignment(
+    *, case: Case, supervisor: AbstractBaseUser, task, assignee: AbstractBaseUser, reason: str
+) -> CaseEvent:
+    """Record that a supervisor undid their assignment of a task of the case."""
+    with transaction.atomic():
+        case = case_lock(case)
+        return event_record(
             case,
-            "task_assigned",
+            "task_assignment_undone",
             actor=supervisor,
             role=Role.SUPERVISOR,
+            note=reason,
             data={
                 "task": task.pk,
                 "step": task.flow_task.name,

@@ -108,6 +108,10 @@ class EventKind(models.TextChoices):
     DEADLINE_NEAR = "deadline_near", _("Deadline near: brought to a supervisor")
     DEADLINE_OVERDUE = "deadline_overdue", _("Deadline passed: brought to a supervisor")
     TASK_ASSIGNED = "task_assigned", _("Work assigned to an officer by a supervisor")
+    TASK_ASSIGNMENT_UNDONE = (
+        "task_assignment_undone",
+        _("A supervisor undid an assignment: the work waits to be assigned again"),
+    )
     # Letters (documents) and messages (notifications).
     LETTER_ISSUED = "letter_issued", _("Letter issued")
     LETTER_FAILED = "letter_failed", _("Letter could not be produced")

@@ -192,6 +192,19 @@ TEXTS: dict[str, dict[str, tuple[str, str]]] = {
             "Your tasks today:\n{lines}\n{url}",
         ),
     },
+    # The supervisors' morning forecast (workflows.forecast): cases likely to miss a
+    # deadline in the next ten working days, each with the reason.
+    "breach_forecast": {
+        "zh-hans": (
+            "【超期预测】未来十个工作日内 {count} 件案件可能超期",
+            "以下案件按当前排队和处理速度预计将超过办理期限：\n{lines}\n{url}",
+        ),
+        "en": (
+            "[Redress] {count} cases forecast to miss a deadline in the next 10 working days",
+            "At the current queues and throughput these cases are likely to miss their "
+            "deadline:\n{lines}\n{url}",
+        ),
+    },
 }
 
 # After a date counted in a year whose State Council holiday schedule is not loaded yet.

@@ -272,6 +272,7 @@ class BulkResult:
 
     done: list[int] = field(default_factory=list)
     skipped: dict[int, str] = field(default_factory=dict)
+    events: dict[int, int] = field(default_factory=dict)  # task → the event that recorded it
 
 
 def tasks_assign(
@@ -280,6 +281,7 @@ def tasks_assign(
     supervisor: AbstractBaseUser,
     assignee: AbstractBaseUser,
     only_unassigned: bool = False,
+    reason: str = "",
 ) -> BulkResult:
     """A supervisor assigns (or reassigns) tasks of their agency to an eligible officer.
 
@@ -288,7 +290,8 @@ def tasks_assign(
     assignment from the queue) a task someone claimed meanwhile is reported as
     already claimed instead of being taken from them. Neither the supervisor nor the
     assignee may have a tie to the case's subject (APL Art. 43): such a task is
-    skipped with the reason.
+    skipped with the reason. ``reason`` (a balancing proposal's words) is kept on each
+    assignment's event.
     """
     result = BulkResult()
     for task in tasks:
@@ -320,15 +323,65 @@ def tasks_assign(
                     activation.assign(assignee)
                 else:
                     activation.reassign(assignee)
-                transitions.note_assignment(
-                    case=case, supervisor=supervisor, task=task, assignee=assignee
+                event = transitions.note_assignment(
+                    case=case, supervisor=supervisor, task=task, assignee=assignee, reason=reason
                 )
             result.done.append(task.pk)
+            result.events[task.pk] = event.pk
         except (WrongState, NotPermitted, InvalidInput) as exc:
             result.skipped[task.pk] = exc.message
         except FlowLockFailed:
             result.skipped[task.pk] = BUSY_MESSAGE
     return result
+
+
+def task_assignment_undo(
+    *, task: Task, supervisor: AbstractBaseUser, assignee: AbstractBaseUser, since_event: int
+) -> Task:
+    """A supervisor undoes their assignment of ``task`` to ``assignee`` (recorded by the
+    event ``since_event``): the task waits to be assigned again.
+
+    Refused (``WrongState``, with the reason) if anything was done on the task or its case
+    since: the task started, done, given to someone else, or any later event of the case.
+    """
+    _human_node(task)
+    try:
+        with _locked(task), transaction.atomic():
+            task.refresh_from_db()
+            case = case_of(task)
+            if not access.has_role(supervisor, Role.SUPERVISOR, case.agency):
+                raise NotPermitted(
+                    _("Not a task of your agency (%(case)s).") % {"case": case.reference}
+                )
+            if task.status != STATUS.ASSIGNED or task.owner_id != assignee.pk:
+                raise WrongState(
+                    _(
+                        "%(case)s: the task was taken up, done or given to someone else since: "
+                        "it is left as it is."
+                    )
+                    % {"case": case.reference},
+                    code="changed_since",
+                )
+            # Messages about the assignment itself are not work on the case.
+            later = case.events.filter(pk__gt=since_event).exclude(kind__startswith="notification_")
+            if later.exists():
+                raise WrongState(
+                    _("%(case)s: something was done on the case since: the task is left as it is.")
+                    % {"case": case.reference},
+                    code="changed_since",
+                )
+            task.flow_task.activation_class(task).unassign()
+            transitions.note_unassignment(
+                case=case,
+                supervisor=supervisor,
+                task=task,
+                assignee=assignee,
+                reason=_("Assignment to %(person)s undone by the supervisor.")
+                % {"person": assignee.get_username()},
+            )
+    except FlowLockFailed:
+        raise WrongState(BUSY_MESSAGE, code="busy") from None
+    return task
 
 
 # --- the applicant's and the platforms' side ---------------------------------------------

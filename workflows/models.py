@@ -1,11 +1,22 @@
-"""The route's own tables."""
+"""The route's own tables: the supervisors' figures (a summary the worker refreshes) and what
+the route keeps to balance work (issue 17): officers' absences, capacity and skills, and each bulk
+assignment a supervisor applied (so that it can be undone for 10 minutes).
+
+The tasks themselves are viewflow's; who may take which is ``cases.access``'s alone.
+"""
 
 from __future__ import annotations
 
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Agency
+from cases.models import Agency, ListType
 
 # --- the supervisors' figures: a summary the worker refreshes (``workflows.metrics``) ---------
 
@@ -57,3 +68,108 @@ class MetricsFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.figure} {self.week or ''} ×{self.count}"
+
+
+class Absence(models.Model):
+    """A span of days an officer is away: no work is proposed to them, and the forecast
+    does not count them on those days."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="absences"
+    )
+    starts_on = models.DateField(_("first day away"))
+    ends_on = models.DateField(_("last day away"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_on", "id"]
+        indexes = [models.Index(fields=["user", "ends_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.starts_on}–{self.ends_on}"
+
+    def clean(self) -> None:
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValidationError({"ends_on": _("The last day away cannot come before the first.")})
+
+    def covers(self, day: datetime.date) -> bool:
+        return self.starts_on <= day <= self.ends_on
+
+
+class WorkProfile(models.Model):
+    """How much work an officer takes and what they know best: the balancing weighs it."""
+
+    LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="work_profile"
+    )
+    cases_per_day = models.DecimalField(
+        _("cases a working day"),
+        max_digits=4,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=_("Leave empty for the usual load."),
+    )
+    share = models.PositiveSmallIntegerField(
+        _("share of a full load (%)"),
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_("100 for full time; 50 for someone who works half their time on cases."),
+    )
+    list_types = models.ManyToManyField(
+        ListType, blank=True, related_name="+", verbose_name=_("lists they know")
+    )
+    languages = models.JSONField(_("languages"), default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+    def capacity(self) -> float:
+        """Cases a working day this officer is expected to take (1 when not declared),
+        times their share."""
+        per_day = float(self.cases_per_day) if self.cases_per_day is not None else 1.0
+        return per_day * self.share / 100
+
+
+class AssignmentBatch(models.Model):
+    """One bulk assignment a supervisor applied; undone as a whole within 10 minutes."""
+
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.supervisor} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AssignmentBatchItem(models.Model):
+    """One task a batch gave to an officer, the event that recorded it and why."""
+
+    batch = models.ForeignKey(AssignmentBatch, on_delete=models.CASCADE, related_name="items")
+    task = models.ForeignKey("viewflow.Task", on_delete=models.CASCADE, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    event_id = models.BigIntegerField()
+    reason = models.TextField()
+    undone = models.BooleanField(default=False)
+    undo_refused = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} → {self.assignee}"

@@ -14,6 +14,7 @@ from viewflow.workflow.timers import fire_due_timers
 
 from workflows.actions import appeal_withdrawals_escalate, letters_served_resume
 from workflows.digest import digests_send, materials_reminders_send
+from workflows.forecast import forecast_digests_send
 from workflows.metrics import metrics_refresh as metrics_refresh_agencies
 
 logger = logging.getLogger(__name__)
@@ -44,8 +45,10 @@ def fire_timers() -> int:
 
 @shared_task(name="workflows.daily_digest", ignore_result=True)
 def daily_digest() -> int:
-    """Each officer's morning digest of their open steps and deadlines."""
-    return digests_send()
+    """Each officer's morning digest of their open steps and deadlines, and each
+    supervisor's forecast of the deadlines likely to be missed."""
+    sent = digests_send()
+    return sent + forecast_digests_send()
 
 
 @shared_task(name="workflows.materials_reminders", ignore_result=True)

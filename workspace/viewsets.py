@@ -19,7 +19,7 @@ from viewflow.workflow.flow.viewset import FlowViewset
 
 from cases import access
 from workflows.flows import ObjectionFlow, ReorganisationFlow, RestorationFlow
-from workspace import exports, metrics, views
+from workspace import exports, metrics, supervision, views
 
 
 def workspace_view(view):
@@ -192,6 +192,35 @@ class Workspace(Application):
         "tasks/<int:pk>/complete/",
         workspace_view(views.TaskCompleteView.as_view()),
         name="task_complete",
+    )
+    # The supervisors' planning pages (issue 17): workspace.supervision.
+    agency_forecast_path = path(
+        "agency/forecast/",
+        workspace_view(supervision.ForecastView.as_view()),
+        name="agency_forecast",
+    )
+    balancing_path = path(
+        "agency/balancing/",
+        workspace_view(supervision.BalancingView.as_view()),
+        name="balancing",
+    )
+    balancing_undo_path = path(
+        "agency/balancing/<int:pk>/undo/",
+        workspace_view(supervision.BalancingUndoView.as_view()),
+        name="balancing_undo",
+    )
+    team_member_path = path(
+        "agency/team/<int:user_id>/",
+        workspace_view(supervision.TeamMemberView.as_view()),
+        name="team_member",
+    )
+    absences_path = path(
+        "absences/", workspace_view(supervision.MyAbsencesView.as_view()), name="absences"
+    )
+    absence_delete_path = path(
+        "absences/<int:pk>/delete/",
+        workspace_view(supervision.AbsenceDeleteView.as_view()),
+        name="absence_delete",
     )
 
 

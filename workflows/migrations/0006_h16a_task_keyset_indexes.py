@@ -22,7 +22,7 @@ INDEXES = {
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workflows", "0003_legal_clock_moved"),
+        ("workflows", "0005_h15_verbose_names"),
         ("viewflow", "0015_task_scheduled"),
     ]
 

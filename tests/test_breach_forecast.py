@@ -1,0 +1,146 @@
+"""The supervisors' breach forecast: a known queue, the forecast and its reason in words."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from cases.clock import calendar_for
+from cases.models import Agency, Deadline
+from notifications.models import Message
+from tests import factories
+from tests.flow_helpers import accept, file_objection
+from workflows import forecast
+from workflows.models import Absence
+
+PAGE = "workspace:agency_forecast"
+
+
+def filed(company, applicant):
+    """An objection to a record of its own (a record is in one open case at a time)."""
+    record = factories.RecordFactory(
+        subject=company,
+        agency=applicant_agency(),
+        listed_on=timezone.localdate() - datetime.timedelta(days=10),
+    )
+    return file_objection(company, [record], applicant)
+
+
+def applicant_agency():
+    return Agency.objects.get(code="SZAMR")
+
+
+@pytest.fixture
+def queue(company, applicant, staff, agency):
+    """Four acceptance checks done by the one intake officer today (0.2 a working day over
+    20 working days), then three cases waiting for theirs, all due on the tenth working
+    day: the first two are done in time (days 5 and 10), the third needs 15."""
+    for _ in range(4):
+        accept(filed(company, applicant), staff["intake"])
+    waiting = [filed(company, applicant) for _ in range(3)]
+    today = timezone.localdate()
+    tenth = forecast.working_days_from(calendar_for(agency), today, 10)[-1]
+    Deadline.objects.filter(
+        case__in=waiting, step=Deadline.Step.ACCEPTANCE, status=Deadline.Status.RUNNING
+    ).update(due_on=tenth)
+    return waiting
+
+
+def test_officers_throughput_added_day_by_day_clears_the_queue_or_not():
+    days = [datetime.date(2026, 3, 2) + datetime.timedelta(days=n) for n in range(5)]
+    officers = [
+        forecast.OfficerRate(1, 0.5),
+        forecast.OfficerRate(2, 0.5, absent=frozenset(days[:2])),
+    ]
+    # 0.5, 1.0, 2.0, 3.0, 4.0 done by the end of each day
+    assert forecast.days_to_clear(2, officers, days) == 3
+    assert forecast.days_to_clear(4, officers, days) == 5
+    assert forecast.days_to_clear(5, officers, days) is None
+    assert forecast.days_to_clear(1, [], days) is None
+
+
+def test_the_case_behind_a_queue_too_long_for_its_officer_is_forecast_to_breach(
+    queue, staff, settings
+):
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        rows = {row.case_id: row for row in forecast.forecast_for(staff["supervisor"])}
+
+    first, second, third = (rows[case.pk] for case in queue)
+    assert (first.breach, second.breach, third.breach) == (False, False, True)
+    assert (first.ahead, second.ahead, third.ahead) == (0, 1, 2)
+    assert (first.cleared_on_day, second.cleared_on_day) == (5, 10)
+    with translation.override("en"):
+        assert third.reason == (
+            "2 cases ahead in the acceptance check queue; 1 intake officer available; "
+            "0.2 per day; 10 working days left"
+        )
+    with translation.override("zh-hans"):
+        rows = {row.case_id: row for row in forecast.forecast_for(staff["supervisor"])}
+        assert rows[queue[2].pk].reason == (
+            "受理审查队列中排在前面的案件 2 件；可办理的受理人员 1 名；每个工作日 0.2 件；剩余 10 个工作日"
+        )
+
+
+def test_a_second_intake_officer_who_did_the_same_work_clears_the_queue(
+    queue, staff, agency, company, applicant
+):
+    colleague = factories.officer("intake", agency, "intake-2")
+    for _ in range(2):
+        accept(filed(company, applicant), colleague)
+    rows = {row.case_id: row for row in forecast.forecast_for(staff["supervisor"])}
+    # The two new cases are accepted: the queue is the same three, now at 0.3 a day.
+    third = rows[queue[2].pk]
+    assert not third.breach
+    assert third.officers == 2
+    assert third.per_day == pytest.approx(0.3)
+
+
+def test_the_supervisor_reads_the_forecast_with_its_reason_and_the_model(client, queue, staff):
+    client.force_login(staff["supervisor"])
+    page = client.get(reverse(PAGE), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert f'data-forecast="{queue[2].pk}"' in page
+    assert f'data-forecast="{queue[0].pk}"' not in page
+    assert f'data-safe="{queue[0].pk}"' in page
+    assert "2 cases ahead in the acceptance check queue; 1 intake officer available" in page
+    assert "How the forecast is made" in page
+
+
+def test_only_a_supervisor_sees_the_forecast_and_only_of_their_agencies(
+    client, queue, staff, other_agency
+):
+    client.force_login(staff["intake"])
+    assert client.get(reverse(PAGE)).status_code == 403
+
+    elsewhere = factories.officer("supervisor", other_agency, "supervisor-gz")
+    client.force_login(elsewhere)
+    page = client.get(reverse(PAGE)).content.decode()
+    assert "data-forecast=" not in page
+    assert queue[2].reference not in page
+
+
+def test_the_supervisor_gets_the_forecast_in_the_daily_digest(queue, staff):
+    assert forecast.forecast_digests_send() == 1
+
+    [message] = Message.objects.filter(kind="breach_forecast")
+    assert message.recipient_user == staff["supervisor"]
+    assert queue[2].reference in message.body
+    assert queue[0].reference not in message.body
+    # Sent once a day, however often the worker runs it.
+    forecast.forecast_digests_send()
+    assert Message.objects.filter(kind="breach_forecast").count() == 1
+
+
+def test_an_officer_away_on_declared_days_is_not_counted_on_them(queue, staff, agency):
+    days = forecast.working_days_from(calendar_for(agency), timezone.localdate(), 10)
+    Absence.objects.create(user=staff["intake"], starts_on=days[0], ends_on=days[4])
+
+    rows = {row.case_id: row for row in forecast.forecast_for(staff["supervisor"])}
+
+    # 0.2 a day on days 6 to 10 only: the first case is done on day 10, the second is not.
+    assert rows[queue[0].pk].cleared_on_day == 10
+    assert rows[queue[1].pk].breach
+    with translation.override("en"):
+        assert "0 intake officers available; 0.0 per day" in rows[queue[1].pk].reason

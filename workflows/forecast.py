@@ -1,0 +1,342 @@
+"""Which running deadlines are likely to be missed in the next ten working days, and why.
+
+The model, stated on the supervisors' forecast page (``MODEL``) and kept simple enough for
+a supervisor to redo by hand:
+
+1. A deadline is looked at when its case waits at a step done by a person (an open task)
+   and it falls due within the next ``HORIZON`` working days of the agency's calendar;
+   the party's own periods (its statement) are not the agency's to meet.
+2. The queue ahead of the case is the open tasks of the same step at the same agency that
+   fall due earlier (or on the same day and waited longer). A task already given to an
+   officer only queues behind that officer's own tasks of the step.
+3. The officers who can take it are those ``cases.access.assignable`` lets take the step
+   of this case (role, no tie to its subject, the legal qualification, four eyes), or its
+   owner if it is assigned. An officer is counted on each working day they have not
+   declared absent.
+4. Each officer's throughput is the tasks of that step they completed over the last
+   ``WINDOW`` working days, divided by ``WINDOW``.
+5. Walking the working days from today to the due date, the officers' daily throughput
+   is added up; the deadline is likely missed if that total is still short of the queue
+   ahead plus the case itself on the due date.
+
+Later steps after the current one are not counted (a case forecast safe may still miss
+its deadline at a later step): the forecast names the queue a supervisor can act on now.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from viewflow.workflow.models import Task
+from viewflow.workflow.status import STATUS
+
+from cases import access
+from cases.calendar import WorkingCalendar
+from cases.clock import calendar_for
+from cases.models import Agency, Role
+from notifications.services import idempotency_key, notify_user, recipient_language
+from workflows.balancing import absent_days
+from workflows.flows import FLOWS
+from workflows.nodes import step_label
+from workflows.selectors import OPEN_TASK_STATUSES, running_due_on
+
+HORIZON = 10  # working days ahead
+WINDOW = 20  # working days of completions that make an officer's throughput
+
+MODEL = gettext_lazy(
+    "How the forecast is made: for each deadline due in the next %(horizon)s working days "
+    "of a case waiting at a step done by a person, the queue ahead of it is the open tasks "
+    "of the same step at the agency due earlier (for a task already assigned, its owner's "
+    "own tasks of the step). The officers who can take it are those allowed to (role, no "
+    "tie to the subject, legal qualification, four eyes), or its owner; each counts on the "
+    "working days they are not absent, at their throughput: the tasks of that step they "
+    "completed in the last %(window)s working days, divided by %(window)s. The deadline is "
+    "likely missed if, by its due date, their throughput added up day by day is short of "
+    "the queue ahead plus the case itself. Later steps are not counted."
+)
+
+
+# "1 legal reviewer available": one whole phrase per role and number, for each language.
+def _available_text(role: str, n: int) -> str:
+    if role == Role.INTAKE:
+        text = ngettext("%(n)s intake officer available", "%(n)s intake officers available", n)
+    elif role == Role.CASE_OFFICER:
+        text = ngettext("%(n)s case officer available", "%(n)s case officers available", n)
+    elif role == Role.LEGAL_REVIEWER:
+        text = ngettext("%(n)s legal reviewer available", "%(n)s legal reviewers available", n)
+    else:
+        text = ngettext("%(n)s signing official available", "%(n)s signing officials available", n)
+    return text % {"n": n}
+
+
+@dataclass(frozen=True)
+class OfficerRate:
+    """One officer who can take the case, their throughput and the days they are away."""
+
+    user_id: int
+    per_day: float
+    absent: frozenset[datetime.date] = frozenset()
+
+
+def days_to_clear(
+    position: int, officers: Sequence[OfficerRate], days: Iterable[datetime.date]
+) -> int | None:
+    """On which of ``days`` (1 = the first) the officers' throughput, added up day by day
+    (an absent officer adds nothing that day), reaches ``position`` (the queue ahead plus
+    the case); None if it never does within ``days``."""
+    done = 0.0
+    for n, day in enumerate(days, 1):
+        done += sum(o.per_day for o in officers if day not in o.absent)
+        if done + 1e-9 >= position:
+            return n
+    return None
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """The forecast of one running deadline of a case waiting at a step."""
+
+    task_id: int
+    case_id: int
+    reference: str
+    agency_code: str
+    step: str  # the flow node's name
+    step_text: str  # as people call it, in the language it was made in
+    role: str
+    due_on: datetime.date
+    ahead: int
+    officers: int  # available today (or on the first working day)
+    per_day: float  # their throughput added up
+    days_left: int  # working days from today to the due date, both counted
+    cleared_on_day: int | None  # the working day the case is forecast to be done
+
+    @property
+    def breach(self) -> bool:
+        return self.cleared_on_day is None
+
+    @property
+    def reason(self) -> str:
+        """Why, in the active language: "7 cases ahead in the legal review queue; 1 legal
+        reviewer available; 2.1 per day; 3 working days left"."""
+        parts = [
+            ngettext(
+                "%(n)s case ahead in the %(step)s queue",
+                "%(n)s cases ahead in the %(step)s queue",
+                self.ahead,
+            )
+            % {"n": self.ahead, "step": self.step_text},
+            _available_text(self.role, self.officers),
+            _("%(rate)s per day") % {"rate": number_format(self.per_day, 1)},
+            ngettext("%(n)s working day left", "%(n)s working days left", self.days_left)
+            % {"n": self.days_left},
+        ]
+        return _("; ").join(parts)
+
+
+def _nodes(step: str) -> list:
+    return [getattr(flow.instance, step) for flow in FLOWS.values() if hasattr(flow.instance, step)]
+
+
+def working_days_from(
+    calendar: WorkingCalendar, start: datetime.date, count: int
+) -> list[datetime.date]:
+    """The first ``count`` working days from ``start`` (``start`` itself if it is one)."""
+    days, day = [], start
+    while len(days) < count:
+        if calendar.is_working_day(day):
+            days.append(day)
+        day += datetime.timedelta(days=1)
+    return days
+
+
+def working_days_until(
+    calendar: WorkingCalendar, start: datetime.date, end: datetime.date
+) -> list[datetime.date]:
+    """The working days from ``start`` to ``end``, both counted."""
+    days, day = [], start
+    while day <= end:
+        if calendar.is_working_day(day):
+            days.append(day)
+        day += datetime.timedelta(days=1)
+    return days
+
+
+def throughputs(
+    agency: Agency, step: str, since: datetime.date, window: int = WINDOW
+) -> dict[int, float]:
+    """Officer id → tasks of ``step`` at ``agency`` they completed since ``since``, per
+    working day of the window."""
+    rows = (
+        Task.objects.filter(
+            status=STATUS.DONE,
+            flow_task__in=_nodes(step),
+            process__case__agency=agency,
+            finished__date__gte=since,
+            owner__isnull=False,
+        )
+        .values("owner_id")
+        .annotate(done=Count("id"))
+    )
+    return {row["owner_id"]: row["done"] / window for row in rows}
+
+
+AbsenceReader = Callable[[Iterable[int], datetime.date, datetime.date], dict[int, set]]
+
+
+def forecast_for(
+    supervisor: AbstractBaseUser,
+    *,
+    today: datetime.date | None = None,
+    absences: AbsenceReader | None = None,
+) -> list[Forecast]:
+    """The forecast of every running deadline due within ``HORIZON`` working days at the
+    agencies ``supervisor`` supervises, breaches first, then by due date."""
+    return forecast_agencies(
+        Agency.objects.filter(pk__in=access.agencies_of(supervisor, Role.SUPERVISOR)),
+        today=today,
+        absences=absences,
+    )
+
+
+def forecast_agencies(
+    agencies: Iterable[Agency],
+    *,
+    today: datetime.date | None = None,
+    absences: AbsenceReader | None = None,
+) -> list[Forecast]:
+    today = today or timezone.localdate()
+    if absences is None:
+        absences = absent_days
+    results: list[Forecast] = []
+    for agency in agencies:
+        results.extend(_forecast_agency(agency, today, absences))
+    results.sort(key=lambda f: (not f.breach, f.due_on, f.reference))
+    return results
+
+
+def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceReader):
+    calendar = calendar_for(agency)
+    horizon_days = working_days_from(calendar, today, HORIZON)
+    horizon_end = horizon_days[-1]
+    window_start = _window_start(calendar, today)
+    tasks = list(
+        Task.objects.filter(
+            status__in=OPEN_TASK_STATUSES,
+            flow_task_type="HUMAN",
+            process__case__agency=agency,
+        )
+        .annotate(due_on=running_due_on())
+        .select_related("process__case__agency", "process__case__subject")
+        .order_by("created", "id")
+    )
+    rates: dict[str, dict[int, float]] = {}
+    for task in tasks:
+        if task.due_on is None or not (today <= task.due_on <= horizon_end):
+            continue
+        step = task.flow_task.name
+        role = access.STEP_ROLES.get(step)
+        if role is None:
+            continue
+        case = task.process.case
+        if step not in rates:
+            rates[step] = throughputs(agency, step, window_start)
+        same_step = [t for t in tasks if t.flow_task.name == step and t.pk != task.pk]
+        if task.owner_id is not None:
+            people = [task.owner_id]
+            same_step = [t for t in same_step if t.owner_id == task.owner_id]
+        else:
+            people = list(access.assignable(case, step).values_list("pk", flat=True))
+            same_step = [t for t in same_step if t.owner_id is None]
+        ahead = sum(
+            1
+            for t in same_step
+            if t.due_on is not None
+            and (t.due_on, t.created, t.pk) < (task.due_on, task.created, task.pk)
+        )
+        days = working_days_until(calendar, today, task.due_on)
+        away = absences(people, today, task.due_on)
+        officers = [
+            OfficerRate(pk, rates[step].get(pk, 0.0), frozenset(away.get(pk, ()))) for pk in people
+        ]
+        first_day = days[0] if days else today
+        present = [o for o in officers if first_day not in o.absent]
+        results_day = days_to_clear(ahead + 1, officers, days)
+        yield Forecast(
+            task_id=task.pk,
+            case_id=case.pk,
+            reference=case.reference,
+            agency_code=agency.code,
+            step=step,
+            step_text=step_label(task).lower(),
+            role=role,
+            due_on=task.due_on,
+            ahead=ahead,
+            officers=len(present),
+            per_day=round(sum(o.per_day for o in present), 2),
+            days_left=len(days),
+            cleared_on_day=results_day,
+        )
+
+
+def _window_start(calendar: WorkingCalendar, today: datetime.date) -> datetime.date:
+    """The first of the ``WINDOW`` working days before ``today``."""
+    day, counted = today, 0
+    while counted < WINDOW:
+        day -= datetime.timedelta(days=1)
+        if calendar.is_working_day(day):
+            counted += 1
+    return day
+
+
+def needed_days(ahead: int, per_day: float) -> int | None:
+    """Working days to clear ``ahead`` cases and this one at ``per_day``."""
+    if per_day <= 0:
+        return None
+    return math.ceil((ahead + 1) / per_day - 1e-9)
+
+
+# --- the supervisors' daily digest ----------------------------------------------------------------
+
+
+def forecast_digests_send(*, today: datetime.date | None = None) -> int:
+    """Tell each supervisor, through the outbox, which cases of their agencies are forecast
+    to miss a deadline in the next ten working days, each with the reason. A supervisor
+    with none forecast is not written to."""
+    today = today or timezone.localdate()
+    sent = 0
+    for supervisor in access.people_holding(Role.SUPERVISOR).iterator():
+        with translation.override(recipient_language(supervisor, None)):
+            breaches = [f for f in forecast_for(supervisor, today=today) if f.breach]
+            if not breaches:
+                continue
+            lines = "\n".join(
+                f"- {f.reference} ({f.due_on:%Y-%m-%d}): {f.reason}" for f in breaches
+            )
+        with transaction.atomic():
+            notify_user(
+                user=supervisor,
+                case=None,
+                kind="breach_forecast",
+                context={"count": len(breaches), "lines": lines, "url": _page_url()},
+                key=idempotency_key("breach_forecast", today.isoformat(), supervisor.pk),
+            )
+        sent += 1
+    return sent
+
+
+def _page_url() -> str:
+    try:
+        return reverse("workspace:agency_forecast")
+    except NoReverseMatch:  # pragma: no cover - the workspace is always mounted
+        return ""
