@@ -545,9 +545,9 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         )
         timeline = []
         rule_shown = ""
-        rows = timeline_rows(detail.events)
-        titles = rules.rule_titles(row.event.rule_version for row in rows)
-        for row in rows:
+        events = timeline_rows(detail.events)
+        titles = rules.rule_titles(row.event.rule_version for row in events)
+        for row in events:
             event = row.event
             # The rule set a row was recorded under, once where it starts to apply, named
             # for a reader.
