@@ -34,6 +34,8 @@ from cases.models import (
 from tests import factories
 from tests.helpers import api_token
 from workflows.metrics import MetricsFilters, metrics_refresh, metrics_report
+from workflows.models import MetricsSnapshot
+from workflows.tasks import metrics_refresh as refresh_task
 
 TODAY = datetime.date(2025, 3, 14)
 
@@ -279,3 +281,17 @@ def test_the_page_reads_in_chinese(client, history):
     body = client.get(reverse("workspace:metrics"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "每周积压与超期" in body
     assert "机关统计数据" in body
+
+
+def test_the_worker_refreshes_the_figures_on_its_schedule(client, settings, history):
+    schedule = {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "workflows.metrics_refresh" in schedule
+    newcomer = factories.AgencyFactory(code="NEWAMR")
+    supervisor = factories.officer(Role.SUPERVISOR, newcomer, "nina")
+    client.force_login(supervisor)
+    assert "not computed yet" in client.get(reverse("workspace:metrics")).content.decode()
+
+    refresh_task()
+
+    assert "not computed yet" not in client.get(reverse("workspace:metrics")).content.decode()
+    assert MetricsSnapshot.objects.filter(agency=newcomer).exists()

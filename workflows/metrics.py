@@ -150,6 +150,7 @@ class MetricsReport:
         self.latest = max((s.computed_at for s in snapshots), default=None)
         self.first_week, self.last_week = self.filters.period(self.as_of)
         self._wanted = {figure: self._where(figure) for figure in _FILTERED_BY}
+        self._summed: dict[tuple, list] = {}
 
     def _where(self, figure: str) -> Q:
         """The facts of ``figure`` the filters keep."""
@@ -172,12 +173,15 @@ class MetricsReport:
     def _grouped(self, figure: str, *fields: str):
         """(the values of ``fields``, count) of the facts of ``figure``, summed in the
         database: one narrow GROUP BY per table, so only its rows travel."""
-        return (
-            MetricsFact.objects.filter(self._wanted[figure])
-            .values_list(*fields)
-            .annotate(n=Sum("count"))
-            .order_by()
-        )
+        key = (figure, fields)
+        if key not in self._summed:
+            self._summed[key] = list(
+                MetricsFact.objects.filter(self._wanted[figure])
+                .values_list(*fields)
+                .annotate(n=Sum("count"))
+                .order_by()
+            )
+        return self._summed[key]
 
     def _sum(self, figure: str, field: str) -> dict:
         return {key: n for key, n in self._grouped(figure, field)}
