@@ -179,6 +179,14 @@ def pages(world: World) -> list[tuple[str, object, str]]:
         ("workspace-api-tokens", world.intake, reverse(ws + "api_tokens")),
         ("supervisor-tasks", world.supervisor, reverse(ws + "agency_tasks")),
         ("supervisor-problems", world.supervisor, reverse(ws + "agency_problems")),
+        ("supervisor-forecast", world.supervisor, reverse(ws + "agency_forecast")),
+        ("supervisor-balancing", world.supervisor, reverse(ws + "balancing")),
+        (
+            "supervisor-team-member",
+            world.supervisor,
+            reverse(ws + "team_member", args=[world.intake.pk]),
+        ),
+        ("workspace-absences", world.intake, reverse(ws + "absences")),
         ("exports", world.auditor, reverse("exports:list")),
         ("export", world.auditor, reverse("exports:detail", args=[world.export.pk])),
     ]
