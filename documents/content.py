@@ -534,6 +534,8 @@ def _records(case: Case, evidence: list[Evidence], language: str) -> list[dict]:
                 "outcome_label": RECORD_OUTCOMES[language].get(cr.outcome, cr.outcome),
                 "correction": cr.correction,
                 "reason": cr.reason,
+                # The reason as the finding of a sentence the letter ends itself (no "。。").
+                "finding": cr.reason.strip().rstrip("。.；;，,、 "),
                 "platforms": [_platform_name(p, language) for p in publications],
                 "withdrawn_from": [
                     _platform_name(p, language)

@@ -425,12 +425,31 @@ def test_every_import_refusal_reaches_a_chinese_reader_in_chinese(tmp_path):
     files["nul"] = (tmp_path / "nul.csv", {})
     files["nul"][0].write_bytes(HEADER.encode() + b"\x00\n")
 
+    # A hostile workbook: its sheet declares an entity ("billion laughs").
+    import zipfile
+
+    from openpyxl import Workbook
+
+    sound = tmp_path / "sound.xlsx"
+    Workbook().save(sound)
+    hostile = tmp_path / "hostile.xlsx"
+    with zipfile.ZipFile(sound) as source, zipfile.ZipFile(hostile, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = data.split(b"?>", 1)[-1] if data.startswith(b"<?xml") else data
+                data = b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]>' + body
+            target.writestr(item, data)
+    files["hostile"] = (hostile, {})
+
     english = re.compile(r"\b(?:the|file|row|column|is|not|one|import|save)\b")
     with translation.override("zh-hans"):
         for name, (path, limits) in files.items():
             message = _import_refusal(path, **limits)
             assert HAN.search(message), (name, message)
             assert not english.search(message), (name, message)
+            if name == "hostile":
+                assert "声明了实体" in message, message
 
         # Row and cell errors, and the summary.
         bad = tmp_path / "bad.csv"

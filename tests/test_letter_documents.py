@@ -258,6 +258,15 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
         seen.add(kind)
         where = f"{kind}/{language}: {text}"
 
+        # No doubled punctuation where a typed reason ends a sentence the letter ends too,
+        # and no sentence said twice.
+        assert not re.search(r"[。．.；;，,]{2}", flat(text).replace("…", "")), (
+            f"doubled in {where}"
+        )
+        sentences = [flat(s) for s in re.split(r"(?<=[。])", text) if len(flat(s)) > 15]
+        repeated = {s for s in sentences if sentences.count(s) > 1}
+        assert not repeated, f"{repeated} repeated in {where}"
+
         # No internal code in either language.
         for pattern in INTERNAL:
             assert not pattern.search(text), f"{pattern.pattern} in {where}"
@@ -289,6 +298,7 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
             ]
             for cr in case.case_records.select_related("record"):
                 typed += [cr.record.decision_no, cr.record.legal_basis, cr.reason, cr.correction]
+                typed.append(cr.reason.rstrip("。"))  # a finding the letter ends itself
             for allowed in sorted(filter(None, typed), key=len, reverse=True):
                 rest = rest.replace(flat(allowed), "")
             leftover = re.findall(r"[\u4e00-\u9fff]+", rest)

@@ -196,7 +196,9 @@ def test_the_whole_revocation_story(client, approved, record, staff, company, ap
         "This revocation decision is published on the same platforms until "
         f"{format_date(decision.expires_on, 'en')}, and not ended early." in letter.html
     )
-    assert f"ends on {format_date(record.expires_on, 'en')}; it is not ended early" in letter.html
+    assert f"Published until {format_date(record.expires_on, 'en')}." in letter.html
+    # Said once for all the records, not again for each.
+    assert letter.html.count("not ended early") == 2  # the records, the decision
     assert f"may be requested before {format_date(bar_ends_on, 'en')}" in letter.html
     client.force_login(staff["supervisor"])
     page = client.get(f"/workflow/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
