@@ -422,3 +422,74 @@ def test_an_entity_files_and_an_officer_accepts_with_the_keyboard_only(
         assert case.status == Case.Status.UNDER_REVIEW, case.status
     finally:
         context.close()
+
+
+# --- reflow (WCAG 1.4.10) -------------------------------------------------------------------
+
+# What is wider than the window: the outermost elements whose right edge passes it, so that
+# a failure names the culprit rather than every one of its descendants.
+TOO_WIDE = """() => {
+  const width = window.innerWidth;
+  const wide = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.right <= width + 1) continue;
+    let inside = false;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      const style = getComputedStyle(up);
+      if (["auto", "scroll", "hidden", "clip"].includes(style.overflowX)) { inside = true; break; }
+    }
+    if (inside) continue;
+    const parent = el.parentElement.getBoundingClientRect();
+    if (el.parentElement !== document.body && parent.right > width + 1) continue;
+    wide.push(`${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}` +
+              `${el.className && typeof el.className === "string" ? "." + el.className.trim().split(/\\s+/).join(".") : ""}` +
+              ` right=${Math.round(box.right)}`);
+  }
+  if (!wide.length && document.documentElement.scrollWidth > width) {
+    // No box passes the edge: some element's content spills out of it (a line that cannot
+    // wrap); name the innermost such element.
+    for (const el of document.body.querySelectorAll("*")) {
+      const style = getComputedStyle(el);
+      if (style.overflowX !== "visible" || el.closest(".rd-table-scroll")) continue;
+      const box = el.getBoundingClientRect();
+      if (box.left + el.scrollWidth <= width + 1) continue;
+      if ([...el.children].some(c => c.getBoundingClientRect().left + c.scrollWidth > width + 1)) continue;
+      wide.push(`${el.tagName.toLowerCase()}.${String(el.className).trim().split(/\\s+/).join(".")} spills to ${Math.round(box.left + el.scrollWidth)}: ${el.textContent.trim().slice(0, 40)}`);
+    }
+  }
+  return {scroll: document.documentElement.scrollWidth, inner: width, wide: wide.slice(0, 6)};
+}"""
+
+
+@pytest.mark.parametrize("language,width", [("zh-hans", 375), ("en", 375), ("zh-hans", 320)])
+@pytest.mark.django_db(transaction=True)
+def test_no_page_scrolls_sideways_at_a_phone_width(
+    live_server, browser, close_connections, language, width
+):
+    """At 375 and at 320 CSS pixels (WCAG 1.4.10's 320) no page of the portal, the
+    workspace, the exports or login scrolls sideways as a whole; a wide table scrolls inside
+    its own focusable, labelled region instead. The admin is Django's own and left out."""
+    world = World()
+    tool = Browser(browser, live_server.url)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    by_person: dict[object, list[tuple[str, str]]] = {}
+    for name, user, url in pages(world):
+        if not name.startswith("admin"):
+            by_person.setdefault(user, []).append((name, url))
+    wider: dict[str, dict] = {}
+    for user, visits in by_person.items():
+        context = tool.context(user, language, {"width": width, "height": 740})
+        page = context.new_page()
+        try:
+            for name, url in visits:
+                page.goto(url)
+                measured = page.evaluate(TOO_WIDE)
+                page.screenshot(
+                    path=str(ARTIFACTS / f"reflow-{name}-{language}-{width}.png"), full_page=True
+                )
+                if measured["scroll"] > measured["inner"]:
+                    wider[f"{name} {url}"] = measured
+        finally:
+            context.close()
+    assert not wider, "\n".join(f"{where}: {m}" for where, m in wider.items())
