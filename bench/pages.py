@@ -37,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--plans", default=str(Path(__file__).parent / "plans"))
-    parser.add_argument("--only", default="", help="comma-separated page labels")
+    parser.add_argument("--only", default="", help="page labels separated by semicolons")
     args = parser.parse_args()
 
     import django
@@ -83,7 +83,7 @@ def main() -> None:
         "API case list": (api, "/api/v1/cases/"),
     }
     if args.only:
-        wanted = set(args.only.split(","))
+        wanted = set(args.only.split(";"))
         pages = {k: v for k, v in pages.items() if k in wanted}
     results = {}
     plans = Path(args.plans)
