@@ -75,17 +75,26 @@ class Absence(models.Model):
     does not count them on those days."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="absences"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="absences",
+        verbose_name=_("officer"),
     )
     starts_on = models.DateField(_("first day away"))
     ends_on = models.DateField(_("last day away"))
     note = models.CharField(_("note"), max_length=200, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        verbose_name=_("declared by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("declared at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("absence")
+        verbose_name_plural = _("absences")
         ordering = ["starts_on", "id"]
         indexes = [models.Index(fields=["user", "ends_on"])]
 
@@ -106,7 +115,10 @@ class WorkProfile(models.Model):
     LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="work_profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="work_profile",
+        verbose_name=_("officer"),
     )
     cases_per_day = models.DecimalField(
         _("cases a working day"),
@@ -127,7 +139,11 @@ class WorkProfile(models.Model):
         ListType, blank=True, related_name="+", verbose_name=_("lists they know")
     )
     languages = models.JSONField(_("languages"), default=list, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("work profile")
+        verbose_name_plural = _("work profiles")
 
     def __str__(self) -> str:
         return str(self.user)
@@ -143,12 +159,17 @@ class AssignmentBatch(models.Model):
     """One bulk assignment a supervisor applied; undone as a whole within 10 minutes."""
 
     supervisor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("supervisor"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    undone_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("applied at"), default=timezone.now)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("assignment batch")
+        verbose_name_plural = _("assignment batches")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -158,17 +179,26 @@ class AssignmentBatch(models.Model):
 class AssignmentBatchItem(models.Model):
     """One task a batch gave to an officer, the event that recorded it and why."""
 
-    batch = models.ForeignKey(AssignmentBatch, on_delete=models.CASCADE, related_name="items")
-    task = models.ForeignKey("viewflow.Task", on_delete=models.CASCADE, related_name="+")
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    batch = models.ForeignKey(
+        AssignmentBatch, on_delete=models.CASCADE, related_name="items", verbose_name=_("batch")
     )
-    event_id = models.BigIntegerField()
-    reason = models.TextField()
-    undone = models.BooleanField(default=False)
-    undo_refused = models.TextField(blank=True)
+    task = models.ForeignKey(
+        "viewflow.Task", on_delete=models.CASCADE, related_name="+", verbose_name=_("task")
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("assignee"),
+    )
+    event_id = models.BigIntegerField(_("event"))
+    reason = models.TextField(_("reason"))
+    undone = models.BooleanField(_("undone"), default=False)
+    undo_refused = models.TextField(_("why undo was refused"), blank=True)
 
     class Meta:
+        verbose_name = _("assignment batch item")
+        verbose_name_plural = _("assignment batch items")
         ordering = ["id"]
 
     def __str__(self) -> str:
