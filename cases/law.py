@@ -207,7 +207,32 @@ def cite(instrument: str, article: int, paragraph: int | None = None, item: int 
 
 
 def citations_render(data, language: str | None = None) -> str:
-    """Stored citations (one dict or a list of them) joined for a reader."""
+    """Stored citations (one dict or a list of them) joined for a reader; neighbours from
+    the same instrument share its title once: 《企业经营异常名录管理办法》第十一条、第十二条,
+    "Measures … (SAIC Order No. 68 …), Arts. 11, 12"."""
     items = data if isinstance(data, list) else [data] if data else []
-    sep = "; " if (language or get_language() or "").startswith("en") else "；"
-    return sep.join(Citation.parse(d).render(language) for d in items)
+    english = (language or get_language() or "").startswith("en")
+    groups: list[list[Citation]] = []
+    for citation in (Citation.parse(d) for d in items):
+        if groups and groups[-1][0].instrument == citation.instrument:
+            groups[-1].append(citation)
+        else:
+            groups.append([citation])
+    return ("; " if english else "；").join(
+        _group_en(group) if english else _group_zh(group) for group in groups
+    )
+
+
+def _group_zh(group: list[Citation]) -> str:
+    first = group[0].zh
+    title = f"《{group[0].source.title}》"
+    return first + "".join("、" + c.zh.removeprefix(title) for c in group[1:])
+
+
+def _group_en(group: list[Citation]) -> str:
+    if len(group) == 1:
+        return group[0].en
+    source = group[0].source
+    prefix = f"{source.title_en} ({source.number_en}), Art. "
+    parts = [c.en.removeprefix(prefix).replace(", item", " item") for c in group]
+    return f"{source.title_en} ({source.number_en}), Arts. {', '.join(parts)}"

@@ -40,6 +40,19 @@ def test_several_citations_join_in_the_readers_language():
     assert citations_render(data, "en").startswith("Market Regulation Credit Restoration")
 
 
+def test_articles_of_one_instrument_name_it_once():
+    data = [cite("samr44", 11), cite("samr44", 12, 2), cite("samr44", 13), cite("ndrc36", 11)]
+    assert citations_render(data, "zh-hans") == (
+        "《市场监督管理严重违法失信名单管理办法》第十一条、第十二条第二款、第十三条；"
+        "《信用修复管理办法》第十一条"
+    )
+    english = citations_render(data, "en")
+    assert english.count("Order No. 44") == 1
+    assert (
+        ", Arts. 11, 12(2), 13; Credit Restoration Measures (NDRC Order No. 36), Art. 11" in english
+    )
+
+
 def test_order_58_is_repealed_the_day_order_36_takes_effect():
     assert INSTRUMENTS["ndrc58"].in_force_on(datetime.date(2026, 3, 31))
     assert not INSTRUMENTS["ndrc58"].in_force_on(datetime.date(2026, 4, 1))
