@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Role
+from cases.models import Platform, Role
+from cases.publications import platform_name
 
 
 class EventKind(models.TextChoices):
@@ -253,7 +254,11 @@ class TimelineRow:
 
 
 def notification_label(outcome: str, channel: str, recipients: list[str]) -> str:
-    """``Notification delivered: by e-mail to a@b`` or ``…: to the platforms x, y``."""
+    """``Notification delivered: by e-mail to a@b`` or ``…: to the platforms x, y``, each
+    platform by its name in the reader's language (its code where no platform has it)."""
+    if channel == "webhook":
+        found = {p.code: platform_name(p) for p in Platform.objects.filter(code__in=recipients)}
+        recipients = [found.get(code, code) for code in recipients]
     names = ", ".join(recipients)
     if channel == "webhook":
         how = _("to the platforms %(names)s") % {"names": names}

@@ -1057,7 +1057,7 @@ def _evidence_add_each(case: Case, files, *, uploaded_by, material: str, record)
                 "message": (
                     gettext("Already in the case (same content): kept once.")
                     if duplicate
-                    else gettext("Accepted.")
+                    else gettext("Added to the case.")
                 ),
                 "status": 200,
             }

@@ -10,13 +10,24 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from django.utils import timezone
 
-from cases.models import Agency, Case, Membership, Publication, Record, Role, Subject
+from cases.eligibility import restoration_eligibility
+from cases.models import (
+    Agency,
+    Case,
+    Membership,
+    Publication,
+    PublicationEffect,
+    Record,
+    Role,
+    Subject,
+)
 from cases.rules import rule_set_in_force
+from tests import flow_helpers
 from workflows.actions import open_tasks
 
 
@@ -122,6 +133,46 @@ def test_the_demo_records_are_as_the_rules_would_list_them(demo):
             list_type=record.list_type, severity=record.severity, on=today, agency=record.agency
         )
         assert rules.natural_persons_published, record.decision_no
+
+
+def test_a_newcomer_can_file_a_restoration_of_a_fresh_record_and_see_all_three_effects(demo):
+    """The demo leaves acme a record of SZAMR (whose officers the demo has) that no case
+    holds and that a restoration can be asked for today; it is on the serious list, so
+    deciding it asks the platforms for every effect of a repair: publication ended,
+    sharing stopped, measures lifted (Order 36 Art. 3). Before, acme's only free
+    restorable record was Guangzhou's, an agency without officers in the demo."""
+    today = timezone.localdate()
+    acme = Subject.objects.get(representations__user__username="acme")
+    free = [
+        record
+        for record in Record.objects.filter(
+            subject=acme, agency__code="SZAMR", status=Record.Status.ACTIVE
+        )
+        if not record.case_records.filter(case__status__in=Case.OPEN_STATUSES).exists()
+        and restoration_eligibility(record, on=today).qualifies
+    ]
+    assert [r.list_type.code for r in free] == ["serious_dishonesty"]
+    record = free[0]
+    assert record.measures.exists()
+
+    users = {u.username: u for u in get_user_model().objects.all()}
+    case = flow_helpers.file_restoration(acme, [record], users["acme"])
+    case = flow_helpers.accept(case, users["intake"])
+    case = flow_helpers.review(case, users["reviewer"])
+    if case.status == Case.Status.LEGAL_REVIEW:
+        case = flow_helpers.legal_review(case, users["legal"])
+    case = flow_helpers.sign(case, users["signer"], reasons="Corrected: see the evidence.")
+    if case.status == Case.Status.SIGN_OFF:
+        case = flow_helpers.sign(case, users["signer2"], reasons="Corrected: see the evidence.")
+
+    assert case.decision == Case.Decision.APPROVED
+    asked = set(
+        PublicationEffect.objects.filter(deadline__case=case).values_list(
+            "publication__platform__code", "kind"
+        )
+    )
+    assert {kind for _, kind in asked} == set(PublicationEffect.Kind.values)
+    assert ("gsxt", PublicationEffect.Kind.MEASURE_LIFTED) in asked
 
 
 # --- scripts/serve: the demo's processes, and stopping them -----------------------------------

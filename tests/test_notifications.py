@@ -22,6 +22,7 @@ import re
 import pytest
 from django.core.files.storage import FileSystemStorage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 from viewflow.workflow.timers import fire_due_timers
 
@@ -507,6 +508,28 @@ def test_the_applicant_is_told_each_time_a_platform_withdraws_the_record(
     ]
     assert all(record.decision_no in m.body for m in done)
     assert Notification.objects.filter(user=applicant, kind="removal_done").count() == 2
+
+
+def test_the_applicant_reads_the_platforms_told_by_name_in_their_language_not_by_code(
+    company, record, applicant, staff, platforms, client, monkeypatch
+):
+    """The timeline row of the platforms' webhooks named them by code ("to the platforms
+    creditchina, gsxt"), a word no applicant knows; it names them as the rest of the page."""
+    Platform = type(platforms[0])
+    Platform.objects.filter(code="creditchina").update(name_en="Credit China")
+    case = decided(company, record, applicant, staff)
+    monkeypatch.setattr(delivery, "_send_webhook", lambda message: None)
+    for message in Message.objects.filter(case=case, channel=Message.Channel.WEBHOOK):
+        delivery.deliver(message.pk)
+    client.force_login(applicant)
+    url = reverse("portal:case", args=[case.pk])
+
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    chinese = client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "to the platforms Credit China, 国家企业信用信息公示系统" in english
+    assert "信用中国" in chinese and "creditchina" not in chinese
+    assert "creditchina" not in english
 
 
 # --- scheduled messages: reminders and the daily digest ---------------------------------------

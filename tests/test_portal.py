@@ -300,6 +300,9 @@ def test_the_upload_script_gets_each_files_result_as_json_and_a_repeat_is_recogn
 
     assert accepted.status_code == 200
     assert accepted.json()["results"][0]["sha256"] == hashlib.sha256(content).hexdigest()
+    # The script shows "Accepted: <message>": the message says what happened, not "Accepted."
+    # again ("Accepted: Accepted." in the demo).
+    assert accepted.json()["results"][0]["message"] == "Added to the case."
     assert repeated.json()["results"][0]["duplicate"] is True
     assert refused.status_code == 400
     assert refused.json()["results"][0]["ok"] is False

@@ -433,6 +433,19 @@ class Command(BaseCommand):
                 "serious",
                 PenaltyType.LISTING,
             ),
+            # Left for the newcomer to file: listed over a year ago, so a restoration can
+            # be asked for now (SAMR Order 107 Art. 13, Order 44 Art. 16); on the serious
+            # list, so it carries punishment measures, and deciding it shows all three
+            # effects of a repair (Order 36 Art. 3), the measures lifted through NECIPS.
+            self._record(
+                list_types["serious_dishonesty"],
+                acme,
+                szamr,
+                9006,
+                today - datetime.timedelta(days=400),
+                "serious",
+                PenaltyType.LISTING,
+            ),
         ]
         Record.objects.bulk_create(records)
         records = list(Record.objects.all())
