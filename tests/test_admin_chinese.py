@@ -61,6 +61,18 @@ def test_every_project_model_and_field_has_a_chinese_name():
     assert english == [], english[:40]
 
 
+def test_every_project_app_has_a_chinese_name():
+    """The admin's index heads each app's models with the app's name ("CASES", "WORKFLOW"
+    were English in the Chinese admin)."""
+    with translation.override("zh-hans"):
+        english = [
+            f"{label}: {apps.get_app_config(label).verbose_name}"
+            for label in PROJECT_APPS
+            if not HAN.search(str(apps.get_app_config(label).verbose_name))
+        ]
+    assert english == [], english
+
+
 @pytest.fixture
 def case(company, agency, applicant, platforms):
     """A case with a record and an event, so that lists show rows and so their columns."""
