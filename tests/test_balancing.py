@@ -232,3 +232,4 @@ def test_the_lists_an_officer_knows_are_named_in_the_readers_language(client, ag
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     english = client.get(page).content.decode()
     assert "Published administrative penalty" in english and "行政处罚信息公示" not in english
+    assert ">Languages:</label>" in english  # capitalised like the other labels

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
@@ -60,7 +61,7 @@ class AbsenceForm(forms.ModelForm):
 
 class WorkProfileForm(forms.ModelForm):
     languages = forms.MultipleChoiceField(
-        label=_("languages"),
+        label=capfirst(_("languages")),
         choices=WorkProfile.LANGUAGES,
         required=False,
         widget=forms.CheckboxSelectMultiple,
