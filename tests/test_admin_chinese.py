@@ -101,6 +101,7 @@ def chinese_admin(admin_client):
 def test_every_admin_list_shows_chinese_model_names_and_column_headers(chinese_admin, case):
     index = chinese_admin.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert index.status_code == 200
+    assert "Redress 管理后台" in index.content.decode()  # not "Django 管理"
     english = []
     tables = 0
     for model in admin.site._registry:
