@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CasesConfig(AppConfig):
     """The domain: subjects, records, cases, their rules, clock, events and access."""
 
-    verbose_name = "Cases"
+    verbose_name = _("Cases")
     name = "cases"
 
     def ready(self) -> None:

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DocumentsConfig(AppConfig):
     """Letters (rendered, stored, verifiable) and the auditor's export."""
 
     name = "documents"
+    verbose_name = _("Letters and exports")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

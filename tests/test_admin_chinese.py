@@ -61,6 +61,18 @@ def test_every_project_model_and_field_has_a_chinese_name():
     assert english == [], english[:40]
 
 
+def test_every_project_app_has_a_chinese_name():
+    """The admin's index heads each app's models with the app's name ("CASES", "WORKFLOW"
+    were English in the Chinese admin)."""
+    with translation.override("zh-hans"):
+        english = [
+            f"{label}: {apps.get_app_config(label).verbose_name}"
+            for label in PROJECT_APPS
+            if not HAN.search(str(apps.get_app_config(label).verbose_name))
+        ]
+    assert english == [], english
+
+
 @pytest.fixture
 def case(company, agency, applicant, platforms):
     """A case with a record and an event, so that lists show rows and so their columns."""
@@ -89,6 +101,7 @@ def chinese_admin(admin_client):
 def test_every_admin_list_shows_chinese_model_names_and_column_headers(chinese_admin, case):
     index = chinese_admin.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert index.status_code == 200
+    assert "Redress 管理后台" in index.content.decode()  # not "Django 管理"
     english = []
     tables = 0
     for model in admin.site._registry:

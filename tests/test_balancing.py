@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
@@ -220,3 +221,15 @@ def test_an_officer_declares_their_own_absence_and_cannot_touch_anothers(client,
     assert profile.capacity() == 1.5 and profile.languages == ["en"]
     client.post(reverse("workspace:absence_delete", args=[absence.pk]))
     assert not Absence.objects.exists()
+
+
+def test_the_lists_an_officer_knows_are_named_in_the_readers_language(client, agency, staff):
+    client.force_login(staff["supervisor"])
+    page = reverse("workspace:team_member", args=[staff["intake"].pk])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
+    chinese = client.get(page).content.decode()
+    assert "行政处罚信息公示" in chinese and "Published administrative penalty" not in chinese
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(page).content.decode()
+    assert "Published administrative penalty" in english and "行政处罚信息公示" not in english
+    assert ">Languages:</label>" in english  # capitalised like the other labels

@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "accessibility"
 DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+PHONE = {"width": 375, "height": 812}
 LANGUAGES = ("zh-hans", "en")
 # axe-core's impact levels that fail a page (WCAG 2.2 AA and best practices axe rates so).
 FAILING = {"serious", "critical"}
@@ -179,6 +179,7 @@ def pages(world: World) -> list[tuple[str, object, str]]:
         ("workspace-api-tokens", world.intake, reverse(ws + "api_tokens")),
         ("supervisor-tasks", world.supervisor, reverse(ws + "agency_tasks")),
         ("supervisor-problems", world.supervisor, reverse(ws + "agency_problems")),
+        ("supervisor-metrics", world.supervisor, reverse(ws + "metrics")),
         ("supervisor-forecast", world.supervisor, reverse(ws + "agency_forecast")),
         ("supervisor-balancing", world.supervisor, reverse(ws + "balancing")),
         (
@@ -251,8 +252,12 @@ def test_every_page_has_no_serious_accessibility_violation(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     viewport = DESKTOP if width == "desktop" else PHONE
     # axe at the phone width in Chinese only (the default language): the rules that depend
-    # on the width do not depend on the language. Every page is photographed all four ways.
+    # on the width do not depend on the language. Every page is photographed all four ways
+    # (test-artifacts/accessibility/NAME-LANGUAGE-WIDTH.png, 1280 and 375 CSS pixels), and at
+    # the phone width no page but Django's own admin scrolls sideways as a whole (WCAG
+    # 1.4.10; the 320-pixel walk is below).
     check = not (width == "phone" and language != "zh-hans")
+    wider: dict[str, dict] = {}
 
     by_person: dict[object, list[tuple[str, str]]] = {}
     for name, user, url in pages(world):
@@ -265,10 +270,15 @@ def test_every_page_has_no_serious_accessibility_violation(
             for name, url in visits:
                 page.goto(url)
                 page.screenshot(
-                    path=str(ARTIFACTS / f"{name}-{language}-{width}.png"), full_page=True
+                    path=str(ARTIFACTS / f"{name}-{language}-{viewport['width']}.png"),
+                    full_page=True,
                 )
                 if check and (problems := tool.violations(page)):
                     found[f"{name} {url}"] = problems
+                if width == "phone" and not name.startswith("admin"):
+                    measured = page.evaluate(TOO_WIDE)
+                    if measured["scroll"] > measured["inner"]:
+                        wider[f"{name} {url}"] = measured
         finally:
             context.close()
     report = "\n".join(f"{where}:\n  " + "\n  ".join(problems) for where, problems in found.items())
@@ -276,6 +286,7 @@ def test_every_page_has_no_serious_accessibility_violation(
         report or "none\n", encoding="utf-8"
     )
     assert not found, report
+    assert not wider, "\n".join(f"{where}: {m}" for where, m in wider.items())
 
 
 # --- by keyboard only ---------------------------------------------------------------------
@@ -462,14 +473,15 @@ TOO_WIDE = """() => {
 }"""
 
 
-@pytest.mark.parametrize("language,width", [("zh-hans", 375), ("en", 375), ("zh-hans", 320)])
+@pytest.mark.parametrize("language,width", [("zh-hans", 320)])
 @pytest.mark.django_db(transaction=True)
 def test_no_page_scrolls_sideways_at_a_phone_width(
     live_server, browser, close_connections, language, width
 ):
-    """At 375 and at 320 CSS pixels (WCAG 1.4.10's 320) no page of the portal, the
-    workspace, the exports or login scrolls sideways as a whole; a wide table scrolls inside
-    its own focusable, labelled region instead. The admin is Django's own and left out."""
+    """At 320 CSS pixels (WCAG 1.4.10's width) no page of the portal, the workspace, the
+    exports or login scrolls sideways as a whole; a wide table scrolls inside its own
+    focusable, labelled region instead. The admin is Django's own and left out. (At 375,
+    in both languages, the axe walk above checks the same while it photographs.)"""
     world = World()
     tool = Browser(browser, live_server.url)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -690,3 +690,10 @@ def test_two_colleagues_removing_each_other_at_once_leave_one_of_them_in(postgre
     assert isinstance(refused, NotPermitted)
     assert organisation.members.current().count() == 1
     assert Representation.objects.filter(subject=company, confirmed_at__isnull=False).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_login_page_links_sign_up_and_the_accessibility_statement(client):
+    page = client.get(reverse("login")).content.decode()
+    assert f'href="{reverse("portal:signup")}"' in page
+    assert f'href="{reverse("portal:accessibility")}"' in page

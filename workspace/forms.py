@@ -11,7 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.functional import lazy
-from django.utils.text import format_lazy
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -768,7 +768,8 @@ class ExportForm(forms.Form):
 
 
 def _label(model, name: str):
-    return model._meta.get_field(name).verbose_name
+    """A model field's name as a form label, capitalised as Django's model forms do."""
+    return capfirst(model._meta.get_field(name).verbose_name)
 
 
 class LetterServiceForm(forms.Form):

@@ -13,7 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
@@ -60,7 +61,7 @@ class AbsenceForm(forms.ModelForm):
 
 class WorkProfileForm(forms.ModelForm):
     languages = forms.MultipleChoiceField(
-        label=_("languages"),
+        label=capfirst(_("languages")),
         choices=WorkProfile.LANGUAGES,
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -70,6 +71,14 @@ class WorkProfileForm(forms.ModelForm):
         model = WorkProfile
         fields = ["cases_per_day", "share", "list_types", "languages"]
         widgets = {"list_types": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A list is named in the reader's language (its str() is the English name).
+        english = (get_language() or "").startswith("en")
+        self.fields["list_types"].label_from_instance = lambda list_type: (
+            (list_type.name_en or list_type.name) if english else list_type.name
+        )
 
 
 def _absence_save(request, user) -> bool:
