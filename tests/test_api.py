@@ -709,13 +709,6 @@ def test_the_task_list_of_both_boxes_pages_through_inbox_and_queue(
     _tasks_by_page_in_both_boxes(company, agency, applicant, staff, platforms)
 
 
-@pytest.mark.postgres
-def test_the_task_list_of_both_boxes_pages_alike_on_postgresql(
-    postgres_only, company, agency, applicant, staff, platforms
-):
-    _tasks_by_page_in_both_boxes(company, agency, applicant, staff, platforms)
-
-
 def test_completing_an_unclaimed_task_is_403(filed, staff):
     task = flow.open_task(filed, "acceptance_check")
     response = api(staff["intake"]).post(

@@ -147,7 +147,7 @@ SEEDS = [
         None,
         "refusal_needs_head_approval",
         True,
-        f"{S107}第十四条；{S107}第十七条",
+        f"{S107}第十四条、第十七条",
     ),
     (PEN, "general", MR, "samr107", None, "restoration_review_days", 7, f"{S107}第十六条"),
     (PEN, "general", MR, "samr107", None, "extension_days", 10, f"{S107}第十六条"),
