@@ -863,7 +863,13 @@ def service_context(case, roles, conflict, bound: dict) -> dict:
     a posted form to show again: ``service``, ``appeal``, or ``("outcome", pk)``."""
     acting = conflict is None
     appeals = list(case.appeals.select_related("recorded_by").order_by("filed_on", "id"))
-    unserved = list(letters_unserved(case))
+    letters = list(
+        letters_of_case(case)
+        .filter(status=Letter.Status.ISSUED)
+        .select_related("service", "service__consent")
+    )
+    # The ones not yet served, from the same read (``letters_unserved`` answers the form's post).
+    unserved = [letter for letter in letters if not hasattr(letter, "service")]
     may_serve = acting and bool(roles & {Role.CASE_OFFICER, Role.INTAKE}) and bool(unserved)
     may_appeal = (
         acting
@@ -873,11 +879,7 @@ def service_context(case, roles, conflict, bound: dict) -> dict:
     return {
         "window": appeal_window(case),
         "services": list(letter_services_of(case).select_related("consent")),
-        "letters": list(
-            letters_of_case(case)
-            .filter(status=Letter.Status.ISSUED)
-            .select_related("service", "service__consent")
-        ),
+        "letters": letters,
         "appeals": appeals,
         "service_form": (bound.get("service") or LetterServiceForm(letters=unserved))
         if may_serve
