@@ -120,6 +120,7 @@ def test_a_token_stops_working_ten_hours_after_the_login(applicant, later):
     assert refused.json()["code"] == "authentication_failed"
 
 
+@pytest.mark.engine_independent
 def test_the_token_lifetime_comes_from_the_environment(tmp_path):
     shown = _settings_in_subprocess(
         {"REDRESS_VAR_DIR": str(tmp_path), "REDRESS_API_TOKEN_HOURS": "2"},
@@ -442,6 +443,7 @@ def test_the_address_throttle_is_in_the_callers_language(applicant):
     assert "15" in refused.json()["message"]
 
 
+@pytest.mark.engine_independent
 def test_the_address_limits_come_from_the_environment(tmp_path):
     shown = _settings_in_subprocess(
         {

@@ -88,6 +88,7 @@ def token_client(user) -> APIClient:
 # --- 1: the production static files ------------------------------------------------------------
 
 
+@pytest.mark.engine_independent
 def test_collectstatic_under_production_settings_collects_what_the_pages_use(production_static):
     manifest = json.loads((production_static / "staticfiles.json").read_text())["paths"]
 
@@ -116,6 +117,7 @@ def _collect(target: Path, source: Path, names: list[str]) -> list:
     return list(storage.post_process({name: (origin, name) for name in names}))
 
 
+@pytest.mark.engine_independent
 def test_a_packages_stylesheet_naming_a_file_it_does_not_ship_is_left_as_written(tmp_path, caplog):
     # The very file that stopped collectstatic: django-viewflow 2.4's build leftover.
     viewflow_static = Path(viewflow.__file__).parent / "static"
@@ -131,6 +133,7 @@ def test_a_packages_stylesheet_naming_a_file_it_does_not_ship_is_left_as_written
     assert any("Roboto-Thin.woff2" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.engine_independent
 def test_our_own_stylesheet_naming_a_missing_file_still_stops_collectstatic(tmp_path):
     ours = tmp_path / "source"
     (ours / "portal").mkdir(parents=True)
@@ -143,6 +146,7 @@ def test_our_own_stylesheet_naming_a_missing_file_still_stops_collectstatic(tmp_
     assert "missing.png" in str(failures[0])
 
 
+@pytest.mark.engine_independent
 def test_check_deploy_says_when_the_static_files_were_not_collected(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
@@ -362,6 +366,7 @@ def test_an_api_call_on_an_idle_session_answers_401_in_the_api_shape(applicant, 
     assert response.json()["code"] == "not_authenticated"
 
 
+@pytest.mark.engine_independent
 def test_the_session_lifetimes_come_from_the_environment(tmp_path):
     shown = subprocess.run(
         [

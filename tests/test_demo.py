@@ -215,6 +215,7 @@ def answers(url: str) -> bool:
     return True
 
 
+@pytest.mark.engine_independent
 @pytest.mark.parametrize("signal_to_stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "term"])
 def test_stopping_the_demo_stops_every_process_it_started_within_ten_seconds(
     tmp_path, signal_to_stop

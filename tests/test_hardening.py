@@ -189,6 +189,7 @@ def _settings_in_subprocess(env: dict, expression: str, module="config.settings"
     return result.stdout.strip().splitlines()[-1]
 
 
+@pytest.mark.engine_independent
 def test_the_limit_and_the_lockout_time_are_configured_by_the_environment(tmp_path):
     shown = _settings_in_subprocess(
         {
@@ -536,6 +537,7 @@ def test_the_officers_pages_run_in_a_real_browser_without_a_csp_violation(
 # --- production settings --------------------------------------------------------------------------
 
 
+@pytest.mark.engine_independent
 def test_check_deploy_finds_no_issue_with_the_production_settings(tmp_path, production_static):
     # In the README's order: after collectstatic (its manifest is one of the checks).
     env = {**production_env(tmp_path), "DJANGO_STATIC_ROOT": str(production_static)}
@@ -553,6 +555,7 @@ def test_check_deploy_finds_no_issue_with_the_production_settings(tmp_path, prod
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+@pytest.mark.engine_independent
 def test_production_cookies_are_secure_and_hsts_is_on(tmp_path):
     shown = _settings_in_subprocess(
         production_env(tmp_path),
@@ -566,6 +569,7 @@ def test_production_cookies_are_secure_and_hsts_is_on(tmp_path):
     assert shown == repr((False, True, True, True, True, True, True, True, True))
 
 
+@pytest.mark.engine_independent
 def test_production_refuses_to_start_without_a_real_secret_key(tmp_path):
     env = {**production_env(tmp_path), "DJANGO_SECRET_KEY": ""}
     result = subprocess.run(

@@ -142,6 +142,7 @@ def _xgettext_missing() -> str | None:
     return "needs GNU gettext (xgettext, msgcmp): apt-get install gettext (scripts/setup test does)"
 
 
+@pytest.mark.engine_independent
 def test_every_string_a_person_can_see_has_a_chinese_translation(tmp_path):
     """Extract the strings of the code as ``makemessages`` does, into a copy of the
     project, and compare: none missing from the catalogue, none empty or fuzzy there."""
@@ -278,6 +279,7 @@ def kinds_the_code_writes() -> tuple[dict[str, list[str]], list[str]]:
     return kinds, unreadable
 
 
+@pytest.mark.engine_independent
 def test_every_kind_of_event_the_code_writes_has_a_label():
     written, unreadable = kinds_the_code_writes()
 
@@ -294,6 +296,7 @@ def test_every_kind_of_event_the_code_writes_has_a_label():
     )
 
 
+@pytest.mark.engine_independent
 @pytest.mark.parametrize("kind", list(EventKind), ids=EventKind.values)
 def test_every_kind_of_event_reads_in_chinese(kind):
     with translation.override("en"):
@@ -331,6 +334,7 @@ def _bare_text(node) -> bool:
     return False
 
 
+@pytest.mark.engine_independent
 def test_no_refusal_or_clock_reason_is_written_without_gettext():
     misses = []
     paths = [p for folder in USER_FACING for p in sorted((ROOT / folder).rglob("*.py"))]
@@ -472,6 +476,7 @@ def test_every_import_refusal_reaches_a_chinese_reader_in_chinese(tmp_path):
         assert "未导入任何记录" in report.summary
 
 
+@pytest.mark.engine_independent
 def test_the_import_writes_no_sentence_without_gettext():
     """The import's refusals and row errors are written through gettext (the scan of
     test_no_refusal_or_clock_reason_is_written_without_gettext, for cases/imports.py)."""

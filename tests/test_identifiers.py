@@ -44,6 +44,8 @@ from cases.identifiers import (
     validate_uscc,
 )
 
+pytestmark = pytest.mark.engine_independent
+
 PUBLISHED_USCCS = [
     "914403001922038216",
     "91440300708461136T",

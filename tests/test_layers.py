@@ -12,6 +12,10 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.engine_independent
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
     "config",
