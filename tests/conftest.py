@@ -5,6 +5,8 @@ there; tests marked ``postgres`` need that server and are deselected on SQLite b
 the test script (under ``CI=true`` the script refuses to run without PostgreSQL).
 """
 
+import fcntl
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,8 +21,23 @@ from documents.tasks import export_decisions, render_letter
 from tests import factories
 from tests.production import ROOT, production_env
 
+# Modules whose tests take minutes (separate processes, collectstatic, a browser over every
+# page): they run first, so that under ``-n 2`` neither worker is left with one of them at the
+# end while the other idles. Each module's tests stay together (module-scoped fixtures).
+SLOW_FIRST = (
+    "test_two_machines.py",
+    "test_production_path.py",
+    "test_browser_accessibility.py",
+    "test_outbox_faults.py",
+    "test_worker_shutdown.py",
+    "test_demo.py",
+    "test_queries.py",
+)
+
 
 def pytest_collection_modifyitems(config, items):
+    rank = {name: n for n, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(pytest.mark.django_db(transaction=True))
@@ -179,8 +196,22 @@ def production_static(tmp_path_factory) -> Path:
     It takes a while (hashing and compressing every static file), so the tests that
     need a real production STATIC_ROOT share this one; point ``DJANGO_STATIC_ROOT`` at it.
     """
-    var_dir = tmp_path_factory.mktemp("production-var")
+    # Under pytest-xdist each worker has its own session: the first one collects into the
+    # run's shared temporary directory, and the other waits for it and reuses the result.
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    var_dir = shared / "production-var"
     static_root = var_dir / "static"
+    with (shared / "production-var.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (static_root / "staticfiles.json").is_file():
+            var_dir.mkdir(exist_ok=True)
+            _collectstatic(var_dir)
+    return static_root
+
+
+def _collectstatic(var_dir: Path) -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--no-input"],
         cwd=ROOT,
@@ -195,4 +226,3 @@ def production_static(tmp_path_factory) -> Path:
             f"collectstatic --no-input under production settings exited {result.returncode}:\n"
             + (result.stdout + result.stderr)[-4000:]
         )
-    return static_root
