@@ -28,13 +28,16 @@ from cases.models import Case, Material, Role
 from notifications import delivery
 from notifications.models import Message, Notification
 from tests import factories, flow_helpers, helpers
+from tests import test_browser_accessibility as a11y
 from tests.test_browser_story import (  # noqa: F401 - fixtures
     PASSWORD,
     async_unsafe_allowed,
-    browser,
     expect,
     person,
 )
+
+# One chromium for the module (the accessibility module's), not one per walk.
+browser = a11y.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "newcomer"
 DESKTOP = {"width": 1280, "height": 900}
