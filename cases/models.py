@@ -283,7 +283,11 @@ class ListType(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        return self.name_en or self.name
+        # In the reader's language: the Chinese admin listed the rule sets' list types and
+        # the measures in English.
+        if (get_language() or "").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
 
 
 class Measure(models.Model):
@@ -326,7 +330,11 @@ class Measure(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name_en or self.name
+        # In the reader's language: the Chinese admin listed the rule sets' list types and
+        # the measures in English.
+        if (get_language() or "").startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
 
 
 class PublicationDefault(models.Model):

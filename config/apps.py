@@ -1,4 +1,6 @@
+from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ProjectConfig(AppConfig):
@@ -21,3 +23,12 @@ class ProjectConfig(AppConfig):
         # Every sign-in (login page, admin, a new account's first sign-in) starts the
         # session's absolute lifetime (config.middleware.SessionLifetimeMiddleware).
         user_logged_in.connect(session_started, dispatch_uid="config.session_started")
+
+
+class AxesConfig(AxesAppConfig):
+    """django-axes (the login lockout) under a Chinese name in the admin: its own AppConfig
+    has no verbose name, so the admin headed its section "Axes" in every language. Its
+    models' and fields' names are gettext'd in axes itself and translated in our catalogue,
+    which has no zh-Hans of its own (issue 15)."""
+
+    verbose_name = _("Login protection")

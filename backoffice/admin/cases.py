@@ -459,7 +459,10 @@ class SubjectTieAdmin(admin.ModelAdmin):
             warn_if_tied_officer(request, obj.user)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.StackedInline):
+    """Stacked, not a table: each field keeps its label (a table's columns named them only
+    to the eye) and the form fits a phone (WCAG 1.3.1, 1.4.10)."""
+
     model = Membership
     fk_name = "user"
     extra = 0
@@ -495,6 +498,9 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     inlines = [MembershipInline, StaffProfileInline]
+    # Set by the sign-in, not by hand; read-only, they are also no longer two unlabelled
+    # date and time boxes each.
+    readonly_fields = ["last_login", "date_joined"]
     list_filter = [*BaseUserAdmin.list_filter, "memberships__role", "memberships__agency"]
 
     def save_related(self, request, form, formsets, change):

@@ -43,7 +43,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our own static files (CSP: 'self')
-    "axes",
+    "config.apps.AxesConfig",  # django-axes, with a translated name in the admin
     "csp",
     "viewflow",
     "viewflow.workflow",
