@@ -2196,6 +2196,16 @@ class Appeal(models.Model):
     outcome_recorded_at = models.DateTimeField(
         null=True, blank=True, verbose_name=_("outcome recorded at")
     )
+    changed_records = models.ManyToManyField(
+        "Record",
+        blank=True,
+        related_name="+",
+        verbose_name=_("records the change concerns"),
+        help_text=_(
+            "A change names the records of the case it concerns: only those are published "
+            "again (or withdrawn); the others stay as the decision left them."
+        ),
+    )
 
     class Meta:
         verbose_name = _("appeal")
@@ -2215,6 +2225,27 @@ class Appeal(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.outcome == self.Outcome.PENDING
+
+    @property
+    def follows(self) -> str:
+        """What follows an outcome that revokes or voids a refusal (the applicant won): the
+        agency decides again (行政复议法第六十四条、行政诉讼法第七十条); empty otherwise."""
+        if self.outcome not in (self.Outcome.REVOKED, self.Outcome.UNLAWFUL):
+            return ""
+        case = self.case
+        if case.status == Case.Status.NOT_ACCEPTED:
+            return _(
+                "The refusal to accept no longer stands: the agency must examine the "
+                "application again (Administrative Reconsideration Law, Art. 64; "
+                "Administrative Litigation Law, Art. 70)."
+            )
+        if case.decision == Case.Decision.REJECTED:
+            return _(
+                "The refusal no longer stands: the records it kept published are withdrawn "
+                "and the agency must decide the application again (Administrative "
+                "Reconsideration Law, Art. 64; Administrative Litigation Law, Art. 70)."
+            )
+        return ""
 
 
 class AppendOnlyQuerySet(models.QuerySet):
