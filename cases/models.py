@@ -149,17 +149,30 @@ class Agency(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("parent")
     )
     address = models.CharField(max_length=300, blank=True, verbose_name=_("address"))
+    address_en = models.CharField(max_length=300, blank=True, verbose_name=_("address in English"))
     reconsideration_body = models.CharField(
         max_length=300,
         blank=True,
         help_text=_("Body that hears administrative reconsideration of this agency's decisions."),
         verbose_name=_("reconsideration body"),
     )
+    reconsideration_body_en = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Its name as English letters print it."),
+        verbose_name=_("reconsideration body in English"),
+    )
     court = models.CharField(
         max_length=300,
         blank=True,
         help_text=_("Court with jurisdiction over a lawsuit."),
         verbose_name=_("court"),
+    )
+    court_en = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Its name as English letters print it."),
+        verbose_name=_("court in English"),
     )
     document_number_pattern = models.CharField(
         _("document number pattern"),
