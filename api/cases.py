@@ -407,6 +407,12 @@ class AppealWindowSerializer(serializers.Serializer):
 
 class AppealSerializer(serializers.ModelSerializer):
     recorded_by = serializers.CharField(source="recorded_by.get_username")
+    records = serializers.PrimaryKeyRelatedField(
+        many=True,
+        read_only=True,
+        source="changed_records",
+        help_text="The records a change concerns (ids); empty otherwise.",
+    )
 
     class Meta:
         model = Appeal
@@ -422,6 +428,7 @@ class AppealSerializer(serializers.ModelSerializer):
             "outcome_on",
             "outcome_reference",
             "outcome_note",
+            "records",
         ]
 
 
@@ -443,6 +450,12 @@ class AppealOutcomeSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=5000,
         help_text="What was decided; required for a change (what the decision now says).",
+    )
+    records = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="For a change: the ids of the case's records it concerns (at least one "
+        "where the decision was an approval); only those are published again or withdrawn.",
     )
 
 
@@ -1341,9 +1354,11 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"], url_path=r"appeals/(?P<appeal_pk>[^/.]+)/outcome")
     def appeal_outcome(self, request, pk=None, appeal_pk=None):
         """Record the outcome of an appeal. ``revoked``, ``changed`` or ``unlawful``: every
-        platform is asked to withdraw the published decision within 3 working days
-        (APL Art. 48), each acknowledging like any withdrawal. 409 ``appeal_decided`` if
-        the outcome is already recorded."""
+        platform is asked to withdraw the published decision (after an approval: to publish
+        the records again) within 3 working days (APL Art. 48), each acknowledging like any
+        withdrawal. ``changed`` names the ``records`` it concerns (required after an
+        approval); only those are published again. 409 ``appeal_decided`` if the outcome
+        is already recorded."""
         case = self.get_object()
         appeal = case.appeals.filter(pk=_id_or_404(appeal_pk)).first()
         if appeal is None:
@@ -1358,6 +1373,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             decided_on=data["decided_on"],
             reference=data.get("reference", ""),
             note=data.get("note", ""),
+            records=data.get("records") or None,
         )
         return Response(AppealSerializer(appeal).data)
 

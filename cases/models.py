@@ -149,17 +149,30 @@ class Agency(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("parent")
     )
     address = models.CharField(max_length=300, blank=True, verbose_name=_("address"))
+    address_en = models.CharField(max_length=300, blank=True, verbose_name=_("address in English"))
     reconsideration_body = models.CharField(
         max_length=300,
         blank=True,
         help_text=_("Body that hears administrative reconsideration of this agency's decisions."),
         verbose_name=_("reconsideration body"),
     )
+    reconsideration_body_en = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Its name as English letters print it."),
+        verbose_name=_("reconsideration body in English"),
+    )
     court = models.CharField(
         max_length=300,
         blank=True,
         help_text=_("Court with jurisdiction over a lawsuit."),
         verbose_name=_("court"),
+    )
+    court_en = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text=_("Its name as English letters print it."),
+        verbose_name=_("court in English"),
     )
     document_number_pattern = models.CharField(
         _("document number pattern"),
@@ -2204,6 +2217,16 @@ class Appeal(models.Model):
     outcome_recorded_at = models.DateTimeField(
         null=True, blank=True, verbose_name=_("outcome recorded at")
     )
+    changed_records = models.ManyToManyField(
+        "Record",
+        blank=True,
+        related_name="+",
+        verbose_name=_("records the change concerns"),
+        help_text=_(
+            "A change names the records of the case it concerns: only those are published "
+            "again (or withdrawn); the others stay as the decision left them."
+        ),
+    )
 
     class Meta:
         verbose_name = _("appeal")
@@ -2223,6 +2246,27 @@ class Appeal(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.outcome == self.Outcome.PENDING
+
+    @property
+    def follows(self) -> str:
+        """What follows an outcome that revokes or voids a refusal (the applicant won): the
+        agency decides again (行政复议法第六十四条、行政诉讼法第七十条); empty otherwise."""
+        if self.outcome not in (self.Outcome.REVOKED, self.Outcome.UNLAWFUL):
+            return ""
+        case = self.case
+        if case.status == Case.Status.NOT_ACCEPTED:
+            return _(
+                "The refusal to accept no longer stands: the agency must examine the "
+                "application again (Administrative Reconsideration Law, Art. 64; "
+                "Administrative Litigation Law, Art. 70)."
+            )
+        if case.decision == Case.Decision.REJECTED:
+            return _(
+                "The refusal no longer stands: the records it kept published are withdrawn "
+                "and the agency must decide the application again (Administrative "
+                "Reconsideration Law, Art. 64; Administrative Litigation Law, Art. 70)."
+            )
+        return ""
 
 
 class AppendOnlyQuerySet(models.QuerySet):

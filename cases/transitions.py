@@ -3058,10 +3058,14 @@ def appeal_outcome(
     decided_on,
     reference: str = "",
     note: str = "",
+    records=None,
 ) -> Appeal:
     """Record the outcome of a pending appeal. Revoked, changed or declared unlawful: the
     decision information the decision put or kept on the platforms is withdrawn, each
-    platform asked, within 3 working days on the clock (APL Art. 48)."""
+    platform asked, within 3 working days on the clock (APL Art. 48); an approval's
+    records are published again. A change names the records of the case it concerns
+    (``records``, required where the decision was an approval): only those are published
+    again or withdrawn; the others stay as the decision left them."""
     note = note.strip() if isinstance(note, str) else ""
     reference = reference.strip() if isinstance(reference, str) else ""
     if outcome not in Appeal.Outcome.values or outcome == Appeal.Outcome.PENDING:
@@ -3085,6 +3089,7 @@ def appeal_outcome(
                 % {"filed": appeal.filed_on},
                 field="decided_on",
             )
+        changed = _appeal_changed_records(case, outcome, records)
         appeal.outcome = outcome
         appeal.outcome_on = decided_on
         appeal.outcome_reference = reference
@@ -3092,12 +3097,14 @@ def appeal_outcome(
         appeal.outcome_recorded_by = by
         appeal.outcome_recorded_at = timezone.now()
         appeal.save()
+        if changed is not None:
+            appeal.changed_records.set(changed)
         withdrawn, republished = [], []
         if outcome in Appeal.WITHDRAWING_OUTCOMES:
             if _approval_stands(case):
-                republished = _approval_publications_restore(case)
+                republished = _approval_publications_restore(case, only=changed)
             else:
-                withdrawn = _decision_publications_withdraw(case)
+                withdrawn = _decision_publications_withdraw(case, only=changed)
             if withdrawn or republished:
                 clock.deadline_start(
                     case,
@@ -3126,9 +3133,59 @@ def appeal_outcome(
                 "reference": reference,
                 "withdrawals": withdrawn,
                 "republications": republished,
+                "records": [r.pk for r in changed or ()],
+                "record_numbers": [r.decision_no for r in changed or ()],
             },
         )
     return appeal
+
+
+def _appeal_changed_records(case: Case, outcome: str, records) -> list[Record] | None:
+    """The records of ``case`` a change names (None when the outcome is not a change, or a
+    change of a refusal that names none: it concerns them all). A change of an approval
+    must name at least one; a record of another case is refused."""
+    ids = []
+    for item in records or ():
+        pk = getattr(item, "pk", item)
+        try:
+            ids.append(int(pk))
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                _("Name the records the change concerns by their id."), field="records"
+            ) from None
+    if outcome != Appeal.Outcome.CHANGED:
+        return None
+    if not ids:
+        if _approval_stands(case):
+            raise InvalidInput(
+                _(
+                    "Name the records of this case the change concerns: only those are "
+                    "published again, the others stay withdrawn."
+                ),
+                field="records",
+            )
+        return None
+    found = list(Record.objects.filter(pk__in=ids, case_records__case=case).distinct())
+    if len(found) != len(set(ids)):
+        raise InvalidInput(
+            _("A change can only name records of case %(reference)s.")
+            % {"reference": case.reference},
+            field="records",
+        )
+    if _approval_stands(case):
+        granted = set(
+            case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD).values_list(
+                "record_id", flat=True
+            )
+        )
+        refused = [r.decision_no for r in found if r.pk not in granted]
+        if refused:
+            raise InvalidInput(
+                _("The decision did not grant %(records)s: name records it granted.")
+                % {"records": "、".join(refused)},
+                field="records",
+            )
+    return sorted(found, key=lambda r: r.pk)
 
 
 def _approval_stands(case: Case) -> bool:
@@ -3140,14 +3197,18 @@ def _approval_stands(case: Case) -> bool:
     return revocation is None or revocation.status != Revocation.Status.REVOKED
 
 
-def _approval_publications_restore(case: Case) -> list[int]:
+def _approval_publications_restore(case: Case, *, only=None) -> list[int]:
     """An appeal's outcome revoked, changed or voided an approval: each record it removed,
     shielded or corrected is as it was before the case again, and every platform that held
     it is asked to publish it again (the usual re-publication path, acknowledged with
     ``status`` published) within 3 working days (APL Art. 48); the publications asked.
-    A record whose publication has meanwhile ended at its maximum stays ended."""
+    A record whose publication has meanwhile ended at its maximum stays ended. ``only``:
+    the records a change names; the others stay withdrawn."""
     asked = []
-    for cr in case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD).select_related("record"):
+    granted = case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD)
+    if only is not None:
+        granted = granted.filter(record__in=only)
+    for cr in granted.select_related("record"):
         record = cr.record
         if record.status == Record.Status.EXPIRED:
             continue
@@ -3162,22 +3223,24 @@ def _approval_publications_restore(case: Case) -> list[int]:
     return asked
 
 
-def _decision_publications_withdraw(case: Case) -> list[int]:
+def _decision_publications_withdraw(case: Case, *, only=None) -> list[int]:
     """Ask every platform to withdraw what the case's decision put or kept on it: the
     revocation decision and the records it published again, or the records a refusal left
-    published; the publications asked (their ids). An approval published nothing."""
+    published; the publications asked (their ids). An approval published nothing.
+    ``only``: the records a change names; the others stay published."""
     records = []
+    case_records = case.case_records.all()
+    if only is not None:
+        case_records = case_records.filter(record__in=only)
     revocation = case.revocation
     if revocation is not None and revocation.status == Revocation.Status.REVOKED:
-        records.extend(
-            cr.record for cr in case.case_records.filter(outcome=CaseRecord.Outcome.UPHELD)
-        )
+        records.extend(cr.record for cr in case_records.filter(outcome=CaseRecord.Outcome.UPHELD))
         if revocation.decision_record_id:
             records.append(revocation.decision_record)
     else:
         records.extend(
             cr.record
-            for cr in case.case_records.exclude(outcome=CaseRecord.Outcome.UPHELD).select_related(
+            for cr in case_records.exclude(outcome=CaseRecord.Outcome.UPHELD).select_related(
                 "record"
             )
         )

@@ -155,7 +155,7 @@ MATERIALS = {
         "other": "其他材料",
     },
     "en": {
-        "commitment_letter": "credit commitment letter (信用承诺书)",
+        "commitment_letter": "credit commitment letter",
         "fulfilment_proof": "proof that the penalty was fulfilled",
         "training_certificate": "credit training certificate",
         "credit_report": "credit report",
@@ -421,6 +421,17 @@ def _materials_basis(rule_set, language: str) -> str:
     return citations_grouped(cited, language)
 
 
+def agency_remedy_names(agency, language: str) -> tuple[str, str]:
+    """The agency's reconsideration body and court as a letter in ``language`` names them:
+    the English name where the agency has one."""
+    if language == "en":
+        return (
+            agency.reconsideration_body_en or agency.reconsideration_body,
+            agency.court_en or agency.court,
+        )
+    return agency.reconsideration_body, agency.court
+
+
 def remedies(case: Case, language: str) -> list[dict]:
     """The routes against this decision, from data: the agency's reconsideration body and
     court (Administrative Reconsideration Law Arts. 24-27, Administrative Litigation Law
@@ -431,13 +442,14 @@ def remedies(case: Case, language: str) -> list[dict]:
         routes = {case.rule_set.list_type.remedy}
     agency = case.agency
     en = language == "en"
+    reconsideration_body, court = agency_remedy_names(agency, language)
     out = []
     if Remedy.HIGHER_COURT in routes:
         out.append(
             {
                 "route": Remedy.HIGHER_COURT,
                 "days": HIGHER_COURT_DAYS,
-                "body": (agency.sector == Sector.COURT and agency.reconsideration_body)
+                "body": (agency.sector == Sector.COURT and reconsideration_body)
                 or ("the people's court at the next higher level" if en else "上一级人民法院"),
                 "basis": HIGHER_COURT_BASIS.render(language),
             }
@@ -448,10 +460,9 @@ def remedies(case: Case, language: str) -> list[dict]:
                 "route": Remedy.ADMINISTRATIVE,
                 "days": RECONSIDERATION_DAYS,
                 "months": LAWSUIT_MONTHS,
-                "body": agency.reconsideration_body
+                "body": reconsideration_body
                 or ("the competent reconsideration body" if en else "依法有管辖权的行政复议机关"),
-                "court": agency.court
-                or ("the competent people's court" if en else "有管辖权的人民法院"),
+                "court": court or ("the competent people's court" if en else "有管辖权的人民法院"),
                 "basis": RECONSIDERATION_BASIS.render(language),
                 "court_basis": LAWSUIT_BASIS.render(language),
             }
@@ -590,9 +601,9 @@ def letter_facts(
         "agency": {
             "name": (agency.name_en or agency.name) if en else agency.name,
             "name_zh": agency.name,
-            "address": agency.address,
-            "reconsideration_body": agency.reconsideration_body,
-            "court": agency.court,
+            "address": (agency.address_en or agency.address) if en else agency.address,
+            "reconsideration_body": agency_remedy_names(agency, language)[0],
+            "court": agency_remedy_names(agency, language)[1],
         },
         "records": records,
         "rule_version": label,

@@ -510,6 +510,15 @@ def _on_appeal_decided(case: Case, event: CaseEvent) -> None:
         effect = "withdrawn"
     else:
         effect = "unchanged"
+    named = "、".join(data.get("record_numbers") or [])
+    if named and effect != "unchanged":
+        effect += "_named"
+    follows = outcome in ("revoked", "unlawful") and case.decision == Case.Decision.REJECTED
+
+    def effect_text(table: dict, follows_text: str) -> str:
+        text = table[effect].format(records=named)
+        return f"{text}{follows_text}" if follows else text
+
     _to_applicant(
         "appeal_decided",
         outcome_zh=lambda c, e: texts.APPEAL_OUTCOME_ZH.get(outcome, outcome),
@@ -517,8 +526,8 @@ def _on_appeal_decided(case: Case, event: CaseEvent) -> None:
         appeal_zh=lambda c, e: texts.APPEAL_KIND_ZH.get(data.get("kind", ""), ""),
         appeal_en=lambda c, e: texts.APPEAL_KIND_EN.get(data.get("kind", ""), ""),
         decided_on=lambda c, e: data.get("decided_on", ""),
-        effect_zh=lambda c, e: texts.APPEAL_EFFECT_ZH[effect],
-        effect_en=lambda c, e: texts.APPEAL_EFFECT_EN[effect],
+        effect_zh=lambda c, e: effect_text(texts.APPEAL_EFFECT_ZH, texts.APPEAL_FOLLOWS_ZH),
+        effect_en=lambda c, e: effect_text(texts.APPEAL_EFFECT_EN, " " + texts.APPEAL_FOLLOWS_EN),
     )(case, event)
 
 

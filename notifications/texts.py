@@ -254,6 +254,10 @@ APPEAL_EFFECT_ZH = {
     "republished": "原决定撤下或更正的信息将在 3 个工作日内恢复公示"
     "（《中华人民共和国行政处罚法》第四十八条）。",
     "unchanged": "公示信息不变。",
+    "republished_named": "变更所涉信息（{records}）将在 3 个工作日内恢复公示，其余信息仍不公示"
+    "（《中华人民共和国行政处罚法》第四十八条）。",
+    "withdrawn_named": "变更所涉信息（{records}）将在 3 个工作日内撤下，其余信息不变"
+    "（《中华人民共和国行政处罚法》第四十八条）。",
 }
 APPEAL_EFFECT_EN = {
     "withdrawn": "The published information is withdrawn within 3 working days "
@@ -261,7 +265,16 @@ APPEAL_EFFECT_EN = {
     "republished": "The information the decision withdrew or corrected is published again as "
     "it was within 3 working days (Administrative Penalties Law, Art. 48).",
     "unchanged": "What is published does not change.",
+    "republished_named": "The records the change concerns ({records}) are published again as "
+    "they were within 3 working days; the others stay withdrawn (Administrative Penalties "
+    "Law, Art. 48).",
+    "withdrawn_named": "The records the change concerns ({records}) are withdrawn within 3 "
+    "working days; the others stay as they are (Administrative Penalties Law, Art. 48).",
 }
+# What follows when a refusal is revoked or voided: the agency decides again
+# (《中华人民共和国行政复议法》第六十四条、《中华人民共和国行政诉讼法》第七十条).
+APPEAL_FOLLOWS_ZH = "原不予准许的决定不再有效，本机关将依法重新作出决定。"
+APPEAL_FOLLOWS_EN = "The refusal no longer stands: the agency decides the application again."
 
 
 def render(kind: str, language: str, **context) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from django.utils import timezone
 from PIL import Image
 from pypdf import PdfReader
 
+from backoffice.management.commands import demo
 from cases.law import cite
 from cases.models import Agency, Case, CaseRecord, Material, PenaltyType, Publication
 from documents.models import Letter
@@ -81,18 +82,26 @@ def issue(case, kind, language, **kwargs) -> tuple[Letter, str]:
 
 @pytest.fixture
 def numbered(agency):
+    """The demo's SZAMR as the demo loader sets it up: its pattern, and its names, its
+    reconsideration body's and its court's in both languages."""
+    (name, name_en) = next((a[1], a[2]) for a in demo.AGENCIES if a[0] == agency.code)
+    agency.name, agency.name_en = name, name_en
+    agency.reconsideration_body, agency.reconsideration_body_en = demo.DEMO_REMEDY_BODIES[
+        agency.code
+    ]
+    agency.court, agency.court_en = demo.DEMO_COURTS[agency.region_code]
     agency.document_number_pattern = PATTERN
-    agency.save(update_fields=["document_number_pattern"])
+    agency.save()
     return agency
 
 
 @pytest.fixture
 def named_platforms(platforms):
-    for platform, name_en in zip(
-        platforms, ("Credit China", "National Enterprise Credit System"), strict=True
-    ):
-        platform.name_en = name_en
-        platform.save(update_fields=["name_en"])
+    """The platforms named as the demo loader names them."""
+    names = {code: (name, name_en) for code, name, name_en, _kind in demo.PLATFORMS}
+    for platform in platforms:
+        platform.name, platform.name_en = names[platform.code]
+        platform.save(update_fields=["name", "name_en"])
     return platforms
 
 
@@ -279,18 +288,17 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
             rest = re.sub(r"https?://[^\s]+?(?=核验|$)", "", rest)
             assert not re.findall(r"[A-Za-z]{2,}", rest), f"English in {where}"
         else:
-            # Chinese only in proper names and in what people typed.
+            # Chinese only in genuinely Chinese data: the subject's name, the numbers and
+            # what people typed. No label and no seeded name (agency, reconsideration body,
+            # court, platform, list type) in Chinese: those have English names.
             rest = flat(text)
             typed = [
                 case.subject.name,
-                agency.reconsideration_body,
-                agency.court,
                 case.grounds,
                 case.decision_reasons,
                 case.lifted_measures,
                 *(item.get("detail", "") for item in case.missing_materials),
                 letter.document_number,
-                "信用承诺书",
                 *(e.original_name for e in case.evidence.all()),
                 *(e.review_reason for e in case.evidence.all()),
                 *(event.note for event in case.events.all()),
@@ -467,3 +475,24 @@ def test_the_deploy_check_names_each_agency_without_its_own_seal(settings, agenc
 def test_the_specimen_seal_says_specimen():
     svg = (Path(__file__).resolve().parent.parent / "documents/assets/seal.svg").read_text()
     assert "样章" in svg
+
+
+def test_the_seeded_and_demo_names_an_english_letter_prints_are_english():
+    """What an English letter names comes from data: every seeded list type and every
+    demo agency, reconsideration body, court, platform and measure has an English name
+    with no Chinese in it."""
+    from cases.seeds import LIST_TYPES
+
+    cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
+    english = [
+        *(name_en for _code, _name, name_en in LIST_TYPES),
+        *(a[2] for a in demo.AGENCIES),
+        *(en for _zh, en in demo.DEMO_REMEDY_BODIES.values()),
+        *(en for _zh, en in demo.DEMO_COURTS.values()),
+        *(p[2] for p in demo.PLATFORMS),
+        *(m[2] for m in demo.DEMO_MEASURES),
+    ]
+    assert all(english), english
+    assert not [name for name in english if cjk.search(name)]
+    assert {a[0] for a in demo.AGENCIES} <= set(demo.DEMO_REMEDY_BODIES)
+    assert {a[3] for a in demo.AGENCIES} <= set(demo.DEMO_COURTS)

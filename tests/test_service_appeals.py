@@ -25,6 +25,7 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from cases.clock import calendar_for
+from cases.errors import InvalidInput
 from cases.models import Appeal, Case, Deadline, Publication, Record
 from documents.exports import export_verify
 from documents.models import Letter, LetterService
@@ -559,3 +560,150 @@ def test_the_officers_case_page_lists_the_letters_with_number_date_and_service(
     portal = client.get(f"/portal/cases/{case.pk}/").content.decode()
     assert letter.document_number in portal
     assert "By post" in portal
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("zh-hans", ("变更原决定", "恢复公示", "其余信息仍不公示")),
+        ("en", ("the decision is changed", "published again", "the others stay withdrawn")),
+    ],
+)
+def test_a_change_of_an_approval_publishes_again_only_the_records_it_names(
+    client, company, agency, platforms, applicant, staff, language, words
+):
+    """Two records restored; the reconsideration body changes the approval for one of
+    them. The officer names it on the case page (a change that names none, or a record of
+    another case, is refused with the reason): only that record is published again, only
+    its platforms are asked, the other stays withdrawn, and the applicant's notice names
+    the record in their language (APL Art. 48)."""
+    from notifications.models import Message, Notification
+
+    first = restorable_record(company, agency, platforms)
+    second = restorable_record(company, agency, platforms)
+    case = flow.file_restoration(company, [first, second], applicant)
+    Case.objects.filter(pk=case.pk).update(language=language)
+    case.refresh_from_db()
+    flow.accept(case, staff["intake"])
+    flow.review(case, staff["case_officer"], flow.APPROVED)
+    case = flow.sign(case, staff["signer"], flow.APPROVED)
+    flow.acknowledge_everywhere(first)
+    flow.acknowledge_everywhere(second)
+    other = restorable_record(company, agency)  # a record of no case of theirs
+
+    today = timezone.localdate()
+    officer = staff["case_officer"]
+    appeal = actions.appeal_record(
+        case=case, by=officer, kind="reconsideration", body="深圳市人民政府", filed_on=today
+    )
+    client.force_login(officer)
+    page = f"/workflow/cases/{case.pk}/"
+    assert f'value="{second.pk}"' in client.get(page).content.decode()  # a record to name
+    changed = {
+        "outcome": "changed",
+        "decided_on": f"{today}",
+        "note": "变更为对其中一条信息不予信用修复。",
+    }
+    # Naming no record: refused with the reason, nothing recorded.
+    response = client.post(f"{page}appeals/{appeal.pk}/outcome/", changed)
+    assert response.status_code == 400
+    assert "Name the records of this case the change concerns" in response.content.decode()
+    # A record of another case: refused too (the form offers only this case's records,
+    # the function refuses it whoever calls).
+    with pytest.raises(InvalidInput) as refused:
+        actions.appeal_outcome_record(
+            appeal=appeal,
+            by=officer,
+            outcome="changed",
+            decided_on=today,
+            note="变更。",
+            records=[second.pk, other.pk],
+        )
+    assert refused.value.field == "records"
+    assert case.reference in refused.value.message
+    appeal.refresh_from_db()
+    assert appeal.is_pending
+
+    response = client.post(
+        f"{page}appeals/{appeal.pk}/outcome/", {**changed, "records": [second.pk]}
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert second.status == Record.Status.ACTIVE
+    assert flow.publication_statuses(second) == {Publication.Status.PUBLICATION_REQUESTED}
+    assert first.status == Record.Status.REMOVED  # not named: stays withdrawn
+    assert flow.publication_statuses(first) == {Publication.Status.WITHDRAWN}
+    appeal.refresh_from_db()
+    assert list(appeal.changed_records.all()) == [second]
+
+    # Only the named record's platforms are asked to publish it again.
+    asked = Message.objects.filter(case=case, kind="record_republished")
+    assert asked.count() == second.publications.count() >= 1
+    assert {m.payload["record"]["decision_no"] for m in asked} == {second.decision_no}
+    # The applicant is told which record, in their language.
+    notice = Notification.objects.get(user=applicant, case=case, kind="appeal_decided")
+    mail = Message.objects.get(case=case, kind="appeal_decided", recipient_user=applicant)
+    for text in (notice.body, mail.body):
+        assert second.decision_no in text and first.decision_no not in text
+        for word in words:
+            assert word in text, (word, text)
+    # The case page says which record the change concerns.
+    appeals = client.get(page).content.decode().split("<h3>")
+    listed = next(part for part in appeals if "Decision changed" in part or "变更" in part)
+    assert second.decision_no in listed
+
+    deadline = Deadline.objects.get(case=case, step=Deadline.Step.APPEAL)
+    flow.acknowledge_published_everywhere(second)
+    deadline.refresh_from_db()
+    assert deadline.status == Deadline.Status.MET
+
+
+def test_a_change_through_the_api_names_records_of_the_case(
+    company, agency, platforms, applicant, staff
+):
+    first = restorable_record(company, agency, platforms)
+    second = restorable_record(company, agency, platforms)
+    case = flow.file_restoration(company, [first, second], applicant)
+    flow.accept(case, staff["intake"])
+    flow.review(case, staff["case_officer"], flow.APPROVED)
+    case = flow.sign(case, staff["signer"], flow.APPROVED)
+    flow.acknowledge_everywhere(first)
+    flow.acknowledge_everywhere(second)
+    today = timezone.localdate()
+    officer = api(staff["case_officer"])
+    created = officer.post(
+        f"/api/v1/cases/{case.pk}/appeals/",
+        {"kind": "suit", "body": "深圳市福田区人民法院", "filed_on": f"{today}"},
+        format="json",
+    )
+    url = f"/api/v1/cases/{case.pk}/appeals/{created.json()['id']}/outcome/"
+    change = {"outcome": "changed", "decided_on": f"{today}", "note": "变更。"}
+    refused = officer.post(url, change, format="json")
+    assert (refused.status_code, refused.json()["field"]) == (400, "records")
+    decided = officer.post(url, {**change, "records": [first.pk]}, format="json")
+    assert decided.status_code == 200, decided.json()
+    assert decided.json()["records"] == [first.pk]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (Record.Status.ACTIVE, Record.Status.REMOVED)
+
+
+def test_a_revoked_refusal_says_the_agency_decides_again(client, rejected, staff, applicant):
+    """The applicant won: the refusal is revoked. What it kept published is withdrawn and
+    the case page and the notice say the agency must decide again (行政复议法第六十四条)."""
+    from notifications.models import Notification
+
+    case = rejected
+    today = timezone.localdate()
+    appeal = actions.appeal_record(
+        case=case, by=applicant, kind="reconsideration", body="深圳市人民政府", filed_on=today
+    )
+    actions.appeal_outcome_record(
+        appeal=appeal, by=staff["case_officer"], outcome="revoked", decided_on=today
+    )
+    client.force_login(staff["case_officer"])
+    html = client.get(f"/workflow/cases/{case.pk}/").content.decode()
+    assert "the agency must decide the application again" in html
+    notice = Notification.objects.get(user=applicant, case=case, kind="appeal_decided")
+    assert "decides the application again" in notice.body or "重新作出决定" in notice.body

@@ -786,12 +786,20 @@ def appeal_outcome_record(
     decided_on,
     reference: str = "",
     note: str = "",
+    records=None,
 ) -> Appeal:
     """Record the outcome of an appeal (``cases.transitions.appeal_outcome``). Revoked,
     changed or declared unlawful: every platform is asked to withdraw the published
-    decision, within 3 working days on the clock (APL Art. 48)."""
+    decision (or, after an approval, to publish the records again), within 3 working days
+    on the clock (APL Art. 48). A change names the ``records`` it concerns."""
     return transitions.appeal_outcome(
-        appeal=appeal, by=by, outcome=outcome, decided_on=decided_on, reference=reference, note=note
+        appeal=appeal,
+        by=by,
+        outcome=outcome,
+        decided_on=decided_on,
+        reference=reference,
+        note=note,
+        records=records,
     )
 
 

@@ -838,3 +838,16 @@ class AppealOutcomeForm(forms.Form):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+    records = forms.TypedMultipleChoiceField(
+        label=_label(Appeal, "changed_records"),
+        help_text=Appeal._meta.get_field("changed_records").help_text,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, records=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["records"].choices = [
+            (record.pk, f"{record.decision_no} · {record.list_type}") for record in records
+        ]

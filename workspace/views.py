@@ -856,6 +856,16 @@ class DecisionMeetingView(View):
         return redirect("workspace:case", pk=case.pk)
 
 
+def appeal_records_of(case) -> list:
+    """The records of the case an appeal's change may name."""
+    return list(
+        Record.objects.filter(case_records__case=case)
+        .select_related("list_type")
+        .distinct()
+        .order_by("pk")
+    )
+
+
 def service_context(case, roles, conflict, bound: dict) -> dict:
     """The service of the case's letters, the appeal window and the appeals, and the forms
     of who may record them (decision 0023): a case officer or intake officer of the
@@ -889,7 +899,9 @@ def service_context(case, roles, conflict, bound: dict) -> dict:
             (
                 appeal,
                 bound.get(("outcome", appeal.pk))
-                or AppealOutcomeForm(auto_id=f"id_outcome_{appeal.pk}_%s"),
+                or AppealOutcomeForm(
+                    auto_id=f"id_outcome_{appeal.pk}_%s", records=appeal_records_of(case)
+                ),
             )
             for appeal in appeals
             if appeal.is_pending
@@ -952,7 +964,9 @@ class CaseAppealOutcomeView(View):
         if appeal is None:
             raise Http404("No such appeal.")
         page = CaseDetailView(request=request, args=(), kwargs={"pk": case.pk})
-        form = AppealOutcomeForm(request.POST, auto_id=f"id_outcome_{appeal.pk}_%s")
+        form = AppealOutcomeForm(
+            request.POST, auto_id=f"id_outcome_{appeal.pk}_%s", records=appeal_records_of(case)
+        )
         key = ("outcome", appeal.pk)
         if not form.is_valid():
             messages.error(request, gettext("Check the highlighted fields."))
@@ -966,7 +980,17 @@ class CaseAppealOutcomeView(View):
             messages.error(request, exc.message)
             return page.render_case(case, status=exc.http_status, service={key: form})
         decided = case.events.filter(kind="appeal_decided").order_by("-seq").first()
-        if (
+        if appeal.outcome == appeal.Outcome.CHANGED and decided and decided.data.get("records"):
+            messages.success(
+                request,
+                gettext(
+                    "The outcome is recorded: every platform is asked to act on the records "
+                    "the change concerns (%(records)s) within 3 working days (Administrative "
+                    "Penalties Law, Article 48); the others stay as they are."
+                )
+                % {"records": "、".join(decided.data.get("record_numbers") or [])},
+            )
+        elif (
             appeal.outcome in appeal.WITHDRAWING_OUTCOMES
             and decided
             and decided.data.get("republications")

@@ -82,9 +82,14 @@ DEMO_LISTS = {
 # market regulator goes to the city government (Art. 24); the tax bureau is vertically
 # managed and goes to the next authority up, the State Taxation Administration (Art. 27).
 DEMO_REMEDY_BODIES = {
-    "SZAMR": "深圳市人民政府",
-    "SZTAX": "国家税务总局",
-    "GZAMR": "广州市人民政府",
+    "SZAMR": ("深圳市人民政府", "Shenzhen Municipal People's Government"),
+    "SZTAX": ("国家税务总局", "State Taxation Administration"),
+    "GZAMR": ("广州市人民政府", "Guangzhou Municipal People's Government"),
+}
+# The court for a suit (Administrative Litigation Law Art. 18), by the agency's region.
+DEMO_COURTS = {
+    "440300": ("深圳市福田区人民法院", "Shenzhen Futian District People's Court"),
+    "440100": ("广州市越秀区人民法院", "Guangzhou Yuexiu District People's Court"),
 }
 # How each agency numbers its decisions (文号).
 DEMO_NUMBER_PATTERNS = {
@@ -238,8 +243,10 @@ class Command(BaseCommand):
                     "name": name,
                     "name_en": name_en,
                     "region_code": region,
-                    "reconsideration_body": DEMO_REMEDY_BODIES[code],
-                    "court": f"{'深圳市福田区' if region == '440300' else '广州市越秀区'}人民法院",
+                    "reconsideration_body": DEMO_REMEDY_BODIES[code][0],
+                    "reconsideration_body_en": DEMO_REMEDY_BODIES[code][1],
+                    "court": DEMO_COURTS[region][0],
+                    "court_en": DEMO_COURTS[region][1],
                     "document_number_pattern": DEMO_NUMBER_PATTERNS[code],
                 },
             )
