@@ -295,10 +295,19 @@ def effect_state(effect: PublicationEffect, today: datetime.date | None = None) 
 def event_progress_words(kind: str, data: dict) -> str:
     """What a platform's acknowledgement on a case's timeline says, in plain words: which
     platform confirmed what (empty for any other event)."""
-    if kind not in ("platform_effect_acknowledged", "platform_acknowledged"):
+    if kind not in ("platform_effect_acknowledged", "platform_acknowledged", "deadline_overdue"):
+        return ""
+    if kind == "deadline_overdue" and not data.get("platform"):
         return ""
     platform = Platform.objects.filter(code=data.get("platform", "")).first()
     name = platform_name(platform) if platform else data.get("platform", "")
+    if kind == "deadline_overdue":
+        # One platform's effects past their own due date (decision 0024).
+        return _("%(platform)s has not confirmed by %(date)s: %(what)s.") % {
+            "platform": name,
+            "date": data.get("due_on", ""),
+            "what": "; ".join(_effect_kind_words(e) for e in data.get("effects") or []),
+        }
     if kind == "platform_acknowledged":
         return _("%(platform)s confirmed everything it was asked for.") % {"platform": name}
     what = (
@@ -316,6 +325,17 @@ def event_progress_words(kind: str, data: dict) -> str:
         "what": what,
         "pending": data.get("pending", 0),
     }
+
+
+def _effect_kind_words(effect: dict) -> str:
+    """An effect named in an event's data (``effect_payload``), in plain words."""
+    if effect.get("measure"):
+        measure = Measure.objects.filter(code=effect["measure"]).first()
+        return _("Measure lifted: %(measure)s") % {
+            "measure": measure_name(measure) if measure else effect["measure"]
+        }
+    kind = effect.get("kind")
+    return str(PublicationEffect.Kind(kind).label) if kind in PublicationEffect.Kind.values else ""
 
 
 # --- where a case's repair stands, as data -------------------------------------------------

@@ -952,6 +952,13 @@ def test_each_platforms_effects_escalate_on_their_own_due_date(
     assert f"overdue since {due:%Y-%m-%d}" in page
     case_page = client.get(reverse("workspace:case", args=[effects_removal.pk])).content.decode()
     assert f"overdue since {due:%Y-%m-%d}" in case_page
+    # The applicant reads it on the timeline and per effect, in plain words.
+    client.force_login(effects_removal.applicant)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    portal = client.get(reverse("portal:case", args=[effects_removal.pk])).content.decode()
+    said = portal.split(f"has not confirmed by {due:%Y-%m-%d}: ")[1].split("</")[0]
+    assert "Publication ended" in said and "Measure lifted" in said
+    assert f"asked, overdue since {due:%Y-%m-%d}" in portal
 
 
 def test_the_removal_timer_escalates_only_what_a_platform_has_not_confirmed(
