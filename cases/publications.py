@@ -390,6 +390,8 @@ def case_repair(case, today: datetime.date | None = None) -> list[dict]:
                 "requested_at": effect.requested_at,
                 "acknowledged_at": effect.acknowledged_at,
                 "due_on": effect.due_on,
+                "overdue_since": effect.due_on if effect_status(effect, today) == OVERDUE else None,
+                "escalated_at": effect.escalated_at,
                 "words": effect_state(effect, today),
             }
         )

@@ -1038,6 +1038,10 @@ def test_the_case_in_the_api_says_per_platform_and_effect_where_the_repair_stand
     )
     shown = repair()
     assert shown["creditchina"][("sharing_stopped", None)]["state"] == "overdue"
+    assert shown["creditchina"][("sharing_stopped", None)]["overdue_since"] == "2020-" + (
+        f"{removal.due_on:%m-%d}"
+    )
+    assert shown["creditchina"][("publication_ended", None)]["overdue_since"] is None
     assert {e["state"] for e in shown["gsxt"].values()} == {"overdue"}
     assert shown["creditchina"][("publication_ended", None)]["state"] == "acknowledged"
 
