@@ -505,7 +505,17 @@ class RepairEffectSerializer(serializers.Serializer):
     )
     requested_at = serializers.DateTimeField()
     acknowledged_at = serializers.DateTimeField(allow_null=True)
-    due_on = serializers.DateField(allow_null=True, help_text="The removal deadline.")
+    due_on = serializers.DateField(
+        allow_null=True,
+        help_text="The effect's own due date: the rule's working days (3, APL Art. 48) from "
+        "the day it was asked; null where no rule sets one.",
+    )
+    overdue_since = serializers.DateField(
+        allow_null=True, help_text="The due date it passed, while it is overdue; null otherwise."
+    )
+    escalated_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it was brought to the supervisors as overdue."
+    )
     words = serializers.CharField(help_text="Where it stands, in plain words.")
 
 

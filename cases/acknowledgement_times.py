@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cases.models import Case, Publication, PublicationEffect
+from cases.models import Case, Deadline, Platform, Publication, PublicationEffect
 
 SHIELDING = "shielding"  # a temporary shielding is asked per publication, not per effect
 SHIELD_DONE = Publication.Status.SHIELDED
@@ -96,8 +96,10 @@ def acknowledgement_times(agency_ids, *, now: datetime.datetime | None = None):
     """One ``PlatformTimes`` per platform and effect asked by a decision of the agencies."""
     now = now or timezone.now()
     rows = []
-    # Each effect carries the removal deadline of the case that asked for it (decision 0024).
+    # Each effect carries the removal deadline of the case that asked for it (decision 0024);
+    # an appeal's withdrawal runs on its own deadline, from the appeal's outcome, not here.
     for code, name, kind, measure, decided_at, acknowledged_at in PublicationEffect.objects.filter(
+        deadline__step=Deadline.Step.REMOVAL,
         deadline__case__agency_id__in=agency_ids,
         deadline__case__decided_at__isnull=False,
         deadline__case__decision__in=DECIDED,
@@ -134,4 +136,10 @@ def acknowledgement_times(agency_ids, *, now: datetime.datetime | None = None):
             done = acknowledged_at if status == SHIELD_DONE else None
             latest[pk] = (code, name, SHIELDING, "", decided_at, done)
     rows.extend(latest.values())
+    # Each platform named in the reader's language.
+    names = {
+        p.code: p.localized_name()
+        for p in Platform.objects.filter(code__in={row[0] for row in rows})
+    }
+    rows = [(row[0], names.get(row[0], row[1]), *row[2:]) for row in rows]
     return summarise(rows, now=now)

@@ -134,7 +134,20 @@ def document_number_pattern_validator(value: str) -> None:
         ) from exc
 
 
-class Agency(models.Model):
+class LocalizedName:
+    """Reference data named in Chinese (``name``) and, where known, in English
+    (``name_en``): ``localized_name`` is the one way a page, message or API answer names
+    it in the reader's language (the Chinese name in Chinese, and where no English name
+    is known)."""
+
+    def localized_name(self, language: str | None = None) -> str:
+        language = (language or get_language() or "").lower()
+        if language.startswith("zh") or not self.name_en:
+            return self.name
+        return self.name_en
+
+
+class Agency(LocalizedName, models.Model):
     """A designating agency (认定单位): owns its records and decides requests about them."""
 
     code = models.SlugField(
@@ -206,7 +219,7 @@ class Agency(models.Model):
         return f"{self.code} {self.name}"
 
 
-class Platform(models.Model):
+class Platform(LocalizedName, models.Model):
     """A place that publishes, shares or acts on records; a repair must reach every one
     that holds a record, for each effect it is responsible for (《信用修复管理办法》第三条:
     终止公示, 停止共享和使用, 解除失信惩戒措施)."""
@@ -272,7 +285,7 @@ class Remedy(models.TextChoices):
     )
 
 
-class ListType(models.Model):
+class ListType(LocalizedName, models.Model):
     """A list or kind of publication a record can be on."""
 
     code = models.SlugField(max_length=40, unique=True, verbose_name=_("code"))
@@ -303,7 +316,7 @@ class ListType(models.Model):
         return self.name
 
 
-class Measure(models.Model):
+class Measure(LocalizedName, models.Model):
     """A punishment measure (失信惩戒措施) a list type carries, and the body that applies it;
     a repair asks each platform that applies it to lift it (《信用修复管理办法》第三条)."""
 
@@ -736,9 +749,7 @@ class RuleSet(models.Model):
         严重失信主体名单（严重）· 第 2 版（2025-01-01 起施行）."""
         source = INSTRUMENTS.get(self.instrument)
         english = (get_language() or "").startswith("en")
-        list_name = (
-            (self.list_type.name_en or self.list_type.name) if english else self.list_type.name
-        )
+        list_name = self.list_type.localized_name("en" if english else "zh-hans")
         tier = Severity(self.severity).label if self.severity in Severity.values else self.severity
         if english:
             instrument = f"{source.title_en} ({source.number_en})" if source else self.legal_basis
@@ -1041,9 +1052,13 @@ class PublicationEffect(models.Model):
     """One effect of a repair a platform is asked for and acknowledges on its own
     (《信用修复管理办法》第三条): publication ended, sharing stopped, or one measure lifted.
 
-    Its deadline is the case's removal deadline (3 working days after the decision, APL
-    Art. 48 / SAMR Order 107 Art. 17), escalated like any other; a withdrawal no case
-    asks for (publication ended at its maximum) has none.
+    ``deadline`` is the case's deadline that asked for it (the removal deadline after a
+    decision, the appeal's withdrawal deadline after an appeal's outcome): it names the
+    case. Its own clock is ``due_on``: the rule's working days (3 after a decision, APL
+    Art. 48 / SAMR Order 107 Art. 17) counted on the agency's calendar from the day it
+    was asked, so an effect asked again (a withdrawal sent again after a mismatch) or
+    later starts its own; once past it is escalated on its own (``escalated_at``). A
+    withdrawal no case asks for (publication ended at its maximum) has no due date.
     """
 
     class Kind(models.TextChoices):
@@ -1073,11 +1088,30 @@ class PublicationEffect(models.Model):
     )
     requested_at = models.DateTimeField(verbose_name=_("requested at"))
     acknowledged_at = models.DateTimeField(null=True, blank=True, verbose_name=_("acknowledged at"))
+    due_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("The platform is to carry it out by this day (empty: no rule sets one)."),
+        verbose_name=_("due on"),
+    )
+    working_days = models.PositiveSmallIntegerField(
+        default=0,
+        help_text=_("Days counted from the day it was asked (the rule's figure)."),
+        verbose_name=_("working days"),
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True, verbose_name=_("escalated at"))
 
     class Meta:
         verbose_name_plural = _("publication effects")
         verbose_name = _("publication effect")
         ordering = ["publication_id", "kind", "measure_id", "id"]
+        indexes = [
+            models.Index(
+                fields=["due_on"],
+                condition=models.Q(acknowledged_at__isnull=True),
+                name="effect_open_due",
+            )
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["publication", "kind"],
@@ -1093,10 +1127,6 @@ class PublicationEffect(models.Model):
 
     def __str__(self) -> str:
         return f"{self.publication} {self.kind} {self.measure or ''}".strip()
-
-    @property
-    def due_on(self):
-        return self.deadline.due_on if self.deadline_id else None
 
 
 class Role(models.TextChoices):

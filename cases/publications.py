@@ -22,10 +22,12 @@ import datetime
 from collections.abc import Iterable
 
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from cases import clock
 from cases.models import (
+    Agency,
+    DayKind,
     Deadline,
     Measure,
     Platform,
@@ -140,20 +142,115 @@ def effects_request(
     publications: Iterable[Publication], *, deadline: Deadline | None = None
 ) -> list[PublicationEffect]:
     """Ask each platform for every effect it is responsible for, afresh: an effect asked
-    before (a record withdrawn, published again, withdrawn again) is asked again."""
+    before (a record withdrawn, published again, withdrawn again) is asked again.
+
+    ``deadline`` is the case's deadline that asks (it names the case); each effect's own
+    clock counts that deadline's days from today on the agency's calendar, so an effect
+    asked later than the decision is not overdue before it was asked. No deadline (a
+    publication ended at its maximum): no due date.
+    """
     now = timezone.now()
     made = []
+    clocks = _Clocks(deadline.working_days if deadline else None, deadline)
     for publication in publications:
         measures = list(publication.record.measures.prefetch_related("platforms"))
+        due_on = clocks.due(publication.record.agency_id, timezone.localdate(now))
         for kind, measure in effects_due(publication.platform, measures):
             effect, _created = PublicationEffect.objects.update_or_create(
                 publication=publication,
                 kind=kind,
                 measure=measure,
-                defaults={"requested_at": now, "acknowledged_at": None, "deadline": deadline},
+                defaults={
+                    "requested_at": now,
+                    "acknowledged_at": None,
+                    "deadline": deadline,
+                    "due_on": due_on,
+                    "working_days": clocks.days or 0,
+                    "escalated_at": None,
+                },
             )
             made.append(effect)
     return made
+
+
+# APL Art. 48 (《中华人民共和国行政处罚法》第四十八条): 3 working days, where no case's rule
+# set gives its own removal figure.
+ASK_AGAIN_DAYS = 3
+
+
+def effects_ask_again(
+    effects: Iterable[PublicationEffect], *, case=None
+) -> list[PublicationEffect]:
+    """Ask again for effects a platform acknowledged and did not carry out (a withdrawal
+    sent again after a mismatch, decision 0025): each is open again, with a clock of its
+    own from today (the case's removal figure, else 3 working days, APL Art. 48), and
+    escalated again when it passes."""
+    days = ASK_AGAIN_DAYS
+    if case is not None and case.rule_set_id and case.rule_set.removal_days:
+        days = case.rule_set.removal_days
+    now = timezone.now()
+    clocks = _Clocks(days, None)
+    asked = []
+    for effect in effects:
+        effect.requested_at = now
+        effect.acknowledged_at = None
+        effect.escalated_at = None
+        effect.working_days = days
+        effect.due_on = clocks.due(effect.publication.record.agency_id, timezone.localdate(now))
+        effect.save(
+            update_fields=[
+                "requested_at",
+                "acknowledged_at",
+                "escalated_at",
+                "working_days",
+                "due_on",
+            ]
+        )
+        asked.append(effect)
+    return asked
+
+
+class _Clocks:
+    """Due dates counted on each agency's working calendar (read once per agency)."""
+
+    def __init__(self, days: int | None, deadline: Deadline | None):
+        self.days = days
+        self.day_kind = deadline.day_kind if deadline is not None else DayKind.WORKING
+        self.calendars: dict = {}
+
+    def due(self, agency_id: int, on: datetime.date) -> datetime.date | None:
+        if self.days is None:
+            return None
+        if agency_id not in self.calendars:
+            self.calendars[agency_id] = clock.calendar_for(Agency.objects.get(pk=agency_id))
+        return self.calendars[agency_id].add_days(on, self.days, self.day_kind).due
+
+
+def effects_recompute(agency_id: int | None = None) -> int:
+    """Move the due date of each open effect after a calendar change (as
+    ``clock.deadlines_recompute`` moves deadlines); the number moved."""
+    open_effects = PublicationEffect.objects.filter(
+        acknowledged_at__isnull=True, due_on__isnull=False
+    ).select_related("publication__record", "deadline")
+    if agency_id is not None:
+        open_effects = open_effects.filter(publication__record__agency_id=agency_id)
+    calendars: dict = {}
+    moved = 0
+    for effect in open_effects.iterator(chunk_size=500):
+        agency = effect.publication.record.agency_id
+        if agency not in calendars:
+            calendars[agency] = clock.calendar_for(Agency.objects.get(pk=agency))
+        kind = effect.deadline.day_kind if effect.deadline_id else DayKind.WORKING
+        due = (
+            calendars[agency]
+            .add_days(timezone.localdate(effect.requested_at), effect.working_days, kind)
+            .due
+        )
+        if due != effect.due_on:
+            effect.due_on = due
+            effect.save(update_fields=["due_on"])
+            moved += 1
+    return moved
 
 
 def effect_payload(effect: PublicationEffect) -> dict:
@@ -173,18 +270,11 @@ def effect_words(effect: PublicationEffect) -> str:
 
 
 def measure_name(measure: Measure) -> str:
-    return _local_name(measure.name, measure.name_en)
+    return measure.localized_name()
 
 
 def platform_name(platform: Platform) -> str:
-    return _local_name(platform.name, platform.name_en)
-
-
-def _local_name(name: str, name_en: str) -> str:
-    """The Chinese name in Chinese, the English one (where there is one) otherwise."""
-    if (get_language() or "").lower().startswith("zh") or not name_en:
-        return name
-    return name_en
+    return platform.localized_name()
 
 
 def effect_state(effect: PublicationEffect, today: datetime.date | None = None) -> str:
@@ -205,10 +295,19 @@ def effect_state(effect: PublicationEffect, today: datetime.date | None = None) 
 def event_progress_words(kind: str, data: dict) -> str:
     """What a platform's acknowledgement on a case's timeline says, in plain words: which
     platform confirmed what (empty for any other event)."""
-    if kind not in ("platform_effect_acknowledged", "platform_acknowledged"):
+    if kind not in ("platform_effect_acknowledged", "platform_acknowledged", "deadline_overdue"):
+        return ""
+    if kind == "deadline_overdue" and not data.get("platform"):
         return ""
     platform = Platform.objects.filter(code=data.get("platform", "")).first()
     name = platform_name(platform) if platform else data.get("platform", "")
+    if kind == "deadline_overdue":
+        # One platform's effects past their own due date (decision 0024).
+        return _("%(platform)s has not confirmed by %(date)s: %(what)s.") % {
+            "platform": name,
+            "date": data.get("due_on", ""),
+            "what": "; ".join(_effect_kind_words(e) for e in data.get("effects") or []),
+        }
     if kind == "platform_acknowledged":
         return _("%(platform)s confirmed everything it was asked for.") % {"platform": name}
     what = (
@@ -226,6 +325,17 @@ def event_progress_words(kind: str, data: dict) -> str:
         "what": what,
         "pending": data.get("pending", 0),
     }
+
+
+def _effect_kind_words(effect: dict) -> str:
+    """An effect named in an event's data (``effect_payload``), in plain words."""
+    if effect.get("measure"):
+        measure = Measure.objects.filter(code=effect["measure"]).first()
+        return _("Measure lifted: %(measure)s") % {
+            "measure": measure_name(measure) if measure else effect["measure"]
+        }
+    kind = effect.get("kind")
+    return str(PublicationEffect.Kind(kind).label) if kind in PublicationEffect.Kind.values else ""
 
 
 # --- where a case's repair stands, as data -------------------------------------------------
@@ -280,7 +390,29 @@ def case_repair(case, today: datetime.date | None = None) -> list[dict]:
                 "requested_at": effect.requested_at,
                 "acknowledged_at": effect.acknowledged_at,
                 "due_on": effect.due_on,
+                "overdue_since": effect.due_on if effect_status(effect, today) == OVERDUE else None,
+                "escalated_at": effect.escalated_at,
                 "words": effect_state(effect, today),
             }
         )
     return found
+
+
+def effects_overdue(agency_ids, today: datetime.date | None = None, *, limit: int = 200) -> list:
+    """The effects a case asked of a platform that are past their own due date and not
+    acknowledged, for the agencies' supervisors (decision 0024): oldest due first, each
+    with its platform, record and case."""
+    today = today or timezone.localdate()
+    return list(
+        PublicationEffect.objects.filter(
+            acknowledged_at__isnull=True,
+            due_on__lt=today,
+            deadline__case__agency_id__in=list(agency_ids),
+            publication__status__in=(
+                Publication.Status.WITHDRAWAL_REQUESTED,
+                Publication.Status.WITHDRAWN,
+            ),
+        )
+        .select_related("publication__platform", "publication__record", "measure", "deadline__case")
+        .order_by("due_on", "publication__platform__code", "pk")[:limit]
+    )

@@ -224,7 +224,7 @@ def temporary_restoration_refusal(record: Record, *, on: datetime.date) -> str |
         ) % {
             "decision_no": record.decision_no,
             "rule_set": rule_set.title,
-            "agency": record.agency.name,
+            "agency": record.agency.localized_name(),
         }
     return None
 

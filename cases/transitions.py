@@ -1677,7 +1677,12 @@ def acknowledge_publication(
         if publication.status in (Publication.Status.WITHDRAWN, Publication.Status.SHIELDED) and (
             status is None or status == publication.status
         ):
-            return publication  # a repeated acknowledgement changes nothing
+            # Effects asked again after a mismatch are acknowledged with it (old clients
+            # acknowledge the publication); otherwise a repeated acknowledgement changes
+            # nothing.
+            for effect in publication.effects.filter(acknowledged_at__isnull=True):
+                acknowledge_effect(effect=effect, note=note)
+            return publication
         if not _plan_failure_waits(publication) and (
             publication.status == Publication.Status.PUBLICATION_REQUESTED
             or (publication.status == Publication.Status.PUBLISHED and publication.acknowledged_at)
@@ -1798,7 +1803,7 @@ def acknowledge_effect(*, effect: PublicationEffect, note: str = "") -> Publicat
     with transaction.atomic():
         effect = (
             PublicationEffect.objects.select_for_update(of=("self",))
-            .select_related("publication__platform", "publication__record", "measure")
+            .select_related("publication__platform", "publication__record", "measure", "deadline")
             .get(pk=effect.pk)
         )
         if effect.acknowledged_at is not None:
@@ -1808,14 +1813,18 @@ def acknowledge_effect(*, effect: PublicationEffect, note: str = "") -> Publicat
             .select_related("record", "platform")
             .get(pk=effect.publication_id)
         )
-        if publication.status != Publication.Status.WITHDRAWAL_REQUESTED:
+        # An effect of a withdrawn publication is open only when it was asked again (a
+        # withdrawal sent again after a mismatch, decision 0025): its acknowledgement is
+        # recorded like any other, and the publication stays withdrawn.
+        asked_again = publication.status == Publication.Status.WITHDRAWN
+        if publication.status != Publication.Status.WITHDRAWAL_REQUESTED and not asked_again:
             raise WrongState(
                 _("No withdrawal of %(record)s was requested from %(platform)s.")
                 % {"record": publication.record, "platform": publication.platform},
                 code="no_withdrawal_requested",
             )
         still_open = publication.effects.filter(acknowledged_at__isnull=True).exclude(pk=effect.pk)
-        if not still_open.exists():
+        if not asked_again and not still_open.exists():
             acknowledge_publication(publication=publication, note=note)
             effect.refresh_from_db()
             return effect
@@ -1827,8 +1836,15 @@ def acknowledge_effect(*, effect: PublicationEffect, note: str = "") -> Publicat
             **effect_payload(effect),
             "pending": still_open.count(),
         }
+        if asked_again:
+            data["again"] = True
+        # The case whose deadline asked for it (a decision, an appeal's outcome).
         case = (
-            Case.objects.filter(case_records__record=publication.record, status=Case.Status.REMOVAL)
+            Case.objects.get(pk=effect.deadline.case_id)
+            if effect.deadline_id
+            else Case.objects.filter(
+                case_records__record=publication.record, status=Case.Status.REMOVAL
+            )
             .order_by("-decided_at", "-updated_at")
             .first()
         )
@@ -2869,6 +2885,13 @@ def escalate_deadline(*, case: Case, step: str, overdue: bool) -> Deadline | Non
             return None
         deadline.escalated_at = timezone.now()
         deadline.save(update_fields=["escalated_at"])
+        if overdue and deadline.effects.exists():
+            # Each platform's effects have their own clocks (decision 0024): what is
+            # overdue is escalated per platform, what was acknowledged in time is not.
+            # The deadline has passed, so has every effect due no later than it.
+            passed = deadline.due_on + datetime.timedelta(days=1)
+            effects_escalate(today=max(timezone.localdate(), passed), case=case)
+            return deadline
         with translation.override("en"):  # system notes in the log are English, as elsewhere
             step_name = str(Deadline.Step(step).label)
         event_record(
@@ -2882,6 +2905,76 @@ def escalate_deadline(*, case: Case, step: str, overdue: bool) -> Deadline | Non
             f"supervisors of {case.agency.code}.",
         )
     return deadline
+
+
+def effects_escalate(*, today: datetime.date, case: Case | None = None) -> int:
+    """Bring to the supervisors each effect of a repair a platform has not acknowledged by
+    its own due date (decision 0024): one ``deadline_overdue`` event per case and
+    platform, naming the effects and the day they were due; each effect is escalated
+    once (asked again, it can be again). The number of effects escalated."""
+    overdue = PublicationEffect.objects.filter(
+        acknowledged_at__isnull=True,
+        escalated_at__isnull=True,
+        due_on__lt=today,
+        deadline__isnull=False,
+        publication__status__in=(
+            Publication.Status.WITHDRAWAL_REQUESTED,
+            Publication.Status.WITHDRAWN,
+        ),
+    )
+    if case is not None:
+        overdue = overdue.filter(deadline__case_id=case.pk)
+    by_case: dict[int, list[int]] = {}
+    for effect_id, case_id in overdue.values_list("pk", "deadline__case_id"):
+        by_case.setdefault(case_id, []).append(effect_id)
+    escalated = 0
+    for case_id, ids in sorted(by_case.items()):
+        with transaction.atomic():
+            locked_case = case_lock(case_id)
+            effects = list(
+                PublicationEffect.objects.select_for_update(of=("self",))
+                .filter(pk__in=ids, acknowledged_at__isnull=True, escalated_at__isnull=True)
+                .select_related(
+                    "publication__platform", "publication__record", "measure", "deadline"
+                )
+                .order_by("publication__platform__code", "pk")
+            )
+            now = timezone.now()
+            by_platform: dict[str, list[PublicationEffect]] = {}
+            for effect in effects:
+                by_platform.setdefault(effect.publication.platform.code, []).append(effect)
+            for code, items in by_platform.items():
+                PublicationEffect.objects.filter(pk__in=[e.pk for e in items]).update(
+                    escalated_at=now
+                )
+                due = min(e.due_on for e in items)
+                platform = items[0].publication.platform
+                event_record(
+                    locked_case,
+                    "deadline_overdue",
+                    actor=None,
+                    role="system",
+                    automated=True,
+                    data={
+                        "step": items[0].deadline.step,
+                        "due_on": due.isoformat(),
+                        "platform": code,
+                        "effects": [
+                            {
+                                **effect_payload(e),
+                                "record": e.publication.record.decision_no,
+                                "due_on": e.due_on.isoformat(),
+                            }
+                            for e in items
+                        ],
+                    },
+                    note=f"{platform.name_en or platform.name}: "
+                    + ", ".join(sorted({e.kind for e in items}))
+                    + f" due {due:%Y-%m-%d}; escalated to the supervisors of "
+                    f"{locked_case.agency.code}.",
+                )
+                escalated += len(items)
+    return escalated
 
 
 def note_assignment(
@@ -3106,7 +3199,7 @@ def appeal_outcome(
             else:
                 withdrawn = _decision_publications_withdraw(case, only=changed)
             if withdrawn or republished:
-                clock.deadline_start(
+                appeal_deadline = clock.deadline_start(
                     case,
                     Deadline.Step.APPEAL,
                     working_days=APPEAL_WITHDRAWAL_DAYS,
@@ -3118,6 +3211,13 @@ def appeal_outcome(
                     )
                     + ": "
                     + APPEAL_WITHDRAWAL_BASIS,
+                )
+                # Each platform, each effect, on the appeal's own clock (decision 0024).
+                effects_request(
+                    Publication.objects.filter(pk__in=withdrawn).select_related(
+                        "platform", "record"
+                    ),
+                    deadline=appeal_deadline,
                 )
         event_record(
             case,

@@ -45,6 +45,7 @@ from cases import access
 from cases.errors import InvalidInput, NotPermitted, WrongState
 from cases.ids import id_parse
 from cases.models import Case, Platform, Publication, PublicationEffect, Record, Role
+from cases.publications import effects_ask_again
 from notifications.models import HoldingMismatch, HoldingsReport
 from notifications.services import SHIELD_ACTION, idempotency_key, platform_notify
 
@@ -551,6 +552,15 @@ def mismatch_resend(*, mismatch: HoldingMismatch, by) -> HoldingMismatch:
             .order_by("-decided_at")
             .first()
         )
+        if action == WITHDRAWAL:
+            if effects is None:
+                effects = list(
+                    publication.effects.filter(
+                        kind=PublicationEffect.Kind.PUBLICATION_ENDED
+                    ).select_related("measure")
+                )
+            # Asked again, each with a clock of its own (decision 0024).
+            effects = effects_ask_again(effects, case=case)
         locked.resent_times += 1
         platform_notify(
             case=case,

@@ -276,7 +276,7 @@ def _context(case: Case, **extra) -> dict:
         "reference": case.reference,
         "subject_name": case.subject.name,
         "agency": case.agency.name,
-        "agency_en": case.agency.name_en or case.agency.name,
+        "agency_en": case.agency.localized_name("en"),
         "kind_zh": texts.KIND_ZH[case.kind],
         "kind_en": texts.KIND_EN[case.kind],
         "deadline": f"{decision['due_on']:%Y-%m-%d}" if decision else "",
@@ -437,7 +437,7 @@ def _on_platform_acknowledged(case: Case, event: CaseEvent) -> None:
         "removal_done",
         platform=lambda c, e: platform.name if platform else e.data.get("platform", ""),
         platform_en=lambda c, e: (
-            (platform.name_en or platform.name) if platform else e.data.get("platform", "")
+            platform.localized_name("en") if platform else e.data.get("platform", "")
         ),
         record=lambda c, e: e.data.get("record", ""),
     )(case, event)
@@ -449,7 +449,7 @@ def _on_platform_shielded(case: Case, event: CaseEvent) -> None:
         "shield_done",
         platform=lambda c, e: platform.name if platform else e.data.get("platform", ""),
         platform_en=lambda c, e: (
-            (platform.name_en or platform.name) if platform else e.data.get("platform", "")
+            platform.localized_name("en") if platform else e.data.get("platform", "")
         ),
         record=lambda c, e: e.data.get("record", ""),
     )(case, event)
@@ -582,15 +582,15 @@ def _on_publication_expired(record: Record, event: RecordEvent) -> None:
         "record": record.decision_no,
         "subject_name": record.subject.name,
         "list_type": record.list_type.name,
-        "list_type_en": record.list_type.name_en or record.list_type.name,
+        "list_type_en": record.list_type.localized_name("en"),
         "agency": record.agency.name,
-        "agency_en": record.agency.name_en or record.agency.name,
+        "agency_en": record.agency.localized_name("en"),
         "expires_on": event.data.get("expires_on", ""),
         "ended_on": event.data.get("ended_on", ""),
         "article_zh": event.data.get("article_zh", ""),
         "article_en": event.data.get("article_en", ""),
         "platforms": "、".join(p.name for p in platforms) or "—",
-        "platforms_en": ", ".join(p.name_en or p.name for p in platforms) or "—",
+        "platforms_en": ", ".join(p.localized_name("en") for p in platforms) or "—",
         "url": records_url(record),
     }
     for user in subject_correspondents(record.subject):

@@ -538,3 +538,46 @@ def test_time_from_decision_to_acknowledgement_per_platform_and_effect_everywher
     assert {(r["code"], r["effect"]) for r in manifest["platform_acknowledgements"]} == set(
         by_effect
     )
+
+
+def test_a_withdrawal_sent_again_asks_afresh_with_a_due_date_of_its_own(
+    client, creditchina, record, repaired_everywhere, staff
+):
+    """The effect a platform acknowledged and did not carry out is asked again: open, with
+    its own clock from the day it was sent again, acknowledged again through the API."""
+    sharing = PublicationEffect.objects.get(
+        publication__platform=creditchina, kind="sharing_stopped"
+    )
+    PublicationEffect.objects.filter(pk=sharing.pk).update(
+        due_on=datetime.date(2020, 1, 3), escalated_at=timezone.now()
+    )
+    report(client, creditchina, [row(record, "withdrawn", sharing="shared")])
+    mismatch = HoldingMismatch.objects.get(kind="still_shared")
+    client.force_login(staff["supervisor"])
+
+    client.post(reverse("workspace:mismatch_resend", args=[mismatch.pk]))
+
+    sharing.refresh_from_db()
+    assert sharing.acknowledged_at is None and sharing.escalated_at is None
+    assert sharing.due_on > timezone.localdate()  # 3 working days from today
+    assert timezone.localdate(sharing.requested_at) == timezone.localdate()
+    ended = PublicationEffect.objects.get(
+        publication__platform=creditchina, kind="publication_ended"
+    )
+    assert ended.acknowledged_at is not None  # only what was left undone is asked again
+    page = client.get(reverse("workspace:case", args=[repaired_everywhere.pk])).content.decode()
+    assert f"asked, due by {sharing.due_on:%Y-%m-%d}" in page
+
+    body = json.dumps({"effect": sharing.pk, "note": "Stopped now."}).encode()
+    headers = signing.signed_headers(SECRET, body, idempotency_key="again-1", now=time.time())
+    response = client.post(
+        f"/api/v1/platforms/{creditchina.code}/acknowledgements/",
+        data=body,
+        content_type="application/json",
+        headers={k: v for k, v in headers.items() if k != "Content-Type"},
+    )
+    assert response.status_code == 200, response.content
+    sharing.refresh_from_db()
+    assert sharing.acknowledged_at is not None
+    event = repaired_everywhere.events.filter(kind="platform_effect_acknowledged").last()
+    assert event.data["again"] is True and event.data["kind"] == "sharing_stopped"

@@ -16,6 +16,7 @@ nothing.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -25,13 +26,14 @@ import pytest
 import urllib3
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
 
+from cases import transitions
 from cases.models import (
     Case,
     CaseRecord,
-    Deadline,
     Measure,
     Publication,
     PublicationEffect,
@@ -59,6 +61,7 @@ from tests.flow_helpers import revoked as revoked_in_effect
 from tests.helpers import pdf_upload, restorable_record
 from tests.notification_helpers import free_port, messages_of, notification_timeline
 from tests.receiver import WebhookReceiver
+from workflows import actions
 
 SECRETS = {"creditchina": "s3cret-creditchina-0123456789", "gsxt": "s3cret-gsxt-9876543210"}
 
@@ -861,6 +864,123 @@ def test_an_old_client_acknowledging_the_publication_acknowledges_all_its_effect
     assert len(gsxt_event.data["effects"]) == 3
 
 
+def test_a_platform_owing_all_three_effects_acknowledges_each_and_the_case_closes_with_the_last(
+    client, company, applicant, staff, record, platforms
+):
+    """Order 36 Art. 3: one platform that publishes, shares and applies a measure ends the
+    publication, stops sharing and lifts the measure, each confirmed on its own."""
+    creditchina, gsxt = platforms
+    creditchina.shares = creditchina.applies_measures = True
+    for platform in platforms:
+        platform.webhook_secret = SECRETS[platform.code]
+        platform.save()
+    consumption = Measure.objects.create(
+        list_type=record.list_type, code="consumption_t", name="限制高消费", applied_by="人民法院"
+    )
+    record.measures.set([consumption])
+    case = worker_renders_letters(approved(company, record, applicant, staff))
+    asked = effects_asked(case, creditchina)
+    assert sorted((e["kind"], e["measure"] or "") for e in asked) == [
+        ("measure_lifted", "consumption_t"),
+        ("publication_ended", ""),
+        ("sharing_stopped", ""),
+    ]
+    for effect in effects_asked(case, gsxt):
+        assert (
+            ack(client, gsxt, {"effect": effect["effect"]}, key=f"g{effect['effect']}").status_code
+            == 200
+        )
+
+    for n, effect in enumerate(asked):
+        assert refresh(case).status == Case.Status.REMOVAL
+        assert publication_on(record, creditchina).status == "withdrawal_requested"
+        response = ack(client, creditchina, {"effect": effect["effect"]}, key=f"c-{n}")
+        assert response.status_code == 200
+        assert PublicationEffect.objects.get(pk=effect["effect"]).acknowledged_at is not None
+
+    assert refresh(case).status == Case.Status.APPEAL_WINDOW
+    assert publication_on(record, creditchina).status == Publication.Status.WITHDRAWN
+    confirmed = [
+        e.data["kind"]
+        for e in case.events.filter(
+            kind="platform_effect_acknowledged", data__platform="creditchina"
+        )
+    ]
+    assert confirmed == [e["kind"] for e in asked[:2]]
+    # The third, the last, withdraws the publication and names itself.
+    last = case.events.get(kind="platform_acknowledged", data__platform="creditchina")
+    assert [e["effect"] for e in last.data["effects"]] == [asked[2]["effect"]]
+
+
+def test_each_platforms_effects_escalate_on_their_own_due_date(
+    client, effects_removal, record, platforms, staff
+):
+    """Credit China confirms in time; the NECIPS stand-in does not: only its effects are
+    escalated, once, with an event on the case and word to the supervisors."""
+    creditchina, gsxt = platforms
+    for n, effect in enumerate(effects_asked(effects_removal, creditchina)):
+        assert (
+            ack(client, creditchina, {"effect": effect["effect"]}, key=f"t-{n}").status_code == 200
+        )
+    late = PublicationEffect.objects.filter(publication__platform=gsxt)
+    due = timezone.localdate() - datetime.timedelta(days=10)
+    late.update(due_on=due)
+
+    assert actions.effects_overdue_escalate() == 3
+    assert actions.effects_overdue_escalate() == 0  # once
+
+    assert set(late.values_list("escalated_at", flat=True)) != {None}
+    assert not PublicationEffect.objects.filter(
+        publication__platform=creditchina, escalated_at__isnull=False
+    ).exists()
+    [event] = effects_removal.events.filter(kind="deadline_overdue")
+    assert event.data["platform"] == "gsxt" and event.data["due_on"] == due.isoformat()
+    assert sorted(e["kind"] for e in event.data["effects"]) == [
+        "measure_lifted",
+        "measure_lifted",
+        "publication_ended",
+    ]
+    assert event.automated and "escalated to the supervisors" in event.note
+    assert Message.objects.filter(kind="escalation", case=effects_removal).exists()
+
+    # The supervisors see which platform owes what since when; the case page says it too.
+    client.force_login(staff["supervisor"])
+    page = client.get(reverse("workspace:agency_problems")).content.decode()
+    assert "Effects overdue on platforms" in page
+    overdue_table = page.split("Effects overdue on platforms")[-1].split("</table>")[0]
+    assert "国家企业信用信息公示系统" in overdue_table and "信用中国" not in overdue_table
+    assert f"overdue since {due:%Y-%m-%d}" in page
+    case_page = client.get(reverse("workspace:case", args=[effects_removal.pk])).content.decode()
+    assert f"overdue since {due:%Y-%m-%d}" in case_page
+    # The applicant reads it on the timeline and per effect, in plain words.
+    client.force_login(effects_removal.applicant)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    portal = client.get(reverse("portal:case", args=[effects_removal.pk])).content.decode()
+    said = portal.split(f"has not confirmed by {due:%Y-%m-%d}: ")[1].split("</")[0]
+    assert "Publication ended" in said and "Measure lifted" in said
+    assert f"asked, overdue since {due:%Y-%m-%d}" in portal
+
+
+def test_the_removal_timer_escalates_only_what_a_platform_has_not_confirmed(
+    client, effects_removal, platforms
+):
+    """The route's removal timer (the case's deadline) escalates per platform too."""
+    creditchina, gsxt = platforms
+    for n, effect in enumerate(effects_asked(effects_removal, creditchina)):
+        assert (
+            ack(client, creditchina, {"effect": effect["effect"]}, key=f"r-{n}").status_code == 200
+        )
+    PublicationEffect.objects.filter(publication__platform=gsxt).update(
+        due_on=timezone.localdate() - datetime.timedelta(days=1)
+    )
+
+    transitions.escalate_deadline(case=effects_removal, step="removal", overdue=True)
+
+    [event] = effects_removal.events.filter(kind="deadline_overdue")
+    assert event.data["platform"] == "gsxt"
+    assert effects_removal.deadlines.get(step="removal").escalated_at is not None
+
+
 def test_the_applicant_reads_each_platforms_progress_in_plain_words(
     client, effects_removal, record, platforms, applicant
 ):
@@ -911,10 +1031,17 @@ def test_the_case_in_the_api_says_per_platform_and_effect_where_the_repair_stand
         ("measure_lifted", "bidding_t"),
     }
 
-    # Past the removal deadline, what is still open is overdue; what was confirmed stays so.
-    Deadline.objects.filter(pk=removal.pk).update(due_on=removal.due_on.replace(year=2020))
+    # Past each effect's own due date, what is still open is overdue; what was confirmed
+    # stays so.
+    PublicationEffect.objects.filter(deadline=removal).update(
+        due_on=removal.due_on.replace(year=2020)
+    )
     shown = repair()
     assert shown["creditchina"][("sharing_stopped", None)]["state"] == "overdue"
+    assert shown["creditchina"][("sharing_stopped", None)]["overdue_since"] == "2020-" + (
+        f"{removal.due_on:%m-%d}"
+    )
+    assert shown["creditchina"][("publication_ended", None)]["overdue_since"] is None
     assert {e["state"] for e in shown["gsxt"].values()} == {"overdue"}
     assert shown["creditchina"][("publication_ended", None)]["state"] == "acknowledged"
 

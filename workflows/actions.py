@@ -38,6 +38,7 @@ from cases.models import (
     Role,
     ServiceConsent,
 )
+from cases.publications import effects_recompute
 from documents import services as documents_services
 from documents.models import Letter, LetterService
 from documents.selectors import DECISION_LETTER_KINDS, decision_letters_issued
@@ -561,6 +562,8 @@ def calendar_changed(*, agency=None, reason: str = "", cause: dict | None = None
             reason = recompute_cause_text(cause)
     with transaction.atomic():
         moved = clock.deadlines_recompute(agency=agency, reason=reason, cause=cause)
+        # Each platform's effects keep their own clocks (decision 0024): they move too.
+        effects_recompute(agency.pk if agency is not None else None)
         for case in Case.objects.filter(pk__in={d.case_id for d in moved}):
             timers_rearm(case)
     return len(moved)
@@ -801,6 +804,13 @@ def appeal_outcome_record(
         note=note,
         records=records,
     )
+
+
+def effects_overdue_escalate(*, today=None) -> int:
+    """Escalate each platform's effect of a repair whose own due date has passed
+    (decision 0024): one event per case and platform, brought to the agency's
+    supervisors. The timer sweep calls this; the number of effects escalated."""
+    return transitions.effects_escalate(today=today or timezone.localdate())
 
 
 def appeal_withdrawals_escalate(*, today=None) -> int:

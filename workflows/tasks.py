@@ -12,7 +12,11 @@ from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.timers import fire_due_timers
 
-from workflows.actions import appeal_withdrawals_escalate, letters_served_resume
+from workflows.actions import (
+    appeal_withdrawals_escalate,
+    effects_overdue_escalate,
+    letters_served_resume,
+)
 from workflows.digest import digests_send, materials_reminders_send
 from workflows.forecast import forecast_digests_send
 from workflows.metrics import metrics_refresh as metrics_refresh_agencies
@@ -37,6 +41,9 @@ def fire_timers() -> int:
     escalated = appeal_withdrawals_escalate()
     if escalated:
         logger.warning("Escalated %d overdue withdrawals after an appeal's outcome", escalated)
+    overdue = effects_overdue_escalate()
+    if overdue:
+        logger.warning("Escalated %d platforms' effects of a repair past their due date", overdue)
     failed = Task.objects.filter(status=STATUS.ERROR).count()
     if failed:
         logger.error("%d workflow tasks are in ERROR and need an administrator", failed)

@@ -76,8 +76,8 @@ class WorkProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # A list is named in the reader's language (its str() is the English name).
         english = (get_language() or "").startswith("en")
-        self.fields["list_types"].label_from_instance = lambda list_type: (
-            (list_type.name_en or list_type.name) if english else list_type.name
+        self.fields["list_types"].label_from_instance = lambda list_type: list_type.localized_name(
+            "en" if english else "zh-hans"
         )
 
 

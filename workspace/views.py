@@ -33,6 +33,7 @@ from cases.errors import RedressError
 from cases.ids import id_parse
 from cases.keyset import CURSOR_PARAMETER, BadCursor, KeysetPage, page_by_key
 from cases.models import Case, Deadline, Material, Record, Role, legal_review_grounds_text
+from cases.publications import effect_words, effects_overdue, platform_name
 from cases.rules import PLAN_FAILURE_STATUSES
 from cases.selectors import api_token_of, api_tokens_of
 from cases.uploads import ALLOWED_TYPES, sanitise_name
@@ -287,6 +288,10 @@ class AgencyProblemsView(SupervisorMixin, WorkspaceMixin, TemplateView):
             platform_times=acknowledgement_times(
                 access.agency_ids(self.request.user, Role.SUPERVISOR)
             ),
+            effects_overdue=[
+                (effect, platform_name(effect.publication.platform), effect_words(effect))
+                for effect in effects_overdue(access.agency_ids(self.request.user, Role.SUPERVISOR))
+            ],
         )
         return context
 
@@ -313,7 +318,7 @@ class MismatchActionView(SupervisorMixin, View):
             messages.success(
                 request,
                 gettext("The withdrawal of %(record)s is sent to %(platform)s again.")
-                % {"record": mismatch.decision_no, "platform": mismatch.platform.name}
+                % {"record": mismatch.decision_no, "platform": mismatch.platform.localized_name()}
                 if self.action == "resend"
                 else gettext("The mismatch about %(record)s is resolved.")
                 % {"record": mismatch.decision_no},
