@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class Held:
-    case: Case
+    case: Case | None
     memo: dict[Any, Any] = field(default_factory=dict)
+    subject_id: int | None = None
 
 
 _held: ContextVar[Held | None] = ContextVar("redress_held_case", default=None)
@@ -45,24 +46,39 @@ def case_held(case: Case) -> Iterator[Case]:
         _held.reset(token)
 
 
+@contextmanager
+def answers_kept(case: Case) -> Iterator[None]:
+    """Keep the conflict-of-interest answers about ``case``'s subject (and the calendar)
+    until the block ends, without holding the case itself: for a page that reads the case
+    and asks the same question for the page and for each of its tasks."""
+    token = _held.set(Held(None, subject_id=case.subject_id))
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
 def held_by_pk(pk: int) -> Case | None:
     held = _held.get()
-    return held.case if held is not None and held.case.pk == pk else None
+    if held is None or held.case is None or held.case.pk != pk:
+        return None
+    return held.case
 
 
 def held_by_process(process_id: int | None) -> Case | None:
     held = _held.get()
-    if held is None or process_id is None or held.case.process_id != process_id:
+    if held is None or held.case is None or process_id is None:
         return None
-    return held.case
+    return held.case if held.case.process_id == process_id else None
 
 
 def held_memo(subject_id: int) -> dict | None:
     """The memo of answers about the held case's subject, or None if none is held."""
     held = _held.get()
-    if held is None or held.case.subject_id != subject_id:
+    if held is None:
         return None
-    return held.memo
+    held_subject = held.case.subject_id if held.case is not None else held.subject_id
+    return held.memo if held_subject == subject_id else None
 
 
 def held_memo_any() -> dict | None:

@@ -292,3 +292,28 @@ def test_an_acceptance_and_a_signed_decision_through_the_api_stay_within_their_q
     assert Case.objects.get(pk=case.pk).decision == Case.Decision.APPROVED
     assert accepting <= ACCEPT_BUDGET, accepting
     assert deciding <= DECISION_BUDGET, deciding
+
+
+def test_the_officers_case_page_asks_the_tie_once_and_does_not_write_the_session(
+    client, company, agency, platforms, applicant, staff
+):
+    """The case page ran 30 queries for the case officer of an accepted case: the session
+    saved on every request (3), the tie to the subject looked up for the page and again
+    for the task's eligibility."""
+    record = restorable_record(company, agency, platforms)
+    case = file_restoration(company, [record], applicant)
+    accept(case, staff["intake"])
+    client.force_login(staff["case_officer"])
+    address = reverse("workspace:case", args=[case.pk])
+    client.get(address)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(address)
+
+    assert response.status_code == 200
+    [row] = response.context["task_rows"]
+    assert row.task.flow_task.name == "evidence_review" and row.can_claim  # asked, and eligible
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert sum('SELECT "cases_subject"."name" AS "name", (SELECT' in q for q in sql) == 1
+    assert not [q for q in sql if "django_session" in q and not q.startswith("SELECT")]
+    assert len(sql) <= 24, len(sql)
