@@ -35,13 +35,30 @@ SECONDS = int(os.environ.get("REDRESS_LOCUST_SECONDS", "120"))
 _entities = itertools.cycle(ACCOUNTS["entities"])
 _officers = itertools.cycle(ACCOUNTS["officers"])
 _auditors = itertools.cycle(ACCOUNTS["auditors"])
-# A minimal one-page PDF (evidence must be a real PDF: the content is checked).
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+_serial = itertools.count(1)
+
+
+def pdf() -> bytes:
+    """A valid one-page PDF, different each call (evidence must be a readable PDF: the
+    content is checked, and a cross-reference table with the right offsets is part of
+    that; identical files would de-duplicate)."""
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>",
+        b"<</Title(locust evidence %d)>>" % next(_serial),
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<</Size %d/Root 1 0 R/Info 4 0 R>>\n" % (len(objects) + 1)
+    out += b"startxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
 
 
 @events.test_start.add_listener
@@ -91,7 +108,7 @@ class Entity(ApiUser):
                 f"cases/{response.json()['id']}/evidence/",
                 name="cases/[id]/evidence/",
                 data={"material": "correction_evidence", "record": record},
-                files={"file": ("evidence.pdf", PDF, "application/pdf")},
+                files={"file": ("evidence.pdf", pdf(), "application/pdf")},
             )
 
     @task(4)

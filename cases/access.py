@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cases.errors import NotPermitted
+from cases.held import held_memo
 from cases.models import (
     Agency,
     Case,
@@ -381,6 +382,16 @@ def conflict_of_interest(
         return None
     on = on or timezone.localdate()
     subject_id = subject if isinstance(subject, int) else subject.pk
+    memo = held_memo(subject_id)  # a step's checks ask the same inside one transaction
+    if memo is not None and ("conflict", user.pk, on) in memo:
+        return memo[("conflict", user.pk, on)]
+    conflict = _conflict_read(user, subject_id, on)
+    if memo is not None:
+        memo[("conflict", user.pk, on)] = conflict
+    return conflict
+
+
+def _conflict_read(user: AbstractBaseUser, subject_id: int, on: datetime.date) -> Conflict | None:
     sources = _tie_sources(on)
     flags = {
         f"tie_{n}": Exists(source.of_user(user.pk).filter(**{source.subject_field: OuterRef("pk")}))

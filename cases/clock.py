@@ -23,6 +23,7 @@ from cases.calendar import (
     explain_computation,
 )
 from cases.errors import RuleViolation
+from cases.held import held_memo_any
 from cases.models import (
     Agency,
     CalendarOverride,
@@ -36,7 +37,21 @@ from cases.models import (
 
 
 def calendar_for(agency: Agency | None) -> WorkingCalendar:
-    """The working calendar of an agency: national calendar, national and own overrides."""
+    """The working calendar of an agency: national calendar, national and own overrides.
+
+    Inside a step's completion (``cases.held``) it is read once: the calendar does not
+    change within that transaction, and the case service and the route's timers each ask."""
+    memo = held_memo_any()
+    key = ("calendar", agency.pk if agency is not None else None)
+    if memo is not None and key in memo:
+        return memo[key]
+    calendar = _calendar_read(agency)
+    if memo is not None:
+        memo[key] = calendar
+    return calendar
+
+
+def _calendar_read(agency: Agency | None) -> WorkingCalendar:
     rows = CalendarOverride.objects.filter(agency__isnull=True)
     if agency is not None:
         rows = CalendarOverride.objects.filter(
@@ -146,6 +161,19 @@ def deadline_start(
         due_after=computed.due,
     )
     return deadline
+
+
+def deadlines_running(case: Case, *steps: str) -> dict[str, Deadline | None]:
+    """``deadline_running`` of several steps in one query: step → its deadline or None."""
+    found: dict[str, Deadline | None] = dict.fromkeys(steps)
+    rows = Deadline.objects.filter(
+        case=case, step__in=steps, status__in=[Deadline.Status.RUNNING, Deadline.Status.STOPPED]
+    ).order_by("-id")
+    for deadline in rows:
+        if found[deadline.step] is None:
+            deadline.case = case  # the caller's instance: no second read of the case
+            found[deadline.step] = deadline
+    return found
 
 
 def deadline_running(case: Case, step: str) -> Deadline | None:

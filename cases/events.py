@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import signing
+from cases.held import held_by_pk
 from cases.models import Case, CaseEvent, Record, RecordEvent
 from cases.signals import case_event_recorded, record_event_recorded
 from cases.vocabulary import EventKind, event_kind_check
@@ -72,8 +73,14 @@ def payload_hash(payload: dict) -> str:
 
 
 def case_lock(case: Case | int) -> Case:
-    """Re-read the case under a row lock; the caller must be inside ``transaction.atomic``."""
+    """Re-read the case under a row lock; the caller must be inside ``transaction.atomic``.
+
+    The case a step's completion holds (``cases.held``) is already locked in this
+    transaction: that instance is returned, not read again."""
     pk = case.pk if isinstance(case, Case) else case
+    held = held_by_pk(pk)
+    if held is not None:
+        return held
     return (
         Case.objects.select_for_update(of=("self",))
         .select_related("rule_set__list_type", "agency")

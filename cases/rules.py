@@ -43,20 +43,28 @@ def rule_set_in_force(
     the national default. Raises ``RuleViolation`` (code ``no_rule_set``) when none is
     configured: a case is never judged by rules nobody wrote down.
     """
-    candidates = (
+    national_q = Q(agency__isnull=True, sector="")
+    scopes = national_q
+    if agency is not None:
+        scopes = Q(agency=agency) | Q(agency__isnull=True, sector=agency.sector) | national_q
+    # The three scopes in one query (each used to be one), the most specific picked here.
+    candidates = list(
         RuleSet.objects.filter(list_type=list_type, severity=severity, effective_from__lte=on)
         .filter(Q(effective_until__isnull=True) | Q(effective_until__gte=on))
+        .filter(scopes)
         .select_related("list_type", "agency")
-        .order_by("-effective_from")
+        .order_by("-effective_from", "-id")
     )
     if agency is not None:
-        own = candidates.filter(agency=agency).first()
+        own = next((r for r in candidates if r.agency_id == agency.pk), None)
         if own is not None:
             return own
-        sector = candidates.filter(agency__isnull=True, sector=agency.sector).first()
+        sector = next(
+            (r for r in candidates if r.agency_id is None and r.sector == agency.sector), None
+        )
         if sector is not None:
             return sector
-    national = candidates.filter(agency__isnull=True, sector="").first()
+    national = next((r for r in candidates if r.agency_id is None and r.sector == ""), None)
     if national is None:
         raise RuleViolation(
             _(

@@ -530,10 +530,11 @@ def accept(*, case: Case, officer: AbstractBaseUser, note: str = "") -> Case:
                 record.publications.exclude(status=Publication.Status.WITHDRAWN).update(
                     status=Publication.Status.DISPUTED
                 )
-        acceptance = clock.deadline_running(case, Deadline.Step.ACCEPTANCE)
+        running = clock.deadlines_running(case, Deadline.Step.ACCEPTANCE, Deadline.Step.NOTICE)
+        acceptance = running[Deadline.Step.ACCEPTANCE]
         if acceptance is not None:
             clock.deadline_close(acceptance, actor=officer, reason=gettext_noop("accepted"))
-        notice = clock.deadline_running(case, Deadline.Step.NOTICE)
+        notice = running[Deadline.Step.NOTICE]
         if notice is not None:
             clock.deadline_close(
                 notice,

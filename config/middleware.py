@@ -120,10 +120,41 @@ class RequestBodyLimitMiddleware:
 SESSION_STARTED_KEY = "redress_signed_in_at"
 
 
+SESSION_TOUCHED_KEY = "redress_touched_at"
+
+
 def session_started(sender, request, user, **kwargs) -> None:
     """``user_logged_in``: the moment the absolute session lifetime counts from."""
     if hasattr(request, "session"):
-        request.session[SESSION_STARTED_KEY] = timezone.now().timestamp()
+        now = timezone.now().timestamp()
+        request.session[SESSION_STARTED_KEY] = now
+        request.session[SESSION_TOUCHED_KEY] = now
+
+
+class SessionTouchMiddleware:
+    """The idle timeout's sliding expiry, without writing the session on every request.
+
+    Django's ``SESSION_SAVE_EVERY_REQUEST`` saved the session (an ``UPDATE`` in its own
+    transaction: three queries) on every page. Here a session is saved, and its expiry and
+    cookie moved on, only when ``REDRESS_SESSION_TOUCH_SECONDS`` (60) have passed since it
+    was last saved. A session idle for ``REDRESS_SESSION_IDLE_MINUTES`` still ends: it ends
+    at most that minute earlier, never later. Must follow ``SessionMiddleware``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.modified or session.session_key is None:
+            return response  # saved anyway, or nothing to keep alive
+        if session.is_empty():
+            return response
+        now = timezone.now().timestamp()
+        if now - session.get(SESSION_TOUCHED_KEY, 0) >= settings.REDRESS_SESSION_TOUCH_SECONDS:
+            session[SESSION_TOUCHED_KEY] = now  # modified: SessionMiddleware saves it
+        return response
 
 
 class SessionLifetimeMiddleware:

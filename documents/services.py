@@ -25,6 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases import access
+from cases.broker import task_send
 from cases.errors import Duplicate, InvalidInput, WrongState
 from cases.events import case_lock, event_record
 from cases.models import Agency, Case, Role
@@ -165,9 +166,7 @@ def letter_enqueue(letter_id: int) -> None:
     render_letter = current_app.tasks["documents.render_letter"]
     try:
         # Fail fast when the broker is down; the sweep renders the letter later.
-        with render_letter.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0, timeout=2)
-            render_letter.apply_async((letter_id,), retry=False, connection=connection)
+        task_send(render_letter, (letter_id,))
     except Exception:  # noqa: BLE001 - broker down: the sweep picks the letter up later
         logger.warning("Broker unavailable; letter %s waits for the sweep", letter_id)
 

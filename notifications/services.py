@@ -21,6 +21,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 
 from cases import access
+from cases.broker import task_send
 from cases.events import event_record
 from cases.models import (
     Case,
@@ -141,9 +142,7 @@ def message_dispatch(message_id: int) -> None:
     try:
         # Fail fast when the broker is down (kombu would otherwise retry for seconds
         # inside the request that changed the case); the sweep sends the row later.
-        with deliver.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=0, timeout=2)
-            deliver.apply_async((message_id,), retry=False, connection=connection)
+        task_send(deliver, (message_id,))
     except Exception:  # noqa: BLE001 - broker down: the sweep picks the row up later
         logger.warning("Broker unavailable; message %s waits for the sweep", message_id)
 

@@ -19,6 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from cases.models import Case, CaseRecord, Deadline, Evidence, Material, Record
 from tests import factories
@@ -27,11 +28,13 @@ from tests.flow_helpers import (
     accept,
     claim,
     complete,
+    file_restoration,
     missing,
     open_task,
+    review,
     supply,
 )
-from tests.helpers import pdf_bytes, restorable_record
+from tests.helpers import api_token, pdf_bytes, restorable_record
 from workflows import actions
 from workflows.selectors import tasks_archive, tasks_inbox, tasks_queue
 
@@ -249,3 +252,68 @@ def test_a_case_page_runs_as_many_queries_with_100_evidence_items_and_events_as_
     assert case.evidence.count() == 100
     assert case.events.count() > 120
     assert at_100 == at_5
+
+
+# --- what a step's completion costs through the API (issue 16) -------------------------------
+
+
+# Measured on SQLite after the change: see bench/RESULTS.md "Cost of one completion".
+ACCEPT_BUDGET = 86
+DECISION_BUDGET = 129
+
+
+def _completion_queries(user, case, step: str, body: dict) -> int:
+    """Queries of one ``complete`` call through the REST API, the task claimed first."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
+    task = open_task(case, step)
+    assert client.post(f"/api/v1/tasks/{task.pk}/claim/").status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(f"/api/v1/tasks/{task.pk}/complete/", body, format="json")
+    assert response.status_code == 200, response.json()
+    return len(captured)
+
+
+def test_an_acceptance_and_a_signed_decision_through_the_api_stay_within_their_query_budget(
+    company, agency, platforms, applicant, staff, private_files
+):
+    """One acceptance ran 97 queries (SQLite; the case selected ten times, the tie to the
+    subject looked up three, the rule version three, the calendar twice): the step now
+    holds its locked case for everyone inside it (``cases.held``)."""
+    record = restorable_record(company, agency, platforms)
+    case = file_restoration(company, [record], applicant)
+
+    accepting = _completion_queries(
+        staff["intake"], case, "acceptance_check", {"decision": "accept"}
+    )
+    review(case, staff["case_officer"])
+    deciding = _completion_queries(staff["signer"], case, "sign_off", {"decision": "approved"})
+
+    assert Case.objects.get(pk=case.pk).decision == Case.Decision.APPROVED
+    assert accepting <= ACCEPT_BUDGET, accepting
+    assert deciding <= DECISION_BUDGET, deciding
+
+
+def test_the_officers_case_page_asks_the_tie_once_and_does_not_write_the_session(
+    client, company, agency, platforms, applicant, staff
+):
+    """The case page ran 30 queries for the case officer of an accepted case: the session
+    saved on every request (3), the tie to the subject looked up for the page and again
+    for the task's eligibility."""
+    record = restorable_record(company, agency, platforms)
+    case = file_restoration(company, [record], applicant)
+    accept(case, staff["intake"])
+    client.force_login(staff["case_officer"])
+    address = reverse("workspace:case", args=[case.pk])
+    client.get(address)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(address)
+
+    assert response.status_code == 200
+    [row] = response.context["task_rows"]
+    assert row.task.flow_task.name == "evidence_review" and row.can_claim  # asked, and eligible
+    sql = [q["sql"] for q in captured.captured_queries]
+    assert sum('SELECT "cases_subject"."name" AS "name", (SELECT' in q for q in sql) == 1
+    assert not [q for q in sql if "django_session" in q and not q.startswith("SELECT")]
+    assert len(sql) <= 24, len(sql)

@@ -25,6 +25,7 @@ from viewflow.workflow.status import STATUS
 from cases import access, clock, transitions
 from cases.calendar import YearSchedule, recompute_cause, recompute_cause_text
 from cases.errors import InvalidInput, NotPermitted, WrongState
+from cases.held import case_held
 from cases.models import (
     Appeal,
     Case,
@@ -227,6 +228,15 @@ def task_release(*, task: Task, user: AbstractBaseUser) -> Task:
     return task
 
 
+def _case_lock_of(task: Task) -> Case:
+    """The task's case under a row lock (inside the caller's transaction)."""
+    return (
+        Case.objects.select_for_update(of=("self",))
+        .select_related("rule_set__list_type", "agency")
+        .get(process_id=task.process_id)
+    )
+
+
 def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
     """Do the step: run its case service with the person's decision, then move on.
 
@@ -244,24 +254,28 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
                     _("Task %(task)s is closed: it cannot be completed.") % {"task": task.pk},
                     code="wrong_state",
                 )
-            # Who may not do the step at all is told why (a tie to the subject, four
-            # eyes), rather than to claim a task they could not claim either.
-            refusal = node.refusal(user, task)
-            if refusal is not None:
-                raise refusal
-            if task.status == STATUS.NEW or task.owner_id is None:
-                raise NotPermitted(_("Claim the task before completing it."), code="not_owner")
-            if task.owner_id != user.pk:
-                raise NotPermitted(
-                    _("Task %(task)s is assigned to %(person)s.")
-                    % {"task": task.pk, "person": task.owner.get_username()},
-                    code="not_owner",
-                )
-            activation = node.activation_class(task)
-            if task.status == STATUS.ASSIGNED:
-                activation.start(None)
-            node.perform(activation, user, data)
-            activation.execute()
+            # The case, locked once for the whole step: the checks, the case service, the
+            # route's switches and timers and the event's subscribers share this instance
+            # instead of each reading the row again (cases.held).
+            with case_held(_case_lock_of(task)) as case:
+                # Who may not do the step at all is told why (a tie to the subject, four
+                # eyes), rather than to claim a task they could not claim either.
+                refusal = node.refusal(user, task, case)
+                if refusal is not None:
+                    raise refusal
+                if task.status == STATUS.NEW or task.owner_id is None:
+                    raise NotPermitted(_("Claim the task before completing it."), code="not_owner")
+                if task.owner_id != user.pk:
+                    raise NotPermitted(
+                        _("Task %(task)s is assigned to %(person)s.")
+                        % {"task": task.pk, "person": task.owner.get_username()},
+                        code="not_owner",
+                    )
+                activation = node.activation_class(task)
+                if task.status == STATUS.ASSIGNED:
+                    activation.start(None)
+                node.perform(activation, user, data)
+                activation.execute()
     except FlowLockFailed:
         raise WrongState(BUSY_MESSAGE, code="busy") from None
     return case_of(task)

@@ -27,6 +27,7 @@ from viewflow.workflow.flow.nodes import TimerBoundary
 from cases import access
 from cases.clock import calendar_for, deadline_running
 from cases.errors import NotPermitted
+from cases.held import held_by_process
 from cases.ids import id_parse
 from cases.models import Case
 
@@ -36,6 +37,9 @@ def case_of(task_or_activation) -> Case:
     process_id = getattr(task_or_activation, "process_id", None)
     if process_id is None:
         process_id = task_or_activation.process.pk
+    held = held_by_process(process_id)  # the case the step's completion holds locked
+    if held is not None:
+        return held
     return Case.objects.select_related("agency", "rule_set").get(process_id=process_id)
 
 

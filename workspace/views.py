@@ -30,6 +30,7 @@ from viewflow.workflow.models import Task
 from cases import access, accounts, rules
 from cases.acknowledgement_times import acknowledgement_times
 from cases.errors import RedressError
+from cases.held import answers_kept
 from cases.ids import id_parse
 from cases.keyset import CURSOR_PARAMETER, BadCursor, KeysetPage, page_by_key
 from cases.models import Case, Deadline, Material, Record, Role, legal_review_grounds_text
@@ -474,17 +475,20 @@ class CaseDetailView(WorkspaceMixin, TemplateView):
         ``revocation`` the posted revocation form, ``meeting`` the posted meeting form,
         ``plan_failure`` the failed plan's, ``revocation_step`` the posted form of a
         revocation's legal review or signature."""
-        context = self.get_context_data(
-            case=case,
-            bound_task=bound_task,
-            bound_form=bound_form,
-            extend=extend,
-            revocation=revocation,
-            meeting=meeting,
-            plan_failure=plan_failure,
-            revocation_step=revocation_step,
-            service=service,
-        )
+        # The page asks whether the person has a tie to the subject, and so does each task
+        # row's eligibility: the answer is looked up once (cases.held).
+        with answers_kept(case):
+            context = self.get_context_data(
+                case=case,
+                bound_task=bound_task,
+                bound_form=bound_form,
+                extend=extend,
+                revocation=revocation,
+                meeting=meeting,
+                plan_failure=plan_failure,
+                revocation_step=revocation_step,
+                service=service,
+            )
         # A form sent from the case page comes back here: the language switch goes back
         # to the case page, not to the form's address.
         context["page_url"] = reverse("workspace:case", args=[case.pk])

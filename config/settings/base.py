@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.middleware.SessionTouchMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Before CsrfViewMiddleware, the first to read a form: a request larger than its
@@ -147,14 +148,17 @@ LOGIN_REDIRECT_URL = "/"
 GUARDIAN_RAISE_403 = True
 
 # --- Sessions ----------------------------------------------------------------------------
-# A session ends after REDRESS_SESSION_IDLE_MINUTES without a request (Django's sliding
-# expiry: the cookie's and the stored session's lifetime restart with every request) and,
-# however active, REDRESS_SESSION_MAX_HOURS after its sign-in (SessionLifetimeMiddleware).
+# A session ends after REDRESS_SESSION_IDLE_MINUTES without a request (a sliding expiry:
+# the cookie's and the stored session's lifetime restart when a request comes more than
+# REDRESS_SESSION_TOUCH_SECONDS after the session was last saved, SessionTouchMiddleware,
+# instead of a write on every request) and, however active, REDRESS_SESSION_MAX_HOURS
+# after its sign-in (SessionLifetimeMiddleware).
 # A shared office computer left signed in is signed out by itself.
 REDRESS_SESSION_IDLE_MINUTES = env_int("REDRESS_SESSION_IDLE_MINUTES", 30)
 REDRESS_SESSION_MAX_HOURS = env_int("REDRESS_SESSION_MAX_HOURS", 12)
 SESSION_COOKIE_AGE = REDRESS_SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+REDRESS_SESSION_TOUCH_SECONDS = 60
+SESSION_SAVE_EVERY_REQUEST = False
 
 # --- Login throttling and lockout (django-axes) ------------------------------------
 # After REDRESS_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that
