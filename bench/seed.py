@@ -1,7 +1,10 @@
-"""Seed N cases on PostgreSQL, fast, as the real route leaves them (issue 16).
+"""Seed N cases on PostgreSQL, fast, as the real route leaves them (issues 16 and 17).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/redress_h16a_bench \\
-        .venv/bin/python bench/seed.py --cases 100000 [--keep]
+        .venv/bin/python bench/seed.py --cases 100000 [--history] [--agencies 20]
+
+The one seeder of the benchmarks: ``bench/pages.py`` measures what it seeds, and
+``bench/metrics.py`` calls it with ``history=True``.
 
 Drops and re-creates the named database (never point it at a database others use),
 migrates it, then writes the cases in batches with ``bulk_create`` (one INSERT of many
@@ -19,6 +22,15 @@ Spread like a province: 20 agencies, the provincial one with a quarter of the ca
 the rest falling off; 70 % closed (approved, rejected, not accepted), 20 % waiting in the
 queue, 10 % claimed. One company (``company-1000``, subject 0) has 1,000 cases filed by
 its representative ``company``. Officers: ``intake-AGnn`` at every agency.
+
+``--history`` seeds instead the year of history the supervisors' figures need (issue 17):
+each case filed in the last 365 days, open at any step (most of the last 60 days' cases)
+or closed (decided, not accepted, withdrawn); each with its record (a list and a tier),
+an acceptance and a decision deadline met, missed or running, a stop for missing
+materials in one case of ten, its review officer (eight case officers ``officer-AGnn-k``
+per agency), the platforms' effects of the decided cases with their acknowledgements, and
+its events (submitted, then accepted or not, then decided) chained and signed like the
+others. People: ``supervisor`` (of AG00) and ``chief`` (of every agency).
 """
 
 from __future__ import annotations
@@ -41,9 +53,19 @@ COMPANY_CASES = 1_000
 YEAR = 2026
 
 
+OPEN = ["submitted", "awaiting_materials", "under_review", "legal_review", "sign_off", "removal"]
+CLOSED = ["closed", "appeal_window", "not_accepted", "withdrawn"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--agencies", type=int, default=AGENCIES)
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="A year of cases at every step, with what the supervisors' figures read.",
+    )
     args = parser.parse_args()
 
     import django
@@ -58,7 +80,7 @@ def main() -> None:
     recreate_database(settings.DATABASES["default"])
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    seed(args.cases)
+    seed(args.cases, agency_count=args.agencies, history=args.history)
     print(f"seeded {args.cases:,} cases in {time.perf_counter() - started:.0f} s")
 
 
@@ -76,14 +98,17 @@ def recreate_database(db: dict) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def agency_weights() -> list[float]:
+def agency_weights(count: int = AGENCIES) -> list[float]:
     """The provincial agency a quarter, the cities' falling off (a Zipf-like spread)."""
-    rest = [1 / (n + 1) for n in range(AGENCIES - 1)]
+    if count == 1:
+        return [1.0]
+    rest = [1 / (n + 1) for n in range(count - 1)]
     scale = 0.75 / sum(rest)
     return [0.25] + [w * scale for w in rest]
 
 
-def seed(total: int) -> None:
+def seed(total: int, *, agency_count: int = AGENCIES, history: bool = False) -> dict:
+    """Write ``total`` cases (see the module's docstring); the people the benches sign in as."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
@@ -98,7 +123,9 @@ def seed(total: int) -> None:
         Case,
         CaseEvent,
         Deadline,
+        ListType,
         Membership,
+        Platform,
         ReferenceCounter,
         Representation,
         Role,
@@ -107,16 +134,16 @@ def seed(total: int) -> None:
     from cases.signing import sign
     from workflows.flows import ObjectionFlow, RestorationFlow
 
-    rng = random.Random(16)
+    rng = random.Random(17 if history else 16)
     User = get_user_model()
     password = make_password("bench")  # hashed once: PBKDF2 per user would cost seconds
 
-    def person(username):
-        return User.objects.create(username=username, password=password)
+    def person(username, **fields):
+        return User.objects.create(username=username, password=password, **fields)
 
     agencies = [
         Agency.objects.create(code=f"AG{n:02d}", name=f"信用修复机关{n}", region_code="440000")
-        for n in range(AGENCIES)
+        for n in range(agency_count)
     ]
     intakes = {}
     for agency in agencies:
@@ -130,18 +157,49 @@ def seed(total: int) -> None:
     company = person("company")
     Representation.objects.create(user=company, subject=subjects[0], confirmed_at=timezone.now())
     applicant = person("applicant")
-    weights = agency_weights()
+    weights = agency_weights(agency_count)
     flows = {"restoration": RestorationFlow, "objection": ObjectionFlow}
     now = timezone.now()
+    tz = timezone.get_current_timezone()
+    today = timezone.localdate()
+    people: dict = {"company": company, "applicant": applicant}
+    officers: dict[int, list[int]] = {}
+    if history:
+        for agency in agencies:
+            officers[agency.pk] = []
+            for k in range(8):
+                user = person(f"officer-{agency.code}-{k}", first_name=f"官{k}")
+                Membership.objects.create(user=user, agency=agency, role=Role.CASE_OFFICER)
+                officers[agency.pk].append(user.pk)
+        people["supervisor"] = person("supervisor")
+        Membership.objects.create(
+            user=people["supervisor"], agency=agencies[0], role=Role.SUPERVISOR
+        )
+        people["chief"] = person("chief")
+        Membership.objects.bulk_create(
+            Membership(user=people["chief"], agency=agency, role=Role.SUPERVISOR)
+            for agency in agencies
+        )
+        people["officer"] = officers[agencies[0].pk][0]
+        lists = list(ListType.objects.all())
+        platforms = [
+            Platform.objects.create(code=f"platform{n}", name=f"平台{n}", kind="credit_china")
+            for n in range(3)
+        ]
 
-    def chain_of(reference, state, ours, filed, intake):
+    def chain_of(reference, status, ours, filed, intake, decided):
         """The events the route leaves, hashed into one chain; the head signed."""
-        chain = [("submitted", "company" if ours else "applicant", "applicant", filed, {})]
-        if state == "closed":
-            at = filed + datetime.timedelta(days=3)
-            chain.append(
-                ("not_accepted", intake.username, Role.INTAKE, at, {"status": "not_accepted"})
-            )
+        by = "company" if ours else "applicant"
+        chain = [("submitted", by, "applicant", filed, {})]
+        at = filed + datetime.timedelta(days=2)
+        if status == "not_accepted":
+            chain.append(("not_accepted", intake.username, Role.INTAKE, at, {"status": status}))
+        elif status == "withdrawn":
+            chain.append(("withdrawn", by, "applicant", at, {"status": status}))
+        elif status != "submitted":
+            chain.append(("accepted", intake.username, Role.INTAKE, at, {"status": "under_review"}))
+        if decided is not None:
+            chain.append(("signed", "signer", Role.SIGNER, decided, {"status": status}))
         events, prev = [], GENESIS
         for number, (kind_, actor, role, at, after) in enumerate(chain, start=1):
             event = CaseEvent(
@@ -163,6 +221,29 @@ def seed(total: int) -> None:
         )
         return events, head
 
+    def plan_queue(i):
+        """The pages' spread: two years of filings, 70 % not accepted, the rest waiting."""
+        roll = rng.random()
+        state = "closed" if roll < 0.7 else ("queue" if roll < 0.9 else "claimed")
+        filed = now - datetime.timedelta(minutes=(total - i) * 60 * 24 * 730 / total)
+        status = "not_accepted" if state == "closed" else "submitted"
+        return filed, state, status, None
+
+    def plan_history(_i):
+        """The figures' spread: a year of filings, most of the last 60 days' still open."""
+        age = rng.randint(0, 365)
+        filed = datetime.datetime.combine(
+            today - datetime.timedelta(days=age), datetime.time(10), tz
+        )
+        is_open = age < 60 and rng.random() < 0.6
+        status = rng.choice(OPEN) if is_open else rng.choice(CLOSED)
+        decided = None
+        if status in ("closed", "appeal_window"):
+            decided = filed + datetime.timedelta(days=rng.randint(2, max(min(age, 40), 2)))
+        state = "queue" if status == "submitted" else ("closed" if status in CLOSED else "past")
+        return filed, state, status, decided
+
+    plan_of = plan_history if history else plan_queue
     # The company's 1,000 cases are spread through the years' filings.
     company_every = max(total // COMPANY_CASES, 1)
     seq = 0
@@ -172,23 +253,20 @@ def seed(total: int) -> None:
         for i in range(start, start + n):
             agency = rng.choices(agencies, weights)[0]
             kind = "restoration" if rng.random() < 0.8 else "objection"
-            roll = rng.random()
-            state = "closed" if roll < 0.7 else ("queue" if roll < 0.9 else "claimed")
+            filed, state, status, decided = plan_of(i)
             ours = i % company_every == 0 and i // company_every < COMPANY_CASES
             subject = subjects[0] if ours else subjects[1 + rng.randrange(len(subjects) - 1)]
-            # Filed over the last two years, oldest first (ids follow filing order).
-            filed = now - datetime.timedelta(minutes=(total - i) * 60 * 24 * 730 / total)
             reference = f"RD-{YEAR}-{i + 1:07d}"
-            chains.append(chain_of(reference, state, ours, filed, intakes[agency.pk]))
-            rows.append((i, agency, kind, state, subject, ours, filed))
+            chains.append(chain_of(reference, status, ours, filed, intakes[agency.pk], decided))
+            rows.append((i, agency, kind, state, status, subject, ours, filed, decided))
         with transaction.atomic():
             processes = Process.objects.bulk_create(
                 Process(
-                    flow_class=flows[kind],
-                    status="DONE" if state == "closed" else "NEW",
-                    finished=filed + datetime.timedelta(days=3) if state == "closed" else None,
+                    flow_class=flows[row[2]],
+                    status="DONE" if row[3] == "closed" else "NEW",
+                    finished=row[7] + datetime.timedelta(days=3) if row[3] == "closed" else None,
                 )
-                for _i, _a, kind, state, *_ in rows
+                for row in rows
             )
             cases = Case.objects.bulk_create(
                 Case(
@@ -199,20 +277,29 @@ def seed(total: int) -> None:
                     grounds="bench",
                     applicant=company if ours else applicant,
                     filed_by=company if ours else applicant,
-                    status={"closed": "not_accepted"}.get(state, "submitted"),
+                    status=status,
                     process=process,
+                    review_officer_id=(
+                        rng.choice(officers[agency.pk] + [None]) if history else None
+                    ),
                     submitted_at=filed,
-                    closed_at=filed + datetime.timedelta(days=3) if state == "closed" else None,
+                    decided_at=decided,
+                    closed_at=(
+                        (decided or filed + datetime.timedelta(days=3))
+                        if state == "closed"
+                        else None
+                    ),
                     **head,
                 )
-                for (i, agency, kind, state, subject, ours, filed), process, (_e, head) in zip(
-                    rows, processes, chains, strict=True
-                )
+                for (i, agency, kind, state, status, subject, ours, filed, decided), process, (
+                    _e,
+                    head,
+                ) in zip(rows, processes, chains, strict=True)
             )
             tasks = []
             deadlines = []
             events = []
-            for (_i, agency, kind, state, _s, _o, filed), case, (chain, _h) in zip(
+            for (_i, agency, kind, state, _st, _s, _o, filed, _d), case, (chain, _h) in zip(
                 rows, cases, chains, strict=True
             ):
                 for event in chain:
@@ -220,6 +307,7 @@ def seed(total: int) -> None:
                     events.append(event)
                 node = flows[kind].instance.acceptance_check
                 intake = intakes[agency.pk]
+                waiting = state in ("queue", "claimed")
                 tasks.append(
                     Task(
                         process=case.process,
@@ -230,15 +318,17 @@ def seed(total: int) -> None:
                         owner_permission=Role.INTAKE,
                         created=filed,
                         assigned=None if state == "queue" else filed + datetime.timedelta(hours=2),
-                        finished=filed + datetime.timedelta(days=3) if state == "closed" else None,
+                        finished=None if waiting else filed + datetime.timedelta(days=2),
                         token=Token("start"),
                     )
                 )
+                if history:
+                    continue
                 deadlines.append(
                     Deadline(
                         case=case,
                         step="acceptance",
-                        status="met" if state == "closed" else "running",
+                        status="running" if waiting else "met",
                         started_on=filed.date(),
                         working_days=3,
                         due_on=filed.date() + datetime.timedelta(days=5),
@@ -248,16 +338,114 @@ def seed(total: int) -> None:
             Task.objects.bulk_create(tasks)
             Deadline.objects.bulk_create(deadlines)
             CaseEvent.objects.bulk_create(events)
+            if history:
+                history_rows(cases, start, rng, subjects, lists, platforms, tz, today)
             seq = start + n
             ReferenceCounter.objects.update_or_create(year=YEAR, defaults={"last": seq})
         print(f"  {seq:,} cases", file=sys.stderr)
     with connection.cursor() as cursor:
         # The task rows' times: viewflow's auto_now_add stamped them at insert.
-        cursor.execute(
-            "UPDATE viewflow_task t SET created = c.submitted_at FROM cases_case c "
-            "WHERE c.process_id = t.process_id"
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "UPDATE viewflow_task t SET created = c.submitted_at FROM cases_case c "
+                "WHERE c.process_id = t.process_id"
+            )
+        else:  # the tests' SQLite: no alias on the updated table
+            cursor.execute(
+                "UPDATE viewflow_task SET created = (SELECT c.submitted_at FROM cases_case c "
+                "WHERE c.process_id = viewflow_task.process_id) "
+                "WHERE process_id IN (SELECT process_id FROM cases_case)"
+            )
+        if not connection.in_atomic_block:  # a test's transaction: no VACUUM there
+            cursor.execute("VACUUM ANALYZE")
+    return people
+
+
+def history_rows(cases, start, rng, subjects, lists, platforms, tz, today) -> None:
+    """What the supervisors' figures read besides the case: its record, both deadlines,
+    the clock's stops, and the platforms' effects of a decision."""
+    from cases.models import (
+        CaseRecord,
+        ClockEntry,
+        Deadline,
+        Publication,
+        PublicationEffect,
+        Record,
+    )
+
+    records = Record.objects.bulk_create(
+        Record(
+            list_type=lists[(start + i) % len(lists)],
+            subject=case.subject,
+            agency=case.agency,
+            decision_no=f"罚〔2025〕{start + i}号",
+            severity=rng.choice(["minor", "general", "serious"]),
+            penalty_type="fine",
+            listed_on=today - datetime.timedelta(days=400),
+            restorable_from=today - datetime.timedelta(days=300),
+            expires_on=today + datetime.timedelta(days=400),
+            status="active",
         )
-        cursor.execute("VACUUM ANALYZE")
+        for i, case in enumerate(cases)
+    )
+    CaseRecord.objects.bulk_create(
+        CaseRecord(case=case, record=records[i], status_before="active")
+        for i, case in enumerate(cases)
+    )
+    deadlines = []
+    for case in cases:
+        submitted_day = case.submitted_at.astimezone(tz).date()
+        for step, days in (("acceptance", 5), ("decision", 15)):
+            due = submitted_day + datetime.timedelta(days=days * 7 // 5)
+            if case.status in OPEN and (step == "decision" or case.status == "submitted"):
+                status = "running"
+            else:
+                status = "met" if rng.random() < 0.85 else "missed"
+            deadlines.append(
+                Deadline(
+                    case=case,
+                    step=step,
+                    status=status,
+                    started_on=submitted_day,
+                    working_days=days,
+                    due_on=due,
+                    computation="bench",
+                )
+            )
+    deadlines = Deadline.objects.bulk_create(deadlines)
+    entries = []
+    for deadline in deadlines[1::2]:  # one case in ten stops for materials
+        if rng.random() < 0.1:
+            at = deadline.case.submitted_at + datetime.timedelta(days=2)
+            entries.append(ClockEntry(case=deadline.case, deadline=deadline, kind="stopped", at=at))
+            if deadline.case.status != "awaiting_materials":
+                entries.append(
+                    ClockEntry(
+                        case=deadline.case,
+                        deadline=deadline,
+                        kind="resumed",
+                        at=at + datetime.timedelta(days=rng.randint(1, 20)),
+                    )
+                )
+    ClockEntry.objects.bulk_create(entries)
+    decided_cases = [(i, c) for i, c in enumerate(cases) if c.decided_at]
+    publications = Publication.objects.bulk_create(
+        Publication(record=records[i], platform=rng.choice(platforms), status="withdrawn")
+        for i, _case in decided_cases
+    )
+    PublicationEffect.objects.bulk_create(
+        PublicationEffect(
+            publication=publication,
+            kind="publication_ended",
+            requested_at=case.decided_at,
+            acknowledged_at=(
+                case.decided_at + datetime.timedelta(hours=rng.randint(1, 200))
+                if rng.random() < 0.95
+                else None
+            ),
+        )
+        for publication, (_i, case) in zip(publications, decided_cases, strict=True)
+    )
 
 
 if __name__ == "__main__":

@@ -233,3 +233,68 @@ def test_the_lists_an_officer_knows_are_named_in_the_readers_language(client, ag
     english = client.get(page).content.decode()
     assert "Published administrative penalty" in english and "行政处罚信息公示" not in english
     assert ">Languages:</label>" in english  # capitalised like the other labels
+
+
+def test_an_officer_declares_their_own_capacity_and_only_their_own(
+    client, agency, staff, other_agency
+):
+    client.force_login(staff["intake"])
+    page = client.get(reverse("workspace:absences")).content.decode()
+    assert 'name="cases_per_day"' in page and 'name="starts_on"' in page
+    client.post(
+        reverse("workspace:absences"),
+        {"form": "profile", "cases_per_day": "4", "share": "50", "languages": ["zh-hans"]},
+    )
+    mine = WorkProfile.objects.get(user=staff["intake"])
+    assert mine.capacity() == 2.0 and mine.languages == ["zh-hans"]
+    # An invalid share is refused and shown, not saved.
+    response = client.post(
+        reverse("workspace:absences"), {"form": "profile", "cases_per_day": "4", "share": "0"}
+    )
+    assert response.status_code == 200 and "errorlist" in response.content.decode()
+    assert WorkProfile.objects.get(user=staff["intake"]).share == 50
+    # The page names no other officer: a posted "user" is ignored, the signed-in one is edited.
+    client.post(
+        reverse("workspace:absences"),
+        {"form": "profile", "user": staff["case_officer"].pk, "cases_per_day": "9", "share": "100"},
+    )
+    assert not WorkProfile.objects.filter(user=staff["case_officer"]).exists()
+    assert WorkProfile.objects.get(user=staff["intake"]).cases_per_day == 9
+
+    # A supervisor of another agency can neither read nor change this officer's workload.
+    elsewhere = factories.officer("supervisor", other_agency, "supervisor-sz2")
+    client.force_login(elsewhere)
+    member = reverse("workspace:team_member", args=[staff["intake"].pk])
+    assert client.get(member).status_code == 404
+    client.post(member, {"form": "profile", "cases_per_day": "1", "share": "100"})
+    assert WorkProfile.objects.get(user=staff["intake"]).cases_per_day == 9
+
+
+def test_the_admin_lists_workload_and_keeps_assignment_batches_read_only(
+    admin_client, company, agency, applicant, staff
+):
+    case = filed(company, agency, applicant)
+    task = open_task(case, "acceptance_check")
+    applied = balancing.apply(staff["supervisor"], [task.pk])
+    Absence.objects.create(
+        user=staff["intake"],
+        starts_on=datetime.date(2026, 12, 21),
+        ends_on=datetime.date(2026, 12, 23),
+    )
+    WorkProfile.objects.create(user=staff["case_officer"], languages=["en"])
+    assert admin_client.get(reverse("admin:workflows_absence_changelist")).status_code == 200
+    profiles = admin_client.get(reverse("admin:workflows_workprofile_changelist"))
+    assert "English" in profiles.content.decode()
+    batches = admin_client.get(reverse("admin:workflows_assignmentbatch_changelist"))
+    assert staff["supervisor"].get_username() in batches.content.decode()
+    detail = admin_client.get(
+        reverse("admin:workflows_assignmentbatch_change", args=[applied.batch.pk])
+    ).content.decode()
+    assert applied.done[0].reason.split(";")[0] in detail.replace("&#x27;", "'")
+    assert 'name="_save"' not in detail  # read-only: nothing to save
+    response = admin_client.post(
+        reverse("admin:workflows_assignmentbatch_delete", args=[applied.batch.pk]), {"post": "yes"}
+    )
+    assert (
+        response.status_code == 403 and AssignmentBatch.objects.filter(pk=applied.batch.pk).exists()
+    )

@@ -10,7 +10,7 @@ from cases.clock import calendar_for
 from cases.models import Agency, Deadline
 from notifications.models import Message
 from tests import factories
-from tests.flow_helpers import accept, file_objection
+from tests.flow_helpers import accept, file_objection, legal_review, review, sign
 from workflows import forecast
 from workflows.models import Absence
 
@@ -144,3 +144,70 @@ def test_an_officer_away_on_declared_days_is_not_counted_on_them(queue, staff, a
     assert rows[queue[1].pk].breach
     with translation.override("en"):
         assert "0 intake officers available; 0.0 per day" in rows[queue[1].pk].reason
+
+
+def test_the_steps_ahead_are_walked_one_after_the_other_and_the_slowest_named():
+    days = [datetime.date(2026, 3, 2) + datetime.timedelta(days=n) for n in range(10)]
+    fast = [forecast.OfficerRate(1, 1.0)]
+    slow = [forecast.OfficerRate(2, 0.25)]
+    # Review at 1 a day with 1 ahead: day 2. Sign-off: 1 ahead at 0.25 a day, reached
+    # on day 8 (not before day 3, after the review): the sign-off is the bottleneck.
+    done, neck, each = forecast.stages_to_clear(
+        [forecast.Stage("evidence_review", 1, fast), forecast.Stage("sign_off", 1, slow)], days
+    )
+    assert (done, neck, each) == (8, 1, [2, 8])
+    # A later step with no queue still takes a day of its own after the step before.
+    done, neck, each = forecast.stages_to_clear(
+        [forecast.Stage("evidence_review", 9, fast), forecast.Stage("sign_off", 0, fast)], days
+    )
+    assert (done, neck, each) == (None, 1, [10, None])
+    # The step that cannot be done in time is the bottleneck, whatever comes after it.
+    done, neck, _each = forecast.stages_to_clear(
+        [forecast.Stage("evidence_review", 3, slow), forecast.Stage("sign_off", 0, fast)], days
+    )
+    assert (done, neck) == (None, 0)
+
+
+def test_a_case_whose_review_is_in_time_breaches_behind_the_sign_off_queue(
+    company, applicant, staff, agency, settings
+):
+    """The case officer reviews in time, but the one signing official, who signed two
+    cases in the last 20 working days, has two cases ahead of it to sign: its decision
+    deadline is forecast to be missed, and the reason names the sign-off queue."""
+    officer, signer = staff["case_officer"], staff["signer"]
+    for _ in range(2):
+        done = review(accept(filed(company, applicant), staff["intake"]), officer)
+        if done.legal_review_required:
+            done = legal_review(done, staff["legal_reviewer"])
+        sign(done, signer)
+    waiting = []
+    for _ in range(3):
+        case = review(accept(filed(company, applicant), staff["intake"]), officer)
+        if case.legal_review_required:
+            case = legal_review(case, staff["legal_reviewer"])
+        waiting.append(case)
+    target = accept(filed(company, applicant), staff["intake"])
+    days = forecast.working_days_from(calendar_for(agency), timezone.localdate(), 10)
+    running = {"step": Deadline.Step.DECISION, "status": Deadline.Status.RUNNING}
+    Deadline.objects.filter(case__in=waiting[:2], **running).update(due_on=days[4])
+    Deadline.objects.filter(case=waiting[2], **running).update(
+        due_on=days[-1] + (datetime.timedelta(days=30))
+    )  # due later than the target: not ahead of it
+    Deadline.objects.filter(case=target, **running).update(due_on=days[-1])
+
+    with translation.override("en"):
+        rows = {row.case_id: row for row in forecast.forecast_for(staff["supervisor"])}
+        row = rows[target.pk]
+        assert row.step == "evidence_review" and row.bottleneck == "sign_off"
+        assert row.breach  # the review alone (5 done in 20 days, 0.25 a day) is in time
+        path = (
+            "evidence review → legal review → sign-off"
+            if target.legal_review_required
+            else "evidence review → sign-off"
+        )
+        assert row.reason == (
+            "2 cases ahead in the sign-off queue; 1 signing official available; 0.1 per day; "
+            f"10 working days left; still to go through before the deadline: {path}"
+        )
+    with translation.override("zh-hans"):
+        assert "签发" in rows[target.pk].reason or "签批" in rows[target.pk].reason

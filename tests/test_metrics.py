@@ -20,7 +20,7 @@ import io
 import openpyxl
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cases.models import (
     Case,
@@ -295,3 +295,27 @@ def test_the_worker_refreshes_the_figures_on_its_schedule(client, settings, hist
 
     assert "not computed yet" not in client.get(reverse("workspace:metrics")).content.decode()
     assert MetricsSnapshot.objects.filter(agency=newcomer).exists()
+
+
+def test_the_first_request_after_a_refresh_reads_the_figures_stored_with_it(
+    history, django_assert_max_num_queries
+):
+    """The worker sums the agency's first view in each language at the refresh: the first
+    request reads it with the snapshot, in one query, and it is what summing gives."""
+    from django.core.cache import cache
+
+    snapshot = MetricsSnapshot.objects.get(agency=history)
+    assert set(snapshot.tables) == {"zh-hans", "en"}
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            cache.clear()
+            with django_assert_max_num_queries(1):
+                stored = metrics_report([history.pk]).tables()
+            assert stored == metrics_report([history.pk]).rendered()
+    # The stored view is the one asked for: Chinese titles in Chinese.
+    assert [t.title for t in stored] != [t["title"] for t in snapshot.tables["en"]]
+    # A filtered view is summed from the facts, not taken from the stored first view.
+    cache.clear()
+    with django_assert_max_num_queries(50) as counted:
+        metrics_report([history.pk], MetricsFilters(step="decision")).tables()
+    assert len(counted) > 1

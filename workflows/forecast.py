@@ -16,11 +16,19 @@ a supervisor to redo by hand:
 4. Each officer's throughput is the tasks of that step they completed over the last
    ``WINDOW`` working days, divided by ``WINDOW``.
 5. Walking the working days from today to the due date, the officers' daily throughput
-   is added up; the deadline is likely missed if that total is still short of the queue
-   ahead plus the case itself on the due date.
-
-Later steps after the current one are not counted (a case forecast safe may still miss
-its deadline at a later step): the forecast names the queue a supervisor can act on now.
+   is added up; the case is done at the step on the first day that total reaches the
+   queue ahead plus the case itself.
+6. The steps still ahead of the case before its deadline is met are counted the same
+   way, one after the other (``LATER_STEPS``: after the evidence review, the legal review
+   when the case needs one and the sign-off; after the legal review, the sign-off): the
+   queue ahead at a later step is its open tasks at the agency due earlier, as they stand
+   today; its officers are those allowed to take it for this case, at their throughput
+   of that step; the case is done there on the first day, after the day it left the step
+   before, by which their throughput added up from today reaches that queue plus the case.
+   (``stages_to_clear``.)
+7. The deadline is likely missed if the last step is not done by the due date. The
+   bottleneck named in the reason is the step that is not done in time, or else the one
+   where the case waits longest.
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from cases.models import Agency, Role
 from notifications.services import idempotency_key, notify_user, recipient_language
 from workflows.balancing import absent_days
 from workflows.flows import FLOWS
-from workflows.nodes import step_label
+from workflows.nodes import STEP_LABELS, step_label
 from workflows.selectors import OPEN_TASK_STATUSES, running_due_on
 
 HORIZON = 10  # working days ahead
@@ -63,8 +71,22 @@ MODEL = gettext_lazy(
     "working days they are not absent, at their throughput: the tasks of that step they "
     "completed in the last %(window)s working days, divided by %(window)s. The deadline is "
     "likely missed if, by its due date, their throughput added up day by day is short of "
-    "the queue ahead plus the case itself. Later steps are not counted."
+    "the queue ahead plus the case itself. The steps still ahead of the case before its "
+    "deadline is met (after the evidence review: the legal review where the case needs one, "
+    "and the sign-off) are counted one after the other in the same way: each one's open "
+    "tasks due earlier are the queue ahead there, its officers work through it from today, "
+    "and the case is done there no sooner than the working day after it left the step "
+    "before. The reason names the bottleneck: the step not done in time, or else the one "
+    "where the case waits longest."
 )
+
+# The steps a case still goes through after ``step`` before the deadline it waits on is
+# met (the decision deadline runs until the sign-off). The legal review only where the case
+# needs one (``Case.legal_review_required``).
+LATER_STEPS = {
+    "evidence_review": ("legal_review", "sign_off"),
+    "legal_review": ("sign_off",),
+}
 
 
 # "1 legal reviewer available": one whole phrase per role and number, for each language.
@@ -104,6 +126,42 @@ def days_to_clear(
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One step the case still goes through before its deadline: the queue ahead of it
+    there and the officers who can take it."""
+
+    step: str
+    ahead: int
+    officers: Sequence[OfficerRate]
+
+
+def stages_to_clear(
+    stages: Sequence[Stage], days: Sequence[datetime.date]
+) -> tuple[int | None, int, list[int | None]]:
+    """Walk ``stages`` in order over ``days`` (model points 5 to 7): the day (1 = the
+    first) the case is done at the last stage, or None if not within ``days``; the index
+    of the bottleneck stage; and the day it is done at each stage (None from the first
+    that is not done in time)."""
+    done_on: list[int | None] = []
+    start = 1  # the first day the case can be done at this stage
+    bottleneck, longest = 0, -1
+    for index, stage in enumerate(stages):
+        cleared = days_to_clear(stage.ahead + 1, stage.officers, days)
+        if cleared is not None:
+            cleared = max(cleared, start)
+            if cleared > len(days):
+                cleared = None
+        if cleared is None:
+            done_on.extend([None] * (len(stages) - index))
+            return None, index, done_on
+        done_on.append(cleared)
+        if cleared - start > longest:
+            bottleneck, longest = index, cleared - start
+        start = cleared + 1
+    return (done_on[-1] if done_on else None), bottleneck, done_on
+
+
+@dataclass(frozen=True)
 class Forecast:
     """The forecast of one running deadline of a case waiting at a step."""
 
@@ -120,6 +178,11 @@ class Forecast:
     per_day: float  # their throughput added up
     days_left: int  # working days from today to the due date, both counted
     cleared_on_day: int | None  # the working day the case is forecast to be done
+    # The bottleneck (model point 7): ``ahead``, ``officers``, ``per_day`` and ``role``
+    # are its figures; the same as ``step`` when the case has no later step to go through.
+    bottleneck: str = ""
+    bottleneck_text: str = ""
+    path_text: tuple[str, ...] = ()  # the steps from this one to the deadline, as named
 
     @property
     def breach(self) -> bool:
@@ -128,19 +191,25 @@ class Forecast:
     @property
     def reason(self) -> str:
         """Why, in the active language: "7 cases ahead in the legal review queue; 1 legal
-        reviewer available; 2.1 per day; 3 working days left"."""
+        reviewer available; 2.1 per day; 3 working days left", the queue being the
+        bottleneck's; with the steps still to go through when there are several."""
         parts = [
             ngettext(
                 "%(n)s case ahead in the %(step)s queue",
                 "%(n)s cases ahead in the %(step)s queue",
                 self.ahead,
             )
-            % {"n": self.ahead, "step": self.step_text},
+            % {"n": self.ahead, "step": self.bottleneck_text or self.step_text},
             _available_text(self.role, self.officers),
             _("%(rate)s per day") % {"rate": number_format(self.per_day, 1)},
             ngettext("%(n)s working day left", "%(n)s working days left", self.days_left)
             % {"n": self.days_left},
         ]
+        if len(self.path_text) > 1:
+            parts.append(
+                _("still to go through before the deadline: %(steps)s")
+                % {"steps": " → ".join(self.path_text)}
+            )
         return _("; ").join(parts)
 
 
@@ -241,6 +310,12 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
         .order_by("created", "id")
     )
     rates: dict[str, dict[int, float]] = {}
+
+    def rate_of(step: str) -> dict[int, float]:
+        if step not in rates:
+            rates[step] = throughputs(agency, step, window_start)
+        return rates[step]
+
     for task in tasks:
         if task.due_on is None or not (today <= task.due_on <= horizon_end):
             continue
@@ -249,8 +324,6 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
         if role is None:
             continue
         case = task.process.case
-        if step not in rates:
-            rates[step] = throughputs(agency, step, window_start)
         same_step = [t for t in tasks if t.flow_task.name == step and t.pk != task.pk]
         if task.owner_id is not None:
             people = [task.owner_id]
@@ -267,11 +340,19 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
         days = working_days_until(calendar, today, task.due_on)
         away = absences(people, today, task.due_on)
         officers = [
-            OfficerRate(pk, rates[step].get(pk, 0.0), frozenset(away.get(pk, ()))) for pk in people
+            OfficerRate(pk, rate_of(step).get(pk, 0.0), frozenset(away.get(pk, ())))
+            for pk in people
         ]
+        stages = [Stage(step, ahead, officers)]
+        for later in LATER_STEPS.get(step, ()):
+            if later == "legal_review" and not case.legal_review_required:
+                continue
+            stages.append(_later_stage(case, task, later, tasks, rate_of(later), absences, today))
         first_day = days[0] if days else today
-        present = [o for o in officers if first_day not in o.absent]
-        results_day = days_to_clear(ahead + 1, officers, days)
+        cleared_on_day, worst, _done = stages_to_clear(stages, days)
+        neck = stages[worst]
+        present = [o for o in neck.officers if first_day not in o.absent]
+        texts = tuple(str(STEP_LABELS.get(s.step, s.step)).lower() for s in stages)
         yield Forecast(
             task_id=task.pk,
             case_id=case.pk,
@@ -279,14 +360,38 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
             agency_code=agency.code,
             step=step,
             step_text=step_label(task).lower(),
-            role=role,
+            role=access.STEP_ROLES[neck.step],
             due_on=task.due_on,
-            ahead=ahead,
+            ahead=neck.ahead,
             officers=len(present),
             per_day=round(sum(o.per_day for o in present), 2),
             days_left=len(days),
-            cleared_on_day=results_day,
+            cleared_on_day=cleared_on_day,
+            bottleneck=neck.step,
+            bottleneck_text=texts[worst],
+            path_text=texts,
         )
+
+
+def _later_stage(
+    case, task, step: str, tasks, rates, absences: AbsenceReader, today: datetime.date
+) -> Stage:
+    """A step ``case`` still goes through before its deadline (model point 6): its open
+    tasks at the agency due before this case's deadline, and who may take it for this case."""
+    ahead = sum(
+        1
+        for t in tasks
+        if t.flow_task.name == step
+        and t.due_on is not None
+        and (t.due_on, t.created, t.pk) < (task.due_on, task.created, task.pk)
+    )
+    people = list(access.assignable(case, step).values_list("pk", flat=True))
+    away = absences(people, today, task.due_on)
+    return Stage(
+        step,
+        ahead,
+        [OfficerRate(pk, rates.get(pk, 0.0), frozenset(away.get(pk, ()))) for pk in people],
+    )
 
 
 def _window_start(calendar: WorkingCalendar, today: datetime.date) -> datetime.date:

@@ -32,6 +32,15 @@ class MetricsSnapshot(models.Model):
     seconds = models.FloatField(
         default=0, help_text=_("How long the computation took."), verbose_name=_("seconds")
     )
+    # The agency's figures as its dashboard first shows them (no filter, the last twelve
+    # weeks), per language, summed by the worker right after the refresh: the first
+    # request after a refresh reads them here instead of summing every table.
+    tables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=_("The figures as first shown, per language, summed at the refresh."),
+        verbose_name=_("figures as first shown"),
+    )
 
     class Meta:
         verbose_name = _("metrics snapshot")

@@ -101,9 +101,11 @@ def _absence_save(request, user) -> bool:
 
 
 class MyAbsencesView(WorkspaceMixin, TemplateView):
-    """An officer declares the days they are away: no work is proposed to them then."""
+    """An officer declares the days they are away (no work is proposed to them then) and
+    how much work they take and know best: the balancing and the forecast weigh both.
+    Only their own: the form's officer is always the one signed in."""
 
-    title = _("My absences")
+    title = _("My capacity and absences")
     template_name = "workspace/absences.html"
 
     def dispatch(self, request, *args, **kwargs):
@@ -116,11 +118,20 @@ class MyAbsencesView(WorkspaceMixin, TemplateView):
         context.update(
             absences=Absence.objects.filter(user=self.request.user),
             form=kwargs.get("form") or AbsenceForm(),
+            profile_form=kwargs.get("profile_form")
+            or WorkProfileForm(instance=balancing.profile_of(self.request.user)),
             person=self.request.user,
         )
         return context
 
     def post(self, request):
+        if request.POST.get("form") == "profile":
+            form = WorkProfileForm(request.POST, instance=balancing.profile_of(request.user))
+            if not form.is_valid():
+                return self.render_to_response(self.get_context_data(profile_form=form))
+            form.save()
+            messages.success(request, gettext("Saved."))
+            return redirect("workspace:absences")
         _absence_save(request, request.user)
         return redirect("workspace:absences")
 
