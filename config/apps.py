@@ -7,6 +7,7 @@ class ProjectConfig(AppConfig):
     """The project's own wiring, above every layer: checks and signals that concern the
     whole site (sessions, static files) rather than one app."""
 
+    default = True  # this module holds AxesConfig too: Django picks only a marked default
     name = "config"
     label = "project"
     verbose_name = "Redress"
@@ -31,4 +32,5 @@ class AxesConfig(AxesAppConfig):
     models' and fields' names are gettext'd in axes itself and translated in our catalogue,
     which has no zh-Hans of its own (issue 15)."""
 
+    default = False  # named in INSTALLED_APPS instead of "axes"
     verbose_name = _("Login protection")

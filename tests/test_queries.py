@@ -259,7 +259,9 @@ def test_a_case_page_runs_as_many_queries_with_100_evidence_items_and_events_as_
 
 # Measured on SQLite after the change: see bench/RESULTS.md "Cost of one completion".
 ACCEPT_BUDGET = 86
-DECISION_BUDGET = 129
+# 129 measured on h16; the decision now also gives each platform's effect its own due date
+# (issue 14, decision 0024): one query more.
+DECISION_BUDGET = 130
 
 
 def _completion_queries(user, case, step: str, body: dict) -> int:

@@ -30,7 +30,6 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from viewflow.workflow.status import STATUS
 
-from cases import transitions
 from cases.models import (
     Case,
     CaseRecord,
@@ -974,7 +973,7 @@ def test_the_removal_timer_escalates_only_what_a_platform_has_not_confirmed(
         due_on=timezone.localdate() - datetime.timedelta(days=1)
     )
 
-    transitions.escalate_deadline(case=effects_removal, step="removal", overdue=True)
+    actions.deadline_escalate(case=effects_removal, step="removal", overdue=True)
 
     [event] = effects_removal.events.filter(kind="deadline_overdue")
     assert event.data["platform"] == "gsxt"

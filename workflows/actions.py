@@ -827,6 +827,12 @@ def effects_overdue_escalate(*, today=None) -> int:
     return transitions.effects_escalate(today=today or timezone.localdate())
 
 
+def deadline_escalate(*, case, step: str, overdue: bool = True) -> bool:
+    """Escalate the case's deadline of ``step`` as its route timer does (on the removal
+    step, only what a platform has not confirmed: decision 0024). Whether it escalated."""
+    return transitions.escalate_deadline(case=case, step=step, overdue=overdue)
+
+
 def appeal_withdrawals_escalate(*, today=None) -> int:
     """Escalate each withdrawal after an appeal's outcome (APL Art. 48) that is overdue:
     the case's process has ended, so no route timer watches it; the timer sweep calls
@@ -840,8 +846,6 @@ def appeal_withdrawals_escalate(*, today=None) -> int:
     ).select_related("case")
     escalated = 0
     for deadline in overdue:
-        if transitions.escalate_deadline(
-            case=deadline.case, step=Deadline.Step.APPEAL, overdue=True
-        ):
+        if deadline_escalate(case=deadline.case, step=Deadline.Step.APPEAL, overdue=True):
             escalated += 1
     return escalated
