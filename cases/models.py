@@ -329,6 +329,12 @@ class Measure(LocalizedName, models.Model):
     applied_by = models.CharField(
         _("applied by"), max_length=200, help_text=_("The body that applies the measure.")
     )
+    applied_by_en = models.CharField(
+        _("applied by, in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("The body that applies the measure, as English pages and letters name it."),
+    )
     platforms = models.ManyToManyField(
         Platform,
         blank=True,
@@ -361,6 +367,14 @@ class Measure(LocalizedName, models.Model):
         if (get_language() or "").startswith("en") and self.name_en:
             return self.name_en
         return self.name
+
+    def localized_applied_by(self, language: str | None = None) -> str:
+        """The applying body in the reader's language (as ``localized_name`` names the
+        measure): the Chinese name in Chinese, and where no English one is known."""
+        language = (language or get_language() or "").lower()
+        if language.startswith("zh") or not self.applied_by_en:
+            return self.applied_by
+        return self.applied_by_en
 
 
 class PublicationDefault(models.Model):
@@ -403,6 +417,9 @@ FIGURE_NAMES = {
     "extension_days": _("One extension"),
     "removal_days": _("Withdrawal from every platform"),
 }
+
+# The periods of a record's publication that a restoration runs on, and an objection not.
+RESTORATION_PERIODS = ("min_publication_months", "max_publication_months")
 
 UNCONFIRMED_FIGURE = _(
     "Empty: the instrument gives no confirmed figure (GUIDE: secondary or unconfirmed); the "
@@ -833,6 +850,9 @@ class RuleSet(models.Model):
     def figure_text(self, name: str) -> str:
         """A figure with its unit, e.g. "7 working days", "12 months", "15 calendar days"."""
         value = getattr(self, name)
+        if name == "min_publication_months" and value == 0:
+            # Not "0 months": the rule sets no wait (e.g. a list left once corrected).
+            return str(_("none: a repair may be requested at once"))
         if name.endswith("_months"):
             return ngettext("%(n)d month", "%(n)d months", value) % {"n": value}
         if self.day_kind(name) == DayKind.CALENDAR:
@@ -843,9 +863,11 @@ class RuleSet(models.Model):
         """The figures a case of ``case_kind`` runs on, each with its citation, for the case
         pages, the API and the letters: [{field, name, value, text, citation}]."""
         review = "objection_review_days" if case_kind == "objection" else "restoration_review_days"
+        # An objection ("this record is wrong") runs on no publication period: the
+        # periods before and of a restoration (《信用修复管理办法》第十二条) are not its own.
+        periods = [] if case_kind == "objection" else RESTORATION_PERIODS
         names = [
-            "min_publication_months",
-            "max_publication_months",
+            *periods,
             "acceptance_days",
             review,
             "extension_days",

@@ -265,8 +265,19 @@ def effect_payload(effect: PublicationEffect) -> dict:
 def effect_words(effect: PublicationEffect) -> str:
     """What one effect is, in plain words in the active language."""
     if effect.kind == PublicationEffect.Kind.MEASURE_LIFTED and effect.measure_id:
-        return _("Measure lifted: %(measure)s") % {"measure": measure_name(effect.measure)}
+        return measure_lifted_words(effect.measure)
     return str(effect.get_kind_display())
+
+
+def measure_lifted_words(measure: Measure | None, code: str = "") -> str:
+    """ "Measure lifted: <measure> (applied by <body>)", both named in the reader's language;
+    a measure no longer in the catalogue by its code."""
+    if measure is None:
+        return _("Measure lifted: %(measure)s") % {"measure": code}
+    return _("Measure lifted: %(measure)s (applied by %(body)s)") % {
+        "measure": measure_name(measure),
+        "body": measure.localized_applied_by(),
+    }
 
 
 def measure_name(measure: Measure) -> str:
@@ -317,9 +328,7 @@ def event_progress_words(kind: str, data: dict) -> str:
     )
     if data.get("measure"):
         measure = Measure.objects.filter(code=data["measure"]).first()
-        what = _("Measure lifted: %(measure)s") % {
-            "measure": measure_name(measure) if measure else data["measure"]
-        }
+        what = measure_lifted_words(measure, data["measure"])
     return _("%(platform)s confirmed: %(what)s; %(pending)s more to confirm.") % {
         "platform": name,
         "what": what,
@@ -331,9 +340,7 @@ def _effect_kind_words(effect: dict) -> str:
     """An effect named in an event's data (``effect_payload``), in plain words."""
     if effect.get("measure"):
         measure = Measure.objects.filter(code=effect["measure"]).first()
-        return _("Measure lifted: %(measure)s") % {
-            "measure": measure_name(measure) if measure else effect["measure"]
-        }
+        return measure_lifted_words(measure, effect["measure"])
     kind = effect.get("kind")
     return str(PublicationEffect.Kind(kind).label) if kind in PublicationEffect.Kind.values else ""
 

@@ -578,19 +578,32 @@ MEASURES = [
 ]
 
 
+# The bodies that apply the seeded and demo measures, named in English for English pages
+# and letters (``Measure.applied_by_en``).
+APPLIED_BY_EN = {
+    "人民法院": "People's courts",
+    "政府采购监督管理部门": "Government procurement supervisory authorities",
+    "招标投标行政监督部门": "Administrative supervisors of bidding",
+    "金融监管机构及金融机构": "Financial regulators and financial institutions",
+    "行政审批部门": "Administrative approval authorities",
+    "市场监督管理部门": "Market regulation authorities",
+}
+
+
 def seed_measures(ListType, Measure) -> None:
     """Create the catalogue's seeded measures that are missing (real or historical models)."""
     list_types = {lt.code: lt for lt in ListType.objects.all()}
+    # A historical model from before the English applying body has no such field.
+    in_english = any(f.name == "applied_by_en" for f in Measure._meta.get_fields())
     for list_code, code, name, name_en, applied_by, legal_basis in MEASURES:
         if list_code not in list_types:
             continue
-        Measure.objects.get_or_create(
-            list_type=list_types[list_code],
-            code=code,
-            defaults={
-                "name": name,
-                "name_en": name_en,
-                "applied_by": applied_by,
-                "legal_basis": legal_basis,
-            },
-        )
+        defaults = {
+            "name": name,
+            "name_en": name_en,
+            "applied_by": applied_by,
+            "legal_basis": legal_basis,
+        }
+        if in_english:
+            defaults["applied_by_en"] = APPLIED_BY_EN[applied_by]
+        Measure.objects.get_or_create(list_type=list_types[list_code], code=code, defaults=defaults)

@@ -230,6 +230,19 @@ def format_date(day: datetime.date | None, language: str) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+# Where a sentence a person typed already ends; else the letter ends it in the script the
+# text ends in (a Chinese clause with "。", an English one with ".").
+SENTENCE_ENDS = "。！？.!?；;…"
+
+
+def sentence(text: str) -> str:
+    """Typed text as a whole sentence: its own final stop, or the one its script takes."""
+    text = text.strip().rstrip("，,、：: ")
+    if not text or text.endswith(tuple(SENTENCE_ENDS)):
+        return text
+    return text + ("。" if "\u2e80" <= text[-1] <= "\uffef" else ".")
+
+
 def local_day(at: datetime.datetime | None) -> datetime.date | None:
     return timezone.localdate(at) if at is not None else None
 
@@ -403,8 +416,6 @@ def rule_basis(rule_set, case: Case, kind: str, language: str) -> str:
     if rule_set is None:
         return ""
     fields = [f["field"] for f in rule_set.figures_used(case.kind)]
-    if case.kind == Case.Kind.OBJECTION:
-        fields = [f for f in fields if "publication" not in f]
     fields += BASIS_FIELDS.get(kind, ())
     cited = [c for field in fields for c in rule_set.cited(field)]
     return citations_grouped(cited, language)
@@ -545,8 +556,8 @@ def _records(case: Case, evidence: list[Evidence], language: str) -> list[dict]:
                 "outcome_label": RECORD_OUTCOMES[language].get(cr.outcome, cr.outcome),
                 "correction": cr.correction,
                 "reason": cr.reason,
-                # The reason as the finding of a sentence the letter ends itself (no "。。").
-                "finding": cr.reason.strip().rstrip("。.；;，,、 "),
+                # The reason as a finding of fact, a whole sentence (never "。。").
+                "finding": sentence(cr.reason),
                 "platforms": [_platform_name(p, language) for p in publications],
                 "withdrawn_from": [
                     _platform_name(p, language)
@@ -638,9 +649,8 @@ def letter_facts(
         facts["refused"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED]
         facts["removal_days"] = case.rule_set.removal_days if case.rule_set_id else None
     elif kind == K.REJECTION:
-        facts["reapply_from"] = format_date(
-            reapply_from or _earliest_reapplication(case, records, issued_on), language
-        )
+        reapply_from = reapply_from or _earliest_reapplication(case, records, issued_on)
+        facts["reapply_from"] = format_date(reapply_from, language) if reapply_from else ""
     elif kind == K.NON_ACCEPTANCE:
         facts.update(_non_acceptance(case, language))
     elif kind == K.TEMPORARY_RESTORATION:
@@ -748,7 +758,7 @@ def _temporary_restoration(case: Case, records: list[dict], language: str) -> di
     return {
         "shielded": [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD],
         "refused": [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED],
-        "lifted_measures": case.lifted_measures,
+        "lifted_measures": sentence(case.lifted_measures),
         "article": cited or _temporary_restoration_article(case).render(language),
         "temporary_days": rule_set.temporary_restoration_days if rule_set else None,
         # The shielding is due within the same days of receipt (Art. 20), not within the
@@ -775,9 +785,9 @@ def _plan_failed(
     )
     return {
         "failed_on": format_date(local_day(event.at) if event else issued_on, language),
-        "court_ruling": event.note if event else "",
+        "court_ruling": sentence(event.note) if event else "",
         "republished": [r for r in records if r["decision_no"] in named],
-        "measures_reinstated": data.get("measures_reinstated", case.lifted_measures),
+        "measures_reinstated": sentence(data.get("measures_reinstated", case.lifted_measures)),
         "article": article.render(language),
     }
 
@@ -901,19 +911,22 @@ def _finding(finding: dict, language: str) -> dict:
     return {"decision_no": finding.get("decision_no", ""), "text": text, "barred": kind == "barred"}
 
 
-def _earliest_reapplication(case: Case, records: list[dict], issued_on: datetime.date):
-    """The day after the decision, or the end of a record's minimum publication period.
+def _earliest_reapplication(
+    case: Case, records: list[dict], issued_on: datetime.date
+) -> datetime.date | None:
+    """The day a refused restoration may be requested again, where the rules give one: the
+    end of a record's minimum publication period (《信用修复管理办法》第十二条) if it is still
+    to come; else None.
 
     The rule sets carry no waiting period after a refusal, so none is invented: a new
-    request may be filed at once with new evidence, but a restoration still not before
-    the record's minimum publication period ends.
+    request may be filed at once with new evidence. An objection ("this record is wrong")
+    has no restoration period and so no such date.
     """
-    earliest = issued_on + datetime.timedelta(days=1)
-    if case.kind == Case.Kind.RESTORATION:
-        for record in records:
-            if record["restorable_from"] and record["restorable_from"] > earliest:
-                earliest = record["restorable_from"]
-    return earliest
+    if case.kind != Case.Kind.RESTORATION:
+        return None
+    ends = [r["restorable_from"] for r in records if r["restorable_from"]]
+    latest = max(ends, default=None)
+    return latest if latest is not None and latest > issued_on else None
 
 
 def letter_html(

@@ -55,15 +55,74 @@ pytestmark = pytest.mark.usefixtures("private_files")
 PATTERN = "深市监信修〔{year}〕{seq}号"
 
 
-def text_of(letter: Letter) -> str:
+def pdf_of(letter: Letter) -> bytes:
     with letter.pdf.open("rb") as handle:
         content = handle.read()
     out = os.environ.get("REDRESS_LETTERS_OUT")
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         (Path(out) / f"{letter.kind}-{letter.language}.pdf").write_bytes(content)
-    pages = PdfReader(io.BytesIO(content)).pages
+    return content
+
+
+def text_of(letter: Letter) -> str:
+    pages = PdfReader(io.BytesIO(pdf_of(letter))).pages
     return " ".join(" ".join(page.extract_text().split()) for page in pages)
+
+
+def links_of(letter: Letter) -> set[str]:
+    """The addresses the letter's link annotations point to."""
+    links = set()
+    for page in PdfReader(io.BytesIO(pdf_of(letter))).pages:
+        for annotation in page.get("/Annots") or []:
+            action = annotation.get_object().get("/A") or {}
+            if action.get("/URI"):
+                links.add(str(action["/URI"]))
+    return links
+
+
+URL = re.compile(r"https?://\S+")
+
+
+def urls_standing_apart(text: str) -> list[str]:
+    """Each address printed, failing on one that Chinese text runs into or on from: a
+    reader (or a viewer that links addresses) would take the Chinese as part of it."""
+    for found in URL.finditer(text):
+        before = text[found.start() - 1] if found.start() else " "
+        assert before in " :：", f"{text[max(0, found.start() - 8) : found.end()]!r} runs on"
+        assert found.group().isascii(), f"{found.group()!r} runs on into the text"
+    return [found.group() for found in URL.finditer(text)]
+
+
+# A record as a letter lists it: its number, the label that fits it (a penalty's type; a
+# list's name and ground), then its decision number.
+RECORD_ITEM = {
+    "zh-hans": r"(\d+)\.{name}（(?:处罚种类：{penalty}|列入事由及依据：)(?:(?!决定文书号).)*?"
+    r"决定文书号：{no}",
+    "en": r"(\d+)\.{name}\((?:penalty:{penalty}|groundandbasisofthelisting:)"
+    r"(?:(?!decisionnumber).)*?decisionnumber:?{no}",
+}
+
+
+def numbered_records(text: str, case: Case, language: str) -> list[int]:
+    """The numbers the letter gives the case's records it lists, in the order printed;
+    fails on a record listed without its number or its label."""
+    rest = flat(text)
+    found = []
+    for cr in case.case_records.select_related("record__list_type"):
+        record = cr.record
+        no = flat(record.decision_no)
+        if f"{no}" not in rest.replace(f"决定文书号{no}", "").replace(f"Decision{no}", ""):
+            continue  # not listed in this letter (only in a finding)
+        name = record.list_type.name if language == "zh-hans" else record.list_type.name_en
+        penalty = "罚款" if language == "zh-hans" else "fine"
+        pattern = RECORD_ITEM[language].format(
+            name=re.escape(flat(name)), penalty=penalty, no=re.escape(no)
+        )
+        match = re.search(pattern, rest, flags=re.IGNORECASE)
+        assert match, f"{record.decision_no} not numbered and labelled: {text}"
+        found.append((match.start(), int(match.group(1))))
+    return [number for _at, number in sorted(found)]
 
 
 def flat(text: str) -> str:
@@ -158,9 +217,14 @@ def every_letter(company, agency, platforms, applicant, staff) -> list[tuple[str
     )
     cases.append((K.NON_ACCEPTANCE, refused, {"decided_by": staff["intake"]}))
 
-    paid, unreachable = fine(), listed()
-    granted = restoration_accepted(company, [paid, unreachable], applicant, staff)
-    outcomes = {paid.pk: CaseRecord.Outcome.UPHELD, unreachable.pk: CaseRecord.Outcome.REJECTED}
+    # Several records, each numbered with its facts found and evidence (APL Art. 59).
+    paid, also_paid, unreachable = fine(), fine(), listed()
+    granted = restoration_accepted(company, [paid, also_paid, unreachable], applicant, staff)
+    outcomes = {
+        paid.pk: CaseRecord.Outcome.UPHELD,
+        also_paid.pk: CaseRecord.Outcome.UPHELD,
+        unreachable.pk: CaseRecord.Outcome.REJECTED,
+    }
     review(granted, staff["case_officer"], Case.Decision.PARTLY_APPROVED, outcomes)
     CaseRecord.objects.filter(case=granted, record=paid).update(
         reason="罚款已于期限内缴清，失信行为已纠正。"
@@ -170,7 +234,7 @@ def every_letter(company, agency, platforms, applicant, staff) -> list[tuple[str
         granted,
         staff["signer"],
         Case.Decision.PARTLY_APPROVED,
-        reasons="一条记录准予修复，另一条不予修复。",
+        reasons="两条记录准予修复，一条不予修复。",
         record_outcomes=outcomes,
     )
     cases.append((K.APPROVAL, granted, {}))
@@ -276,6 +340,31 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
         repeated = {s for s in sentences if sentences.count(s) > 1}
         assert not repeated, f"{repeated} repeated in {where}"
 
+        # Every address stands apart from the text and is a link to itself.
+        urls = urls_standing_apart(text)
+        assert urls and set(urls) <= links_of(letter), f"{urls} not linked in {kind}"
+
+        # Every record listed is numbered, in order, and labelled to fit it.
+        numbers = numbered_records(text, case, language)
+        assert numbers == list(range(1, len(numbers) + 1)), f"{numbers} in {where}"
+        if kind in (K.APPROVAL, K.REJECTION, K.TEMPORARY_RESTORATION, K.PLAN_FAILED):
+            assert len(numbers) == case.case_records.count(), where
+
+        # An objection ("this record is wrong") has no restoration period and no date to
+        # apply again.
+        if case.kind == Case.Kind.OBJECTION:
+            for phrase in (
+                "最短公示期",
+                "最长公示期",
+                "重新提出申请",
+                "Minimum publication",
+                "Maximum publication",
+                "apply again",
+                "file again",
+            ):
+                assert not says(text, phrase), f"{phrase} in {where}"
+        assert not re.search(r"(?<!\d)0(?:months|个月)", flat(text)), where
+
         # No internal code in either language.
         for pattern in INTERNAL:
             assert not pattern.search(text), f"{pattern.pattern} in {where}"
@@ -325,7 +414,17 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
         assert says(text, remedy) == decides, where
 
         # Labels fit the list: a penalty's type, a list's name and ground.
+        if kind == K.APPROVAL:
+            # Each record with its facts found and the evidence relied on (APL Art. 59).
+            facts = "经审查查明：" if language == "zh-hans" else "Facts found:"
+            assert flat(text).count(flat(facts)) == 3, where
+        if kind == K.TEMPORARY_RESTORATION:
+            # What an officer typed ends as a sentence does.
+            assert says(text, "限制参加招投标。"), where
+        if kind == K.PLAN_FAILED:
+            assert says(text, "限制融资。"), where
         if kind == K.APPROVAL and language == "zh-hans":
+            assert says(text, "经审查查明：住所仍无法联系。")
             assert says(text, "行政处罚信息公示（处罚种类：罚款")
             assert says(text, "经营异常名录（列入事由及依据：通过登记的住所无法联系")
             assert not says(text, "经营异常名录（处罚种类")
@@ -481,7 +580,7 @@ def test_the_seeded_and_demo_names_an_english_letter_prints_are_english():
     """What an English letter names comes from data: every seeded list type and every
     demo agency, reconsideration body, court, platform and measure has an English name
     with no Chinese in it."""
-    from cases.seeds import LIST_TYPES
+    from cases.seeds import APPLIED_BY_EN, LIST_TYPES, MEASURES
 
     cjk = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
     english = [
@@ -491,8 +590,29 @@ def test_the_seeded_and_demo_names_an_english_letter_prints_are_english():
         *(en for _zh, en in demo.DEMO_COURTS.values()),
         *(p[2] for p in demo.PLATFORMS),
         *(m[2] for m in demo.DEMO_MEASURES),
+        # The bodies that apply the seeded measures (the demo's: market regulation).
+        *(APPLIED_BY_EN[m[4]] for m in MEASURES),
+        APPLIED_BY_EN["市场监督管理部门"],
     ]
     assert all(english), english
     assert not [name for name in english if cjk.search(name)]
     assert {a[0] for a in demo.AGENCIES} <= set(demo.DEMO_REMEDY_BODIES)
     assert {a[3] for a in demo.AGENCIES} <= set(demo.DEMO_COURTS)
+
+
+def test_a_refused_restoration_states_no_date_the_rules_do_not_give(
+    company, numbered, platforms, applicant, staff
+):
+    """The rule sets give no waiting period after a refusal: with every record's minimum
+    publication period over, the letter says a new request may follow, and names no day."""
+    case = restoration_accepted(
+        company, [restorable_record(company, numbered, platforms)], applicant, staff
+    )
+    review(case, staff["case_officer"], Case.Decision.REJECTED)
+    case = sign(case, staff["signer"], Case.Decision.REJECTED, reasons="未提交罚款缴纳凭证。")
+
+    _, text = issue(case, K.REJECTION, "zh-hans")
+
+    assert says(text, "符合条件后，你（单位）可以重新提出申请。")
+    assert not says(text, "最早可于")
+    assert says(text, "申请修复前的最短公示期：3 个月")

@@ -245,10 +245,10 @@ def test_a_rejection_ties_each_reason_to_its_evidence_and_names_the_appeal_bodie
     assert says(text, "60 日内向深圳市人民政府申请行政复议")
     assert says(text, "6 个月内向深圳市福田区人民法院提起行政诉讼")
     assert says(text, "相关信用记录继续公示")
-    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
-    assert says(
-        text, f"最早可于 {tomorrow.year}年{tomorrow.month}月{tomorrow.day}日 起重新提出申请"
-    )
+    # An objection ("this record is wrong") has no restoration period and no date from
+    # which to apply again: the letter states none.
+    assert not says(text, "重新提出申请")
+    assert not says(text, "最短公示期")
 
 
 def test_the_withdrawal_notice_explains_publicly_what_was_withdrawn_and_where(

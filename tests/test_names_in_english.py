@@ -44,6 +44,7 @@ def decided(company, agency, applicant, staff):
         name="限制参与政府采购活动",
         name_en="No public procurement",
         applied_by="财政部门",
+        applied_by_en="Finance departments",
     )
     record.measures.set([measure])
     case = file_restoration(company, [record], applicant)
@@ -64,7 +65,7 @@ def decided(company, agency, applicant, staff):
 
 
 def chinese_names(case, record, platforms, measure) -> list[str]:
-    names = [case.agency.name, record.list_type.name, measure.name]
+    names = [case.agency.name, record.list_type.name, measure.name, measure.applied_by]
     names += [p.name for p in platforms]
     return names
 
@@ -103,7 +104,8 @@ def test_the_english_pages_and_api_name_reference_data_in_english(
         for name in chinese_names(case, record, platforms, measure):
             assert name not in page, f"{where} shows {name!r} to an English reader"
     assert "Credit China" in pages["workspace:case"]
-    assert "No public procurement" in pages["portal:case"]
+    assert "No public procurement (applied by Finance departments)" in pages["portal:case"]
+    assert "applied by Finance departments" in pages["workspace:case"]
     assert "Shenzhen Administration for Market Regulation" in pages["portal:case"]
     assert record.list_type.name_en in pages["portal:records"]
     assert "Credit China" in pages["workspace:agency_problems"]
@@ -115,3 +117,4 @@ def test_the_chinese_pages_keep_the_chinese_names(client, decided, applicant):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     page = client.get(reverse("portal:case", args=[case.pk])).content.decode()
     assert "信用中国" in page and measure.name in page and case.agency.name in page
+    assert f"实施主体：{measure.applied_by}" in page

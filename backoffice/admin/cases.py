@@ -122,9 +122,18 @@ class MeasureAdmin(admin.ModelAdmin):
     """The catalogue of punishment measures per list type, each with the body that
     applies it (decision 0024)."""
 
-    list_display = ["code", "name", "name_en", "list_type", "applied_by", "is_default", "is_active"]
+    list_display = [
+        "code",
+        "name",
+        "name_en",
+        "list_type",
+        "applied_by",
+        "applied_by_en",
+        "is_default",
+        "is_active",
+    ]
     list_filter = ["list_type", "is_default", "is_active"]
-    search_fields = ["code", "name", "name_en", "applied_by"]
+    search_fields = ["code", "name", "name_en", "applied_by", "applied_by_en"]
     filter_horizontal = ["platforms"]
 
 

@@ -44,6 +44,7 @@ from cases.models import (
 )
 from cases.publications import default_measures, default_platforms, kind_duties
 from cases.rules import rule_set_in_force
+from cases.seeds import APPLIED_BY_EN
 from notifications.models import Message
 from workflows import actions
 from workflows.flows import FLOWS
@@ -518,6 +519,7 @@ class Command(BaseCommand):
                     "name": name,
                     "name_en": name_en,
                     "applied_by": "市场监督管理部门",
+                    "applied_by_en": APPLIED_BY_EN["市场监督管理部门"],
                     "legal_basis": basis,
                 },
             )
