@@ -632,6 +632,7 @@ def letter_facts(
         "partly": partly,
         "decided_on": format_date(local_day(case.decided_at), language),
         "reasons": case.decision_reasons,
+        "objection_basis": REFUSAL_OBJECTION.render(language),
     }
     if kind == K.ACCEPTANCE:
         facts.update(_acceptance(case, language))
@@ -846,9 +847,9 @@ def _materials_request(case: Case, language: str) -> dict:
     }
 
 
-# 《信用修复管理办法》第十八条: the applicant may object to a non-acceptance decision
-# (异议申诉), through Credit China or to the agency directly.
-NON_ACCEPTANCE_OBJECTION = Citation("ndrc36", 18)
+# 《信用修复管理办法》第十八条: the applicant may object to a decision not to accept or not
+# to grant a restoration (异议申诉), through Credit China or to the agency directly.
+REFUSAL_OBJECTION = Citation("ndrc36", 18)
 
 
 def _non_acceptance(case: Case, language: str) -> dict:
@@ -871,7 +872,6 @@ def _non_acceptance(case: Case, language: str) -> dict:
         "all_barred": barred and len(findings) == sum(1 for f in findings if f["barred"]),
         "approved_by_head": bool(case.non_acceptance_approved_by_id),
         "approval_basis": approval_basis,
-        "objection_basis": NON_ACCEPTANCE_OBJECTION.render(language),
     }
 
 

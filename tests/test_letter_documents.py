@@ -350,8 +350,8 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
         if kind in (K.APPROVAL, K.REJECTION, K.TEMPORARY_RESTORATION, K.PLAN_FAILED):
             assert len(numbers) == case.case_records.count(), where
 
-        # An objection ("this record is wrong") has no restoration period and no date to
-        # apply again.
+        # An objection ("this record is wrong") has no restoration period, no date to
+        # apply again and no objection to a refused restoration (Order 36 Art. 18).
         if case.kind == Case.Kind.OBJECTION:
             for phrase in (
                 "最短公示期",
@@ -361,6 +361,8 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
                 "Maximum publication",
                 "apply again",
                 "file again",
+                "异议申诉",
+                "you may object",
             ):
                 assert not says(text, phrase), f"{phrase} in {where}"
         assert not re.search(r"(?<!\d)0(?:months|个月)", flat(text)), where
@@ -418,6 +420,10 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
             # Each record with its facts found and the evidence relied on (APL Art. 59).
             facts = "经审查查明：" if language == "zh-hans" else "Facts found:"
             assert flat(text).count(flat(facts)) == 3, where
+        if kind == K.APPROVAL:
+            # A restoration refused in part may be objected to (《信用修复管理办法》第十八条).
+            objection = "第十八条，通过" if language == "zh-hans" else "you may object under"
+            assert says(text, objection), where
         if kind == K.TEMPORARY_RESTORATION:
             # What an officer typed ends as a sentence does.
             assert says(text, "限制参加招投标。"), where
@@ -614,5 +620,6 @@ def test_a_refused_restoration_states_no_date_the_rules_do_not_give(
     _, text = issue(case, K.REJECTION, "zh-hans")
 
     assert says(text, "符合条件后，你（单位）可以重新提出申请。")
+    assert says(text, "依据《信用修复管理办法》第十八条，通过“信用中国”网站")
     assert not says(text, "最早可于")
     assert says(text, "申请修复前的最短公示期：3 个月")
