@@ -118,3 +118,15 @@ def test_the_chinese_pages_keep_the_chinese_names(client, decided, applicant):
     page = client.get(reverse("portal:case", args=[case.pk])).content.decode()
     assert "信用中国" in page and measure.name in page and case.agency.name in page
     assert f"实施主体：{measure.applied_by}" in page
+
+
+@pytest.mark.django_db
+def test_every_seeded_measure_names_its_applying_body_in_english():
+    """The catalogue as seeded: each measure's applying body has an English name, which
+    an English reader sees, and the Chinese one a Chinese reader sees."""
+    measures = list(Measure.objects.all())
+    assert measures
+    for measure in measures:
+        assert measure.applied_by_en and measure.applied_by_en.isascii(), measure.code
+        assert measure.localized_applied_by("en") == measure.applied_by_en
+        assert measure.localized_applied_by("zh-hans") == measure.applied_by
