@@ -411,13 +411,14 @@ BASIS_FIELDS = {
 
 
 def rule_basis(rule_set, case: Case, kind: str, language: str) -> str:
-    """The articles of the case's rule version that this letter rests on, as its legal
-    basis: those of the periods the case ran on and of the values the kind applies."""
-    if rule_set is None:
-        return ""
-    fields = [f["field"] for f in rule_set.figures_used(case.kind)]
-    fields += BASIS_FIELDS.get(kind, ())
-    cited = [c for field in fields for c in rule_set.cited(field)]
+    """The articles this letter rests on, as its legal basis: those of the case's rule
+    version for the periods the case ran on and the values the kind applies, and the
+    article of the act itself where no rule value carries it (a failed plan's)."""
+    cited = [_plan_failed_article(case)] if kind == K.PLAN_FAILED else []
+    if rule_set is not None:
+        fields = [f["field"] for f in rule_set.figures_used(case.kind)]
+        fields += BASIS_FIELDS.get(kind, ())
+        cited += [c for field in fields for c in rule_set.cited(field)]
     return citations_grouped(cited, language)
 
 
@@ -632,6 +633,7 @@ def letter_facts(
         "partly": partly,
         "decided_on": format_date(local_day(case.decided_at), language),
         "reasons": case.decision_reasons,
+        "objection_basis": REFUSAL_OBJECTION.render(language),
     }
     if kind == K.ACCEPTANCE:
         facts.update(_acceptance(case, language))
@@ -644,6 +646,15 @@ def letter_facts(
         ]
     if kind == K.MATERIALS_REQUEST:
         facts["materials_basis"] = _materials_basis(rule_set, language)
+    if kind == K.WITHDRAWAL_NOTICE:
+        # The public explanation names the decision by its document number (文号).
+        facts["decision_number"] = (
+            case.letters.filter(kind=K.APPROVAL)
+            .exclude(document_number="")
+            .values_list("document_number", flat=True)
+            .first()
+            or ""
+        )
     if kind in (K.APPROVAL, K.WITHDRAWAL_NOTICE):
         facts["upheld"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.UPHELD]
         facts["refused"] = [r for r in records if r["outcome"] == CaseRecord.Outcome.REJECTED]
@@ -778,11 +789,7 @@ def _plan_failed(
     event = _event(case, "plan_failed")
     data = event.data if event else {}
     named = set(data.get("records", []))
-    article = (
-        Citation("samr107", 22, 3)
-        if case.agency.sector == Sector.MARKET_REGULATION
-        else Citation("ndrc36", 20, 2)
-    )
+    article = _plan_failed_article(case)
     return {
         "failed_on": format_date(local_day(event.at) if event else issued_on, language),
         "court_ruling": sentence(event.note) if event else "",
@@ -790,6 +797,14 @@ def _plan_failed(
         "measures_reinstated": sentence(data.get("measures_reinstated", case.lifted_measures)),
         "article": article.render(language),
     }
+
+
+def _plan_failed_article(case: Case) -> Citation:
+    """The article by which publication is restored after a failed plan: SAMR's for a
+    market-regulation agency, otherwise Order 36's."""
+    if case.agency.sector == Sector.MARKET_REGULATION:
+        return Citation("samr107", 22, 3)
+    return Citation("ndrc36", 20, 2)
 
 
 def _temporary_restoration_article(case: Case) -> Citation:
@@ -846,9 +861,9 @@ def _materials_request(case: Case, language: str) -> dict:
     }
 
 
-# 《信用修复管理办法》第十八条: the applicant may object to a non-acceptance decision
-# (异议申诉), through Credit China or to the agency directly.
-NON_ACCEPTANCE_OBJECTION = Citation("ndrc36", 18)
+# 《信用修复管理办法》第十八条: the applicant may object to a decision not to accept or not
+# to grant a restoration (异议申诉), through Credit China or to the agency directly.
+REFUSAL_OBJECTION = Citation("ndrc36", 18)
 
 
 def _non_acceptance(case: Case, language: str) -> dict:
@@ -871,7 +886,6 @@ def _non_acceptance(case: Case, language: str) -> dict:
         "all_barred": barred and len(findings) == sum(1 for f in findings if f["barred"]),
         "approved_by_head": bool(case.non_acceptance_approved_by_id),
         "approval_basis": approval_basis,
-        "objection_basis": NON_ACCEPTANCE_OBJECTION.render(language),
     }
 
 

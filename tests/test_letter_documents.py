@@ -29,6 +29,7 @@ from pypdf import PdfReader
 from backoffice.management.commands import demo
 from cases.law import cite
 from cases.models import Agency, Case, CaseRecord, Material, PenaltyType, Publication
+from cases.rules import rule_set_in_force
 from documents.models import Letter
 from documents.selectors import letters_failed_for
 from documents.services import letter_render_now, letter_request, letter_retry
@@ -262,10 +263,14 @@ def every_letter(company, agency, platforms, applicant, staff) -> list[tuple[str
     )
     cases.append((K.REVOCATION, revoked, {"decided_by": staff["signer"]}))
 
+    # The agency's own version keeps the national one's articles (every letter states them).
+    national = rule_set_in_force(
+        list_type=factories.list_type(), severity="general", on=timezone.localdate()
+    )
     agency_rules(
         agency,
         temporary_restoration_days=10,
-        citations={"temporary_restoration_days": [cite("ndrc36", 20)]},
+        citations={**national.citations, "temporary_restoration_days": [cite("ndrc36", 20)]},
         signers_required=1,
         legal_review_required=False,
     )
@@ -350,8 +355,8 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
         if kind in (K.APPROVAL, K.REJECTION, K.TEMPORARY_RESTORATION, K.PLAN_FAILED):
             assert len(numbers) == case.case_records.count(), where
 
-        # An objection ("this record is wrong") has no restoration period and no date to
-        # apply again.
+        # An objection ("this record is wrong") has no restoration period, no date to
+        # apply again and no objection to a refused restoration (Order 36 Art. 18).
         if case.kind == Case.Kind.OBJECTION:
             for phrase in (
                 "最短公示期",
@@ -361,6 +366,8 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
                 "Maximum publication",
                 "apply again",
                 "file again",
+                "异议申诉",
+                "you may object",
             ):
                 assert not says(text, phrase), f"{phrase} in {where}"
         assert not re.search(r"(?<!\d)0(?:months|个月)", flat(text)), where
@@ -374,7 +381,7 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
             rest = flat(text)
             for allowed in sorted(allowed_ascii(letter), key=len, reverse=True):
                 rest = rest.replace(flat(allowed), "")
-            rest = re.sub(r"https?://[^\s]+?(?=核验|$)", "", rest)
+            rest = re.sub(r"https?://[\x21-\x7e]+", "", rest)  # addresses stand apart
             assert not re.findall(r"[A-Za-z]{2,}", rest), f"English in {where}"
         else:
             # Chinese only in genuinely Chinese data: the subject's name, the numbers and
@@ -387,7 +394,7 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
                 case.decision_reasons,
                 case.lifted_measures,
                 *(item.get("detail", "") for item in case.missing_materials),
-                letter.document_number,
+                *case.letters.values_list("document_number", flat=True),
                 *(e.original_name for e in case.evidence.all()),
                 *(e.review_reason for e in case.evidence.all()),
                 *(event.note for event in case.events.all()),
@@ -418,11 +425,24 @@ def test_every_letter_kind_reads_as_an_administrative_document_in_its_language(
             # Each record with its facts found and the evidence relied on (APL Art. 59).
             facts = "经审查查明：" if language == "zh-hans" else "Facts found:"
             assert flat(text).count(flat(facts)) == 3, where
+        if kind == K.APPROVAL:
+            # A restoration refused in part may be objected to (《信用修复管理办法》第十八条).
+            objection = "第十八条，通过" if language == "zh-hans" else "you may object under"
+            assert says(text, objection), where
+        if kind == K.WITHDRAWAL_NOTICE:
+            # The public explanation names the decision by its number.
+            numbers = set(
+                case.letters.filter(kind=K.APPROVAL).values_list("document_number", flat=True)
+            )
+            assert len(numbers) == 1 and says(text, numbers.pop()), where
         if kind == K.TEMPORARY_RESTORATION:
             # What an officer typed ends as a sentence does.
             assert says(text, "限制参加招投标。"), where
         if kind == K.PLAN_FAILED:
             assert says(text, "限制融资。"), where
+            # The legal basis names the article of the act itself (Order 36 Art. 20 ¶2).
+            basis = re.search(r"法律依据：([^。]*)。|Legalbasis:(.*?)Periodsthatapply", flat(text))
+            assert basis and re.search(r"第二十条第二款|20\(2\)", basis.group(0)), where
         if kind == K.APPROVAL and language == "zh-hans":
             assert says(text, "经审查查明：住所仍无法联系。")
             assert says(text, "行政处罚信息公示（处罚种类：罚款")
@@ -614,5 +634,6 @@ def test_a_refused_restoration_states_no_date_the_rules_do_not_give(
     _, text = issue(case, K.REJECTION, "zh-hans")
 
     assert says(text, "符合条件后，你（单位）可以重新提出申请。")
+    assert says(text, "依据《信用修复管理办法》第十八条，通过“信用中国”网站")
     assert not says(text, "最早可于")
     assert says(text, "申请修复前的最短公示期：3 个月")
