@@ -405,3 +405,26 @@ def test_a_summary_of_an_earlier_refresh_is_not_read(history):
     for filters in (view, MetricsFilters()):
         figures = tables(metrics_report([history.pk], filters))
         assert figures["cycle_by_kind"][0] == ["Objection (异议)", "2", "4", "8"]
+
+
+def test_an_auditor_reads_the_figures_of_the_agencies_they_audit_and_no_other(client, history):
+    other = build_history("GZAMR")
+    auditor = factories.officer(Role.AUDITOR, history, "audrey")
+    token = {"HTTP_AUTHORIZATION": f"Token {api_token(auditor)}"}
+
+    answer = client.get("/api/v1/metrics/", **token)
+    assert answer.status_code == 200
+    assert answer.json()["agencies"] == [{"code": "SZAMR", "name": history.name}]
+    by_key = {t["key"]: t for t in answer.json()["tables"]}
+    assert by_key["cycle_by_kind"]["rows"][1] == ["Credit restoration (信用修复)", 1, 5, 5]
+    assert client.get("/api/v1/metrics/", {"agency": "GZAMR"}, **token).status_code == 404
+
+    # A supervisor of the other agency alone sees its figures, not the audited one's.
+    sue = factories.officer(Role.SUPERVISOR, other, "sue")
+    client.force_login(sue)
+    assert client.get(reverse("workspace:metrics_csv"), {"agency": "SZAMR"}).status_code == 404
+    alone = client.get(reverse("workspace:metrics_csv")).content.decode()
+    assert "Cycle time by kind of case,Credit restoration (信用修复),1,5,5" in alone
+    # An officer who neither supervises nor audits reads no figures.
+    client.force_login(factories.UserFactory(username="olga-SZAMR"))
+    assert client.get(reverse("workspace:metrics")).status_code == 403
