@@ -14,10 +14,13 @@ speed take the cases waiting at their step earliest-deadline first (a case done 
 step waits at the next from the following working day), and are away on declared
 absences (a few spells a year). Every Monday the forecast is made exactly as
 ``workflows.forecast`` makes it (at each step from the case's own to the last, the queue
-ahead in due-date order, each officer's completions of that step over the last 20 working
-days, the declared absences, ``forecast.stages_to_clear``) for every open case due within
-the next week (5 working days), and also as the forecast was made before it walked the
-later steps (the case's own step only, ``forecast.days_to_clear``); the history then runs
+ahead in due-date order, at a later step with the cases due earlier that reach it from a
+step before no later than the case (``forecast.arrivals``), each officer's completions of
+that step over the last 20 working days, the declared absences,
+``forecast.stages_to_clear``) for every open case due within
+the next week (5 working days), and also as the forecast was made before: with
+the later steps' queues as they stood that day, and with the case's own step only
+(``forecast.days_to_clear``); the history then runs
 on, and each case named or not is compared with what happened. Prints a Markdown table to
 paste into bench/RESULTS.md.
 """
@@ -42,7 +45,15 @@ import django
 django.setup()
 
 from cases.calendar import WorkingCalendar
-from workflows.forecast import WINDOW, OfficerRate, Stage, days_to_clear, stages_to_clear
+from workflows.forecast import (
+    WINDOW,
+    OfficerRate,
+    Stage,
+    Waiting,
+    arrivals,
+    days_to_clear,
+    stages_to_clear,
+)
 
 WEEK = 5  # working days: the forecast looks a week ahead
 
@@ -95,7 +106,7 @@ def simulate(args) -> dict:
     items: list[Item] = []
     open_items: list[Item] = []
     done_by = [{o: deque() for o in range(n)} for n in staff]
-    forecasts: list[tuple[Item, bool, bool]] = []
+    forecasts: list[tuple[Item, bool, bool, bool]] = []
     for t in range(len(days)):
         # The load swings with the season, so the queues grow and shrink.
         season = 1.0 + 0.35 * ((t // 40) % 2 == 1) - 0.2 * ((t // 65) % 3 == 0)
@@ -129,9 +140,9 @@ def simulate(args) -> dict:
         "mondays": sum(1 for t in range(WINDOW, args.days + WINDOW) if days[t].weekday() == 0),
         "looked_at": len(forecasts),
     }
-    late = [i.done is None or i.done > i.due for i, _now, _before in forecasts]
+    late = [i.done is None or i.done > i.due for i, *_models in forecasts]
     result["actual"] = sum(late)
-    for model, index in (("now", 1), ("before", 2)):
+    for model, index in (("projected", 1), ("today", 2), ("own", 3)):
         named = [f[index] for f in forecasts]
         result[f"{model}_named"] = sum(named)
         result[f"{model}_caught"] = sum(1 for n, b in zip(named, late, strict=True) if n and b)
@@ -141,8 +152,11 @@ def simulate(args) -> dict:
 
 
 def forecast_monday(t, open_items, done_by, absent, steps):
-    """The forecast made on working day ``t`` for every open item due within a week: by the
-    steps still ahead (now) and by the item's own step only (before)."""
+    """The forecast made on working day ``t`` for every open item due within a week, by
+    three models: the steps still ahead with their queues projected (the cases due earlier
+    at a step before joining them, ``forecast.arrivals``: as ``workflows.forecast`` makes
+    it now), the steps ahead with their queues as they stand today (as it did before), and
+    the item's own step only (as it did first)."""
     rates = [
         [
             OfficerRate(
@@ -155,18 +169,41 @@ def forecast_monday(t, open_items, done_by, absent, steps):
         for k in range(steps)
     ]
     by_stage = [sorted((i.due, i.n) for i in open_items if i.stage == k) for k in range(steps)]
+    waiting = [Waiting((i.due, i.n), tuple(STEPS[i.stage : steps])) for i in open_items]
+    reached = arrivals(
+        waiting, {STEPS[k]: rates[k] for k in range(steps)}, range(t, t + WEEK), STEPS[:steps]
+    )
     out = []
     for item in open_items:
         if not (t <= item.due < t + WEEK):
             continue
         days = range(t, item.due + 1)
-        stages = [
-            Stage(STEPS[k], sum(1 for key in by_stage[k] if key < (item.due, item.n)), rates[k])
+        mine = (item.due, item.n)
+        today = [
+            Stage(STEPS[k], sum(1 for key in by_stage[k] if key < mine), rates[k])
             for k in range(item.stage, steps)
         ]
-        now, _neck, _each = stages_to_clear(stages, days)
-        before = days_to_clear(stages[0].ahead + 1, rates[item.stage], days)
-        out.append((item, now is None, before is None))
+        projected = [today[0]] + [
+            Stage(
+                stage.step,
+                stage.ahead,
+                stage.officers,
+                tuple(
+                    sorted(
+                        reached[w.order][stage.step]
+                        for w in waiting
+                        if w.order < mine
+                        and w.path[0] != stage.step
+                        and stage.step in reached[w.order]
+                    )
+                ),
+            )
+            for stage in today[1:]
+        ]
+        now, _neck, _each = stages_to_clear(projected, days)
+        before, _neck, _each = stages_to_clear(today, days)
+        own = days_to_clear(today[0].ahead + 1, rates[item.stage], days)
+        out.append((item, now is None, before is None, own is None))
     return out
 
 
@@ -202,7 +239,11 @@ def main() -> None:
         "| named rightly | named wrongly | breaches not named | precision | recall |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for model, label in (("before", "own step only"), ("now", "steps ahead walked")):
+    for model, label in (
+        ("own", "own step only"),
+        ("today", "steps ahead walked, their queues as today"),
+        ("projected", "steps ahead walked, their queues projected"),
+    ):
         named, caught = r[f"{model}_named"], r[f"{model}_caught"]
         precision = caught / named if named else 0.0
         recall = caught / r["actual"] if r["actual"] else 0.0

@@ -18,7 +18,7 @@ from django.db import connection
 from cases.models import Agency, DecisionMeeting, Evidence, Role
 from documents.models import Export, Letter
 from documents.tasks import export_decisions, render_letter
-from tests import factories
+from tests import db_template, factories
 from tests.production import ROOT, production_env
 
 # Modules whose tests take minutes (separate processes, collectstatic, a browser over every
@@ -45,6 +45,55 @@ def pytest_collection_modifyitems(config, items):
             # A real browser sees pages, not the database: scripts/test runs these once, on
             # SQLite, and leaves them out of the PostgreSQL pass (unless also marked postgres).
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+    tmp_path_factory,
+):
+    """pytest-django's test databases, migrated once per run rather than once per
+    pytest-xdist worker: the first worker migrates its own and leaves a copy that the
+    others clone (tests/db_template.py). Without xdist, or with --reuse-db or
+    --nomigrations, exactly pytest-django's own set-up."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _disable_migrations, _get_databases_for_setup
+
+    verbosity = request.config.option.verbose
+    aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, shared by the workers
+    templated = (
+        workers > 1 and django_db_use_migrations and not django_db_keepdb and aliases == {"default"}
+    )
+    with django_db_blocker.unblock():
+        if templated:
+            db_cfg = db_template.setup_from_template(
+                shared, verbosity=verbosity, serialized_aliases=serialized_aliases
+            )
+        else:
+            if not django_db_use_migrations:
+                _disable_migrations()
+            db_cfg = setup_databases(
+                verbosity=verbosity,
+                interactive=False,
+                aliases=aliases,
+                serialized_aliases=serialized_aliases,
+                **({"keepdb": True} if django_db_keepdb and not django_db_createdb else {}),
+            )
+    yield
+    if django_db_keepdb:
+        return
+    with django_db_blocker.unblock():
+        if templated:
+            db_template.drop_template(shared)
+        teardown_databases(db_cfg, verbosity=verbosity)
 
 
 def _seed_reference_data() -> None:

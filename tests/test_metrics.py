@@ -19,6 +19,8 @@ import io
 
 import openpyxl
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -33,7 +35,14 @@ from cases.models import (
 )
 from tests import factories
 from tests.helpers import api_token
-from workflows.metrics import MetricsFilters, metrics_refresh, metrics_report
+from workflows.metrics import (
+    MetricsFilters,
+    facts_sum,
+    groups_add,
+    metrics_refresh,
+    metrics_report,
+    summaries_read,
+)
 from workflows.models import MetricsSnapshot
 from workflows.tasks import metrics_refresh as refresh_task
 
@@ -297,25 +306,125 @@ def test_the_worker_refreshes_the_figures_on_its_schedule(client, settings, hist
     assert MetricsSnapshot.objects.filter(agency=newcomer).exists()
 
 
-def test_the_first_request_after_a_refresh_reads_the_figures_stored_with_it(
-    history, django_assert_max_num_queries
-):
-    """The worker sums the agency's first view in each language at the refresh: the first
-    request reads it with the snapshot, in one query, and it is what summing gives."""
+def _facts_read(queries) -> bool:
+    return any("workflows_metricsfact" in q["sql"] for q in queries)
+
+
+def test_a_view_the_refresh_summed_is_read_without_summing_the_facts(history):
+    """The refresh sums the first view and each filter alone; a request for one of them,
+    of one agency or several, reads the summaries, never the facts."""
     from django.core.cache import cache
 
-    snapshot = MetricsSnapshot.objects.get(agency=history)
-    assert set(snapshot.tables) == {"zh-hans", "en"}
+    other = build_history("GZAMR")
+    olga = factories.UserFactory(username="olga-SZAMR")
+    views = [
+        MetricsFilters(),
+        MetricsFilters(officer_id=olga.pk),
+        MetricsFilters(step="decision"),
+        MetricsFilters(list_code=factories.list_type().code),
+    ]
     for language in ("en", "zh-hans"):
         with translation.override(language):
-            cache.clear()
-            with django_assert_max_num_queries(1):
-                stored = metrics_report([history.pk]).tables()
-            assert stored == metrics_report([history.pk]).rendered()
-    # The stored view is the one asked for: Chinese titles in Chinese.
-    assert [t.title for t in stored] != [t["title"] for t in snapshot.tables["en"]]
-    # A filtered view is summed from the facts, not taken from the stored first view.
-    cache.clear()
-    with django_assert_max_num_queries(50) as counted:
-        metrics_report([history.pk], MetricsFilters(step="decision")).tables()
-    assert len(counted) > 1
+            for filters in views:
+                for agencies in ([history.pk], [history.pk, other.pk]):
+                    cache.clear()
+                    with CaptureQueriesContext(connection) as counted:
+                        metrics_report(agencies, filters).tables()
+                    assert not _facts_read(counted), (filters, agencies)
+                    assert len(counted) <= 8, [q["sql"][:150] for q in counted]
+
+
+def test_a_view_first_asked_for_is_summed_once_then_read_by_every_process(
+    history, django_assert_max_num_queries
+):
+    from django.core.cache import cache
+
+    olga = factories.UserFactory(username="olga-SZAMR")
+    view = MetricsFilters(officer_id=olga.pk, step="decision", start=datetime.date(2025, 3, 3))
+    with django_assert_max_num_queries(30) as first:
+        figures = tables(metrics_report([history.pk], view))
+    assert _facts_read(first)
+    cache.clear()  # another web process: its own cache is empty
+    with django_assert_max_num_queries(8) as again:
+        assert tables(metrics_report([history.pk], view)) == figures
+    assert not _facts_read(again)
+    assert figures["deadlines_by_officer"] == [["Olga", "1", "1", "50%"]]
+
+
+def test_the_summaries_add_up_to_the_facts_summed_directly(history):
+    """Every view, of one agency or two, gives from the summaries what one sum over all
+    the agencies' facts gives."""
+    other = build_history("GZAMR")
+    olga = factories.UserFactory(username="olga-SZAMR")
+    views = [
+        MetricsFilters(),
+        MetricsFilters(officer_id=olga.pk),
+        MetricsFilters(step="decision"),
+        MetricsFilters(step="under_review"),
+        MetricsFilters(list_code=factories.list_type().code),
+        MetricsFilters(start=datetime.date(2025, 3, 3), end=datetime.date(2025, 3, 7)),
+        MetricsFilters(officer_id=olga.pk, step="decision", start=datetime.date(2025, 1, 6)),
+    ]
+    for filters in views:
+        for agencies in ([history.pk], [history.pk, other.pk]):
+            report = metrics_report(agencies, filters)
+            first, last = report.first_week, report.last_week
+            summed = summaries_read(report._snapshots, filters, first, last)
+            direct = groups_add([facts_sum(agencies, filters, first, last)])
+            assert {k: sorted(v, key=str) for k, v in summed.items()} == {
+                k: sorted(v, key=str) for k, v in direct.items()
+            }, (filters, agencies)
+    # Two agencies' figures are each agency's added up: two cases decided per kind.
+    both = tables(metrics_report([history.pk, other.pk]))
+    assert both["cycle_by_kind"] == [
+        ["Objection (异议)", "2", "4", "4"],
+        ["Credit restoration (信用修复)", "2", "5", "5"],
+    ]
+
+
+def test_a_summary_of_an_earlier_refresh_is_not_read(history):
+    """A case decided after the refresh counts once the worker refreshes again, in views
+    summed at the refresh and in views first asked for before it."""
+    olga = factories.UserFactory(username="olga-SZAMR")
+    view = MetricsFilters(officer_id=olga.pk, step="decision")
+    assert tables(metrics_report([history.pk], view))["cycle_by_kind"] == [
+        ["Objection (异议)", "1", "4", "4"]
+    ]
+    record = factories.RecordFactory(agency=history, severity="general")
+    _case(
+        history,
+        record,
+        "SZAMR-E",
+        Case.Kind.OBJECTION,
+        Case.Status.CLOSED,
+        "2025-03-03",
+        olga,
+        "2025-03-13",
+    )
+    metrics_refresh([history], today=TODAY)
+    for filters in (view, MetricsFilters()):
+        figures = tables(metrics_report([history.pk], filters))
+        assert figures["cycle_by_kind"][0] == ["Objection (异议)", "2", "4", "8"]
+
+
+def test_an_auditor_reads_the_figures_of_the_agencies_they_audit_and_no_other(client, history):
+    other = build_history("GZAMR")
+    auditor = factories.officer(Role.AUDITOR, history, "audrey")
+    token = {"HTTP_AUTHORIZATION": f"Token {api_token(auditor)}"}
+
+    answer = client.get("/api/v1/metrics/", **token)
+    assert answer.status_code == 200
+    assert answer.json()["agencies"] == [{"code": "SZAMR", "name": history.name}]
+    by_key = {t["key"]: t for t in answer.json()["tables"]}
+    assert by_key["cycle_by_kind"]["rows"][1] == ["Credit restoration (信用修复)", 1, 5, 5]
+    assert client.get("/api/v1/metrics/", {"agency": "GZAMR"}, **token).status_code == 404
+
+    # A supervisor of the other agency alone sees its figures, not the audited one's.
+    sue = factories.officer(Role.SUPERVISOR, other, "sue")
+    client.force_login(sue)
+    assert client.get(reverse("workspace:metrics_csv"), {"agency": "SZAMR"}).status_code == 404
+    alone = client.get(reverse("workspace:metrics_csv")).content.decode()
+    assert "Cycle time by kind of case,Credit restoration (信用修复),1,5,5" in alone
+    # An officer who neither supervises nor audits reads no figures.
+    client.force_login(factories.UserFactory(username="olga-SZAMR"))
+    assert client.get(reverse("workspace:metrics")).status_code == 403

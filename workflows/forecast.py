@@ -13,8 +13,9 @@ a supervisor to redo by hand:
    of this case (role, no tie to its subject, the legal qualification, four eyes), or its
    owner if it is assigned. An officer is counted on each working day they have not
    declared absent.
-4. Each officer's throughput is the tasks of that step they completed over the last
-   ``WINDOW`` working days, divided by ``WINDOW``.
+4. Each officer's throughput is measured: the tasks of that step they completed over the
+   last ``WINDOW`` working days, divided by ``WINDOW``; no more than the cases a day they
+   declared (``WorkProfile.capacity``) when they declared it.
 5. Walking the working days from today to the due date, the officers' daily throughput
    is added up; the case is done at the step on the first day that total reaches the
    queue ahead plus the case itself.
@@ -25,7 +26,11 @@ a supervisor to redo by hand:
    today; its officers are those allowed to take it for this case, at their throughput
    of that step; the case is done there on the first day, after the day it left the step
    before, by which their throughput added up from today reaches that queue plus the case.
-   (``stages_to_clear``.)
+   (``stages_to_clear``.) The queue ahead at a later step is projected, not taken as it
+   stands today: it also holds the cases due earlier that wait at a step before it today
+   and reach it no later than this case does. When each of them reaches it is walked the
+   same way, through the steps before at the pace of all their officers together, each
+   case taken earliest deadline first among those that have arrived (``arrivals``).
 7. The deadline is likely missed if the last step is not done by the due date. The
    bottleneck named in the reason is the step that is not done in time, or else the one
    where the case waits longest.
@@ -56,6 +61,7 @@ from cases.models import Agency, Role
 from notifications.services import idempotency_key, notify_user, recipient_language
 from workflows.balancing import absent_days
 from workflows.flows import FLOWS
+from workflows.models import WorkProfile
 from workflows.nodes import STEP_LABELS, step_label
 from workflows.selectors import OPEN_TASK_STATUSES, running_due_on
 
@@ -69,12 +75,15 @@ MODEL = gettext_lazy(
     "own tasks of the step). The officers who can take it are those allowed to (role, no "
     "tie to the subject, legal qualification, four eyes), or its owner; each counts on the "
     "working days they are not absent, at their throughput: the tasks of that step they "
-    "completed in the last %(window)s working days, divided by %(window)s. The deadline is "
+    "completed in the last %(window)s working days, divided by %(window)s (no more than the "
+    "cases a day they declared). The deadline is "
     "likely missed if, by its due date, their throughput added up day by day is short of "
     "the queue ahead plus the case itself. The steps still ahead of the case before its "
     "deadline is met (after the evidence review: the legal review where the case needs one, "
     "and the sign-off) are counted one after the other in the same way: each one's open "
-    "tasks due earlier are the queue ahead there, its officers work through it from today, "
+    "tasks due earlier are the queue ahead there, together with the cases due earlier that "
+    "wait at a step before it today and, at the pace of all that step's officers, reach it "
+    "no later than this case; its officers work through it from today, "
     "and the case is done there no sooner than the working day after it left the step "
     "before. The reason names the bottleneck: the step not done in time, or else the one "
     "where the case waits longest."
@@ -87,6 +96,15 @@ LATER_STEPS = {
     "evidence_review": ("legal_review", "sign_off"),
     "legal_review": ("sign_off",),
 }
+FLOW_ORDER = ("evidence_review", "legal_review", "sign_off")
+
+
+def path_of(case, step: str) -> tuple[str, ...]:
+    """The steps ``case`` still goes through before its deadline, from ``step``."""
+    later = LATER_STEPS.get(step, ())
+    if not case.legal_review_required:
+        later = tuple(s for s in later if s != "legal_review")
+    return (step, *later)
 
 
 # "1 legal reviewer available": one whole phrase per role and number, for each language.
@@ -133,6 +151,14 @@ class Stage:
     step: str
     ahead: int
     officers: Sequence[OfficerRate]
+    # The days (1 = the first) the cases due earlier, waiting at a step before this one
+    # today, are forecast to reach it (``arrivals``).
+    inflow: Sequence[int] = ()
+
+    def ahead_on(self, day: int) -> int:
+        """The queue ahead of a case reaching this step on ``day``: the cases here today
+        due earlier and those due earlier that have reached it by then."""
+        return self.ahead + sum(1 for arrived in self.inflow if arrived <= day)
 
 
 def stages_to_clear(
@@ -146,7 +172,7 @@ def stages_to_clear(
     start = 1  # the first day the case can be done at this stage
     bottleneck, longest = 0, -1
     for index, stage in enumerate(stages):
-        cleared = days_to_clear(stage.ahead + 1, stage.officers, days)
+        cleared = days_to_clear(stage.ahead_on(start) + 1, stage.officers, days)
         if cleared is not None:
             cleared = max(cleared, start)
             if cleared > len(days):
@@ -159,6 +185,56 @@ def stages_to_clear(
             bottleneck, longest = index, cleared - start
         start = cleared + 1
     return (done_on[-1] if done_on else None), bottleneck, done_on
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An open case as the projection sees it: its place in the earliest-deadline-first
+    order, and the steps it still goes through, from the one it waits at today."""
+
+    order: tuple
+    path: tuple[str, ...]
+
+
+def arrivals(
+    waiting: Sequence[Waiting],
+    pace: dict[str, Sequence[OfficerRate]],
+    days: Sequence[datetime.date],
+    steps: Sequence[str],
+) -> dict[tuple, dict[str, int]]:
+    """The day (1 = the first of ``days``) each waiting case is forecast to reach each
+    later step of its path, when within ``days`` (model point 6).
+
+    ``steps`` in the order cases go through them. At each step the cases there today
+    (from day 1) and those arriving from the step before (the working day after they are
+    done there) are taken earliest deadline first among those that have arrived, at the
+    pace of all the step's officers together (``pace``): a case is done on the first day,
+    not before it arrived, by which that pace reaches the cases ahead of it plus itself.
+    """
+    reached: dict[tuple, dict[str, int]] = {w.order: {} for w in waiting}
+    done: dict[tuple, dict[str, int]] = {w.order: {} for w in waiting}
+    for step in steps:
+        entrants = []
+        for w in waiting:
+            if step not in w.path:
+                continue
+            at = w.path.index(step)
+            if at == 0:
+                entrants.append((w.order, 1))
+                continue
+            before = done[w.order].get(w.path[at - 1])
+            if before is not None and before < len(days):
+                entrants.append((w.order, before + 1))
+        entrants.sort()
+        arrived_on = [0] * (len(days) + 1)  # entrants due earlier, by the day they arrive
+        for order, day in entrants:
+            reached[order][step] = day
+            position = sum(arrived_on[: day + 1])
+            arrived_on[day] += 1
+            cleared = days_to_clear(position + 1, pace.get(step, ()), days)
+            if cleared is not None:
+                done[order][step] = max(cleared, day)
+    return reached
 
 
 @dataclass(frozen=True)
@@ -310,11 +386,27 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
         .order_by("created", "id")
     )
     rates: dict[str, dict[int, float]] = {}
+    declared = declared_capacities()
 
     def rate_of(step: str) -> dict[int, float]:
         if step not in rates:
-            rates[step] = throughputs(agency, step, window_start)
+            measured = throughputs(agency, step, window_start)
+            rates[step] = {pk: min(rate, declared.get(pk, rate)) for pk, rate in measured.items()}
         return rates[step]
+
+    # Model point 6: when the cases waiting at a step today reach the steps after it.
+    flowing = [
+        (t, Waiting((t.due_on, t.created, t.pk), path_of(t.process.case, t.flow_task.name)))
+        for t in tasks
+        if t.due_on is not None and t.flow_task.name in FLOW_ORDER
+    ]
+    pace = {}
+    for step in FLOW_ORDER:
+        away = absences(rate_of(step), today, horizon_end)
+        pace[step] = [
+            OfficerRate(pk, rate, frozenset(away.get(pk, ()))) for pk, rate in rate_of(step).items()
+        ]
+    reached = arrivals([w for _t, w in flowing], pace, horizon_days, FLOW_ORDER)
 
     for task in tasks:
         if task.due_on is None or not (today <= task.due_on <= horizon_end):
@@ -344,13 +436,21 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
             for pk in people
         ]
         stages = [Stage(step, ahead, officers)]
-        for later in LATER_STEPS.get(step, ()):
-            if later == "legal_review" and not case.legal_review_required:
-                continue
-            stages.append(_later_stage(case, task, later, tasks, rate_of(later), absences, today))
+        for later in path_of(case, step)[1:]:
+            inflow = [
+                reached[w.order][later]
+                for _other, w in flowing
+                if w.path[0] != later
+                and later in reached[w.order]
+                and w.order < (task.due_on, task.created, task.pk)
+            ]
+            stages.append(
+                _later_stage(case, task, later, tasks, rate_of(later), absences, today, inflow)
+            )
         first_day = days[0] if days else today
-        cleared_on_day, worst, _done = stages_to_clear(stages, days)
+        cleared_on_day, worst, done_on = stages_to_clear(stages, days)
         neck = stages[worst]
+        neck_ahead = neck.ahead_on(done_on[worst - 1] + 1 if worst and done_on[worst - 1] else 1)
         present = [o for o in neck.officers if first_day not in o.absent]
         texts = tuple(str(STEP_LABELS.get(s.step, s.step)).lower() for s in stages)
         yield Forecast(
@@ -362,7 +462,7 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
             step_text=step_label(task).lower(),
             role=access.STEP_ROLES[neck.step],
             due_on=task.due_on,
-            ahead=neck.ahead,
+            ahead=neck_ahead,
             officers=len(present),
             per_day=round(sum(o.per_day for o in present), 2),
             days_left=len(days),
@@ -374,10 +474,18 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
 
 
 def _later_stage(
-    case, task, step: str, tasks, rates, absences: AbsenceReader, today: datetime.date
+    case,
+    task,
+    step: str,
+    tasks,
+    rates,
+    absences: AbsenceReader,
+    today: datetime.date,
+    inflow: Sequence[int] = (),
 ) -> Stage:
     """A step ``case`` still goes through before its deadline (model point 6): its open
-    tasks at the agency due before this case's deadline, and who may take it for this case."""
+    tasks at the agency due before this case's deadline, the days the cases due earlier
+    waiting before it reach it, and who may take it for this case."""
     ahead = sum(
         1
         for t in tasks
@@ -391,7 +499,17 @@ def _later_stage(
         step,
         ahead,
         [OfficerRate(pk, rates.get(pk, 0.0), frozenset(away.get(pk, ()))) for pk in people],
+        tuple(sorted(inflow)),
     )
+
+
+def declared_capacities() -> dict[int, float]:
+    """Officer id → the cases a working day they declared (times their share), for those
+    who declared it: the most their measured throughput is counted at."""
+    return {
+        profile.user_id: profile.capacity()
+        for profile in WorkProfile.objects.filter(cases_per_day__isnull=False)
+    }
 
 
 def _window_start(calendar: WorkingCalendar, today: datetime.date) -> datetime.date:

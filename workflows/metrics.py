@@ -14,14 +14,13 @@ import hashlib
 import math
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q, Sum
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -30,14 +29,19 @@ from cases.errors import NotPermitted, RedressError
 from cases.ids import id_parse
 from cases.metrics import AGE_BUCKETS, Figure, agency_facts, week_of
 from cases.models import Agency, Case, Deadline, ListType, Platform, Role, Severity
-from workflows.models import MetricsFact, MetricsSnapshot
+from workflows.models import MetricsFact, MetricsSnapshot, MetricsSummary
 
 DEFAULT_WEEKS = 12
 CACHE_SECONDS = 3600
 
 
 def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int:
-    """Recompute the figures of ``agencies`` (every active agency by default); the count."""
+    """Recompute the figures of ``agencies`` (every active agency by default); the count.
+
+    Each agency in one transaction: its facts rewritten, its old summaries dropped, and
+    the views a supervisor opens first summed again (``FIRST_VIEWS``), so a dashboard,
+    filtered or not, of one agency or several, reads sums instead of facts.
+    """
     agencies = agencies if agencies is not None else Agency.objects.filter(is_active=True)
     done = 0
     for agency in agencies:
@@ -61,32 +65,52 @@ def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int
         ]
         with transaction.atomic():
             MetricsFact.objects.filter(agency=agency).delete()
+            MetricsSummary.objects.filter(agency=agency).delete()
             MetricsFact.objects.bulk_create(rows, batch_size=2000)
             snapshot, _created = MetricsSnapshot.objects.update_or_create(
                 agency=agency,
                 defaults={
                     "computed_at": timezone.now(),
                     "as_of": today or timezone.localdate(),
-                    "seconds": round(time.monotonic() - started, 3),
-                    "tables": {},
+                    "seconds": 0,
+                    "dimensions": facts_dimensions(agency),
                 },
             )
-            snapshot.tables = first_tables(agency)
-            snapshot.save(update_fields=["tables"])
+            summaries_store(snapshot, first_views(snapshot.dimensions))
+            snapshot.seconds = round(time.monotonic() - started, 3)
+            snapshot.save(update_fields=["seconds"])
         done += 1
     return done
 
 
-def first_tables(agency: Agency) -> dict[str, list[dict]]:
-    """The agency's figures as its dashboard first shows them, in every language, summed
-    once (the labels alone differ by language): stored with the snapshot, so the first
-    request after a refresh costs what a cached one does."""
-    report = MetricsReport([agency.pk])
-    out = {}
-    for code, _name in settings.LANGUAGES:
-        with translation.override(code):
-            out[code] = [asdict(table) for table in report.rendered()]
-    return out
+def facts_dimensions(agency: Agency) -> dict[str, list]:
+    """The officers, lists and steps the agency's facts name: a view filtered by another
+    one has nothing of the agency in the figures that filter narrows."""
+    facts = MetricsFact.objects.filter(agency=agency)
+    return {
+        "officer": sorted(
+            facts.filter(officer_id__isnull=False)
+            .values_list("officer_id", flat=True)
+            .distinct()
+            .order_by()
+        ),
+        "list": sorted(
+            facts.exclude(list_code="").values_list("list_code", flat=True).distinct().order_by()
+        ),
+        "step": sorted(facts.exclude(step="").values_list("step", flat=True).distinct().order_by()),
+    }
+
+
+def first_views(dimensions: dict[str, list]) -> list[MetricsFilters]:
+    """The views summed at the refresh: the last twelve weeks unfiltered, then with each
+    step, each list and each officer of the agency's facts alone (the dashboard's filters
+    one at a time). Other periods and filters together are summed on their first request."""
+    return [
+        MetricsFilters(),
+        *(MetricsFilters(step=step) for step in dimensions["step"]),
+        *(MetricsFilters(list_code=code) for code in dimensions["list"]),
+        *(MetricsFilters(officer_id=pk) for pk in dimensions["officer"]),
+    ]
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -166,39 +190,16 @@ class MetricsReport:
         self.as_of = min((s.as_of for s in snapshots), default=timezone.localdate())
         self.latest = max((s.computed_at for s in snapshots), default=None)
         self.first_week, self.last_week = self.filters.period(self.as_of)
-        self._wanted = {figure: self._where(figure) for figure in _FILTERED_BY}
-        self._summed: dict[tuple, list] = {}
+        self._summed: dict[str, list[tuple]] | None = None
 
-    def _where(self, figure: str) -> Q:
-        """The facts of ``figure`` the filters keep."""
-        f = self.filters
-        narrowed = _FILTERED_BY[figure]
-        q = Q(figure=figure, agency_id__in=self.agency_ids)
-        if "step" in narrowed and f.step:
-            q &= Q(step=f.step)
-        if "list" in narrowed and f.list_code:
-            q &= Q(list_code=f.list_code)
-        if "officer" in narrowed and f.officer_id:
-            q &= Q(officer_id=f.officer_id)
-        if "period" in narrowed:
-            q &= Q(week__lte=self.last_week)
-            # Opened and closed before the period still make its first week's backlog.
-            if figure not in (Figure.OPENED, Figure.CLOSED):
-                q &= Q(week__gte=self.first_week)
-        return q
-
-    def _grouped(self, figure: str, *fields: str):
-        """(the values of ``fields``, count) of the facts of ``figure``, summed in the
-        database: one narrow GROUP BY per table, so only its rows travel."""
-        key = (figure, fields)
-        if key not in self._summed:
-            self._summed[key] = list(
-                MetricsFact.objects.filter(self._wanted[figure])
-                .values_list(*fields)
-                .annotate(n=Sum("count"))
-                .order_by()
+    def _grouped(self, figure: str, *fields: str) -> list[tuple]:
+        """(the values of ``fields``, count) of the facts of ``figure`` the filters keep,
+        added up over the agencies from their summaries (``summaries_read``)."""
+        if self._summed is None:
+            self._summed = summaries_read(
+                self._snapshots, self.filters, self.first_week, self.last_week
             )
-        return self._summed[key]
+        return self._summed.get(_group_name(figure, fields), [])
 
     def _sum(self, figure: str, field: str) -> dict:
         return {key: n for key, n in self._grouped(figure, field)}
@@ -476,9 +477,9 @@ class MetricsReport:
     def tables(self) -> list[Table]:
         """Every figure, in the page's order, its labels in the active language.
 
-        Kept in the cache until the next refresh of any of the agencies (the key holds the
-        latest ``computed_at``): a dashboard opened again, its download and the API's
-        answer cost one query instead of one per table.
+        Summed from the agencies' summaries (one query when the refresh or an earlier
+        request summed this view), and kept in this process's cache until the next refresh
+        of any of the agencies (the key holds the latest ``computed_at``).
         """
         key = (
             "metrics:"
@@ -497,19 +498,9 @@ class MetricsReport:
         )
         tables = cache.get(key)
         if tables is None:
-            tables = self._stored() or self.rendered()
+            tables = self.rendered()
             cache.set(key, tables, CACHE_SECONDS)
         return tables
-
-    def _stored(self) -> list[Table] | None:
-        """The tables the worker stored with the one agency's snapshot at its refresh,
-        when this is the view they are (no filter, the default period, this language)."""
-        if len(self._snapshots) != 1 or self.filters != MetricsFilters():
-            return None
-        stored = (self._snapshots[0].tables or {}).get(get_language() or "")
-        if not stored:
-            return None
-        return [Table(**table) for table in stored]
 
     def rendered(self) -> list[Table]:
         """Every table summed from the facts, its labels in the active language."""
@@ -535,6 +526,203 @@ class MetricsReport:
             *self.deadlines(),
             self.acknowledgements(),
         ]
+
+
+# --- the summaries: each agency's sums per view ----------------------------------------------
+
+# Per figure, the groupings its tables read (``MetricsReport._grouped``): an agency's
+# facts are summed once per figure, grouped by all of them, and rolled up to each.
+GROUPINGS: dict[str, tuple[tuple[str, ...], ...]] = {
+    Figure.OPEN: (("step",), ("value",), ("officer_id",)),
+    Figure.OPENED: (("week",),),
+    Figure.CLOSED: (("week",),),
+    Figure.CYCLE: (("kind", "value"), ("list_code", "value"), ("tier", "value")),
+    Figure.PAUSED: (("kind", "value"),),
+    Figure.MET: (("week",), ("step",), ("officer_id",)),
+    Figure.MISSED: (("week",), ("step",), ("officer_id",)),
+    Figure.ACK: (("platform", "value"),),
+    Figure.ACK_OPEN: (("platform", "value"),),
+}
+
+
+def _group_name(figure: str, fields: tuple[str, ...]) -> str:
+    return f"{figure}:{','.join(fields)}"
+
+
+def view_key(filters: MetricsFilters, first_week: datetime.date, last_week: datetime.date) -> str:
+    """The name of a view among an agency's summaries: its weeks and its filters."""
+    return "|".join(
+        [
+            first_week.isoformat(),
+            last_week.isoformat(),
+            filters.step,
+            filters.list_code,
+            str(filters.officer_id or ""),
+        ]
+    )
+
+
+def facts_kept(
+    figure: str,
+    agency_ids,
+    filters: MetricsFilters,
+    first_week: datetime.date,
+    last_week: datetime.date,
+) -> Q:
+    """The facts of ``figure`` the filters keep: the one place a filter narrows a figure."""
+    narrowed = _FILTERED_BY[figure]
+    q = Q(figure=figure, agency_id__in=list(agency_ids))
+    if "step" in narrowed and filters.step:
+        q &= Q(step=filters.step)
+    if "list" in narrowed and filters.list_code:
+        q &= Q(list_code=filters.list_code)
+    if "officer" in narrowed and filters.officer_id:
+        q &= Q(officer_id=filters.officer_id)
+    if "period" in narrowed:
+        q &= Q(week__lte=last_week)
+        # Opened and closed before the period still make its first week's backlog.
+        if figure not in (Figure.OPENED, Figure.CLOSED):
+            q &= Q(week__gte=first_week)
+    return q
+
+
+def facts_sum(
+    agency_ids,
+    filters: MetricsFilters,
+    first_week: datetime.date,
+    last_week: datetime.date,
+) -> dict[str, list[list]]:
+    """The agencies' facts summed under a view, as a summary stores them (JSON: weeks as
+    ISO dates): per grouping of ``GROUPINGS``, rows of (its fields' values, count). One
+    GROUP BY per figure."""
+    out: dict[str, list[list]] = {}
+    for figure, groupings in GROUPINGS.items():
+        fields = tuple(dict.fromkeys(f for grouping in groupings for f in grouping))
+        rows = list(
+            MetricsFact.objects.filter(
+                facts_kept(figure, agency_ids, filters, first_week, last_week)
+            )
+            .values_list(*fields)
+            .annotate(n=Sum("count"))
+            .order_by()
+        )
+        for grouping in groupings:
+            where = [fields.index(f) for f in grouping]
+            summed: dict[tuple, int] = defaultdict(int)
+            for row in rows:
+                summed[tuple(row[i] for i in where)] += row[-1]
+            out[_group_name(figure, grouping)] = [
+                [*(k.isoformat() if isinstance(k, datetime.date) else k for k in key), n]
+                for key, n in summed.items()
+            ]
+    return out
+
+
+def summaries_store(snapshot: MetricsSnapshot, views: list[MetricsFilters]) -> None:
+    """Sum ``views`` of the snapshot's agency and keep them (the refresh's first views)."""
+    rows = []
+    for filters in views:
+        first, last = filters.period(snapshot.as_of)
+        rows.append(
+            MetricsSummary(
+                agency_id=snapshot.agency_id,
+                view=view_key(filters, first, last),
+                computed_at=snapshot.computed_at,
+                groups=facts_sum([snapshot.agency_id], filters, first, last),
+            )
+        )
+    MetricsSummary.objects.bulk_create(rows, batch_size=100, ignore_conflicts=True)
+
+
+def summaries_read(
+    snapshots: list[MetricsSnapshot],
+    filters: MetricsFilters,
+    first_week: datetime.date,
+    last_week: datetime.date,
+) -> dict[str, list[tuple]]:
+    """The agencies' sums under a view, added up: grouping name → [(values…, count)].
+
+    Each agency's come from its summary of this view when it is of its latest refresh;
+    an agency without one is summed from its facts now and its summary kept (a view asked
+    for once is one query for every web process until the next refresh).
+    """
+    fresh = {s.agency_id: s.computed_at for s in snapshots}
+    wanted = {s.agency_id: _agency_view(s, filters) for s in snapshots}
+    chosen = Q(pk__in=[])
+    for pk, (own, _dropped) in wanted.items():
+        chosen |= Q(agency_id=pk, view=view_key(own, first_week, last_week))
+    stored = {
+        row.agency_id: row.groups
+        for row in MetricsSummary.objects.filter(chosen)
+        if row.computed_at == fresh[row.agency_id]
+    }
+    new = [
+        MetricsSummary(
+            agency_id=pk,
+            view=view_key(own, first_week, last_week),
+            computed_at=fresh[pk],
+            groups=facts_sum([pk], own, first_week, last_week),
+        )
+        for pk, (own, _dropped) in wanted.items()
+        if pk not in stored
+    ]
+    if new:
+        # A refresh that began meanwhile keeps its own (newer) summary: ours is dropped.
+        MetricsSummary.objects.bulk_create(new, ignore_conflicts=True)
+        stored.update((row.agency_id, row.groups) for row in new)
+    return groups_add(
+        {name: rows for name, rows in groups.items() if name.split(":", 1)[0] not in wanted[pk][1]}
+        for pk, groups in stored.items()
+    )
+
+
+def _agency_view(
+    snapshot: MetricsSnapshot, filters: MetricsFilters
+) -> tuple[MetricsFilters, set[str]]:
+    """The view of one agency to read for ``filters``, and the figures to leave out of it.
+
+    A filter by an officer, list or step the agency's facts do not name leaves nothing of
+    the agency in the figures it narrows, and the others whole: the agency's view without
+    that filter is read (summed at the refresh for the first period) with those figures
+    left out, instead of summing its facts to find nothing.
+    """
+    named = snapshot.dimensions
+    if not named:  # refreshed before the dimensions were kept
+        return filters, set()
+    absent = {
+        name
+        for name, value in (
+            ("officer", filters.officer_id),
+            ("list", filters.list_code),
+            ("step", filters.step),
+        )
+        if value and value not in named.get(name, ())
+    }
+    own = replace(
+        filters,
+        officer_id=None if "officer" in absent else filters.officer_id,
+        list_code="" if "list" in absent else filters.list_code,
+        step="" if "step" in absent else filters.step,
+    )
+    return own, {figure for figure, narrowed in _FILTERED_BY.items() if narrowed & absent}
+
+
+def groups_add(summaries) -> dict[str, list[tuple]]:
+    """Stored sums (``facts_sum``) of several agencies added up, weeks as dates again."""
+    added: dict[str, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    for groups in summaries:
+        for name, rows in groups.items():
+            into = added[name]
+            for row in rows:
+                into[tuple(row[:-1])] += row[-1]
+    out: dict[str, list[tuple]] = {}
+    for name, counts in added.items():
+        weekly = "week" in name.split(":", 1)[1].split(",")
+        out[name] = [
+            (datetime.date.fromisoformat(key[0]), *key[1:], n) if weekly else (*key, n)
+            for key, n in counts.items()
+        ]
+    return out
 
 
 def _officer_names(ids) -> dict[int, str]:

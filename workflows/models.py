@@ -32,15 +32,8 @@ class MetricsSnapshot(models.Model):
     seconds = models.FloatField(
         default=0, help_text=_("How long the computation took."), verbose_name=_("seconds")
     )
-    # The agency's figures as its dashboard first shows them (no filter, the last twelve
-    # weeks), per language, summed by the worker right after the refresh: the first
-    # request after a refresh reads them here instead of summing every table.
-    tables = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text=_("The figures as first shown, per language, summed at the refresh."),
-        verbose_name=_("figures as first shown"),
-    )
+    # The officers, lists and steps its facts name (``workflows.metrics.facts_dimensions``).
+    dimensions = models.JSONField(_("dimensions"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("metrics snapshot")
@@ -77,6 +70,34 @@ class MetricsFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.figure} {self.week or ''} ×{self.count}"
+
+
+class MetricsSummary(models.Model):
+    """One agency's figures under one view (filters and period), summed from its facts.
+
+    The refresh sums the views a supervisor opens first (no filter, and each step, list
+    and officer alone, over the last twelve weeks); any other view is summed on its first
+    request and kept here for every web process. A view of several agencies adds up their
+    summaries. ``computed_at`` is the agency's refresh they come from: older ones are not
+    read (the refresh deletes them).
+    """
+
+    agency = models.ForeignKey(
+        Agency, on_delete=models.CASCADE, related_name="+", verbose_name=_("agency")
+    )
+    view = models.CharField(_("view"), max_length=200)
+    computed_at = models.DateTimeField(_("computed at"))
+    groups = models.JSONField(_("sums"), default=dict)
+
+    class Meta:
+        verbose_name = _("metrics summary")
+        verbose_name_plural = _("metrics summaries")
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "view"], name="metrics_summary_one_per_view")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agency} {self.view}"
 
 
 class Absence(models.Model):

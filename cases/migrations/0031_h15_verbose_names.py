@@ -8,6 +8,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from cases.migration_operations import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -1825,3 +1827,5 @@ class Migration(migrations.Migration):
             field=models.CharField(max_length=300, verbose_name='name'),
         ),
     ]
+    # Labels only: the state takes them at once, not one model rendering each (AlterLabels).
+    operations = [AlterLabels(operations)]

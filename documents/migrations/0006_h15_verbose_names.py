@@ -5,6 +5,8 @@ import documents.models
 from django.conf import settings
 from django.db import migrations, models
 
+from cases.migration_operations import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -258,3 +260,5 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(blank=True, help_text='The officer who recorded it; empty: the applicant opened it in the portal.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='recorded by'),
         ),
     ]
+    # Labels only: the state takes them at once, not one model rendering each (AlterLabels).
+    operations = [AlterLabels(operations)]

@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from cases.migration_operations import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -330,3 +332,5 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(help_text='The time the call was signed at.', verbose_name='signed at'),
         ),
     ]
+    # Labels only: the state takes them at once, not one model rendering each (AlterLabels).
+    operations = [AlterLabels(operations)]

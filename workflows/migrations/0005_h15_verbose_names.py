@@ -3,6 +3,8 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from cases.migration_operations import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -86,3 +88,5 @@ class Migration(migrations.Migration):
             field=models.FloatField(default=0, help_text='How long the computation took.', verbose_name='seconds'),
         ),
     ]
+    # Labels only: the state takes them at once, not one model rendering each (AlterLabels).
+    operations = [AlterLabels(operations)]

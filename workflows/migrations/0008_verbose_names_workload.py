@@ -5,6 +5,8 @@ import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
+from cases.migration_operations import AlterLabels
+
 
 class Migration(migrations.Migration):
 
@@ -107,3 +109,5 @@ class Migration(migrations.Migration):
             field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='work_profile', to=settings.AUTH_USER_MODEL, verbose_name='officer'),
         ),
     ]
+    # Labels only: the state takes them at once, not one model rendering each (AlterLabels).
+    operations = [AlterLabels(operations)]
