@@ -535,6 +535,19 @@ def test_a_court_debtor_list_decision_names_the_higher_court_within_10_days(
     assert says(text, "《最高人民法院关于公布失信被执行人名单信息的若干规定》第十二条")
     assert not says(text, "提起行政诉讼")
     assert not says(text, "60 日内")
+    # An objection not accepted is not a restoration refused: no Order 36 Art. 18 route.
+    assert not says(text, "异议申诉")
+
+    _, text = issue(case, K.NON_ACCEPTANCE, "en")
+
+    assert says(
+        text,
+        "you may apply to the people's court at the next higher level for reconsideration "
+        "within 10 days of its service",
+    )
+    assert says(text, "SPC Provisions on Publishing the List of Dishonest Judgment Debtors")
+    assert not says(text, "lawsuit") and not says(text, "60 days")
+    assert not says(text, "you may object")
 
 
 # --- seals ------------------------------------------------------------------------------
