@@ -28,7 +28,7 @@ from pypdf import PdfReader
 
 from backoffice.management.commands import demo
 from cases.law import cite
-from cases.models import Agency, Case, CaseRecord, Material, PenaltyType, Publication
+from cases.models import Agency, Case, CaseRecord, Deadline, Material, PenaltyType, Publication
 from cases.rules import rule_set_in_force
 from documents.models import Letter
 from documents.selectors import letters_failed_for
@@ -650,3 +650,35 @@ def test_a_refused_restoration_states_no_date_the_rules_do_not_give(
     assert says(text, "依据《信用修复管理办法》第十八条，通过“信用中国”网站")
     assert not says(text, "最早可于")
     assert says(text, "申请修复前的最短公示期：3 个月")
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("zh-hans", "国务院节假日安排尚未公布，该日期系按《全国年节及纪念日放假办法》"),
+        ("en", "The State Council has not yet published the holidays of that date's year"),
+    ],
+)
+def test_a_date_beyond_the_known_calendar_is_stated_as_one_to_be_confirmed(
+    language, words, company, numbered, platforms, applicant, staff
+):
+    """A deadline counted into a year whose holiday schedule is not loaded is provisional
+    (decision 0022): the letter stating it says it will be confirmed, and which date."""
+    case = restoration_accepted(
+        company, [restorable_record(company, numbered, platforms)], applicant, staff
+    )
+    decision = Deadline.objects.get(case=case, step=Deadline.Step.DECISION)
+    decision.provisional = True
+    decision.save(update_fields=["provisional"])
+
+    _, text = issue(case, K.ACCEPTANCE, language)
+
+    due = decision.due_on
+    day = f"{due.year}年{due.month}月{due.day}日" if language == "zh-hans" else f"{due.day}"
+    assert says(text, day) and says(text, words), text
+    assert says(text, "待安排公布后确认" if language == "zh-hans" else "will be confirmed")
+
+    decision.provisional = False
+    decision.save(update_fields=["provisional"])
+    _, text = issue(case, K.ACCEPTANCE, language)
+    assert not says(text, words)
