@@ -247,9 +247,14 @@ def production_static(tmp_path_factory) -> Path:
     """
     # Under pytest-xdist each worker has its own session: the first one collects into the
     # run's shared temporary directory, and the other waits for it and reuses the result.
+    # scripts/test names a folder its SQLite and PostgreSQL passes share
+    # (REDRESS_TEST_RUN_DIR): the static files do not depend on the database, so the
+    # second pass reuses what the first collected from the same checkout.
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent
+    if os.environ.get("REDRESS_TEST_RUN_DIR"):
+        shared = Path(os.environ["REDRESS_TEST_RUN_DIR"])
     var_dir = shared / "production-var"
     static_root = var_dir / "static"
     with (shared / "production-var.lock").open("w") as lock:
