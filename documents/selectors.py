@@ -229,9 +229,17 @@ def appeal_periods(
     )
 
 
-def appeal_window(case: Case, *, today: datetime.date | None = None) -> AppealWindow:
-    """The case's appeal window as it stands (see ``AppealWindow``)."""
-    letter = appeal_letter(case)
+def appeal_window(
+    case: Case, *, today: datetime.date | None = None, issued: list[Letter] | None = None
+) -> AppealWindow:
+    """The case's appeal window as it stands (see ``AppealWindow``). ``issued``: the
+    case's issued letters with their service, when the caller has read them already (the
+    case page): the window's letter is then taken from them instead of read again."""
+    if issued is None:
+        letter = appeal_letter(case)
+    else:
+        appealable = [x for x in issued if x.kind in APPEALABLE_LETTER_KINDS]
+        letter = max(appealable, key=lambda x: (x.issued_at, x.pk), default=None)
     if letter is None:
         return AppealWindow("no_letter")
     service = getattr(letter, "service", None)

@@ -135,6 +135,50 @@ def _conflicted_now(user: AbstractBaseUser) -> Q:
     return Q(process__case__subject_id__in=tied) if tied else Q(pk__in=[])
 
 
+def _roles_held_now(user: AbstractBaseUser) -> Q:
+    """``_holds_task_role`` for one person, from their memberships as read once a request
+    (``access.memberships_of``): the task's role is one they hold at the case's agency,
+    as a list of (role, agencies) in the query instead of a subquery per row. Also
+    names the agencies by id, so PostgreSQL knows how many tasks each has and reads the
+    lists' index in order (issue 16: the queue's query at 10,000 cases 43 ms → 1.4 ms)."""
+    agencies_by_role: dict[str, list[int]] = {}
+    for agency_id, roles in sorted(access.memberships_of(user).items()):
+        for role in roles:
+            agencies_by_role.setdefault(role, []).append(agency_id)
+    if not agencies_by_role:
+        return Q(pk__in=[])
+    held = [
+        Q(owner_permission=role, process__case__agency_id__in=agencies)
+        for role, agencies in sorted(agencies_by_role.items())
+    ]
+    if len(held) == 1:
+        return held[0]
+    every = sorted({a for agencies in agencies_by_role.values() for a in agencies})
+    return Q(process__case__agency_id__in=every) & functools.reduce(operator.or_, held)
+
+
+def _may_take_now(user: AbstractBaseUser) -> Q:
+    """``_may_take`` for one person, the query cut to what can apply to them: only the
+    four-eyes and qualification tests of steps whose role they hold (a task's role is its
+    step's, ``access.STEP_ROLES``; a task of another role is out by ``_roles_held_now``),
+    and their tied subjects as a list read first.
+
+    The same answer as ``_may_take``, with a much smaller query: for an intake officer
+    no four-eyes subquery at all. PostgreSQL planned the whole query on every request,
+    7–26 ms against ~1 ms of execution (bench/RESULTS.md, issue 16)."""
+    held = {role for roles in access.memberships_of(user).values() for role in roles}
+    steps = {step for step, role in access.STEP_ROLES.items() if role in held}
+    condition = _roles_held_now(user) & ~_conflicted_now(user)
+    for step in sorted(access.four_eyes_steps() & steps):
+        condition &= ~(
+            Q(flow_task__in=_nodes(step))
+            & access.four_eyes_barred_cases(user, step, case_field="process__case__id")
+        )
+    for step in sorted(access.QUALIFIED_STEPS & steps):
+        condition &= ~(Q(flow_task__in=_nodes(step)) & ~access.legally_qualified(user))
+    return condition
+
+
 def _agency_ids(user: AbstractBaseUser, *roles: str) -> list[int]:
     """The ids of ``user``'s agencies as a list (one query of their own rows), for the lists
     to filter on: with the ids PostgreSQL knows how many rows an agency has and reads a
@@ -152,11 +196,10 @@ def tasks_inbox(user: AbstractBaseUser) -> QuerySet:
     """
     return (
         _task_list(Task.objects.filter(owner=user, status__in=[STATUS.ASSIGNED, STATUS.STARTED]))
-        .filter(process__case__agency_id__in=_agency_ids(user))
-        .filter(_holds_task_role(user))
+        .filter(_roles_held_now(user))
         .annotate(
             due_on=running_due_on(),
-            conflicted=ExpressionWrapper(_conflicted(user), output_field=BooleanField()),
+            conflicted=ExpressionWrapper(_conflicted_now(user), output_field=BooleanField()),
         )
         .order_by("-created", "-id")
     )
@@ -173,16 +216,7 @@ def tasks_queue(user: AbstractBaseUser) -> QuerySet:
         return Task.objects.none()
     return (
         _task_list(Task.objects.filter(status=STATUS.NEW, owner__isnull=True))
-        # The person's agencies as a list of ids (their own few rows, read first): with
-        # it PostgreSQL knows how many of the queue's tasks an agency has and reads the
-        # queue's index in order, stopping at the page (1.4 ms instead of 43 ms at 10,000
-        # cases, bench/RESULTS.md); through the membership subquery alone it guessed.
-        .filter(
-            process__case__agency_id__in=list(
-                access.agencies_of(user).values_list("agency_id", flat=True)
-            )
-        )
-        .filter(_may_take(user, _conflicted_now(user)))
+        .filter(_may_take_now(user))
         .annotate(due_on=running_due_on())
         .order_by("created", "id")
     )
@@ -269,21 +303,23 @@ def case_for_officer(user: AbstractBaseUser, pk) -> Case:
     pk = id_parse(pk)
     if pk is None:
         raise Http404("No such case.")
+    # The agencies from the memberships read once a request, and the four people of the
+    # case in a query of their own: joined into this one (four joins of auth_user) the
+    # query took ~10 ms to plan against 0.3 ms to run (issue 16, bench/RESULTS.md).
     case = (
-        Case.objects.filter(pk=pk, agency_id__in=access.agencies_of(user))
-        .select_related(
-            "subject",
-            "agency",
-            "rule_set",
-            "applicant",
-            "filed_by",
-            "review_officer",
-            "legal_reviewer",
-        )
+        Case.objects.filter(pk=pk, agency_id__in=sorted(access.agency_ids(user)))
+        .select_related("subject", "agency", "rule_set")
         .first()
     )
     if case is None:
         raise Http404("No such case.")
+    people = ("applicant", "filed_by", "review_officer", "legal_reviewer")
+    ids = {getattr(case, f"{name}_id") for name in people} - {None}
+    found = get_user_model().objects.in_bulk(ids)
+    for name in people:
+        person_id = getattr(case, f"{name}_id")
+        if person_id is not None:
+            Case._meta.get_field(name).set_cached_value(case, found[person_id])
     return case
 
 

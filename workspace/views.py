@@ -896,7 +896,7 @@ def service_context(case, roles, conflict, bound: dict) -> dict:
         and (case.decided_at is not None or case.status == Case.Status.NOT_ACCEPTED)
     )
     return {
-        "window": appeal_window(case),
+        "window": appeal_window(case, issued=letters),
         "services": list(letter_services_of(case).select_related("consent")),
         "letters": letters,
         "appeals": appeals,
