@@ -38,6 +38,7 @@ from tests.helpers import api_token
 from workflows.metrics import (
     MetricsFilters,
     facts_sum,
+    facts_sum_each,
     groups_add,
     metrics_refresh,
     metrics_report,
@@ -374,6 +375,12 @@ def test_the_summaries_add_up_to_the_facts_summed_directly(history):
             assert {k: sorted(v, key=str) for k, v in summed.items()} == {
                 k: sorted(v, key=str) for k, v in direct.items()
             }, (filters, agencies)
+            each = facts_sum_each(agencies, filters, first, last)
+            for pk in agencies:
+                alone = facts_sum([pk], filters, first, last)
+                assert {k: sorted(v, key=str) for k, v in each[pk].items()} == {
+                    k: sorted(v, key=str) for k, v in alone.items()
+                }
     # Two agencies' figures are each agency's added up: two cases decided per kind.
     both = tables(metrics_report([history.pk, other.pk]))
     assert both["cycle_by_kind"] == [
