@@ -38,6 +38,7 @@ from tests.helpers import api_token
 from workflows.metrics import (
     MetricsFilters,
     facts_sum,
+    facts_sum_each,
     groups_add,
     metrics_refresh,
     metrics_report,
@@ -311,8 +312,9 @@ def _facts_read(queries) -> bool:
 
 
 def test_a_view_the_refresh_summed_is_read_without_summing_the_facts(history):
-    """The refresh sums the first view and each filter alone; a request for one of them,
-    of one agency or several, reads the summaries, never the facts."""
+    """The refresh sums the first view and each filter alone, and keeps weekly running
+    totals for any period of the unfiltered figures; a request for one of them, of one
+    agency or several, reads the summaries, never the facts."""
     from django.core.cache import cache
 
     other = build_history("GZAMR")
@@ -322,6 +324,8 @@ def test_a_view_the_refresh_summed_is_read_without_summing_the_facts(history):
         MetricsFilters(officer_id=olga.pk),
         MetricsFilters(step="decision"),
         MetricsFilters(list_code=factories.list_type().code),
+        MetricsFilters(start=datetime.date(2025, 1, 6)),
+        MetricsFilters(start=datetime.date(2025, 3, 3), end=datetime.date(2025, 3, 9)),
     ]
     for language in ("en", "zh-hans"):
         with translation.override(language):
@@ -364,6 +368,10 @@ def test_the_summaries_add_up_to_the_facts_summed_directly(history):
         MetricsFilters(list_code=factories.list_type().code),
         MetricsFilters(start=datetime.date(2025, 3, 3), end=datetime.date(2025, 3, 7)),
         MetricsFilters(officer_id=olga.pk, step="decision", start=datetime.date(2025, 1, 6)),
+        MetricsFilters(start=datetime.date(2024, 1, 1)),
+        MetricsFilters(start=datetime.date(2025, 3, 10), end=datetime.date(2025, 6, 30)),
+        MetricsFilters(start=datetime.date(2025, 3, 4), end=datetime.date(2025, 3, 4)),
+        MetricsFilters(end=datetime.date(2024, 6, 30)),
     ]
     for filters in views:
         for agencies in ([history.pk], [history.pk, other.pk]):
@@ -374,6 +382,12 @@ def test_the_summaries_add_up_to_the_facts_summed_directly(history):
             assert {k: sorted(v, key=str) for k, v in summed.items()} == {
                 k: sorted(v, key=str) for k, v in direct.items()
             }, (filters, agencies)
+            each = facts_sum_each(agencies, filters, first, last)
+            for pk in agencies:
+                alone = facts_sum([pk], filters, first, last)
+                assert {k: sorted(v, key=str) for k, v in each[pk].items()} == {
+                    k: sorted(v, key=str) for k, v in alone.items()
+                }
     # Two agencies' figures are each agency's added up: two cases decided per kind.
     both = tables(metrics_report([history.pk, other.pk]))
     assert both["cycle_by_kind"] == [

@@ -77,6 +77,7 @@ def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int
                 },
             )
             summaries_store(snapshot, first_views(snapshot.dimensions))
+            weekly_store(snapshot)
             snapshot.seconds = round(time.monotonic() - started, 3)
             snapshot.save(update_fields=["seconds"])
         done += 1
@@ -618,6 +619,40 @@ def facts_sum(
     return out
 
 
+def facts_sum_each(
+    agency_ids,
+    filters: MetricsFilters,
+    first_week: datetime.date,
+    last_week: datetime.date,
+) -> dict[int, dict[str, list[list]]]:
+    """``facts_sum`` of each agency alone, in one GROUP BY per figure for them all."""
+    agency_ids = list(agency_ids)
+    out: dict[int, dict[str, list[list]]] = {pk: {} for pk in agency_ids}
+    for figure, groupings in GROUPINGS.items():
+        fields = tuple(dict.fromkeys(f for grouping in groupings for f in grouping))
+        rows: dict[int, list[tuple]] = defaultdict(list)
+        for row in (
+            MetricsFact.objects.filter(
+                facts_kept(figure, agency_ids, filters, first_week, last_week)
+            )
+            .values_list("agency_id", *fields)
+            .annotate(n=Sum("count"))
+            .order_by()
+        ):
+            rows[row[0]].append(row[1:])
+        for pk in agency_ids:
+            for grouping in groupings:
+                where = [fields.index(f) for f in grouping]
+                summed: dict[tuple, int] = defaultdict(int)
+                for row in rows[pk]:
+                    summed[tuple(row[i] for i in where)] += row[-1]
+                out[pk][_group_name(figure, grouping)] = [
+                    [*(k.isoformat() if isinstance(k, datetime.date) else k for k in key), n]
+                    for key, n in summed.items()
+                ]
+    return out
+
+
 def summaries_store(snapshot: MetricsSnapshot, views: list[MetricsFilters]) -> None:
     """Sum ``views`` of the snapshot's agency and keep them (the refresh's first views)."""
     rows = []
@@ -656,15 +691,32 @@ def summaries_read(
         for row in MetricsSummary.objects.filter(chosen)
         if row.computed_at == fresh[row.agency_id]
     }
+    # Unfiltered, any period: from the weekly running totals the refresh kept.
+    stored.update(
+        weekly_read(
+            [
+                s
+                for s in snapshots
+                if s.agency_id not in stored and _unfiltered(wanted[s.agency_id][0])
+            ],
+            first_week,
+            last_week,
+        )
+    )
+    # The agencies without a summary of their view, summed together per view.
+    missing: dict[MetricsFilters, list[int]] = defaultdict(list)
+    for pk, (own, _dropped) in wanted.items():
+        if pk not in stored:
+            missing[own].append(pk)
     new = [
         MetricsSummary(
             agency_id=pk,
             view=view_key(own, first_week, last_week),
             computed_at=fresh[pk],
-            groups=facts_sum([pk], own, first_week, last_week),
+            groups=groups,
         )
-        for pk, (own, _dropped) in wanted.items()
-        if pk not in stored
+        for own, pks in missing.items()
+        for pk, groups in facts_sum_each(pks, own, first_week, last_week).items()
     ]
     if new:
         # A refresh that began meanwhile keeps its own (newer) summary: ours is dropped.
@@ -674,6 +726,149 @@ def summaries_read(
         {name: rows for name, rows in groups.items() if name.split(":", 1)[0] not in wanted[pk][1]}
         for pk, groups in stored.items()
     )
+
+
+def _unfiltered(filters: MetricsFilters) -> bool:
+    return not (filters.step or filters.list_code or filters.officer_id)
+
+
+# --- any period of the unfiltered view: weekly running totals ---------------------------------
+
+WEEKLY = "weekly"  # the view of the sums a period cuts by their week, and those it leaves
+
+
+def _running_view(week: datetime.date) -> str:
+    return f"total|{week.isoformat()}"
+
+
+def _by_week(figure: str, grouping: tuple[str, ...]) -> bool:
+    """Whether a grouping's rows are kept whole and cut by their week when read: the
+    figures no period narrows, and those grouped by week."""
+    return "period" not in _FILTERED_BY[figure] or grouping == ("week",)
+
+
+def weekly_store(snapshot: MetricsSnapshot) -> None:
+    """Keep what makes any period of the agency's unfiltered figures two lookups: the sums
+    grouped by week (and those no period narrows) once, and for each week from its first
+    fact to ``as_of`` the running totals of the other sums up to that week's end. A period
+    is then the total at its last week less the total before its first (``weekly_read``)."""
+    agency_id = snapshot.agency_id
+    whole: dict[str, list[list]] = {}
+    weekly: dict[datetime.date, dict[str, dict[tuple, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    for figure, groupings in GROUPINGS.items():
+        fields = tuple(dict.fromkeys(f for grouping in groupings for f in grouping))
+        if "period" in _FILTERED_BY[figure] and "week" not in fields:
+            fields = ("week", *fields)
+        rows = list(
+            MetricsFact.objects.filter(figure=figure, agency_id=agency_id)
+            .values_list(*fields)
+            .annotate(n=Sum("count"))
+            .order_by()
+        )
+        for grouping in groupings:
+            where = [fields.index(f) for f in grouping]
+            name = _group_name(figure, grouping)
+            if _by_week(figure, grouping):
+                summed: dict[tuple, int] = defaultdict(int)
+                for row in rows:
+                    if "week" in grouping and row[fields.index("week")] is None:
+                        continue
+                    summed[tuple(row[i] for i in where)] += row[-1]
+                whole[name] = [
+                    [*(k.isoformat() if isinstance(k, datetime.date) else k for k in key), n]
+                    for key, n in summed.items()
+                ]
+                continue
+            at = fields.index("week")
+            for row in rows:
+                if row[at] is not None:
+                    weekly[row[at]][name][tuple(row[i] for i in where)] += row[-1]
+    # Through the last week with a fact (a deadline met early falls due after today).
+    last = max([week_of(snapshot.as_of), *weekly])
+    summaries = [
+        MetricsSummary(
+            agency_id=agency_id, view=WEEKLY, computed_at=snapshot.computed_at, groups=whole
+        )
+    ]
+    running: dict[str, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
+    week = min(weekly, default=last)
+    while week <= last:
+        for name, counts in weekly.get(week, {}).items():
+            for key, n in counts.items():
+                running[name][key] += n
+        summaries.append(
+            MetricsSummary(
+                agency_id=agency_id,
+                view=_running_view(week),
+                computed_at=snapshot.computed_at,
+                groups={
+                    name: [[*key, n] for key, n in counts.items()]
+                    for name, counts in running.items()
+                },
+            )
+        )
+        week += datetime.timedelta(weeks=1)
+    MetricsSummary.objects.bulk_create(summaries, batch_size=50, ignore_conflicts=True)
+    snapshot.dimensions = {**snapshot.dimensions, "through": last.isoformat()}
+    snapshot.save(update_fields=["dimensions"])
+
+
+def weekly_read(
+    snapshots: list[MetricsSnapshot], first_week: datetime.date, last_week: datetime.date
+) -> dict[int, dict[str, list[list]]]:
+    """Each agency's unfiltered sums from ``first_week`` to ``last_week``, from what
+    ``weekly_store`` kept (one query for them all); an agency without it is left out."""
+    fresh = {s.agency_id: s.computed_at for s in snapshots}
+    views: dict[int, tuple[str, str]] = {}
+    chosen = Q(pk__in=[])
+    for s in snapshots:
+        if "through" not in s.dimensions:  # refreshed before the running totals were kept
+            continue
+        newest = datetime.date.fromisoformat(s.dimensions["through"])
+        high = _running_view(min(last_week, newest))
+        low = _running_view(min(first_week - datetime.timedelta(weeks=1), newest))
+        views[s.agency_id] = (high, low)
+        chosen |= Q(agency_id=s.agency_id, view__in=[WEEKLY, high, low])
+    if not views:
+        return {}
+    parts: dict[int, dict[str, dict]] = defaultdict(dict)
+    for row in MetricsSummary.objects.filter(chosen):
+        if row.computed_at == fresh[row.agency_id]:
+            parts[row.agency_id][row.view] = row.groups
+    first, last = first_week.isoformat(), last_week.isoformat()
+    out: dict[int, dict[str, list[list]]] = {}
+    for pk, (high, low) in views.items():
+        if WEEKLY not in parts.get(pk, {}):
+            continue
+        groups: dict[str, list[list]] = {}
+        for name, rows in parts[pk][WEEKLY].items():
+            figure = name.split(":", 1)[0]
+            if "period" not in _FILTERED_BY[figure]:
+                groups[name] = rows
+            elif figure in (Figure.OPENED, Figure.CLOSED):  # the backlog before the period
+                groups[name] = [row for row in rows if row[0] <= last]
+            else:
+                groups[name] = [row for row in rows if first <= row[0] <= last]
+        # Before a week with facts there is no total: nothing up to it.
+        below = {
+            name: {tuple(row[:-1]): row[-1] for row in rows}
+            for name, rows in parts[pk].get(low, {}).items()
+        }
+        for figure, groupings in GROUPINGS.items():
+            for grouping in groupings:
+                if _by_week(figure, grouping):
+                    continue
+                name = _group_name(figure, grouping)
+                before = below.get(name, {})
+                groups[name] = [
+                    [*row[:-1], row[-1] - before.get(tuple(row[:-1]), 0)]
+                    for row in parts[pk].get(high, {}).get(name, [])
+                    if row[-1] > before.get(tuple(row[:-1]), 0)
+                ]
+        out[pk] = groups
+    return out
 
 
 def _agency_view(
