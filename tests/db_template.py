@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,7 +75,10 @@ def _snapshot(shared: Path) -> str:
     connection = connections[ALIAS]
     if connection.vendor == "postgresql":
         source = connection.settings_dict["NAME"]
-        template = f"{source}_template"
+        # One name per run whichever worker makes it (test_redress_template, not
+        # test_redress_gw1_template): a template left by an interrupted run is replaced.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        template = f"{source.removesuffix(f'_{worker}') if worker else source}_template"
         connection.close()  # CREATE DATABASE ... TEMPLATE needs nobody connected to the source
         quote = connection.ops.quote_name
         with connection.creation._nodb_cursor() as cursor:
