@@ -113,6 +113,33 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU time (user + system) so far of each part of the stack, from /proc: gunicorn's
+    processes, the Celery worker's, PostgreSQL's backends of this database, and this
+    driver (the officers' threads). A backend that ended in between loses its share;
+    production keeps connections (``DATABASE_CONN_MAX_AGE``), so they live through a run."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parts = {"gunicorn": 0.0, "celery worker": 0.0, "PostgreSQL": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick
+        if "gunicorn" in cmdline:
+            parts["gunicorn"] += used
+        elif "celery" in cmdline and "worker" in cmdline:
+            parts["celery worker"] += used
+        elif cmdline.startswith("postgres:") and f" {ARGS.database} " in cmdline:
+            parts["PostgreSQL"] += used
+    times = os.times()
+    parts["driver (this script)"] = times.user + times.system
+    return parts
+
+
 def load() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -301,6 +328,7 @@ def take_and_accept(officer: str, work: list[int], out: dict) -> None:
 
 results = []
 pending = list(case_ids)
+cpu_before = cpu_seconds()
 for level in LEVELS:
     work = [pending.pop() for _ in range(min(ARGS.per_level, len(pending)))]
     out = {"errors": 0, "complete": [], "cycle": []}
@@ -320,6 +348,7 @@ for level in LEVELS:
         f"complete p50 {percentile(out['complete'], 50) * 1000:.0f} ms, errors {out['errors']}"
     )
 load_after = load()
+cpu_after = cpu_seconds()
 
 # The worker's share: letters and messages still queued when the officers stopped.
 broker = redis.Redis(db=ARGS.redis_db)
@@ -330,6 +359,15 @@ began = time.perf_counter()
 while (broker.llen("celery") or broker.hlen("unacked")) and time.perf_counter() - began < 600:
     time.sleep(1)
 drained = time.perf_counter() - began
+cpu_drained = cpu_seconds()
+completions = sum(done for _level, done, _wall, _out in results)
+cpu_rows = [
+    f"| {part} | {cpu_after[part] - cpu_before[part]:.1f} | "
+    f"{cpu_drained[part] - cpu_before[part]:.1f} | "
+    f"{(cpu_drained[part] - cpu_before[part]) / max(completions, 1) * 1000:.0f} |"
+    for part in cpu_before
+]
+print("\n".join(cpu_rows))
 verify = subprocess.run(
     [sys.executable, "manage.py", "verify_events"],
     cwd=ROOT,
@@ -375,6 +413,13 @@ worker (`-c 1`) on Redis, all on this machine. Load average before {load_before}
 {chr(10).join(rows)}
 | Celery tasks still queued when the officers stopped | {queue_left} (drained {drained:.0f} s later) |
 | `verify_events` afterwards | exit {verify.returncode}: {verify_line} |
+
+CPU used by the claims and completions ({completions}, all levels), while the officers
+worked and until the worker's backlog (their letters and messages) had drained:
+
+| part | CPU s while working | CPU s until drained | CPU ms per completion |
+| --- | ---: | ---: | ---: |
+{chr(10).join(cpu_rows)}
 
 Target: ≥ 100 completions/s on 2 cores (issue 16).
 """

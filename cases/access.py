@@ -472,6 +472,18 @@ def conflicted(user: Person, *, subject_field: str = "subject_id") -> Q:
     return _any(Q(**{f"{subject_field}__in": source.of_user(person)}) for source in sources)
 
 
+def tied_subject_ids(user: AbstractBaseUser) -> list[int]:
+    """The ids of the subjects ``user`` has a tie to, in one query of their own rows (a
+    UNION of the tie sources, each read by its person's index): the lists filter on the
+    ids. Asked as ``Subject.objects.filter(conflicted(...))`` it scanned every subject
+    (4 ms at 50,000 subjects, growing with them; issue 16)."""
+    sources = [
+        source.of_user(user.pk).order_by().values_list(source.subject_field, flat=True)
+        for source in _tie_sources(timezone.localdate())
+    ]
+    return sorted(set(sources[0].union(*sources[1:])) - {None})
+
+
 def conflicted_users(subject: Subject | int, *, user_field: str = "pk") -> Q:
     """A filter for people (``user_field``: the path to a user's id) with a tie to ``subject``."""
     subject_id = subject if isinstance(subject, int) else subject.pk

@@ -43,7 +43,6 @@ from cases.models import (
     Revocation,
     Role,
     Signature,
-    Subject,
 )
 from workflows.flows import FLOWS
 
@@ -127,11 +126,7 @@ def _conflicted_now(user: AbstractBaseUser) -> Q:
     query of their own few rows). Inside the queue's query the same test is six NOT IN
     subqueries, which PostgreSQL guesses keep 1/64 of the rows: it then reads all of an
     agency's cases instead of the queue's index in order (issue 16, bench/RESULTS.md)."""
-    tied = list(
-        Subject.objects.filter(access.conflicted(user, subject_field="pk")).values_list(
-            "pk", flat=True
-        )
-    )
+    tied = access.tied_subject_ids(user)
     return Q(process__case__subject_id__in=tied) if tied else Q(pk__in=[])
 
 
