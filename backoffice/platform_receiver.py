@@ -81,6 +81,7 @@ class ReferencePlatforms:
         ack_delay: float = 2.0,
         hang_seconds: float = 60.0,
         timeout: float = 10.0,
+        hold_until_drain: bool = False,
     ):
         self.site_url = site_url.rstrip("/")
         self.platforms = platforms
@@ -96,6 +97,13 @@ class ReferencePlatforms:
         self._pending: list[threading.Thread] = []
         self._server: ThreadingHTTPServer | None = None
         self._stopped = threading.Event()
+        # Tests on the embedded database share one connection between the test and the live
+        # server's thread, so an acknowledgement must not arrive while the test itself writes:
+        # held, the acknowledgements go out only inside drain(), while the test waits.
+        self._released = threading.Event()
+        if not hold_until_drain:
+            self._released.set()
+        self._holding = hold_until_drain
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -158,15 +166,21 @@ class ReferencePlatforms:
         return f"{self.base_url}/{code}/webhook"
 
     def drain(self, timeout: float = 30) -> None:
-        """Wait until every acknowledgement scheduled so far has been sent (tests)."""
+        """Wait until every acknowledgement scheduled so far has been sent (tests); held
+        acknowledgements are let go now and the next ones held again."""
         deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                pending = [t for t in self._pending if t.is_alive()]
-                self._pending = pending
-            if not pending or time.monotonic() > deadline:
-                return
-            pending[0].join(timeout=max(deadline - time.monotonic(), 0))
+        self._released.set()
+        try:
+            while True:
+                with self._lock:
+                    pending = [t for t in self._pending if t.is_alive()]
+                    self._pending = pending
+                if not pending or time.monotonic() > deadline:
+                    return
+                pending[0].join(timeout=max(deadline - time.monotonic(), 0))
+        finally:
+            if self._holding:
+                self._released.clear()
 
     # --- a webhook arrives --------------------------------------------------------------
 
@@ -238,6 +252,9 @@ class ReferencePlatforms:
     def _acknowledge_later(self, played: Played, payload: dict) -> None:
         if self._stopped.wait(self.ack_delay):
             return
+        while not self._released.wait(0.05):
+            if self._stopped.is_set():
+                return
         _shows, status = ACTIONS[payload["action"]]
         our_key = payload.get("idempotency_key", "")
         effects = payload.get("effects")

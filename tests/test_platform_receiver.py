@@ -54,7 +54,9 @@ def site(live_server, settings):
 def reference(site, platforms):
     """The reference platforms, playing both platforms with their own secrets."""
     played = {code: Played(code=code, secret=secret) for code, secret in SECRETS.items()}
-    receiver = ReferencePlatforms(site, played, ack_delay=0.05, hang_seconds=5).start()
+    receiver = ReferencePlatforms(
+        site, played, ack_delay=0.05, hang_seconds=5, hold_until_drain=True
+    ).start()
     for platform in platforms:
         platform.webhook_secret = SECRETS[platform.code]
         platform.webhook_url = receiver.url(platform.code)
@@ -324,7 +326,9 @@ def test_a_newcomers_decision_in_the_demo_reaches_every_platform_with_no_dead_le
         for p in Platform.objects.filter(is_active=True)
     }
     # Acknowledging after the worker is done: one writer at a time on the test database.
-    receiver = ReferencePlatforms(site, played, ack_delay=0.5, hang_seconds=5).start()
+    receiver = ReferencePlatforms(
+        site, played, ack_delay=0.05, hang_seconds=5, hold_until_drain=True
+    ).start()
     try:
         for platform in Platform.objects.all():
             platform.webhook_url = receiver.url(platform.code)
