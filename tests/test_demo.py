@@ -1,6 +1,7 @@
 """The demo command: what a new user gets after ``scripts/demo``."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -93,6 +94,14 @@ def test_the_demo_has_cases_in_several_states_each_with_a_live_process(demo):
     } <= statuses
     waiting = Case.objects.get(status=Case.Status.SUBMITTED)
     assert [t.flow_task.name for t in open_tasks(waiting)] == ["acceptance_check"]
+
+
+def test_the_supervisors_figures_are_ready_when_the_demo_starts(demo, client):
+    """The worker sums the figures every 15 minutes; the demo sums them once as it loads."""
+    client.force_login(get_user_model().objects.get(username="supervisor"))
+    page = client.get("/workflow/agency/metrics/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "not computed yet" not in page
+    assert re.search(r"As of \d{4}-\d{2}-\d{2} \d{2}:\d{2}", page)
 
 
 def test_running_the_demo_twice_is_refused_unless_asked_to_skip(demo, capsys):

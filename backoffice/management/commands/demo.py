@@ -48,6 +48,7 @@ from cases.seeds import APPLIED_BY_EN
 from notifications.models import Message
 from workflows import actions
 from workflows.flows import FLOWS
+from workflows.metrics import metrics_refresh
 
 PASSWORD = "demo"  # noqa: S105 - printed for the demo users; DEBUG-only command
 
@@ -219,6 +220,9 @@ class Command(BaseCommand):
             acme, globex, records = self._subjects_and_records(rng, agencies, platforms, subjects)
             self._representations(users, acme, globex, users["admin"])
         self._cases(rng, users, acme, globex, records)
+        # The worker sums the supervisors' figures every REDRESS_METRICS_REFRESH_SECONDS (15
+        # minutes); a newcomer opening "Figures of the agency" should not wait for the first.
+        metrics_refresh()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo loaded: {Agency.objects.count()} agencies, {Platform.objects.count()} platforms, "
