@@ -348,7 +348,7 @@ def seed(total: int, *, agency_count: int = AGENCIES, history: bool = False) -> 
             write(Deadline, deadlines)
             write(CaseEvent, events)
             if history:
-                history_rows(cases, start, rng, subjects, lists, platforms, tz, today)
+                history_rows(write, cases, start, rng, lists, platforms, tz, today)
             seq = start + n
             ReferenceCounter.objects.update_or_create(year=YEAR, defaults={"last": seq})
         print(f"  {seq:,} cases", file=sys.stderr)
@@ -447,9 +447,10 @@ class Writer:
                 )
 
 
-def history_rows(cases, start, rng, subjects, lists, platforms, tz, today) -> None:
+def history_rows(write, cases, start, rng, lists, platforms, tz, today) -> None:
     """What the supervisors' figures read besides the case: its record, both deadlines,
-    the clock's stops, and the platforms' effects of a decision."""
+    the clock's stops, and the platforms' effects of a decision; written by the seeder's
+    ``Writer`` (COPY) like the cases, so a million cases' history takes minutes."""
     from cases.models import (
         CaseRecord,
         ClockEntry,
@@ -459,24 +460,30 @@ def history_rows(cases, start, rng, subjects, lists, platforms, tz, today) -> No
         Record,
     )
 
-    records = Record.objects.bulk_create(
-        Record(
-            list_type=lists[(start + i) % len(lists)],
-            subject=case.subject,
-            agency=case.agency,
-            decision_no=f"罚〔2025〕{start + i}号",
-            severity=rng.choice(["minor", "general", "serious"]),
-            penalty_type="fine",
-            listed_on=today - datetime.timedelta(days=400),
-            restorable_from=today - datetime.timedelta(days=300),
-            expires_on=today + datetime.timedelta(days=400),
-            status="active",
-        )
-        for i, case in enumerate(cases)
+    records = write(
+        Record,
+        [
+            Record(
+                list_type=lists[(start + i) % len(lists)],
+                subject=case.subject,
+                agency=case.agency,
+                decision_no=f"罚〔2025〕{start + i}号",
+                severity=rng.choice(["minor", "general", "serious"]),
+                penalty_type="fine",
+                listed_on=today - datetime.timedelta(days=400),
+                restorable_from=today - datetime.timedelta(days=300),
+                expires_on=today + datetime.timedelta(days=400),
+                status="active",
+            )
+            for i, case in enumerate(cases)
+        ],
     )
-    CaseRecord.objects.bulk_create(
-        CaseRecord(case=case, record=records[i], status_before="active")
-        for i, case in enumerate(cases)
+    write(
+        CaseRecord,
+        [
+            CaseRecord(case=case, record=records[i], status_before="active")
+            for i, case in enumerate(cases)
+        ],
     )
     deadlines = []
     for case in cases:
@@ -498,7 +505,7 @@ def history_rows(cases, start, rng, subjects, lists, platforms, tz, today) -> No
                     computation="bench",
                 )
             )
-    deadlines = Deadline.objects.bulk_create(deadlines)
+    deadlines = write(Deadline, deadlines)
     entries = []
     for deadline in deadlines[1::2]:  # one case in ten stops for materials
         if rng.random() < 0.1:
@@ -513,24 +520,30 @@ def history_rows(cases, start, rng, subjects, lists, platforms, tz, today) -> No
                         at=at + datetime.timedelta(days=rng.randint(1, 20)),
                     )
                 )
-    ClockEntry.objects.bulk_create(entries)
+    write(ClockEntry, entries)
     decided_cases = [(i, c) for i, c in enumerate(cases) if c.decided_at]
-    publications = Publication.objects.bulk_create(
-        Publication(record=records[i], platform=rng.choice(platforms), status="withdrawn")
-        for i, _case in decided_cases
+    publications = write(
+        Publication,
+        [
+            Publication(record=records[i], platform=rng.choice(platforms), status="withdrawn")
+            for i, _case in decided_cases
+        ],
     )
-    PublicationEffect.objects.bulk_create(
-        PublicationEffect(
-            publication=publication,
-            kind="publication_ended",
-            requested_at=case.decided_at,
-            acknowledged_at=(
-                case.decided_at + datetime.timedelta(hours=rng.randint(1, 200))
-                if rng.random() < 0.95
-                else None
-            ),
-        )
-        for publication, (_i, case) in zip(publications, decided_cases, strict=True)
+    write(
+        PublicationEffect,
+        [
+            PublicationEffect(
+                publication=publication,
+                kind="publication_ended",
+                requested_at=case.decided_at,
+                acknowledged_at=(
+                    case.decided_at + datetime.timedelta(hours=rng.randint(1, 200))
+                    if rng.random() < 0.95
+                    else None
+                ),
+            )
+            for publication, (_i, case) in zip(publications, decided_cases, strict=True)
+        ],
     )
 
 
