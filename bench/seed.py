@@ -66,6 +66,13 @@ def main() -> None:
         action="store_true",
         help="A year of cases at every step, with what the supervisors' figures read.",
     )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="Processes writing the batches side by side (each batch then draws from a "
+        "random sequence of its own: other data than one process writes).",
+    )
     args = parser.parse_args()
 
     import django
@@ -80,7 +87,7 @@ def main() -> None:
     recreate_database(settings.DATABASES["default"])
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
-    seed(args.cases, agency_count=args.agencies, history=args.history)
+    seed(args.cases, agency_count=args.agencies, history=args.history, jobs=args.jobs)
     print(f"seeded {args.cases:,} cases in {time.perf_counter() - started:.0f} s")
 
 
@@ -107,8 +114,12 @@ def agency_weights(count: int = AGENCIES) -> list[float]:
     return [0.25] + [w * scale for w in rest]
 
 
-def seed(total: int, *, agency_count: int = AGENCIES, history: bool = False) -> dict:
-    """Write ``total`` cases (see the module's docstring); the people the benches sign in as."""
+def seed(total: int, *, agency_count: int = AGENCIES, history: bool = False, jobs: int = 1) -> dict:
+    """Write ``total`` cases (see the module's docstring); the people the benches sign in as.
+
+    ``jobs`` > 1 (PostgreSQL, outside a transaction) forks that many processes once the
+    agencies, people and subjects are written, each writing every ``jobs``-th batch; each
+    batch then draws from a random sequence of its own, seeded by its first case."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.hashers import make_password
     from django.db import connection, transaction
@@ -244,11 +255,17 @@ def seed(total: int, *, agency_count: int = AGENCIES, history: bool = False) -> 
         return filed, state, status, decided
 
     plan_of = plan_history if history else plan_queue
-    write = Writer()
     # The company's 1,000 cases are spread through the years' filings.
     company_every = max(total // COMPANY_CASES, 1)
-    seq = 0
-    for start in range(0, total, BATCH):
+
+    def write_batches(starts, forked: bool) -> None:
+        write = Writer()
+        for start in starts:
+            if forked:  # one random sequence per batch, whichever process writes it
+                rng.seed(f"{17 if history else 16}-{start}")
+            write_batch(write, start, count=not forked)
+
+    def write_batch(write, start, *, count: bool) -> None:
         n = min(BATCH, total - start)
         rows, chains = [], []
         for i in range(start, start + n):
@@ -349,10 +366,30 @@ def seed(total: int, *, agency_count: int = AGENCIES, history: bool = False) -> 
             write(CaseEvent, events)
             if history:
                 history_rows(write, cases, start, rng, lists, platforms, tz, today)
-            seq = start + n
-            ReferenceCounter.objects.update_or_create(year=YEAR, defaults={"last": seq})
-        print(f"  {seq:,} cases", file=sys.stderr)
-    write.finish()
+            if count:
+                ReferenceCounter.objects.update_or_create(year=YEAR, defaults={"last": start + n})
+        print(f"  {start + n:,} cases", file=sys.stderr)
+
+    starts = range(0, total, BATCH)
+    if jobs > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        import multiprocessing
+
+        from django.db import connections
+
+        connections.close_all()  # each process opens its own
+        context = multiprocessing.get_context("fork")
+        parts = [
+            context.Process(target=write_batches, args=(starts[k::jobs], True)) for k in range(jobs)
+        ]
+        for part in parts:
+            part.start()
+        for part in parts:
+            part.join()
+        if any(part.exitcode for part in parts):
+            raise RuntimeError("A seeding process failed: see its traceback above.")
+        ReferenceCounter.objects.update_or_create(year=YEAR, defaults={"last": total})
+    else:
+        write_batches(starts, False)
     if not connection.in_atomic_block:  # a test's transaction: no VACUUM there
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
@@ -365,9 +402,8 @@ class Writer:
     The instances are built as the ORM would build them (defaults, ``pre_save``, each
     field's own conversion to its database value), then streamed in one ``COPY … FROM
     STDIN`` per table and batch: no INSERT statement to build, parse and plan per 5,000
-    rows. The ids are given here, from the table's sequence, which ``finish`` moves past
-    the last one; so nothing else may write the tables while the seeder runs (it writes a
-    database of its own).
+    rows. The ids are drawn here from the table's sequence, a batch's at once, so that
+    several processes can write the same tables side by side.
     """
 
     def __init__(self):
@@ -376,7 +412,6 @@ class Writer:
         # The connection itself, not the thread-local proxy: a value a field, a million times.
         self.connection = connections[DEFAULT_DB_ALIAS]
         self.copy = self.connection.vendor == "postgresql"
-        self.next_id: dict = {}
         self.converters: dict = {}
 
     def converters_of(self, model) -> list:
@@ -412,18 +447,19 @@ class Writer:
         meta = model._meta
         fields = list(meta.concrete_fields)
         converters = self.converters_of(model)
-        if model not in self.next_id:
-            with self.connection.cursor() as cursor:
-                cursor.execute(f'SELECT coalesce(max(id), 0) + 1 FROM "{meta.db_table}"')
-                self.next_id[model] = cursor.fetchone()[0]
-        start = self.next_id[model]
+        with self.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [meta.db_table, len(instances)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
         columns = ", ".join(f'"{f.column}"' for f in fields)
         connection = self.connection
         copy_sql = f'COPY "{meta.db_table}" ({columns}) FROM STDIN'
         pairs = list(zip(fields, converters, strict=True))
         with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
-            for offset, obj in enumerate(instances):
-                obj.pk = start + offset
+            for pk, obj in zip(ids, instances, strict=True):
+                obj.pk = pk
                 row = []
                 for field, convert in pairs:
                     value = getattr(obj, field.attname)
@@ -433,18 +469,7 @@ class Writer:
                 copy.write_row(row)
                 obj._state.adding = False
                 obj._state.db = "default"
-        self.next_id[model] = start + len(instances)
         return instances
-
-    def finish(self):
-        if not self.copy:
-            return
-        with self.connection.cursor() as cursor:
-            for model, next_id in self.next_id.items():
-                table = model._meta.db_table
-                cursor.execute(
-                    "SELECT setval(pg_get_serial_sequence(%s, 'id'), %s, false)", [table, next_id]
-                )
 
 
 def history_rows(write, cases, start, rng, lists, platforms, tz, today) -> None:
