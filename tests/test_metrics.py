@@ -29,6 +29,7 @@ from cases.models import (
     CaseRecord,
     ClockEntry,
     Deadline,
+    Membership,
     Publication,
     PublicationEffect,
     Role,
@@ -44,7 +45,7 @@ from workflows.metrics import (
     metrics_report,
     summaries_read,
 )
-from workflows.models import MetricsSnapshot
+from workflows.models import MetricsScopeSummary, MetricsSnapshot
 from workflows.tasks import metrics_refresh as refresh_task
 
 TODAY = datetime.date(2025, 3, 14)
@@ -311,13 +312,22 @@ def _facts_read(queries) -> bool:
     return any("workflows_metricsfact" in q["sql"] for q in queries)
 
 
+def _summaries_read(queries) -> bool:
+    """Whether some agency's own summaries were read (not a scope's sum of several)."""
+    return any('"workflows_metricssummary"' in q["sql"] for q in queries)
+
+
 def test_a_view_the_refresh_summed_is_read_without_summing_the_facts(history):
     """The refresh sums the first view and each filter alone, and keeps weekly running
     totals for any period of the unfiltered figures; a request for one of them, of one
-    agency or several, reads the summaries, never the facts."""
+    agency or of the agencies a supervisor reads together, reads the summaries, never the
+    facts (of several agencies: their sum, one row, not each agency's)."""
     from django.core.cache import cache
 
     other = build_history("GZAMR")
+    chief = factories.officer(Role.SUPERVISOR, history, "chief")
+    Membership.objects.create(user=chief, agency=other, role=Role.SUPERVISOR)
+    metrics_refresh([history, other], today=TODAY)
     olga = factories.UserFactory(username="olga-SZAMR")
     views = [
         MetricsFilters(),
@@ -336,6 +346,8 @@ def test_a_view_the_refresh_summed_is_read_without_summing_the_facts(history):
                         metrics_report(agencies, filters).tables()
                     assert not _facts_read(counted), (filters, agencies)
                     assert len(counted) <= 8, [q["sql"][:150] for q in counted]
+                    if len(agencies) > 1:
+                        assert not _summaries_read(counted), filters
 
 
 def test_a_view_first_asked_for_is_summed_once_then_read_by_every_process(
@@ -394,6 +406,63 @@ def test_the_summaries_add_up_to_the_facts_summed_directly(history):
         ["Objection (异议)", "2", "4", "4"],
         ["Credit restoration (信用修复)", "2", "5", "5"],
     ]
+
+
+def test_the_sums_of_several_agencies_are_their_facts_summed_directly(history):
+    """The agencies a supervisor reads together are added up at the refresh (the first
+    views and the weekly running totals) or on a view's first request, and kept as one
+    sum: read back, every view gives what one sum over their facts gives; a refresh of
+    either agency makes it summed anew."""
+    other = build_history("GZAMR")
+    chief = factories.officer(Role.SUPERVISOR, history, "chief")
+    Membership.objects.create(user=chief, agency=other, role=Role.SUPERVISOR)
+    metrics_refresh([history, other], today=TODAY)
+    olga = factories.UserFactory(username="olga-SZAMR")
+    views = [
+        MetricsFilters(),
+        MetricsFilters(officer_id=olga.pk),
+        MetricsFilters(step="decision"),
+        MetricsFilters(step="awaiting_materials"),
+        MetricsFilters(list_code=factories.list_type().code),
+        MetricsFilters(start=datetime.date(2025, 3, 3), end=datetime.date(2025, 3, 7)),
+        MetricsFilters(officer_id=olga.pk, step="decision", start=datetime.date(2025, 1, 6)),
+        MetricsFilters(start=datetime.date(2024, 1, 1)),
+        MetricsFilters(start=datetime.date(2025, 3, 10), end=datetime.date(2025, 6, 30)),
+        MetricsFilters(start=datetime.date(2025, 3, 4), end=datetime.date(2025, 3, 4)),
+        MetricsFilters(end=datetime.date(2024, 6, 30)),
+    ]
+    both = [history.pk, other.pk]
+
+    def sorted_groups(groups):
+        return {k: sorted(v, key=str) for k, v in groups.items()}
+
+    def check():
+        for filters in views:
+            report = metrics_report(both, filters)
+            first, last = report.first_week, report.last_week
+            direct = sorted_groups(groups_add([facts_sum(both, filters, first, last)]))
+            for _time in ("first", "again"):  # added up, then read back as one sum
+                summed = summaries_read(report._snapshots, filters, first, last)
+                assert sorted_groups(summed) == direct, (filters, _time)
+
+    check()
+    assert MetricsScopeSummary.objects.values("scope").distinct().count() == 1
+    scope = MetricsScopeSummary.objects.first().scope
+    _case(
+        history,
+        factories.RecordFactory(agency=history, severity="general"),
+        "SZAMR-E",
+        Case.Kind.OBJECTION,
+        Case.Status.CLOSED,
+        "2025-03-03",
+        olga,
+        "2025-03-13",
+    )
+    metrics_refresh([history], today=TODAY)
+    # The sums of the earlier refresh are gone; the new ones hold the new case.
+    assert not MetricsScopeSummary.objects.filter(scope=scope).exists()
+    check()
+    assert tables(metrics_report(both))["cycle_by_kind"][0] == ["Objection (异议)", "3", "4", "8"]
 
 
 def test_a_summary_of_an_earlier_refresh_is_not_read(history):

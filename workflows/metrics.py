@@ -28,8 +28,8 @@ from cases import access
 from cases.errors import NotPermitted, RedressError
 from cases.ids import id_parse
 from cases.metrics import AGE_BUCKETS, Figure, agency_facts, week_of
-from cases.models import Agency, Case, Deadline, ListType, Platform, Role, Severity
-from workflows.models import MetricsFact, MetricsSnapshot, MetricsSummary
+from cases.models import Agency, Case, Deadline, ListType, Membership, Platform, Role, Severity
+from workflows.models import MetricsFact, MetricsScopeSummary, MetricsSnapshot, MetricsSummary
 
 DEFAULT_WEEKS = 12
 CACHE_SECONDS = 3600
@@ -39,11 +39,14 @@ def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int
     """Recompute the figures of ``agencies`` (every active agency by default); the count.
 
     Each agency in one transaction: its facts rewritten, its old summaries dropped, and
-    the views a supervisor opens first summed again (``FIRST_VIEWS``), so a dashboard,
-    filtered or not, of one agency or several, reads sums instead of facts.
+    the views a supervisor opens first summed again (``first_views``), so a dashboard,
+    filtered or not, of one agency or several, reads sums instead of facts. Then the
+    agencies a supervisor or an auditor reads together have their summaries added up
+    (``scopes_refresh``): a dashboard of twenty agencies reads one sum, not twenty.
     """
     agencies = agencies if agencies is not None else Agency.objects.filter(is_active=True)
     done = 0
+    refreshed = set()
     for agency in agencies:
         started = time.monotonic()
         facts = agency_facts(agency, today=today)
@@ -80,7 +83,9 @@ def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int
             weekly_store(snapshot)
             snapshot.seconds = round(time.monotonic() - started, 3)
             snapshot.save(update_fields=["seconds"])
+        refreshed.add(agency.pk)
         done += 1
+    scopes_refresh(refreshed)
     return done
 
 
@@ -677,20 +682,59 @@ def summaries_read(
 ) -> dict[str, list[tuple]]:
     """The agencies' sums under a view, added up: grouping name → [(values…, count)].
 
-    Each agency's come from its summary of this view when it is of its latest refresh;
-    an agency without one is summed from its facts now and its summary kept (a view asked
-    for once is one query for every web process until the next refresh).
+    Several agencies' come from their scope's sum of this view (``scope_read``) when the
+    refresh or an earlier request added it up; else, and for one agency, from each
+    agency's summary (``agencies_sum``), the sum then kept for the scope.
+    """
+    if len(snapshots) < 2:
+        return groups_dated(agencies_sum(snapshots, filters, first_week, last_week))
+    scope = scope_key(snapshots)
+    added = scope_read(scope, snapshots, filters, first_week, last_week)
+    if added is None:
+        added = agencies_sum(snapshots, filters, first_week, last_week)
+        # A refresh that began meanwhile makes a new scope: this row is then never read.
+        MetricsScopeSummary.objects.bulk_create(
+            [
+                MetricsScopeSummary(
+                    scope=scope,
+                    view=view_key(filters, first_week, last_week),
+                    agencies=sorted(s.agency_id for s in snapshots),
+                    groups=added,
+                )
+            ],
+            ignore_conflicts=True,
+        )
+    return groups_dated(added)
+
+
+def agencies_sum(
+    snapshots: list[MetricsSnapshot],
+    filters: MetricsFilters,
+    first_week: datetime.date,
+    last_week: datetime.date,
+    stored: dict[tuple[int, str], dict] | None = None,
+) -> dict[str, list[list]]:
+    """The agencies' sums under a view, added up, as a summary stores them.
+
+    Each agency's come from its summary of this view when it is of its latest refresh
+    (from ``stored``, (agency id, view) → sums, when given); an agency without one is
+    summed from its facts now and its summary kept (a view asked for once is one query
+    for every web process until the next refresh).
     """
     fresh = {s.agency_id: s.computed_at for s in snapshots}
     wanted = {s.agency_id: _agency_view(s, filters) for s in snapshots}
-    chosen = Q(pk__in=[])
-    for pk, (own, _dropped) in wanted.items():
-        chosen |= Q(agency_id=pk, view=view_key(own, first_week, last_week))
-    stored = {
-        row.agency_id: row.groups
-        for row in MetricsSummary.objects.filter(chosen)
-        if row.computed_at == fresh[row.agency_id]
-    }
+    keys = {pk: view_key(own, first_week, last_week) for pk, (own, _dropped) in wanted.items()}
+    if stored is not None:
+        stored = {pk: stored[pk, key] for pk, key in keys.items() if (pk, key) in stored}
+    else:
+        chosen = Q(pk__in=[])
+        for pk, key in keys.items():
+            chosen |= Q(agency_id=pk, view=key)
+        stored = {
+            row.agency_id: row.groups
+            for row in MetricsSummary.objects.filter(chosen)
+            if row.computed_at == fresh[row.agency_id]
+        }
     # Unfiltered, any period: from the weekly running totals the refresh kept.
     stored.update(
         weekly_read(
@@ -722,7 +766,7 @@ def summaries_read(
         # A refresh that began meanwhile keeps its own (newer) summary: ours is dropped.
         MetricsSummary.objects.bulk_create(new, ignore_conflicts=True)
         stored.update((row.agency_id, row.groups) for row in new)
-    return groups_add(
+    return groups_sum(
         {name: rows for name, rows in groups.items() if name.split(":", 1)[0] not in wanted[pk][1]}
         for pk, groups in stored.items()
     )
@@ -826,9 +870,9 @@ def weekly_read(
     for s in snapshots:
         if "through" not in s.dimensions:  # refreshed before the running totals were kept
             continue
-        newest = datetime.date.fromisoformat(s.dimensions["through"])
-        high = _running_view(min(last_week, newest))
-        low = _running_view(min(first_week - datetime.timedelta(weeks=1), newest))
+        high, low = running_views(
+            datetime.date.fromisoformat(s.dimensions["through"]), first_week, last_week
+        )
         views[s.agency_id] = (high, low)
         chosen |= Q(agency_id=s.agency_id, view__in=[WEEKLY, high, low])
     if not views:
@@ -837,38 +881,59 @@ def weekly_read(
     for row in MetricsSummary.objects.filter(chosen):
         if row.computed_at == fresh[row.agency_id]:
             parts[row.agency_id][row.view] = row.groups
+    return {
+        pk: period_sums(parts[pk], high, low, first_week, last_week)
+        for pk, (high, low) in views.items()
+        if WEEKLY in parts.get(pk, {})
+    }
+
+
+def running_views(
+    through: datetime.date, first_week: datetime.date, last_week: datetime.date
+) -> tuple[str, str]:
+    """The running totals a period reads: to its last week, and to the week before its
+    first (neither after ``through``, the last week kept)."""
+    high = _running_view(min(last_week, through))
+    low = _running_view(min(first_week - datetime.timedelta(weeks=1), through))
+    return high, low
+
+
+def period_sums(
+    parts: dict[str, dict],
+    high: str,
+    low: str,
+    first_week: datetime.date,
+    last_week: datetime.date,
+) -> dict[str, list[list]]:
+    """The unfiltered sums of a period from the sums by week (``parts[WEEKLY]``) and the
+    running totals at its ends (``parts[high]`` less ``parts[low]``)."""
     first, last = first_week.isoformat(), last_week.isoformat()
-    out: dict[int, dict[str, list[list]]] = {}
-    for pk, (high, low) in views.items():
-        if WEEKLY not in parts.get(pk, {}):
-            continue
-        groups: dict[str, list[list]] = {}
-        for name, rows in parts[pk][WEEKLY].items():
-            figure = name.split(":", 1)[0]
-            if "period" not in _FILTERED_BY[figure]:
-                groups[name] = rows
-            elif figure in (Figure.OPENED, Figure.CLOSED):  # the backlog before the period
-                groups[name] = [row for row in rows if row[0] <= last]
-            else:
-                groups[name] = [row for row in rows if first <= row[0] <= last]
-        # Before a week with facts there is no total: nothing up to it.
-        below = {
-            name: {tuple(row[:-1]): row[-1] for row in rows}
-            for name, rows in parts[pk].get(low, {}).items()
-        }
-        for figure, groupings in GROUPINGS.items():
-            for grouping in groupings:
-                if _by_week(figure, grouping):
-                    continue
-                name = _group_name(figure, grouping)
-                before = below.get(name, {})
-                groups[name] = [
-                    [*row[:-1], row[-1] - before.get(tuple(row[:-1]), 0)]
-                    for row in parts[pk].get(high, {}).get(name, [])
-                    if row[-1] > before.get(tuple(row[:-1]), 0)
-                ]
-        out[pk] = groups
-    return out
+    groups: dict[str, list[list]] = {}
+    for name, rows in parts[WEEKLY].items():
+        figure = name.split(":", 1)[0]
+        if "period" not in _FILTERED_BY[figure]:
+            groups[name] = rows
+        elif figure in (Figure.OPENED, Figure.CLOSED):  # the backlog before the period
+            groups[name] = [row for row in rows if row[0] <= last]
+        else:
+            groups[name] = [row for row in rows if first <= row[0] <= last]
+    # Before a week with facts there is no total: nothing up to it.
+    below = {
+        name: {tuple(row[:-1]): row[-1] for row in rows}
+        for name, rows in parts.get(low, {}).items()
+    }
+    for figure, groupings in GROUPINGS.items():
+        for grouping in groupings:
+            if _by_week(figure, grouping):
+                continue
+            name = _group_name(figure, grouping)
+            before = below.get(name, {})
+            groups[name] = [
+                [*row[:-1], row[-1] - before.get(tuple(row[:-1]), 0)]
+                for row in parts.get(high, {}).get(name, [])
+                if row[-1] > before.get(tuple(row[:-1]), 0)
+            ]
+    return groups
 
 
 def _agency_view(
@@ -904,20 +969,170 @@ def _agency_view(
 
 def groups_add(summaries) -> dict[str, list[tuple]]:
     """Stored sums (``facts_sum``) of several agencies added up, weeks as dates again."""
+    return groups_dated(groups_sum(summaries))
+
+
+def groups_sum(summaries) -> dict[str, list[list]]:
+    """Stored sums (``facts_sum``) of several agencies added up, as a summary stores them."""
     added: dict[str, dict[tuple, int]] = defaultdict(lambda: defaultdict(int))
     for groups in summaries:
         for name, rows in groups.items():
             into = added[name]
             for row in rows:
                 into[tuple(row[:-1])] += row[-1]
+    return {name: [[*key, n] for key, n in counts.items()] for name, counts in added.items()}
+
+
+def groups_dated(groups: dict[str, list[list]]) -> dict[str, list[tuple]]:
+    """Stored sums as the report reads them: rows as tuples, weeks as dates."""
     out: dict[str, list[tuple]] = {}
-    for name, counts in added.items():
-        weekly = "week" in name.split(":", 1)[1].split(",")
-        out[name] = [
-            (datetime.date.fromisoformat(key[0]), *key[1:], n) if weekly else (*key, n)
-            for key, n in counts.items()
-        ]
+    for name, rows in groups.items():
+        if "week" in name.split(":", 1)[1].split(","):
+            out[name] = [(datetime.date.fromisoformat(row[0]), *row[1:]) for row in rows]
+        else:
+            out[name] = [tuple(row) for row in rows]
     return out
+
+
+# --- several agencies: their summaries added up once per scope ----------------------------------
+
+
+def scope_key(snapshots: list[MetricsSnapshot]) -> str:
+    """The name of several agencies' sums: which agencies, and the refresh of each."""
+    stamp = sorted((s.agency_id, s.computed_at.isoformat()) for s in snapshots)
+    return hashlib.sha256(repr(stamp).encode()).hexdigest()[:40]
+
+
+def scope_read(
+    scope: str,
+    snapshots: list[MetricsSnapshot],
+    filters: MetricsFilters,
+    first_week: datetime.date,
+    last_week: datetime.date,
+) -> dict[str, list[list]] | None:
+    """The scope's sums under a view, in one query: its sum of this view, or for the
+    unfiltered figures of any period its running totals (as ``weekly_read`` for one
+    agency); ``None`` when neither was added up."""
+    key = view_key(filters, first_week, last_week)
+    views = [key]
+    weekly = _unfiltered(filters) and all("through" in s.dimensions for s in snapshots)
+    if weekly:
+        through = max(datetime.date.fromisoformat(s.dimensions["through"]) for s in snapshots)
+        high, low = running_views(through, first_week, last_week)
+        views += [WEEKLY, high, low]
+    parts = {
+        view: groups
+        for view, groups in MetricsScopeSummary.objects.filter(
+            scope=scope, view__in=views
+        ).values_list("view", "groups")
+    }
+    if key in parts:
+        return parts[key]
+    if weekly and WEEKLY in parts:
+        return period_sums(parts, high, low, first_week, last_week)
+    return None
+
+
+def scope_sets() -> set[frozenset[int]]:
+    """The sets of agencies read together: each person's who supervises or audits several
+    (``metrics_scope`` with no agency named)."""
+    held: dict[int, set[int]] = defaultdict(set)
+    for user_id, agency_id in Membership.objects.filter(
+        role__in=[Role.SUPERVISOR, Role.AUDITOR]
+    ).values_list("user_id", "agency_id"):
+        held[user_id].add(agency_id)
+    return {frozenset(ids) for ids in held.values() if len(ids) > 1}
+
+
+def scopes_refresh(refreshed) -> int:
+    """Add up, for each set of agencies read together that holds one of ``refreshed``,
+    the first views of every agency's filters and the weekly running totals; drop the
+    scopes no longer current. The count of scopes added up."""
+    refreshed = set(refreshed)
+    snapshots = {s.agency_id: s for s in MetricsSnapshot.objects.all()}
+    done = 0
+    for agency_ids in scope_sets():
+        if not agency_ids & refreshed:
+            continue
+        members = [snapshots[pk] for pk in sorted(agency_ids) if pk in snapshots]
+        if len(members) > 1:
+            scope_store(members)
+            done += 1
+    stale = [
+        scope
+        for scope, agencies in MetricsScopeSummary.objects.values_list("scope", "agencies")
+        .order_by()
+        .distinct()
+        if scope != scope_key([snapshots[pk] for pk in agencies if pk in snapshots])
+    ]
+    MetricsScopeSummary.objects.filter(scope__in=stale).delete()
+    return done
+
+
+def scope_store(snapshots: list[MetricsSnapshot]) -> None:
+    """Add up the agencies' first views (each step, list and officer that any of their
+    facts name, alone, and none) and their weekly running totals, as one scope."""
+    scope = scope_key(snapshots)
+    agency_ids = sorted(s.agency_id for s in snapshots)
+    fresh = {s.agency_id: s.computed_at for s in snapshots}
+    named: dict[str, set] = defaultdict(set)
+    for s in snapshots:
+        for name in ("step", "list", "officer"):
+            named[name].update(s.dimensions.get(name, ()))
+    stored: dict[tuple[int, str], dict] = {}
+    totals: dict[int, dict[datetime.date, dict]] = defaultdict(dict)
+    for pk, view, computed_at, groups in MetricsSummary.objects.filter(
+        agency_id__in=agency_ids
+    ).values_list("agency_id", "view", "computed_at", "groups"):
+        if computed_at != fresh[pk]:
+            continue
+        if view.startswith("total|"):
+            totals[pk][datetime.date.fromisoformat(view.split("|", 1)[1])] = groups
+        else:
+            stored[pk, view] = groups
+    as_of = min(s.as_of for s in snapshots)
+    rows = []
+    for filters in first_views({name: sorted(values) for name, values in named.items()}):
+        first, last = filters.period(as_of)
+        rows.append(
+            MetricsScopeSummary(
+                scope=scope,
+                view=view_key(filters, first, last),
+                agencies=agency_ids,
+                groups=agencies_sum(snapshots, filters, first, last, stored=stored),
+            )
+        )
+    if all("through" in s.dimensions and (s.agency_id, WEEKLY) in stored for s in snapshots):
+        rows.append(
+            MetricsScopeSummary(
+                scope=scope,
+                view=WEEKLY,
+                agencies=agency_ids,
+                groups=groups_sum(stored[pk, WEEKLY] for pk in agency_ids),
+            )
+        )
+        # A running total of the scope at a week: each agency's at that week, or at its
+        # last week kept if earlier; an agency whose facts begin later adds nothing.
+        through = {
+            s.agency_id: datetime.date.fromisoformat(s.dimensions["through"]) for s in snapshots
+        }
+        weeks = [week for by_week in totals.values() for week in by_week]
+        week = min(weeks, default=max(through.values()))
+        while week <= max(through.values()):
+            rows.append(
+                MetricsScopeSummary(
+                    scope=scope,
+                    view=_running_view(week),
+                    agencies=agency_ids,
+                    groups=groups_sum(
+                        totals[pk][min(week, through[pk])]
+                        for pk in agency_ids
+                        if min(week, through[pk]) in totals[pk]
+                    ),
+                )
+            )
+            week += datetime.timedelta(weeks=1)
+    MetricsScopeSummary.objects.bulk_create(rows, batch_size=50, ignore_conflicts=True)
 
 
 def _officer_names(ids) -> dict[int, str]:

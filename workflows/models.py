@@ -100,6 +100,32 @@ class MetricsSummary(models.Model):
         return f"{self.agency} {self.view}"
 
 
+class MetricsScopeSummary(models.Model):
+    """Several agencies' figures under one view, their summaries added up once.
+
+    ``scope`` names the agencies and the refresh each comes from
+    (``workflows.metrics.scope_key``): once any of them is refreshed the agencies make a new
+    scope, so an older row is never read (the next refresh deletes it). The refresh adds up
+    the first views and the weekly running totals of each set of agencies a supervisor or
+    an auditor reads together; any other view is added up on its first request.
+    """
+
+    scope = models.CharField(_("scope"), max_length=64)
+    view = models.CharField(_("view"), max_length=200)
+    agencies = models.JSONField(_("agencies"), default=list)
+    groups = models.JSONField(_("sums"), default=dict)
+
+    class Meta:
+        verbose_name = _("metrics summary of several agencies")
+        verbose_name_plural = _("metrics summaries of several agencies")
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "view"], name="metrics_scope_one_per_view")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope[:8]} {self.view}"
+
+
 class Absence(models.Model):
     """A span of days an officer is away: no work is proposed to them, and the forecast
     does not count them on those days."""
