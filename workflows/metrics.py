@@ -35,14 +35,18 @@ DEFAULT_WEEKS = 12
 CACHE_SECONDS = 3600
 
 
-def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int:
+def metrics_refresh(
+    agencies=None, *, today: datetime.date | None = None, scopes: bool = True
+) -> int:
     """Recompute the figures of ``agencies`` (every active agency by default); the count.
 
     Each agency in one transaction: its facts rewritten, its old summaries dropped, and
     the views a supervisor opens first summed again (``first_views``), so a dashboard,
     filtered or not, of one agency or several, reads sums instead of facts. Then the
     agencies a supervisor or an auditor reads together have their summaries added up
-    (``scopes_refresh``): a dashboard of twenty agencies reads one sum, not twenty.
+    (``scopes_refresh``; ``scopes=False`` leaves that to the caller, as when several
+    processes refresh the agencies side by side): a dashboard of twenty agencies reads one
+    sum, not twenty.
     """
     agencies = agencies if agencies is not None else Agency.objects.filter(is_active=True)
     done = 0
@@ -85,7 +89,8 @@ def metrics_refresh(agencies=None, *, today: datetime.date | None = None) -> int
             snapshot.save(update_fields=["seconds"])
         refreshed.add(agency.pk)
         done += 1
-    scopes_refresh(refreshed)
+    if scopes:
+        scopes_refresh(refreshed)
     return done
 
 
