@@ -273,3 +273,93 @@ def test_on_a_generated_history_the_forecast_names_most_breaches_a_week_ahead():
     assert r["projected_caught"] >= r["today_caught"]
     assert r["projected_caught"] >= 0.9 * r["actual"]
     assert r["projected_wrong"] <= 0.25 * r["projected_named"]
+
+
+class CountedOneByOne:
+    """The queues counted as the forecast counted them before ``forecast.Queues``: for each
+    task, every other open task looked at (n²). The reference the sorted counting must
+    agree with."""
+
+    def __init__(self, tasks, flowing, reached, day_count):
+        self.tasks, self.flowing, self.reached, self.day_count = tasks, flowing, reached, day_count
+
+    def ahead(self, step, owner_id, place):
+        return sum(
+            1
+            for t in self.tasks
+            if t.flow_task.name == step
+            and t.owner_id == owner_id
+            and t.due_on is not None
+            and (t.due_on, t.created, t.pk) < place
+        )
+
+    def ahead_at(self, step, place):
+        return sum(
+            1
+            for t in self.tasks
+            if t.flow_task.name == step
+            and t.due_on is not None
+            and (t.due_on, t.created, t.pk) < place
+        )
+
+    def arrived(self, step, place):
+        inflow = [
+            self.reached[w.order][step]
+            for w in self.flowing
+            if w.path[0] != step and step in self.reached[w.order] and w.order < place
+        ]
+        if not inflow:
+            return ()
+        return tuple(sum(1 for day in inflow if day <= d) for d in range(self.day_count + 2))
+
+
+def test_the_queues_counted_in_order_give_the_forecast_counted_one_by_one(
+    company, applicant, staff, agency, monkeypatch
+):
+    """A generated history of 30 cases at every step (some waiting for anyone, some held
+    by an officer, due on random days of the next two weeks, some after the horizon):
+    the forecast with the queues sorted once is, case by case, the one that counted
+    every other task for each."""
+    import random
+
+    from viewflow.workflow.models import Task
+
+    rng = random.Random(17)
+    days = forecast.working_days_from(calendar_for(agency), timezone.localdate(), 14)
+    for _ in range(2):  # a throughput at every step
+        done = review(accept(filed(company, applicant), staff["intake"]), staff["case_officer"])
+        if done.legal_review_required:
+            done = legal_review(done, staff["legal_reviewer"])
+        sign(done, staff["signer"])
+    cases = []
+    for n in range(30):
+        case = filed(company, applicant)
+        if n % 4 >= 1:
+            case = accept(case, staff["intake"])
+        if n % 4 >= 2:
+            case = review(case, staff["case_officer"])
+        if n % 4 >= 3 and case.legal_review_required:
+            case = legal_review(case, staff["legal_reviewer"])
+        cases.append(case)
+    for case in cases:
+        Deadline.objects.filter(case=case, status=Deadline.Status.RUNNING).update(
+            due_on=rng.choice(days)
+        )
+    held = {
+        "acceptance_check": staff["intake"],
+        "evidence_review": staff["case_officer"],
+        "sign_off": staff["signer"],
+    }
+    for task in Task.objects.filter(status="NEW", flow_task_type="HUMAN"):
+        owner = held.get(task.flow_task.name)
+        if owner is not None and rng.random() < 0.3:
+            Task.objects.filter(pk=task.pk).update(owner=owner, status="ASSIGNED")
+
+    with translation.override("en"):
+        sorted_once = forecast.forecast_for(staff["supervisor"])
+        monkeypatch.setattr(forecast, "Queues", CountedOneByOne)
+        one_by_one = forecast.forecast_for(staff["supervisor"])
+    assert len(sorted_once) > 15
+    assert any(f.breach for f in sorted_once) and any(not f.breach for f in sorted_once)
+    assert any(len(f.path_text) > 1 and f.bottleneck != f.step for f in sorted_once)
+    assert sorted_once == one_by_one

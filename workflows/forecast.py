@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import datetime
 import math
+from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -154,11 +156,17 @@ class Stage:
     # The days (1 = the first) the cases due earlier, waiting at a step before this one
     # today, are forecast to reach it (``arrivals``).
     inflow: Sequence[int] = ()
+    # The same counted by day, as the page gives it (``Queues.arrived``): ``arrived[d]``
+    # of them reach it on day ``d`` or before.
+    arrived: Sequence[int] = ()
 
     def ahead_on(self, day: int) -> int:
         """The queue ahead of a case reaching this step on ``day``: the cases here today
         due earlier and those due earlier that have reached it by then."""
-        return self.ahead + sum(1 for arrived in self.inflow if arrived <= day)
+        ahead = self.ahead + sum(1 for arrived in self.inflow if arrived <= day)
+        if self.arrived:
+            ahead += self.arrived[min(day, len(self.arrived) - 1)]
+        return ahead
 
 
 def stages_to_clear(
@@ -235,6 +243,59 @@ def arrivals(
             if cleared is not None:
                 done[order][step] = max(cleared, day)
     return reached
+
+
+class Queues:
+    """The queues ahead of every open task of an agency, counted once (model points 2 and
+    6): each queue's tasks sorted by their place in it, and the cases arriving at each
+    later step sorted likewise, so that the place of one task is a bisection. A forecast of
+    n open tasks costs O(n log n), not the n² of counting every other task for each."""
+
+    def __init__(self, tasks, flowing: Sequence[Waiting], reached, day_count: int):
+        own: dict[tuple[str, int | None], list[tuple]] = defaultdict(list)
+        every: dict[str, list[tuple]] = defaultdict(list)
+        for t in tasks:
+            if t.due_on is None:
+                continue
+            place = (t.due_on, t.created, t.pk)
+            own[t.flow_task.name, t.owner_id].append(place)
+            every[t.flow_task.name].append(place)
+        self._own = {key: sorted(places) for key, places in own.items()}
+        self._every = {step: sorted(places) for step, places in every.items()}
+        entering: dict[str, list[tuple[tuple, int]]] = defaultdict(list)
+        for w in flowing:
+            for step, day in reached[w.order].items():
+                if w.path[0] != step:
+                    entering[step].append((w.order, day))
+        # Per later step: the arrivals' places in order, and after the first i of them,
+        # how many have arrived by each day (0 to ``day_count`` + 1).
+        self._entering: dict[str, tuple[list[tuple], list[tuple[int, ...]]]] = {}
+        for step, rows in entering.items():
+            rows.sort()
+            by_day = [0] * (day_count + 2)
+            counts = [tuple(by_day)]
+            for _order, day in rows:
+                for d in range(min(day, day_count + 1), day_count + 2):
+                    by_day[d] += 1
+                counts.append(tuple(by_day))
+            self._entering[step] = ([order for order, _day in rows], counts)
+
+    def ahead(self, step: str, owner_id: int | None, place: tuple) -> int:
+        """Open tasks of ``step`` held by ``owner_id`` (None: not yet assigned) before
+        ``place`` (due earlier, or on the same day and waiting longer)."""
+        return bisect_left(self._own.get((step, owner_id), ()), place)
+
+    def ahead_at(self, step: str, place: tuple) -> int:
+        """Open tasks of ``step``, whoever holds them, before ``place``."""
+        return bisect_left(self._every.get(step, ()), place)
+
+    def arrived(self, step: str, place: tuple) -> tuple[int, ...]:
+        """Of the cases before ``place`` waiting at a step before ``step`` today, how many
+        are forecast to reach it by each day (``Stage.arrived``)."""
+        if step not in self._entering:
+            return ()
+        orders, counts = self._entering[step]
+        return counts[bisect_left(orders, place)]
 
 
 @dataclass(frozen=True)
@@ -407,6 +468,7 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
             OfficerRate(pk, rate, frozenset(away.get(pk, ()))) for pk, rate in rate_of(step).items()
         ]
     reached = arrivals([w for _t, w in flowing], pace, horizon_days, FLOW_ORDER)
+    queues = Queues(tasks, [w for _t, w in flowing], reached, len(horizon_days))
 
     for task in tasks:
         if task.due_on is None or not (today <= task.due_on <= horizon_end):
@@ -416,19 +478,12 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
         if role is None:
             continue
         case = task.process.case
-        same_step = [t for t in tasks if t.flow_task.name == step and t.pk != task.pk]
+        place = (task.due_on, task.created, task.pk)
         if task.owner_id is not None:
             people = [task.owner_id]
-            same_step = [t for t in same_step if t.owner_id == task.owner_id]
         else:
             people = list(access.assignable(case, step).values_list("pk", flat=True))
-            same_step = [t for t in same_step if t.owner_id is None]
-        ahead = sum(
-            1
-            for t in same_step
-            if t.due_on is not None
-            and (t.due_on, t.created, t.pk) < (task.due_on, task.created, task.pk)
-        )
+        ahead = queues.ahead(step, task.owner_id, place)
         days = working_days_until(calendar, today, task.due_on)
         away = absences(people, today, task.due_on)
         officers = [
@@ -437,16 +492,7 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
         ]
         stages = [Stage(step, ahead, officers)]
         for later in path_of(case, step)[1:]:
-            inflow = [
-                reached[w.order][later]
-                for _other, w in flowing
-                if w.path[0] != later
-                and later in reached[w.order]
-                and w.order < (task.due_on, task.created, task.pk)
-            ]
-            stages.append(
-                _later_stage(case, task, later, tasks, rate_of(later), absences, today, inflow)
-            )
+            stages.append(_later_stage(case, task, later, queues, rate_of(later), absences, today))
         first_day = days[0] if days else today
         cleared_on_day, worst, done_on = stages_to_clear(stages, days)
         neck = stages[worst]
@@ -477,29 +523,22 @@ def _later_stage(
     case,
     task,
     step: str,
-    tasks,
+    queues: Queues,
     rates,
     absences: AbsenceReader,
     today: datetime.date,
-    inflow: Sequence[int] = (),
 ) -> Stage:
     """A step ``case`` still goes through before its deadline (model point 6): its open
     tasks at the agency due before this case's deadline, the days the cases due earlier
     waiting before it reach it, and who may take it for this case."""
-    ahead = sum(
-        1
-        for t in tasks
-        if t.flow_task.name == step
-        and t.due_on is not None
-        and (t.due_on, t.created, t.pk) < (task.due_on, task.created, task.pk)
-    )
+    place = (task.due_on, task.created, task.pk)
     people = list(access.assignable(case, step).values_list("pk", flat=True))
     away = absences(people, today, task.due_on)
     return Stage(
         step,
-        ahead,
+        queues.ahead_at(step, place),
         [OfficerRate(pk, rates.get(pk, 0.0), frozenset(away.get(pk, ()))) for pk in people],
-        tuple(sorted(inflow)),
+        arrived=queues.arrived(step, place),
     )
 
 
