@@ -367,6 +367,22 @@ def test_a_view_first_asked_for_is_summed_once_then_read_by_every_process(
     assert figures["deadlines_by_officer"] == [["Olga", "1", "1", "50%"]]
 
 
+def test_a_filter_with_a_chosen_period_sums_from_the_facts_only_the_figures_it_narrows(history):
+    """A step filtered over a chosen period narrows the backlog and the deadlines: only
+    those three figures are summed from the facts (of that step); the others are the
+    period's unfiltered sums, read from the refresh's running totals."""
+    view = MetricsFilters(step="decision", start=datetime.date(2025, 1, 6))
+    with CaptureQueriesContext(connection) as counted:
+        figures = tables(metrics_report([history.pk], view))
+    summed = [q["sql"] for q in counted if "workflows_metricsfact" in q["sql"]]
+    assert len(summed) == 3 and all("decision" in sql for sql in summed), summed
+    assert figures["deadlines_by_step"] == [["Decision", "1", "2", "33%"]]
+    assert figures["cycle_by_kind"] == [
+        ["Objection (异议)", "1", "4", "4"],
+        ["Credit restoration (信用修复)", "1", "5", "5"],
+    ]
+
+
 def test_the_summaries_add_up_to_the_facts_summed_directly(history):
     """Every view, of one agency or two, gives from the summaries what one sum over all
     the agencies' facts gives."""

@@ -634,11 +634,15 @@ def facts_sum_each(
     filters: MetricsFilters,
     first_week: datetime.date,
     last_week: datetime.date,
+    figures: set[str] | None = None,
 ) -> dict[int, dict[str, list[list]]]:
-    """``facts_sum`` of each agency alone, in one GROUP BY per figure for them all."""
+    """``facts_sum`` of each agency alone, in one GROUP BY per figure for them all (of
+    ``figures`` only, when given)."""
     agency_ids = list(agency_ids)
     out: dict[int, dict[str, list[list]]] = {pk: {} for pk in agency_ids}
     for figure, groupings in GROUPINGS.items():
+        if figures is not None and figure not in figures:
+            continue
         fields = tuple(dict.fromkeys(f for grouping in groupings for f in grouping))
         rows: dict[int, list[tuple]] = defaultdict(list)
         for row in (
@@ -752,11 +756,34 @@ def agencies_sum(
             last_week,
         )
     )
-    # The agencies without a summary of their view, summed together per view.
+    # The agencies without a summary of their view, summed together per view: from the
+    # facts, the figures its filters narrow; the others, as unfiltered, from the period's
+    # unfiltered sums (the refresh's view or its running totals) when there are some.
     missing: dict[MetricsFilters, list[int]] = defaultdict(list)
     for pk, (own, _dropped) in wanted.items():
         if pk not in stored:
             missing[own].append(pk)
+    whole = _unfiltered_sums(
+        [s for s in snapshots if s.agency_id in {pk for pks in missing.values() for pk in pks}],
+        first_week,
+        last_week,
+    )
+    new = []
+    for own, pks in missing.items():
+        narrowed = narrowed_figures(own)
+        apart = [pk for pk in pks if pk in whole]
+        for pk, groups in facts_sum_each(apart, own, first_week, last_week, narrowed).items():
+            groups.update(
+                (name, rows)
+                for name, rows in whole[pk].items()
+                if name.split(":", 1)[0] not in narrowed
+            )
+            new.append((pk, own, groups))
+        together = [pk for pk in pks if pk not in whole]
+        new.extend(
+            (pk, own, groups)
+            for pk, groups in facts_sum_each(together, own, first_week, last_week).items()
+        )
     new = [
         MetricsSummary(
             agency_id=pk,
@@ -764,8 +791,7 @@ def agencies_sum(
             computed_at=fresh[pk],
             groups=groups,
         )
-        for own, pks in missing.items()
-        for pk, groups in facts_sum_each(pks, own, first_week, last_week).items()
+        for pk, own, groups in new
     ]
     if new:
         # A refresh that began meanwhile keeps its own (newer) summary: ours is dropped.
@@ -779,6 +805,42 @@ def agencies_sum(
 
 def _unfiltered(filters: MetricsFilters) -> bool:
     return not (filters.step or filters.list_code or filters.officer_id)
+
+
+def narrowed_figures(filters: MetricsFilters) -> set[str]:
+    """The figures the filters narrow (``_FILTERED_BY``); the others are as unfiltered."""
+    active = {
+        name
+        for name, value in (
+            ("step", filters.step),
+            ("list", filters.list_code),
+            ("officer", filters.officer_id),
+        )
+        if value
+    }
+    return {figure for figure, narrowed in _FILTERED_BY.items() if narrowed & active}
+
+
+def _unfiltered_sums(
+    snapshots: list[MetricsSnapshot], first_week: datetime.date, last_week: datetime.date
+) -> dict[int, dict[str, list[list]]]:
+    """Each agency's unfiltered sums of the period, from its summary of that view or its
+    running totals (two queries at most); an agency with neither is left out."""
+    if not snapshots:
+        return {}
+    fresh = {s.agency_id: s.computed_at for s in snapshots}
+    key = view_key(MetricsFilters(), first_week, last_week)
+    found = {
+        pk: groups
+        for pk, computed_at, groups in MetricsSummary.objects.filter(
+            agency_id__in=list(fresh), view=key
+        ).values_list("agency_id", "computed_at", "groups")
+        if computed_at == fresh[pk]
+    }
+    found.update(
+        weekly_read([s for s in snapshots if s.agency_id not in found], first_week, last_week)
+    )
+    return found
 
 
 # --- any period of the unfiltered view: weekly running totals ---------------------------------
