@@ -76,7 +76,7 @@ def main() -> None:
     seeded = time.perf_counter() - started
 
     from workflows.metrics import metrics_refresh
-    from workflows.models import MetricsFact, MetricsSummary
+    from workflows.models import MetricsFact, MetricsScopeSummary, MetricsSummary
 
     started = time.perf_counter()
     if args.refresh or not args.reuse:  # else an earlier run refreshed it
@@ -84,7 +84,11 @@ def main() -> None:
     refreshed = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    facts = MetricsFact.objects.count(), MetricsSummary.objects.count()
+    facts = (
+        MetricsFact.objects.count(),
+        MetricsSummary.objects.count(),
+        MetricsScopeSummary.objects.count(),
+    )
     results = measure(seeded_people(), args.requests)
     report(args, seeded, refreshed, facts, results)
 
@@ -269,7 +273,7 @@ def measure(people: dict, requests: int) -> dict[str, list[float]]:
     return results
 
 
-def report(args, seeded: float, refreshed: float, facts: tuple[int, int], results) -> None:
+def report(args, seeded: float, refreshed: float, facts: tuple[int, int, int], results) -> None:
     import django
     import psycopg
 
@@ -282,7 +286,8 @@ def report(args, seeded: float, refreshed: float, facts: tuple[int, int], result
         f"{datetime.date.today()}, {os.cpu_count()} cores (load average {load}), Python "
         f"{sys.version.split()[0]}, Django {django.get_version()}; {args.agencies} agencies; "
         f"seeded in {seeded:.0f} s; the worker's refresh of every agency took "
-        f"{refreshed:.1f} s and wrote {facts[0]:,} facts and {facts[1]:,} summaries; "
+        f"{refreshed:.1f} s and wrote {facts[0]:,} facts, {facts[1]:,} summaries and "
+        f"{facts[2]:,} sums of several agencies; "
         f"{args.requests} requests per page after 3 warm-up requests; " + FIRST + ".\n"
     )
     print("| request | median ms | p95 ms |")
