@@ -54,6 +54,16 @@ def main() -> None:
     parser.add_argument(
         "--refresh", action="store_true", help="With --reuse: run the worker's refresh first."
     )
+    parser.add_argument(
+        "--refresh-jobs",
+        type=int,
+        default=1,
+        help="Refresh the agencies from this many processes side by side (the largest first, "
+        "each to the least loaded), then add up the scopes once.",
+    )
+    parser.add_argument(
+        "--refresh-only", action="store_true", help="Refresh, print its time, measure nothing."
+    )
     args = parser.parse_args()
 
     import django
@@ -80,8 +90,24 @@ def main() -> None:
 
     started = time.perf_counter()
     if args.refresh or not args.reuse:  # else an earlier run refreshed it
-        metrics_refresh()
+        if args.refresh_jobs > 1:
+            refresh_side_by_side(args.refresh_jobs)
+        else:
+            metrics_refresh()
     refreshed = time.perf_counter() - started
+    if args.refresh_only:
+        from workflows.models import MetricsSnapshot
+
+        seconds = sorted(MetricsSnapshot.objects.values_list("seconds", flat=True))
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"refreshed in {refreshed:.1f} s ({args.refresh_jobs} processes; the agencies' own "
+            f"times add up to {sum(seconds):.1f} s, the longest {seconds[-1]:.1f} s); "
+            f"{MetricsFact.objects.count():,} facts, {MetricsSummary.objects.count():,} "
+            f"summaries, {MetricsScopeSummary.objects.count():,} sums of several agencies; "
+            f"load average after {load}"
+        )
+        return
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     facts = (
@@ -91,6 +117,43 @@ def main() -> None:
     )
     results = measure(seeded_people(), args.requests)
     report(args, seeded, refreshed, facts, results)
+
+
+def refresh_side_by_side(jobs: int) -> None:
+    """``metrics_refresh`` of every active agency from ``jobs`` forked processes, the
+    agencies with the most cases first, each to the process with the fewest cases so far;
+    then the sums of the agencies read together, once."""
+    import multiprocessing
+
+    from django.db import connections
+    from django.db.models import Count
+
+    from cases.models import Agency
+    from workflows.metrics import metrics_refresh, scopes_refresh
+
+    agencies = list(
+        Agency.objects.filter(is_active=True).annotate(n=Count("cases")).order_by("-n", "pk")
+    )
+    shares: list[list[int]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for agency in agencies:
+        k = loads.index(min(loads))
+        shares[k].append(agency.pk)
+        loads[k] += agency.n
+
+    def refresh(ids: list[int]) -> None:
+        metrics_refresh(Agency.objects.filter(pk__in=ids), scopes=False)
+
+    connections.close_all()  # each process opens its own
+    context = multiprocessing.get_context("fork")
+    parts = [context.Process(target=refresh, args=(ids,)) for ids in shares if ids]
+    for part in parts:
+        part.start()
+    for part in parts:
+        part.join()
+    if any(part.exitcode for part in parts):
+        raise RuntimeError("A refreshing process failed: see its traceback above.")
+    scopes_refresh(agency.pk for agency in agencies)
 
 
 def seeded_people() -> dict:
