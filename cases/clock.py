@@ -23,7 +23,7 @@ from cases.calendar import (
     explain_computation,
 )
 from cases.errors import RuleViolation
-from cases.held import held_memo_any
+from cases.held import held_by_pk, held_memo_any
 from cases.models import (
     Agency,
     CalendarOverride,
@@ -160,7 +160,37 @@ def deadline_start(
         days=working_days,
         due_after=computed.due,
     )
+    started = _started_here(case.pk)
+    if started is not None:
+        started.append(deadline)
     return deadline
+
+
+def _started_here(case_pk: int) -> list[Deadline] | None:
+    """The deadlines started for ``case_pk`` inside the step that holds it locked
+    (``cases.held``), oldest first, while none of the case's deadlines has changed since;
+    None when the case is not held.
+
+    Inside that one transaction, under the case's lock, the step's own reads of "the
+    deadline just started" (the route's timers, the letter, the notice) are answered
+    from here instead of the database. Any other change of a deadline of the case (every
+    change writes its ledger entry, ``_entry``) forgets the list, and the next read goes
+    to the database."""
+    if held_by_pk(case_pk) is None:
+        return None
+    return held_memo_any().setdefault(("deadlines_started", case_pk), [])
+
+
+def deadline_latest(case: Case, step: str | None = None) -> Deadline | None:
+    """The case's newest deadline (of ``step``, or of any step), whatever its status."""
+    started = _started_here(case.pk)
+    for deadline in reversed(started or []):
+        if step is None or deadline.step == step:
+            return deadline
+    rows = Deadline.objects.filter(case=case)
+    if step is not None:
+        rows = rows.filter(step=step)
+    return rows.order_by("-id").first()
 
 
 def deadlines_running(case: Case, *steps: str) -> dict[str, Deadline | None]:
@@ -177,6 +207,10 @@ def deadlines_running(case: Case, *steps: str) -> dict[str, Deadline | None]:
 
 
 def deadline_running(case: Case, step: str) -> Deadline | None:
+    """The newest running (or stopped) deadline of ``step``."""
+    for deadline in reversed(_started_here(case.pk) or []):
+        if deadline.step == step:  # just started, unchanged since: running
+            return deadline
     return (
         Deadline.objects.filter(
             case=case, step=step, status__in=[Deadline.Status.RUNNING, Deadline.Status.STOPPED]
@@ -403,6 +437,10 @@ def _entry(
     due_before=None,
     due_after=None,
 ) -> ClockEntry:
+    if kind != ClockEntry.Kind.STARTED:
+        started = _started_here(deadline.case_id)
+        if started:
+            started.clear()  # a deadline of the case changed: read them again
     return ClockEntry.objects.create(
         case_id=deadline.case_id,
         deadline=deadline,

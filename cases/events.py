@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases import signing
-from cases.held import held_by_pk
+from cases.held import held_by_pk, held_memo_any
 from cases.models import Case, CaseEvent, Record, RecordEvent
 from cases.signals import case_event_recorded, record_event_recorded
 from cases.vocabulary import EventKind, event_kind_check
@@ -119,7 +119,12 @@ def event_record(
     if actor is None and not automated:
         raise ValueError("An event without a named person must be marked automated.")
     at = at or timezone.now()
-    last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
+    # Inside a step that holds the case locked (cases.held), the event this function wrote
+    # last is the chain's end: a step that records several events reads the end once.
+    memo = held_memo_any() if held_by_pk(case.pk) is not None else None
+    last = memo.get(("last_event", case.pk)) if memo is not None else None
+    if last is None:
+        last = CaseEvent.objects.filter(case=case).order_by("-seq").values("seq", "hash").first()
     event = CaseEvent(
         case=case,
         seq=(last["seq"] + 1) if last else 1,
@@ -138,6 +143,8 @@ def event_record(
     )
     event.hash = payload_hash(event_payload(event, reference=case.reference))
     event.save()
+    if memo is not None:
+        memo[("last_event", case.pk)] = {"seq": event.seq, "hash": event.hash}
     head_sign(
         case,
         seq=event.seq,

@@ -113,6 +113,30 @@ def _cursor(salt: str, key: list, direction: str, number: int) -> str:
     )
 
 
+def page_window(
+    raw_cursor: str | None, *, salt: str, ordering: list[str], model, size: int
+) -> tuple[Q, list[str], int]:
+    """What each branch of a list made of several must hold for the page at ``raw_cursor``:
+    the rows after the position (``Q()`` on the first page), in the page's own order (the
+    list's, reversed for a "previous" link), and how many (``size + 1``).
+
+    A list that is the union of a few branches (a company's cases, the applicant's own),
+    each cut to this window and walked by its own index, holds the page and the row that
+    says another follows, however many rows each branch has; ``page_by_key`` then picks the
+    page from those. ``BadCursor`` as ``page_by_key``."""
+    position = read_cursor(raw_cursor, salt)
+    if position is None:
+        return Q(), list(ordering), size + 1
+    if len(position["k"]) != len(ordering):
+        raise BadCursor
+    backwards = position["d"] == "p"
+    try:
+        condition = _after(ordering, position["k"], model, backwards=backwards)
+    except (ValueError, TypeError, ValidationError) as exc:  # a key not of its column's type
+        raise BadCursor from exc
+    return condition, _reverse(ordering) if backwards else list(ordering), size + 1
+
+
 def page_by_key(queryset: QuerySet, raw_cursor: str | None, *, salt: str, size: int) -> KeysetPage:
     """The page of ``queryset`` (ordered, ending in a unique column) at ``raw_cursor``."""
     ordering = list(queryset.query.order_by)

@@ -17,6 +17,7 @@ import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.lookups import In
 from django.http import Http404
@@ -148,6 +149,52 @@ def cases_for(user: AbstractBaseUser) -> QuerySet[Case]:
     if agencies:
         condition |= Q(agency_id__in=agencies)
     return Case.objects.filter(condition).select_related("subject", "agency")
+
+
+def cases_for_page(user: AbstractBaseUser, *, window: tuple[Q, list[str], int]) -> QuerySet[Case]:
+    """``cases_for(user)`` cut to the rows one page of a list by key can show
+    (``cases.keyset.page_window``): order and cut the result with the window's ordering.
+
+    Each way of seeing a case is a branch walked by its own index in the list's order
+    and stopped at the window's end: one branch per subject the person acts for
+    (``case_subject_keyset``), their own applications (``case_applicant_keyset``), one per
+    agency they serve, and the cases granted to them one by one. A company's 1,000 cases
+    were otherwise all fetched and sorted to show 50 (issue 16, bench/RESULTS.md). A
+    database that cannot cut a branch of a UNION (SQLite) gets ``cases_for`` whole, with the
+    same page."""
+    if not user.is_authenticated:
+        return Case.objects.none()
+    if not connection.features.supports_slicing_ordering_in_compound:
+        return cases_for(user)
+    condition, order, cut = window
+
+    def walked(cases: QuerySet[Case]) -> QuerySet:
+        return cases.filter(condition).order_by(*order).values("pk")[:cut]
+
+    subjects = sorted(
+        set(
+            Representation.objects.filter(user=user, confirmed_at__isnull=False).values_list(
+                "subject_id", flat=True
+            )
+        )
+    )
+    branches = [
+        walked(
+            Case.objects.filter(applicant=user).exclude(_removed_from_company(user, "subject_id"))
+        ),
+        walked(
+            Case.objects.filter(
+                pk__in=CaseUserObjectPermission.objects.filter(
+                    user=user, permission__codename="view_case"
+                ).values("content_object_id")
+            )
+        ),
+        *(walked(Case.objects.filter(subject_id=subject)) for subject in subjects),
+        *(walked(Case.objects.filter(agency_id=agency)) for agency in access.agency_ids(user)),
+    ]
+    return Case.objects.filter(pk__among_ids=branches[0].union(*branches[1:])).select_related(
+        "subject", "agency"
+    )
 
 
 def case_correspondents(case: Case) -> list:

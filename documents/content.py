@@ -21,6 +21,7 @@ from django.template import engines
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from cases.clock import deadline_latest
 from cases.errors import RedressError
 from cases.law import INSTRUMENTS, Citation, citations_render
 from cases.models import (
@@ -494,7 +495,7 @@ def final_signers(case: Case) -> list[str]:
 
 
 def _deadline(case: Case, step: str) -> Deadline | None:
-    return Deadline.objects.filter(case=case, step=step).order_by("-id").first()
+    return deadline_latest(case, step)
 
 
 def _event(case: Case, kind: str):
@@ -636,7 +637,7 @@ def letter_facts(
         "objection_basis": REFUSAL_OBJECTION.render(language),
     }
     if kind == K.ACCEPTANCE:
-        facts.update(_acceptance(case, language))
+        facts.update(_acceptance(case, evidence, language))
     elif kind == K.MATERIALS_REQUEST:
         facts.update(_materials_request(case, language))
     if kind in (K.APPROVAL, K.REJECTION):
@@ -815,13 +816,15 @@ def _temporary_restoration_article(case: Case) -> Citation:
     return Citation("ndrc36", 20)
 
 
-def _acceptance(case: Case, language: str) -> dict:
+def _acceptance(case: Case, evidence: list[Evidence], language: str) -> dict:
     decision = _deadline(case, Deadline.Step.DECISION)
-    before_acceptance = case.evidence.all()
-    if case.accepted_at is not None:
-        before_acceptance = before_acceptance.filter(uploaded_at__lte=case.accepted_at)
-    last_upload = (
-        before_acceptance.order_by("-uploaded_at").values_list("uploaded_at", flat=True).first()
+    last_upload = max(
+        (
+            item.uploaded_at
+            for item in evidence
+            if case.accepted_at is None or item.uploaded_at <= case.accepted_at
+        ),
+        default=None,
     )
     complete_at = max(filter(None, [case.submitted_at, last_upload]))
     return {

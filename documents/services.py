@@ -28,6 +28,7 @@ from cases import access
 from cases.broker import task_send
 from cases.errors import Duplicate, InvalidInput, WrongState
 from cases.events import case_lock, event_record
+from cases.held import held_by_pk
 from cases.models import Agency, Case, Role
 from cases.selectors import service_consent_in_force
 from documents.codes import verification_code_new
@@ -117,7 +118,11 @@ def letter_request(
     if kind not in Letter.Kind.values:
         raise InvalidInput(_("Unknown letter kind %(kind)s.") % {"kind": repr(kind)}, field="kind")
     language = language or case.language
-    case = Case.objects.select_related("subject", "agency", "rule_set__list_type").get(pk=case.pk)
+    # The case a step's completion holds (locked, with its subject, agency and rule set) is
+    # the one to print; otherwise it is read with what the letter needs.
+    case = held_by_pk(case.pk) or (
+        Case.objects.select_related("subject", "agency", "rule_set__list_type").get(pk=case.pk)
+    )
     issued_at = timezone.now().replace(microsecond=0)
     signers = final_signers(case) if kind in SIGNED_LETTER_KINDS else []
     # Drawn here, in the transaction that decides: a rollback gives the number back.
@@ -147,7 +152,8 @@ def letter_request(
             rule_version=rule_version,
             html=html,
         )
-        letter.full_clean(exclude=["pdf", "verification_code"])
+        # The case and the decider are the instances at hand: not looked up again.
+        letter.full_clean(exclude=["pdf", "verification_code", "case", "decided_by"])
         try:
             with transaction.atomic():
                 letter.save()

@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 
 from cases import access
 from cases.broker import task_send
+from cases.clock import deadline_latest
 from cases.events import event_record
 from cases.models import (
     Case,
@@ -264,11 +265,15 @@ def on_case_event(sender, *, case: Case, event: CaseEvent, **kwargs) -> None:
 
 def _context(case: Case, **extra) -> dict:
 
+    latest = deadline_latest(case)
     decision = (
-        Deadline.objects.filter(case=case)
-        .order_by("-id")
-        .values("due_on", "working_days", "provisional")
-        .first()
+        {
+            "due_on": latest.due_on,
+            "working_days": latest.working_days,
+            "provisional": latest.provisional,
+        }
+        if latest is not None
+        else None
     )
     provisional = bool(decision and decision["provisional"])
     return {

@@ -37,7 +37,7 @@ from django.views.i18n import set_language
 from cases import access, accounts
 from cases.errors import RedressError
 from cases.ids import id_parse
-from cases.keyset import CURSOR_PARAMETER, BadCursor, page_by_key
+from cases.keyset import CURSOR_PARAMETER, BadCursor, page_by_key, page_window
 from cases.models import (
     Case,
     CaseRecord,
@@ -53,6 +53,7 @@ from cases.selectors import (
     api_tokens_of,
     case_for,
     cases_for,
+    cases_for_page,
     organisation_invitation_of,
     organisation_member_of,
     organisation_of,
@@ -759,6 +760,7 @@ def case_file(request):
 
 
 CASES_PER_PAGE = 50
+CASE_ORDER = ["-submitted_at", "-id"]
 
 
 # --- cases ---------------------------------------------------------------------------------------------------
@@ -769,9 +771,13 @@ CASES_PER_PAGE = 50
 def case_list(request):
     """The cases of the subjects the person acts for, 50 a page by key (``cases.keyset``):
     a company with a thousand cases does not load them all."""
+    cursor = request.GET.get(CURSOR_PARAMETER)
     try:
+        window = page_window(
+            cursor, salt="portal-cases", ordering=CASE_ORDER, model=Case, size=CASES_PER_PAGE
+        )
         cases = page_by_key(
-            cases_for(request.user)
+            cases_for_page(request.user, window=window)
             .annotate(
                 due_on=Deadline.objects.filter(
                     case_id=OuterRef("pk"), status=Deadline.Status.RUNNING
@@ -784,8 +790,8 @@ def case_list(request):
                 .order_by("-id")
                 .values("provisional")[:1],
             )
-            .order_by("-submitted_at", "-id"),
-            request.GET.get(CURSOR_PARAMETER),
+            .order_by(*CASE_ORDER),
+            cursor,
             salt="portal-cases",
             size=CASES_PER_PAGE,
         )

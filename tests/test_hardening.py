@@ -466,6 +466,7 @@ BROWSED = [
 ]
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (scripts/setup test installs it)")
 def test_the_officers_pages_run_in_a_real_browser_without_a_csp_violation(
     staff, applicant, case, settings

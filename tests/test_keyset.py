@@ -18,6 +18,7 @@ from cases.models import Case
 from tests.helpers import api_token
 
 _serial = itertools.count(1)
+PORTAL_LIST_QUERIES = 7  # on PostgreSQL: SQLite reads the list whole, in 6
 NOW = timezone.now()
 
 
@@ -183,3 +184,48 @@ def test_the_api_case_list_pages_by_signed_cursor_and_refuses_an_edited_one(
             assert response.status_code == 400, (listing, bad)
             assert response.json()["code"] == "invalid_input"
             assert "cursor" in str(response.json())
+
+
+@pytest.mark.postgres
+def test_the_portal_list_of_a_company_walks_each_branch_to_the_page_only(
+    postgres_only, client, applicant, company, agency
+):
+    """A representative of two companies sees both companies' cases, filed by anyone, and
+    the cases they filed themselves, in one list newest first, forwards and back. Each way
+    of seeing a case is walked in the list's order and stopped at the page (``LIMIT 51``
+    in every branch): a company's 1,000 cases were all fetched and sorted to show 50."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests import factories
+
+    other_company = factories.SubjectFactory()
+    factories.representative(other_company, "acme-too")
+    applicant.representations.create(subject=other_company, confirmed_at=NOW)
+    colleague = factories.representative(company, "colleague")
+    stranger = factories.SubjectFactory()
+    times = [NOW - datetime.timedelta(minutes=n) for n in range(130)]
+    mine = (
+        cases(company, agency, applicant, times[0::3])
+        + cases(company, agency, colleague, times[1::3])
+        + cases(other_company, agency, colleague, times[2::3])
+    )
+    cases(stranger, agency, colleague, times[:5])  # not the applicant's companies: not shown
+    client.force_login(applicant)
+
+    seen, cursors = walk(client, reverse("portal:cases"))
+    assert seen == [case.pk for case in sorted(mine, key=order_key, reverse=True)]
+    last = client.get(reverse("portal:cases"), {"cursor": cursors[-1]}).context["page"]
+    back = client.get(reverse("portal:cases"), {"cursor": last.previous_cursor}).context["page"]
+    assert [row.pk for row in back.rows] == seen[50:100]
+
+    with CaptureQueriesContext(connection) as captured:
+        client.get(reverse("portal:cases"), {"cursor": cursors[0]})
+    [listing] = [
+        q["sql"] for q in captured.captured_queries if q["sql"].startswith('SELECT "cases_case"')
+    ]
+    # Four branches (own applications, grants, each company) and the page itself.
+    assert listing.count("LIMIT 51") == 5, listing
+    # Seven queries (six before, and the subjects acted for, read once to make the branches);
+    # as many for 130 cases as for 1,000 (bench/pages.py).
+    assert len(captured) == PORTAL_LIST_QUERIES, [q["sql"][:80] for q in captured.captured_queries]

@@ -9,7 +9,7 @@ and its process never disagree.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
@@ -180,7 +180,8 @@ def task_claim(*, task: Task, user: AbstractBaseUser) -> Task:
     """Take an unassigned task. Of two people claiming at once, exactly one gets it."""
     node = _human_node(task)
     try:
-        with _locked(task), transaction.atomic():
+        # The lock opens the transaction: no savepoint of our own inside it.
+        with _locked(task), transaction.atomic(savepoint=False):
             task.refresh_from_db()
             task_ensure_open(task, to="claim")
             if task.status != STATUS.NEW or task.owner_id is not None:
@@ -229,24 +230,28 @@ def task_release(*, task: Task, user: AbstractBaseUser) -> Task:
 
 
 def _case_lock_of(task: Task) -> Case:
-    """The task's case under a row lock (inside the caller's transaction)."""
+    """The task's case under a row lock (inside the caller's transaction), with what the
+    step's letter and notices print of it (its subject, its applicant)."""
     return (
         Case.objects.select_for_update(of=("self",))
-        .select_related("rule_set__list_type", "agency")
+        .select_related("rule_set__list_type", "agency", "subject", "applicant")
         .get(process_id=task.process_id)
     )
 
 
-def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
+def task_complete(*, task: Task, user: AbstractBaseUser, data: dict | Callable[[], dict]) -> Case:
     """Do the step: run its case service with the person's decision, then move on.
 
     The caller must own the task (claim it first) and still be eligible for it.
     Two people completing at once: the first wins, the second is told the task
-    is done.
+    is done. ``data`` may be a function that reads and validates the decision: it is
+    called once the person is known to be allowed the step (so that someone refused is
+    told why, not what is wrong with a form they may not send).
     """
     node = _human_node(task)
     try:
-        with _locked(task), transaction.atomic():
+        # The lock opens the transaction: no savepoint of our own inside it.
+        with _locked(task), transaction.atomic(savepoint=False):
             task.refresh_from_db()
             task_ensure_open(task)
             if task.status not in OPEN_TASK_STATUSES:
@@ -263,6 +268,8 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
                 refusal = node.refusal(user, task, case)
                 if refusal is not None:
                     raise refusal
+                if callable(data):
+                    data = data()
                 if task.status == STATUS.NEW or task.owner_id is None:
                     raise NotPermitted(_("Claim the task before completing it."), code="not_owner")
                 if task.owner_id != user.pk:
@@ -278,7 +285,7 @@ def task_complete(*, task: Task, user: AbstractBaseUser, data: dict) -> Case:
                 activation.execute()
     except FlowLockFailed:
         raise WrongState(BUSY_MESSAGE, code="busy") from None
-    return case_of(task)
+    return case  # the instance the step held and changed: as it was committed
 
 
 @dataclass
