@@ -24,6 +24,7 @@ from cases import access
 from cases.broker import task_send
 from cases.clock import deadline_latest
 from cases.events import event_record
+from cases.held import held_by_pk
 from cases.models import (
     Case,
     CaseEvent,
@@ -102,9 +103,11 @@ def outbox_enqueue(
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("outbox_enqueue must run inside the transaction of its cause")
-    message, created = Message.objects.get_or_create(
-        idempotency_key=key,
-        defaults={
+    message, created = _once(
+        Message,
+        case,
+        {"idempotency_key": key},
+        {
             "case": case,
             "kind": kind,
             "channel": channel,
@@ -136,6 +139,21 @@ def outbox_enqueue(
     return message
 
 
+def _once(model, case: Case | None, lookup: dict, defaults: dict):
+    """``get_or_create``: the row with ``lookup``, made with ``defaults`` if there is none.
+
+    Inside a step that holds ``case`` locked (``cases.held``) it takes no savepoint: the
+    keys of a case's messages are made from an event of that case, appended under the same
+    lock, so no other transaction can write the same key meanwhile (should one, the whole
+    step rolls back: nothing is lost or sent twice)."""
+    if case is None or held_by_pk(case.pk) is None:
+        return model.objects.get_or_create(**lookup, defaults=defaults)
+    found = model.objects.filter(**lookup).first()
+    if found is not None:
+        return found, False
+    return model.objects.create(**lookup, **defaults), True
+
+
 def message_dispatch(message_id: int) -> None:
     """Ask a worker to deliver the message now; if the broker is down, the sweep will."""
     # By name: notifications.tasks imports the delivery, which queues through here.
@@ -156,10 +174,11 @@ def notify_user(
     with translation.override(language):
         subject, body = texts.render(kind, language, **context)
     subject = subject[:300]  # a subject's name can be 300 characters on its own
-    Notification.objects.get_or_create(
-        user=user,
-        key=idempotency_key(key, "inapp", user.pk),
-        defaults={
+    _once(
+        Notification,
+        case,
+        {"user": user, "key": idempotency_key(key, "inapp", user.pk)},
+        {
             "case": case,
             "kind": kind,
             "title": subject,

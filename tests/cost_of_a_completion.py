@@ -42,7 +42,8 @@ def _where(execute, sql, params, many, context):
     frames = [
         f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
         for f in traceback.extract_stack()[:-1]
-        if any(p in f.filename for p in _PROJECT) and "site-packages" not in f.filename
+        if (any(p in f.filename for p in _PROJECT) and "site-packages" not in f.filename)
+        or "viewflow" in f.filename
     ]
     print(f"-- {_kind(sql)}  {sql[:160]}")
     print("     " + " < ".join(reversed(frames[-6:])))
@@ -154,7 +155,7 @@ def test_cost_of_one_completion(
             f"{stats.total_tt * 1000:.0f} ms"
         )
         if name == "complete" or VERBOSE:
-            stats.sort_stats("cumulative")
+            stats.sort_stats(os.environ.get("COST_SORT", "cumulative"))
             if FOCUS:
                 stats.print_stats(FOCUS)
             else:
@@ -264,3 +265,41 @@ def test_profile_the_acceptance_letter_render(
     stats = pstats.Stats(profile, stream=out)
     stats.sort_stats(os.environ.get("COST_SORT", "cumulative")).print_stats(TOP)
     print(out.getvalue())
+
+
+def test_cpu_of_officer_cycles(
+    company, agency, platforms, applicant, staff, private_files, officer_client
+):
+    """This process's CPU for ``COST_CYCLES`` officer cycles (queue, claim, accept), after two
+    warm-up cycles: Django, the ORM and the database driver, without the HTTP server. On a
+    loaded machine compare runs interleaved with the code compared against."""
+    global _Step
+    import time
+
+    n = int(os.environ.get("COST_CYCLES", "30"))
+    cases = [_filed(company, agency, applicant) for _ in range(n + 2)]
+    _cycle(officer_client, cases[0])
+    _cycle(officer_client, cases[1])
+    spent = {"queue": 0.0, "claim": 0.0, "complete": 0.0}
+
+    class _Timed(_Step):
+        def __enter__(self):
+            self.began = time.process_time()
+            return super().__enter__()
+
+        def __exit__(self, *exc):
+            super().__exit__(*exc)
+            spent[self.name] += time.process_time() - self.began
+
+    original, _Step = _Step, _Timed
+    try:
+        for case in cases[2:]:
+            _cycle(officer_client, case)
+    finally:
+        _Step = original
+    total = sum(spent.values())
+    print(
+        f"\nCPU per cycle over {n} cycles ({connection.vendor}): "
+        + ", ".join(f"{k} {v / n * 1000:.1f} ms" for k, v in spent.items())
+        + f"; total {total / n * 1000:.1f} ms"
+    )

@@ -23,6 +23,7 @@ from viewflow.utils import is_owner
 from viewflow.workflow import flow
 from viewflow.workflow.base import Node
 from viewflow.workflow.flow.nodes import TimerBoundary
+from viewflow.workflow.status import STATUS
 
 from cases import access
 from cases.clock import calendar_for, deadline_running
@@ -148,6 +149,25 @@ class DeadlineTimer(TimerBoundary):
         super().__init__(host, delay=moment, interrupting=interrupting)
         self.moment = moment
         self.host_name = host.name
+
+    def _on_host_finished(self, **signal_kwargs):
+        """Cancel this timer's open tasks when the step it watches is done: viewflow's own
+        (``BoundaryEvent._on_host_finished``), with each timer task's process read in the
+        same query instead of one query a task (issue 16: two of an acceptance's reads)."""
+        host_task = signal_kwargs["task"]
+        if host_task.flow_task != self._attached_to:
+            return
+        armed = (
+            self.flow_class.task_class._default_manager.filter(
+                flow_task=self, process=host_task.process, previous=host_task
+            )
+            .exclude(status__in=[STATUS.DONE, STATUS.CANCELED, STATUS.REVIVED, STATUS.ERROR])
+            .select_related("process")
+        )
+        for task in armed:
+            activation = self.activation_class(task)
+            if activation.cancel.can_proceed():
+                activation.cancel()
 
     def arm(self, host_task) -> None:
         """Arm this timer again for ``host_task``, an open task of the step it watches:
