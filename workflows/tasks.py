@@ -20,6 +20,7 @@ from workflows.actions import (
 from workflows.digest import digests_send, materials_reminders_send
 from workflows.forecast import forecast_digests_send
 from workflows.metrics import metrics_refresh as metrics_refresh_agencies
+from workflows.metrics import refresh_run
 
 logger = logging.getLogger(__name__)
 
@@ -66,5 +67,10 @@ def materials_reminders() -> int:
 
 @shared_task(name="workflows.metrics_refresh", ignore_result=True)
 def metrics_refresh() -> int:
-    """Recompute the supervisors' figures of every agency (the dashboard's "as of")."""
-    return metrics_refresh_agencies()
+    """Recompute the supervisors' figures of every agency (the dashboard's "as of"); none
+    while another refresh still runs (its beat came before the last one ended)."""
+    with refresh_run() as mine:
+        if not mine:
+            logger.info("metrics refresh skipped: the previous one is still running")
+            return 0
+        return metrics_refresh_agencies()
