@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime
 import functools
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -797,3 +797,34 @@ def assignable(case: Case, step: str) -> QuerySet:
         .exclude(four_eyes_barred_people(case, step))
         .order_by("username")
     )
+
+
+def assignable_for_cases(cases: Iterable[Case], step: str) -> dict[int, list[int]]:
+    """Case id → the ids of the people ``assignable`` lets take ``step`` of it, by user
+    name, for many cases at once: each agency's people of the step read once, then, for
+    each of them, the cases among these that a tie to the subject or four eyes bars them
+    from, in one query. The breach forecast asks this for every open task of an agency;
+    asked case by case it ran a query a task (1,649 at a 250,000-case agency)."""
+    by_agency: dict[int, list[int]] = {}
+    for case in cases:
+        by_agency.setdefault(case.agency_id, []).append(case.pk)
+    allowed: dict[int, list[int]] = {}
+    for agency_id, case_ids in by_agency.items():
+        people = people_holding(STEP_ROLES[step], at=agency_id)
+        if step in QUALIFIED_STEPS:
+            people = people.filter(legally_qualified_people())
+        people = list(people.order_by("username"))
+        barred = {
+            person.pk: set(
+                Case.objects.filter(pk__in=case_ids)
+                .filter(
+                    conflicted(person, subject_field="subject_id")
+                    | four_eyes_barred_cases(person, step)
+                )
+                .values_list("pk", flat=True)
+            )
+            for person in people
+        }
+        for case_id in case_ids:
+            allowed[case_id] = [p.pk for p in people if case_id not in barred[p.pk]]
+    return allowed

@@ -312,3 +312,34 @@ def test_a_disabled_account_is_neither_offered_nor_assigned(second_round, people
     assert result.done == []
     assert result.skipped == {task.pk: "The account of disabled is disabled: it can take no task."}
     assert "disabled" not in offered_on_the_case_page(people["supervisor"], second_round, task)
+
+
+def test_the_people_who_may_take_a_step_read_for_many_cases_are_those_asked_case_by_case(
+    second_round, people, agency, platforms, applicant, company
+):
+    """The breach forecast reads who may take each step of thousands of cases at once
+    (``access.assignable_for_cases``); it must leave out exactly whom ``assignable`` leaves
+    out of each: the tied, the barred by four eyes, the unqualified."""
+    same_subject = file_restoration(
+        company, [serious_record(company, agency, platforms)], applicant
+    )
+    other = factories.SubjectFactory(name="另一家公司")
+    elsewhere = file_restoration(
+        other, [serious_record(other, agency, platforms)], factories.representative(other)
+    )
+    cases = [second_round, same_subject, elsewhere]
+    for name in access.STEP_ROLES:
+        asked_one_by_one = {
+            case.pk: list(access.assignable(case, name).values_list("pk", flat=True))
+            for case in cases
+        }
+        assert access.assignable_for_cases(cases, name) == asked_one_by_one, name
+
+    sign_off = access.assignable_for_cases(cases, "sign_off")
+    # A close relative at the company signs nothing of its cases, and may sign another's.
+    assert people["insider"].pk not in sign_off[second_round.pk]
+    assert people["insider"].pk not in sign_off[same_subject.pk]
+    assert people["insider"].pk in sign_off[elsewhere.pk]
+    # The first round's reviewer does not sign the case they reviewed (four eyes).
+    assert people["first_reviewer"].pk not in sign_off[second_round.pk]
+    assert people["first_reviewer"].pk in sign_off[same_subject.pk]

@@ -470,29 +470,45 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
     reached = arrivals([w for _t, w in flowing], pace, horizon_days, FLOW_ORDER)
     queues = Queues(tasks, [w for _t, w in flowing], reached, len(horizon_days))
 
-    for task in tasks:
-        if task.due_on is None or not (today <= task.due_on <= horizon_end):
-            continue
+    due = [
+        task
+        for task in tasks
+        if task.due_on is not None
+        and today <= task.due_on <= horizon_end
+        and access.STEP_ROLES.get(task.flow_task.name) is not None
+    ]
+    # Who may take each step of these cases, and who is away, read for all of them at once
+    # (asked task by task, two queries a task: 1,649 at a 250,000-case agency).
+    allowed: dict[str, dict[int, list[int]]] = {}
+    cases = list({task.process.case.pk: task.process.case for task in due}.values())
+
+    def people_for(case, step: str) -> list[int]:
+        if step not in allowed:
+            allowed[step] = access.assignable_for_cases(cases, step)
+        return allowed[step][case.pk]
+
+    away_before = AwayBefore(absences, today, horizon_end)
+
+    for task in due:
         step = task.flow_task.name
-        role = access.STEP_ROLES.get(step)
-        if role is None:
-            continue
         case = task.process.case
         place = (task.due_on, task.created, task.pk)
-        if task.owner_id is not None:
-            people = [task.owner_id]
-        else:
-            people = list(access.assignable(case, step).values_list("pk", flat=True))
+        people = [task.owner_id] if task.owner_id is not None else people_for(case, step)
         ahead = queues.ahead(step, task.owner_id, place)
         days = working_days_until(calendar, today, task.due_on)
-        away = absences(people, today, task.due_on)
+        away = away_before(people, task.due_on)
         officers = [
             OfficerRate(pk, rate_of(step).get(pk, 0.0), frozenset(away.get(pk, ())))
             for pk in people
         ]
         stages = [Stage(step, ahead, officers)]
         for later in path_of(case, step)[1:]:
-            stages.append(_later_stage(case, task, later, queues, rate_of(later), absences, today))
+            people = people_for(case, later)
+            stages.append(
+                _later_stage(
+                    task, later, queues, rate_of(later), people, away_before(people, task.due_on)
+                )
+            )
         first_day = days[0] if days else today
         cleared_on_day, worst, done_on = stages_to_clear(stages, days)
         neck = stages[worst]
@@ -519,27 +535,39 @@ def _forecast_agency(agency: Agency, today: datetime.date, absences: AbsenceRead
         )
 
 
-def _later_stage(
-    case,
-    task,
-    step: str,
-    queues: Queues,
-    rates,
-    absences: AbsenceReader,
-    today: datetime.date,
-) -> Stage:
-    """A step ``case`` still goes through before its deadline (model point 6): its open
-    tasks at the agency due before this case's deadline, the days the cases due earlier
-    waiting before it reach it, and who may take it for this case."""
+def _later_stage(task, step: str, queues: Queues, rates, people: list[int], away) -> Stage:
+    """A step ``task``'s case still goes through before its deadline (model point 6): its
+    open tasks at the agency due before this case's deadline, the days the cases due
+    earlier waiting before it reach it, and ``people``, who may take it for this case."""
     place = (task.due_on, task.created, task.pk)
-    people = list(access.assignable(case, step).values_list("pk", flat=True))
-    away = absences(people, today, task.due_on)
     return Stage(
         step,
         queues.ahead_at(step, place),
         [OfficerRate(pk, rates.get(pk, 0.0), frozenset(away.get(pk, ()))) for pk in people],
         arrived=queues.arrived(step, place),
     )
+
+
+class AwayBefore:
+    """``away_before(people, due_on)``: what ``absences(people, today, due_on)`` answers,
+    read once per person up to the horizon's last day and cut at each deadline."""
+
+    def __init__(self, absences: AbsenceReader, today: datetime.date, end: datetime.date):
+        self.absences, self.today, self.end = absences, today, end
+        self.read: set[int] = set()
+        self.days: dict[int, set[datetime.date]] = {}
+
+    def __call__(self, people: Iterable[int], due_on: datetime.date) -> dict[int, set]:
+        people = list(people)
+        unread = [pk for pk in people if pk not in self.read]
+        if unread:
+            self.days.update(self.absences(unread, self.today, self.end))
+            self.read.update(unread)
+        return {
+            pk: {day for day in self.days[pk] if day <= due_on}
+            for pk in people
+            if self.days.get(pk)
+        }
 
 
 def declared_capacities() -> dict[int, float]:
