@@ -5,6 +5,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -214,14 +215,18 @@ def session_processes(sid: int) -> list[str]:
     return list(session_pids(sid).values())
 
 
-def as_from_a_terminal() -> None:
-    """In the script's process, before it starts: Ctrl-C and SIGTERM delivered and handled
-    by default, as a terminal's shell starts a command. A process inherits its parent's
-    blocked and ignored signals, and bash cannot trap a signal ignored when it started: in
-    the whole suite the script, started from a pytest worker, never saw the Ctrl-C."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+# Run before the script, in its own process (exec keeps the pid, the session and the group):
+# Ctrl-C and SIGTERM delivered and handled by default, as a terminal's shell starts a
+# command. A process inherits its parent's blocked and ignored signals, and bash cannot trap
+# a signal ignored when it started: in the whole suite the script, started from a pytest
+# worker, never saw the Ctrl-C. (Not preexec_fn: the test process has threads.)
+AS_FROM_A_TERMINAL = (
+    "import os, signal, sys\n"
+    "for sig in (signal.SIGINT, signal.SIGTERM):\n"
+    "    signal.signal(sig, signal.SIG_DFL)\n"
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
 
 
 def answers(url: str) -> bool:
@@ -250,13 +255,12 @@ def test_stopping_the_demo_stops_every_process_it_started_within_ten_seconds(
     subprocess.run([*manage, "audit_key", "--generate"], cwd=ROOT, env=env, check=True)  # noqa: S603
     # A session of its own, as a terminal gives: Ctrl-C signals the script's process group.
     script = subprocess.Popen(  # noqa: S603 (our own script)
-        [str(ROOT / "scripts" / "serve")],
+        [sys.executable, "-c", AS_FROM_A_TERMINAL, str(ROOT / "scripts" / "serve")],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + 90
