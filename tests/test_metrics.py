@@ -95,7 +95,9 @@ def build_history(code: str = "SZAMR"):
     agency = factories.AgencyFactory(code=code)
     olga = factories.officer(Role.CASE_OFFICER, agency, f"olga-{code}", first_name="Olga")
     oscar = factories.officer(Role.CASE_OFFICER, agency, f"oscar-{code}", first_name="Oscar")
-    platform = factories.PlatformFactory(code="credit-china", name="Credit China")
+    platform = factories.PlatformFactory(
+        code="credit-china", name="信用中国", name_en="Credit China"
+    )
     general = factories.RecordFactory(agency=agency, severity="general")
     serious = factories.RecordFactory(agency=agency, severity="serious")
     objection, restoration = Case.Kind.OBJECTION, Case.Kind.RESTORATION
@@ -180,7 +182,8 @@ def test_the_figures_of_a_known_history(history):
         ["Objection (异议)", "1", "4", "4"],
         ["Credit restoration (信用修复)", "1", "5", "5"],
     ]
-    list_name = factories.list_type().name
+    # Lists and platforms named in the reader's language, as everywhere else.
+    list_name = factories.list_type().name_en
     assert figures["cycle_by_list"] == [[list_name, "2", "4", "5"]]
     assert figures["cycle_by_tier"] == [["General", "1", "4", "4"], ["Serious", "1", "5", "5"]]
     assert figures["paused"] == [
@@ -292,6 +295,9 @@ def test_the_page_reads_in_chinese(client, history):
     body = client.get(reverse("workspace:metrics"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "每周积压与超期" in body
     assert "机关统计数据" in body
+    # The list and the platform by their Chinese names (the English ones on an English page).
+    assert factories.list_type().name in body
+    assert "信用中国" in body
 
 
 def test_the_worker_refreshes_the_figures_on_its_schedule(client, settings, history):

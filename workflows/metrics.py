@@ -397,7 +397,7 @@ class MetricsReport:
             _("Median (working days)"),
             _("90th percentile (working days)"),
         ]
-        lists = dict(ListType.objects.values_list("code", "name"))
+        lists = {t.code: t.localized_name() for t in ListType.objects.all()}
         tiers = dict(Severity.choices)
         return [
             Table(
@@ -499,7 +499,7 @@ class MetricsReport:
     def acknowledgements(self) -> Table:
         acked = self._histograms(Figure.ACK, "platform")
         waiting = self._histograms(Figure.ACK_OPEN, "platform")
-        names = dict(Platform.objects.values_list("code", "name"))
+        names = {p.code: p.localized_name() for p in Platform.objects.all()}
         rows = []
         for code in sorted(set(acked) | set(waiting)):
             a, w = acked.get(code, {}), waiting.get(code, {})
