@@ -130,7 +130,10 @@ def test_only_a_supervisor_sees_the_forecast_and_only_of_their_agencies(
     client, queue, staff, other_agency
 ):
     client.force_login(staff["intake"])
-    assert client.get(reverse(PAGE)).status_code == 403
+    refused = client.get(reverse(PAGE))
+    assert refused.status_code == 403
+    # Says what the page is for (it once said "Only a supervisor can assign tasks").
+    assert "for an agency&#x27;s supervisors only" in refused.content.decode()
 
     elsewhere = factories.officer("supervisor", other_agency, "supervisor-gz")
     client.force_login(elsewhere)

@@ -226,9 +226,11 @@ class ArchiveView(TaskListView):
 
 
 class SupervisorMixin:
+    """The supervisors' pages and actions (tasks, problems, forecast, balancing, team)."""
+
     def dispatch(self, request, *args, **kwargs):
         if not access.agency_ids(request.user, Role.SUPERVISOR):
-            raise PermissionDenied(gettext("Only a supervisor can assign tasks."))
+            raise PermissionDenied(gettext("This is for an agency's supervisors only."))
         return super().dispatch(request, *args, **kwargs)
 
 
