@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, IntegerField, OuterRef, Q, QuerySet, Value
 from django.db.models.expressions import Combinable
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -375,8 +375,10 @@ def conflict_of_interest(
 ) -> Conflict | None:
     """The tie that bars ``user`` from acting as an officer on ``subject``'s cases, or None.
 
-    APL Art. 43. One query, whichever ties there are. ``on`` is the day the action
-    happens (today by default): a declared tie bars only while it is in force.
+    APL Art. 43. One query when there is no tie, whichever ties there could be (the
+    subject's name and a declared tie's kind are read only for a refusal's words).
+    ``on`` is the day the action happens (today by default): a declared tie bars only
+    while it is in force.
     """
     if user is None or not user.is_authenticated:
         return None
@@ -392,33 +394,38 @@ def conflict_of_interest(
 
 
 def _conflict_read(user: AbstractBaseUser, subject_id: int, on: datetime.date) -> Conflict | None:
+    """Which tie bars ``user`` from ``subject_id``: the first of ``_tie_sources`` that has a
+    row of the person's for the subject, read as one UNION of the person's own rows (each
+    branch by its person's index, the source's number its only column). Only when there
+    is a tie are the subject's name and the declared tie's kind read (a refusal's words).
+    The same answer read as one EXISTS per source on the subject's row cost about four
+    times the Python to build, on every claim and every step (issue 16, bench/RESULTS.md)."""
     sources = _tie_sources(on)
-    flags = {
-        f"tie_{n}": Exists(source.of_user(user.pk).filter(**{source.subject_field: OuterRef("pk")}))
+    branches = [
+        source.of_user(user.pk)
+        .filter(**{source.subject_field: subject_id})
+        .order_by()
+        .annotate(source_number=Value(n, output_field=IntegerField()))
+        .values_list("source_number", flat=True)
         for n, source in enumerate(sources)
-    }
-    declared_kind = Subquery(
-        SubjectTie.objects.in_force(on)
-        .filter(user_id=user.pk, subject_id=OuterRef("pk"))
-        .order_by("recorded_at", "id")
-        .values("kind")[:1]
-    )
-    row = (
-        Subject.objects.filter(pk=subject_id)
-        .annotate(**flags, declared_kind=declared_kind)
-        .values("name", "declared_kind", *flags)
-        .first()
-    )
-    if row is None:
+    ]
+    found = set(branches[0].union(*branches[1:]))
+    if not found:
         return None
-    for n, source in enumerate(sources):
-        if row[f"tie_{n}"]:
-            return Conflict(
-                tie=source.tie,
-                subject_name=row["name"],
-                declared_kind=(row["declared_kind"] or "") if source.tie == Tie.DECLARED else "",
-            )
-    return None
+    source = sources[min(found)]
+    name = Subject.objects.filter(pk=subject_id).values_list("name", flat=True).first()
+    if name is None:
+        return None
+    declared_kind = ""
+    if source.tie == Tie.DECLARED:
+        declared_kind = (
+            SubjectTie.objects.in_force(on)
+            .filter(user_id=user.pk, subject_id=subject_id)
+            .order_by("recorded_at", "id")
+            .values_list("kind", flat=True)
+            .first()
+        ) or ""
+    return Conflict(tie=source.tie, subject_name=name, declared_kind=declared_kind)
 
 
 def conflict_refusal(

@@ -303,3 +303,41 @@ def test_cpu_of_officer_cycles(
         + ", ".join(f"{k} {v / n * 1000:.1f} ms" for k, v in spent.items())
         + f"; total {total / n * 1000:.1f} ms"
     )
+
+
+def test_cost_of_the_cheapest_requests(staff, officer_client):
+    """The floor under every API request, in-process: ``GET /api/v1/`` without a token
+    (401), with one (authentication and the API root only), and one row read (the caller's
+    own token, ``auth/tokens/<id>/``); queries and function calls of each, the profile of
+    the one-row read (``COST_VERBOSE=1``: of each)."""
+    from cases.models import ApiToken
+
+    token = ApiToken.objects.filter(user=staff["intake"]).latest("pk")
+    anonymous = APIClient()
+    requests = {
+        "no token (401)": (anonymous, "/api/v1/", 401),
+        "API root (auth only)": (officer_client, "/api/v1/", 200),
+        "one row (own token)": (officer_client, f"/api/v1/auth/tokens/{token.pk}/", 200),
+    }
+    for client, path, expect in requests.values():
+        for _ in range(3):
+            assert client.get(path).status_code == expect
+    for name, (client, path, expect) in requests.items():
+        statements = []
+
+        def counted(execute, sql, params, many, context, statements=statements):
+            statements.append(sql)
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(counted):
+            assert client.get(path).status_code == expect
+        profile = cProfile.Profile()
+        profile.enable()
+        assert client.get(path).status_code == expect
+        profile.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profile, stream=out)
+        print(f"\n== {name}: {len(statements)} queries, {stats.total_calls} function calls")
+        if VERBOSE or name.startswith("one row"):
+            stats.sort_stats(os.environ.get("COST_SORT", "cumulative")).print_stats(TOP)
+            print(out.getvalue())

@@ -18,6 +18,7 @@ from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backoffice.management.commands import verify_events as verify_events_command
 from cases.events import (
     GENESIS,
     case_event_payloads,
@@ -281,7 +282,11 @@ def test_verify_events_refuses_an_unknown_case_reference(case):
         call_command("verify_events", "--case", "RD-1999-000001", stdout=io.StringIO())
 
 
-def test_verify_events_reads_one_case_at_a_time(company, agency, applicant, officer):
+def test_verify_events_reads_the_events_a_batch_of_cases_at_a_time(
+    company, agency, applicant, officer, monkeypatch
+):
+    monkeypatch.setattr(verify_events_command, "BATCH", 2)
+
     def queries_to_verify(cases: int) -> int:
         while Case.objects.count() < cases:
             case = objection(company, agency, applicant, grounds=f"Ground {Case.objects.count()}")
@@ -292,10 +297,32 @@ def test_verify_events_reads_one_case_at_a_time(company, agency, applicant, offi
         assert f"Checked {cases} cases, {2 * cases} events" in output
         return len(queries)
 
-    # A fixed number of queries (cases, checkpoints, references), then one per case for
-    # its events: never all events at once.
-    with_three = queries_to_verify(3)
-    assert queries_to_verify(6) == with_three + 3
+    # A fixed number of queries (cases, checkpoints, references), then one per batch of
+    # cases for their events: never all events at once, nor one query a case.
+    with_four = queries_to_verify(4)
+    assert queries_to_verify(8) == with_four + 2
+
+
+def test_a_broken_chain_amid_a_batch_is_named_and_its_neighbours_are_not(
+    company, agency, applicant, officer, monkeypatch
+):
+    monkeypatch.setattr(verify_events_command, "BATCH", 3)
+    cases = []
+    for n in range(5):
+        cases.append(objection(company, agency, applicant, grounds=f"Ground {n}"))
+        append(cases[-1], "accepted", actor=officer)
+    tampered = sorted(cases, key=lambda c: c.reference)[1]  # the middle of the first batch
+    sql(
+        f"UPDATE {EVENTS_TABLE} SET note = %s WHERE case_id = %s AND seq = 2",
+        ["Materials were never checked.", tampered.pk],
+    )
+
+    output, error = verify()
+
+    assert error == "1 of 5 case chains are broken."
+    lines = output.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{tampered.reference}: event #2 (accepted): content does not")
 
 
 # --- tampering -----------------------------------------------------------------------------------

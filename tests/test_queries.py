@@ -270,6 +270,32 @@ DECISION_BUDGET = 106
 CLAIM_BUDGET = 14
 
 
+# The queue lookup an officer's client makes before each claim (``box=queue&case=…``): the
+# token, the person's memberships, their ties to subjects and the list; it built the inbox
+# too, with a second read of the ties (5).
+QUEUE_LOOKUP_BUDGET = 4
+
+
+def test_the_queue_lookup_before_a_claim_builds_the_queue_only(
+    company, agency, platforms, applicant, staff
+):
+    """``GET tasks/?box=queue&case=…`` built both lists whatever the box, and each read the
+    person's ties to subjects: the lookup that precedes every claim asked them twice."""
+    record = restorable_record(company, agency, platforms)
+    case = file_restoration(company, [record], applicant)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(staff['intake'])}")
+    lookup = {"box": "queue", "case": case.pk}
+    assert client.get("/api/v1/tasks/", lookup).status_code == 200  # the token's first use
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/api/v1/tasks/", lookup)
+
+    assert response.status_code == 200
+    assert [task["step"] for task in response.json()["results"]] == ["acceptance_check"]
+    assert len(captured) <= QUEUE_LOOKUP_BUDGET, [q["sql"] for q in captured.captured_queries]
+
+
 def _completion_queries(user, case, step: str, body: dict) -> tuple[int, list[str]]:
     """Queries of one ``complete`` call through the REST API (and their SQL), the task
     claimed first; the claim's count is checked against ``CLAIM_BUDGET``."""
@@ -331,6 +357,6 @@ def test_the_officers_case_page_asks_the_tie_once_and_does_not_write_the_session
     [row] = response.context["task_rows"]
     assert row.task.flow_task.name == "evidence_review" and row.can_claim  # asked, and eligible
     sql = [q["sql"] for q in captured.captured_queries]
-    assert sum('SELECT "cases_subject"."name" AS "name", (SELECT' in q for q in sql) == 1
+    assert sum('AS "source_number"' in q for q in sql) == 1  # the tie's query (its UNION)
     assert not [q for q in sql if "django_session" in q and not q.startswith("SELECT")]
     assert len(sql) <= 24, len(sql)

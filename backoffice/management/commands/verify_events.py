@@ -14,13 +14,14 @@ Each record's own trail (events outside a case: publication ended at its maximum
 link and match its hashes too.
 
 Prints one line per problem, in words an auditor can act on, and exits non-zero; or a
-summary when everything holds. Cases are read one at a time, so memory use does not
-grow with the log. The public key comes from the signing key file, or ``--public-key``.
+summary when everything holds. Cases are read in batches of ``BATCH``, each batch's
+events in one query, so memory use does not grow with the log (it holds one batch). The public key comes from the signing key file, or ``--public-key``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import defaultdict
 from pathlib import Path
 
@@ -35,8 +36,17 @@ from cases.anchoring import (
     head_problem,
     reference_state,
 )
-from cases.events import BrokenLink, case_event_payloads, chain_verify, record_event_payloads
+from cases.events import (
+    BrokenLink,
+    case_event_payloads_by_case,
+    chain_verify,
+    record_event_payloads,
+)
 from cases.models import Agency, AuditCheckpoint, Case, Record, RecordEvent
+
+# Cases whose events are read in one query: one query a case made the check of 100,000
+# cases take a round trip and a query's planning each (issue 16, bench/RESULTS.md).
+BATCH = 500
 
 
 class Command(BaseCommand):
@@ -73,11 +83,11 @@ class Command(BaseCommand):
         broken: list[str] = []
         broken_records: list[str] = []
         present: set[str] = set()
-        for case in cases.iterator():
+        for case, payloads in _by_batch(cases):
             checked += 1
             present.add(case.reference)
             wanted = vouched.get(case.reference)
-            counted = _Counted(case_event_payloads(case), wanted[1] if wanted else None)
+            counted = _Counted(payloads, wanted[1] if wanted else None)
             link = chain_verify(counted)
             events += counted.count
             if link is None and counted.count == 0:
@@ -194,6 +204,13 @@ class Command(BaseCommand):
             for reference, seq, hash_, *_dates in body.get("cases", []):
                 vouched[reference] = (_label(body), seq, hash_)
         return vouched, bodies
+
+
+def _by_batch(cases):
+    """Each case with its events' payloads, ``BATCH`` cases' events read at a time."""
+    rows = cases.iterator(chunk_size=BATCH)
+    while batch := list(itertools.islice(rows, BATCH)):
+        yield from case_event_payloads_by_case(batch)
 
 
 def _label(body: dict) -> str:
