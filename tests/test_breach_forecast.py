@@ -259,6 +259,25 @@ def test_a_later_queue_counts_the_cases_due_earlier_that_will_reach_it_first():
     assert projected[1].ahead_on(4) == 2
 
 
+def test_the_throughput_counts_the_work_done_from_the_first_day_of_its_window_on(
+    queue, staff, agency
+):
+    """The window is the last 20 working days, its first day from its midnight here: of the
+    four acceptance checks, one finished at that midnight counts and one a minute before
+    it does not (0.15 a day, not 0.2), whatever the database's own time zone."""
+    from viewflow.workflow.models import Task
+    from viewflow.workflow.status import STATUS
+
+    first_day = forecast._window_start(calendar_for(agency), timezone.localdate())
+    midnight = timezone.make_aware(datetime.datetime.combine(first_day, datetime.time.min))
+    done = list(Task.objects.filter(owner=staff["intake"], status=STATUS.DONE).order_by("pk")[:2])
+    Task.objects.filter(pk=done[0].pk).update(finished=midnight)
+    Task.objects.filter(pk=done[1].pk).update(finished=midnight - datetime.timedelta(minutes=1))
+
+    rows = {row.case_id: row for row in forecast.forecast_for(staff["supervisor"])}
+    assert rows[queue[2].pk].per_day == pytest.approx(3 / 20)
+
+
 def test_a_declared_capacity_caps_the_measured_throughput(queue, staff):
     """The intake officer did 4 checks in 20 working days (0.2 a day) but declared 0.1 a
     day: counted at 0.1, the second case in the queue is no longer done in time."""
