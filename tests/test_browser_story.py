@@ -6,7 +6,8 @@ files a restoration of a serious penalty and uploads two evidence files; the int
 officer accepts it, the case officer reviews each item and recommends approval, the legal
 reviewer passes it, two signers sign, and the entity downloads the approval letter.
 
-A full-page screenshot of every page step is saved under ``test-artifacts/browser/``.
+A full-page screenshot of every page step is saved under ``test-artifacts/browser/``
+(not under ``CI=true``: ``test_browser_accessibility.SCREENSHOTS``).
 
 Without Playwright or chromium the module is skipped; under ``CI=true`` it fails instead.
 """
@@ -58,6 +59,7 @@ from cases.models import Case, Material  # noqa: E402
 from documents.models import Letter  # noqa: E402
 from documents.services import letters_render_pending  # noqa: E402
 from tests import factories, helpers  # noqa: E402
+from tests.test_browser_accessibility import screenshot  # noqa: E402
 
 PASSWORD = "pw"
 
@@ -91,7 +93,7 @@ class Story:
 
     def shot(self, name: str) -> None:
         self.shots += 1
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.shots:02d}-{name}.png"), full_page=True)
+        screenshot(self.page, ARTIFACTS / f"{self.shots:02d}-{name}.png")
 
     def sign_in(self, user, next_url: str) -> None:
         """A fresh browser session (as after signing out) signs in through the login page."""

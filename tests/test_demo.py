@@ -1,5 +1,6 @@
 """The demo command: what a new user gets after ``scripts/demo``."""
 
+import io
 import os
 import re
 import signal
@@ -14,8 +15,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
-from django.test import RequestFactory
-from django.utils import timezone
+from django.db import transaction
+from django.test import RequestFactory, override_settings
+from django.utils import timezone, translation
 
 from cases.eligibility import restoration_eligibility
 from cases.models import (
@@ -33,20 +35,41 @@ from tests import flow_helpers
 from workflows.actions import open_tasks
 
 
+@pytest.fixture(scope="module")
+def _demo_loaded(django_db_setup, django_db_blocker):
+    """The demo loaded once for the module (3 s a load, once per test before), inside a
+    transaction rolled back at the module's end; each test runs in a savepoint of its own
+    inside it (pytest-django's ``db``), so what one test does is undone before the next.
+    Returns what the command printed."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            out = io.StringIO()
+            # As the tests' own fixtures have it (conftest: English, DEBUG on for the demo).
+            with override_settings(DEBUG=True, LANGUAGE_CODE="en"), translation.override("en"):
+                call_command("demo", "--subjects", "20", stdout=out)
+            yield out.getvalue()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def demo(db, settings, capsys):
+def demo(_demo_loaded, db, settings):
     settings.DEBUG = True
-    call_command("demo", "--subjects", "20")
-    return capsys.readouterr().out
+    return _demo_loaded
 
 
 def test_the_demo_refuses_to_run_with_debug_off(db, settings):
     settings.DEBUG = False
+    # (Counted, not "none": the module's demo may already be loaded around this test.)
+    before = (Case.objects.count(), get_user_model().objects.count())
 
     with pytest.raises(CommandError, match="DEBUG is off"):
         call_command("demo")
 
-    assert not Case.objects.exists()
+    assert (Case.objects.count(), get_user_model().objects.count()) == before
 
 
 def test_the_demo_prints_every_login_and_each_works_with_password_demo(demo):
