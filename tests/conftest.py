@@ -34,6 +34,22 @@ SLOW_FIRST = (
     "test_queries.py",
 )
 
+# Modules that run on SQLite as well as on PostgreSQL (marker ``embedded``; scripts/test runs
+# every other test that can reach the database on PostgreSQL only, the production engine).
+# SQLite is the embedded default a new user's demo runs on: these cover the demo's data, both
+# flows end to end, the portal and the API, and the code paths SQLite takes on its own (a
+# UNION whose branches cannot be cut: cases.selectors.cases_for_page, the API's task list;
+# test_keyset, test_api). A new branch on ``connection.vendor`` or ``connection.features``
+# needs its module here.
+EMBEDDED = (
+    "test_demo.py",
+    "test_flows.py",
+    "test_portal.py",
+    "test_api.py",
+    "test_keyset.py",
+    "test_platform_receiver.py",
+)
+
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: n for n, name in enumerate(SLOW_FIRST)}
@@ -45,6 +61,8 @@ def pytest_collection_modifyitems(config, items):
             # A real browser sees pages, not the database: scripts/test runs these once, on
             # SQLite, and leaves them out of the PostgreSQL pass (unless also marked postgres).
             item.add_marker(pytest.mark.browser)
+        if item.path.name in EMBEDDED:
+            item.add_marker(pytest.mark.embedded)
 
 
 @pytest.fixture(scope="session")
