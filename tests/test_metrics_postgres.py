@@ -91,7 +91,11 @@ def test_the_beat_skips_a_refresh_while_the_previous_one_runs(postgres_only):
         other.execute("SELECT pg_advisory_lock(%s, 0)", [metrics.REFRESH_LOCK])
         assert refresh_task() == 0
         assert MetricsSnapshot.objects.get(agency=agency).computed_at == before
+        # The previous refresh ends. (Released by the session itself: a closed connection's
+        # lock goes only when its backend exits, a moment later, and the next beat under
+        # load could still find it held.)
+        other.execute("SELECT pg_advisory_unlock(%s, 0)", [metrics.REFRESH_LOCK])
     finally:
-        other.close()  # its session lock goes with it
+        other.close()
     assert refresh_task() >= 1
     assert MetricsSnapshot.objects.get(agency=agency).computed_at > before
