@@ -511,3 +511,19 @@ def test_an_officer_who_confirms_links_has_the_portal_page_for_it(client, staff)
     assert response.status_code == 200
     assert "No link waits for confirmation." in text(response)
     assert 'aria-current="page">Links to confirm</a>' in text(response)
+
+
+def test_the_case_page_names_the_acceptance_date_as_acceptance_in_chinese(
+    portal, company, record, applicant, staff
+):
+    # Seen in the demo: the date a case was accepted (受理) read "已接收" (received), the
+    # word of an accepted piece of evidence.
+    case = flow.file_restoration(company, [record], applicant)
+    flow.accept(case, staff["intake"])
+
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    chinese = portal.get(url("case", case.pk)).content.decode()
+    assert "<dt>受理时间</dt>" in chinese
+    assert "<dt>已接收</dt>" not in chinese
+    portal.post(url("language"), {"language": "en", "next": url("case", case.pk)})
+    assert "<dt>Accepted</dt>" in portal.get(url("case", case.pk)).content.decode()
