@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
 from viewflow.workflow.status import STATUS
 
@@ -684,3 +685,8 @@ def test_the_case_page_names_the_acceptance_date_as_acceptance_in_chinese(client
 
     assert "<dt>受理时间</dt>" in body
     assert "<dt>已接收</dt>" not in body
+    # The subject's kind in Chinese brackets (seen in the demo: "(法人和其他组织)").
+    with translation.override("zh-hans"):
+        kind = case.subject.get_kind_display()
+    assert f"（{kind}）" in body
+    assert f"({kind})" not in body

@@ -436,6 +436,10 @@ def test_every_issued_letter_of_the_case_can_be_downloaded(portal, company, reco
     assert "ABCDE-23456" in page
     assert download["Content-Type"] == "application/pdf"
     assert b"".join(download.streaming_content).startswith(b"%PDF")
+    assert "Acceptance notice (受理通知书) (简体中文, PDF)" in page
+    # In Chinese with Chinese punctuation (seen in the demo: "受理通知书 (简体中文, PDF)").
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    assert "受理通知书（简体中文，PDF）" in text(portal.get(url("case", case.pk)))
 
 
 def test_notifications_show_the_unread_count_and_can_be_marked_read(
