@@ -531,3 +531,24 @@ def test_the_case_page_names_the_acceptance_date_as_acceptance_in_chinese(
     assert "<dt>已接收</dt>" not in chinese
     portal.post(url("language"), {"language": "en", "next": url("case", case.pk)})
     assert "<dt>Accepted</dt>" in portal.get(url("case", case.pk)).content.decode()
+
+
+def test_an_uploads_outcome_is_joined_to_its_message_with_the_languages_colon(
+    portal, company, record, applicant
+):
+    # Seen in the demo: the Chinese upload list read "已接收: 本案已有相同内容的文件…".
+    import json
+
+    case = flow.file_restoration(company, [record], applicant)
+
+    def texts():
+        body = portal.get(url("case", case.pk)).content.decode()
+        return json.loads(body.split('id="upload-texts">', 1)[1].split("</script>", 1)[0])
+
+    assert texts()["outcome"] == "{state}: {message}"
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    chinese = texts()
+    assert chinese["outcome"] == "{state}：{message}"
+    assert chinese["accepted"] == "已接收"
+    script = (Path(settings.BASE_DIR) / "portal/static/portal/upload.js").read_text()
+    assert "texts.outcome" in script and '+ ": " +' not in script
