@@ -95,7 +95,7 @@ class MetricsView(APIView):
         report = metrics_report([a.pk for a in agencies], filters)
         data = {
             "computed_at": report.computed_at,
-            "agencies": [{"code": a.code, "name": a.name} for a in agencies],
+            "agencies": [{"code": a.code, "name": a.localized_name()} for a in agencies],
             "period": {"first_week": report.first_week, "last_week": report.last_week},
             "tables": [
                 {

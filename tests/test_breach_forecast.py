@@ -108,6 +108,10 @@ def test_the_supervisor_reads_the_forecast_with_its_reason_and_the_model(client,
     assert f'data-safe="{queue[0].pk}"' in page
     assert "2 cases ahead in the acceptance check queue; 1 intake officer available" in page
     assert "How the forecast is made" in page
+    # The step column names the step as every other page does, capitalised; the reason
+    # keeps it in lower case inside its sentence (seen in the demo: "acceptance check").
+    assert "<td>Acceptance check</td>" in page
+    assert "<td>acceptance check</td>" not in page
 
 
 def test_the_forecast_reads_as_many_queries_for_many_open_cases_as_for_a_few(

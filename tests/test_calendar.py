@@ -30,6 +30,7 @@ from cases.calendar import (
     explain_computation,
     statutory_holidays,
 )
+from cases.models import CalendarYear
 
 D = datetime.date
 
@@ -491,8 +492,11 @@ def test_a_provisional_deadline_says_in_chinese_which_year_to_load():
     assert text.endswith(
         "暂定：2027 年度的国务院节假日安排尚未载入，这些日期仅跳过了周末和"
         "《全国年节及纪念日放假办法》规定的法定节假日，国务院的安排可能调整放假和调休上班的日期——"
-        "请在管理后台（Calendar years）或以 manage.py load_calendar 载入 2027 年度的安排以确认。"
+        "请在管理后台的“日历年度”中或以 manage.py load_calendar 载入 2027 年度的安排以确认。"
     )
+    # The admin section by the name the Chinese admin shows (it said "Calendar years").
+    with translation.override("zh-hans"):
+        assert f"“{CalendarYear._meta.verbose_name_plural}”" in text
 
 
 def test_a_computation_stored_before_the_statutory_fallback_reads_as_it_was_written():

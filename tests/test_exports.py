@@ -259,7 +259,15 @@ def test_an_auditor_exports_from_the_web_page_and_watches_its_progress(
     )
     client.force_login(auditor)
 
-    assert client.get("/exports/").status_code == 200
+    # The agency is offered by its name in the reader's language (seen in the demo: the
+    # English page offered "SZAMR 深圳市市场监督管理局").
+    english = client.get("/exports/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f">{agency.code} {agency.name_en}</option>" in english
+    assert agency.name not in english
+    client.cookies["django_language"] = "zh-hans"
+    chinese = client.get("/exports/").content.decode()
+    assert f">{agency.code} {agency.name}</option>" in chinese
+    del client.cookies["django_language"]
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/exports/",

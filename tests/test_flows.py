@@ -178,6 +178,12 @@ def test_the_route_waits_for_the_decision_letter_and_keeps_acknowledgements_that
     assert open_steps(case) == []
     assert scheduled_tasks(case) == ["appeal_window"]
     assert deadline(case, Deadline.Step.LETTER).status == Deadline.Status.MET
+    # The clock's ledger names the letter by its code as printed and shown beside it on the
+    # case page (it showed the code without its hyphen, seen in the demo).
+    letter = case.letters.get(kind="approval")
+    met = deadline(case, Deadline.Step.LETTER).entries.order_by("pk").last()
+    assert met.reason == f"decision letter issued: {letter.code_display}"
+    assert "-" in letter.code_display
 
 
 def test_a_decision_letter_that_fails_to_render_holds_the_route_until_it_is_rendered_again(

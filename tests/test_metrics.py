@@ -246,7 +246,8 @@ def test_the_dashboard_its_downloads_and_the_api_show_the_same_numbers(client, h
     ).json()
     by_key = {t["key"]: t for t in answer["tables"]}
     assert by_key["cycle_by_kind"]["rows"][1] == ["Credit restoration (信用修复)", 1, 5, 5]
-    assert answer["agencies"] == [{"code": "SZAMR", "name": history.name}]
+    # An English answer names the agency in English, as its titles and rows.
+    assert answer["agencies"] == [{"code": "SZAMR", "name": history.name_en}]
 
 
 def test_a_supervisor_of_two_agencies_sees_them_together_and_each_alone(client, history):
@@ -517,7 +518,7 @@ def test_an_auditor_reads_the_figures_of_the_agencies_they_audit_and_no_other(cl
 
     answer = client.get("/api/v1/metrics/", **token)
     assert answer.status_code == 200
-    assert answer.json()["agencies"] == [{"code": "SZAMR", "name": history.name}]
+    assert answer.json()["agencies"] == [{"code": "SZAMR", "name": history.name_en}]
     by_key = {t["key"]: t for t in answer.json()["tables"]}
     assert by_key["cycle_by_kind"]["rows"][1] == ["Credit restoration (信用修复)", 1, 5, 5]
     assert client.get("/api/v1/metrics/", {"agency": "GZAMR"}, **token).status_code == 404
@@ -531,3 +532,26 @@ def test_an_auditor_reads_the_figures_of_the_agencies_they_audit_and_no_other(cl
     # An officer who neither supervises nor audits reads no figures.
     client.force_login(factories.UserFactory(username="olga-SZAMR"))
     assert client.get(reverse("workspace:metrics")).status_code == 403
+
+
+def test_the_english_page_filters_and_the_api_name_lists_and_agencies_in_english(client, history):
+    # Seen in the demo: the English dashboard's List filter offered the lists by their
+    # Chinese names, and the API named the agencies in Chinese beside English titles.
+    supervisor = factories.officer(Role.SUPERVISOR, history, "sue")
+    client.force_login(supervisor)
+    client.cookies["django_language"] = "en"
+    listed = factories.list_type()
+    body = client.get(reverse("workspace:metrics"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    options = body.split('id="m-list"', 1)[1].split("</select>", 1)[0]
+    assert f'<option value="{listed.code}">{listed.name_en}</option>' in options
+    assert listed.name not in options
+
+    answer = client.get("/api/v1/metrics/", HTTP_ACCEPT_LANGUAGE="en").json()
+    assert answer["agencies"] == [{"code": history.code, "name": history.name_en}]
+
+    client.cookies["django_language"] = "zh-hans"
+    body = client.get(reverse("workspace:metrics"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    options = body.split('id="m-list"', 1)[1].split("</select>", 1)[0]
+    assert f'<option value="{listed.code}">{listed.name}</option>' in options
+    answer = client.get("/api/v1/metrics/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert answer["agencies"] == [{"code": history.code, "name": history.name}]

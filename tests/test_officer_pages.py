@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
+from django.utils import translation
 from django.utils.html import escape
 from viewflow.workflow.status import STATUS
 
@@ -671,3 +672,21 @@ def test_an_officer_reads_the_case_page_in_chinese_down_to_the_waiting_step_and_
     assert "送达决定书" in text  # the route waits for the decision letter
     assert "个工作日" in text  # each deadline's computation, in Chinese
     assert "Decision letter" not in text and "working days from" not in text
+
+
+def test_the_case_page_names_the_acceptance_date_as_acceptance_in_chinese(client, case, staff):
+    # Seen in the demo: the date a case was accepted (受理) read "已接收" (received), the
+    # word of an accepted piece of evidence.
+    accept(case, staff["intake"])
+    browser(client, staff["case_officer"])
+    client.cookies["django_language"] = "zh-hans"
+
+    body = page(client, "case", case.pk)
+
+    assert "<dt>受理时间</dt>" in body
+    assert "<dt>已接收</dt>" not in body
+    # The subject's kind in Chinese brackets (seen in the demo: "(法人和其他组织)").
+    with translation.override("zh-hans"):
+        kind = case.subject.get_kind_display()
+    assert f"（{kind}）" in body
+    assert f"({kind})" not in body

@@ -436,6 +436,10 @@ def test_every_issued_letter_of_the_case_can_be_downloaded(portal, company, reco
     assert "ABCDE-23456" in page
     assert download["Content-Type"] == "application/pdf"
     assert b"".join(download.streaming_content).startswith(b"%PDF")
+    assert "Acceptance notice (受理通知书) (简体中文, PDF)" in page
+    # In Chinese with Chinese punctuation (seen in the demo: "受理通知书 (简体中文, PDF)").
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    assert "受理通知书（简体中文，PDF）" in text(portal.get(url("case", case.pk)))
 
 
 def test_notifications_show_the_unread_count_and_can_be_marked_read(
@@ -511,3 +515,40 @@ def test_an_officer_who_confirms_links_has_the_portal_page_for_it(client, staff)
     assert response.status_code == 200
     assert "No link waits for confirmation." in text(response)
     assert 'aria-current="page">Links to confirm</a>' in text(response)
+
+
+def test_the_case_page_names_the_acceptance_date_as_acceptance_in_chinese(
+    portal, company, record, applicant, staff
+):
+    # Seen in the demo: the date a case was accepted (受理) read "已接收" (received), the
+    # word of an accepted piece of evidence.
+    case = flow.file_restoration(company, [record], applicant)
+    flow.accept(case, staff["intake"])
+
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    chinese = portal.get(url("case", case.pk)).content.decode()
+    assert "<dt>受理时间</dt>" in chinese
+    assert "<dt>已接收</dt>" not in chinese
+    portal.post(url("language"), {"language": "en", "next": url("case", case.pk)})
+    assert "<dt>Accepted</dt>" in portal.get(url("case", case.pk)).content.decode()
+
+
+def test_an_uploads_outcome_is_joined_to_its_message_with_the_languages_colon(
+    portal, company, record, applicant
+):
+    # Seen in the demo: the Chinese upload list read "已接收: 本案已有相同内容的文件…".
+    import json
+
+    case = flow.file_restoration(company, [record], applicant)
+
+    def texts():
+        body = portal.get(url("case", case.pk)).content.decode()
+        return json.loads(body.split('id="upload-texts">', 1)[1].split("</script>", 1)[0])
+
+    assert texts()["outcome"] == "{state}: {message}"
+    portal.post(url("language"), {"language": "zh-hans", "next": url("case", case.pk)})
+    chinese = texts()
+    assert chinese["outcome"] == "{state}：{message}"
+    assert chinese["accepted"] == "已接收"
+    script = (Path(settings.BASE_DIR) / "portal/static/portal/upload.js").read_text()
+    assert "texts.outcome" in script and '+ ": " +' not in script

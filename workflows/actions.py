@@ -678,7 +678,8 @@ def letter_served(*, case: Case, letter) -> None:
         deadline = clock.deadline_running(case, Deadline.Step.LETTER)
         if deadline is not None:
             # The reason's words translate when shown (ClockEntry.reason_text); the code stays.
-            reason = gettext_noop("decision letter issued") + f": {letter.verification_code}"
+            # The code as printed on the letter and shown everywhere else (XXXXX-XXXXX).
+            reason = gettext_noop("decision letter issued") + f": {letter.code_display}"
             clock.deadline_close(deadline, actor=None, reason=reason)
         _resume_handle(case, "await_letter")
 

@@ -756,6 +756,10 @@ class ExportForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["agency"].queryset = audited_agencies(user)
+        # In the reader's language (an agency's str() is its code and Chinese name).
+        self.fields["agency"].label_from_instance = lambda agency: (
+            f"{agency.code} {agency.localized_name()}"
+        )
 
     def clean(self):
         data = super().clean()

@@ -148,7 +148,8 @@ def metrics_page(request):
                 "officer": report.filters.officer_id,
             },
             "steps": step_choices(),
-            "lists": ListType.objects.order_by("code").values_list("code", "name"),
+            # Lists named in the reader's language, as in the figures below.
+            "lists": [(t.code, t.localized_name()) for t in ListType.objects.order_by("code")],
             "officers": officers_of(agencies),
             "tables": [{"table": table, "body": table_body(table)} for table in tables],
             "trend_chart": trend_chart(by_key["trend"].rows),

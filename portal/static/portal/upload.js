@@ -37,7 +37,10 @@
   function finish(row, ok, message, sha) {
     row.li.className = ok ? "ok" : "refused";
     row.bar.remove();
-    row.state.textContent = (ok ? texts.accepted : texts.refused) + ": " + message;
+    // "Accepted: …" in the page's language ("已接收：…" in Chinese).
+    row.state.textContent = texts.outcome
+      .replace("{state}", ok ? texts.accepted : texts.refused)
+      .replace("{message}", function () { return message; });
     if (sha) {
       var hash = document.createElement("span");
       hash.className = "block hash";
