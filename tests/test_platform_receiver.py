@@ -304,6 +304,22 @@ def test_the_demo_points_its_platforms_at_the_receiver_and_one_copy_is_stale(set
     )
 
 
+def test_a_demo_served_on_another_receiver_port_points_its_platforms_there(
+    settings, capsys, monkeypatch
+):
+    """scripts/serve starts the reference platforms on REDRESS_RECEIVER_PORT: the demo's
+    webhooks go to that port (they went to 8765 whatever the port, and nothing arrived)."""
+    settings.DEBUG = True
+    monkeypatch.setenv("REDRESS_RECEIVER_PORT", "8865")
+    call_command("demo", "--subjects", "10")
+    capsys.readouterr()
+
+    platforms = Platform.objects.order_by("code")
+    assert platforms
+    for platform in platforms:
+        assert platform.webhook_url == f"http://127.0.0.1:8865/{platform.code}/webhook"
+
+
 def test_a_newcomers_decision_in_the_demo_reaches_every_platform_with_no_dead_letter(
     site, settings, client, capsys
 ):

@@ -8,6 +8,7 @@ and one user per role with the password ``demo``. Refuses to run with DEBUG off 
 
 import datetime
 import io
+import os
 import random
 import secrets
 from decimal import Decimal
@@ -144,8 +145,16 @@ DEMO_MEASURES = [
     ),
 ]
 # Where the reference platforms listen (``manage.py platform_receiver``, started by
-# scripts/demo): each demo platform's webhook URL points there.
-RECEIVER_URL = "http://127.0.0.1:8765"
+# scripts/serve on REDRESS_RECEIVER_PORT, 8765 by default): each demo platform's webhook URL
+# points there.
+RECEIVER_PORT = "8765"
+
+
+def receiver_url() -> str:
+    """The reference platforms' base URL, on the port scripts/serve starts them on."""
+    return f"http://127.0.0.1:{os.environ.get('REDRESS_RECEIVER_PORT') or RECEIVER_PORT}"
+
+
 COMPANY_WORDS = [
     "华",
     "信",
@@ -194,8 +203,11 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument(
             "--receiver-url",
-            default=RECEIVER_URL,
-            help="Base URL of the reference platforms (platform_receiver); '' for none.",
+            default=receiver_url(),
+            help=(
+                "Base URL of the reference platforms (platform_receiver); '' for none. "
+                "Default: 127.0.0.1 on REDRESS_RECEIVER_PORT (8765)."
+            ),
         )
 
     def handle(self, *args, force, if_empty, subjects, seed, receiver_url, **options):
