@@ -34,7 +34,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,7 +41,7 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from stack import ROOT, celery_worker, free_port, gunicorn, percentile, production_env
 
 
 def hello(environ, start_response):
@@ -62,19 +61,6 @@ def parse() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def loadavg() -> str:
     return Path("/proc/loadavg").read_text().strip()
 
@@ -83,25 +69,7 @@ def main() -> None:
     args = parse()
     levels = [int(n) for n in args.levels.split(",")]
     var = Path(tempfile.mkdtemp(prefix="redress-floor-"))
-    database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "REDRESS_", "DATABASE_", "CELERY_"))
-        },
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": "floor-bench-" + "s3cr3t" * 10,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{args.redis_db}",
-        "REDRESS_VAR_DIR": str(var),
-        "REDRESS_AUDIT_KEY_FILE": str(var / "audit-signing-key.pem"),
-        "REDRESS_SPECIMEN_SEAL": "true",
-        "REMAP_SIGTERM": "SIGQUIT",
-    }
+    env = production_env("floor", args.database, args.redis_db, var)
     os.environ.clear()
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
@@ -205,55 +173,20 @@ def main() -> None:
         return pids
 
     # --- the installation ------------------------------------------------------------------
-    bin_dir = Path(sys.executable).parent
     port, hello_port = free_port(), free_port()
     logs = {name: (var / f"{name}.log").open("ab") for name in ("web", "hello", "worker")}
-
-    def gunicorn(bind_port: int, app: str, log) -> subprocess.Popen:
-        return subprocess.Popen(  # noqa: S603
-            [
-                str(bin_dir / "gunicorn"),
-                "-c",
-                str(ROOT / "deploy/gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{bind_port}",
-                "--workers",
-                str(args.web_workers),
-                "--worker-tmp-dir",
-                str(var),
-                "--access-logfile",
-                "/dev/null",
-                "--pythonpath",
-                str(ROOT / "bench"),
-                app,
-            ],
-            cwd=ROOT,
-            env={**os.environ},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
     processes = [
-        gunicorn(port, "config.wsgi:application", logs["web"]),
-        gunicorn(hello_port, "floor:hello", logs["hello"]),
-        subprocess.Popen(  # noqa: S603
-            [
-                str(bin_dir / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "-c",
-                "1",
-                "-l",
-                "WARNING",
-                "--without-gossip",
-                "--without-mingle",
-            ],
-            cwd=ROOT,
-            env={**os.environ},
-            stdout=logs["worker"],
-            stderr=subprocess.STDOUT,
+        gunicorn(port, args.web_workers, var, "config.wsgi:application", logs["web"]),
+        gunicorn(
+            hello_port,
+            args.web_workers,
+            var,
+            "floor:hello",
+            logs["hello"],
+            "--pythonpath",
+            str(ROOT / "bench"),
         ),
+        celery_worker(logs["worker"]),
     ]
 
     def stop() -> None:

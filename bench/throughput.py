@@ -25,7 +25,6 @@ import argparse
 import datetime
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SECTION = "## Throughput through the API"
+
+from stack import celery_worker, free_port, gunicorn, percentile, production_env
 
 
 def parse() -> argparse.Namespace:
@@ -55,24 +56,7 @@ ARGS = parse()
 LEVELS = [int(n) for n in ARGS.levels.split(",")]
 VAR = Path(tempfile.mkdtemp(prefix="redress-throughput-"))
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{ARGS.database}"
-ENV = {
-    **{
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "REDRESS_", "DATABASE_", "CELERY_"))
-    },
-    "DJANGO_SETTINGS_MODULE": "config.settings.production",
-    "DJANGO_SECRET_KEY": "throughput-bench-" + "s3cr3t" * 10,
-    "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-    "DJANGO_SECURE_SSL_REDIRECT": "false",
-    "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-    "DATABASE_URL": DATABASE_URL,
-    "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{ARGS.redis_db}",
-    "REDRESS_VAR_DIR": str(VAR),
-    "REDRESS_AUDIT_KEY_FILE": str(VAR / "audit-signing-key.pem"),
-    "REDRESS_SPECIMEN_SEAL": "true",
-    "REMAP_SIGTERM": "SIGQUIT",
-}
+ENV = production_env("throughput", ARGS.database, ARGS.redis_db, VAR)
 os.environ.update(ENV)
 
 import psycopg
@@ -98,19 +82,6 @@ redis.Redis(db=ARGS.redis_db).flushdb()
 from cases.models import Role
 from tests import factories
 from tests.helpers import api_token, pdf_bytes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def percentile(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -145,49 +116,12 @@ def load() -> str:
 
 
 # --- the installation -----------------------------------------------------------------------
-bin_dir = Path(sys.executable).parent
 port = free_port()
 URL = f"http://127.0.0.1:{port}"
 logs = {name: (VAR / f"{name}.log").open("ab") for name in ("web", "worker")}
 processes = [
-    subprocess.Popen(  # noqa: S603
-        [
-            str(bin_dir / "gunicorn"),
-            "-c",
-            str(ROOT / "deploy/gunicorn.conf.py"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(ARGS.web_workers),
-            "--worker-tmp-dir",
-            str(VAR),
-            "--access-logfile",
-            "/dev/null",
-            "config.wsgi:application",
-        ],
-        cwd=ROOT,
-        env={**os.environ},
-        stdout=logs["web"],
-        stderr=subprocess.STDOUT,
-    ),
-    subprocess.Popen(  # noqa: S603
-        [
-            str(bin_dir / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "-c",
-            "1",
-            "-l",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env={**os.environ},
-        stdout=logs["worker"],
-        stderr=subprocess.STDOUT,
-    ),
+    gunicorn(port, ARGS.web_workers, VAR, "config.wsgi:application", logs["web"]),
+    celery_worker(logs["worker"]),
 ]
 
 
